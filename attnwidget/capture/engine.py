@@ -1,0 +1,299 @@
+"""The ``capture()`` block: install interceptors, name sites, count steps, always clean up.
+
+While the block is open:
+
+- a torch function mode sees every ``F.scaled_dot_product_attention`` and
+  ``F.multi_head_attention_forward`` call (however the model imported them),
+  runs it unchanged and records its weights, reduced on the call's device;
+- forward hooks on every submodule keep the stack of module paths (so a
+  call is named after the innermost module that made it), count the forward
+  calls of the model (``steps``), and read weights that modules return
+  themselves (Hugging Face ``eager``, ``extract=``);
+- ``aw.tap`` records into the open capture.
+
+Everything is removed when the block exits, also when the forward raises.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+from ..store import ATTENTION_AXES, Capture, _listing
+from .extract import as_attention, hf_eager, make_extractor
+from .mha import bind_mha, mha_weights
+from .options import Reducer, patterns, site_filter
+from .sdpa import bind_sdpa, sdpa_weights
+from .tap import ACTIVE, tap_axes
+
+__all__ = ["capture", "CaptureBlock"]
+
+_CROSS_HINTS = ("cross", "encoder_attn", "encdecattention", "enc_dec", "attn2",
+                "multihead_attn", "src_attn", "context_attn")
+
+
+def capture(model: torch.nn.Module, *, heads="all", rows=None, max_size: int | None = None,
+            pool: str = "mean", dtype=torch.float32, include=None, exclude=None,
+            extract=None) -> "CaptureBlock":
+    """Record the attention of every forward call of ``model`` inside a ``with`` block.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model; its outputs are not changed.
+    heads : "all", "mean", "max" or list of int
+        Keep every head, their mean or max (a head axis of size 1), or some heads.
+    rows : list of int, optional
+        Query positions to keep, e.g. ``[0]`` for a CLS token.
+    max_size : int, optional
+        Block-pool the query and key axes to at most this many cells. The full
+        matrix is then never materialised (weights are computed in tiles).
+    pool : "mean" or "max"
+        How ``max_size`` pools a block.
+    dtype : torch.float32 or torch.float16 (or their names)
+        Storage type.
+    include, exclude : glob, list of globs, or callable on site names
+        Which sites to keep (names are module paths, e.g. ``"encoder.layer.*"``).
+    extract : callable, str or int, optional
+        For modules matched by ``include`` that compute weights themselves:
+        ``fn(module, inputs, output) -> weights``, the name of the attribute
+        holding them after forward, or their index in the output tuple.
+
+    Returns
+    -------
+    CaptureBlock
+        A context manager whose ``__enter__`` returns the :class:`Capture`.
+
+    Examples
+    --------
+    >>> with aw.capture(model, heads="mean") as cap:
+    ...     model(**inputs)
+    >>> cap.get(0).shape   # [sample, head, query, key]
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"capture() needs a torch.nn.Module, not {type(model).__name__}")
+    if extract is not None and include is None:
+        raise TypeError("extract= needs include= naming the modules it applies to, e.g. "
+                        "capture(model, include=['decoder.layers.*.attn'], extract='attn')")
+    reducer = Reducer(heads=heads, rows=rows, max_size=max_size, pool=pool, dtype=dtype)
+    return CaptureBlock(model, reducer, include, exclude,
+                        make_extractor(extract) if extract is not None else None)
+
+
+class _Intercept(TorchFunctionMode):
+    """Routes the two attention functions to the session; everything else runs as is."""
+
+    def __init__(self, session: "CaptureBlock"):
+        super().__init__()
+        self.session = session
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func is F.scaled_dot_product_attention:
+            return self.session.on_sdpa(func, args, kwargs)
+        if func is F.multi_head_attention_forward:
+            return self.session.on_mha(func, args, kwargs)
+        return func(*args, **(kwargs or {}))
+
+
+class CaptureBlock:
+    """One open capture. Use through :func:`capture`."""
+
+    def __init__(self, model, reducer: Reducer, include, exclude, extractor: Callable | None):
+        self.model = model
+        self.reducer = reducer
+        self.include = include
+        self.keep = site_filter(include, exclude)
+        self.user_include = site_filter(include, None) if include is not None else None
+        self.extractor = extractor
+        self.cap = Capture()
+        self.cap.metadata = {
+            "model": type(model).__name__,
+            "options": {"heads": reducer.heads if isinstance(reducer.heads, str) else list(reducer.heads),
+                        "rows": reducer.rows, "max_size": reducer.max_size, "pool": reducer.pool,
+                        "dtype": str(reducer.dtype).replace("torch.", "")},
+        }
+        self.step = -1
+        self.depth = 0
+        self.stack: list[str] = []
+        self.seen: list[str] = []  # every site that ran, kept or not
+        self._calls: dict[str, int] = {}
+        self._recorded: dict[int, weakref.ref] = {}  # eager weights already recorded this step (by id)
+        self._handles: list = []
+        self._mode: _Intercept | None = None
+        self._root_name = type(model).__name__
+
+    # ------------------------------------------------------------------ block
+    def __enter__(self) -> Capture:
+        if ACTIVE:
+            raise RuntimeError("a capture is already open; close it before opening another "
+                               "(captures do not nest)")
+        try:
+            for name, module in self.model.named_modules():
+                self._handles.append(module.register_forward_pre_hook(self._pre_hook(name, module)))
+                self._handles.append(module.register_forward_hook(self._post_hook(name, module),
+                                                                  always_call=True))
+            self._mode = _Intercept(self)
+            self._mode.__enter__()
+            ACTIVE.append(self)
+        except BaseException:
+            self._cleanup()
+            raise
+        return self.cap
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self._cleanup()
+        if exc_type is None:
+            self._check_found()
+        return False
+
+    def _cleanup(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        if self._mode is not None:
+            mode, self._mode = self._mode, None
+            mode.__exit__(None, None, None)
+        if ACTIVE and ACTIVE[-1] is self:
+            ACTIVE.pop()
+        self.stack.clear()
+
+    def _check_found(self) -> None:
+        if not self.seen:
+            raise LookupError(
+                f"no attention sites ran in {self._root_name} during the capture. attnwidget "
+                "finds F.scaled_dot_product_attention calls, nn.MultiheadAttention and Hugging Face "
+                "eager attention; for other attention, call aw.tap('name', weights) in the model "
+                "code or pass include=[...] with extract=... (the model must run inside the block)")
+        if self.user_include is not None:
+            kept = [s for s in self.seen if self.keep(s)]
+            unmatched = [p for p in patterns(self.include)
+                         if not any(site_filter(p)(s) for s in self.seen)]
+            if unmatched or not kept:
+                what = f"include pattern(s) {unmatched}" if unmatched else "include"
+                raise LookupError(f"{what} matched no attention site; sites that ran: "
+                                  f"{_listing(self.seen)}")
+
+    # ------------------------------------------------------------------ hooks
+    def _pre_hook(self, name: str, module):
+        is_root = module is self.model
+
+        def pre(mod, inputs):
+            if is_root:
+                if self.depth == 0:
+                    self.step += 1
+                    self._calls.clear()
+                    self._recorded.clear()
+                self.depth += 1
+            self.stack.append(name)
+        return pre
+
+    def _post_hook(self, name: str, module):
+        is_root = module is self.model
+        keep_name = name or self._root_name
+
+        def post(mod, inputs, output):
+            if self.stack and self.stack[-1] == name:
+                self.stack.pop()
+            if is_root:
+                self.depth = max(0, self.depth - 1)
+            w = None
+            if self.extractor is not None and self.user_include(keep_name):
+                w = as_attention(self.extractor(mod, inputs, output))
+            if w is None:
+                w = hf_eager(mod, inputs, output)
+            if w is not None:
+                seen = self._recorded.get(id(w))
+                if seen is None or seen() is not w:  # parents often return the same tensor
+                    self._recorded[id(w)] = weakref.ref(w)
+                    self._record_weights(keep_name, w)
+        return post
+
+    # ------------------------------------------------------------------ sites
+    def _site(self, base: str) -> str:
+        """Unique name for this call of ``base`` within the step (``name#1`` for a second call)."""
+        n = self._calls.get(base, 0)
+        self._calls[base] = n + 1
+        name = base if n == 0 else f"{base}#{n}"
+        if name not in self.seen:
+            self.seen.append(name)
+        return name
+
+    def _caller(self) -> str:
+        return (self.stack[-1] or self._root_name) if self.stack else self._root_name
+
+    def _kind(self, name: str, n_query: int, n_key: int, causal: bool, same_input: bool | None) -> str:
+        if name in self.cap.kinds:
+            return self.cap.kinds[name]
+        low = name.lower()
+        if any(h in low for h in _CROSS_HINTS):
+            return "cross"
+        if same_input is not None:
+            return "self" if same_input else "cross"
+        return "self" if causal or n_query == n_key else "cross"
+
+    def _store(self, name: str, w: torch.Tensor, kind: str, info: dict,
+               axes=ATTENTION_AXES) -> None:
+        array = w.detach().to("cpu").numpy()
+        self.cap.add(name, max(self.step, 0), array, kind=kind, axes=axes, info=info)
+
+    def _record_weights(self, base: str, w: torch.Tensor) -> None:
+        name = self._site(base)
+        if not self.keep(name):
+            return
+        with torch.no_grad():
+            reduced, info = self.reducer.reduce(w.detach(), name)
+        self._store(name, reduced, self._kind(name, w.shape[2], w.shape[3], False, None), info)
+
+    def on_sdpa(self, func, args, kwargs):
+        name = self._site(self._caller())
+        if self.keep(name):
+            call = bind_sdpa(args, kwargs)
+            reduced, info = sdpa_weights(call, self.reducer, name)
+            kind = self._kind(name, call["query"].shape[-2], call["key"].shape[-2],
+                              bool(call["is_causal"]), None)
+            self._store(name, reduced, kind, info)
+        return func(*args, **(kwargs or {}))
+
+    def on_mha(self, func, args, kwargs):
+        name = self._site(self._caller())
+        if self.keep(name):
+            call = bind_mha(args, kwargs)
+            reduced, info = mha_weights(call, self.reducer, name)
+            kind = self._kind(name, call["query"].shape[0], call["key"].shape[0],
+                              bool(call["is_causal"]), call["query"] is call["key"])
+            self._store(name, reduced, kind, info)
+        return func(*args, **(kwargs or {}))
+
+    def record_tap(self, name: str, weights: Any, axes, kind) -> None:
+        if not isinstance(weights, torch.Tensor):
+            raise TypeError(f"aw.tap({name!r}, ...) needs a torch.Tensor, not {type(weights).__name__}")
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"aw.tap needs a non-empty site name, not {name!r}")
+        axes = tap_axes(weights, axes, name)
+        caller = self.stack[-1] if self.stack else ""
+        site = self._site(f"{caller}.{name}" if caller else name)
+        if not self.keep(site):
+            return
+        w = weights.detach()
+        if "sample" not in axes:
+            w, axes = w.unsqueeze(0), ("sample",) + axes
+        elif axes[0] != "sample":
+            i = axes.index("sample")
+            w = w.movedim(i, 0)
+            axes = ("sample",) + axes[:i] + axes[i + 1:]
+        if kind is None:
+            kind = "self" if axes == ATTENTION_AXES else "weights"
+        if kind not in ("self", "cross", "weights"):
+            raise ValueError(f"aw.tap({name!r}, ...): kind must be 'self', 'cross' or 'weights', not {kind!r}")
+        if kind != "weights" and axes != ATTENTION_AXES:
+            raise ValueError(f"aw.tap({name!r}, ..., kind={kind!r}) needs axes {ATTENTION_AXES}, got {axes}")
+        with torch.no_grad():
+            if kind == "weights":
+                out, info = w.to(self.reducer.dtype), {}
+            else:
+                out, info = self.reducer.reduce(w, site)
+        self._store(site, out, kind, info, axes=axes)

@@ -1,0 +1,112 @@
+"""Attention weights of a ``scaled_dot_product_attention`` call, computed in query tiles.
+
+The fused kernel never returns its weights, so they are recomputed from the
+call's own arguments exactly as the kernel defines them (scale, boolean or
+additive mask, top-left causal mask, grouped-query heads), then reduced tile
+by tile. With ``max_size`` or ``rows`` set the full ``query x key`` matrix is
+never materialised: peak extra memory is one tile.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .options import Reducer
+
+__all__ = ["SDPA_ARGS", "bind_sdpa", "sdpa_weights"]
+
+SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
+_DEFAULTS = {"attn_mask": None, "dropout_p": 0.0, "is_causal": False, "scale": None, "enable_gqa": False}
+# elements of float32 scores per tile (64 MiB): bounds the extra memory of a long sequence
+TILE_ELEMENTS = 1 << 24
+
+
+def bind_sdpa(args, kwargs) -> dict:
+    """Positional and keyword arguments of a call -> one dict by parameter name."""
+    bound = dict(_DEFAULTS)
+    for name, value in zip(SDPA_ARGS, args):
+        bound[name] = value
+    bound.update(kwargs or {})
+    return bound
+
+
+def _as4d(t: torch.Tensor) -> torch.Tensor:
+    """``[..., L, E]`` -> ``[sample, head, L, E]`` (no batch -> 1 sample; extra dims -> samples)."""
+    if t.ndim == 4:
+        return t
+    if t.ndim == 3:
+        return t.unsqueeze(0)
+    if t.ndim == 2:
+        return t[None, None]
+    return t.reshape(-1, *t.shape[-3:])
+
+
+def _mask4d(mask: torch.Tensor | None) -> torch.Tensor | None:
+    if mask is None:
+        return None
+    if mask.ndim < 4:
+        return mask.reshape((1,) * (4 - mask.ndim) + tuple(mask.shape))
+    if mask.ndim > 4:
+        return mask.reshape(-1, *mask.shape[-3:])
+    return mask
+
+
+@torch.no_grad()
+def sdpa_weights(call: dict, reducer: Reducer, site: str) -> tuple[torch.Tensor, dict]:
+    """Reduced weights ``[sample, head, query, key]`` of one sdpa call (on its device)."""
+    q, k = _as4d(call["query"]), _as4d(call["key"])
+    mask = _mask4d(call["attn_mask"])
+    n_samples, n_heads, n_query, dim = q.shape
+    n_key = k.shape[-2]
+    if call["enable_gqa"] and k.shape[1] != n_heads:
+        k = k.repeat_interleave(n_heads // k.shape[1], dim=1)
+    scale = call["scale"] if call["scale"] is not None else 1.0 / math.sqrt(dim)
+    reducer.check_heads(n_heads, site)
+
+    rows = reducer.row_index(n_query, site)
+    if rows is not None:
+        rows = rows.to(q.device)
+        q = q.index_select(2, rows)
+        if mask is not None and mask.shape[2] != 1:
+            mask = mask.index_select(2, rows)
+        positions = rows
+    else:
+        positions = torch.arange(n_query, device=q.device)
+    kept = q.shape[2]
+    bq, bk = reducer.blocks(kept, n_key)
+
+    # rows per tile: a multiple of the query block, so pooling never straddles tiles
+    per_row = max(1, n_samples * n_heads * n_key)
+    tile = max(bq, (TILE_ELEMENTS // per_row) // bq * bq)
+    key_t = k.transpose(-2, -1)
+    if key_t.dtype != torch.float32:
+        key_t = key_t.float()
+    key_pos = torch.arange(n_key, device=q.device)
+    parts = []
+    for start in range(0, kept, tile):
+        qt = q[:, :, start:start + tile]
+        scores = torch.matmul(qt if qt.dtype == torch.float32 else qt.float(), key_t)
+        scores.mul_(scale)
+        masked = False
+        if mask is not None:
+            mt = mask if mask.shape[2] == 1 else mask[:, :, start:start + tile]
+            if mt.dtype == torch.bool:
+                scores.masked_fill_(~mt, float("-inf"))
+            else:
+                scores.add_(mt)
+            masked = True
+        if call["is_causal"]:
+            # the kernel's causal mask is top-left aligned: key j is seen by query i iff j <= i
+            future = key_pos[None, :] > positions[start:start + tile, None]
+            scores.masked_fill_(future, float("-inf"))
+            masked = True
+        weights = torch.softmax(scores, dim=-1)
+        del scores
+        if masked:
+            weights = torch.nan_to_num_(weights, nan=0.0)  # rows with every key masked
+        parts.append(reducer.finish_tile(weights, bq, bk))
+        del weights
+    out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
+    return out, reducer.info(n_heads, n_query, n_key, bq, bk)

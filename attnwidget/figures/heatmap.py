@@ -1,0 +1,102 @@
+"""One frame as a figure: the heatmap (seeds 001, 002) and the bare image.
+
+``frame_figure`` draws a :class:`~attnwidget.frame.Frame` that was already
+computed (what ``view.save`` uses, so the figure is the frame the view
+shows); ``heatmap`` computes the frame from a capture with the same
+:func:`attnwidget.frame` the widgets call. ``bare_figure`` draws the frame
+with no axes, cell-exact, so a test can compare its pixels with the widget's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..frame import Frame, frame
+from ..store import Capture
+from ._draw import check_style, color_range, colorbar, draw_frame, frame_rgb, heat_size, new_figure
+
+__all__ = ["heatmap", "frame_figure", "bare_figure"]
+
+
+def frame_figure(fr: Frame, *, colormap: str = "viridis", scale: str = "linear",
+                 vmin: float | None = None, vmax: float | None = None,
+                 title: str | None = None, max_ticks: int = 40,
+                 figsize: tuple[float, float] | None = None) -> Figure:
+    """A heatmap figure of one computed frame, with labels, colorbar and title.
+
+    Parameters
+    ----------
+    fr : Frame
+        From :func:`attnwidget.frame` or ``view.frame()``.
+    colormap, scale : str
+        Colormap name and ``"linear"``/``"log"``, as in the widget.
+    vmin, vmax : float, optional
+        Colour range (default: the frame's min and max, as the widget).
+    title : str, optional
+        Figure title (default: the frame's title).
+    max_ticks : int
+        Most token labels per axis; more are thinned evenly.
+    figsize : (width, height), optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = new_figure(*(figsize or heat_size(*fr.shape)))
+    ax = fig.add_subplot()
+    _, lo, hi = draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax,
+                           title=title, max_ticks=max_ticks)
+    colorbar(fig, ax, lo, hi, colormap=colormap, scale=scale)
+    return fig
+
+
+def heatmap(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
+            sample: int | str = 0, label: Any = None, step: int = 0,
+            region: Sequence[int] | None = None, size: int | None = None,
+            tokens: Any = None, colormap: str = "viridis", scale: str = "linear",
+            vmin: float | None = None, vmax: float | None = None,
+            title: str | None = None) -> Figure:
+    """Heatmap of one selection: query tokens down, key tokens across.
+
+    Parameters
+    ----------
+    cap : Capture
+    layer, head, sample, label, step, region, size, tokens
+        The selection, exactly as :func:`attnwidget.frame` takes it.
+    colormap, scale, vmin, vmax, title
+        As :func:`frame_figure`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fr = frame(cap, layer, head=head, sample=sample, label=label, step=step,
+               region=region, size=size, tokens=tokens)
+    return frame_figure(fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax, title=title)
+
+
+def bare_figure(fr: Frame, *, colormap: str = "viridis", scale: str = "linear",
+                vmin: float | None = None, vmax: float | None = None,
+                pixels_per_cell: int = 1) -> Figure:
+    """The frame alone: no axes, no margins, ``pixels_per_cell`` pixels per cell.
+
+    Saved with ``dpi=100`` (what :func:`attnwidget.figures.save_view` uses for
+    ``axes=False``) the PNG is ``h * k`` by ``w * k`` pixels, and every block of
+    ``k x k`` pixels is the cell's colour from the widget's colormap table.
+    """
+    check_style(colormap, scale)
+    k = int(pixels_per_cell)
+    if k < 1:
+        raise ValueError(f"pixels_per_cell must be at least 1, not {pixels_per_cell!r}")
+    lo, hi = color_range(fr.values, scale, vmin, vmax)
+    rgb = frame_rgb(fr.values, lo, hi, scale, colormap)
+    if k > 1:
+        rgb = np.repeat(np.repeat(rgb, k, axis=0), k, axis=1)
+    h, w = rgb.shape[:2]
+    fig = Figure(figsize=(w / 100, h / 100), dpi=100)
+    # figimage places pixels 1:1 with no resampling, so the PNG is exact
+    fig.figimage(rgb, xo=0, yo=0, origin="upper")
+    return fig

@@ -1,0 +1,232 @@
+"""Selection -> one 2D frame: the single function behind every picture.
+
+The widgets send the frames this module computes, and the matplotlib
+figures draw the same frames, so the widget and an exported PNG cannot
+disagree. A selection names a layer, a head (index, ``"mean"`` or ``"max"``),
+a sample (index within the class filter, or ``"mean"``), a class ``label``,
+a ``step`` and optionally a ``region`` of the full-resolution matrix and the
+largest ``size`` to show (bigger frames are block-pooled here, in Python).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .reduce import pool_array
+from .store import Capture, split_tokens
+
+__all__ = ["Frame", "frame", "select_samples", "HEAD_CHOICES"]
+
+HEAD_CHOICES = ("mean", "max")
+
+
+@dataclass
+class Frame:
+    """A 2D picture and what its axes mean.
+
+    ``values[i, j]`` is the cell in row ``i`` (``row_axis``, e.g. query) and
+    column ``j`` (``col_axis``, e.g. key). ``row_labels``/``col_labels`` hold
+    one string per displayed row/column (token strings, block ranges when
+    pooled, or indices). ``region`` is ``(row0, row1, col0, col1)`` in the
+    full-resolution matrix the frame was cut from, and ``block`` the pooling
+    factor applied to rows and columns for display.
+    """
+
+    values: np.ndarray
+    row_axis: str
+    col_axis: str
+    row_labels: list[str]
+    col_labels: list[str]
+    title: str
+    region: tuple[int, int, int, int]
+    full_shape: tuple[int, int]
+    block: tuple[int, int] = (1, 1)
+    selection: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.values.shape)  # type: ignore[return-value]
+
+
+def select_samples(cap: Capture, label: Any = None) -> np.ndarray:
+    """Indices of the samples in a class (all samples when ``label`` is None)."""
+    n = cap.num_samples
+    if label is None:
+        return np.arange(n)
+    if cap.labels is None:
+        raise ValueError("this capture has no labels, so it cannot be filtered by class; "
+                         "collect it with aw.collect(..., labels=...)")
+    labels = np.asarray(cap.labels)
+    idx = np.flatnonzero(labels == label)
+    if idx.size == 0:
+        raise ValueError(f"no sample has label {label!r}; labels present: "
+                         f"{sorted(set(labels.tolist()))}")
+    return idx
+
+
+def frame(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
+          sample: int | str = 0, label: Any = None, step: int = 0,
+          region: Sequence[int] | None = None, size: int | None = None,
+          tokens: Any = None) -> Frame:
+    """Compute the 2D frame a view shows for one selection.
+
+    Parameters
+    ----------
+    cap : Capture
+    layer : int or str
+        Site index or name.
+    head : int, "mean" or "max"
+        Head to show, or the mean/max over heads (ignored for sites without
+        a head axis).
+    sample : int or "mean"
+        Sample index among the samples of ``label`` (all samples if None),
+        or ``"mean"`` for their mean.
+    label : optional
+        Class filter: only samples whose ``cap.labels`` equals it.
+    step : int
+        Forward step (generation or diffusion step).
+    region : (row0, row1, col0, col1), optional
+        Cut of the full-resolution matrix to show (zoom).
+    size : int, optional
+        Largest number of rows or columns to show; bigger frames are
+        block-pooled (mean) to fit.
+    tokens : optional
+        Token strings for the axes (defaults to ``cap.tokens``).
+
+    Returns
+    -------
+    Frame
+    """
+    name = cap.layer_name(layer)
+    data = cap.get(name, step)
+    axes = list(cap.axes[name])
+    kind = cap.kinds[name]
+    picked = select_samples(cap, label)
+
+    # samples: one, or the mean of the class
+    if sample == "mean":
+        arr = data[picked].mean(axis=0)
+        axes = axes[1:]
+        if len(axes) < 2:  # 1D weights per sample: show the samples as rows
+            arr = data[picked]
+            axes = ["sample"] + axes
+    else:
+        if not isinstance(sample, (int, np.integer)) or isinstance(sample, bool):
+            raise TypeError(f"sample must be an int or 'mean', not {sample!r}")
+        if not -len(picked) <= sample < len(picked):
+            what = f"class {label!r}" if label is not None else "this capture"
+            raise IndexError(f"sample {sample} is out of range: {what} has {len(picked)} sample(s)")
+        arr = data[picked[sample]]
+        axes = axes[1:]
+        if len(axes) < 2:
+            arr = data[picked]
+            axes = ["sample"] + axes
+
+    # heads
+    if "head" in axes:
+        h = axes.index("head")
+        nh = arr.shape[h]
+        if head == "mean":
+            arr = arr.mean(axis=h)
+        elif head == "max":
+            arr = arr.max(axis=h)
+        elif isinstance(head, (int, np.integer)) and not isinstance(head, bool):
+            if not -nh <= head < nh:
+                raise IndexError(f"head {head} is out of range: {name!r} has {nh} head(s) "
+                                 f"(0..{nh - 1}, 'mean' or 'max')")
+            arr = np.take(arr, int(head), axis=h)
+        else:
+            raise ValueError(f"head must be an int, 'mean' or 'max', not {head!r}")
+        axes.pop(h)
+    # more than two axes left (e.g. tapped [sample, group, member, frame]): mean the leading ones
+    while arr.ndim > 2:
+        arr = arr.mean(axis=0)
+        axes.pop(0)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+        axes = ["sample"] + axes
+    arr = np.asarray(arr, dtype=np.float32)
+    full_shape = arr.shape
+    row_axis, col_axis = axes
+
+    if region is None:
+        r0, r1, c0, c1 = 0, arr.shape[0], 0, arr.shape[1]
+    else:
+        r0, r1, c0, c1 = (int(v) for v in region)
+        r0, c0 = max(r0, 0), max(c0, 0)
+        r1, c1 = min(r1, arr.shape[0]), min(c1, arr.shape[1])
+        if r1 <= r0 or c1 <= c0:
+            raise ValueError(f"region {tuple(region)} is empty for a {arr.shape[0]}x{arr.shape[1]} frame")
+        arr = arr[r0:r1, c0:c1]
+
+    rows_full = _labels_for(cap, name, kind, row_axis, "query", full_shape[0], tokens, picked, sample)
+    cols_full = _labels_for(cap, name, kind, col_axis, "key", full_shape[1], tokens, picked, sample)
+    rows_full, cols_full = rows_full[r0:r1], cols_full[c0:c1]
+
+    block = (1, 1)
+    if size is not None and max(arr.shape) > size:
+        br = -(-arr.shape[0] // size)
+        bc = -(-arr.shape[1] // size)
+        arr = pool_array(arr, (br, bc), how="mean")
+        block = (br, bc)
+        rows_full = _block_labels(rows_full, br)
+        cols_full = _block_labels(cols_full, bc)
+
+    sel = dict(layer=name, head=head, sample=sample, label=label, step=step)
+    title = _title(name, kind, head if "head" in cap.axes[name] else None, sample, label, step, cap.steps)
+    return Frame(values=np.ascontiguousarray(arr, dtype=np.float32), row_axis=row_axis,
+                 col_axis=col_axis, row_labels=rows_full, col_labels=cols_full, title=title,
+                 region=(r0, r1, c0, c1), full_shape=tuple(full_shape), block=block,
+                 selection=sel)
+
+
+def _labels_for(cap, name, kind, axis, role, n, tokens, picked, sample) -> list[str]:
+    if axis in ("query", "key"):
+        q, k = split_tokens(tokens if tokens is not None else cap.tokens, name, kind)
+        toks = q if axis == "query" else k
+        info = cap.info.get(name, {})
+        if axis == "query" and info.get("rows") is not None and toks is not None:
+            rows = info["rows"]
+            toks = [toks[r] if 0 <= r < len(toks) else str(r) for r in rows]
+        b = (info.get("block") or (1, 1))[0 if axis == "query" else 1]
+        if toks is not None and b > 1:
+            toks = _block_labels(toks, b)
+        if toks is not None and len(toks) == n:
+            return list(toks)
+        if b > 1:
+            return [f"{i * b}-{min((i + 1) * b, info.get(role + '_len', (i + 1) * b)) - 1}" for i in range(n)]
+        return [str(i) for i in range(n)]
+    if axis == "sample":
+        return [str(int(i)) for i in picked][:n] if len(picked) == n else [str(i) for i in range(n)]
+    names = cap.metadata.get("axis_labels", {}).get(name, {}).get(axis)
+    if names is not None and len(names) == n:
+        return [str(s) for s in names]
+    return [str(i) for i in range(n)]
+
+
+def _block_labels(labels: list[str], b: int) -> list[str]:
+    if b <= 1:
+        return list(labels)
+    out = []
+    for i in range(0, len(labels), b):
+        chunk = labels[i:i + b]
+        out.append(chunk[0] if len(chunk) == 1 else f"{chunk[0]}…{chunk[-1]}")
+    return out
+
+
+def _title(name, kind, head, sample, label, step, steps) -> str:
+    parts = [name]
+    if head is not None:
+        parts.append(f"head {head}" if not isinstance(head, str) else f"head {head}")
+    if label is not None:
+        parts.append(f"class {label}")
+    if sample == "mean":
+        parts.append("mean of samples")
+    elif sample:
+        parts.append(f"sample {sample}")
+    if steps > 1:
+        parts.append(f"step {step}")
+    return " · ".join(parts)

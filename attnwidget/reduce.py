@@ -1,0 +1,137 @@
+"""Pure reductions of attention, for torch tensors on any device and numpy arrays.
+
+Axis order is ``[sample, head, query, key]`` unless a docstring says otherwise.
+The capture engine calls the torch versions on the model's device, before
+anything is copied to the CPU; frames and figures call the numpy versions.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+__all__ = [
+    "reduce_heads", "pool_axis", "pool_array", "blocks_for", "rollout",
+    "entropy", "head_stats",
+]
+
+
+def reduce_heads(w: torch.Tensor, heads) -> torch.Tensor:
+    """Reduce the head axis (axis 1) of ``[sample, head, query, key]``.
+
+    ``heads`` is ``"all"`` (unchanged), ``"mean"`` or ``"max"`` (keeps a head
+    axis of size 1), or a list of head indices. Output: ``[sample, h, query, key]``.
+    """
+    if heads == "all" or heads is None:
+        return w
+    if heads == "mean":
+        return w.mean(dim=1, keepdim=True)
+    if heads == "max":
+        return w.amax(dim=1, keepdim=True)
+    idx = torch.as_tensor(list(heads), device=w.device, dtype=torch.long)
+    return w.index_select(1, idx)
+
+
+def blocks_for(length: int, max_size: int | None) -> int:
+    """Pooling factor so that ``length`` fits in ``max_size`` cells."""
+    if not max_size or length <= max_size:
+        return 1
+    return -(-length // max_size)
+
+
+def pool_axis(w: torch.Tensor, dim: int, block: int, how: str = "mean") -> torch.Tensor:
+    """Block-pool one axis of a tensor by ``block`` (a partial last block is pooled over what it holds).
+
+    Output length along ``dim`` is ``ceil(n / block)``.
+    """
+    if block <= 1:
+        return w
+    dim = dim % w.ndim
+    n = w.shape[dim]
+    nb = -(-n // block)
+    pad = nb * block - n
+    if pad:
+        fill = 0.0 if how == "mean" else float("-inf")
+        shape = list(w.shape)
+        shape[dim] = pad
+        w = torch.cat([w, w.new_full(shape, fill)], dim=dim)
+    shape = list(w.shape[:dim]) + [nb, block] + list(w.shape[dim + 1:])
+    w = w.reshape(shape)
+    if how == "max":
+        return w.amax(dim=dim + 1)
+    if how != "mean":
+        raise ValueError(f"pool must be 'mean' or 'max', not {how!r}")
+    s = w.sum(dim=dim + 1)
+    if pad:
+        counts = torch.full((nb,), float(block), device=w.device, dtype=s.dtype)
+        counts[-1] = block - pad
+        view = [1] * s.ndim
+        view[dim] = nb
+        s = s / counts.reshape(view)
+    else:
+        s = s / block
+    return s
+
+
+def pool_array(a: np.ndarray, block: Sequence[int], how: str = "mean") -> np.ndarray:
+    """Block-pool the last ``len(block)`` axes of a numpy array (see :func:`pool_axis`)."""
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    nd = len(block)
+    for i, b in enumerate(block):
+        t = pool_axis(t, t.ndim - nd + i, int(b), how)
+    return t.numpy()
+
+
+def rollout(layers: Sequence[np.ndarray], residual: bool = True) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema, 2020) over a stack of layers.
+
+    Each element is ``[query, key]`` (heads already reduced) of one layer, in
+    model order. With ``residual`` the identity is added and rows renormalised
+    before multiplying. Output: ``[query, key]``, how much each output
+    position draws on each input position through all layers.
+    """
+    if not layers:
+        raise ValueError("rollout needs at least one layer")
+    out = None
+    for a in layers:
+        a = np.asarray(a, dtype=np.float64)
+        if a.ndim != 2 or a.shape[0] != a.shape[1]:
+            raise ValueError(f"rollout needs square [query, key] self-attention, got shape {a.shape}")
+        if residual:
+            a = a + np.eye(a.shape[0])
+            a = a / a.sum(axis=-1, keepdims=True)
+        out = a if out is None else a @ out
+    return out.astype(np.float32)
+
+
+def entropy(w: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Shannon entropy (nats) of attention distributions along ``axis``."""
+    p = np.clip(np.asarray(w, dtype=np.float64), 0, None)
+    s = p.sum(axis=axis, keepdims=True)
+    p = np.divide(p, s, out=np.zeros_like(p), where=s > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=axis)
+    return h.astype(np.float32)
+
+
+def head_stats(w: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-head diagnostics of ``[sample, head, query, key]`` attention.
+
+    Returns ``{"entropy", "max", "sparsity"}``, each of shape ``[head]``:
+    mean row entropy normalised by ``log(key)`` (1 = uniform), mean of each
+    row's largest weight (near 1 = collapse onto one key), and the fraction of
+    weights below ``1 / key`` / 10 (near 1 = sparse).
+    """
+    w = np.asarray(w, dtype=np.float32)
+    if w.ndim != 4:
+        raise ValueError(f"head_stats needs [sample, head, query, key], got shape {w.shape}")
+    nk = w.shape[-1]
+    ent = entropy(w, axis=-1).mean(axis=(0, 2))
+    if nk > 1:
+        ent = ent / np.log(nk)
+    mx = w.max(axis=-1).mean(axis=(0, 2))
+    sparsity = (w < (0.1 / nk)).mean(axis=(0, 2, 3))
+    return {"entropy": ent.astype(np.float32), "max": mx.astype(np.float32),
+            "sparsity": sparsity.astype(np.float32)}

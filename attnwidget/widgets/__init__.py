@@ -1,0 +1,44 @@
+"""The notebook views of a capture, and the explorer that links them.
+
+Views: :class:`Heatmap`, :class:`HeadGrid`, :class:`ImageOverlay` (canvas,
+anywidget), :class:`WeightsView` (canvas + bqplot chart), :class:`HeadStats`
+(bqplot). :func:`show` returns an :class:`Explorer` with controls above them.
+Every view has ``frame()`` (the :class:`~attnwidget.frame.Frame` it shows)
+and ``save(path, dpi=150)``.
+
+DOM hooks for browser tests and benchmarks
+------------------------------------------
+- Root element of each canvas view: class ``aw-heatmap``, ``aw-headgrid``,
+  ``aw-overlay`` or ``aw-weights``; HeadStats is an ipywidgets box with class
+  ``aw-headstats``; the explorer box has ``aw-explorer``, its controls row
+  ``aw-controls``; WeightsView's box ``aw-weights-view``.
+- Main canvas: class ``aw-canvas`` (heatmap/weights: the matrix drawn at one
+  device pixel per screen pixel; overlay: image + heat). Colorbar canvas:
+  ``aw-colorbar``; axis labels canvases: ``aw-axis``.
+- Head grid thumbnails: one ``<canvas class="aw-thumb" data-layer=L data-head=H>``
+  each (``aw-selected`` on the highlighted one); clicking sends
+  ``{type: "select", layer, head}``.
+- Tooltip: ``.aw-tooltip`` (plain text, ``textContent``). Save button:
+  ``.aw-save`` (downloads the canvas as PNG). Reset-zoom button: ``.aw-reset``.
+  Error text: ``.aw-error``. Overlay opacity slider: ``input.aw-opacity``.
+- After every repaint the root element's ``data-frame-version`` attribute
+  (``el.dataset.frameVersion``) increases by one; ``data-shape`` holds
+  ``"h,w"`` of the frame drawn.
+
+Messages (browser -> kernel, custom ``model.send``), each answered with
+``{type: "ok", id, ...}`` or ``{type: "error", id, message}``:
+- ``{type: "zoom", id, region: [row0, row1, col0, col1] | null}`` (Heatmap):
+  show that full-resolution region (null resets).
+- ``{type: "select", id, layer?, head?}`` (any canvas view): select a layer/head.
+"""
+
+from __future__ import annotations
+
+from .explorer import Explorer, show
+from .headgrid import HeadGrid
+from .headstats import HeadStats
+from .heatmap import Heatmap
+from .overlay import ImageOverlay
+from .weights import WeightsView
+
+__all__ = ["show", "Explorer", "Heatmap", "HeadGrid", "ImageOverlay", "WeightsView", "HeadStats"]

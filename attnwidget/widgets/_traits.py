@@ -1,0 +1,185 @@
+"""The selection every view shares: layer, head, sample, label, step.
+
+``Selection`` is a traits-only mixin used by each view and by the explorer,
+so that validation (and its error messages) lives in one place and
+``ipywidgets.link`` can join any two of them. ``frame_state`` turns a
+:class:`~attnwidget.frame.Frame` into the bytes + header the JS views read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets as t
+
+from .. import wire
+from ..colormaps import COLORMAPS
+from ..frame import Frame, HEAD_CHOICES, select_samples
+from ..store import Capture
+
+__all__ = ["Selection", "frame_state", "check_kwargs", "check_capture", "colormap_trait",
+           "scale_trait"]
+
+
+def colormap_trait(default: str = "viridis"):
+    """A synced colormap name, one of :data:`attnwidget.colormaps.COLORMAPS`."""
+    return t.Enum(list(COLORMAPS), default_value=default,
+                  help="colormap: " + ", ".join(COLORMAPS)).tag(sync=True)
+
+
+def scale_trait():
+    """A synced colour scale, ``"linear"`` or ``"log"``."""
+    return t.Enum(list(wire.SCALES), default_value="linear",
+                  help="colour scale: 'linear' or 'log'").tag(sync=True)
+
+
+def check_capture(cap: Any) -> Capture:
+    """Return ``cap`` if it is a Capture, else raise a TypeError saying how to get one."""
+    if not isinstance(cap, Capture):
+        raise TypeError(f"expected an attnwidget Capture (from aw.capture(model) or aw.load(path)), "
+                        f"not {type(cap).__name__}")
+    if not cap.layers:
+        raise ValueError("this capture holds no sites: run the model inside `with aw.capture(model)` first")
+    return cap
+
+
+def check_kwargs(cls: type, kwargs: dict, extra: tuple[str, ...] = ()) -> None:
+    """Raise TypeError for keyword arguments that are neither public traits nor ``extra``."""
+    allowed = {n for n in cls.class_trait_names() if not n.startswith("_")} | set(extra)
+    # ipywidgets' own plumbing traits are not part of a view's API
+    allowed -= {"comm", "keys", "log", "tabbable", "tooltip"}
+    for key in kwargs:
+        if key not in allowed:
+            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {key!r}; "
+                            f"it accepts: {', '.join(sorted(allowed))}")
+
+
+class Selection(t.HasTraits):
+    """What to show: layer, head, sample, class label and step (needs ``self.cap``)."""
+
+    layer = t.Union([t.Int(), t.Unicode()], default_value=0,
+                    help="layer: site index in cap.layers (a site name is accepted and stored as its index)"
+                    ).tag(sync=True)
+    head = t.Union([t.Int(), t.Unicode()], default_value="mean",
+                   help="head: an index, 'mean' or 'max' over heads").tag(sync=True)
+    sample = t.Union([t.Int(), t.Unicode()], default_value=0,
+                     help="sample: index among the samples of `label` (all samples when None), or 'mean'"
+                     ).tag(sync=True)
+    label = t.Any(None, allow_none=True,
+                  help="class filter: None for all samples, or one value of cap.labels").tag(sync=True)
+    step = t.Int(0, help="step: forward call (generation or diffusion step), 0-based").tag(sync=True)
+
+    cap: Capture
+
+    # ------------------------------------------------------------ validation
+    @t.validate("layer")
+    def _check_layer(self, proposal):
+        value = proposal["value"]
+        if isinstance(value, str):
+            if value not in self.cap.layers:
+                raise t.TraitError(f"no site named {value!r}; sites are: {', '.join(self.cap.layers)}")
+            return self.cap.layers.index(value)
+        n = len(self.cap.layers)
+        if not 0 <= value < n:
+            raise t.TraitError(f"layer {value} is out of range: this capture has {n} site(s), 0..{n - 1}")
+        return value
+
+    @t.validate("head")
+    def _check_head(self, proposal):
+        value = proposal["value"]
+        if isinstance(value, str):
+            if value not in HEAD_CHOICES:
+                raise t.TraitError(f"head must be an int, 'mean' or 'max', not {value!r}")
+            return value
+        n = self.num_heads(self.layer)
+        if n is not None and not 0 <= value < n:
+            raise t.TraitError(f"head {value} is out of range: layer {self.layer} has {n} head(s), "
+                               f"0..{n - 1} (or 'mean', 'max')")
+        return value
+
+    @t.validate("sample")
+    def _check_sample(self, proposal):
+        value = proposal["value"]
+        if isinstance(value, str):
+            if value != "mean":
+                raise t.TraitError(f"sample must be an int or 'mean', not {value!r}")
+            return value
+        n = len(select_samples(self.cap, self.label))
+        if not 0 <= value < n:
+            what = f"class {self.label!r}" if self.label is not None else "this capture"
+            raise t.TraitError(f"sample {value} is out of range: {what} has {n} sample(s), 0..{n - 1}")
+        return value
+
+    @t.validate("label")
+    def _check_label(self, proposal):
+        value = proposal["value"]
+        if value is None:
+            return None
+        if self.cap.labels is None:
+            raise t.TraitError("this capture has no labels, so it cannot be filtered by class; "
+                               "collect it with aw.collect(..., labels=...)")
+        present = self.classes()
+        value = value.item() if isinstance(value, np.generic) else value
+        if value not in present:
+            raise t.TraitError(f"no sample has label {value!r}; labels present: {present}")
+        return value
+
+    @t.validate("step")
+    def _check_step(self, proposal):
+        value = proposal["value"]
+        n = max(self.cap.steps, 1)
+        if not 0 <= value < n:
+            raise t.TraitError(f"step {value} is out of range: the model ran {n} step(s), 0..{n - 1}")
+        return value
+
+    @t.observe("label")
+    def _label_changed(self, change):
+        # the sample index counts within the class: an index the new class
+        # lacks falls back to the class mean, which is what a class filter shows
+        if isinstance(self.sample, int) and self.sample >= len(select_samples(self.cap, change["new"])):
+            self.sample = "mean"
+
+    @t.observe("layer")
+    def _layer_changed(self, change):
+        n = self.num_heads(change["new"])
+        if isinstance(self.head, int) and n is not None and self.head >= n:
+            self.head = "mean"
+
+    # ------------------------------------------------------------ helpers
+    def num_heads(self, layer: int) -> int | None:
+        """Number of heads of a site, or None if it has no head axis."""
+        name = self.cap.layers[layer]
+        axes = self.cap.axes[name]
+        if "head" not in axes:
+            return None
+        steps = self.cap.steps_of(name)
+        return int(self.cap.get(name, steps[0]).shape[axes.index("head")])
+
+    def classes(self) -> list:
+        """Distinct class labels in the capture, sorted (empty without labels)."""
+        if self.cap.labels is None:
+            return []
+        return sorted({v.item() if isinstance(v, np.generic) else v for v in np.asarray(self.cap.labels)})
+
+    def selection(self) -> dict:
+        """The current selection as keyword arguments of :func:`attnwidget.frame.frame`."""
+        return dict(layer=self.layer, head=self.head, sample=self.sample, label=self.label,
+                    step=self.step)
+
+
+def frame_state(fr: Frame, scale: str = "linear") -> tuple[bytes, dict]:
+    """A frame as ``(codes, meta)``: ``h*w`` uint8 codes plus the header the JS reads."""
+    header, payload = wire.encode(fr.values, scale)
+    meta = dict(header, title=fr.title, row_axis=fr.row_axis, col_axis=fr.col_axis,
+                row_labels=[str(s) for s in fr.row_labels], col_labels=[str(s) for s in fr.col_labels],
+                region=[int(v) for v in fr.region], full_shape=[int(v) for v in fr.full_shape],
+                block=[int(v) for v in fr.block], error=None)
+    return payload, meta
+
+
+def error_state(message: str) -> tuple[bytes, dict]:
+    """An empty frame carrying an error message the view shows as text."""
+    return b"", {"dtype": "uint8", "shape": [0, 0], "vmin": 0.0, "vmax": 1.0, "scale": "linear",
+                 "title": "", "row_axis": "", "col_axis": "", "row_labels": [], "col_labels": [],
+                 "region": [0, 0, 0, 0], "full_shape": [0, 0], "block": [1, 1], "error": message}

@@ -1,0 +1,125 @@
+"""Controls: the ipywidgets that drive a Selection (layer, head, class, sample, step).
+
+Each control is hidden where the capture offers nothing to choose (one site,
+one head, no labels, one sample, one step). The controls write the target's
+traits and follow them, so code that sets ``explorer.head = 3`` moves the
+dropdown too.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from ..frame import select_samples
+from ._traits import Selection
+
+__all__ = ["Controls"]
+
+ALL = "__all__"
+
+
+def _shown(widget, visible: bool) -> None:
+    widget.layout.display = None if visible else "none"
+
+
+class Controls(widgets.HBox):
+    """A row of controls bound to ``target`` (an Explorer or any Selection).
+
+    Parameters
+    ----------
+    target : Selection
+        The object whose ``layer, head, sample, label, step`` the controls set.
+    class_names : dict, optional
+        Class label -> display name.
+
+    Attributes
+    ----------
+    layer, head, label, sample, mean, step, play : ipywidgets.Widget
+        The individual controls (hidden ones have ``layout.display == "none"``).
+    """
+
+    def __init__(self, target: Selection, class_names=None):
+        super().__init__()
+        self.target = target
+        cap = target.cap
+        names = dict(class_names or {})
+        self.layer = widgets.Dropdown(description="layer", options=[(n, i) for i, n in enumerate(cap.layers)],
+                                      layout=widgets.Layout(width="auto"))
+        self.head = widgets.Dropdown(description="head", layout=widgets.Layout(width="160px"))
+        self.label = widgets.Dropdown(
+            description="class",
+            options=[("all samples", ALL)] + [(str(names.get(c, c)), i) for i, c in enumerate(target.classes())],
+            layout=widgets.Layout(width="220px"))
+        self.sample = widgets.IntSlider(description="sample", min=0, max=0, continuous_update=False)
+        self.mean = widgets.ToggleButton(description="mean", tooltip="show the mean of the samples",
+                                         layout=widgets.Layout(width="70px"))
+        self.step = widgets.IntSlider(description="step", min=0, max=max(cap.steps - 1, 0))
+        self.play = widgets.Play(min=0, max=max(cap.steps - 1, 0), interval=400)
+        widgets.jslink((self.play, "value"), (self.step, "value"))
+        self.children = [self.layer, self.head, self.label, self.sample, self.mean, self.play, self.step]
+        self.add_class("aw-controls")
+
+        _shown(self.layer, len(cap.layers) > 1)
+        _shown(self.label, bool(target.classes()))
+        _shown(self.step, cap.steps > 1)
+        _shown(self.play, cap.steps > 1)
+
+        self._syncing = False
+        self._follow()
+        self.layer.observe(lambda c: self._write("layer", c["new"]), names="value")
+        self.head.observe(lambda c: self._write("head", c["new"]), names="value")
+        self.label.observe(self._label_picked, names="value")
+        self.sample.observe(lambda c: self._write("sample", c["new"]), names="value")
+        self.mean.observe(self._mean_toggled, names="value")
+        self.step.observe(lambda c: self._write("step", c["new"]), names="value")
+        target.observe(lambda c: self._follow(), names=["layer", "head", "sample", "label", "step"])
+
+    # ------------------------------------------------------------ control -> target
+    def _write(self, name: str, value) -> None:
+        if not self._syncing and value is not None:
+            setattr(self.target, name, value)
+
+    def _label_picked(self, change) -> None:
+        if self._syncing:
+            return
+        classes = self.target.classes()
+        label = None if change["new"] == ALL else classes[change["new"]]
+        # picking a class shows that class's mean; the slider then walks its samples
+        self.target.sample = "mean" if label is not None else 0
+        self.target.label = label
+
+    def _mean_toggled(self, change) -> None:
+        if not self._syncing:
+            self.target.sample = "mean" if change["new"] else self.sample.value
+
+    # ------------------------------------------------------------ target -> control
+    def _follow(self) -> None:
+        """Make every control show the target's current selection."""
+        tg = self.target
+        self._syncing = True
+        try:
+            n_heads = tg.num_heads(tg.layer)
+            options = [("mean", "mean"), ("max", "max")] + [(str(h), h) for h in range(n_heads or 0)]
+            if list(self.head.options) != options:
+                self.head.options = options
+            self.head.value = tg.head
+            _shown(self.head, (n_heads or 0) > 1)
+            self.layer.value = tg.layer
+            classes = tg.classes()
+            self.label.value = ALL if tg.label is None else classes.index(tg.label)
+            n = len(select_samples(tg.cap, tg.label))
+            self.sample.max = max(n - 1, 0)
+            if isinstance(tg.sample, int):
+                self.sample.value = tg.sample
+            self.mean.value = tg.sample == "mean"
+            self.sample.disabled = tg.sample == "mean"
+            _shown(self.sample, n > 1)
+            _shown(self.mean, n > 1)
+            self.step.value = tg.step
+        finally:
+            self._syncing = False
+
+    def visible(self) -> list[str]:
+        """Names of the controls shown (not hidden)."""
+        names = ("layer", "head", "label", "sample", "mean", "play", "step")
+        return [n for n in names if getattr(self, n).layout.display != "none"]

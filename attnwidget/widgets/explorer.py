@@ -1,0 +1,127 @@
+"""Explorer and show(): controls above the views that fit a capture, all linked.
+
+The explorer's ``layer, head, sample, label, step`` are linked (``traitlets.link``)
+to the same traits of every view, so selecting a head in the head grid or
+the statistics bars updates the heatmap, and code can drive everything
+through the explorer.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import traitlets as t
+
+from ._traits import Selection, check_capture, check_kwargs
+from .controls import Controls
+from .headgrid import HeadGrid
+from .headstats import HeadStats
+from .heatmap import Heatmap
+from .overlay import ImageOverlay
+from .weights import WeightsView
+
+__all__ = ["Explorer", "show"]
+
+SELECTION = ("layer", "head", "sample", "label", "step")
+
+
+class Explorer(Selection, widgets.VBox):
+    """Controls plus linked views for one capture (what :func:`show` returns).
+
+    Parameters
+    ----------
+    cap : Capture
+    tokens : list of str or dict, optional
+        Token strings for the axes (defaults to ``cap.tokens``); always shown as text.
+    class_names : dict, optional
+        Class label -> name, e.g. ``{0: "spoof", 1: "bonafide"}``.
+    image : array-like or PIL.Image, optional
+        Input image: adds an :class:`ImageOverlay`.
+    patch_grid : (int, int), optional
+        Patch rows and columns for the overlay (inferred when omitted).
+    colormap : str, optional
+        Initial colormap of the canvas views.
+    **traits
+        ``layer, head, sample, label, step``.
+
+    Attributes
+    ----------
+    controls : Controls
+    heatmap, headgrid, headstats, overlay, weights : view or None
+        The views shown (None where the capture has nothing for that view).
+    views : list
+        All views shown, in display order.
+    """
+
+    def __init__(self, cap, *, tokens=None, class_names=None, image=None, patch_grid=None,
+                 colormap: str = "viridis", **kwargs):
+        check_kwargs(type(self), kwargs, ("layout",))
+        self.cap = check_capture(cap)
+        attention = [i for i, n in enumerate(cap.layers) if cap.kinds[n] in ("self", "cross")]
+        has_weights = any(k == "weights" for k in cap.kinds.values())
+        if "layer" not in kwargs and attention:
+            kwargs["layer"] = attention[0]
+        super().__init__(**{k: v for k, v in kwargs.items() if k != "layout"})
+        if "layout" in kwargs:
+            self.layout = kwargs["layout"]
+        sel = self.selection()
+
+        self.heatmap = self.headgrid = self.headstats = self.overlay = self.weights = None
+        if attention:
+            self.heatmap = Heatmap(cap, tokens=tokens, colormap=colormap, **sel)
+            self.headgrid = HeadGrid(cap, tokens=tokens, colormap=colormap, **sel)
+            self.headstats = HeadStats(cap, **sel)
+        if image is not None:
+            self.overlay = ImageOverlay(cap, image, patch_grid=patch_grid, tokens=tokens, **sel)
+        if has_weights:
+            self.weights = WeightsView(cap, class_names=class_names, tokens=tokens,
+                                       colormap=colormap, **sel)
+        self.views = [v for v in (self.heatmap, self.headgrid, self.headstats, self.overlay,
+                                  self.weights) if v is not None]
+        self._links = [t.link((self, name), (view, name)) for view in self.views for name in SELECTION]
+
+        self.controls = Controls(self, class_names=class_names)
+        rows = [self.controls]
+        top = [v for v in (self.heatmap, self.headgrid) if v is not None]
+        if top:
+            rows.append(widgets.HBox(top, layout=widgets.Layout(flex_flow="row wrap", gap="12px")))
+        rows += [v for v in (self.headstats, self.overlay, self.weights) if v is not None]
+        self.children = rows
+        self.add_class("aw-explorer")
+
+    def frame(self):
+        """The frame of the main view (heatmap, else weights, else overlay)."""
+        for view in (self.heatmap, self.weights, self.overlay):
+            if view is not None:
+                return view.frame()
+        raise ValueError("this explorer shows no frame view")
+
+
+def show(cap, tokens=None, class_names=None, image=None, patch_grid=None, **kwargs) -> Explorer:
+    """Explore a capture: controls above the views that fit what it holds.
+
+    Parameters
+    ----------
+    cap : Capture
+        From ``aw.capture(model)``, ``aw.collect(...)`` or ``aw.load(path)``.
+    tokens : list of str or dict, optional
+        Token strings for the axes; shown as text, never as HTML.
+    class_names : dict, optional
+        Class label -> name for the class filter and legends.
+    image : array-like or PIL.Image, optional
+        Input image: adds an image overlay of a query row (CLS by default).
+    patch_grid : (int, int), optional
+        Patch rows and columns of the image tokens.
+    **kwargs
+        Initial ``layer, head, sample, label, step`` or ``colormap``.
+
+    Returns
+    -------
+    Explorer
+
+    Examples
+    --------
+    >>> import attnwidget as aw
+    >>> aw.show(cap, tokens=tokens, layer=3, head="mean")  # doctest: +SKIP
+    """
+    return Explorer(cap, tokens=tokens, class_names=class_names, image=image,
+                    patch_grid=patch_grid, **kwargs)

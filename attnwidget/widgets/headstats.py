@@ -1,0 +1,105 @@
+"""HeadStats: entropy, max and sparsity per head of the selected layer (bqplot bars).
+
+Normalised entropy near 1 means uniform attention; a mean row maximum near 1
+means the head collapses onto one key (see :func:`attnwidget.reduce.head_stats`).
+Clicking a bar selects that head.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import traitlets as t
+import ipywidgets as widgets
+
+from ..frame import select_samples
+from ..reduce import head_stats
+from ._traits import Selection, check_capture, check_kwargs
+
+__all__ = ["HeadStats", "stats_for"]
+
+STATS = ("entropy", "max", "sparsity")
+
+
+def stats_for(cap, layer, step: int = 0, label=None) -> dict[str, np.ndarray]:
+    """Per-head statistics of one layer over the samples of ``label`` (all when None).
+
+    Returns
+    -------
+    dict
+        ``{"entropy", "max", "sparsity"}``, each ``[head]`` float32.
+    """
+    name = cap.layer_name(layer)
+    if cap.kinds[name] == "weights" or "head" not in cap.axes[name]:
+        raise ValueError(f"layer {name!r} holds weights, not heads of query x key attention")
+    return head_stats(np.asarray(cap.get(name, step))[select_samples(cap, label)])
+
+
+class HeadStats(Selection, widgets.VBox):
+    """Bars of entropy, max and sparsity per head; clicking a bar sets ``head``.
+
+    Parameters
+    ----------
+    cap : Capture
+    **traits
+        ``layer, head, sample, label, step`` (``sample`` is ignored: the
+        statistics cover all samples of ``label``).
+
+    Attributes
+    ----------
+    stats : dict
+        The statistics shown now (``{"entropy", "max", "sparsity"}`` -> list per head).
+    """
+
+    stats = t.Dict(help="statistics shown now: {'entropy'|'max'|'sparsity': [value per head]}")
+
+    def __init__(self, cap, **kwargs):
+        check_kwargs(type(self), kwargs, ("layout",))
+        self.cap = check_capture(cap)
+        layout = kwargs.pop("layout", None)
+        super().__init__(**kwargs)
+        if layout is not None:
+            self.layout = layout
+        import bqplot as bq
+
+        xs, ys = bq.OrdinalScale(), bq.LinearScale(min=0.0, max=1.0)
+        self.bars = bq.Bars(x=[], y=[], scales={"x": xs, "y": ys}, type="grouped",
+                            labels=list(STATS), display_legend=True,
+                            colors=["#1f77b4", "#ff7f0e", "#2ca02c"],
+                            interactions={"click": "select"})
+        self.message = widgets.HTML()
+        self.figure = bq.Figure(marks=[self.bars],
+                                axes=[bq.Axis(scale=xs, label="head"),
+                                      bq.Axis(scale=ys, orientation="vertical", label="value (0..1)")],
+                                title="head statistics", legend_location="top-right",
+                                layout=widgets.Layout(height="240px", width="100%"),
+                                fig_margin={"top": 40, "bottom": 40, "left": 50, "right": 20})
+        self.children = [self.figure, self.message]
+        self.add_class("aw-headstats")
+        self.bars.observe(self._bar_clicked, names=["selected"])
+        self.observe(lambda change: self.refresh(), names=["layer", "label", "step"])
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute the statistics for the selected layer."""
+        try:
+            stats = stats_for(self.cap, self.layer, self.step, self.label)
+        except (IndexError, KeyError, ValueError) as e:
+            self.stats = {}
+            self.bars.x, self.bars.y = [], []
+            self.message.value = f"<i>{_escape(str(e))}</i>"
+            return
+        self.message.value = ""
+        self.stats = {k: [float(v) for v in stats[k]] for k in STATS}
+        n = len(stats["entropy"])
+        with self.bars.hold_sync():
+            self.bars.x = [str(h) for h in range(n)]
+            self.bars.y = np.stack([stats[k] for k in STATS])
+
+    def _bar_clicked(self, change) -> None:
+        picked = change["new"]
+        if picked is not None and len(picked):
+            self.head = int(picked[0])
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

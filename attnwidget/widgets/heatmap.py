@@ -1,0 +1,112 @@
+"""Heatmap: one query x key matrix on a canvas, with zoom, pins and a colorbar."""
+
+from __future__ import annotations
+
+import traitlets as t
+
+from ..frame import Frame, frame
+from ._traits import colormap_trait, scale_trait
+from ._view import STATIC, View
+
+__all__ = ["Heatmap"]
+
+
+class Heatmap(View):
+    """One attention matrix (rows = query, columns = key) as a canvas heatmap.
+
+    Parameters
+    ----------
+    cap : Capture
+        What to show.
+    tokens : list of str or dict, optional
+        Token strings for the axes (defaults to ``cap.tokens``); shown as text.
+    **traits
+        Any public trait below, e.g. ``layer=3, head="mean"``.
+
+    Attributes
+    ----------
+    layer, head, sample, label, step
+        The selection (see :class:`~attnwidget.widgets._traits.Selection`).
+    colormap : str
+        One of viridis, plasma, magma, inferno, jet, coolwarm, YlOrRd.
+    scale : str
+        ``"linear"`` or ``"log"``.
+    region : list of int or None
+        ``[row0, row1, col0, col1]`` of the full matrix being shown (zoom), None for all.
+    size : int
+        Largest number of rows or columns sent; bigger frames are pooled in Python.
+    pinned : dict or None
+        ``{"axis": "query" | "key", "index": i}``: a highlighted row or column
+        (full-resolution index), set by clicking.
+    """
+
+    _esm = STATIC / "heatmap.js"
+
+    colormap = colormap_trait()
+    scale = scale_trait()
+    region = t.List(t.Int(), default_value=None, allow_none=True, minlen=4, maxlen=4,
+                    help="zoom: [row0, row1, col0, col1] of the full matrix, or None for all"
+                    ).tag(sync=True)
+    size = t.Int(512, help="largest rows/columns sent; bigger frames are block-pooled").tag(sync=True)
+    pinned = t.Dict(default_value=None, allow_none=True,
+                    help="pinned row or column: {'axis': 'query'|'key', 'index': int} or None"
+                    ).tag(sync=True)
+
+    _redraw_on = ("scale", "region", "size")
+
+    @t.validate("size")
+    def _check_size(self, proposal):
+        if proposal["value"] < 2:
+            raise t.TraitError(f"size must be at least 2 cells, not {proposal['value']}")
+        return proposal["value"]
+
+    @t.validate("region")
+    def _check_region(self, proposal):
+        region = proposal["value"]
+        if region is None:
+            return None
+        r0, r1, c0, c1 = region
+        if r1 <= r0 or c1 <= c0 or r0 < 0 or c0 < 0:
+            raise t.TraitError(f"region must be [row0, row1, col0, col1] with row0 < row1 and "
+                               f"col0 < col1, all >= 0; got {list(region)}")
+        return list(region)
+
+    @t.validate("pinned")
+    def _check_pinned(self, proposal):
+        pin = proposal["value"]
+        if pin is None:
+            return None
+        if pin.get("axis") not in ("query", "key") or not isinstance(pin.get("index"), int):
+            raise t.TraitError("pinned must be None or {'axis': 'query' or 'key', 'index': int}, "
+                               f"not {pin!r}")
+        return dict(pin)
+
+    @t.observe("layer", "step")
+    def _forget_zoom(self, change):
+        # a region of one layer means nothing for another (shapes differ)
+        if self.region is not None and change["name"] == "layer":
+            self.region = None
+
+    def frame(self) -> Frame:
+        """The frame shown now: the selection, cut to ``region``, pooled to ``size``."""
+        return frame(self.cap, **self.selection(), region=self.region, size=self.size,
+                     tokens=self.tokens)
+
+    def _msg_zoom(self, content: dict) -> dict:
+        """``{type: "zoom", region: [r0, r1, c0, c1] | null, id}``: show that region."""
+        region = content.get("region")
+        if region is not None:
+            if not isinstance(region, (list, tuple)) or len(region) != 4:
+                raise ValueError(f"zoom region must be [row0, row1, col0, col1], not {region!r}")
+            region = [int(v) for v in region]
+            rows, cols = self.frame_full_shape()
+            region = [max(region[0], 0), min(region[1], rows), max(region[2], 0), min(region[3], cols)]
+            if region == [0, rows, 0, cols]:
+                region = None
+        self.region = region
+        meta = self._frame_meta
+        return {"region": meta.get("region"), "shape": meta.get("shape")}
+
+    def frame_full_shape(self) -> tuple[int, int]:
+        """``(rows, cols)`` of the full-resolution matrix of the selection."""
+        return tuple(frame(self.cap, **self.selection(), size=2, tokens=self.tokens).full_shape)

@@ -1,0 +1,141 @@
+"""WeightsView: tapped weights that are not query x key, as a matrix plus class charts.
+
+The matrix (a canvas, ``js/weights.js``) is the frame of the selection:
+samples x layers, layers x time frames, groups x layers, whatever the site's
+axes are. Under it a bqplot chart shows the per-class mean along the site's
+last axis: bars (e.g. inter-group weights), or lines when that axis is time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import traitlets as t
+import ipywidgets as widgets
+
+from ..frame import Frame, frame, select_samples
+from ._traits import Selection, check_capture, check_kwargs, colormap_trait, scale_trait
+from ._view import STATIC, View
+
+__all__ = ["WeightsView", "class_profile"]
+
+TIME_AXES = ("time", "frame", "frames", "t", "timestep", "step")
+
+
+class _WeightsCanvas(View):
+    """The matrix part of a WeightsView (a canvas view of the weights frame)."""
+
+    _esm = STATIC / "weights.js"
+    colormap = colormap_trait()
+    scale = scale_trait()
+    size = t.Int(512, help="largest rows/columns sent; bigger frames are block-pooled").tag(sync=True)
+    _redraw_on = ("scale", "size")
+
+    def frame(self) -> Frame:
+        return frame(self.cap, **self.selection(), size=self.size, tokens=self.tokens)
+
+
+def class_profile(cap, layer, step: int = 0, classes=None) -> tuple[np.ndarray, list[str], str]:
+    """Mean weight along a site's last axis, per class.
+
+    Returns
+    -------
+    values : numpy.ndarray
+        ``[class, last_axis]`` (one row, "all samples", when ``classes`` is empty).
+    names : list of str
+        Labels of the last axis (from ``cap.metadata["axis_labels"]`` or indices).
+    axis : str
+        Name of the last axis.
+    """
+    name = cap.layer_name(layer)
+    data = np.asarray(cap.get(name, step), dtype=np.float32)
+    axis = cap.axes[name][-1]
+    flat = data.reshape(data.shape[0], -1, data.shape[-1]).mean(axis=1)  # [sample, last]
+    if classes:
+        values = np.stack([flat[select_samples(cap, c)].mean(axis=0) for c in classes])
+    else:
+        values = flat.mean(axis=0, keepdims=True)
+    names = cap.metadata.get("axis_labels", {}).get(name, {}).get(axis)
+    if names is None or len(names) != values.shape[1]:
+        names = [str(i) for i in range(values.shape[1])]
+    return values, [str(n) for n in names], axis
+
+
+class WeightsView(Selection, widgets.VBox):
+    """Weights sites: the selected matrix on a canvas and per-class bars or lines (bqplot).
+
+    Parameters
+    ----------
+    cap : Capture
+    class_names : dict, optional
+        Class label -> name for the legend, e.g. ``{0: "spoof", 1: "bonafide"}``.
+    tokens : optional
+        Token strings for the matrix axes.
+    **traits
+        Any public trait below.
+
+    Attributes
+    ----------
+    layer, head, sample, label, step
+        The selection (``label`` filters the matrix; the chart always splits by class).
+    colormap, scale : str
+    """
+
+    colormap = colormap_trait()
+    scale = scale_trait()
+
+    def __init__(self, cap, *, class_names=None, tokens=None, **kwargs):
+        check_kwargs(type(self), kwargs, ("layout",))
+        self.cap = check_capture(cap)
+        self.class_names = dict(class_names or {})
+        layout = kwargs.pop("layout", None)
+        super().__init__(**kwargs)
+        if layout is not None:
+            self.layout = layout
+        self.canvas = _WeightsCanvas(cap, tokens=tokens, **self.selection(),
+                                     colormap=self.colormap, scale=self.scale)
+        for name in ("layer", "head", "sample", "label", "step", "colormap", "scale"):
+            t.link((self, name), (self.canvas, name))
+        self.chart = self._make_chart()
+        self.children = [self.canvas, self.chart]
+        self.add_class("aw-weights-view")
+        self.observe(lambda change: self._update_chart(), names=["layer", "step"])
+        self._update_chart()
+
+    def frame(self) -> Frame:
+        """The frame the matrix shows now."""
+        return self.canvas.frame()
+
+    def save(self, path, dpi: int = 150):
+        """Save the matrix as an image file (see :meth:`View.save`)."""
+        return self.canvas.save(path, dpi=dpi)
+
+    def _make_chart(self):
+        import bqplot as bq
+
+        self._x_ord, self._x_lin, self._y = bq.OrdinalScale(), bq.LinearScale(), bq.LinearScale()
+        self._bars = bq.Bars(x=[], y=[], scales={"x": self._x_ord, "y": self._y}, type="grouped",
+                             display_legend=True)
+        self._lines = bq.Lines(x=[], y=[], scales={"x": self._x_lin, "y": self._y}, display_legend=True)
+        self._x_axis = bq.Axis(scale=self._x_ord, label="")
+        y_axis = bq.Axis(scale=self._y, orientation="vertical", label="mean weight")
+        return bq.Figure(marks=[self._bars], axes=[self._x_axis, y_axis],
+                         layout=widgets.Layout(height="260px", width="100%"),
+                         fig_margin={"top": 20, "bottom": 40, "left": 60, "right": 20})
+
+    def _update_chart(self) -> None:
+        classes = self.classes()
+        try:
+            values, names, axis = class_profile(self.cap, self.layer, self.step, classes)
+        except (IndexError, KeyError, ValueError):
+            self._bars.x, self._bars.y = [], []
+            return
+        legend = [str(self.class_names.get(c, c)) for c in classes] or ["all samples"]
+        self._x_axis.label = axis
+        if axis in TIME_AXES:
+            self._x_axis.scale = self._x_lin
+            self._lines.x, self._lines.y, self._lines.labels = np.arange(values.shape[1]), values, legend
+            self.chart.marks = [self._lines]
+        else:
+            self._x_axis.scale = self._x_ord
+            self._bars.x, self._bars.y, self._bars.labels = names, values, legend
+            self.chart.marks = [self._bars]

@@ -1,0 +1,72 @@
+"""Frames on the wire: a 2D float array <-> uint8 codes with a value scale.
+
+A frame crosses to the browser as one byte per cell (``bytes`` trait or a
+``model.send`` buffer) plus a small JSON header, never as JSON lists of
+floats. ``quantize`` is also what the figures use before colouring, so the
+PNG export and the canvas agree pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["quantize", "dequantize", "value_range", "encode", "SCALES"]
+
+SCALES = ("linear", "log")
+LOG_FLOOR = 1e-6
+
+
+def value_range(values: np.ndarray, scale: str = "linear") -> tuple[float, float]:
+    """Default colour range of a frame: its min and max (positive part for log)."""
+    v = np.asarray(values, dtype=np.float32)
+    finite = v[np.isfinite(v)]
+    if scale == "log":
+        finite = finite[finite > 0]
+        if finite.size == 0:
+            return LOG_FLOOR, 1.0
+        lo, hi = float(max(finite.min(), LOG_FLOOR)), float(finite.max())
+    else:
+        if finite.size == 0:
+            return 0.0, 1.0
+        lo, hi = float(finite.min()), float(finite.max())
+    if hi <= lo:
+        hi = lo + (1.0 if scale == "linear" else lo)
+    return lo, hi
+
+
+def quantize(values: np.ndarray, vmin: float, vmax: float, scale: str = "linear") -> np.ndarray:
+    """Map values to uint8 codes 0..255 over ``[vmin, vmax]`` (linear or log scale)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
+    v = np.asarray(values, dtype=np.float64)
+    if scale == "log":
+        lo, hi = np.log(max(vmin, LOG_FLOOR)), np.log(max(vmax, LOG_FLOOR * 10))
+        v = np.log(np.clip(v, LOG_FLOOR, None))
+    else:
+        lo, hi = float(vmin), float(vmax)
+    t = (v - lo) / (hi - lo if hi > lo else 1.0)
+    t = np.nan_to_num(t, nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(np.rint(t * 255.0), 0, 255).astype(np.uint8)
+
+
+def dequantize(codes: np.ndarray, vmin: float, vmax: float, scale: str = "linear") -> np.ndarray:
+    """Approximate values back from codes (what a tooltip can show without floats)."""
+    t = np.asarray(codes, dtype=np.float64) / 255.0
+    if scale == "log":
+        lo, hi = np.log(max(vmin, LOG_FLOOR)), np.log(max(vmax, LOG_FLOOR * 10))
+        return np.exp(lo + t * (hi - lo)).astype(np.float32)
+    return (vmin + t * (vmax - vmin)).astype(np.float32)
+
+
+def encode(values: np.ndarray, scale: str = "linear", vmin: float | None = None,
+           vmax: float | None = None) -> tuple[dict, bytes]:
+    """Frame -> (header, payload): payload is ``h*w`` uint8 codes, row-major."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2:
+        raise ValueError(f"a frame is 2D, got shape {values.shape}")
+    lo, hi = value_range(values, scale)
+    lo = lo if vmin is None else float(vmin)
+    hi = hi if vmax is None else float(vmax)
+    codes = quantize(values, lo, hi, scale)
+    header = {"dtype": "uint8", "shape": list(codes.shape), "vmin": lo, "vmax": hi, "scale": scale}
+    return header, codes.tobytes()
