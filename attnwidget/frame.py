@@ -6,6 +6,9 @@ disagree. A selection names a layer, a head (index, ``"mean"`` or ``"max"``),
 a sample (index within the class filter, or ``"mean"``), a class ``label``,
 a ``step`` and optionally a ``region`` of the full-resolution matrix and the
 largest ``size`` to show (bigger frames are block-pooled here, in Python).
+A class statistic (``stat``) or a class-difference map (``difference``)
+comes from ``cap.stats`` (``collect(..., keep="stats")``) when the site has
+statistics, else from the kept samples.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .reduce import pool_array
+from .stats import stat_array
 from .store import Capture, split_tokens
 
 __all__ = ["Frame", "frame", "select_samples", "HEAD_CHOICES"]
@@ -70,7 +74,8 @@ def select_samples(cap: Capture, label: Any = None) -> np.ndarray:
 def frame(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
           sample: int | str = 0, label: Any = None, step: int = 0,
           region: Sequence[int] | None = None, size: int | None = None,
-          tokens: Any = None) -> Frame:
+          tokens: Any = None, stat: str | None = None,
+          difference: Sequence[Any] | None = None) -> Frame:
     """Compute the 2D frame a view shows for one selection.
 
     Parameters
@@ -95,25 +100,48 @@ def frame(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
         block-pooled (mean) to fit.
     tokens : optional
         Token strings for the axes (defaults to ``cap.tokens``).
+    stat : "mean", "var", "min" or "max", optional
+        Show this per-cell statistic of the class ``label`` (every sample if
+        None) instead of a sample: from ``cap.stats`` when the site has
+        statistics at ``step`` (all samples streamed by ``collect``), else from
+        the kept samples. ``sample`` is then unused; ``head`` reduces the
+        per-head statistic (e.g. the mean over heads of the variance).
+    difference : (a, b), optional
+        Show the class-difference map ``mean[a] - mean[b]`` (from ``cap.stats``
+        or the kept samples); ``sample``, ``label`` and ``stat`` are unused.
+
+    When the site holds statistics but no per-sample arrays at ``step``
+    (``keep="stats"``), the frame is the statistics' mean of ``label``
+    (``stat="mean"``) whatever ``sample`` says.
 
     Returns
     -------
     Frame
     """
     name = cap.layer_name(layer)
-    data = cap.get(name, step)
     axes = list(cap.axes[name])
     kind = cap.kinds[name]
-    picked = select_samples(cap, label)
-
+    site_step = step + cap.steps if isinstance(step, (int, np.integer)) and step < 0 else step
+    stats_only = (site_step in (getattr(cap, "stats", None) or {}).get(name, {})
+                  and site_step not in cap.steps_of(name))
+    if stat is not None or difference is not None or stats_only:
+        # a class statistic: one array with the shape of one sample
+        arr = stat_array(cap, name, site_step, stat=stat or "mean", label=label, difference=difference)
+        picked, axes = np.arange(1), axes[1:]
+        if len(axes) < 2:
+            arr, axes = arr[None], ["sample"] + axes
     # samples: one, or the mean of the class
-    if sample == "mean":
+    elif sample == "mean":
+        data = cap.get(name, step)
+        picked = select_samples(cap, label)
         arr = data[picked].mean(axis=0)
         axes = axes[1:]
         if len(axes) < 2:  # 1D weights per sample: show the samples as rows
             arr = data[picked]
             axes = ["sample"] + axes
     else:
+        data = cap.get(name, step)
+        picked = select_samples(cap, label)
         if not isinstance(sample, (int, np.integer)) or isinstance(sample, bool):
             raise TypeError(f"sample must be an int or 'mean', not {sample!r}")
         if not -len(picked) <= sample < len(picked):
@@ -176,7 +204,16 @@ def frame(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
         cols_full = _block_labels(cols_full, bc)
 
     sel = dict(layer=name, head=head, sample=sample, label=label, step=step)
-    title = _title(name, kind, head if "head" in cap.axes[name] else None, sample, label, step, cap.steps)
+    shown_head = head if "head" in cap.axes[name] else None
+    if difference is not None:
+        sel["difference"] = tuple(difference)
+        title = _title(name, kind, shown_head, None, None, step, cap.steps)
+        title += f" · mean of class {difference[0]} − class {difference[1]}"
+    elif stat is not None or stats_only:
+        sel["stat"] = stat or "mean"
+        title = _title(name, kind, shown_head, None, label, step, cap.steps) + f" · {stat or 'mean'}"
+    else:
+        title = _title(name, kind, shown_head, sample, label, step, cap.steps)
     return Frame(values=np.ascontiguousarray(arr, dtype=np.float32), row_axis=row_axis,
                  col_axis=col_axis, row_labels=rows_full, col_labels=cols_full, title=title,
                  region=(r0, r1, c0, c1), full_shape=tuple(full_shape), block=block,

@@ -48,6 +48,11 @@ class Capture:
         (query and key pooling factors), ``query_len``/``key_len`` before pooling.
     metadata : dict
         Free-form JSON-serialisable facts (model class, options, ...).
+    stats : dict
+        Streaming statistics from ``collect(..., keep="stats"|"both")``:
+        ``{layer: {step: {"classes": [...], "count": [C], "mean"/"var"/"min"/"max":
+        [C, *sample_shape], "entropy": [C, head]}}}`` (see :mod:`attnwidget.stats`).
+        A site may hold statistics and no per-sample arrays.
     """
 
     def __init__(self) -> None:
@@ -60,6 +65,7 @@ class Capture:
         self.predictions: np.ndarray | None = None
         self.tokens: Any = None
         self.metadata: dict[str, Any] = {}
+        self.stats: dict[str, dict[int, dict[str, Any]]] = {}
         # layer -> {step -> array}
         self._data: dict[str, dict[int, np.ndarray]] = {}
 
@@ -83,6 +89,21 @@ class Capture:
         elif self.axes[layer] != axes:
             raise ValueError(f"site {layer!r} was recorded with axes {self.axes[layer]}, now {axes}")
         self._data[layer][step] = array
+        self.steps = max(self.steps, step + 1)
+
+    def add_stats(self, layer: str, step: int, stats: dict[str, Any], *, kind: str,
+                  axes: Iterable[str] = ATTENTION_AXES, info: dict | None = None) -> None:
+        """Record one site's statistics for one step (used by ``collect``); registers the site if new."""
+        axes = tuple(axes)
+        if layer not in self._data:
+            if kind not in ("self", "cross", "weights"):
+                raise ValueError(f"kind must be 'self', 'cross' or 'weights', not {kind!r}")
+            self.layers.append(layer)
+            self._data[layer] = {}
+            self.kinds[layer] = kind
+            self.axes[layer] = axes
+            self.info[layer] = dict(info or {})
+        self.stats.setdefault(layer, {})[step] = stats
         self.steps = max(self.steps, step + 1)
 
     # ------------------------------------------------------------------ read
@@ -119,6 +140,10 @@ class Capture:
         if step < 0:
             step += self.steps
         if step not in steps:
+            if not steps and name in self.stats:
+                raise IndexError(
+                    f"site {name!r} holds statistics only (collected with keep='stats'): read "
+                    f"cap.stats[{name!r}] or frame(cap, {name!r}, stat='mean')")
             ran = sorted(steps)
             raise IndexError(
                 f"site {name!r} has no step {step}: the model ran {self.steps} step(s) "
@@ -148,6 +173,11 @@ class Capture:
         lines = [f"<Capture: {len(self.layers)} sites, {self.steps} step(s), "
                  f"{self.num_samples} sample(s), {self.nbytes / 2**20:.1f} MiB>"]
         for name in self.layers[:12]:
+            if not self._data[name]:  # statistics only
+                s = self.stats[name][min(self.stats[name])]
+                lines.append(f"  {name}  {self.kinds[name]}  statistics of {int(s['count'][0])} "
+                             f"sample(s), {dict(zip(self.axes[name][1:], s['mean'].shape[1:]))}")
+                continue
             a = self._data[name][min(self._data[name])]
             lines.append(f"  {name}  {self.kinds[name]}  {dict(zip(self.axes[name], a.shape))}")
         if len(self.layers) > 12:
@@ -174,6 +204,14 @@ class Capture:
                 key = f"a{i}_s{step}"
                 arrays[key] = np.ascontiguousarray(a)
                 header["arrays"].setdefault(name, {})[str(step)] = key
+        for i, name in enumerate(self.layers):
+            for step, st in self.stats.get(name, {}).items():
+                entry = header.setdefault("stats", {}).setdefault(name, {})[str(step)] = {
+                    "classes": list(st["classes"]), "arrays": {}}
+                for field, a in st.items():
+                    if field != "classes":
+                        arrays[f"t{i}_s{step}_{field}"] = np.ascontiguousarray(a)
+                        entry["arrays"][field] = f"t{i}_s{step}_{field}"
         if self.labels is not None:
             arrays["labels"] = np.asarray(self.labels)
         if self.predictions is not None:
@@ -214,7 +252,11 @@ def load(path: str | os.PathLike) -> Capture:
                 cap.kinds[name] = header["kinds"][name]
                 cap.axes[name] = tuple(header["axes"][name])
                 cap.info[name] = header["info"].get(name, {})
-                cap._data[name] = {int(s): z[k] for s, k in header["arrays"][name].items()}
+                cap._data[name] = {int(s): z[k] for s, k in header["arrays"].get(name, {}).items()}
+            for name, per_step in (header.get("stats") or {}).items():
+                cap.stats[name] = {int(s): dict({f: z[k] for f, k in st["arrays"].items()},
+                                                classes=st["classes"])
+                                   for s, st in per_step.items()}
             if "labels" in z.files:
                 cap.labels = z["labels"]
             if "predictions" in z.files:

@@ -123,6 +123,7 @@ class CaptureBlock:
         self._calls: dict[str, int] = {}
         self._recorded: dict[int, weakref.ref] = {}  # eager weights already recorded this step (by id)
         self._handles: list = []
+        self._targets: set[str] = set()
         self._mode: _Intercept | None = None
         self._root_name = type(model).__name__
 
@@ -132,6 +133,7 @@ class CaptureBlock:
             raise RuntimeError("a capture is already open; close it before opening another "
                                "(captures do not nest)")
         try:
+            self._targets = self._extract_targets()
             for name, module in self.model.named_modules():
                 self._handles.append(module.register_forward_pre_hook(self._pre_hook(name, module)))
                 self._handles.append(module.register_forward_hook(self._post_hook(name, module),
@@ -149,6 +151,21 @@ class CaptureBlock:
         if exc_type is None:
             self._check_found()
         return False
+
+    def _extract_targets(self) -> set[str]:
+        """Modules ``extract=`` reads: those ``include`` matches, outermost only
+        (``"blocks.*"`` also matches ``blocks.0.qk``, which holds no weights)."""
+        if self.extractor is None:
+            return set()
+        targets: set[str] = set()
+        for name, _ in self.model.named_modules():
+            if name and self.user_include(name) and not any(name.startswith(t + ".") for t in targets):
+                targets.add(name)
+        if not targets:
+            names = [n for n, _ in self.model.named_modules() if n]
+            raise LookupError(f"include={self.include!r} matches no module for extract=; "
+                              f"modules: {_listing(names)}")
+        return targets
 
     def _cleanup(self) -> None:
         for h in self._handles:
@@ -194,6 +211,7 @@ class CaptureBlock:
     def _post_hook(self, name: str, module):
         is_root = module is self.model
         keep_name = name or self._root_name
+        extract = self.extractor if name in self._targets else None
 
         def post(mod, inputs, output):
             if self.stack and self.stack[-1] == name:
@@ -201,8 +219,8 @@ class CaptureBlock:
             if is_root:
                 self.depth = max(0, self.depth - 1)
             w = None
-            if self.extractor is not None and self.user_include(keep_name):
-                w = as_attention(self.extractor(mod, inputs, output))
+            if extract is not None and output is not None:  # None: the forward raised
+                w = as_attention(extract(mod, inputs, output))
             if w is None:
                 w = hf_eager(mod, inputs, output)
             if w is not None:

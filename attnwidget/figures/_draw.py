@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -77,10 +79,26 @@ def _ticks(ax, labels: Sequence[str], axis: str, most: int) -> None:
     if axis == "x":
         ax.set_xticks(idx)
         rotate = any(len(t) > 3 for t in texts) or len(texts) > 12
-        ax.set_xticklabels(texts, rotation=90 if rotate else 0, fontsize=_font(len(texts)))
+        ax.set_xticklabels(texts, rotation=90 if rotate else 0, fontsize=_font(len(texts)),
+                           fontfamily=label_fonts())
     else:
         ax.set_yticks(idx)
-        ax.set_yticklabels(texts, fontsize=_font(len(texts)))
+        ax.set_yticklabels(texts, fontsize=_font(len(texts)), fontfamily=label_fonts())
+
+
+# fonts with CJK, Hangul, Arabic... glyphs, used as fallbacks for token labels where installed
+_FALLBACK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK KR", "Noto Sans CJK SC", "Noto Sans",
+                   "Malgun Gothic", "AppleGothic", "Arial Unicode MS", "Unifont")
+
+
+@lru_cache(maxsize=1)
+def label_fonts() -> list[str]:
+    """Font families for token labels: the default font, then installed fallbacks."""
+    from matplotlib import font_manager, rcParams
+
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    first = rcParams["font.sans-serif"][0] if rcParams["font.family"] == ["sans-serif"] else "DejaVu Sans"
+    return [first] + [f for f in _FALLBACK_FONTS if f in have and f != first]
 
 
 def _font(n: int) -> float:
@@ -160,8 +178,26 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> str:
         raise ValueError(f"dpi must be a positive number, not {dpi!r}")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=dpi, format=ext)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(path, dpi=dpi, format=ext)
+    _report(caught)
     return path
+
+
+def _report(caught) -> None:
+    """Re-raise warnings, folding matplotlib's one-per-glyph font warnings into one."""
+    missing = []
+    for w in caught:
+        text = str(w.message)
+        if text.startswith("Glyph ") and "missing from font" in text:
+            missing.append(text.split("(", 1)[-1].split(")", 1)[0])
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if missing:
+        names = ", ".join(sorted(set(missing))[:8])
+        warnings.warn(f"no installed font has some token characters ({names}); they show as "
+                      f"boxes. Install a font such as Noto Sans CJK to draw them.", stacklevel=3)
 
 
 def class_name(label: Any, class_names: dict | None) -> str:

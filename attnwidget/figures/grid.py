@@ -31,7 +31,8 @@ def num_heads(cap: Capture, layer: int | str) -> int:
 def frames_grid(frames: Sequence[Frame], *, colormap: str = "viridis", scale: str = "linear",
                 vmin: float | None = None, vmax: float | None = None,
                 cols: int | None = None, titles: Sequence[str] | None = None,
-                suptitle: str | None = None, max_ticks: int = 16) -> Figure:
+                suptitle: str | None = None, max_ticks: int = 16,
+                shared: bool = True) -> Figure:
     """Several frames in a grid with one shared colour range and colorbar.
 
     Parameters
@@ -44,6 +45,10 @@ def frames_grid(frames: Sequence[Frame], *, colormap: str = "viridis", scale: st
     titles : sequence of str, optional
         One per panel (default: each frame's title).
     suptitle : str, optional
+    shared : bool
+        True: one colour range for all panels. False: each panel spans its own
+        range (as the HeadGrid widget's thumbnails); the colorbar then reads
+        low..high of each panel.
 
     Returns
     -------
@@ -63,8 +68,9 @@ def frames_grid(frames: Sequence[Frame], *, colormap: str = "viridis", scale: st
             ax.set_axis_off()
             continue
         fr = frames[i]
-        draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=lo, vmax=hi,
-                   title=titles[i] if titles else None, max_ticks=max_ticks)
+        draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=lo if shared else None,
+                   vmax=hi if shared else None, title=titles[i] if titles else None,
+                   max_ticks=max_ticks)
         # inner panels: labels on the outer edge only, so the grid stays readable
         if i % cols:
             ax.set_ylabel("")
@@ -72,7 +78,12 @@ def frames_grid(frames: Sequence[Frame], *, colormap: str = "viridis", scale: st
         if i + cols < n:
             ax.set_xlabel("")
             ax.set_xticklabels([])
-    colorbar(fig, axs, lo, hi, colormap=colormap, scale=scale)
+    if shared:
+        colorbar(fig, axs, lo, hi, colormap=colormap, scale=scale)
+    else:
+        cb = colorbar(fig, axs, 0.0, 1.0, colormap=colormap, label="each panel: its own min..max")
+        cb.set_ticks([0.0, 1.0])
+        cb.set_ticklabels(["min", "max"])
     if suptitle:
         fig.suptitle(text_label(suptitle))
     return fig

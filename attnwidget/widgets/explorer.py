@@ -83,7 +83,7 @@ class Explorer(Selection, widgets.VBox):
         rows = [self.controls]
         top = [v for v in (self.heatmap, self.headgrid) if v is not None]
         if top:
-            rows.append(widgets.HBox(top, layout=widgets.Layout(flex_flow="row wrap", gap="12px")))
+            rows.append(widgets.HBox(top, layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start")))
         rows += [v for v in (self.headstats, self.overlay, self.weights) if v is not None]
         self.children = rows
         self.add_class("aw-explorer")
@@ -94,6 +94,20 @@ class Explorer(Selection, widgets.VBox):
             if view is not None:
                 return view.frame()
         raise ValueError("this explorer shows no frame view")
+
+    def save(self, path, dpi: int = 150):
+        """Save what this shows as an image file (via :func:`attnwidget.figures.save_view`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Output file; the format follows the extension (``.png``, ``.pdf``, ``.svg``).
+        dpi : int
+            Resolution of raster formats.
+        """
+        from ..figures import save_view  # lazy: matplotlib only when saving
+
+        return save_view(self, path, dpi=dpi)
 
 
 def show(cap, tokens=None, class_names=None, image=None, patch_grid=None, **kwargs) -> Explorer:

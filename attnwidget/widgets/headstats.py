@@ -69,7 +69,7 @@ class HeadStats(Selection, widgets.VBox):
         self.message = widgets.HTML()
         self.figure = bq.Figure(marks=[self.bars],
                                 axes=[bq.Axis(scale=xs, label="head"),
-                                      bq.Axis(scale=ys, orientation="vertical", label="value (0..1)")],
+                                      bq.Axis(scale=ys, side="left", label="value (0..1)")],
                                 title="head statistics", legend_location="top-right",
                                 layout=widgets.Layout(height="240px", width="100%"),
                                 fig_margin={"top": 40, "bottom": 40, "left": 50, "right": 20})
@@ -94,6 +94,20 @@ class HeadStats(Selection, widgets.VBox):
         with self.bars.hold_sync():
             self.bars.x = [str(h) for h in range(n)]
             self.bars.y = np.stack([stats[k] for k in STATS])
+
+    def save(self, path, dpi: int = 150):
+        """Save what this shows as an image file (via :func:`attnwidget.figures.save_view`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Output file; the format follows the extension (``.png``, ``.pdf``, ``.svg``).
+        dpi : int
+            Resolution of raster formats.
+        """
+        from ..figures import save_view  # lazy: matplotlib only when saving
+
+        return save_view(self, path, dpi=dpi)
 
     def _bar_clicked(self, change) -> None:
         picked = change["new"]

@@ -117,7 +117,7 @@ class WeightsView(Selection, widgets.VBox):
                              display_legend=True)
         self._lines = bq.Lines(x=[], y=[], scales={"x": self._x_lin, "y": self._y}, display_legend=True)
         self._x_axis = bq.Axis(scale=self._x_ord, label="")
-        y_axis = bq.Axis(scale=self._y, orientation="vertical", label="mean weight")
+        y_axis = bq.Axis(scale=self._y, side="left", label="mean weight")
         return bq.Figure(marks=[self._bars], axes=[self._x_axis, y_axis],
                          layout=widgets.Layout(height="260px", width="100%"),
                          fig_margin={"top": 20, "bottom": 40, "left": 60, "right": 20})

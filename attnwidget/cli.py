@@ -1,0 +1,220 @@
+"""The ``attnwidget`` command: ``info`` about a saved capture, ``export`` its gallery.
+
+Examples::
+
+    attnwidget info run.npz
+    attnwidget export run.npz --out figs/ --class-names 0=spoof,1=bonafide
+    attnwidget export run.npz --out figs/ --layer 3 --head 0 --format pdf --dpi 300
+    python -m attnwidget export run.npz --out figs/ --class spoof
+
+Errors (a missing or corrupt file, an unknown layer, head or class) print one
+line on stderr and exit with status 2; nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["main", "parse_class_names", "describe"]
+
+
+class CommandError(Exception):
+    """A problem with the user's input, reported as one line without a traceback."""
+
+
+def parse_class_names(text: str | None, cap=None) -> dict:
+    """Class names from ``"0=spoof,1=bonafide"`` (or ``"spoof,bonafide"`` in label order).
+
+    Without ``text``, the capture's ``metadata["class_names"]`` is used.
+    """
+    names: dict = {}
+    if cap is not None:
+        for k, v in (cap.metadata.get("class_names") or {}).items():
+            names[_label_value(k)] = str(v)
+    if not text:
+        return names
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    if all("=" in s for s in items):
+        for s in items:
+            k, v = s.split("=", 1)
+            names[_label_value(k.strip())] = v.strip()
+        return names
+    if any("=" in s for s in items):
+        raise CommandError(f"--class-names must be all 'label=name' pairs or all names, not {text!r}")
+    labels = sorted(set(np.asarray(cap.labels).tolist())) if cap is not None and cap.labels is not None \
+        else list(range(len(items)))
+    if len(items) != len(labels):
+        raise CommandError(f"--class-names gives {len(items)} names but the capture has "
+                           f"{len(labels)} classes: {labels}")
+    return dict(zip(labels, items))
+
+
+def _label_value(text: Any) -> Any:
+    if isinstance(text, str):
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _resolve_class(value: str, cap, class_names: dict) -> Any:
+    if cap.labels is None:
+        raise CommandError("this capture has no labels, so --class cannot filter it")
+    present = sorted(set(np.asarray(cap.labels).tolist()))
+    for lab, name in class_names.items():
+        if name == value and lab in present:
+            return lab
+    v = _label_value(value)
+    if v in present:
+        return v
+    listing = ", ".join(f"{p}" + (f" ({class_names[p]})" if p in class_names else "") for p in present)
+    raise CommandError(f"unknown class {value!r}; classes are: {listing}")
+
+
+def _resolve_layers(values: Sequence[str] | None, cap) -> list[str] | None:
+    if not values:
+        return None
+    out = []
+    for v in values:
+        key: Any = int(v) if v.lstrip("-").isdigit() else v
+        try:
+            out.append(cap.layer_name(key))
+        except (IndexError, KeyError) as e:
+            raise CommandError(f"unknown layer {v!r}: {e.args[0] if e.args else e}") from None
+    return out
+
+
+def _resolve_head(value: str | None) -> Any:
+    if value is None:
+        return "mean"
+    if value in ("mean", "max"):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise CommandError(f"--head must be an int, 'mean' or 'max', not {value!r}") from None
+
+
+def _load(path: str):
+    from .store import load
+
+    if not os.path.exists(path):
+        raise CommandError(f"no capture file at {path!r}")
+    if os.path.isdir(path):
+        raise CommandError(f"{path!r} is a folder, not a capture file")
+    try:
+        return load(path)
+    except (ValueError, OSError) as e:
+        raise CommandError(str(e)) from None
+    except Exception as e:  # a damaged zip can fail in many ways; none should be a traceback
+        raise CommandError(f"{path!r} is not a readable attnwidget capture: {type(e).__name__}: {e}") from None
+
+
+def describe(cap, path: str | None = None, class_names: dict | None = None) -> str:
+    """What a capture holds, as the text ``attnwidget info`` prints."""
+    lines = []
+    if path:
+        lines.append(f"{path}  ({os.path.getsize(path) / 2**20:.2f} MiB on disk)")
+    lines.append(f"{len(cap.layers)} site(s), {cap.steps} step(s), {cap.num_samples} sample(s), "
+                 f"{cap.nbytes / 2**20:.2f} MiB of arrays")
+    lines.append("")
+    lines.append("sites:")
+    width = max((len(n) for n in cap.layers), default=4)
+    for i, name in enumerate(cap.layers):
+        steps = cap.steps_of(name)
+        shape = cap.get(name, steps[0]).shape
+        axes = ", ".join(f"{a}={s}" for a, s in zip(cap.axes[name], shape))
+        ran = f"steps {steps[0]}..{steps[-1]}" if len(steps) > 1 else f"step {steps[0]}"
+        lines.append(f"  {i:>3}  {name:<{width}}  {cap.kinds[name]:<7}  [{axes}]  {ran}")
+    if cap.labels is not None:
+        labels = np.asarray(cap.labels)
+        vals, counts = np.unique(labels, return_counts=True)
+        parts = []
+        for v, c in zip(vals.tolist(), counts.tolist()):
+            name = (class_names or {}).get(v)
+            parts.append(f"{v}" + (f" ({name})" if name else "") + f": {c}")
+        lines.append("")
+        lines.append("classes: " + ", ".join(parts))
+    if cap.predictions is not None:
+        preds = np.asarray(cap.predictions)
+        line = f"predictions: {preds.shape[0]}"
+        if cap.labels is not None and preds.shape == np.asarray(cap.labels).shape:
+            line += f", accuracy {float((preds == np.asarray(cap.labels)).mean()):.3f}"
+        lines.append(line)
+    if cap.tokens is not None:
+        toks = cap.tokens
+        if isinstance(toks, dict):
+            lines.append("tokens: " + ", ".join(f"{k} ({len(v) if hasattr(v, '__len__') else '?'})"
+                                               for k, v in toks.items()))
+        else:
+            shown = " ".join(str(t) for t in list(toks)[:12])
+            lines.append(f"tokens ({len(toks)}): {shown}" + (" ..." if len(toks) > 12 else ""))
+    if cap.metadata:
+        lines.append("metadata: " + ", ".join(sorted(cap.metadata)))
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="attnwidget", description="Inspect and export saved attention captures.")
+    sub = p.add_subparsers(dest="command", required=True)
+    info = sub.add_parser("info", help="print what a capture holds")
+    info.add_argument("capture", help="a .npz file written by Capture.save()")
+    info.add_argument("--class-names", help="e.g. 0=spoof,1=bonafide")
+    ex = sub.add_parser("export", help="write the whole gallery of figures for a capture")
+    ex.add_argument("capture", help="a .npz file written by Capture.save()")
+    ex.add_argument("--out", required=True, help="output folder")
+    ex.add_argument("--layer", action="append", help="site index or name (repeatable; default: all)")
+    ex.add_argument("--head", help="head index, 'mean' (default) or 'max'")
+    ex.add_argument("--class", dest="klass", help="only this class (label or class name)")
+    ex.add_argument("--class-names", help="label names for titles and file names, e.g. 0=spoof,1=bonafide")
+    ex.add_argument("--format", default="png", choices=["png", "pdf", "svg"], help="figure format")
+    ex.add_argument("--dpi", type=int, default=150, help="resolution (default 150)")
+    ex.add_argument("--sample", default="0", help="sample of the attention figures, or 'mean'")
+    ex.add_argument("--raw", action="store_true", help="also write .npy per site and capture.npz")
+    ex.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _run(args) -> int:
+    cap = _load(args.capture)
+    class_names = parse_class_names(args.class_names, cap)
+    if args.command == "info":
+        print(describe(cap, args.capture, class_names))
+        return 0
+    from .figures.gallery import export_gallery
+
+    if args.dpi <= 0:
+        raise CommandError(f"--dpi must be positive, not {args.dpi}")
+    sample: Any = args.sample if args.sample == "mean" else _label_value(args.sample)
+    if not isinstance(sample, (int, str)) or (isinstance(sample, str) and sample != "mean"):
+        raise CommandError(f"--sample must be an int or 'mean', not {args.sample!r}")
+    label = _resolve_class(args.klass, cap, class_names) if args.klass is not None else None
+    try:
+        written = export_gallery(cap, args.out, layers=_resolve_layers(args.layer, cap),
+                                 head=_resolve_head(args.head), label=label,
+                                 class_names=class_names, fmt=args.format, dpi=args.dpi,
+                                 sample=sample, raw=args.raw, progress=not args.quiet)
+    except (IndexError, KeyError, ValueError) as e:
+        raise CommandError(e.args[0] if e.args else str(e)) from None
+    print(f"wrote {len(written)} file(s) to {args.out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad input)."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except CommandError as e:
+        print(f"attnwidget {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+// Runtime of a standalone attnwidget page (written by attnwidget.figures.to_html).
+// It stands in for the kernel: a tiny anywidget-style `model` whose frames come
+// from the table embedded in the page, and plain <select> controls that pick them.
+// Everything shown from the data is set with textContent, never as HTML.
+
+const awPage = async (viewModule) => {
+  const status = document.getElementById("aw-status");
+  const fail = (err) => {
+    status.textContent = `This page could not draw the view: ${err && err.message ? err.message : err}`;
+    status.className = "aw-error";
+    document.body.dataset.awReady = "error";
+    console.error(err);
+  };
+  try {
+    const revive = (key, value) => {
+      if (value && typeof value === "object" && typeof value.__bytes__ === "string") {
+        const bin = atob(value.__bytes__);
+        const bytes = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+        return new DataView(bytes.buffer);
+      }
+      return value;
+    };
+    const DATA = JSON.parse(document.getElementById("aw-data").textContent, revive);
+    const SEL = ["layer", "head", "sample", "label", "step"];
+    const keyOf = (s) => JSON.stringify([s.layer, s.head, s.sample, s.label, s.step]);
+
+    // ---------------------------------------------------------------- model
+    const listeners = new Map();
+    const state = Object.assign({}, DATA.initial);
+    const emit = (event, ...args) => {
+      for (const cb of [...(listeners.get(event) || [])]) {
+        try { cb(...args); } catch (e) { console.error(e); }
+      }
+    };
+    const model = {
+      get: (name) => state[name],
+      set: (name, value) => { state[name] = value; model._dirty.add(name); },
+      _dirty: new Set(),
+      save_changes: () => {
+        const names = [...model._dirty];
+        model._dirty.clear();
+        for (const n of names) { emit(`change:${n}`, model, state[n]); }
+        if (names.length) emit("change", model);
+        if (names.some((n) => SEL.includes(n))) select({});
+      },
+      on: (events, cb) => {
+        for (const ev of String(events).split(/\s+/)) {
+          if (!listeners.has(ev)) listeners.set(ev, []);
+          listeners.get(ev).push(cb);
+        }
+      },
+      off: (events, cb) => {
+        if (!events) { listeners.clear(); return; }
+        for (const ev of String(events).split(/\s+/)) {
+          if (!cb) listeners.delete(ev);
+          else listeners.set(ev, (listeners.get(ev) || []).filter((f) => f !== cb));
+        }
+      },
+      send: (content) => {
+        const reply = answer(content || {});
+        queueMicrotask(() => emit("msg:custom", reply, []));
+      },
+    };
+
+    // the kernel's answers to the view's messages, from the embedded table
+    const answer = (msg) => {
+      const id = msg.id;
+      if (msg.type === "select") {
+        const want = {};
+        if ("layer" in msg) want.layer = msg.layer;
+        if ("head" in msg) want.head = msg.head;
+        const got = select(want);
+        if (!got) return { type: "error", id, message: "this page holds no frame for that selection" };
+        return { type: "ok", id, layer: state.layer, head: state.head };
+      }
+      if (msg.type === "zoom") {
+        return { type: "error", id, message: "zooming computes new frames and needs a running kernel; this page holds the frames it was saved with" };
+      }
+      return { type: "error", id, message: `unknown message type ${JSON.stringify(msg.type)}` };
+    };
+
+    // ---------------------------------------------------------------- selection
+    const layerInfo = (layer) => DATA.options.layers.find((l) => l.index === layer);
+    const lookup = (s) => {
+      const info = layerInfo(s.layer);
+      if (!info) return null;
+      const steps = info.steps.includes(s.step) ? [s.step] : [info.steps[0]];
+      for (const step of steps) {
+        for (const head of [s.head, "mean"]) {
+          for (const sample of [s.sample, "mean"]) {
+            const cand = { layer: s.layer, head, sample, label: s.label, step };
+            const idx = DATA.table[keyOf(cand)];
+            if (idx !== undefined) return [cand, idx];
+          }
+        }
+      }
+      return null;
+    };
+    const select = (want) => {
+      const s = {};
+      for (const n of SEL) s[n] = n in want ? want[n] : state[n];
+      const found = lookup(s);
+      if (!found) return false;
+      const [sel, idx] = found;
+      const changed = [];
+      const put = (name, value) => {
+        if (state[name] !== value) { state[name] = value; changed.push(name); }
+      };
+      const data = DATA.states[idx];
+      for (const name of Object.keys(data)) put(name, data[name]);
+      for (const n of SEL) put(n, sel[n]);
+      for (const n of changed) emit(`change:${n}`, model, state[n]);
+      if (changed.length) emit("change", model);
+      syncControls();
+      document.body.dataset.awSelection = keyOf(sel);
+      document.body.dataset.awVersion = String(Number(document.body.dataset.awVersion || 0) + 1);
+      return true;
+    };
+
+    // ---------------------------------------------------------------- controls
+    const bar = document.getElementById("aw-controls");
+    const controls = {};
+    const addSelect = (name, label, onChange) => {
+      const wrap = document.createElement("label");
+      wrap.className = `aw-ctl-wrap aw-ctl-${name}-wrap`;
+      const text = document.createElement("span");
+      text.textContent = label;
+      const sel = document.createElement("select");
+      sel.className = `aw-ctl aw-ctl-${name}`;
+      sel.addEventListener("change", () => onChange(JSON.parse(sel.value)));
+      wrap.append(text, sel);
+      bar.append(wrap);
+      controls[name] = sel;
+      return sel;
+    };
+    const fill = (sel, items, current) => {
+      sel.replaceChildren();
+      for (const [value, text] of items) {
+        const o = document.createElement("option");
+        o.value = JSON.stringify(value);
+        o.textContent = text;
+        sel.append(o);
+      }
+      sel.value = JSON.stringify(current);
+      sel.closest("label").hidden = items.length < 2;
+    };
+    const syncControls = () => {
+      const info = layerInfo(state.layer);
+      fill(controls.layer, DATA.options.layers.map((l) => [l.index, l.name]), state.layer);
+      fill(controls.head, info.heads.map((h) => [h, typeof h === "number" ? `head ${h}` : h]), state.head);
+      fill(controls.label, DATA.options.labels.map((l) => [l.value, l.name]), state.label);
+      const samples = DATA.options.samples[JSON.stringify(state.label)] || ["mean"];
+      fill(controls.sample, samples.map((s) => [s, typeof s === "number" ? `sample ${s}` : "mean of samples"]), state.sample);
+      fill(controls.step, info.steps.map((s) => [s, `step ${s}`]), state.step);
+      if (controls.colormap) fill(controls.colormap, DATA.options.colormaps.map((c) => [c, c]), state.colormap);
+    };
+    addSelect("layer", "layer", (v) => select({ layer: v }));
+    addSelect("head", "head", (v) => select({ head: v }));
+    addSelect("label", "class", (v) => select({ label: v }));
+    addSelect("sample", "sample", (v) => select({ sample: v }));
+    addSelect("step", "step", (v) => select({ step: v }));
+    if ("colormap" in state && DATA.options.colormaps.length) {
+      addSelect("colormap", "colormap", (v) => { model.set("colormap", v); model.save_changes(); });
+    }
+    syncControls();
+    document.body.dataset.awSelection = keyOf(state);
+
+    // ---------------------------------------------------------------- the view
+    let widget = viewModule && "default" in viewModule ? viewModule.default : viewModule;
+    if (typeof widget === "function") widget = await widget();
+    if (!widget || typeof widget.render !== "function") {
+      throw new Error("the view's module has no default export with render({model, el})");
+    }
+    if (typeof widget.initialize === "function") await widget.initialize({ model });
+    const root = document.getElementById("aw-root");
+    await widget.render({ model, el: root });
+    status.textContent = "";
+    document.body.dataset.awReady = "1";
+  } catch (err) {
+    fail(err);
+  }
+};

@@ -1,0 +1,64 @@
+"""Raw arrays out: one ``.npy`` per layer (seed 001's ``attn_raw_layer_{i}.npy``), ``.npz`` per capture.
+
+The ``.npz`` is the capture engine's own format (:meth:`Capture.save`), so
+:func:`attnwidget.load` reads it back; the ``.npy`` files are plain arrays
+any tool can open.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Sequence
+
+import numpy as np
+
+from ..store import Capture
+
+__all__ = ["save_arrays", "npy_name"]
+
+
+def npy_name(index: int, layer: str, step: int | None = None) -> str:
+    """File name of one layer's raw array, e.g. ``attn_raw_layer_3_encoder.layer.3.attn.npy``."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", layer).strip("_") or "site"
+    tail = "" if step is None else f"_step_{step}"
+    return f"attn_raw_layer_{index}_{safe}{tail}.npy"
+
+
+def save_arrays(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int | str] | None = None,
+                npz: bool = True) -> list[str]:
+    """Write each layer's raw array as ``.npy`` and the whole capture as ``capture.npz``.
+
+    Parameters
+    ----------
+    cap : Capture
+    out : str or os.PathLike
+        Folder to write into (created if needed).
+    layers : sequence of int or str, optional
+        Layers to write as ``.npy`` (default: all).
+    npz : bool
+        Also write ``capture.npz`` (readable with :func:`attnwidget.load`).
+
+    Returns
+    -------
+    list of str
+        The paths written. A layer that ran at several steps gets one file
+        per step (``..._step_{s}.npy``); axes are ``cap.axes[layer]``.
+    """
+    if not isinstance(cap, Capture):
+        raise TypeError(f"save_arrays needs a Capture, not {type(cap).__name__}")
+    out = os.fspath(out)
+    os.makedirs(out, exist_ok=True)
+    names = cap.layers if layers is None else [cap.layer_name(x) for x in layers]
+    written = []
+    for name in names:
+        i = cap.layers.index(name)
+        steps = cap.steps_of(name)
+        for s in steps:
+            p = os.path.join(out, npy_name(i, name, s if len(steps) > 1 else None))
+            np.save(p, np.asarray(cap.get(name, s)))
+            written.append(p)
+    if npz:
+        written.append(cap.save(os.path.join(out, "capture.npz")))
+    return written
+

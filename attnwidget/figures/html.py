@@ -1,0 +1,277 @@
+"""``to_html``: one self-contained page that shows a view offline, controls included.
+
+The page inlines the view's own ES module (``attnwidget/static/<view>.js``)
+and a small runtime (``_page.js``) that stands in for the kernel: an
+anywidget-style ``model`` whose synced data come from a table embedded in
+the page, one entry per selectable combination of layer, head, class,
+sample and step. Each entry is what the view itself would send for that
+selection: its own ``refresh()`` run through :class:`ViewAt`, so the page
+shows the same frames (pooled to the view's size) as the notebook. Entries
+are stored once per distinct content. A Content-Security-Policy forbids
+every network request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+import pathlib
+import re
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..colormaps import COLORMAPS
+from ..frame import select_samples
+from ._draw import class_name
+from .views import SELECTION, ViewAt, canvas_view
+
+__all__ = ["to_html", "page_table", "inline_module"]
+
+_HERE = pathlib.Path(__file__).resolve().parent
+_CSP = ("default-src 'none'; script-src 'unsafe-inline' blob:; style-src 'unsafe-inline'; "
+        "img-src data: blob:; font-src data:")
+_STYLE = """
+body { font: 14px system-ui, sans-serif; margin: 16px; color: #222; }
+h1 { font-size: 16px; margin: 0 0 8px; }
+#aw-controls { display: flex; flex-wrap: wrap; gap: 10px; margin: 0 0 10px; }
+#aw-controls label { display: flex; gap: 4px; align-items: center; }
+.aw-error { color: #b00020; }
+.aw-note { color: #666; font-size: 12px; margin-top: 10px; }
+"""
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _key(sel: dict) -> str:
+    # the same string JSON.stringify gives in the page runtime
+    return json.dumps([_plain(sel[k]) for k in SELECTION], separators=(",", ":"), ensure_ascii=False)
+
+
+def _label_key(label: Any) -> str:
+    return json.dumps(_plain(label), ensure_ascii=False)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"__bytes__": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return _plain(value)
+
+
+def _script_json(obj: Any) -> str:
+    # JSON inside <script>: "<" escaped so no text can close the element
+    return (json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            .replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _layers_for(v) -> list[int]:
+    want = ("weights",) if type(v).__name__ == "_WeightsCanvas" else ("self", "cross")
+    return [i for i, n in enumerate(v.cap.layers) if v.cap.kinds[n] in want]
+
+
+def _heads_for(v, layer: int, heads) -> list:
+    n = v.num_heads(layer)
+    if n is None:
+        return ["mean"]
+    options = ["mean", "max"] + list(range(n))
+    return options if heads is None else [h for h in options if h in list(heads)] or ["mean"]
+
+
+def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
+               heads: Sequence[int | str] | None = None, samples: int | Sequence[int] | None = 16,
+               steps: Sequence[int] | None = None, class_names: dict | None = None,
+               max_bytes: int = 64 * 2**20) -> dict:
+    """The data a standalone page embeds: initial state, options, selection table, states.
+
+    See :func:`to_html` for the parameters. Raises ``ValueError`` when the
+    distinct frames exceed ``max_bytes``.
+    """
+    v = canvas_view(view)
+    cap = v.cap
+    layer_ids = _layers_for(v) if layers is None else [cap.layers.index(cap.layer_name(x)) for x in layers]
+    if not layer_ids:
+        raise ValueError(f"this capture has no site a {type(v).__name__} can show")
+    labels = [None] + ([_plain(x) for x in v.classes()] if cap.labels is not None else [])
+    sample_opts: dict[str, list] = {}
+    for lb in labels:
+        n = len(select_samples(cap, lb))
+        idx = list(range(min(n, samples))) if isinstance(samples, int) else \
+            list(range(n)) if samples is None else [s for s in samples if 0 <= s < n]
+        sample_opts[_label_key(lb)] = ["mean"] + idx
+    layer_opts, table, states, seen = [], {}, [], {}
+    total = 0
+    for li in layer_ids:
+        name = cap.layers[li]
+        ran = cap.steps_of(name)
+        st = ran if steps is None else [s for s in steps if s in ran]
+        if not st:
+            continue
+        hs = _heads_for(v, li, heads)
+        layer_opts.append({"index": li, "name": name, "heads": hs, "steps": st})
+        for step in st:
+            for head in hs:
+                for lb in labels:
+                    for sample in sample_opts[_label_key(lb)]:
+                        sel = dict(layer=li, head=head, sample=sample, label=lb, step=step)
+                        proxy = ViewAt(v, **sel)
+                        proxy.refresh()
+                        data = {k: val for k, val in vars(proxy).items()
+                                if k.startswith("_") and not k.startswith("__") and k not in ("_view", "_values")}
+                        blob = json.dumps(_jsonable(data), sort_keys=True, separators=(",", ":"),
+                                          ensure_ascii=False)
+                        digest = hashlib.sha1(blob.encode()).hexdigest()
+                        if digest not in seen:
+                            seen[digest] = len(states)
+                            states.append(_jsonable(data))
+                            total += len(blob)
+                            if total > max_bytes:
+                                raise ValueError(
+                                    f"the frames of this view take more than {max_bytes / 2**20:.0f} MiB; "
+                                    f"embed fewer with layers=, heads=, samples= or steps=, a smaller "
+                                    f"view size, or raise max_bytes")
+                        table[_key(sel)] = seen[digest]
+    if not table:
+        raise ValueError("no frame to embed: the layers and steps asked for do not exist")
+    # the module text travels once, in its own script; layout is a kernel-side model
+    state = {k: _jsonable(val) for k, val in v.get_state().items()
+             if k not in ("_esm", "_css", "layout", "comm")}
+    first = next(iter(table))
+    current = _key({k: getattr(v, k) for k in SELECTION})
+    if current not in table:  # the view's own selection was left out: start at the first entry
+        for k, val in zip(SELECTION, json.loads(first)):
+            state[k] = val
+        current = first
+    state.update(states[table[current]])
+    return {
+        "initial": state,
+        "options": {
+            "layers": layer_opts,
+            "labels": [{"value": lb, "name": "all samples" if lb is None else class_name(lb, class_names)}
+                       for lb in labels],
+            "samples": sample_opts,
+            "colormaps": list(COLORMAPS) if "colormap" in state else [],
+        },
+        "table": table,
+        "states": states,
+    }
+
+
+def _module_text(v, esm: Any) -> str:
+    src = getattr(v, "_esm", None) if esm is None else esm
+    if src is None:
+        raise ValueError(f"{type(v).__name__} has no ES module to inline")
+    if isinstance(src, pathlib.Path) or (isinstance(src, str) and "\n" not in src and src.endswith(".js")):
+        p = pathlib.Path(src)
+        if not p.exists():
+            raise FileNotFoundError(f"the view's JS bundle {str(p)!r} does not exist; build it with `npm run build`")
+        return p.read_text(encoding="utf-8")
+    return str(src)
+
+
+_EXPORT_TAIL = re.compile(r"export\s*\{\s*([A-Za-z_$][\w$]*)\s+as\s+default\s*\}\s*;?\s*(//[^\n]*\s*)*$")
+_EXPORT_DEFAULT = re.compile(r"(^|[;}\n])\s*export\s+default\s+")
+
+
+def inline_module(text: str) -> str | None:
+    """Rewrite a self-contained ES module so its default export lands in ``__awModule``.
+
+    Returns None when the module cannot be rewritten safely (it imports other
+    modules, or exports in another form); the page then imports it from a blob.
+    """
+    if re.search(r"(^|[;\n])\s*import[\s{*'\"]", text):
+        return None
+    tail = _EXPORT_TAIL.search(text)
+    if tail and not _EXPORT_DEFAULT.search(text):
+        body = text[:tail.start()] + f"\n__awModule = {{ default: {tail.group(1)} }};\n"
+    elif len(_EXPORT_DEFAULT.findall(text)) == 1 and "export " not in _EXPORT_DEFAULT.sub("", text, count=1):
+        body = _EXPORT_DEFAULT.sub(lambda m: m.group(1) + "\n__awModule.default = ", text, count=1)
+        body = "__awModule = {};\n" + body
+    else:
+        return None
+    return body.replace("</script", "<\\/script").replace("<!--", "<\\!--")
+
+
+def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] | None = None,
+            heads: Sequence[int | str] | None = None, samples: int | Sequence[int] | None = 16,
+            steps: Sequence[int] | None = None, class_names: dict | None = None,
+            title: str | None = None, esm: Any = None, max_bytes: int = 64 * 2**20) -> str:
+    """Write one HTML file that shows a view offline, with working controls and no kernel.
+
+    Parameters
+    ----------
+    view : Heatmap, HeadGrid, ImageOverlay, WeightsView or Explorer
+        The view to export (an Explorer exports its main view).
+    path : str or os.PathLike
+        Output ``.html`` file.
+    layers : sequence of int or str, optional
+        Layers the page can show (default: every site the view can show).
+    heads : sequence, optional
+        Heads to embed (default: "mean", "max" and every head).
+    samples : int or sequence of int, optional
+        Per class, the first ``samples`` samples (an int, default 16), these
+        indices, or None for all; the class mean is always embedded.
+    steps : sequence of int, optional
+        Steps to embed (default: all).
+    class_names : dict, optional
+        Label -> name for the class control.
+    title : str, optional
+        Page title (default: the view's kind and the capture's first site).
+    esm : str or path, optional
+        The ES module to inline instead of the view's bundle.
+    max_bytes : int
+        Largest amount of frame data to embed.
+
+    Returns
+    -------
+    str
+        The path written.
+    """
+    v = canvas_view(view)
+    path = os.fspath(path)
+    if not path.lower().endswith((".html", ".htm")):
+        raise ValueError(f"to_html writes an .html file, not {path!r}")
+    data = page_table(v, layers=layers, heads=heads, samples=samples, steps=steps,
+                      class_names=class_names or getattr(view, "class_names", None),
+                      max_bytes=max_bytes)
+    module = _module_text(v, esm)
+    inlined = inline_module(module)
+    runtime = (_HERE / "_page.js").read_text(encoding="utf-8")
+    if inlined is not None:
+        loader = f"let __awModule;\n{inlined}\n{runtime}\nawPage(__awModule);\n"
+    else:
+        loader = (f"{runtime}\nconst __awSrc = JSON.parse(document.getElementById('aw-esm').textContent);\n"
+                  "const __awUrl = URL.createObjectURL(new Blob([__awSrc], {type: 'text/javascript'}));\n"
+                  "import(__awUrl).then(awPage, (e) => { const s = document.getElementById('aw-status');\n"
+                  "  s.textContent = `This page could not load the view's module: ${e}`;\n"
+                  "  s.className = 'aw-error'; document.body.dataset.awReady = 'error'; });\n")
+    esm_tag = "" if inlined is not None else \
+        f'<script type="application/json" id="aw-esm">{_script_json(module)}</script>\n'
+    page_title = title or f"attnwidget · {type(v).__name__} · {v.cap.layers[0]}"
+    doc = (
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">\n"
+        f"<title>{html.escape(page_title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        f"<h1>{html.escape(page_title)}</h1>\n"
+        "<div id=\"aw-controls\" class=\"aw-static-controls\"></div>\n"
+        "<div id=\"aw-root\"></div>\n<p id=\"aw-status\">Loading…</p>\n"
+        f"<p class=\"aw-note\">Saved by attnwidget: {len(data['table'])} selections, "
+        f"{len(data['states'])} distinct frames embedded; works offline.</p>\n"
+        f"<script type=\"application/json\" id=\"aw-data\">{_script_json(data)}</script>\n"
+        f"{esm_tag}<script type=\"module\">\n{loader}</script>\n</body>\n</html>\n"
+    )
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(doc)
+    return path

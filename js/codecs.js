@@ -1,0 +1,86 @@
+// Codecs: what the kernel sends (bytes traits, header dicts) -> typed arrays.
+// A `bytes` trait arrives as a DataView; frames are uint8 codes, one per cell,
+// with {shape, vmin, vmax, scale} in a separate header (attnwidget/wire.py).
+
+/** Same floor as attnwidget/wire.py LOG_FLOOR. */
+export const LOG_FLOOR = 1e-6;
+
+/**
+ * View any binary value the kernel may send as a Uint8Array, without copying.
+ * @param {DataView|ArrayBuffer|Uint8Array|null|undefined} buf
+ * @returns {Uint8Array}
+ */
+export function toBytes(buf) {
+  if (buf == null) return new Uint8Array(0);
+  if (buf instanceof Uint8Array) return buf;
+  if (buf instanceof ArrayBuffer) return new Uint8Array(buf);
+  if (ArrayBuffer.isView(buf)) return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  throw new TypeError(`expected binary data (DataView, ArrayBuffer or Uint8Array), got ${typeof buf}`);
+}
+
+/**
+ * Check a frame's codes against its header and return them as [h, w] codes.
+ * @param {DataView|ArrayBuffer|Uint8Array} buf uint8 codes, row-major
+ * @param {{shape: number[], dtype?: string}} meta
+ * @returns {{codes: Uint8Array, rows: number, cols: number}}
+ */
+export function decodeFrame(buf, meta) {
+  const codes = toBytes(buf);
+  if (!meta || !Array.isArray(meta.shape) || meta.shape.length !== 2) {
+    throw new Error("frame header has no 2D shape");
+  }
+  if (meta.dtype && meta.dtype !== "uint8") throw new Error(`frame dtype must be uint8, not ${meta.dtype}`);
+  const [rows, cols] = meta.shape;
+  if (codes.length !== rows * cols) {
+    throw new Error(`frame has ${codes.length} bytes but its shape ${rows}x${cols} needs ${rows * cols}`);
+  }
+  return { codes, rows, cols };
+}
+
+/**
+ * The approximate value of a code (inverse of wire.quantize).
+ * @param {number} code 0..255
+ * @param {number} vmin
+ * @param {number} vmax
+ * @param {"linear"|"log"} [scale]
+ * @returns {number}
+ */
+export function dequantize(code, vmin, vmax, scale = "linear") {
+  const t = code / 255;
+  if (scale === "log") {
+    const lo = Math.log(Math.max(vmin, LOG_FLOOR));
+    const hi = Math.log(Math.max(vmax, LOG_FLOOR * 10));
+    return Math.exp(lo + t * (hi - lo));
+  }
+  return vmin + t * (vmax - vmin);
+}
+
+/**
+ * Split the head grid's single message into one code array per thumbnail.
+ * @param {DataView|ArrayBuffer|Uint8Array} buf all thumbnails' codes, concatenated
+ * @param {{thumbs: {layer: number, head: number, shape: number[], offset: number, vmin: number, vmax: number}[]}} meta
+ * @returns {{layer: number, head: number, rows: number, cols: number, codes: Uint8Array, vmin: number, vmax: number}[]}
+ */
+export function splitThumbs(buf, meta) {
+  const bytes = toBytes(buf);
+  return (meta && meta.thumbs ? meta.thumbs : []).map((t) => {
+    const [rows, cols] = t.shape;
+    const end = t.offset + rows * cols;
+    if (end > bytes.length) {
+      throw new Error(`thumbnail layer ${t.layer} head ${t.head} ends at byte ${end}, past the ${bytes.length} received`);
+    }
+    return { layer: t.layer, head: t.head, rows, cols, codes: bytes.subarray(t.offset, end), vmin: t.vmin, vmax: t.vmax };
+  });
+}
+
+/**
+ * Short human form of a value for tooltips and colorbar ticks.
+ * @param {number} v
+ * @returns {string}
+ */
+export function formatValue(v) {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e4)) return v.toExponential(2);
+  return v.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+}

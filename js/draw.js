@@ -1,0 +1,225 @@
+// Pure drawing helpers shared by the views: no DOM, so vitest runs them in node.
+// Colours come only from the generated LUTs (js/colormaps.js), code -> RGB,
+// so a canvas pixel equals the pixel of a PNG exported with the same LUT.
+
+/**
+ * Colour uint8 codes with a 256-entry RGB table into an RGBA buffer.
+ * @param {Uint8Array} codes one code per pixel
+ * @param {Uint8Array} lut 768 bytes, RGB per code
+ * @param {Uint8ClampedArray} [out] reused when it has the right length
+ * @returns {Uint8ClampedArray} 4 bytes per code, alpha 255
+ */
+export function colorize(codes, lut, out) {
+  if (lut.length !== 768) throw new Error(`a colour table has 768 bytes (256 RGB), not ${lut.length}`);
+  const n = codes.length;
+  const rgba = out && out.length === n * 4 ? out : new Uint8ClampedArray(n * 4);
+  for (let i = 0, j = 0; i < n; i++, j += 4) {
+    const k = codes[i] * 3;
+    rgba[j] = lut[k];
+    rgba[j + 1] = lut[k + 1];
+    rgba[j + 2] = lut[k + 2];
+    rgba[j + 3] = 255;
+  }
+  return rgba;
+}
+
+/**
+ * Codes of a vertical colorbar, top = 255, bottom = 0.
+ * @param {number} height rows
+ * @returns {Uint8Array}
+ */
+export function colorbarCodes(height) {
+  const out = new Uint8Array(height);
+  for (let y = 0; y < height; y++) {
+    out[y] = height === 1 ? 255 : Math.round(255 * (1 - y / (height - 1)));
+  }
+  return out;
+}
+
+/**
+ * Which labels to draw so they do not overlap: every `stride`-th one.
+ * @param {number} count labels on the axis
+ * @param {number} length pixels the axis spans
+ * @param {number} [minGap] smallest pixels between two drawn labels
+ * @returns {number[]} indices of the labels to draw
+ */
+export function thinLabels(count, length, minGap = 12) {
+  if (count <= 0 || length <= 0) return [];
+  const stride = Math.max(1, Math.ceil((minGap * count) / length));
+  const out = [];
+  for (let i = 0; i < count; i += stride) out.push(i);
+  return out;
+}
+
+/**
+ * Shorten a label to at most `max` characters (an ellipsis marks the cut).
+ * @param {string} text
+ * @param {number} max
+ * @returns {string}
+ */
+export function clip(text, max) {
+  const s = String(text);
+  return s.length <= max ? s : s.slice(0, Math.max(1, max - 1)) + "…";
+}
+
+/**
+ * Where a rows x cols matrix sits in a plot box, keeping cells square when it can.
+ * @param {number} rows
+ * @param {number} cols
+ * @param {{x: number, y: number, width: number, height: number}} box
+ * @returns {{x: number, y: number, width: number, height: number, cellW: number, cellH: number, rows: number, cols: number}}
+ */
+export function fitMatrix(rows, cols, box) {
+  const cell = Math.min(box.width / cols, box.height / rows);
+  const width = cell * cols;
+  const height = cell * rows;
+  return { x: box.x, y: box.y, width, height, cellW: cell, cellH: cell, rows, cols };
+}
+
+/**
+ * The cell under a point, or null outside the matrix.
+ * @param {{x: number, y: number, cellW: number, cellH: number, rows: number, cols: number}} layout
+ * @param {number} px
+ * @param {number} py
+ * @returns {{row: number, col: number} | null}
+ */
+export function cellAt(layout, px, py) {
+  const col = Math.floor((px - layout.x) / layout.cellW);
+  const row = Math.floor((py - layout.y) / layout.cellH);
+  if (row < 0 || col < 0 || row >= layout.rows || col >= layout.cols) return null;
+  return { row, col };
+}
+
+/**
+ * Full-resolution region covered by displayed cells [row0, row1) x [col0, col1).
+ * @param {{region: number[], block: number[], full_shape: number[]}} meta
+ * @param {number} row0
+ * @param {number} row1
+ * @param {number} col0
+ * @param {number} col1
+ * @returns {number[]} [r0, r1, c0, c1] in full-resolution indices
+ */
+export function cellsToRegion(meta, row0, row1, col0, col1) {
+  const [R0, R1, C0, C1] = meta.region;
+  const [br, bc] = meta.block;
+  return [
+    Math.max(R0, R0 + row0 * br), Math.min(R1, R0 + row1 * br),
+    Math.max(C0, C0 + col0 * bc), Math.min(C1, C0 + col1 * bc),
+  ];
+}
+
+/**
+ * Full-resolution index of a displayed row or column (its first one when pooled).
+ * @param {{region: number[], block: number[]}} meta
+ * @param {"query"|"key"} axis query = rows, key = columns
+ * @param {number} cell displayed index
+ * @returns {number}
+ */
+export function cellToIndex(meta, axis, cell) {
+  return axis === "query" ? meta.region[0] + cell * meta.block[0] : meta.region[2] + cell * meta.block[1];
+}
+
+/**
+ * Displayed cell of a full-resolution index, or -1 when it is outside the region shown.
+ * @param {{region: number[], block: number[]}} meta
+ * @param {"query"|"key"} axis
+ * @param {number} index
+ * @returns {number}
+ */
+export function indexToCell(meta, axis, index) {
+  const [lo, hi] = axis === "query" ? [meta.region[0], meta.region[1]] : [meta.region[2], meta.region[3]];
+  if (index < lo || index >= hi) return -1;
+  return Math.floor((index - lo) / (axis === "query" ? meta.block[0] : meta.block[1]));
+}
+
+/**
+ * Region after zooming by `factor` (< 1 zooms in) around a full-resolution point.
+ * @param {number[]} region current [r0, r1, c0, c1]
+ * @param {number[]} full [rows, cols] of the whole matrix
+ * @param {number} row full-resolution row under the pointer
+ * @param {number} col full-resolution column under the pointer
+ * @param {number} factor new span / old span
+ * @returns {number[] | null} new region, or null when it covers everything
+ */
+export function zoomAround(region, full, row, col, factor) {
+  const axis = (lo, hi, at, n) => {
+    const span = Math.min(n, Math.max(1, Math.round((hi - lo) * factor)));
+    const t = hi > lo ? (at - lo) / (hi - lo) : 0.5;
+    let start = Math.round(at - t * span);
+    start = Math.min(Math.max(0, start), n - span);
+    return [start, start + span];
+  };
+  const [r0, r1] = axis(region[0], region[1], row, full[0]);
+  const [c0, c1] = axis(region[2], region[3], col, full[1]);
+  if (r0 === 0 && c0 === 0 && r1 === full[0] && c1 === full[1]) return null;
+  return [r0, r1, c0, c1];
+}
+
+/**
+ * Bilinear upsampling of a code grid (pixel centres aligned, edges clamped).
+ * @param {Uint8Array} codes rows x cols
+ * @param {number} rows
+ * @param {number} cols
+ * @param {number} height output rows
+ * @param {number} width output columns
+ * @returns {Uint8Array} height x width codes
+ */
+export function upsample(codes, rows, cols, height, width) {
+  const out = new Uint8Array(height * width);
+  for (let y = 0; y < height; y++) {
+    const fy = Math.min(Math.max(((y + 0.5) * rows) / height - 0.5, 0), rows - 1);
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(y0 + 1, rows - 1);
+    const wy = fy - y0;
+    for (let x = 0; x < width; x++) {
+      const fx = Math.min(Math.max(((x + 0.5) * cols) / width - 0.5, 0), cols - 1);
+      const x0 = Math.floor(fx);
+      const x1 = Math.min(x0 + 1, cols - 1);
+      const wx = fx - x0;
+      const top = codes[y0 * cols + x0] * (1 - wx) + codes[y0 * cols + x1] * wx;
+      const bottom = codes[y1 * cols + x0] * (1 - wx) + codes[y1 * cols + x1] * wx;
+      out[y * width + x] = Math.round(top * (1 - wy) + bottom * wy);
+    }
+  }
+  return out;
+}
+
+/**
+ * Blend an RGBA layer over an RGBA image: out = image * (1 - alpha) + over * alpha.
+ * @param {Uint8Array|Uint8ClampedArray} image
+ * @param {Uint8Array|Uint8ClampedArray} over same length as image
+ * @param {number} alpha 0..1
+ * @returns {Uint8ClampedArray}
+ */
+export function blend(image, over, alpha) {
+  if (image.length !== over.length) throw new Error(`cannot blend ${over.length} bytes over ${image.length}`);
+  const a = Math.min(Math.max(alpha, 0), 1);
+  const out = new Uint8ClampedArray(image.length);
+  for (let i = 0; i < image.length; i += 4) {
+    out[i] = image[i] * (1 - a) + over[i] * a;
+    out[i + 1] = image[i + 1] * (1 - a) + over[i + 1] * a;
+    out[i + 2] = image[i + 2] * (1 - a) + over[i + 2] * a;
+    out[i + 3] = 255;
+  }
+  return out;
+}
+
+/**
+ * Evenly spaced colorbar ticks: value and its position from the top (0..1).
+ * @param {number} vmin
+ * @param {number} vmax
+ * @param {"linear"|"log"} scale
+ * @param {number} [count]
+ * @returns {{value: number, at: number}[]}
+ */
+export function colorbarTicks(vmin, vmax, scale, count = 5) {
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const t = count === 1 ? 0 : i / (count - 1);
+    const value = scale === "log"
+      ? Math.exp(Math.log(Math.max(vmin, 1e-6)) + t * (Math.log(Math.max(vmax, 1e-5)) - Math.log(Math.max(vmin, 1e-6))))
+      : vmin + t * (vmax - vmin);
+    out.push({ value, at: 1 - t });
+  }
+  return out;
+}

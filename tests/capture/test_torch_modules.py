@@ -1,0 +1,311 @@
+"""aw.capture on torch's own attention modules against a direct computation.
+
+The reference is written out here from the module's parameters:
+``softmax(Q K^T / sqrt(d) + mask)`` per head, with ``Q`` and ``K`` from
+``in_proj_weight`` (or the separate projection weights), in float64. It
+covers ``nn.MultiheadAttention`` called with ``need_weights=False`` or with
+averaged weights, batch-first and sequence-first layouts, masks, and
+``nn.TransformerEncoder``/``nn.TransformerDecoder`` in eval mode, where the
+encoder normally takes torch's fused fast path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import attnwidget as aw
+
+TOL = 1e-5
+
+
+# --------------------------------------------------------------------------- reference
+def projections(mha: nn.MultiheadAttention):
+    e = mha.embed_dim
+    if mha.in_proj_weight is not None:
+        wq, wk = mha.in_proj_weight[:e], mha.in_proj_weight[e:2 * e]
+    else:
+        wq, wk = mha.q_proj_weight, mha.k_proj_weight
+    bq = bk = None
+    if mha.in_proj_bias is not None:
+        bq, bk = mha.in_proj_bias[:e], mha.in_proj_bias[e:2 * e]
+    return wq, wk, bq, bk
+
+
+def additive(mask, shape):
+    """A boolean ("True = ignore") or float mask as float64 additive numbers, broadcast to shape."""
+    if mask is None:
+        return np.zeros(shape)
+    m = mask.detach().double().numpy() if mask.dtype != torch.bool else \
+        np.where(mask.numpy(), -np.inf, 0.0)
+    return np.broadcast_to(m, shape)
+
+
+def reference_weights(mha, query, key, batch_first, attn_mask=None, key_padding_mask=None,
+                      causal=False):
+    """Per-head weights [sample, head, query, key] computed from the parameters, in float64."""
+    q, k = query.detach(), key.detach()
+    if q.is_nested:
+        q = torch.nested.to_padded_tensor(q, 0.0)
+    if k.is_nested:
+        k = torch.nested.to_padded_tensor(k, 0.0)
+    if not batch_first:
+        q, k = q.transpose(0, 1), k.transpose(0, 1)  # -> [N, L, E]
+    wq, wk, bq, bk = (None if t is None else t.detach().double() for t in projections(mha))
+    Q = q.double() @ wq.T + (0 if bq is None else bq)
+    K = k.double() @ wk.T + (0 if bk is None else bk)
+    n, lq, e = Q.shape
+    lk = K.shape[1]
+    h = mha.num_heads
+    d = e // h
+    Q = Q.reshape(n, lq, h, d).permute(0, 2, 1, 3).numpy()
+    K = K.reshape(n, lk, h, d).permute(0, 2, 1, 3).numpy()
+    scores = Q @ K.transpose(0, 1, 3, 2) / np.sqrt(d)
+    if attn_mask is not None:
+        m = attn_mask
+        if m.dim() == 3:  # [N * H, L, S]
+            m = m.reshape(n, h, lq, lk)
+        scores = scores + additive(m, scores.shape)
+    if causal:
+        scores = scores + np.where(np.triu(np.ones((lq, lk), bool), 1), -np.inf, 0.0)
+    if key_padding_mask is not None:
+        scores = scores + additive(key_padding_mask[:, None, None, :], scores.shape)
+    scores = scores - scores.max(-1, keepdims=True)
+    w = np.exp(scores)
+    return w / w.sum(-1, keepdims=True)
+
+
+def close(got, expected, valid_queries=None, what=""):
+    assert isinstance(got, np.ndarray) and got.dtype == np.float32
+    assert got.shape == expected.shape, (what, got.shape, expected.shape)
+    if valid_queries is not None:
+        keep = np.asarray(valid_queries, bool)[:, None, :, None]
+        got, expected = np.where(keep, got, 0.0), np.where(keep, expected, 0.0)
+    diff = float(np.abs(got - expected).max())
+    assert diff <= TOL, f"{what}: differs from the direct computation by {diff:.3g}"
+
+
+# --------------------------------------------------------------------------- callers
+class NoWeights(nn.Module):
+    """Calls MHA the way fast inference code does: need_weights=False."""
+
+    def __init__(self, batch_first, embed=24, heads=4):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(embed, heads, batch_first=batch_first)
+        self.out = nn.Linear(embed, embed)
+
+    def forward(self, x, key_padding_mask=None, attn_mask=None):
+        y, w = self.attn(x, x, x, need_weights=False, key_padding_mask=key_padding_mask,
+                         attn_mask=attn_mask)
+        self.returned = w
+        return self.out(y)
+
+
+class Averaged(nn.Module):
+    """Calls MHA with the default averaged weights and uses them."""
+
+    def __init__(self, batch_first, embed=24, heads=4, kdim=None):
+        super().__init__()
+        self.cross = nn.MultiheadAttention(embed, heads, batch_first=batch_first, kdim=kdim, vdim=kdim)
+
+    def forward(self, x, memory, key_padding_mask=None):
+        y, w = self.cross(x, memory, memory, key_padding_mask=key_padding_mask)
+        return y, w
+
+
+def seq(n, length, embed, batch_first, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, length, embed, generator=g)
+    return x if batch_first else x.transpose(0, 1).contiguous()
+
+
+# --------------------------------------------------------------------------- MHA
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("grad", [False, True])
+def test_mha_need_weights_false(batch_first, grad):
+    torch.manual_seed(0)
+    m = NoWeights(batch_first).eval()
+    x = seq(3, 7, 24, batch_first, 1)
+    pad = torch.zeros(3, 7, dtype=torch.bool)
+    pad[1, 5:] = True
+    with torch.set_grad_enabled(grad):
+        plain = m(x, key_padding_mask=pad)
+        with aw.capture(m) as cap:
+            out = m(x, key_padding_mask=pad)
+    assert m.returned is None, "the caller asked for no weights and must still get None"
+    assert torch.equal(plain, out)
+    assert cap.layers == ["attn"] and cap.kinds == {"attn": "self"}
+    got = cap.get("attn")
+    assert got.shape == (3, 4, 7, 7)
+    close(got, reference_weights(m.attn, x, x, batch_first, key_padding_mask=pad), what="attn")
+    assert got[1, :, :, 5:].max() == 0.0
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_mha_need_weights_false_with_masks(batch_first):
+    torch.manual_seed(1)
+    m = NoWeights(batch_first, embed=16, heads=2).eval()
+    x = seq(2, 6, 16, batch_first, 2)
+    causal = nn.Transformer.generate_square_subsequent_mask(6)  # float, -inf above the diagonal
+    boolean = torch.rand(6, 6, generator=torch.Generator().manual_seed(3)) > 0.7
+    boolean.fill_diagonal_(False)
+    for mask in (causal, boolean):
+        with torch.no_grad():
+            plain = m(x, attn_mask=mask)
+            with aw.capture(m) as cap:
+                out = m(x, attn_mask=mask)
+        assert torch.equal(plain, out)
+        close(cap.get(0), reference_weights(m.attn, x, x, batch_first, attn_mask=mask), what=str(mask.dtype))
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_mha_averaged_weights_cross(batch_first):
+    torch.manual_seed(2)
+    m = Averaged(batch_first, kdim=10).eval()
+    x = seq(2, 5, 24, batch_first, 4)
+    memory = seq(2, 8, 10, batch_first, 5)
+    pad = torch.zeros(2, 8, dtype=torch.bool)
+    pad[0, 6:] = True
+    with torch.no_grad():
+        y0, w0 = m(x, memory, key_padding_mask=pad)
+        with aw.capture(m) as cap:
+            y1, w1 = m(x, memory, key_padding_mask=pad)
+    assert torch.equal(y0, y1)
+    assert w1.shape == (2, 5, 8), "the caller still gets its averaged weights"
+    assert torch.equal(w0, w1)
+    assert cap.kinds == {"cross": "cross"}
+    got = cap.get("cross")
+    assert got.shape == (2, 4, 5, 8), "captured per head although the caller averaged them"
+    close(got, reference_weights(m.cross, x, memory, batch_first, key_padding_mask=pad), what="cross")
+    np.testing.assert_allclose(got.mean(1), w1.numpy(), atol=TOL)
+    assert not np.allclose(got[:, 0], got[:, 1], atol=1e-3), "heads must differ"
+
+
+def test_mha_unbatched_and_training_unchanged():
+    torch.manual_seed(3)
+    m = Averaged(True, embed=12, heads=3)
+    m.train()
+    x = torch.randn(4, 12)  # unbatched [L, E]
+    torch.manual_seed(9)
+    y0, _ = m(x, x)
+    y0.sum().backward()
+    g0 = m.cross.in_proj_weight.grad.clone()
+    m.zero_grad()
+    torch.manual_seed(9)
+    with aw.capture(m) as cap:
+        y1, _ = m(x, x)
+    y1.sum().backward()
+    assert m.training
+    assert torch.equal(y0, y1)
+    assert torch.equal(g0, m.cross.in_proj_weight.grad)
+    assert cap.get(0).shape == (1, 3, 4, 4)
+    close(cap.get(0), reference_weights(m.cross, x[None], x[None], True), what="unbatched")
+
+
+# --------------------------------------------------------------------------- Transformer
+def record_layer_inputs(layers):
+    """Forward pre hooks that keep each layer's positional and keyword inputs."""
+    seen, handles = [], []
+    for layer in layers:
+        handles.append(layer.register_forward_pre_hook(
+            lambda mod, args, kwargs: seen.append((args, kwargs)), with_kwargs=True))
+    return seen, handles
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("padded", [False, True])
+def test_transformer_encoder_fast_path(norm_first, padded):
+    torch.manual_seed(4)
+    layer = nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, batch_first=True, norm_first=norm_first)
+    enc = nn.TransformerEncoder(layer, num_layers=3, enable_nested_tensor=not norm_first).eval()
+    x = torch.randn(3, 10, 32)
+    pad = None
+    if padded:
+        pad = torch.zeros(3, 10, dtype=torch.bool)
+        pad[0, 7:] = True
+        pad[2, 4:] = True
+    with torch.inference_mode():
+        seen, handles = record_layer_inputs(enc.layers)
+        plain = enc(x, src_key_padding_mask=pad)
+        for h in handles:
+            h.remove()
+        with aw.capture(enc) as cap:
+            out = enc(x, src_key_padding_mask=pad)
+    valid = None if pad is None else ~pad
+    if valid is not None:
+        plain, out = plain[valid], out[valid]
+    torch.testing.assert_close(out, plain, rtol=0, atol=0 if pad is None else 1e-5)
+    assert cap.layers == [f"layers.{i}.self_attn" for i in range(3)]
+    assert set(cap.kinds.values()) == {"self"}
+    for i, (args, kwargs) in enumerate(seen):
+        src = args[0]
+        if src.is_nested:
+            src = torch.nested.to_padded_tensor(src, 0.0, (3, 10, 32))
+        inp = enc.layers[i].norm1(src) if norm_first else src
+        expected = reference_weights(enc.layers[i].self_attn, inp, inp, True, key_padding_mask=pad)
+        close(cap.get(i), expected, valid_queries=valid, what=f"layer {i}")
+        if pad is not None:
+            assert cap.get(i)[2, :, :, 4:].max() == 0.0
+
+
+def test_transformer_encoder_sequence_first_causal():
+    torch.manual_seed(5)
+    layer = nn.TransformerEncoderLayer(16, 2, dim_feedforward=32)  # batch_first=False
+    enc = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False).eval()
+    x = torch.randn(6, 2, 16)  # [L, N, E]
+    mask = nn.Transformer.generate_square_subsequent_mask(6)
+    with torch.no_grad():
+        seen, handles = record_layer_inputs(enc.layers)
+        plain = enc(x, mask=mask, is_causal=True)
+        for h in handles:
+            h.remove()
+        with aw.capture(enc) as cap:
+            out = enc(x, mask=mask, is_causal=True)
+    assert torch.equal(plain, out)
+    for i, (args, kwargs) in enumerate(seen):
+        expected = reference_weights(enc.layers[i].self_attn, args[0], args[0], False, causal=True)
+        got = cap.get(i)
+        assert got.shape == (2, 2, 6, 6)
+        close(got, expected, what=f"layer {i}")
+        assert np.abs(got[..., np.triu(np.ones((6, 6), bool), 1)]).max() == 0.0
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_transformer_decoder(batch_first):
+    torch.manual_seed(6)
+    layer = nn.TransformerDecoderLayer(32, 4, dim_feedforward=64, batch_first=batch_first)
+    dec = nn.TransformerDecoder(layer, num_layers=2).eval()
+    tgt = seq(2, 5, 32, batch_first, 7)
+    memory = seq(2, 9, 32, batch_first, 8)
+    causal = nn.Transformer.generate_square_subsequent_mask(5)
+    mem_pad = torch.zeros(2, 9, dtype=torch.bool)
+    mem_pad[1, 6:] = True
+    calls, handles = [], []
+    for i, lay in enumerate(dec.layers):
+        for which in ("self_attn", "multihead_attn"):
+            mha = getattr(lay, which)
+            handles.append(mha.register_forward_pre_hook(
+                lambda mod, args, kwargs, i=i, which=which: calls.append((i, which, mod, args, kwargs)),
+                with_kwargs=True))
+    with torch.no_grad():
+        plain = dec(tgt, memory, tgt_mask=causal, memory_key_padding_mask=mem_pad)
+        for h in handles:
+            h.remove()
+        with aw.capture(dec) as cap:
+            out = dec(tgt, memory, tgt_mask=causal, memory_key_padding_mask=mem_pad)
+    assert torch.equal(plain, out)
+    assert cap.layers == ["layers.0.self_attn", "layers.0.multihead_attn",
+                          "layers.1.self_attn", "layers.1.multihead_attn"]
+    assert [cap.kinds[n] for n in cap.layers] == ["self", "cross", "self", "cross"]
+    assert len(calls) == 4
+    for i, which, mha, args, kwargs in calls:
+        query, key = args[0], args[1]
+        expected = reference_weights(mha, query, key, batch_first,
+                                     attn_mask=kwargs.get("attn_mask"),
+                                     key_padding_mask=kwargs.get("key_padding_mask"))
+        got = cap.get(f"layers.{i}.{which}")
+        assert got.shape == ((2, 4, 5, 5) if which == "self_attn" else (2, 4, 5, 9))
+        close(got, expected, what=f"layers.{i}.{which}")
+    assert cap.get("layers.1.multihead_attn")[1, :, :, 6:].max() == 0.0

@@ -1,0 +1,125 @@
+// Drawing helpers: LUT colouring, colorbar, label thinning, hit-testing,
+// zoom regions, upsampling and blending.
+import { describe, expect, it } from "vitest";
+import { lut } from "../../js/colormaps.js";
+import {
+  blend, cellAt, cellToIndex, cellsToRegion, clip, colorbarCodes, colorbarTicks, colorize, fitMatrix,
+  indexToCell, thinLabels, upsample, zoomAround,
+} from "../../js/draw.js";
+
+describe("colorize", () => {
+  it("looks every code up in the LUT, alpha 255", () => {
+    const table = lut("plasma");
+    const codes = new Uint8Array([0, 17, 255]);
+    const rgba = colorize(codes, table);
+    expect(rgba.length).toBe(12);
+    for (let i = 0; i < 3; i++) {
+      const k = codes[i] * 3;
+      expect(Array.from(rgba.slice(i * 4, i * 4 + 4))).toEqual([table[k], table[k + 1], table[k + 2], 255]);
+    }
+  });
+  it("reuses an output buffer of the right size", () => {
+    const out = new Uint8ClampedArray(8);
+    expect(colorize(new Uint8Array([1, 2]), lut("jet"), out)).toBe(out);
+  });
+  it("refuses a table that is not 256 RGB entries", () => {
+    expect(() => colorize(new Uint8Array(1), new Uint8Array(10))).toThrow(/768 bytes/);
+  });
+});
+
+describe("colorbar", () => {
+  it("runs from code 255 at the top to 0 at the bottom", () => {
+    const c = colorbarCodes(256);
+    expect(c[0]).toBe(255);
+    expect(c[255]).toBe(0);
+    for (let i = 1; i < 256; i++) expect(c[i]).toBeLessThanOrEqual(c[i - 1]);
+  });
+  it("puts ticks from vmin at the bottom to vmax at the top", () => {
+    const ticks = colorbarTicks(0, 2, "linear", 3);
+    expect(ticks).toEqual([{ value: 0, at: 1 }, { value: 1, at: 0.5 }, { value: 2, at: 0 }]);
+    const logTicks = colorbarTicks(0.01, 1, "log", 3);
+    expect(logTicks[1].value).toBeCloseTo(0.1, 10);
+  });
+});
+
+describe("labels", () => {
+  it("draws every label when they fit", () => {
+    expect(thinLabels(10, 200, 12)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+  it("thins labels so that drawn ones are at least minGap apart", () => {
+    const idx = thinLabels(512, 440, 12);
+    const px = 440 / 512;
+    for (let i = 1; i < idx.length; i++) expect((idx[i] - idx[i - 1]) * px).toBeGreaterThanOrEqual(12);
+    expect(idx[0]).toBe(0);
+    expect(idx.length).toBeGreaterThan(20);
+  });
+  it("clips long labels with an ellipsis and keeps hostile text as text", () => {
+    expect(clip("<img src=x onerror=alert(1)>", 8)).toBe("<img sr…");
+    expect(clip("short", 8)).toBe("short");
+  });
+});
+
+describe("hit-testing", () => {
+  const layout = fitMatrix(4, 8, { x: 10, y: 20, width: 160, height: 160 });
+  it("keeps cells square inside the box", () => {
+    expect(layout.cellW).toBe(20);
+    expect(layout.cellH).toBe(20);
+    expect(layout.height).toBe(80);
+  });
+  it("maps a pixel to its cell", () => {
+    expect(cellAt(layout, 10, 20)).toEqual({ row: 0, col: 0 });
+    expect(cellAt(layout, 169.9, 99.9)).toEqual({ row: 3, col: 7 });
+    expect(cellAt(layout, 51, 45)).toEqual({ row: 1, col: 2 });
+  });
+  it("returns null outside the matrix", () => {
+    expect(cellAt(layout, 9, 30)).toBeNull();
+    expect(cellAt(layout, 50, 100)).toBeNull();
+  });
+});
+
+describe("regions", () => {
+  const meta = { region: [100, 300, 0, 512], block: [2, 4], full_shape: [512, 512] };
+  it("turns displayed cells into full-resolution indices", () => {
+    expect(cellsToRegion(meta, 10, 20, 5, 6)).toEqual([120, 140, 20, 24]);
+    expect(cellsToRegion(meta, 0, 1000, 0, 1000)).toEqual([100, 300, 0, 512]);
+    expect(cellToIndex(meta, "query", 3)).toBe(106);
+    expect(cellToIndex(meta, "key", 3)).toBe(12);
+    expect(indexToCell(meta, "query", 107)).toBe(3);
+    expect(indexToCell(meta, "query", 50)).toBe(-1);
+  });
+  it("zooms in around the pointer and stays inside the matrix", () => {
+    const r = zoomAround([0, 512, 0, 512], [512, 512], 256, 0, 0.5);
+    expect(r).toEqual([128, 384, 0, 256]);
+    const edge = zoomAround([0, 100, 0, 100], [512, 512], 99, 99, 0.5);
+    expect(edge[1] - edge[0]).toBe(50);
+    expect(edge[1]).toBeLessThanOrEqual(512);
+    expect(edge[0]).toBeGreaterThanOrEqual(0);
+  });
+  it("returns null when zooming out past the whole matrix", () => {
+    expect(zoomAround([0, 400, 0, 400], [512, 512], 10, 10, 2)).toBeNull();
+  });
+});
+
+describe("overlay", () => {
+  it("upsamples a grid keeping corner values and interpolating between", () => {
+    const up = upsample(new Uint8Array([0, 200, 100, 50]), 2, 2, 4, 4);
+    expect(up.length).toBe(16);
+    expect(up[0]).toBe(0);
+    expect(up[3]).toBe(200);
+    expect(up[12]).toBe(100);
+    expect(up[15]).toBe(50);
+    expect(up[1]).toBe(50); // a quarter of the way from 0 to 200
+  });
+  it("is the identity at the same size", () => {
+    const g = new Uint8Array([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(upsample(g, 2, 3, 2, 3))).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+  it("blends with the given opacity", () => {
+    const image = new Uint8Array([100, 0, 200, 255]);
+    const over = new Uint8Array([200, 100, 0, 255]);
+    expect(Array.from(blend(image, over, 0))).toEqual([100, 0, 200, 255]);
+    expect(Array.from(blend(image, over, 1))).toEqual([200, 100, 0, 255]);
+    expect(Array.from(blend(image, over, 0.5))).toEqual([150, 50, 100, 255]);
+    expect(() => blend(image, new Uint8Array(8), 0.5)).toThrow(/cannot blend/);
+  });
+});

@@ -1,0 +1,88 @@
+"""Explorer / show(): views chosen from the capture, controls hidden when
+there is nothing to choose, and every view linked to the explorer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import attnwidget as aw
+from attnwidget.store import Capture
+
+
+def test_views_fit_the_capture(cap, weights_cap, vit_cap):
+    ex = aw.show(cap)
+    assert ex.heatmap is not None and ex.headgrid is not None and ex.headstats is not None
+    assert ex.weights is None and ex.overlay is None
+    ex2 = aw.show(weights_cap)
+    assert ex2.weights is not None and ex2.heatmap is not None
+    ex3 = aw.show(vit_cap, image=np.zeros((16, 16, 3), np.uint8))
+    assert ex3.overlay is not None and ex3.overlay.frame().shape == (4, 4)
+    only = Capture()
+    only.add("tap", 0, np.ones((2, 3, 4), np.float32), kind="weights", axes=("sample", "group", "layer"))
+    ex4 = aw.show(only)
+    assert ex4.views == [ex4.weights]
+
+
+def test_controls_with_one_option_are_hidden():
+    c = Capture()  # one site, one head, one sample, one step, no labels
+    c.add("only", 0, np.ones((1, 1, 3, 3), np.float32) / 3, kind="self")
+    ex = aw.show(c)
+    assert ex.controls.visible() == []
+    assert ex.controls.step.layout.display == "none"
+
+
+def test_controls_shown_where_there_is_a_choice(cap, torch_cap):
+    assert aw.show(cap).controls.visible() == ["layer", "head", "label", "sample", "mean"]
+    assert aw.show(torch_cap).controls.visible() == ["layer", "head", "sample", "mean", "play", "step"]
+
+
+def test_explorer_traits_drive_every_view(cap):
+    ex = aw.show(cap, tokens=None)
+    ex.layer = 2
+    ex.head = 3
+    assert ex.heatmap.layer == ex.headgrid.layer == ex.headstats.layer == 2
+    assert ex.heatmap.head == ex.headgrid.head == ex.headstats.head == 3
+    np.testing.assert_allclose(ex.heatmap.frame().values, cap.get(2)[0, 3])
+    assert ex.controls.layer.value == 2 and ex.controls.head.value == 3
+
+
+def test_selecting_in_one_view_updates_the_others(cap):
+    ex = aw.show(cap)
+    ex.headgrid._msg_select({"layer": 1, "head": 2})
+    assert (ex.layer, ex.head) == (1, 2)
+    assert (ex.heatmap.layer, ex.heatmap.head) == (1, 2)
+    ex.headstats.bars.selected = [0]
+    assert ex.head == 0 and ex.heatmap.head == 0 and ex.headgrid.head == 0
+
+
+def test_controls_write_the_selection(cap):
+    ex = aw.show(cap, class_names={0: "spoof", 1: "bonafide"})
+    assert [o[0] for o in ex.controls.label.options] == ["all samples", "spoof", "bonafide"]
+    ex.controls.label.value = 1  # pick "bonafide"
+    assert ex.label == 1 and ex.heatmap.label == 1
+    assert ex.sample == "mean"  # a class shows its mean ...
+    assert ex.controls.sample.max == 2  # ... and the slider walks its 3 samples
+    ex.controls.mean.value = False
+    ex.controls.sample.value = 2
+    assert ex.heatmap.sample == 2
+    np.testing.assert_allclose(ex.heatmap.frame().values,
+                               cap.get(ex.layer)[np.flatnonzero(cap.labels == 1)[2]].mean(axis=0))
+    ex.controls.head.value = "max"
+    assert ex.heatmap.head == "max"
+
+
+def test_ipywidgets_link_works_on_view_traits(cap):
+    import ipywidgets
+
+    a, b = aw.Heatmap(cap), aw.Heatmap(cap)
+    ipywidgets.link((a, "head"), (b, "head"))
+    a.head = 1
+    assert b.head == 1
+
+
+def test_step_slider_and_play(torch_cap):
+    ex = aw.show(torch_cap)
+    assert ex.controls.play.max == 2
+    ex.controls.step.value = 2
+    assert ex.heatmap.step == 2
+    np.testing.assert_allclose(ex.heatmap.frame().values, torch_cap.get(0, 2)[0].mean(axis=0), rtol=1e-6)
