@@ -1,11 +1,21 @@
-"""``aw.collect``: attention over a data set, one capture per batch, samples along axis 0.
+"""``aw.collect``: attention over a data set, kept per sample, as streaming statistics, or both.
 
 Seed 000's use: run 100-200 evaluation samples through a model, keep each
-sample's attention with its label and prediction, then compare classes.
+sample's attention with its label and prediction, then compare classes
+(``keep="samples"``, one capture per batch, samples along axis 0). To ask
+whether a pattern holds over a whole evaluation set, ``keep="stats"`` streams
+per-class mean, variance, min, max and head entropy in memory that does not
+grow with the data (:mod:`attnwidget.stats`); ``keep="both"`` does both.
+
+The same call runs under ``torch.distributed`` (each rank reads its shard;
+statistics are reduced and kept samples gathered on rank 0, see
+:mod:`attnwidget.distributed`) and resumes from a crash-safe checkpoint.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
 from typing import Any, Callable, Iterable
 
@@ -13,9 +23,14 @@ import numpy as np
 import torch
 
 from .capture import capture
+from .checkpoint import rank_path
+from .collect_state import CollectState, concat_samples
+from .distributed import batch_indices, rank_world, round_robin
 from .store import Capture
 
-__all__ = ["collect", "default_forward", "batch_part", "concat_samples"]
+__all__ = ["collect", "default_forward", "batch_part", "concat_samples", "KEEP_CHOICES"]
+
+KEEP_CHOICES = ("samples", "stats", "both")
 
 
 def default_forward(model: torch.nn.Module, batch: Any):
@@ -48,103 +63,211 @@ def batch_part(spec, batch, what: str):
     return np.asarray(value).reshape(-1)
 
 
-def concat_samples(arrays: list[np.ndarray]) -> tuple[np.ndarray, bool]:
-    """Concatenate along axis 0, zero-padding trailing axes that differ between batches."""
-    shapes = {a.shape[1:] for a in arrays}
-    if len(shapes) == 1:
-        return np.concatenate(arrays, axis=0), False
-    ndim = arrays[0].ndim
-    if any(a.ndim != ndim for a in arrays):
-        raise ValueError(f"batches recorded arrays with different numbers of axes: {sorted(shapes)}")
-    big = tuple(max(a.shape[i] for a in arrays) for i in range(1, ndim))
-    out = np.zeros((sum(a.shape[0] for a in arrays),) + big, dtype=arrays[0].dtype)
-    i = 0
-    for a in arrays:
-        out[(slice(i, i + a.shape[0]),) + tuple(slice(0, s) for s in a.shape[1:])] = a
-        i += a.shape[0]
-    return out, True
-
-
 def collect(model: torch.nn.Module, batches: Iterable, num_samples: int | None = 200, *,
             forward: Callable | None = None, labels=None, predict: Callable | None = None,
-            progress: bool = True, **capture_options) -> Capture:
-    """Run ``model`` over ``batches`` and keep each sample's attention.
+            progress: bool = True, keep: str = "samples", max_samples: int | None = None,
+            index: Callable | None = None, checkpoint: str | os.PathLike | None = None,
+            every: int = 1000, **capture_options) -> Capture | None:
+    """Run ``model`` over ``batches`` and keep each sample's attention, its statistics, or both.
 
     Parameters
     ----------
     model : torch.nn.Module
     batches : iterable
-        A DataLoader or any iterable of batches.
+        A DataLoader or any iterable of batches (under ``torch.distributed``:
+        this rank's shard, e.g. a DataLoader with a ``DistributedSampler``).
     num_samples : int or None
-        Stop after this many samples (None: the whole iterable).
+        How many samples to keep whole (None: all). With ``keep="samples"``
+        collection stops there, exactly as before ``keep`` existed.
     forward : callable, optional
         ``forward(model, batch) -> output``; default :func:`default_forward`.
     labels : callable, int or str, optional
         Per-sample class labels from a batch (``lambda batch: batch[1]``, an
-        index into tuple batches, or a key into dict batches) -> ``cap.labels``.
+        index into tuple batches, or a key into dict batches) -> ``cap.labels``
+        and the classes of the statistics.
     predict : callable, optional
-        ``predict(output) -> per-sample predictions`` -> ``cap.predictions``.
+        ``predict(output) -> per-sample predictions`` -> ``cap.predictions``
+        (for kept samples; not allowed with ``keep="stats"``).
     progress : bool
-        Show a progress bar.
+        Show a progress bar (on rank 0 only).
+    keep : "samples", "stats" or "both"
+        ``"samples"``: keep the first ``num_samples`` samples whole.
+        ``"stats"``: stream per-class statistics over every sample (up to
+        ``max_samples``) into ``cap.stats``, keeping no sample; every batch
+        must give every sample the same shape (pad to a fixed length).
+        ``"both"``: statistics over everything plus the first ``num_samples``
+        samples kept whole.
+    max_samples : int, optional
+        With ``"stats"``/``"both"``: only samples with global index below it
+        are counted or kept (default: the whole iterable). Under ``DistributedSampler`` pass
+        ``len(dataset)`` so the samples it repeats to even out ranks are not
+        counted twice.
+    index : callable, optional
+        ``index(batch) -> global sample indices``. Kept samples are ordered by
+        it and ``num_samples``/``max_samples`` refer to it. Default: the order
+        samples are read in; under ``torch.distributed`` the round-robin order
+        of ``DistributedSampler(shuffle=False)`` (rank ``r``'s ``j``-th sample
+        is sample ``j * world_size + r``).
+    checkpoint : str or path, optional
+        Save progress to this ``.npz`` file (atomically) and, if it exists
+        from an interrupted call with the same options, resume from it: the
+        batches it already consumed are read from the iterable but not run
+        (the iterable must yield the same batches in the same order). Under
+        ``torch.distributed`` each rank uses ``NAME.rank<r>.npz``.
+    every : int
+        Checkpoint after at least this many more samples.
     **capture_options
         As for :func:`attnwidget.capture` (``heads``, ``rows``, ``max_size``, ...).
 
     Returns
     -------
-    Capture
-        Samples concatenated along axis 0 of every site (shorter sequences zero-padded).
+    Capture or None
+        Kept samples concatenated along axis 0 of every site (shorter
+        sequences zero-padded), labels, predictions, and ``cap.stats`` for
+        ``keep="stats"``/``"both"``. Under ``torch.distributed`` rank 0
+        returns everything over all ranks (statistics equal, up to float
+        rounding, to one process reading the whole data set) and the other
+        ranks return None. Every rank must call ``collect``.
     """
+    if keep not in KEEP_CHOICES:
+        raise ValueError(f"keep must be one of {KEEP_CHOICES}, not {keep!r}")
     if num_samples is not None and (not isinstance(num_samples, int) or num_samples < 1):
         raise ValueError(f"num_samples must be a positive int or None, not {num_samples!r}")
+    if max_samples is not None:
+        if keep == "samples":
+            raise ValueError("max_samples= caps the statistics of keep='stats' or 'both'; with "
+                             "keep='samples' use num_samples=")
+        if not isinstance(max_samples, int) or isinstance(max_samples, bool) or max_samples < 1:
+            raise ValueError(f"max_samples must be a positive int or None, not {max_samples!r}")
+    if keep == "stats" and predict is not None:
+        raise ValueError("predict= records predictions of kept samples, and keep='stats' keeps none; "
+                         "use keep='both'")
+    if index is not None and not callable(index):
+        raise TypeError(f"index= must be a callable on the batch giving global sample indices, not {index!r}")
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise ValueError(f"every must be a positive int (samples between checkpoints), not {every!r}")
     if model.training:
         warnings.warn("collect(): the model is in training mode, so dropout makes attention random; "
                       "call model.eval() first", stacklevel=2)
     forward = forward or default_forward
+    rank, world = rank_world()
+    options = _options(keep, num_samples, max_samples, labels, predict, index, rank, world,
+                       capture_options)
+    path = rank_path(checkpoint, rank, world) if checkpoint is not None else None
+    state = (CollectState.restore(path, options) if path is not None and os.path.exists(path)
+             else CollectState(options))
+    _run(state, model, batches, forward, labels, predict, index, keep, num_samples, max_samples,
+         rank, world, path, every, progress and rank == 0, capture_options)
+    return state.finish(keep, rank, world, ordered=world > 1 or index is not None)
+
+
+def _run(state: CollectState, model, batches, forward, labels, predict, index, keep, num_samples,
+         max_samples, rank, world, path, every, progress, capture_options) -> None:
+    """The loop: one capture per batch, folded into ``state``; checkpoints on the way."""
     from tqdm.auto import tqdm
 
-    per_site: dict[tuple[str, int], list[np.ndarray]] = {}
-    first: Capture | None = None
-    meta: dict[str, tuple] = {}  # site -> (kind, axes, info) where it first ran
-    all_labels, all_preds = [], []
-    count = 0
-    bar = tqdm(total=num_samples, unit="sample", desc="collect", disable=not progress)
+    keeping = keep != "stats"
+    streaming = keep != "samples"
+    limit = num_samples if keep == "samples" else max_samples  # no sample at or past it is needed
+    keep_limit = min((v for v in (num_samples, max_samples) if v is not None), default=None)
+    ordered_reading = index is None  # global indices grow as we read, so we may stop early
+
+    def done() -> bool:
+        return ordered_reading and limit is not None and state.position * world + rank >= limit
+
+    bar = tqdm(total=limit if world == 1 else None, initial=min(state.position, limit or state.position),
+               unit="sample", desc="collect", disable=not progress)
+    saved_at = state.position
     try:
         with torch.no_grad():
-            for batch in batches:
+            for b, batch in enumerate(batches if not done() else ()):
+                if b < state.batches:
+                    continue  # consumed before the checkpoint was written
+                idx = None
+                if index is not None:
+                    idx = batch_indices(index, batch)
+                    if limit is not None and not (idx < limit).any():
+                        state.batches += 1
+                        state.position += len(idx)
+                        continue  # nothing in this batch is needed: do not run the model
                 with capture(model, **capture_options) as cap:
                     output = forward(model, batch)
                 n = cap.num_samples
-                take = n if num_samples is None else min(n, num_samples - count)
-                if first is None:
-                    first = cap
+                if idx is None:
+                    idx = round_robin(state.position, n, rank, world)
+                elif len(idx) != n:
+                    raise ValueError(f"index= gave {len(idx)} indices for a batch of {n} samples")
+                if state.first_metadata is None:
+                    state.first_metadata = cap.metadata
                 for name in cap.layers:
-                    meta.setdefault(name, (cap.kinds[name], cap.axes[name], cap.info[name]))
-                    for step in cap.steps_of(name):
-                        per_site.setdefault((name, step), []).append(cap.get(name, step)[:take])
+                    state.meta.setdefault(name, (cap.kinds[name], cap.axes[name], cap.info[name]))
                 lab = batch_part(labels, batch, "labels")
-                if lab is not None:
-                    all_labels.append(lab[:take])
-                if predict is not None:
-                    pred = predict(output)
-                    pred = pred.detach().cpu().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
-                    all_preds.append(pred.reshape(-1)[:take])
-                count += take
-                bar.update(take)
-                if num_samples is not None and count >= num_samples:
+                kept = _mask(idx, keep_limit) if keeping else np.zeros(n, bool)
+                if streaming:
+                    counted = _mask(idx, max_samples)
+                    if lab is not None and len(lab) != n:
+                        raise ValueError(f"labels= gave {len(lab)} labels for a batch of {n} samples")
+                    if counted.any():
+                        for name in cap.layers:
+                            for step in cap.steps_of(name):
+                                state.stats.update(name, step, _take(cap.get(name, step), counted),
+                                                   None if lab is None else _take(lab, counted),
+                                                   axes=cap.axes[name])
+                if kept.any():
+                    for name in cap.layers:
+                        for step in cap.steps_of(name):
+                            state.kept.setdefault((name, step), []).append(_take(cap.get(name, step), kept))
+                    state.indices.append(idx[kept])
+                    if lab is not None:
+                        state.labels.append(_take(lab, kept))
+                    if predict is not None:
+                        pred = predict(output)
+                        pred = pred.detach().cpu().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
+                        state.preds.append(_take(pred.reshape(-1), kept))
+                    state.count += int(kept.sum())
+                state.batches += 1
+                state.position += n
+                bar.update(n if limit is None else max(0, min(n, limit - bar.n)))
+                if path is not None and state.position - saved_at >= every:
+                    state.save(path)
+                    saved_at = state.position
+                if done():
                     break
+        if path is not None and (state.position != saved_at or not os.path.exists(path)):
+            state.save(path)
     finally:
         bar.close()
-    if first is None:
-        raise ValueError("collect() got no batches: the iterable was empty")
 
-    out = Capture()
-    out.metadata = dict(first.metadata, num_samples=count)
-    for (name, step), arrays in per_site.items():
-        array, padded = concat_samples(arrays)
-        kind, axes, info = meta[name]
-        out.add(name, step, array, kind=kind, axes=axes, info=dict(info, padded=padded))
-    if all_labels:
-        out.labels = np.concatenate(all_labels)
-    if all_preds:
-        out.predictions = np.concatenate(all_preds)
-    return out
+
+def _mask(idx: np.ndarray, limit: int | None) -> np.ndarray:
+    return np.ones(len(idx), bool) if limit is None else idx < limit
+
+
+def _take(a, mask: np.ndarray):
+    """``a[mask]``, as a plain slice when ``mask`` keeps a prefix (what collect always did)."""
+    k = int(mask.sum())
+    if mask[:k].all():
+        return a[:k]
+    return a[mask]
+
+
+def _options(keep, num_samples, max_samples, labels, predict, index, rank, world,
+             capture_options) -> dict[str, Any]:
+    """What a checkpoint must agree on to be resumed, JSON-normalised."""
+    opts = {"keep": keep, "num_samples": num_samples, "max_samples": max_samples,
+            "labels": _describe(labels), "predict": predict is not None, "index": index is not None,
+            "rank": rank, "world_size": world,
+            "capture": {k: _describe(v) for k, v in sorted(capture_options.items())}}
+    return json.loads(json.dumps(opts))
+
+
+def _describe(v):
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if callable(v):
+        return "callable " + getattr(v, "__qualname__", type(v).__name__)
+    if isinstance(v, (list, tuple)):
+        return [_describe(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _describe(x) for k, x in v.items()}
+    return str(v)

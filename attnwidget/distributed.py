@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-__all__ = ["rank_world", "global_indices", "gather_to_root"]
+__all__ = ["rank_world", "round_robin", "batch_indices", "gather_to_root"]
 
 
 def rank_world() -> tuple[int, int]:
@@ -28,37 +28,24 @@ def rank_world() -> tuple[int, int]:
     return 0, 1
 
 
-def global_indices(index: Callable | None, batch: Any, position: int, n: int,
-                   rank: int, world: int) -> np.ndarray:
-    """Global sample indices of a batch of ``n`` samples whose first is the rank's ``position``-th.
-
-    Parameters
-    ----------
-    index : callable or None
-        ``index(batch) -> n`` global indices; None: round-robin order (see the
-        module docstring).
-    batch : any
-        The batch.
-    position : int
-        Samples this rank has read before the batch.
-    n : int
-        Samples in the batch.
-    rank, world : int
-        This process's rank and the world size.
+def round_robin(position: int, n: int, rank: int, world: int) -> np.ndarray:
+    """Global indices of ``n`` samples read after the rank's first ``position``, in round-robin order.
 
     Returns
     -------
-    numpy.ndarray of int64, shape ``[n]``
+    numpy.ndarray of int64, shape ``[n]``: ``(position + j) * world + rank``.
     """
-    if index is None:
-        return (position + np.arange(n, dtype=np.int64)) * world + rank
+    return (position + np.arange(n, dtype=np.int64)) * world + rank
+
+
+def batch_indices(index: Callable, batch: Any) -> np.ndarray:
+    """Global sample indices of a batch from the user's ``index(batch)`` (int64, shape ``[n]``)."""
     idx = index(batch)
     if isinstance(idx, torch.Tensor):
         idx = idx.detach().cpu().numpy()
     idx = np.asarray(idx).reshape(-1)
-    if idx.shape[0] != n or not np.issubdtype(idx.dtype, np.integer):
-        raise ValueError(f"index= must give one integer global index per sample: got {idx.shape[0]} "
-                         f"values of type {idx.dtype} for a batch of {n} samples")
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"index= must give integer global sample indices, not {idx.dtype} values")
     return idx.astype(np.int64)
 
 

@@ -17,7 +17,8 @@ The finished statistics live in ``Capture.stats``::
                     "entropy": float64 [C, head]}}}   # attention sites only
 
 ``var`` is the population variance (``ddof=0``); ``entropy`` is the mean over
-samples and query rows of :func:`attnwidget.reduce.entropy` along the key axis.
+samples and query rows of the row entropy along the key axis (as
+:func:`attnwidget.reduce.entropy` defines it).
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .reduce import entropy
 from .store import ATTENTION_AXES
 
-__all__ = ["ALL", "FIELDS", "Moments", "SiteStats", "StreamingStats", "class_key", "stat_array"]
+__all__ = ["ALL", "FIELDS", "Moments", "SiteStats", "StreamingStats", "class_key", "head_entropy",
+           "stat_array"]
 
 ALL = "all"
 FIELDS = ("mean", "var", "min", "max")
@@ -68,12 +69,21 @@ class Moments:
                    None if heads is None else np.zeros(heads))
 
     @classmethod
-    def of_batch(cls, x: torch.Tensor, ent: torch.Tensor | None) -> "Moments":
-        """Moments of a float64 batch ``[n, *shape]`` (``ent``: per-sample head entropies ``[n, head]``)."""
-        mean = x.mean(dim=0)
-        m2 = (x - mean).square_().sum(dim=0)
-        return cls(x.shape[0], mean.numpy(), m2.numpy(), x.amin(dim=0).numpy(), x.amax(dim=0).numpy(),
-                   None if ent is None else ent.sum(dim=0).numpy())
+    def of_batch(cls, x: np.ndarray, ent: np.ndarray | None, shape: tuple[int, ...]) -> "Moments":
+        """Moments of a batch ``[n, cells]`` (any float dtype; sums in float64), cells reshaped to ``shape``.
+
+        ``ent``: per-sample head entropies ``[n, head]``. Two passes (mean, then
+        squared deviations from it), so M2 keeps its precision when the
+        variance is tiny next to the mean.
+        """
+        n = x.shape[0]
+        mean = x.sum(axis=0, dtype=np.float64) / n
+        d = x - mean  # float64
+        m2 = np.einsum("ij,ij->j", d, d)
+        return cls(n, mean.reshape(shape), m2.reshape(shape),
+                   x.min(axis=0).astype(np.float64).reshape(shape),
+                   x.max(axis=0).astype(np.float64).reshape(shape),
+                   None if ent is None else ent.sum(axis=0))
 
     def copy(self) -> "Moments":
         return Moments(self.count, self.mean.copy(), self.m2.copy(), self.min.copy(), self.max.copy(),
@@ -160,8 +170,11 @@ class StreamingStats:
             Axis names of ``array``; per-head entropy is kept when they are
             ``("sample", "head", "query", "key")``.
         """
-        x = torch.as_tensor(np.asarray(array) if not isinstance(array, torch.Tensor) else array)
-        x = x.detach().to("cpu", torch.float64)
+        if isinstance(array, torch.Tensor):
+            array = array.detach().cpu().numpy()
+        x = np.asarray(array)
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(np.float64)
         n = x.shape[0]
         if n == 0:
             return
@@ -176,25 +189,25 @@ class StreamingStats:
                 f"batches had {site.shape}. Streaming statistics need one shape for every sample: "
                 "pad inputs to a fixed length (e.g. padding='max_length' in the tokenizer) or use "
                 "keep='samples', which zero-pads the samples it keeps")
-        ent = None
-        if site.heads is not None:
-            # per-sample mean row entropy of each head: [n, head]
-            ent = torch.from_numpy(entropy(x.numpy(), axis=-1)).to(torch.float64).mean(dim=-1)
+        ent = head_entropy(x) if site.heads is not None else None
+        flat = x.reshape(n, -1)
         if labels is None:
-            site.moments(ALL).merge(Moments.of_batch(x, ent))
+            site.moments(ALL).merge(Moments.of_batch(flat, ent, shape))
             return
         labels = np.asarray(labels).reshape(-1)
         if labels.shape[0] != n:
             raise ValueError(f"site {layer!r}: {labels.shape[0]} labels for a batch of {n} samples")
         values, inverse = np.unique(labels, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        if len(values) > 1:  # one gather, then each class is a contiguous slice
+            order = np.argsort(inverse, kind="stable")
+            flat = np.take(flat, order, axis=0)
+            ent = None if ent is None else ent[order]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(values)))])
         whole = Moments.empty(shape, site.heads)
         for i, value in enumerate(values):
-            if len(values) == 1:
-                part = Moments.of_batch(x, ent)
-            else:
-                idx = torch.from_numpy(np.flatnonzero(inverse == i))
-                part = Moments.of_batch(x.index_select(0, idx),
-                                        None if ent is None else ent.index_select(0, idx))
+            lo, hi = bounds[i], bounds[i + 1]
+            part = Moments.of_batch(flat[lo:hi], None if ent is None else ent[lo:hi], shape)
             site.moments(class_key(value)).merge(part)
             whole.merge(part)  # the batch's "all" entry, from its class parts
         site.moments(ALL).merge(whole)
@@ -322,6 +335,25 @@ class StreamingStats:
         for m, (count, mean), m2, mn, mx in zip(ms, means, m2s, mins, maxs):
             m.count, m.mean, m.m2, m.min, m.max = count, mean, m2, mn, mx
         return self
+
+
+def head_entropy(x: np.ndarray) -> np.ndarray:
+    """Mean row entropy (nats) of each head of each sample of ``[sample, head, query, key]``: ``[sample, head]``.
+
+    The definition of :func:`attnwidget.reduce.entropy` (negative weights
+    clipped, rows renormalised, 0 log 0 = 0), written as
+    ``log(s) - sum(x log x) / s`` with one float32 log pass and float64 sums,
+    because it runs on every batch of a whole data set.
+    """
+    c = x if x.dtype != np.float16 else x.astype(np.float32)
+    if c.size and c.min() < 0:
+        c = np.clip(c, 0, None)
+    s = c.sum(axis=-1, dtype=np.float64)
+    xlogx = np.log(np.maximum(c, np.finfo(c.dtype).tiny))
+    xlogx *= c
+    safe = np.where(s > 0, s, 1.0)
+    h = np.log(safe) - xlogx.sum(axis=-1, dtype=np.float64) / safe
+    return h.mean(axis=-1)
 
 
 def _split(flat: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:

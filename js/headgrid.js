@@ -4,7 +4,7 @@
 import { splitThumbs } from "./codecs.js";
 import { lut } from "./colormaps.js";
 import { colorize } from "./draw.js";
-import { addStyles, coalesce, colormapSelect, make, markPainted } from "./ui.js";
+import { addStyles, coalesce, colormapSelect, make, markPainted, traitSelect } from "./ui.js";
 
 const SIDE = 64; // CSS pixels per thumbnail
 
@@ -16,7 +16,8 @@ export default {
     const toolbar = make("div", "aw-toolbar");
     const title = make("span", "aw-title");
     const cmap = colormapSelect(model);
-    toolbar.append(title, cmap.node);
+    const mode = traitSelect(model, "mode", ["layer", "model"], "layer: heads of this layer; model: layers × heads");
+    toolbar.append(title, mode.node, cmap.node);
     const grid = make("div", "aw-thumbs");
     const error = make("div", "aw-error");
     el.append(toolbar, grid, error);
@@ -34,6 +35,7 @@ export default {
     function paint() {
       const meta = model.get("_thumbs_meta") || {};
       cmap.sync();
+      mode.sync();
       error.textContent = meta.error || "";
       grid.replaceChildren();
       let thumbs = [];

@@ -22,8 +22,9 @@ const awPage = async (viewModule) => {
       return value;
     };
     const DATA = JSON.parse(document.getElementById("aw-data").textContent, revive);
-    const SEL = ["layer", "head", "sample", "label", "step"];
-    const keyOf = (s) => JSON.stringify([s.layer, s.head, s.sample, s.label, s.step]);
+    const SEL = DATA.keys;  // layer, head, sample, label, step (and scale where the view has one)
+    const keyOf = (s) => JSON.stringify(SEL.map((k) => s[k]));
+    let applied = Object.fromEntries(SEL.map((k) => [k, DATA.initial[k]]));
 
     // ---------------------------------------------------------------- model
     const listeners = new Map();
@@ -42,7 +43,12 @@ const awPage = async (viewModule) => {
         model._dirty.clear();
         for (const n of names) { emit(`change:${n}`, model, state[n]); }
         if (names.length) emit("change", model);
-        if (names.some((n) => SEL.includes(n))) select({});
+        if (names.some((n) => SEL.includes(n))) {
+          if (!select({})) {  // not embedded: say so, and go back to what is shown
+            status.textContent = "That choice was not saved in this page (see to_html's layers=, heads=, samples=, steps=, scales=).";
+            select(applied);
+          }
+        } else if (names.length) { syncControls(); bump(); }
       },
       on: (events, cb) => {
         for (const ev of String(events).split(/\s+/)) {
@@ -89,7 +95,7 @@ const awPage = async (viewModule) => {
       for (const step of steps) {
         for (const head of [s.head, "mean"]) {
           for (const sample of [s.sample, "mean"]) {
-            const cand = { layer: s.layer, head, sample, label: s.label, step };
+            const cand = Object.assign({}, s, { head, sample, step });
             const idx = DATA.table[keyOf(cand)];
             if (idx !== undefined) return [cand, idx];
           }
@@ -112,10 +118,15 @@ const awPage = async (viewModule) => {
       for (const n of SEL) put(n, sel[n]);
       for (const n of changed) emit(`change:${n}`, model, state[n]);
       if (changed.length) emit("change", model);
+      applied = sel;
       syncControls();
       document.body.dataset.awSelection = keyOf(sel);
-      document.body.dataset.awVersion = String(Number(document.body.dataset.awVersion || 0) + 1);
+      bump();
       return true;
+    };
+    // tests and scripts wait on this: it grows by one after every change the page applies
+    const bump = () => {
+      document.body.dataset.awVersion = String(Number(document.body.dataset.awVersion || 0) + 1);
     };
 
     // ---------------------------------------------------------------- controls
@@ -154,12 +165,14 @@ const awPage = async (viewModule) => {
       fill(controls.sample, samples.map((s) => [s, typeof s === "number" ? `sample ${s}` : "mean of samples"]), state.sample);
       fill(controls.step, info.steps.map((s) => [s, `step ${s}`]), state.step);
       if (controls.colormap) fill(controls.colormap, DATA.options.colormaps.map((c) => [c, c]), state.colormap);
+      if (controls.scale) fill(controls.scale, DATA.options.scales.map((c) => [c, c]), state.scale);
     };
     addSelect("layer", "layer", (v) => select({ layer: v }));
     addSelect("head", "head", (v) => select({ head: v }));
     addSelect("label", "class", (v) => select({ label: v }));
     addSelect("sample", "sample", (v) => select({ sample: v }));
     addSelect("step", "step", (v) => select({ step: v }));
+    if (SEL.includes("scale")) addSelect("scale", "scale", (v) => select({ scale: v }));
     if ("colormap" in state && DATA.options.colormaps.length) {
       addSelect("colormap", "colormap", (v) => { model.set("colormap", v); model.save_changes(); });
     }

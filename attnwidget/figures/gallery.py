@@ -24,7 +24,7 @@ from ..store import Capture
 from ._draw import FORMATS, class_name, save_figure
 from .grid import head_grid, num_heads
 from .heatmap import heatmap
-from .summary import attention_summary, default_pair
+from .summary import attention_summary
 from .weights import (WEIGHT_AXES, class_labels, inter_group, intra_group, layer_weight_comparison,
                       layer_weight_heatmap, temporal_heatmap)
 
@@ -130,10 +130,12 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
             jobs.append(Job(f"steps_{stem}.gif",
                             lambda path, s=site: animate(cap, path, layer=s, head=head,
                                                          sample=sample, label=lab)))
-    cross, selfl = default_pair(cap)
-    if cross in attention:
+    # a decoder's summary: the last cross- and self-attention among the sites asked for
+    crosses = [n for n in attention if cap.kinds[n] == "cross"]
+    selfs = [n for n in attention if cap.kinds[n] == "self"]
+    if crosses:
         jobs.append(fig_job(f"attention_summary.{fmt}",
-                            lambda: attention_summary(cap, cross, selfl if selfl in names else None,
+                            lambda: attention_summary(cap, crosses[-1], selfs[-1] if selfs else None,
                                                       sample=sample, label=lab)))
     if raw:
         from .arrays import npy_name

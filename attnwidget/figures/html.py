@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import itertools
 import json
 import os
 import pathlib
@@ -48,9 +49,16 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _key(sel: dict) -> str:
+def _key(sel: dict, keys: Sequence[str] = SELECTION) -> str:
     # the same string JSON.stringify gives in the page runtime
-    return json.dumps([_plain(sel[k]) for k in SELECTION], separators=(",", ":"), ensure_ascii=False)
+    return json.dumps([_plain(sel[k]) for k in keys], separators=(",", ":"), ensure_ascii=False)
+
+
+def _drop_timing(value: Any) -> Any:
+    # how long a frame took to compute differs run to run; it must not split equal frames
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != "compute_ms"}
+    return value
 
 
 def _label_key(label: Any) -> str:
@@ -75,6 +83,14 @@ def _script_json(obj: Any) -> str:
             .replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
+def _sent_at(v, sel: dict) -> dict:
+    """What the view would send at ``sel``: its own ``refresh()`` run on a :class:`ViewAt`."""
+    proxy = ViewAt(v, **sel)
+    proxy.refresh()
+    return {k: _jsonable(_drop_timing(val)) for k, val in vars(proxy).items()
+            if k.startswith("_") and not k.startswith("__") and k not in ("_view", "_values")}
+
+
 def _layers_for(v) -> list[int]:
     want = ("weights",) if type(v).__name__ == "_WeightsCanvas" else ("self", "cross")
     return [i for i, n in enumerate(v.cap.layers) if v.cap.kinds[n] in want]
@@ -90,8 +106,8 @@ def _heads_for(v, layer: int, heads) -> list:
 
 def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
                heads: Sequence[int | str] | None = None, samples: int | Sequence[int] | None = 16,
-               steps: Sequence[int] | None = None, class_names: dict | None = None,
-               max_bytes: int = 64 * 2**20) -> dict:
+               steps: Sequence[int] | None = None, scales: Sequence[str] | None = None,
+               class_names: dict | None = None, max_bytes: int = 64 * 2**20) -> dict:
     """The data a standalone page embeds: initial state, options, selection table, states.
 
     See :func:`to_html` for the parameters. Raises ``ValueError`` when the
@@ -99,6 +115,12 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
     """
     v = canvas_view(view)
     cap = v.cap
+    # a colour scale changes the codes sent, so it is part of the key where the view has one
+    has_scale = v.has_trait("scale")
+    scale_opts = list(scales) if scales is not None else [v.scale] if has_scale else []
+    if scale_opts and not has_scale:
+        raise ValueError(f"a {type(v).__name__.lstrip('_')} has no colour scale to embed")
+    keys = SELECTION + (("scale",) if has_scale else ())
     layer_ids = _layers_for(v) if layers is None else [cap.layers.index(cap.layer_name(x)) for x in layers]
     if not layer_ids:
         raise ValueError(f"this capture has no site a {type(v).__name__} can show")
@@ -119,48 +141,47 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
             continue
         hs = _heads_for(v, li, heads)
         layer_opts.append({"index": li, "name": name, "heads": hs, "steps": st})
-        for step in st:
-            for head in hs:
-                for lb in labels:
-                    for sample in sample_opts[_label_key(lb)]:
-                        sel = dict(layer=li, head=head, sample=sample, label=lb, step=step)
-                        proxy = ViewAt(v, **sel)
-                        proxy.refresh()
-                        data = {k: val for k, val in vars(proxy).items()
-                                if k.startswith("_") and not k.startswith("__") and k not in ("_view", "_values")}
-                        blob = json.dumps(_jsonable(data), sort_keys=True, separators=(",", ":"),
-                                          ensure_ascii=False)
-                        digest = hashlib.sha1(blob.encode()).hexdigest()
-                        if digest not in seen:
-                            seen[digest] = len(states)
-                            states.append(_jsonable(data))
-                            total += len(blob)
-                            if total > max_bytes:
-                                raise ValueError(
-                                    f"the frames of this view take more than {max_bytes / 2**20:.0f} MiB; "
-                                    f"embed fewer with layers=, heads=, samples= or steps=, a smaller "
-                                    f"view size, or raise max_bytes")
-                        table[_key(sel)] = seen[digest]
+        combos = itertools.product(st, hs, labels, scale_opts or [None])
+        for step, head, lb, scale in combos:
+            for sample in sample_opts[_label_key(lb)]:
+                sel = dict(layer=li, head=head, sample=sample, label=lb, step=step)
+                if scale is not None:
+                    sel["scale"] = scale
+                data = _sent_at(v, sel)
+                blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                digest = hashlib.sha1(blob.encode()).hexdigest()
+                if digest not in seen:
+                    seen[digest] = len(states)
+                    states.append(data)
+                    total += len(blob)
+                    if total > max_bytes:
+                        raise ValueError(
+                            f"the frames of this view take more than {max_bytes / 2**20:.0f} MiB; "
+                            f"embed fewer with layers=, heads=, samples= or steps=, a smaller "
+                            f"view size, or raise max_bytes")
+                table[_key(sel, keys)] = seen[digest]
     if not table:
         raise ValueError("no frame to embed: the layers and steps asked for do not exist")
     # the module text travels once, in its own script; layout is a kernel-side model
     state = {k: _jsonable(val) for k, val in v.get_state().items()
              if k not in ("_esm", "_css", "layout", "comm")}
     first = next(iter(table))
-    current = _key({k: getattr(v, k) for k in SELECTION})
+    current = _key({k: getattr(v, k) for k in keys}, keys)
     if current not in table:  # the view's own selection was left out: start at the first entry
-        for k, val in zip(SELECTION, json.loads(first)):
+        for k, val in zip(keys, json.loads(first)):
             state[k] = val
         current = first
     state.update(states[table[current]])
     return {
         "initial": state,
+        "keys": list(keys),
         "options": {
             "layers": layer_opts,
             "labels": [{"value": lb, "name": "all samples" if lb is None else class_name(lb, class_names)}
                        for lb in labels],
             "samples": sample_opts,
             "colormaps": list(COLORMAPS) if "colormap" in state else [],
+            "scales": scale_opts,
         },
         "table": table,
         "states": states,
@@ -204,8 +225,9 @@ def inline_module(text: str) -> str | None:
 
 def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] | None = None,
             heads: Sequence[int | str] | None = None, samples: int | Sequence[int] | None = 16,
-            steps: Sequence[int] | None = None, class_names: dict | None = None,
-            title: str | None = None, esm: Any = None, max_bytes: int = 64 * 2**20) -> str:
+            steps: Sequence[int] | None = None, scales: Sequence[str] | None = None,
+            class_names: dict | None = None, title: str | None = None, esm: Any = None,
+            max_bytes: int = 64 * 2**20) -> str:
     """Write one HTML file that shows a view offline, with working controls and no kernel.
 
     Parameters
@@ -223,6 +245,9 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
         indices, or None for all; the class mean is always embedded.
     steps : sequence of int, optional
         Steps to embed (default: all).
+    scales : sequence of str, optional
+        Colour scales to embed, e.g. ``("linear", "log")`` (default: the view's
+        current one); each one doubles the frames.
     class_names : dict, optional
         Label -> name for the class control.
     title : str, optional
@@ -241,7 +266,7 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
     path = os.fspath(path)
     if not path.lower().endswith((".html", ".htm")):
         raise ValueError(f"to_html writes an .html file, not {path!r}")
-    data = page_table(v, layers=layers, heads=heads, samples=samples, steps=steps,
+    data = page_table(v, layers=layers, heads=heads, samples=samples, steps=steps, scales=scales,
                       class_names=class_names or getattr(view, "class_names", None),
                       max_bytes=max_bytes)
     module = _module_text(v, esm)
@@ -257,7 +282,7 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
                   "  s.className = 'aw-error'; document.body.dataset.awReady = 'error'; });\n")
     esm_tag = "" if inlined is not None else \
         f'<script type="application/json" id="aw-esm">{_script_json(module)}</script>\n'
-    page_title = title or f"attnwidget · {type(v).__name__} · {v.cap.layers[0]}"
+    page_title = title or f"attnwidget · {type(v).__name__.lstrip('_')} · {v.cap.layers[v.layer]}"
     doc = (
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">\n"

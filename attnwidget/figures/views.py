@@ -135,9 +135,11 @@ class ViewAt:
     """
 
     def __init__(self, view: Any, **selection: Any) -> None:
-        unknown = set(selection) - set(SELECTION)
+        # the selection, plus any other trait of the view (e.g. scale) to see it at
+        unknown = [k for k in selection if k not in SELECTION and not view.has_trait(k)]
         if unknown:
-            raise TypeError(f"unknown selection keys {sorted(unknown)}; use {SELECTION}")
+            raise TypeError(f"unknown selection keys {sorted(unknown)}; use {SELECTION} "
+                            f"or another trait of {type(view).__name__}")
         object.__setattr__(self, "_view", view)
         object.__setattr__(self, "_values", {k: getattr(view, k) for k in SELECTION})
         self._values.update(selection)
@@ -153,7 +155,7 @@ class ViewAt:
         return getattr(view, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in SELECTION:
+        if name in self._values:
             self._values[name] = value
         else:
             object.__setattr__(self, name, value)

@@ -122,7 +122,8 @@ var headgrid_default = {
     const toolbar = make("div", "aw-toolbar");
     const title = make("span", "aw-title");
     const cmap = colormapSelect(model);
-    toolbar.append(title, cmap.node);
+    const mode = traitSelect(model, "mode", ["layer", "model"], "layer: heads of this layer; model: layers \xD7 heads");
+    toolbar.append(title, mode.node, cmap.node);
     const grid = make("div", "aw-thumbs");
     const error = make("div", "aw-error");
     el.append(toolbar, grid, error);
@@ -138,6 +139,7 @@ var headgrid_default = {
     function paint() {
       const meta = model.get("_thumbs_meta") || {};
       cmap.sync();
+      mode.sync();
       error.textContent = meta.error || "";
       grid.replaceChildren();
       let thumbs = [];

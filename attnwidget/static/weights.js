@@ -220,8 +220,8 @@ function markPainted(el, shape) {
 
 // js/matrix.js
 var PLOT = 440;
-var LEFT = 96;
-var BOTTOM = 96;
+var MARGIN = 96;
+var LABEL_CHARS = 14;
 var TOP = 6;
 var BAR_W = 14;
 var BAR_GAP = 12;
@@ -247,16 +247,26 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
   wrap.append(canvas, tooltip);
   el.append(toolbar, wrap, error);
   const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
-  const width = LEFT + PLOT + BAR_GAP + BAR_W + BAR_TEXT;
-  const height = TOP + PLOT + BOTTOM;
-  canvas.width = width * dpr;
-  canvas.height = height * dpr;
-  canvas.style.width = `${width}px`;
-  canvas.style.height = `${height}px`;
+  let width = 0;
+  let height = 0;
   const ctx = (
     /** @type {CanvasRenderingContext2D} */
     canvas.getContext("2d")
   );
+  let left = MARGIN;
+  let bottom = MARGIN;
+  function resize(plotW, plotH) {
+    const w = Math.ceil(left + plotW + BAR_GAP + BAR_W + BAR_TEXT);
+    const h = Math.ceil(TOP + plotH + bottom);
+    if (w === width && h === height) return;
+    width = w;
+    height = h;
+    canvas.width = w * dpr;
+    canvas.height = h * dpr;
+    canvas.style.width = `${w}px`;
+    canvas.style.height = `${h}px`;
+  }
+  resize(PLOT, PLOT);
   let frame = null;
   let meta = (
     /** @type {any} */
@@ -281,18 +291,23 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
   }
   function paint() {
     read();
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, width, height);
     title.textContent = meta.title || "";
     cmap.sync();
     scale.sync();
     if (!frame || frame.rows === 0) {
       layout = null;
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      ctx.clearRect(0, 0, width, height);
       markPainted(el, [0, 0]);
       return;
     }
     const table = lut(model.get("colormap"));
-    layout = fitMatrix(frame.rows, frame.cols, { x: LEFT, y: TOP, width: PLOT, height: PLOT });
+    left = labelRoom(meta.row_labels) + 18;
+    bottom = labelRoom(meta.col_labels) + 22;
+    layout = fitMatrix(frame.rows, frame.cols, { x: left, y: TOP, width: PLOT, height: PLOT });
+    resize(layout.width, layout.height);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
     const off = new OffscreenCanvasOr(frame.cols, frame.rows);
     const image = off.ctx.createImageData(frame.cols, frame.rows);
     image.data.set(colorize(frame.codes, table));
@@ -306,6 +321,12 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
     if (drag) drawDrag();
     markPainted(el, [frame.rows, frame.cols]);
   }
+  function labelRoom(labels) {
+    ctx.font = "11px sans-serif";
+    let most = 0;
+    for (const text of labels || []) most = Math.max(most, ctx.measureText(clip(text, LABEL_CHARS)).width);
+    return Math.min(MARGIN, Math.ceil(most) + 6);
+  }
   function drawLabels() {
     ctx.fillStyle = getComputedStyle(el).color || "#222";
     ctx.font = "11px sans-serif";
@@ -314,14 +335,14 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
     for (const i of thinLabels(rows.length, layout.height, 12)) {
-      ctx.fillText(clip(rows[i], 14), layout.x - 4, layout.y + (i + 0.5) * layout.cellH);
+      ctx.fillText(clip(rows[i], LABEL_CHARS), layout.x - 4, layout.y + (i + 0.5) * layout.cellH);
     }
     ctx.save();
     for (const j of thinLabels(cols.length, layout.width, 12)) {
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       ctx.translate(layout.x + (j + 0.5) * layout.cellW, layout.y + layout.height + 4);
       ctx.rotate(-Math.PI / 2);
-      ctx.fillText(clip(cols[j], 14), 0, 0);
+      ctx.fillText(clip(cols[j], LABEL_CHARS), 0, 0);
     }
     ctx.restore();
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -346,7 +367,7 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
     else ctx.strokeRect(layout.x + cell * layout.cellW, layout.y, layout.cellW, layout.height);
   }
   function drawColorbar(table) {
-    const x = LEFT + PLOT + BAR_GAP;
+    const x = layout.x + layout.width + BAR_GAP;
     const barH = Math.max(2, Math.round(layout.height));
     const off = new OffscreenCanvasOr(1, barH);
     const image = off.ctx.createImageData(1, barH);

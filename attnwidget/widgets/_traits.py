@@ -18,8 +18,8 @@ from ..colormaps import COLORMAPS
 from ..frame import Frame, HEAD_CHOICES, select_samples
 from ..store import Capture
 
-__all__ = ["Selection", "frame_state", "check_kwargs", "check_capture", "colormap_trait",
-           "scale_trait"]
+__all__ = ["Selection", "frame_state", "error_state", "check_kwargs", "check_capture",
+           "colormap_trait", "scale_trait"]
 
 
 def colormap_trait(default: str = "viridis"):

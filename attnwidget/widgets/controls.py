@@ -39,7 +39,7 @@ class Controls(widgets.HBox):
     """
 
     def __init__(self, target: Selection, class_names=None):
-        super().__init__()
+        super().__init__(layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
         self.target = target
         cap = target.cap
         names = dict(class_names or {})
@@ -50,11 +50,14 @@ class Controls(widgets.HBox):
             description="class",
             options=[("all samples", ALL)] + [(str(names.get(c, c)), i) for i, c in enumerate(target.classes())],
             layout=widgets.Layout(width="220px"))
-        self.sample = widgets.IntSlider(description="sample", min=0, max=0, continuous_update=False)
+        self.sample = widgets.IntSlider(description="sample", min=0, max=0, continuous_update=False,
+                                        layout=widgets.Layout(width="260px"))
         self.mean = widgets.ToggleButton(description="mean", tooltip="show the mean of the samples",
                                          layout=widgets.Layout(width="70px"))
-        self.step = widgets.IntSlider(description="step", min=0, max=max(cap.steps - 1, 0))
-        self.play = widgets.Play(min=0, max=max(cap.steps - 1, 0), interval=400)
+        self.step = widgets.IntSlider(description="step", min=0, max=max(cap.steps - 1, 0),
+                                      layout=widgets.Layout(width="260px"))
+        self.play = widgets.Play(min=0, max=max(cap.steps - 1, 0), interval=400,
+                                 layout=widgets.Layout(width="150px"))
         widgets.jslink((self.play, "value"), (self.step, "value"))
         self.children = [self.layer, self.head, self.label, self.sample, self.mean, self.play, self.step]
         self.add_class("aw-controls")

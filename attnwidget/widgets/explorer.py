@@ -73,11 +73,17 @@ class Explorer(Selection, widgets.VBox):
         if image is not None:
             self.overlay = ImageOverlay(cap, image, patch_grid=patch_grid, tokens=tokens, **sel)
         if has_weights:
+            own = {k: v for k, v in sel.items() if not (attention and k == "layer")}
             self.weights = WeightsView(cap, class_names=class_names, tokens=tokens,
-                                       colormap=colormap, **sel)
+                                       colormap=colormap, **own)
         self.views = [v for v in (self.heatmap, self.headgrid, self.headstats, self.overlay,
                                   self.weights) if v is not None]
-        self._links = [t.link((self, name), (view, name)) for view in self.views for name in SELECTION]
+        self._links = [t.link((self, name), (view, name)) for view in self.views for name in SELECTION
+                       # beside attention views the weights view keeps its own site (its own dropdown)
+                       if not (view is self.weights and attention and name == "layer")]
+        # one colormap for the matrix views (the overlay keeps its own: jet reads best over photos)
+        coloured = [v for v in (self.heatmap, self.headgrid, self.weights) if v is not None]
+        self._links += [t.link((coloured[0], "colormap"), (v, "colormap")) for v in coloured[1:]]
 
         self.controls = Controls(self, class_names=class_names)
         rows = [self.controls]

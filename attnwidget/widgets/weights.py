@@ -78,6 +78,8 @@ class WeightsView(Selection, widgets.VBox):
     layer, head, sample, label, step
         The selection (``label`` filters the matrix; the chart always splits by class).
     colormap, scale : str
+    canvas : the matrix view (``aw-weights``); chart : bqplot Figure;
+    site : ipywidgets.Dropdown of the weights sites (shown when there are several).
     """
 
     colormap = colormap_trait()
@@ -88,6 +90,9 @@ class WeightsView(Selection, widgets.VBox):
         self.cap = check_capture(cap)
         self.class_names = dict(class_names or {})
         layout = kwargs.pop("layout", None)
+        sites = [i for i, n in enumerate(cap.layers) if cap.kinds[n] == "weights"]
+        if "layer" not in kwargs and sites:
+            kwargs["layer"] = sites[0]
         super().__init__(**kwargs)
         if layout is not None:
             self.layout = layout
@@ -96,9 +101,17 @@ class WeightsView(Selection, widgets.VBox):
         for name in ("layer", "head", "sample", "label", "step", "colormap", "scale"):
             t.link((self, name), (self.canvas, name))
         self.chart = self._make_chart()
-        self.children = [self.canvas, self.chart]
+        # its own site chooser: the explorer's layer control picks attention sites
+        self.site = widgets.Dropdown(description="weights", options=[(cap.layers[i], i) for i in sites],
+                                     layout=widgets.Layout(width="auto"))
+        if self.layer in sites:
+            self.site.value = self.layer
+        self.site.layout.display = None if len(sites) > 1 else "none"
+        self.site.observe(lambda change: setattr(self, "layer", change["new"]), names="value")
+        self.children = [self.site, self.canvas, self.chart]
         self.add_class("aw-weights-view")
         self.observe(lambda change: self._update_chart(), names=["layer", "step"])
+        self.observe(self._follow_site, names="layer")
         self._update_chart()
 
     def frame(self) -> Frame:
@@ -109,13 +122,19 @@ class WeightsView(Selection, widgets.VBox):
         """Save the matrix as an image file (see :meth:`View.save`)."""
         return self.canvas.save(path, dpi=dpi)
 
+    def _follow_site(self, change) -> None:
+        if change["new"] in [v for _, v in self.site.options]:
+            self.site.value = change["new"]
+
     def _make_chart(self):
         import bqplot as bq
 
         self._x_ord, self._x_lin, self._y = bq.OrdinalScale(), bq.LinearScale(), bq.LinearScale()
+        colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
         self._bars = bq.Bars(x=[], y=[], scales={"x": self._x_ord, "y": self._y}, type="grouped",
-                             display_legend=True)
-        self._lines = bq.Lines(x=[], y=[], scales={"x": self._x_lin, "y": self._y}, display_legend=True)
+                             display_legend=True, colors=colors)
+        self._lines = bq.Lines(x=[], y=[], scales={"x": self._x_lin, "y": self._y}, display_legend=True,
+                               colors=colors)
         self._x_axis = bq.Axis(scale=self._x_ord, label="")
         y_axis = bq.Axis(scale=self._y, side="left", label="mean weight")
         return bq.Figure(marks=[self._bars], axes=[self._x_axis, y_axis],
@@ -130,6 +149,9 @@ class WeightsView(Selection, widgets.VBox):
             self._bars.x, self._bars.y = [], []
             return
         legend = [str(self.class_names.get(c, c)) for c in classes] or ["all samples"]
+        # explicit range: bqplot leaves grouped bars flat when it has to infer it
+        lo, hi = float(min(values.min(), 0.0)), float(values.max())
+        self._y.min, self._y.max = lo, (hi if hi > lo else lo + 1.0) * 1.05
         self._x_axis.label = axis
         if axis in TIME_AXES:
             self._x_axis.scale = self._x_lin

@@ -32,7 +32,7 @@ from ._fit import fit
 CLASS_NAMES = ["spoof", "bonafide"]     # label 0 = spoof, 1 = bonafide, as in the seed
 SAMPLE_RATE = 4000
 SECONDS = 1.0
-N_FFT, HOP = 64, 80
+N_FFT, HOP = 64, 160
 FRAMES = int(SAMPLE_RATE * SECONDS) // HOP + 1
 
 
@@ -127,10 +127,10 @@ class LayerAttentionModel(nn.Module):
         return self.classifier(torch.einsum("sg,sgd->sd", inter, group_vec))
 
 
-def train(steps: int = 300, batch_size: int = 32, seed: int = 0, log_every: int = 0):
-    """Train a :class:`LayerAttentionModel` on 800 generated clips. Returns ``(model, report)``."""
+def train(steps: int = 120, batch_size: int = 16, seed: int = 0, log_every: int = 0):
+    """Train a :class:`LayerAttentionModel` on 400 generated clips. Returns ``(model, report)``."""
     torch.manual_seed(seed)
-    waves, labels, _ = make_dataset(800, seed)
+    waves, labels, _ = make_dataset(400, seed)
     model = LayerAttentionModel()
 
     def batch(gen):

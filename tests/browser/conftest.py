@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from aw_browser import Server, launch_browser, missing, pw
+from aw_browser import Server, launch_browser, missing, pw, watch_errors
 
 
 def pytest_collection_modifyitems(config, items):
@@ -52,16 +52,7 @@ def page(browser):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     ctx.set_default_timeout(60_000)
     pg = ctx.new_page()
-    pg.errors = []
-    pg.on("pageerror", lambda e: pg.errors.append(f"pageerror: {e}"))
-    pg.on("console", lambda m: m.type == "error" and pg.errors.append(f"console: {m.text}"))
-    pg.dialogs = []
-
-    def _dialog(d):  # an alert() from injected markup would land here
-        pg.dialogs.append(d.message)
-        d.dismiss()
-
-    pg.on("dialog", _dialog)
+    watch_errors(pg)
     yield pg
     ctx.close()
 

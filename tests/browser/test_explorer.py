@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from aw_browser import (open_notebook, run_all, run_cell, screenshot, wait_idle,
-                        write_notebook)
+                        watch_errors, write_notebook)
 
 pytestmark = pytest.mark.browser
 
@@ -99,10 +99,7 @@ def explorer(request, browser):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1100})
     ctx.set_default_timeout(60_000)
     page = ctx.new_page()
-    page.errors, page.dialogs = [], []
-    page.on("pageerror", lambda e: page.errors.append(f"pageerror: {e}"))
-    page.on("console", lambda m: m.type == "error" and page.errors.append(f"console: {m.text}"))
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    watch_errors(page)
     open_notebook(page, server, name)
     run_all(page)
     page.wait_for_function(f"(sel) => {VERSION}(sel) > 0", arg=HEATMAP, timeout=60_000)
@@ -290,6 +287,4 @@ def test_hostile_token_renders_as_text(explorer):
 def test_no_page_errors(explorer):
     page = explorer
     wait_idle(page)
-    noise = ("Not same Y.Doc", "yjs#509", "favicon")
-    errors = [e for e in page.errors if not any(n in e for n in noise)]
-    assert errors == [], errors
+    assert page.errors == [], "\n\n".join(page.errors)

@@ -86,3 +86,21 @@ def test_step_slider_and_play(torch_cap):
     ex.controls.step.value = 2
     assert ex.heatmap.step == 2
     np.testing.assert_allclose(ex.heatmap.frame().values, torch_cap.get(0, 2)[0].mean(axis=0), rtol=1e-6)
+
+
+def test_matrix_views_share_one_colormap(cap):
+    ex = aw.show(cap, colormap="plasma")
+    assert ex.heatmap.colormap == ex.headgrid.colormap == "plasma"
+    ex.headgrid.colormap = "jet"
+    assert ex.heatmap.colormap == "jet"
+
+
+def test_weights_view_keeps_its_own_site_beside_attention(weights_cap):
+    ex = aw.show(weights_cap, class_names={0: "spoof", 1: "bonafide"})
+    assert ex.layer == 0 and ex.heatmap.layer == 0  # the attention site
+    assert ex.weights.layer == 1  # the weights site
+    assert ex.weights.frame().row_axis == "group"
+    ex.label = 1
+    assert ex.weights.label == 1 and ex.weights.canvas.label == 1
+    ex.layer = 0
+    assert ex.weights.layer == 1

@@ -1,0 +1,158 @@
+"""What a running ``collect`` has gathered so far, and how it is saved, restored and finished.
+
+:class:`CollectState` holds the kept samples (per site, per batch), their
+global indices, labels and predictions, the streaming statistics and the
+number of batches and samples consumed. It round-trips through a checkpoint
+file (:mod:`attnwidget.checkpoint`) so a restarted collection continues where
+the last checkpoint left off, and it turns into the final :class:`Capture`,
+gathering every rank's part on rank 0 under ``torch.distributed``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .checkpoint import read_checkpoint, write_checkpoint
+from .distributed import gather_to_root
+from .stats import StreamingStats
+from .store import Capture
+
+__all__ = ["CollectState", "concat_samples"]
+
+
+def concat_samples(arrays: list[np.ndarray]) -> tuple[np.ndarray, bool]:
+    """Concatenate along axis 0, zero-padding trailing axes that differ between batches."""
+    shapes = {a.shape[1:] for a in arrays}
+    if len(shapes) == 1:
+        return np.concatenate(arrays, axis=0), False
+    ndim = arrays[0].ndim
+    if any(a.ndim != ndim for a in arrays):
+        raise ValueError(f"batches recorded arrays with different numbers of axes: {sorted(shapes)}")
+    big = tuple(max(a.shape[i] for a in arrays) for i in range(1, ndim))
+    out = np.zeros((sum(a.shape[0] for a in arrays),) + big, dtype=arrays[0].dtype)
+    i = 0
+    for a in arrays:
+        out[(slice(i, i + a.shape[0]),) + tuple(slice(0, s) for s in a.shape[1:])] = a
+        i += a.shape[0]
+    return out, True
+
+
+class CollectState:
+    """Everything one process of ``collect`` has gathered; see the module docstring."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options          # JSON-normalised; a checkpoint must match it
+        self.batches = 0                # batches consumed from the iterable
+        self.position = 0               # samples read by this process
+        self.count = 0                  # samples kept whole
+        self.meta: dict[str, tuple] = {}  # site -> (kind, axes, info) where it first ran
+        self.first_metadata: dict | None = None
+        self.kept: dict[tuple[str, int], list[np.ndarray]] = {}
+        self.padded: dict[tuple[str, int], bool] = {}  # padding already applied before a restart
+        self.indices: list[np.ndarray] = []  # global index of each kept sample, per batch
+        self.labels: list[np.ndarray] = []
+        self.preds: list[np.ndarray] = []
+        self.stats = StreamingStats()
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str) -> None:
+        """Write a checkpoint (atomically) of everything gathered so far."""
+        stats_header, arrays = self.stats.state()
+        kept = []
+        for i, (key, parts) in enumerate(self.kept.items()):
+            array, padded = concat_samples(parts)
+            self.kept[key] = [array]  # compact: the next save need not concatenate again
+            self.padded[key] = self.padded.get(key, False) or padded
+            arrays[f"k{i}"] = array
+            kept.append([key[0], key[1], f"k{i}", self.padded[key]])
+        for name, parts in (("indices", self.indices), ("labels", self.labels), ("preds", self.preds)):
+            if parts:
+                arrays[name] = np.concatenate(parts)
+                parts[:] = [arrays[name]]
+        header = {"options": self.options, "batches": self.batches, "position": self.position,
+                  "count": self.count, "first_metadata": self.first_metadata,
+                  "meta": [[name, kind, list(axes), info] for name, (kind, axes, info) in self.meta.items()],
+                  "stats": stats_header, "kept": kept}
+        write_checkpoint(path, header, arrays)
+
+    @classmethod
+    def restore(cls, path: str, options: dict[str, Any]) -> "CollectState":
+        """Read a checkpoint written with the same ``options`` (else a ValueError naming what differs)."""
+        header, arrays = read_checkpoint(path)
+        theirs = header.get("options", {})
+        if theirs != options:
+            diff = sorted(k for k in set(theirs) | set(options) if theirs.get(k) != options.get(k))
+            raise ValueError(
+                f"checkpoint {path!r} was written by a collect() call with other options "
+                f"({', '.join(f'{k}: {theirs.get(k)!r} there, {options.get(k)!r} now' for k in diff)}); "
+                "pass the same options to resume, or delete the file to start over")
+        state = cls(options)
+        state.batches, state.position, state.count = header["batches"], header["position"], header["count"]
+        state.first_metadata = header["first_metadata"]
+        state.meta = {name: (kind, tuple(axes), info) for name, kind, axes, info in header["meta"]}
+        state.stats = StreamingStats.from_state(header["stats"], arrays)
+        for name, step, key, padded in header["kept"]:
+            state.kept[(name, int(step))] = [arrays[key]]
+            state.padded[(name, int(step))] = bool(padded)
+        for name in ("indices", "labels", "preds"):
+            if name in arrays:
+                getattr(state, name).append(arrays[name])
+        return state
+
+    # ------------------------------------------------------------------ finish
+    def finish(self, keep: str, rank: int, world: int, ordered: bool) -> Capture | None:
+        """The final Capture: statistics reduced over ranks, kept samples gathered on rank 0.
+
+        ``ordered``: sort kept samples by their global index (not needed for
+        one process reading in order, which keeps today's exact output).
+        Returns None on ranks other than 0.
+        """
+        if keep != "samples" and world > 1:
+            self.stats.reduce_across_ranks()
+        part = {"meta": self.meta, "first_metadata": self.first_metadata, "count": self.count,
+                "kept": {k: concat_samples(v) for k, v in self.kept.items()}, "padded": self.padded,
+                "indices": np.concatenate(self.indices) if self.indices else np.zeros(0, np.int64),
+                "labels": self.labels, "preds": self.preds}
+        parts = gather_to_root(part, rank, world)
+        if parts is None:
+            return None
+        first = next((p["first_metadata"] for p in parts if p["first_metadata"] is not None), None)
+        if first is None:
+            raise ValueError("collect() got no batches: the iterable was empty")
+        meta: dict[str, tuple] = {}
+        for p in parts:
+            for name, m in p["meta"].items():
+                meta.setdefault(name, m)
+        out = Capture()
+        out.metadata = dict(first, num_samples=sum(p["count"] for p in parts))
+        if keep != "samples":
+            out.metadata.update(keep=keep, stats_samples=self.stats.num_samples)
+        order = None
+        if ordered:
+            order = np.argsort(np.concatenate([p["indices"] for p in parts]), kind="stable")
+        keys: list[tuple[str, int]] = []
+        for p in parts:
+            keys.extend(k for k in p["kept"] if k not in keys)
+        for name, step in keys:
+            arrays = [p["kept"][(name, step)][0] for p in parts if (name, step) in p["kept"]]
+            array, padded = concat_samples(arrays)
+            padded = padded or any(p["kept"][(name, step)][1] or p["padded"].get((name, step), False)
+                                   for p in parts if (name, step) in p["kept"])
+            if order is not None and len(order) == len(array):
+                array = array[order]
+            kind, axes, info = meta[name]
+            out.add(name, step, array, kind=kind, axes=axes, info=dict(info, padded=padded))
+        for attr, field in (("labels", "labels"), ("predictions", "preds")):
+            values = [a for p in parts for a in p[field]]
+            if values:
+                values = np.concatenate(values)
+                if order is not None and len(order) == len(values):
+                    values = values[order]
+                setattr(out, attr, values)
+        for layer, per_step in self.stats.result().items():
+            kind, axes, info = meta[layer]
+            for step, st in per_step.items():
+                out.add_stats(layer, step, st, kind=kind, axes=axes, info=info)
+        return out

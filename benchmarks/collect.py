@@ -1,0 +1,139 @@
+"""Benchmark for issue 6: keep="stats" memory stays flat with the data, and collection keeps up with the model.
+
+Prints, measured in one run:
+
+- peak RSS of ``collect(keep="stats")`` over 1,000 and over 20,000 samples of
+  a small model (each in a fresh process, batches made on the fly), and their
+  ratio (flat: about 1.0);
+- samples/second of the bare ``torch.no_grad()`` forward loop and of
+  ``collect(keep="stats", labels=...)`` over the same batches, and their ratio
+  (target: at least 0.8).
+
+Run: ``python benchmarks/collect.py`` (``--quick`` for a short smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+VOCAB = 1000
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: SDPA self-attention and a 4x MLP."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x):
+        b, n, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        x = x + self.proj(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d))
+        return x + self.mlp(self.norm2(x))
+
+
+class Encoder(nn.Module):
+    """Token ids ``[batch, length]`` -> 2 class logits."""
+
+    def __init__(self, dim: int, heads: int, layers: int):
+        super().__init__()
+        self.embed = nn.Embedding(VOCAB, dim)
+        self.blocks = nn.Sequential(*(Block(dim, heads) for _ in range(layers)))
+        self.head = nn.Linear(dim, 2)
+
+    def forward(self, ids):
+        return self.head(self.blocks(self.embed(ids)).mean(dim=1))
+
+
+def make_model(dim: int, heads: int, layers: int) -> Encoder:
+    torch.manual_seed(0)
+    return Encoder(dim, heads, layers).eval()
+
+
+def batches(num_samples: int, batch: int, length: int, seed: int = 0):
+    """``(ids, labels)`` batches made on the fly, so the data set itself takes no memory."""
+    g = torch.Generator().manual_seed(seed)
+    for start in range(0, num_samples, batch):
+        n = min(batch, num_samples - start)
+        yield torch.randint(0, VOCAB, (n, length), generator=g), torch.randint(0, 2, (n,), generator=g)
+
+
+def peak_rss_child(num_samples: int) -> None:
+    """In a fresh process: keep="stats" over ``num_samples``; print the peak RSS in MiB."""
+    import attnwidget as aw
+
+    cap = aw.collect(make_model(64, 4, 2), batches(num_samples, 50, 32), keep="stats", labels=1,
+                     progress=False)
+    assert cap.stats["blocks.0"][0]["count"][0] == num_samples
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20)
+
+
+def peak_rss(num_samples: int) -> float:
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-child", str(num_samples)],
+                         check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def throughput(num_samples: int, repeats: int) -> tuple[float, float]:
+    """Best-of-``repeats`` samples/second of the bare loop and of collect(keep="stats")."""
+    import attnwidget as aw
+
+    model = make_model(256, 4, 4)
+    data = list(batches(num_samples, 32, 128, seed=1))
+
+    def bare():
+        with torch.no_grad():
+            for ids, _ in data:
+                model(ids)
+
+    def collected():
+        aw.collect(model, data, keep="stats", labels=1, progress=False)
+
+    bare()  # warm up both paths once
+    collected()
+    best = {bare: float("inf"), collected: float("inf")}
+    for _ in range(repeats):
+        for fn in (bare, collected):  # interleaved, so drift affects both alike
+            t = time.perf_counter()
+            fn()
+            best[fn] = min(best[fn], time.perf_counter() - t)
+    return num_samples / best[bare], num_samples / best[collected]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
+    parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_child:
+        peak_rss_child(args.rss_child)
+        return
+    small, large = (500, 2_000) if args.quick else (1_000, 20_000)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    a, b = peak_rss(small), peak_rss(large)
+    print(f"keep='stats' peak RSS, {small:,} samples:  {a:8.1f} MiB")
+    print(f"keep='stats' peak RSS, {large:,} samples: {b:8.1f} MiB")
+    print(f"peak RSS ratio {large:,} / {small:,} samples: {b / a:.3f}  (flat: ~1.0)")
+    n = 256 if args.quick else 1024
+    bare, collected = throughput(n, 1 if args.quick else 3)
+    print(f"bare forward loop:          {bare:8.1f} samples/s  ({n} samples, batch 32, length 128)")
+    print(f"collect(keep='stats'):      {collected:8.1f} samples/s")
+    print(f"throughput ratio collect / bare: {collected / bare:.3f}  (target >= 0.8)")
+
+
+if __name__ == "__main__":
+    main()

