@@ -33,9 +33,11 @@ def parse_class_names(text: str | None, cap=None) -> dict:
     Without ``text``, the capture's ``metadata["class_names"]`` is used.
     """
     names: dict = {}
-    if cap is not None:
-        for k, v in (cap.metadata.get("class_names") or {}).items():
-            names[_label_value(k)] = str(v)
+    stored = cap.metadata.get("class_names") if cap is not None else None
+    if isinstance(stored, dict):
+        names.update({_label_value(k): str(v) for k, v in stored.items()})
+    elif isinstance(stored, list):  # ["spoof", "bonafide"]: names of labels 0, 1, ...
+        names.update({i: str(v) for i, v in enumerate(stored)})
     if not text:
         return names
     items = [s.strip() for s in text.split(",") if s.strip()]
@@ -214,6 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as e:
         print(f"attnwidget {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `attnwidget info run.npz | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

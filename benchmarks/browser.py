@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -380,7 +381,9 @@ def report(res: dict) -> str:
     lines = []
     env = res["env"]
     lines.append(f"attnwidget browser benchmark — {env['chromium']}, JupyterLab {env['jupyterlab']}, "
-                 f"{env['cpus']} CPU(s), Python {env['python']}")
+                 f"{env['cpus']} CPU(s), Python {env['python']}; 1-min load average "
+                 f"{env['load_start']:.1f} at start, {env['load_end']:.1f} at end (other work on the machine "
+                 "slows every number here)")
     c = res["clock"]
     lines.append(f"clock check (kernel time.time() vs page timeOrigin+now): send->kernel >= "
                  f"{c['send_to_kernel_ms_min']:.2f} ms, kernel->recv >= {c['kernel_to_recv_ms_min']:.2f} ms "
@@ -459,7 +462,8 @@ def main(argv=None) -> int:
         with pw.sync_playwright() as p:
             browser = launch_browser(p)
             res["env"] = {"chromium": f"Chromium {browser.version}", "jupyterlab": jupyterlab.__version__,
-                          "cpus": __import__("os").cpu_count(), "python": platform.python_version()}
+                          "cpus": os.cpu_count(), "python": platform.python_version(),
+                          "load_start": os.getloadavg()[0]}
             ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = ctx.new_page()
             wire = WireLog(page)
@@ -488,6 +492,7 @@ def main(argv=None) -> int:
             browser.close()
     finally:
         server.stop()
+    res["env"]["load_end"] = os.getloadavg()[0]
     text = report(res)
     print(text)
     if args.json:

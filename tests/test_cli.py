@@ -147,6 +147,10 @@ def test_missing_and_corrupt_files(tmp_path, capsys, audio_run):
 
 def test_class_names_parsing():
     assert parse_class_names("0=spoof,1=bonafide") == {0: "spoof", 1: "bonafide"}
+    cap = make_text_capture()
+    cap.metadata["class_names"] = ["spoof", "bonafide"]  # a list stored by a notebook
+    assert parse_class_names(None, cap) == {0: "spoof", 1: "bonafide"}
+    assert parse_class_names("1=real", cap) == {0: "spoof", 1: "real"}
     assert parse_class_names("a=x") == {"a": "x"}
     assert parse_class_names(None) == {}
 

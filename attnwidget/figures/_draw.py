@@ -201,9 +201,19 @@ def _report(caught) -> None:
 
 
 def class_name(label: Any, class_names: dict | None) -> str:
-    """The name of a class label, from ``class_names`` (keys may be ints or strings)."""
+    """The name of a class label, from ``class_names``.
+
+    ``class_names`` is a dict (keys may be ints or strings) or a list indexed
+    by integer labels, e.g. ``["spoof", "bonafide"]``.
+    """
     if label is None:
         return "all"
+    if isinstance(class_names, (list, tuple)):
+        try:
+            i = int(label)
+        except (TypeError, ValueError):
+            return str(label)
+        return str(class_names[i]) if 0 <= i < len(class_names) else str(label)
     if class_names:
         for key in (label, str(label)):
             if key in class_names:

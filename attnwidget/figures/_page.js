@@ -154,7 +154,8 @@ const awPage = async (viewModule) => {
         sel.append(o);
       }
       sel.value = JSON.stringify(current);
-      sel.closest("label").hidden = items.length < 2;
+      // a choice of one is noise, except the layer, whose name says what is shown
+      sel.closest("label").hidden = items.length < 2 && sel !== controls.layer;
     };
     const syncControls = () => {
       const info = layerInfo(state.layer);

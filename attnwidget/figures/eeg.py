@@ -11,7 +11,7 @@ Every panel is a frame from :func:`attnwidget.frame`.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 from matplotlib.figure import Figure
 

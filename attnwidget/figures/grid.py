@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from ..frame import Frame, frame
 from ..store import Capture
-from ._draw import check_style, color_range, colorbar, draw_frame, new_figure, text_label
+from ._draw import check_style, color_range, colorbar, draw_frame, text_label
 
 __all__ = ["head_grid", "frames_grid", "num_heads"]
 

@@ -40,6 +40,7 @@ body { font: 14px system-ui, sans-serif; margin: 16px; color: #222; }
 h1 { font-size: 16px; margin: 0 0 8px; }
 #aw-controls { display: flex; flex-wrap: wrap; gap: 10px; margin: 0 0 10px; }
 #aw-controls label { display: flex; gap: 4px; align-items: center; }
+[hidden] { display: none !important; }
 .aw-error { color: #b00020; }
 .aw-note { color: #666; font-size: 12px; margin-top: 10px; }
 """

@@ -59,8 +59,11 @@ def tokens() -> dict:
 
 
 def alpha_bar(t: torch.Tensor) -> torch.Tensor:
-    """Cosine noise schedule: the fraction of signal left at timestep ``t`` (0..TRAIN_STEPS)."""
-    return torch.cos((t / TRAIN_STEPS + 0.008) / 1.008 * math.pi / 2) ** 2
+    """Cosine noise schedule: the fraction of signal left at timestep ``t`` (0..TRAIN_STEPS).
+
+    Clamped away from 0 so that the last timestep still holds a trace of signal.
+    """
+    return (torch.cos((t / TRAIN_STEPS + 0.008) / 1.008 * math.pi / 2) ** 2).clamp(min=1e-3)
 
 
 # ---------------------------------------------------------------- model
@@ -135,7 +138,8 @@ def sample(model: Denoiser, cond: torch.Tensor, steps: int = 20, seed: int = 0) 
     for t, t_next in zip(times[:-1], times[1:]):
         a, a_next = alpha_bar(t), alpha_bar(t_next)
         eps = model(x, t.expand(len(cond)), cond)
-        x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()
+        # the clean estimate, kept inside the data's range (x, y within +-1.5)
+        x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-2, 2)
         x = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
     return x
 

@@ -222,3 +222,51 @@ def test_real_heatmap_bundle_page(chromium, tmp_path):
         page.close()
     assert blocked == []
     assert errors == []
+
+
+@pytest.mark.skipif(not _real_bundle_draws("headgrid"), reason="attnwidget/static/headgrid.js not built yet")
+def test_real_head_grid_click_is_answered_by_the_page(chromium, tmp_path):
+    from attnwidget.widgets import HeadGrid
+
+    view = HeadGrid(make_text_capture(), layer=1)
+    path = pathlib.Path(to_html(view, tmp_path / "grid.html"))
+    page, blocked, errors = open_offline(chromium, path)
+    try:
+        assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
+        thumbs = page.locator("canvas.aw-thumb")
+        assert thumbs.count() == 4
+        before = page.evaluate("document.body.dataset.awVersion || '0'")
+        thumbs.nth(2).click()  # the bundle sends {type: "select", layer, head}; the page answers
+        wait_until(page, f"(document.body.dataset.awVersion || '0') !== {before!r}")
+        assert page.input_value("select.aw-ctl-head") == "2"
+        assert page.evaluate("document.body.dataset.awSelection").startswith('[1,2,')
+        page.screenshot(path=str(SHOTS / "real_headgrid_head2.png"))
+        choose(page, "layer", "2")  # another layer's heads: new thumbnails
+        page.screenshot(path=str(SHOTS / "real_headgrid_layer2.png"))
+    finally:
+        page.close()
+    assert blocked == []
+    assert errors == []
+
+
+@pytest.mark.skipif(not _real_bundle_draws("heatmap"), reason="attnwidget/static/heatmap.js not built yet")
+def test_real_bundle_scale_control_uses_the_embedded_log_frames(chromium, tmp_path):
+    from attnwidget.widgets import Heatmap
+
+    view = Heatmap(make_text_capture(), layer=1)
+    path = pathlib.Path(to_html(view, tmp_path / "scales.html", scales=("linear", "log")))
+    page, blocked, errors = open_offline(chromium, path)
+    try:
+        assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
+        scale_select = page.locator("#aw-root select").filter(has=page.locator("option[value=log]"))
+        assert scale_select.count() == 1
+        before = page.evaluate("document.body.dataset.awVersion || '0'")
+        scale_select.select_option("log")  # the bundle's own control: model.set + save_changes
+        wait_until(page, f"(document.body.dataset.awVersion || '0') !== {before!r}")
+        assert page.evaluate("document.body.dataset.awSelection").endswith(',"log"]')
+        assert page.input_value("select.aw-ctl-scale") == '"log"'
+        page.screenshot(path=str(SHOTS / "real_heatmap_log.png"))
+    finally:
+        page.close()
+    assert blocked == []
+    assert errors == []

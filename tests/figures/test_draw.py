@@ -63,6 +63,8 @@ def test_class_name_lookup():
     assert class_name(np.int64(0), names) == "spoof"
     assert class_name(2, names) == "2"
     assert class_name(None, names) == "all"
+    assert class_name(1, ["spoof", "bonafide"]) == "bonafide"
+    assert class_name(5, ["spoof", "bonafide"]) == "5"
 
 
 def test_unknown_colormap_and_scale_are_clear(text_capture):
