@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -99,9 +100,9 @@ def collect(model: torch.nn.Module, batches: Iterable, num_samples: int | None =
         samples kept whole.
     max_samples : int, optional
         With ``"stats"``/``"both"``: only samples with global index below it
-        are counted or kept (default: the whole iterable). Under ``DistributedSampler`` pass
-        ``len(dataset)`` so the samples it repeats to even out ranks are not
-        counted twice.
+        are counted or kept (default: the whole iterable). Under
+        ``DistributedSampler`` pass ``len(dataset)`` so the samples it repeats
+        to even out the ranks are not counted twice.
     index : callable, optional
         ``index(batch) -> global sample indices``. Kept samples are ordered by
         it and ``num_samples``/``max_samples`` refer to it. Default: the order
@@ -156,16 +157,38 @@ def collect(model: torch.nn.Module, batches: Iterable, num_samples: int | None =
     path = rank_path(checkpoint, rank, world) if checkpoint is not None else None
     state = (CollectState.restore(path, options) if path is not None and os.path.exists(path)
              else CollectState(options))
-    _run(state, model, batches, forward, labels, predict, index, keep, num_samples, max_samples,
-         rank, world, path, every, progress and rank == 0, capture_options)
+    plan = _Plan(keep, num_samples, max_samples, forward, labels, predict, index, rank, world, path,
+                 every, progress and rank == 0, capture_options)
+    _run(state, model, batches, plan)
     return state.finish(keep, rank, world, ordered=world > 1 or index is not None)
 
 
-def _run(state: CollectState, model, batches, forward, labels, predict, index, keep, num_samples,
-         max_samples, rank, world, path, every, progress, capture_options) -> None:
+@dataclass(frozen=True)
+class _Plan:
+    """The checked arguments of one collect() call, as the loop needs them."""
+
+    keep: str
+    num_samples: int | None
+    max_samples: int | None
+    forward: Callable
+    labels: Any
+    predict: Callable | None
+    index: Callable | None
+    rank: int
+    world: int
+    path: str | None
+    every: int
+    progress: bool
+    capture_options: dict
+
+
+def _run(state: CollectState, model: torch.nn.Module, batches: Iterable, plan: _Plan) -> None:
     """The loop: one capture per batch, folded into ``state``; checkpoints on the way."""
     from tqdm.auto import tqdm
 
+    keep, num_samples, max_samples = plan.keep, plan.num_samples, plan.max_samples
+    labels, predict, index, rank, world, path = (plan.labels, plan.predict, plan.index, plan.rank,
+                                                 plan.world, plan.path)
     keeping = keep != "stats"
     streaming = keep != "samples"
     limit = num_samples if keep == "samples" else max_samples  # no sample at or past it is needed
@@ -176,7 +199,7 @@ def _run(state: CollectState, model, batches, forward, labels, predict, index, k
         return ordered_reading and limit is not None and state.position * world + rank >= limit
 
     bar = tqdm(total=limit if world == 1 else None, initial=min(state.position, limit or state.position),
-               unit="sample", desc="collect", disable=not progress)
+               unit="sample", desc="collect", disable=not plan.progress)
     saved_at = state.position
     try:
         with torch.no_grad():
@@ -190,8 +213,8 @@ def _run(state: CollectState, model, batches, forward, labels, predict, index, k
                         state.batches += 1
                         state.position += len(idx)
                         continue  # nothing in this batch is needed: do not run the model
-                with capture(model, **capture_options) as cap:
-                    output = forward(model, batch)
+                with capture(model, **plan.capture_options) as cap:
+                    output = plan.forward(model, batch)
                 n = cap.num_samples
                 if idx is None:
                     idx = round_robin(state.position, n, rank, world)
@@ -228,7 +251,7 @@ def _run(state: CollectState, model, batches, forward, labels, predict, index, k
                 state.batches += 1
                 state.position += n
                 bar.update(n if limit is None else max(0, min(n, limit - bar.n)))
-                if path is not None and state.position - saved_at >= every:
+                if path is not None and state.position - saved_at >= plan.every:
                     state.save(path)
                     saved_at = state.position
                 if done():

@@ -60,6 +60,8 @@ def worker(spec: dict) -> dict:
     import attnwidget as aw
     capture = aw.capture  # the engine is imported in every configuration too
 
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
     mode, tokens, repeats = spec["mode"], spec["tokens"], spec["repeats"]
     model = build_model("eager" if mode == "reference" else "sdpa", tokens)
     g = torch.Generator().manual_seed(1)
@@ -185,6 +187,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--json", help="also write all measurements to this file")
     ap.add_argument("--timeout", type=float, default=1200, help="seconds per configuration")
+    ap.add_argument("--threads", type=int, help="torch threads per configuration (default: torch's "
+                    "own choice); 1 makes CPU times meaningful on a machine shared with other work")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -220,6 +224,7 @@ def main(argv=None) -> int:
     for row in order:
         spec = {k: v for k, v in row.items()
                 if k not in ("group", "label", "target", "rss_target", "result", "rounds")}
+        spec["threads"] = args.threads
         print(f"  running {row['group']:<12} {row['label']:<40} load {os.getloadavg()[0]:4.1f} ...",
               end="", flush=True)
         r = run_child(spec, args.timeout)
@@ -271,8 +276,8 @@ def main(argv=None) -> int:
             verdicts.append((row, ok, target))
         print(f"{row['group']:<12} {row['label']:<40} {r['time']:9.3f} {r['cpu']:8.2f} "
               f"{fmt_gib(r['peak_rss']):>9} {fmt_gib(r['rss_model']):>9} "
-              f"{fmt_gib(r['peak_rss'] - r['rss_model']):>10} {'' if tx is None else f'{tx:.2f}':>7} "
-              f"{'' if cx is None else f'{cx:.2f}':>6} {'' if px is None else f'{px:.2f}':>7}  {target}")
+              f"{fmt_gib(r['peak_rss'] - r['rss_model']):>10} {'' if tx is None else f'{tx:.3f}':>7} "
+              f"{'' if cx is None else f'{cx:.3f}':>6} {'' if px is None else f'{px:.3f}':>7}  {target}")
     print("\nwhat each produced (row_mass ~ 1 means every attention row sums to one after pooling):")
     for row in rows:
         r = row["result"]

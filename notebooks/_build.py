@@ -64,7 +64,7 @@ print("aligned source word per target token:",
         ("md", "## Train (about 20 s on 2 CPU cores; cached after the first run)"),
         ("code", """\
 model, report = trained(translation, steps=600)
-print({k: v for k, v in report.items() if k != "losses"})
+print(f"trained in {report['seconds']:.0f} s" + (" (cached)" if report.get("cached") else ""))
 model"""),
         ("md", "## Translate one date inside a capture"),
         ("code", """\
@@ -111,7 +111,7 @@ What to look for:
         ("md", "## Train (about 15 s on 2 CPU cores; cached after the first run)"),
         ("code", """\
 model, report = trained(vision, steps=800)
-print("test accuracy:", report["test_accuracy"])
+print(f"trained in {report['seconds']:.0f} s; test accuracy {report['test_accuracy']:.2f}")
 _, _, images, labels = vision.load_digits()
 images, labels = images[:100], labels[:100]"""),
         ("code", """\
@@ -188,7 +188,7 @@ artefact frames."""),
         ("md", "## Train (cached after the first run)"),
         ("code", """\
 model, report = trained(audio, steps=120)
-print("test accuracy:", report["test_accuracy"])"""),
+print(f"trained in {report['seconds']:.0f} s; test accuracy {report['test_accuracy']:.2f}")"""),
         ("code", """\
 cap = audio.collect(model, n=200)      # aw.collect(model, loader, num_samples=200, ...)
 cap"""),
@@ -244,7 +244,7 @@ The model attends at three levels, as in the seed:
         ("md", "## Train (about 30 s on 2 CPU cores; cached after the first run)"),
         ("code", """\
 model, report = trained(eeg, steps=200)
-print("test accuracy:", report["test_accuracy"])"""),
+print(f"trained in {report['seconds']:.0f} s; test accuracy {report['test_accuracy']:.2f}")"""),
         ("code", """\
 signals, stages, artefacts = eeg.make_dataset(16, seed=5)
 with aw.capture(model) as cap:
@@ -299,7 +299,7 @@ What to look for:
         ("md", "## Train (cached after the first run)"),
         ("code", """\
 model, report = trained(diffusion, steps=800)
-print("final loss:", report.get("final_loss", report.get("losses", [None])[-1]))"""),
+print(f"trained in {report['seconds']:.0f} s")"""),
         ("code", """\
 cond = diffusion.make_conditions(16, seed=5)
 with aw.capture(model) as cap:
@@ -323,15 +323,20 @@ plt.show()"""),
         ("md", """\
 ## The claim: each part's queries attend to their own condition
 
-Chance would be 1/4."""),
+Chance would be 1/4. At the first steps the latent is almost pure noise and
+attention is still spread; it sharpens onto the part's own condition as the
+noise goes."""),
         ("code", """\
 mass = {name: diffusion.own_part_mass(cap, name) for name in ("layers.0.cross_attn", "layers.1.cross_attn")}
 print(mass)
 print(np.round(diffusion.part_attention(cap, max(mass, key=mass.get)), 2))
 error = float((points - diffusion.render(cond)).norm(dim=-1).mean())
 print("mean distance to the conditioned rings:", round(error, 3))
+own = diffusion.step_statistics(cap, "layers.0.cross_attn")["own_part"]
+print("own-part mass, first and last step:", round(own[0], 2), round(own[-1], 2))
 assert cap.steps == 20
 assert max(mass.values()) > 0.6, mass
+assert own[-1] > own[0] + 0.2, own
 assert error < 0.25, error"""),
     ],
     "06_language": [
@@ -348,7 +353,9 @@ can name at a glance (Clark et al. 2019):
 **Part 2.** Step-by-step generation with Hugging Face `generate` from a tiny,
 randomly initialised GPT-2. With the KV cache, step 0 reads the prompt
 (a causal triangle) and each later step is one new query row over all keys
-so far."""),
+so far. Its weights are random (nothing may be downloaded), so the
+text it writes is nonsense: what matters here is the shape of attention
+during generation, which is the same for any GPT-2."""),
         ("code", SETUP + "from lessons import language"),
         ("code", """\
 model, tokenizer = language.load_minilm()
@@ -372,9 +379,9 @@ all_tokens = tokenizer.convert_ids_to_tokens(out[0])
 print(all_tokens)
 gen"""),
         ("code", """\
-step_tokens = {name: language.step_tokens(all_tokens, prompt.shape[1], gen.steps - 1)
+last_step = {name: language.step_tokens(all_tokens, prompt.shape[1], gen.steps - 1)
                for name in language.attention_layers(gen)}
-aw.show(gen, tokens=step_tokens, step=gen.steps - 1)"""),
+aw.show(gen, tokens=last_step, step=gen.steps - 1)"""),
         ("md", """\
 ## The claims
 

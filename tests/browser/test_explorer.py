@@ -96,7 +96,7 @@ def explorer(request, browser):
     server = request.getfixturevalue(request.param)
     name = "explorer.ipynb"
     write_notebook(server.root, name, [SETUP, SHOW])
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1100})
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1600})
     ctx.set_default_timeout(60_000)
     page = ctx.new_page()
     watch_errors(page)

@@ -42,6 +42,7 @@ def test_lesson_notebook_runs_in_jupyterlab(name, request):
         pytest.skip(f"notebook not written yet: notebooks/{name}")
     lab_server = request.getfixturevalue("lab_server")  # only started when there is work
     page = request.getfixturevalue("page")
+    page.set_viewport_size({"width": 1400, "height": 2400})  # a whole explorer fits in a screenshot
     folder = lab_server.root / "lessons_copy"
     if not folder.exists():
         shutil.copytree(ROOT / "notebooks", folder,

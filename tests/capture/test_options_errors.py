@@ -146,6 +146,19 @@ def test_full_capture_is_sane(setup):
     assert c.shape == (N, H, L, M) and c[1, ..., 12:].max() == 0.0
 
 
+def test_steps_count_forward_calls(setup):
+    model, (x, memory, keep), full = setup
+    with torch.no_grad(), aw.capture(model) as cap:
+        model(x, memory, keep)
+        model.blocks[0](x[:, :10])  # a submodule alone is not a step of the model
+        model(x[:, :10], memory, keep)
+    assert cap.steps == 2
+    np.testing.assert_array_equal(cap.get("blocks.2", step=0), full.get("blocks.2"))
+    assert cap.get("blocks.2", step=1).shape == (N, H, 10, 10)
+    assert cap.get("cross", step=-1).shape == (N, H, 10, M)
+    assert cap.steps_of("blocks.1") == [0, 1]
+
+
 # --------------------------------------------------------------------------- options
 @pytest.mark.parametrize("heads", ["mean", "max", [2, 0], [3], [-1]])
 def test_heads(setup, heads):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import attnwidget as aw
@@ -224,6 +225,7 @@ def record_layer_inputs(layers):
     return seen, handles
 
 
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("padded", [False, True])
 def test_transformer_encoder_fast_path(norm_first, padded):
@@ -340,3 +342,85 @@ def test_fast_path_output_bit_identical():
         with aw.capture(enc):
             out = enc(x)
     assert torch.equal(plain, out)
+
+
+# --------------------------------------------------------------------------- F.scaled_dot_product_attention
+def sdpa_reference(q, k, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+    """The weights as torch's documentation defines the kernel, in float64."""
+    q, k = q.double(), k.double()
+    n_query, n_key = q.shape[-2], k.shape[-2]
+    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
+    bias = torch.zeros(n_query, n_key, dtype=torch.float64)
+    if is_causal:
+        bias.masked_fill_(~torch.ones(n_query, n_key, dtype=torch.bool).tril(0), float("-inf"))
+    if attn_mask is not None:
+        if attn_mask.dtype == torch.bool:
+            bias = bias.masked_fill(~attn_mask, float("-inf"))
+        else:
+            bias = attn_mask.double() + bias
+    if enable_gqa:
+        k = k.repeat_interleave(q.size(-3) // k.size(-3), -3)
+    w = torch.softmax(q @ k.transpose(-2, -1) * scale + bias, dim=-1)
+    return torch.nan_to_num(w, nan=0.0).numpy()
+
+
+class Caller(nn.Module):
+    """Calls the fused kernel directly with whatever arguments a test gives it."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.kwargs = kwargs
+
+    def forward(self, q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, **self.kwargs)
+
+
+def _rand(*shape, seed):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+SDPA_CASES = {
+    "plain": (dict(), (2, 3, 5, 8), (2, 3, 5, 8)),
+    "scale": (dict(scale=0.37), (2, 3, 5, 8), (2, 3, 7, 8)),
+    "causal_square": (dict(is_causal=True), (1, 2, 6, 4), (1, 2, 6, 4)),
+    "causal_fewer_queries": (dict(is_causal=True), (1, 2, 3, 4), (1, 2, 7, 4)),
+    "bool_mask": (dict(attn_mask=_rand(5, 7, seed=1) > -0.5), (2, 3, 5, 8), (2, 3, 7, 8)),
+    "float_mask_per_head": (dict(attn_mask=_rand(2, 3, 5, 7, seed=2)), (2, 3, 5, 8), (2, 3, 7, 8)),
+    "gqa": (dict(enable_gqa=True), (2, 6, 5, 8), (2, 2, 5, 8)),
+    "gqa_causal": (dict(enable_gqa=True, is_causal=True), (1, 4, 5, 8), (1, 2, 5, 8)),
+    "no_batch": (dict(), (3, 5, 8), (3, 6, 8)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SDPA_CASES))
+def test_sdpa_call_semantics(case):
+    kwargs, q_shape, k_shape = SDPA_CASES[case]
+    q, k = _rand(*q_shape, seed=3), _rand(*k_shape, seed=4)
+    v = _rand(*k_shape, seed=5)
+    m = Caller(**kwargs)
+    plain = m(q, k, v)
+    with aw.capture(m) as cap:
+        out = m(q, k, v)
+    assert torch.equal(plain, out)
+    assert len(cap.layers) == 1, cap.layers
+    expected = sdpa_reference(q, k, **kwargs)
+    if expected.ndim == 3:
+        expected = expected[None]  # no batch: one sample
+    got = cap.get(0)
+    close(got, expected, what=case)
+    np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-5)
+
+
+def test_sdpa_dropout_in_training_draws_the_same_numbers():
+    q, k, v = (_rand(2, 2, 6, 4, seed=s) for s in (6, 7, 8))
+    m = Caller(dropout_p=0.5)
+    torch.manual_seed(0)
+    plain = m(q, k, v)
+    rng = torch.get_rng_state()
+    torch.manual_seed(0)
+    with aw.capture(m) as cap:
+        out = m(q, k, v)
+    assert torch.equal(plain, out), "the capture changed which elements dropout drops"
+    assert torch.equal(rng, torch.get_rng_state())
+    # weights are those before dropout: proper distributions
+    close(cap.get(0), sdpa_reference(q, k), what="dropout")

@@ -1,4 +1,4 @@
-"""Run by test_checkpoint.py as a subprocess that the test SIGKILLs mid-collection.
+"""Run by test_collect_checkpoint.py as a subprocess that the test SIGKILLs mid-collection.
 
 Usage: ``_kill_worker.py CHECKPOINT``: a slow (sleeping) forward over the
 shared data set, checkpointing every 8 samples, keep="both".

@@ -1,4 +1,4 @@
-"""Run by ``torchrun --nproc_per_node=2`` in test_distributed.py: collect a shard per rank over gloo.
+"""Run by ``torchrun --nproc_per_node=2`` in test_collect_distributed.py: collect a shard per rank over gloo.
 
 Usage: ``torchrun ... _torchrun_worker.py OUT_DIR``. Rank 0 saves the results
 to ``OUT_DIR/mixed.npz`` (keep="both", checkpointed) and ``OUT_DIR/split.npz``

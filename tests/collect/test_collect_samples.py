@@ -9,7 +9,9 @@ import pytest
 import torch
 
 import attnwidget as aw
-from attnwidget.capture import capture  # aw.capture can be shadowed by the subpackage
+
+aw.capture  # resolve the lazy name first: importing the subpackage before it rebinds aw.capture
+from attnwidget.capture import capture  # noqa: E402
 from _collect_models import batches, data, model
 
 

@@ -48,3 +48,9 @@ def test_queries_attend_to_their_own_part(sampled):
     assert best > 0.6                         # chance: 0.25
     grid = diffusion.part_attention(cap, "layers.0.cross_attn")
     assert grid.shape == (4, 4) and np.allclose(grid.sum(-1), 1, atol=1e-5)
+
+
+def test_own_part_attention_sharpens_as_noise_goes(sampled):
+    cap, _, _ = sampled
+    own = diffusion.step_statistics(cap, "layers.0.cross_attn")["own_part"]
+    assert own[-1] > own[0] + 0.2

@@ -148,3 +148,18 @@ def test_head_entropy_matches_reduce_entropy():
     np.testing.assert_allclose(head_entropy(x), want, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(head_entropy(x.astype(np.float16)),
                                entropy(x.astype(np.float16), axis=-1).mean(axis=-1), rtol=1e-3, atol=1e-3)
+
+
+def test_float32_variance_keeps_its_precision_when_tiny_next_to_the_mean():
+    rng = np.random.default_rng(3)
+    x = (0.3 + 1e-4 * rng.random((40, 2, 5, 5))).astype(np.float32)
+    x[:, 0, 0, 0] = 0.7  # a constant cell: variance exactly 0
+    acc = StreamingStats()
+    for i in range(0, 40, 7):
+        acc.update("s", 0, x[i:i + 7], np.arange(i, min(i + 7, 40)) % 3)
+    st = acc.result()["s"][0]
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(st["var"][0], x64.var(0), rtol=1e-6, atol=1e-20)
+    np.testing.assert_allclose(st["var"][2], x64[1::3].var(0), rtol=1e-6, atol=1e-20)
+    np.testing.assert_allclose(st["mean"][0], x64.mean(0), rtol=1e-12)
+    assert st["var"][0, 0, 0, 0] < 1e-20
