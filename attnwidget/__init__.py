@@ -5,25 +5,25 @@ Data flows one way::
     model -> capture (hooks, on the model's device) -> reduce -> store (Capture)
           -> frame (selection -> 2D array) -> widget bytes | matplotlib figure
 
-The public names are loaded lazily, so ``import attnwidget`` stays cheap and
-the capture engine works without a notebook.
+The capture engine is imported at once; the widgets and figures load on first
+use, so the engine works without a notebook or matplotlib.
 """
 
 from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+# The engine is imported eagerly: ``capture``, ``collect`` and ``frame`` are both
+# submodules and public functions, and importing a submodule binds its name on
+# the package. Binding the functions here, after their modules are loaded,
+# keeps ``aw.capture`` the function however the submodules get imported later.
+from .capture import capture, tap
+from .collect import collect
+from .frame import Frame, frame
+from .store import Capture, load
 
-# public name -> module that defines it
+# the notebook and figure layers load lazily (anywidget, matplotlib): name -> module
 _PUBLIC = {
-    "capture": ".capture",
-    "tap": ".capture",
-    "collect": ".collect",
-    "Capture": ".store",
-    "load": ".store",
-    "frame": ".frame",
-    "Frame": ".frame",
     "show": ".widgets",
     "Explorer": ".widgets",
     "Heatmap": ".widgets",
@@ -35,7 +35,8 @@ _PUBLIC = {
     "to_html": ".figures",
 }
 
-__all__ = sorted(_PUBLIC) + ["__version__"]
+__all__ = sorted([*_PUBLIC, "capture", "tap", "collect", "Frame", "frame", "Capture", "load",
+                  "__version__"])
 
 
 def __getattr__(name: str):

@@ -192,16 +192,7 @@ class StreamingStats:
         if n == 0:
             return
         shape = tuple(x.shape[1:])
-        site = self.sites.get((layer, step))
-        if site is None:
-            heads = shape[0] if tuple(axes) == ATTENTION_AXES else None
-            site = self.sites[(layer, step)] = SiteStats(shape, heads)
-        elif site.shape != shape:
-            raise ValueError(
-                f"site {layer!r} (step {step}): a batch has per-sample shape {shape} but earlier "
-                f"batches had {site.shape}. Streaming statistics need one shape for every sample: "
-                "pad inputs to a fixed length (e.g. padding='max_length' in the tokenizer) or use "
-                "keep='samples', which zero-pads the samples it keeps")
+        site = self.site(layer, step, shape, axes)
         ent = head_entropy(x) if site.heads is not None else None
         flat = x.reshape(n, -1)
         if labels is None:
@@ -222,6 +213,21 @@ class StreamingStats:
             part = Moments.of_batch(flat[lo:hi], None if ent is None else ent[lo:hi], shape)
             site.moments(class_key(value)).merge(part)
             site.moments(ALL).merge(part)  # "all" from the class parts: no second pass over the batch
+
+    def site(self, layer: str, step: int, shape: tuple[int, ...], axes=ATTENTION_AXES) -> SiteStats:
+        """The statistics of a site, made on first use; a ValueError if ``shape`` changed."""
+        shape = tuple(int(s) for s in shape)
+        site = self.sites.get((layer, step))
+        if site is None:
+            heads = shape[0] if tuple(axes) == ATTENTION_AXES else None
+            site = self.sites[(layer, step)] = SiteStats(shape, heads)
+        elif site.shape != shape:
+            raise ValueError(
+                f"site {layer!r} (step {step}): a batch has per-sample shape {shape} but earlier "
+                f"batches had {site.shape}. Streaming statistics need one shape for every sample: "
+                "pad inputs to a fixed length (e.g. padding='max_length' in the tokenizer) or use "
+                "keep='samples', which zero-pads the samples it keeps")
+        return site
 
     def merge(self, other: "StreamingStats") -> "StreamingStats":
         """Fold another accumulator (e.g. of another part of the data) into this one; returns self."""

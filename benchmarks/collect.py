@@ -7,12 +7,16 @@ Prints, measured in one run:
   ratio (flat: about 1.0);
 - samples/second of the bare ``torch.no_grad()`` forward loop and of
   ``collect(keep="stats", labels=...)`` over the same batches (best of a few
-  interleaved rounds after a warm-up), and their ratio (target: at least 0.8).
-  Process CPU seconds are printed beside the wall times, since on a shared
-  machine the wall time also depends on what else runs.
+  interleaved rounds after a warm-up), and their ratio (target: at least 0.8),
+  for two small encoders of 128 tokens: 4 layers of width 512 with 8 heads
+  (the target model, ~13M parameters) and, for context, width 256 with 4
+  heads, where attention is a larger share of the work. Process CPU seconds
+  are printed beside the wall times, since on a shared machine the wall time
+  also depends on what else runs (CPU time also counts torch's worker threads
+  spinning while the single-threaded statistics run, so its ratio is lower).
 
 The exit status is 0 only if both targets are met (RSS ratio at most 1.10,
-throughput ratio at least 0.8). Run: ``python benchmarks/collect.py``
+throughput ratio of the target model at least 0.8). Run: ``python benchmarks/collect.py``
 (``--quick`` for a short smoke run, ``--threads N`` to set torch's threads).
 """
 
@@ -92,11 +96,11 @@ def peak_rss(num_samples: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def throughput(num_samples: int, repeats: int) -> dict[str, tuple[float, float]]:
+def throughput(dim: int, heads: int, num_samples: int, repeats: int) -> dict[str, tuple[float, float]]:
     """Best-of-``repeats`` ``(wall, cpu)`` seconds of the bare loop and of collect(keep="stats")."""
     import attnwidget as aw
 
-    model = make_model(256, 4, 4)
+    model = make_model(dim, heads, 4)
     data = list(batches(num_samples, 32, 128, seed=1))
 
     def bare():
@@ -140,15 +144,20 @@ def main() -> None:
     print(f"keep='stats' peak RSS, {small:,} samples:  {a:8.1f} MiB")
     print(f"keep='stats' peak RSS, {large:,} samples: {b:8.1f} MiB")
     print(f"peak RSS ratio {large:,} / {small:,} samples: {b / a:.3f}  (flat: ~1.0)")
-    n = 128 if args.quick else 512
-    best = throughput(n, 1 if args.quick else 3)
-    print(f"throughput over {n} samples (dim 256, 4 layers, 4 heads, batch 32, length 128, 2 classes):")
-    for name, label in (("bare", "bare forward loop"), ("collect", "collect(keep='stats')")):
-        wall, cpu = best[name]
-        print(f"  {label:22s} {n / wall:7.1f} samples/s  ({wall:6.2f} s wall, {cpu:6.2f} s CPU)")
-    ratio = best["bare"][0] / best["collect"][0]
-    print(f"throughput ratio collect / bare: {ratio:.3f} wall, "
-          f"{best['bare'][1] / best['collect'][1]:.3f} CPU  (target >= 0.8)")
+    n = 64 if args.quick else 256
+    ratios = {}
+    for dim, heads in ((512, 8), (256, 4)):
+        best = throughput(dim, heads, n, 1 if args.quick else 3)
+        print(f"throughput, {n} samples, width {dim}, {heads} heads, 4 layers, batch 32, "
+              f"length 128, 2 classes:")
+        for name, label in (("bare", "bare forward loop"), ("collect", "collect(keep='stats')")):
+            wall, cpu = best[name]
+            print(f"  {label:22s} {n / wall:7.1f} samples/s  ({wall:6.2f} s wall, {cpu:6.2f} s CPU)")
+        ratios[dim] = best["bare"][0] / best["collect"][0]
+        print(f"  ratio collect / bare: {ratios[dim]:.3f} wall, "
+              f"{best['bare'][1] / best['collect'][1]:.3f} CPU"
+              + ("  (target >= 0.8)" if dim == 512 else "  (context)"))
+    ratio = ratios[512]
     ok = b / a <= 1.10 and ratio >= 0.8
     print("targets met" if ok else "TARGET MISSED")
     sys.exit(0 if ok else 1)

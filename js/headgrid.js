@@ -4,7 +4,7 @@
 import { splitThumbs } from "./codecs.js";
 import { lut } from "./colormaps.js";
 import { colorize } from "./draw.js";
-import { addStyles, coalesce, colormapSelect, make, markPainted, traitSelect } from "./ui.js";
+import { addStyles, colormapSelect, drawScheduler, make, markPainted, traitSelect } from "./ui.js";
 
 const SIDE = 64; // CSS pixels per thumbnail
 
@@ -78,7 +78,7 @@ export default {
       if (msg && msg.type === "error") error.textContent = msg.message;
     }
 
-    const schedule = coalesce(paint);
+    const schedule = drawScheduler(paint);
     const events = "change:_thumbs change:_thumbs_meta change:colormap";
     model.on(events, schedule);
     model.on("change:layer change:head", highlight);

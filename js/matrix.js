@@ -8,7 +8,7 @@ import {
   cellAt, cellToIndex, cellsToRegion, clip, colorbarCodes, colorbarTicks, colorize, fitMatrix,
   indexToCell, thinLabels, zoomAround,
 } from "./draw.js";
-import { addStyles, coalesce, colormapSelect, make, markPainted, saveButton, traitSelect } from "./ui.js";
+import { addStyles, colormapSelect, drawScheduler, make, markPainted, saveButton, traitSelect } from "./ui.js";
 
 const PLOT = 440; // CSS pixels for the matrix area
 const MARGIN = 96; // most room for row labels (left) and column labels (bottom)
@@ -66,12 +66,19 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
   /** @type {{codes: Uint8Array, rows: number, cols: number} | null} */
   let frame = null;
   let meta = /** @type {any} */ ({});
+  let rowLabels = /** @type {string[]} */ ([]);
+  let colLabels = /** @type {string[]} */ ([]);
   let layout = null;
   let drag = null; // {x0, y0, x1, y1} while dragging a zoom box
   let requestId = 0;
 
   function read() {
     meta = model.get("_frame_meta") || {};
+    // labels travel in their own trait, sent only when they change; a
+    // standalone page (to_html) keeps them in the frame header instead
+    const labels = model.get("_labels") || {};
+    rowLabels = meta.row_labels || labels.rows || [];
+    colLabels = meta.col_labels || labels.cols || [];
     frame = null;
     error.textContent = "";
     if (meta.error) {
@@ -98,8 +105,8 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
       return;
     }
     const table = lut(model.get("colormap"));
-    left = labelRoom(meta.row_labels) + 18;
-    bottom = labelRoom(meta.col_labels) + 22;
+    left = labelRoom(rowLabels) + 18;
+    bottom = labelRoom(colLabels) + 22;
     layout = fitMatrix(frame.rows, frame.cols, { x: left, y: TOP, width: PLOT, height: PLOT });
     resize(layout.width, layout.height);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -129,8 +136,8 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
   function drawLabels() {
     ctx.fillStyle = getComputedStyle(el).color || "#222";
     ctx.font = "11px sans-serif";
-    const rows = meta.row_labels || [];
-    const cols = meta.col_labels || [];
+    const rows = rowLabels;
+    const cols = colLabels;
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
     for (const i of thinLabels(rows.length, layout.height, 12)) {
@@ -191,7 +198,7 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
     ctx.setLineDash([]);
   }
 
-  const schedule = coalesce(paint);
+  const schedule = drawScheduler(paint);
 
   function point(event) {
     const rect = canvas.getBoundingClientRect();
@@ -217,8 +224,8 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
     }
     const code = frame.codes[hit.row * frame.cols + hit.col];
     const value = dequantize(code, meta.vmin, meta.vmax, meta.scale);
-    tooltip.textContent = `${meta.row_axis}: ${(meta.row_labels || [])[hit.row] ?? hit.row}\n`
-      + `${meta.col_axis}: ${(meta.col_labels || [])[hit.col] ?? hit.col}\n`
+    tooltip.textContent = `${meta.row_axis}: ${rowLabels[hit.row] ?? hit.row}\n`
+      + `${meta.col_axis}: ${colLabels[hit.col] ?? hit.col}\n`
       + `value ≈ ${formatValue(value)}`;
     tooltip.style.display = "block";
     tooltip.style.left = `${p.x + 14}px`;
@@ -304,7 +311,7 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
   canvas.addEventListener("wheel", onWheel, { passive: false });
   canvas.addEventListener("dblclick", () => zoom && sendZoom(null));
   reset.addEventListener("click", () => sendZoom(null));
-  const events = "change:_frame change:_frame_meta change:colormap change:pinned change:scale";
+  const events = "change:_frame change:_frame_meta change:_labels change:colormap change:pinned change:scale";
   model.on(events, schedule);
   model.on("msg:custom", onMessage);
   paint();

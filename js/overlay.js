@@ -4,7 +4,7 @@
 import { decodeFrame, dequantize, formatValue, toBytes } from "./codecs.js";
 import { lut } from "./colormaps.js";
 import { blend, colorize, upsample } from "./draw.js";
-import { addStyles, coalesce, colormapSelect, make, markPainted, saveButton } from "./ui.js";
+import { addStyles, colormapSelect, drawScheduler, make, markPainted, saveButton } from "./ui.js";
 
 const MAX_SIDE = 448; // CSS pixels, longest side shown
 const MIN_SIDE = 224;
@@ -90,7 +90,7 @@ export default {
     });
     canvas.addEventListener("mousemove", onMove);
     canvas.addEventListener("mouseleave", () => { tooltip.style.display = "none"; });
-    const schedule = coalesce(paint);
+    const schedule = drawScheduler(paint);
     const events = "change:_frame change:_frame_meta change:_image change:colormap change:opacity";
     model.on(events, schedule);
     paint();

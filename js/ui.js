@@ -106,6 +106,50 @@ export function coalesce(fn) {
 }
 
 /**
+ * Schedule repaints: the first request draws at once (in a microtask, so the
+ * several change events of one model update give one draw, with all the new
+ * values in place); requests after that draw, within the same animation
+ * frame, are coalesced into one draw at the next frame. A quiet view thus
+ * repaints without waiting up to a frame, and a burst still paints at most
+ * once per frame (plus the first).
+ *
+ * States: "idle" (nothing pending), "soon" (microtask draw pending), "drawn"
+ * (drew during this frame; a frame callback will clear it), "queued" (a draw
+ * waits for that frame callback).
+ * @param {() => void} fn the repaint
+ * @param {{micro?: (f: () => void) => void, frame?: (f: () => void) => void}} [timers]
+ *   how to run a microtask and an animation-frame callback (for tests)
+ * @returns {(() => void) & {state: () => string}} request a repaint
+ */
+export function drawScheduler(fn, timers = {}) {
+  const micro = timers.micro
+    || (typeof queueMicrotask === "function" ? queueMicrotask : (f) => Promise.resolve().then(f));
+  const frame = timers.frame
+    || (typeof requestAnimationFrame === "function" ? requestAnimationFrame : (f) => setTimeout(f, 16));
+  let state = "idle";
+  const draw = () => {
+    state = "drawn";
+    frame(onFrame); // before fn: a throwing repaint must not leave the scheduler stuck
+    fn();
+  };
+  function onFrame() {
+    if (state === "queued") draw();
+    else state = "idle";
+  }
+  const request = () => {
+    if (state === "idle") {
+      state = "soon";
+      micro(() => { if (state === "soon") draw(); });
+    } else if (state === "drawn") {
+      state = "queued";
+    }
+    // "soon" or "queued": a draw is already pending, it will show the latest state
+  };
+  request.state = () => state;
+  return request;
+}
+
+/**
  * Mark a repaint on the root element (browser tests wait on data-frame-version).
  * @param {HTMLElement} el
  * @param {number[]} [shape]

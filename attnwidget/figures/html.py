@@ -87,9 +87,16 @@ def _script_json(obj: Any) -> str:
 def _sent_at(v, sel: dict) -> dict:
     """What the view would send at ``sel``: its own ``refresh()`` run on a :class:`ViewAt`."""
     proxy = ViewAt(v, **sel)
+    proxy._labels = None  # the view sends labels only when they differ from this: always, here
     proxy.refresh()
-    return {k: _jsonable(_drop_timing(val)) for k, val in vars(proxy).items()
+    sent = {k: val for k, val in vars(proxy).items()
             if k.startswith("_") and not k.startswith("__") and k not in ("_view", "_values")}
+    # the page keeps each frame's labels in its header, as one entry per frame
+    labels = sent.pop("_labels", None)
+    if isinstance(labels, dict) and isinstance(sent.get("_frame_meta"), dict):
+        sent["_frame_meta"] = {**sent["_frame_meta"], "row_labels": labels["rows"],
+                               "col_labels": labels["cols"]}
+    return {k: _jsonable(_drop_timing(val)) for k, val in sent.items()}
 
 
 def _layers_for(v) -> list[int]:
@@ -165,7 +172,7 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
         raise ValueError("no frame to embed: the layers and steps asked for do not exist")
     # the module text travels once, in its own script; layout is a kernel-side model
     state = {k: _jsonable(val) for k, val in v.get_state().items()
-             if k not in ("_esm", "_css", "layout", "comm")}
+             if k not in ("_esm", "_css", "layout", "comm", "_labels")}
     first = next(iter(table))
     current = _key({k: getattr(v, k) for k in keys}, keys)
     if current not in table:  # the view's own selection was left out: start at the first entry

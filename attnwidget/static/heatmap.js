@@ -201,17 +201,31 @@ function addStyles() {
   style.id = "aw-styles";
   document.head.appendChild(style);
 }
-function coalesce(fn) {
-  let pending = false;
-  const raf = typeof requestAnimationFrame === "function" ? requestAnimationFrame : (f) => setTimeout(f, 0);
-  return () => {
-    if (pending) return;
-    pending = true;
-    raf(() => {
-      pending = false;
-      fn();
-    });
+function drawScheduler(fn, timers = {}) {
+  const micro = timers.micro || (typeof queueMicrotask === "function" ? queueMicrotask : (f) => Promise.resolve().then(f));
+  const frame = timers.frame || (typeof requestAnimationFrame === "function" ? requestAnimationFrame : (f) => setTimeout(f, 16));
+  let state = "idle";
+  const draw = () => {
+    state = "drawn";
+    frame(onFrame);
+    fn();
   };
+  function onFrame() {
+    if (state === "queued") draw();
+    else state = "idle";
+  }
+  const request = () => {
+    if (state === "idle") {
+      state = "soon";
+      micro(() => {
+        if (state === "soon") draw();
+      });
+    } else if (state === "drawn") {
+      state = "queued";
+    }
+  };
+  request.state = () => state;
+  return request;
 }
 function markPainted(el, shape) {
   el.dataset.frameVersion = String(Number(el.dataset.frameVersion || 0) + 1);
@@ -272,11 +286,22 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
     /** @type {any} */
     {}
   );
+  let rowLabels = (
+    /** @type {string[]} */
+    []
+  );
+  let colLabels = (
+    /** @type {string[]} */
+    []
+  );
   let layout = null;
   let drag = null;
   let requestId = 0;
   function read() {
     meta = model.get("_frame_meta") || {};
+    const labels = model.get("_labels") || {};
+    rowLabels = meta.row_labels || labels.rows || [];
+    colLabels = meta.col_labels || labels.cols || [];
     frame = null;
     error.textContent = "";
     if (meta.error) {
@@ -302,8 +327,8 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
       return;
     }
     const table = lut(model.get("colormap"));
-    left = labelRoom(meta.row_labels) + 18;
-    bottom = labelRoom(meta.col_labels) + 22;
+    left = labelRoom(rowLabels) + 18;
+    bottom = labelRoom(colLabels) + 22;
     layout = fitMatrix(frame.rows, frame.cols, { x: left, y: TOP, width: PLOT, height: PLOT });
     resize(layout.width, layout.height);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -330,8 +355,8 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
   function drawLabels() {
     ctx.fillStyle = getComputedStyle(el).color || "#222";
     ctx.font = "11px sans-serif";
-    const rows = meta.row_labels || [];
-    const cols = meta.col_labels || [];
+    const rows = rowLabels;
+    const cols = colLabels;
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
     for (const i of thinLabels(rows.length, layout.height, 12)) {
@@ -392,7 +417,7 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
     );
     ctx.setLineDash([]);
   }
-  const schedule = coalesce(paint);
+  const schedule = drawScheduler(paint);
   function point(event) {
     const rect = canvas.getBoundingClientRect();
     return { x: event.clientX - rect.left, y: event.clientY - rect.top };
@@ -415,8 +440,8 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
     }
     const code = frame.codes[hit.row * frame.cols + hit.col];
     const value = dequantize(code, meta.vmin, meta.vmax, meta.scale);
-    tooltip.textContent = `${meta.row_axis}: ${(meta.row_labels || [])[hit.row] ?? hit.row}
-${meta.col_axis}: ${(meta.col_labels || [])[hit.col] ?? hit.col}
+    tooltip.textContent = `${meta.row_axis}: ${rowLabels[hit.row] ?? hit.row}
+${meta.col_axis}: ${colLabels[hit.col] ?? hit.col}
 value \u2248 ${formatValue(value)}`;
     tooltip.style.display = "block";
     tooltip.style.left = `${p.x + 14}px`;
@@ -495,7 +520,7 @@ value \u2248 ${formatValue(value)}`;
   canvas.addEventListener("wheel", onWheel, { passive: false });
   canvas.addEventListener("dblclick", () => zoom && sendZoom(null));
   reset.addEventListener("click", () => sendZoom(null));
-  const events = "change:_frame change:_frame_meta change:colormap change:pinned change:scale";
+  const events = "change:_frame change:_frame_meta change:_labels change:colormap change:pinned change:scale";
   model.on(events, schedule);
   model.on("msg:custom", onMessage);
   paint();

@@ -162,17 +162,31 @@ function addStyles() {
   style.id = "aw-styles";
   document.head.appendChild(style);
 }
-function coalesce(fn) {
-  let pending = false;
-  const raf = typeof requestAnimationFrame === "function" ? requestAnimationFrame : (f) => setTimeout(f, 0);
-  return () => {
-    if (pending) return;
-    pending = true;
-    raf(() => {
-      pending = false;
-      fn();
-    });
+function drawScheduler(fn, timers = {}) {
+  const micro = timers.micro || (typeof queueMicrotask === "function" ? queueMicrotask : (f) => Promise.resolve().then(f));
+  const frame = timers.frame || (typeof requestAnimationFrame === "function" ? requestAnimationFrame : (f) => setTimeout(f, 16));
+  let state = "idle";
+  const draw = () => {
+    state = "drawn";
+    frame(onFrame);
+    fn();
   };
+  function onFrame() {
+    if (state === "queued") draw();
+    else state = "idle";
+  }
+  const request = () => {
+    if (state === "idle") {
+      state = "soon";
+      micro(() => {
+        if (state === "soon") draw();
+      });
+    } else if (state === "drawn") {
+      state = "queued";
+    }
+  };
+  request.state = () => state;
+  return request;
 }
 function markPainted(el, shape) {
   el.dataset.frameVersion = String(Number(el.dataset.frameVersion || 0) + 1);
@@ -275,7 +289,7 @@ value \u2248 ${formatValue(v)}`;
     canvas.addEventListener("mouseleave", () => {
       tooltip.style.display = "none";
     });
-    const schedule = coalesce(paint);
+    const schedule = drawScheduler(paint);
     const events = "change:_frame change:_frame_meta change:_image change:colormap change:opacity";
     model.on(events, schedule);
     paint();

@@ -18,7 +18,7 @@ from ..colormaps import COLORMAPS
 from ..frame import Frame, HEAD_CHOICES, select_samples
 from ..store import Capture
 
-__all__ = ["Selection", "frame_state", "error_state", "check_kwargs", "check_capture",
+__all__ = ["Selection", "frame_state", "frame_labels", "error_state", "check_kwargs", "check_capture",
            "colormap_trait", "scale_trait"]
 
 
@@ -169,17 +169,27 @@ class Selection(t.HasTraits):
 
 
 def frame_state(fr: Frame, scale: str = "linear") -> tuple[bytes, dict]:
-    """A frame as ``(codes, meta)``: ``h*w`` uint8 codes plus the header the JS reads."""
+    """A frame as ``(codes, meta)``: ``h*w`` uint8 codes plus the header the JS reads.
+
+    The header is small (shape, value range, axes, region, title): the row and
+    column labels travel separately (:func:`frame_labels`), only when they change.
+    """
     header, payload = wire.encode(fr.values, scale)
     meta = dict(header, title=fr.title, row_axis=fr.row_axis, col_axis=fr.col_axis,
-                row_labels=[str(s) for s in fr.row_labels], col_labels=[str(s) for s in fr.col_labels],
                 region=[int(v) for v in fr.region], full_shape=[int(v) for v in fr.full_shape],
                 block=[int(v) for v in fr.block], error=None)
     return payload, meta
 
 
+def frame_labels(fr: Frame | None) -> dict:
+    """The row and column labels of a frame as the JS reads them: ``{"rows": [...], "cols": [...]}``."""
+    if fr is None:
+        return {"rows": [], "cols": []}
+    return {"rows": [str(s) for s in fr.row_labels], "cols": [str(s) for s in fr.col_labels]}
+
+
 def error_state(message: str) -> tuple[bytes, dict]:
     """An empty frame carrying an error message the view shows as text."""
     return b"", {"dtype": "uint8", "shape": [0, 0], "vmin": 0.0, "vmax": 1.0, "scale": "linear",
-                 "title": "", "row_axis": "", "col_axis": "", "row_labels": [], "col_labels": [],
+                 "title": "", "row_axis": "", "col_axis": "",
                  "region": [0, 0, 0, 0], "full_shape": [0, 0], "block": [1, 1], "error": message}

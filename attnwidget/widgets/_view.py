@@ -3,8 +3,16 @@
 A subclass says which ES module draws it (``_esm``), which traits besides the
 selection change the picture (``_redraw_on``) and how to compute its frame
 (``frame()``, always via :func:`attnwidget.frame.frame`). This class keeps
-``_frame`` (uint8 codes, one byte per cell) and ``_frame_meta`` (shape, value
-range, labels, region) in step with the traits and answers custom messages.
+``_frame`` (uint8 codes, one byte per cell), ``_frame_meta`` (shape, value
+range, axes, region: a small header) and ``_labels`` (row and column labels,
+assigned only when they differ from what was sent last) in step with the
+traits and answers custom messages.
+
+Frames computed on a trait change are kept in a small per-view LRU cache
+(``FRAME_CACHE_SIZE`` entries) keyed by everything ``frame()`` reads, so
+flipping back to a layer or head shown a moment ago costs no recomputation;
+``frame()`` itself always computes, and ``refresh()`` recomputes too (call
+it after changing the capture in place).
 """
 
 from __future__ import annotations
@@ -17,23 +25,40 @@ import anywidget
 import traitlets as t
 
 from ..frame import Frame
-from ._traits import Selection, check_capture, check_kwargs, error_state, frame_state
+from ._traits import Selection, check_capture, check_kwargs, error_state, frame_labels, frame_state
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
+
+#: frames a view keeps (most recently shown first out last)
+FRAME_CACHE_SIZE = 32
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
 
 
 class View(Selection, anywidget.AnyWidget):
     """A canvas view of one capture (abstract: subclasses set ``_esm`` and ``frame``)."""
 
     _frame = t.Bytes(b"", help="uint8 colour codes of the shown frame, row-major, h*w bytes").tag(sync=True)
-    _frame_meta = t.Dict(help="shape, vmin, vmax, scale, labels, region, block, title, error").tag(sync=True)
+    _frame_meta = t.Dict(help="shape, vmin, vmax, scale, axes, region, block, title, error").tag(sync=True)
+    _labels = t.Dict(default_value={"rows": [], "cols": []},
+                     help="{'rows': [...], 'cols': [...]}: labels of the shown frame; "
+                          "assigned only when they change").tag(sync=True)
 
     #: traits (besides the selection) whose change recomputes the frame
     _redraw_on: tuple[str, ...] = ()
+    #: traits of ``_redraw_on`` that change the codes sent but not ``frame()`` (not in the cache key)
+    _not_in_frame: tuple[str, ...] = ("scale",)
     _extra_kwargs: tuple[str, ...] = ("tokens", "layout")
 
     def __init__(self, cap, *, tokens: Any = None, **kwargs):
         check_kwargs(type(self), kwargs, self._extra_kwargs)
+        self._frame_cache: dict = {}
         self.cap = check_capture(cap)
         self.tokens = tokens
         self._ready = False
@@ -44,26 +69,90 @@ class View(Selection, anywidget.AnyWidget):
         self.on_msg(self._on_message)
         self.refresh()
 
+    # the cache holds frames of one capture with one set of tokens: replacing either empties it
+    @property
+    def cap(self):
+        return self.__dict__["_cap"]
+
+    @cap.setter
+    def cap(self, value) -> None:
+        self.__dict__["_cap"] = value
+        self.__dict__.get("_frame_cache", {}).clear()
+
+    @property
+    def tokens(self):
+        return self.__dict__.get("_tokens")
+
+    @tokens.setter
+    def tokens(self, value) -> None:
+        self.__dict__["_tokens"] = value
+        self.__dict__.get("_frame_cache", {}).clear()
+
+    def notify_change(self, change) -> None:
+        # one comm message per change: the changed trait's own update and the
+        # frame its observers compute travel together (nested holds send once)
+        with self.hold_sync():
+            super().notify_change(change)
+
     # ------------------------------------------------------------ frame
     def frame(self) -> Frame:
         """The :class:`~attnwidget.frame.Frame` this view shows now."""
         raise NotImplementedError
 
+    def _cache_key(self) -> Any:
+        """Everything ``frame()`` depends on: the selection, the frame traits, the capture's shape."""
+        cap = self.cap
+        traits = tuple((n, _hashable(getattr(self, n))) for n in self._redraw_on
+                       if n not in self._not_in_frame)
+        # a capture that grows (more steps or sites, new tokens or labels) is another capture
+        grown = (cap.steps, len(cap.layers), id(cap.tokens), id(cap.labels))
+        return (_hashable(self.selection()), traits, grown)
+
+    def _cached_frame(self, fresh: bool = False) -> Frame:
+        """``frame()``, from the cache when the same selection was computed lately.
+
+        ``fresh`` recomputes (and replaces the cached frame). Only a live view
+        caches: a :class:`~attnwidget.figures.views.ViewAt` proxy computes.
+        """
+        cache = vars(self).get("_frame_cache")
+        if cache is None:
+            return self.frame()
+        key = self._cache_key()
+        try:
+            hash(key)
+        except TypeError:  # an unhashable selection value: no caching
+            return self.frame()
+        hit = None if fresh else cache.pop(key, None)
+        fr = hit if hit is not None else self.frame()
+        cache.pop(key, None)
+        cache[key] = fr  # most recent last
+        while len(cache) > FRAME_CACHE_SIZE:
+            del cache[next(iter(cache))]
+        return fr
+
     def refresh(self) -> None:
         """Recompute the frame and send it to the browser."""
+        self._send_frame(fresh=True)
+
+    def _send_frame(self, fresh: bool = False) -> None:
         started = time.perf_counter()
         try:
-            payload, meta = frame_state(self.frame(), getattr(self, "scale", "linear"))
+            fr = self._cached_frame(fresh=fresh)
+            payload, meta = frame_state(fr, getattr(self, "scale", "linear"))
+            labels = frame_labels(fr)
         except (IndexError, KeyError, ValueError) as e:
             payload, meta = error_state(str(e))
+            labels = frame_labels(None)
         meta["compute_ms"] = round((time.perf_counter() - started) * 1000, 2)
         with self.hold_sync():
             self._frame = payload
             self._frame_meta = meta
+            if labels != self._labels:  # unchanged labels are not sent again
+                self._labels = labels
 
     def _redraw(self, change=None) -> None:
         if self._ready:
-            self.refresh()
+            self._send_frame()
 
     # ------------------------------------------------------------ messages
     def _on_message(self, widget, content, buffers) -> None:

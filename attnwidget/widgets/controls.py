@@ -22,6 +22,13 @@ def _shown(widget, visible: bool) -> None:
     widget.layout.display = None if visible else "none"
 
 
+def _dropdown_width(names, label_px: int = 90, char_px: float = 7.5, arrow_px: int = 36,
+                    most_px: int = 640) -> str:
+    """A CSS min-width for a described dropdown that shows its longest option unclipped."""
+    longest = max((len(str(n)) for n in names), default=0)
+    return f"{min(most_px, max(200, int(label_px + char_px * longest + arrow_px)))}px"
+
+
 class Controls(widgets.HBox):
     """A row of controls bound to ``target`` (an Explorer or any Selection).
 
@@ -43,8 +50,10 @@ class Controls(widgets.HBox):
         self.target = target
         cap = target.cap
         names = dict(class_names or {})
+        # wide enough for the longest site name (e.g. decoder.layers.0.cross_attn): the
+        # select's own flex basis is fixed, so "auto" alone clips long names
         self.layer = widgets.Dropdown(description="layer", options=[(n, i) for i, n in enumerate(cap.layers)],
-                                      layout=widgets.Layout(width="auto"))
+                                      layout=widgets.Layout(width="auto", min_width=_dropdown_width(cap.layers)))
         self.head = widgets.Dropdown(description="head", layout=widgets.Layout(width="160px"))
         self.label = widgets.Dropdown(
             description="class",

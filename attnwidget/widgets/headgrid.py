@@ -100,6 +100,10 @@ class HeadGrid(View):
 
     def refresh(self) -> None:
         """Recompute every thumbnail and send them in one message."""
+        self._send_frame(fresh=True)
+
+    def _send_frame(self, fresh: bool = False) -> None:
+        # every trait change lands here too (View._redraw); thumbnails are not cached
         started = time.perf_counter()
         try:
             frames = self.frames()

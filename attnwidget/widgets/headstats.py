@@ -18,6 +18,7 @@ from ._traits import Selection, check_capture, check_kwargs
 __all__ = ["HeadStats", "stats_for"]
 
 STATS = ("entropy", "max", "sparsity")
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c")
 
 
 def stats_for(cap, layer, step: int = 0, label=None) -> dict[str, np.ndarray]:
@@ -62,18 +63,22 @@ class HeadStats(Selection, widgets.VBox):
         import bqplot as bq
 
         xs, ys = bq.OrdinalScale(), bq.LinearScale(min=0.0, max=1.0)
+        # bqplot draws its legend inside the plot area, over the last heads' bars:
+        # the legend is a row of its own above the chart instead
         self.bars = bq.Bars(x=[], y=[], scales={"x": xs, "y": ys}, type="grouped",
-                            labels=list(STATS), display_legend=True,
-                            colors=["#1f77b4", "#ff7f0e", "#2ca02c"],
+                            labels=list(STATS), display_legend=False, colors=list(COLORS),
                             interactions={"click": "select"})
+        self.legend = widgets.HTML(_legend_html(STATS, COLORS),
+                                   layout=widgets.Layout(align_self="flex-end", margin="0 20px 0 0"))
+        self.legend.add_class("aw-headstats-legend")
         self.message = widgets.HTML()
         self.figure = bq.Figure(marks=[self.bars],
                                 axes=[bq.Axis(scale=xs, label="head"),
                                       bq.Axis(scale=ys, side="left", label="value (0..1)")],
-                                title="head statistics", legend_location="top-right",
+                                title="head statistics",
                                 layout=widgets.Layout(height="240px", width="100%"),
                                 fig_margin={"top": 40, "bottom": 40, "left": 50, "right": 20})
-        self.children = [self.figure, self.message]
+        self.children = [self.legend, self.figure, self.message]
         self.add_class("aw-headstats")
         self.bars.observe(self._bar_clicked, names=["selected"])
         self.observe(lambda change: self.refresh(), names=["layer", "label", "step"])
@@ -113,6 +118,13 @@ class HeadStats(Selection, widgets.VBox):
         picked = change["new"]
         if picked is not None and len(picked):
             self.head = int(picked[0])
+
+
+def _legend_html(names, colors) -> str:
+    items = "".join(f'<span style="margin-left:12px;white-space:nowrap">'
+                    f'<span style="display:inline-block;width:10px;height:10px;background:{c};'
+                    f'margin-right:4px"></span>{_escape(n)}</span>' for n, c in zip(names, colors))
+    return f'<div style="font-size:12px">{items}</div>'
 
 
 def _escape(text: str) -> str:

@@ -104,3 +104,14 @@ def test_weights_view_keeps_its_own_site_beside_attention(weights_cap):
     assert ex.weights.label == 1 and ex.weights.canvas.label == 1
     ex.layer = 0
     assert ex.weights.layer == 1
+
+
+def test_layer_dropdown_is_wide_enough_for_long_site_names():
+    from attnwidget.store import Capture
+    from attnwidget.widgets.controls import Controls
+
+    c = Capture()
+    for name in ("encoder.layers.0.self_attn", "decoder.layers.0.cross_attn"):
+        c.add(name, 0, np.full((1, 2, 3, 3), 1 / 3, np.float32), kind="self")
+    width = Controls(aw.Heatmap(c)).layer.layout.min_width
+    assert width.endswith("px") and int(width[:-2]) >= 90 + 7 * len("decoder.layers.0.cross_attn")

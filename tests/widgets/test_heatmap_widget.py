@@ -97,11 +97,11 @@ def test_class_filter_mean_equals_frame(cap):
 
 def test_hostile_tokens_pass_through_as_plain_strings(cap):
     hm = aw.Heatmap(cap)
-    assert hm._frame_meta["row_labels"][0] == HOSTILE
-    assert hm._frame_meta["col_labels"][3] == "&amp;"  # not unescaped either
-    assert hm._frame_meta["col_labels"][8] == "</script>"
+    assert hm._labels["rows"][0] == HOSTILE
+    assert hm._labels["cols"][3] == "&amp;"  # not unescaped either
+    assert hm._labels["cols"][8] == "</script>"
     custom = aw.Heatmap(cap, tokens=[f"<b>{i}</b>" for i in range(10)])
-    assert custom._frame_meta["row_labels"][4] == "<b>4</b>"
+    assert custom._labels["rows"][4] == "<b>4</b>"
 
 
 def test_pinned_validation(cap):

@@ -59,3 +59,13 @@ def test_head_stats_bars_and_click(cap):
 def test_head_stats_on_a_weights_site_explains(weights_cap):
     hs = aw.HeadStats(weights_cap, layer=1)
     assert hs.stats == {} and "holds weights" in hs.message.value
+
+
+def test_head_stats_legend_sits_above_the_chart_not_on_the_bars(cap):
+    hs = aw.HeadStats(cap, layer=0)
+    assert hs.bars.display_legend is False  # bqplot's legend would cover the last heads
+    assert hs.children.index(hs.legend) < hs.children.index(hs.figure)
+    for name in ("entropy", "max", "sparsity"):
+        assert name in hs.legend.value
+    for color in hs.bars.colors:
+        assert color in hs.legend.value

@@ -1,0 +1,166 @@
+"""What a change costs: labels sent only when they change, and the per-view frame cache."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import attnwidget as aw
+from attnwidget.frame import frame
+from attnwidget.store import Capture
+from attnwidget.widgets import _view
+
+
+class Wire:
+    """Record the comm messages a widget sends (what the kernel puts on the wire)."""
+
+    def __init__(self, view):
+        self.messages = []
+        real = view._send
+
+        def send(msg, buffers=None):
+            self.messages.append((msg, [bytes(b) for b in buffers or []]))
+            return real(msg, buffers=buffers)
+        view._send = send
+
+    def take(self):
+        out, self.messages = self.messages, []
+        return out
+
+
+def count_changes(view, name):
+    seen = []
+    view.observe(lambda change: seen.append(change), names=[name])
+    return seen
+
+
+def test_meta_is_small_and_labels_travel_apart(cap):
+    hm = aw.Heatmap(cap, layer=1)
+    assert "row_labels" not in hm._frame_meta and "col_labels" not in hm._frame_meta
+    assert hm._labels == {"rows": [str(s) for s in cap.tokens], "cols": [str(s) for s in cap.tokens]}
+
+
+def test_a_change_with_the_same_labels_sends_codes_and_a_small_header(cap):
+    n = 128
+    c = Capture()
+    rng = np.random.default_rng(0)
+    c.add("l0", 0, rng.random((1, 4, n, n)).astype(np.float32), kind="self")
+    c.add("l1", 0, rng.random((1, 4, n, n)).astype(np.float32), kind="self")
+    hm = aw.Heatmap(c, tokens=[f"token{i}" for i in range(n)], layer=0, head=0)
+    labels_changes = count_changes(hm, "_labels")
+    wire = Wire(hm)
+    for layer, head in ((1, 0), (1, 3), (0, 3), (0, 0)):
+        hm.layer, hm.head = layer, head
+        messages = wire.take()
+        assert len(messages) == 1  # the selection's own update and the frame, together
+        msg = messages[0][0]
+        assert "_frame_meta" in msg["state"] and ["_frame"] in msg["buffer_paths"]
+        states = [msg["state"] for msg, _ in messages]
+        assert not any("_labels" in st for st in states)
+        assert sum(len(b) for _, bufs in messages for b in bufs) == n * n  # the codes, once
+        header = sum(len(json.dumps(msg, separators=(",", ":"))) for msg, _ in messages)
+        assert header < 700, states  # shape, value range, title...: not 2 x 128 labels
+        assert (n * n + header) / (n * n) < 1.05
+    assert labels_changes == []  # the labels trait was never re-assigned
+
+
+def test_labels_are_sent_again_when_they_change(cap):
+    hm = aw.Heatmap(cap, layer=0)
+    changes = count_changes(hm, "_labels")
+    hm.region = [0, 4, 0, 10]
+    assert len(changes) == 1 and hm._labels["rows"] == [str(s) for s in cap.tokens[:4]]
+    hm.layer = 1  # forgets the zoom: all labels again
+    assert len(changes) == 2 and len(hm._labels["rows"]) == 10
+    hm.head = 2
+    assert len(changes) == 2
+
+
+def test_an_error_clears_the_labels_and_recovers(torch_cap):
+    torch_cap.add("decoder.cross", 1, np.ones((2, 4, 12, 12), np.float32) / 12, kind="cross")
+    hm = aw.Heatmap(torch_cap, layer=2, step=1)
+    assert len(hm._labels["rows"]) == 12
+    hm.step = 0
+    assert hm._frame_meta["error"] and hm._labels == {"rows": [], "cols": []}
+    hm.step = 1
+    assert hm._frame_meta["error"] is None and len(hm._labels["cols"]) == 12
+
+
+# ---------------------------------------------------------------- frame cache
+def test_cache_hit_returns_the_same_frame_and_another_selection_misses(cap, monkeypatch):
+    hm = aw.Heatmap(cap, layer=0, head=1)
+    calls = []
+    real = type(hm).frame
+    monkeypatch.setattr(type(hm), "frame", lambda self: calls.append(self.selection()) or real(self))
+    first = hm._cached_frame()
+    assert calls == []  # computed when the view was built
+    assert hm._cached_frame() is first
+    hm.head = 2
+    assert len(calls) == 1
+    second = hm._cached_frame()
+    assert second is not first and len(calls) == 1
+    np.testing.assert_array_equal(second.values, frame(cap, 0, head=2, size=hm.size).values)
+    hm.head = 1  # back: from the cache, identical to what frame() computes
+    assert len(calls) == 1
+    assert hm._cached_frame() is first
+    np.testing.assert_array_equal(first.values, hm.frame().values)
+    assert first.row_labels == hm.frame().row_labels and first.title == hm.frame().title
+    codes = np.frombuffer(hm._frame, np.uint8).reshape(hm._frame_meta["shape"])
+    hm.head = 2
+    hm.head = 1
+    assert np.array_equal(np.frombuffer(hm._frame, np.uint8).reshape(hm._frame_meta["shape"]), codes)
+
+
+@pytest.mark.parametrize("change", [dict(layer=1), dict(sample=2), dict(label=1), dict(sample="mean"),
+                                    dict(region=[0, 5, 0, 5]), dict(size=4), dict(head="max")])
+def test_every_part_of_the_selection_is_in_the_key(cap, change):
+    hm = aw.Heatmap(cap, layer=0, head=0)
+    key = hm._cache_key()
+    for name, value in change.items():
+        setattr(hm, name, value)
+    assert hm._cache_key() != key
+    np.testing.assert_array_equal(hm._cached_frame().values, hm.frame().values)
+
+
+def test_scale_reuses_the_frame_and_the_cache_is_bounded(cap, monkeypatch):
+    hm = aw.Heatmap(cap, layer=0)
+    key = hm._cache_key()
+    hm.scale = "log"
+    assert hm._cache_key() == key  # the colour scale changes the codes, not the frame
+    monkeypatch.setattr(_view, "FRAME_CACHE_SIZE", 4)
+    for head in (0, 1, 2, 3, "max", "mean"):
+        hm.head = head
+    assert len(hm._frame_cache) == 4
+
+
+def test_new_tokens_or_capture_empty_the_cache(cap):
+    hm = aw.Heatmap(cap, layer=0)
+    assert hm._frame_cache
+    hm.tokens = [f"t{i}" for i in range(10)]
+    assert not hm._frame_cache
+    hm.refresh()
+    assert hm._labels["rows"][0] == "t0"
+    assert hm._frame_cache
+    hm.cap = cap
+    assert not hm._frame_cache
+
+
+def test_refresh_recomputes_after_the_capture_changed_in_place(cap):
+    hm = aw.Heatmap(cap, layer=0, head=0)
+    cap.get(0)[0, 0] = 1.0 / 10  # in place: no key can see this
+    hm.refresh()
+    np.testing.assert_allclose(hm._cached_frame().values, np.full((10, 10), 0.1, np.float32))
+
+
+def test_a_growing_capture_is_not_served_stale_frames(torch_cap):
+    hm = aw.Heatmap(torch_cap, layer=0)
+    key = hm._cache_key()
+    torch_cap.add("blocks.0.attn", 3, torch_cap.get(0, 2), kind="self")  # one more step
+    assert hm._cache_key() != key
+
+
+def test_views_of_different_captures_do_not_share_frames(cap, torch_cap):
+    a, b = aw.Heatmap(cap, layer=0, head=0), aw.Heatmap(torch_cap, layer=0, head=0)
+    assert a._frame_cache is not b._frame_cache
+    assert a._cached_frame().shape != b._cached_frame().shape
