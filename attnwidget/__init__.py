@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib
 
+__version__ = "0.1.0"
+
 # The engine is imported eagerly: ``capture``, ``collect`` and ``frame`` are both
 # submodules and public functions, and importing a submodule binds its name on
 # the package. Binding the functions here, after their modules are loaded,
