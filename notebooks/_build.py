@@ -1,8 +1,10 @@
-"""Write the lesson notebooks (01_translation.ipynb ... 06_language.ipynb) from the cells below.
+"""Write the demo notebooks (00_gallery.ipynb, 01_translation.ipynb ... 06_language.ipynb).
 
-Run ``python notebooks/_build.py``; outputs are left empty. Each notebook
+Run ``python notebooks/_build.py``; outputs are left empty. ``00_gallery`` is
+the welcome page: a tiny live example and links to the lessons. Each lesson
 trains its model (cached in a temp folder after the first run), captures,
-shows the explorer and, in its last cell, asserts the property its lesson
+shows the explorer, writes the figures it keeps into ``notebooks/figures/``
+(ignored by git) and, in its last cell, asserts the property its lesson
 claims, so a silently broken capture fails when the notebook runs in CI.
 """
 
@@ -24,6 +26,7 @@ for folder in (Path.cwd(), Path.cwd() / "notebooks", Path.cwd().parent):
     if (folder / "lessons").is_dir():
         sys.path[:0] = [str(folder), str(folder.parent)]
         break
+FIGURES = folder / "figures"     # notebooks/figures/<lesson>/: the files kept (ignored by git)
 
 import numpy as np
 import torch
@@ -31,7 +34,164 @@ import attnwidget as aw
 from lessons._cache import trained
 """
 
+
+def figures_md(lesson: str, what: str) -> str:
+    """The heading of a lesson's "Figures to keep" section."""
+    return f"""\
+## Figures to keep
+
+{what}
+
+Everything goes to `notebooks/figures/{lesson}/` (ignored by git), written
+with the public API: the figure functions of `attnwidget.figures`,
+`aw.animate` and `aw.to_html`. The cell prints each path and checks the file
+is there and not empty."""
+
+
+# the end of every "Figures to keep" cell: print what was written and check it is there
+CHECK = """
+for path in written:
+    size = Path(path).stat().st_size if Path(path).is_file() else 0
+    print(f"{size:>10,d} bytes  {path}")
+    assert size > 0, f"{path} is missing or empty"
+""".rstrip()
+
+GALLERY_SETUP = """\
+import sys
+from pathlib import Path
+
+# attnwidget from the folder above this notebook, if `pip install -e .` has not installed it
+for folder in (Path.cwd(), Path.cwd() / "notebooks", Path.cwd().parent):
+    if (folder / "lessons").is_dir():
+        sys.path.insert(0, str(folder.parent))
+        break
+else:
+    folder = Path.cwd()
+FIGURES = folder / "figures"     # notebooks/figures/: the files you keep (ignored by git)
+
+import numpy as np
+import torch
+from torch import nn
+import attnwidget as aw
+"""
+
+GALLERY = [
+    ("md", """\
+# attnwidget: see a PyTorch model's attention, live
+
+**attnwidget** records the attention weights of any PyTorch model while it
+runs and shows them in the notebook as interactive heatmaps: pick a layer, a
+head, a sample, a class or a generation step and the picture follows. What you
+see can be kept as PNG / PDF / SVG figures, GIFs over steps, raw `.npy` arrays
+or one offline HTML page. Nothing in your model changes.
+
+Data flows one way:
+
+```
+model ──► capture ──► reduce ──► store ──► frame ──► widget / figure
+```
+
+| stage | what happens |
+|---|---|
+| **model** | any `torch.nn.Module`: `nn.MultiheadAttention`, `nn.Transformer*`, Hugging Face models, fused `scaled_dot_product_attention` ... |
+| **capture** | `with aw.capture(model) as cap:` hooks every attention site and records its weights on the model's device, one *step* per forward call (`aw.tap` records weights a model computes itself, `aw.collect` runs a data loader) |
+| **reduce** | still on the device, optionally cut down to what you keep: some heads or their mean, some query rows, block-pooled to a size |
+| **store** | a `Capture` on the CPU: `cap.layers`, `cap.get(layer, step)` as numpy `[sample, head, query, key]`, `cap.save("run.npz")` |
+| **frame** | a selection (layer, head, sample, class, step) becomes one 2-D array with its token labels |
+| **widget / figure** | `aw.show(cap)` draws frames live; `attnwidget.figures`, `view.save`, `aw.animate` and `aw.to_html` draw the *same* frames to files |
+
+Run the cells below (a few seconds), then open a lesson from the table at the end."""),
+    ("code", GALLERY_SETUP),
+    ("md", """\
+## A 30-second live example
+
+A tiny Transformer encoder (2 layers, 4 heads, 32 dimensions) with random
+weights reads a made-up sentence. Its weights are untrained, so the pattern
+means nothing yet: the lessons train real models. Here what matters is the
+three lines that capture and show."""),
+    ("code", """\
+torch.manual_seed(0)
+tokens = "the cat sat on the mat because it was tired".split()
+vocab = {word: i for i, word in enumerate(dict.fromkeys(tokens))}
+ids = torch.tensor([[vocab[word] for word in tokens]])
+
+
+class TinyEncoder(nn.Module):
+    def __init__(self, vocab_size, dim=32, heads=4, layers=2, max_len=64):
+        super().__init__()
+        self.embed, self.position = nn.Embedding(vocab_size, dim), nn.Embedding(max_len, dim)
+        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=64, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers)
+
+    def forward(self, ids, causal=False):
+        x = self.embed(ids) + self.position(torch.arange(ids.shape[1]))
+        mask = nn.Transformer.generate_square_subsequent_mask(ids.shape[1]) if causal else None
+        return self.encoder(x, mask=mask, is_causal=causal)
+
+
+model = TinyEncoder(len(vocab)).eval()"""),
+    ("code", """\
+with aw.capture(model) as cap:      # finds both self-attention layers by itself
+    model(ids)
+cap"""),
+    ("code", """\
+view = aw.show(cap, tokens=tokens)  # layer and head controls, every head, per-head statistics
+view"""),
+    ("md", """\
+## Change one thing, see it at once
+
+The same model with a causal mask, as in a decoder: every token now sees only
+itself and the tokens before it, so the upper triangle goes dark."""),
+    ("code", """\
+with aw.capture(model) as causal:
+    model(ids, causal=True)
+aw.show(causal, tokens=tokens, layer=1)"""),
+    ("md", """\
+## Keep what you see
+
+`view.save` writes exactly the frame the view shows; the functions in
+`attnwidget.figures` draw the same frames without a widget."""),
+    ("code", """\
+from attnwidget.figures import head_grid, save_figure
+
+out = FIGURES / "gallery"
+written = [view.save(out / "first_look.png"),
+           save_figure(head_grid(causal, 1, tokens=tokens), out / "causal_heads_layer_1.png")]""" + CHECK),
+    ("md", """\
+## The lessons
+
+Each lesson trains a small, real model on the CPU (seconds to a minute,
+nothing downloaded), captures its attention, opens the explorer, ends with the
+figures it keeps, and checks the property it claims in its last cell.
+
+| notebook | what you will see |
+|---|---|
+| [01_translation.ipynb](01_translation.ipynb) | An encoder-decoder Transformer turns spelled-out dates into ISO digits; step through greedy decoding and watch each digit's cross-attention land on the source word it comes from. |
+| [02_vision.ipynb](02_vision.ipynb) | A small ViT on 8×8 handwritten digits: the CLS token's attention per layer and head laid over the image, the head mean and attention rollout. |
+| [03_audio_spoofing.ipynb](03_audio_spoofing.ipynb) | Audio anti-spoofing with tapped temporal, intra-group, inter-group and layer weights over 200 clips; spoof and bonafide clips weight the layers differently, and the whole figure gallery is exported from the command line. |
+| [04_eeg_sleep.ipynb](04_eeg_sleep.ipynb) | Sleep staging from 3-channel EEG with temporal, channel and inter-epoch attention; the model looks away from a channel swamped by a movement artefact. |
+| [05_diffusion.ipynb](05_diffusion.ipynb) | A conditional denoiser over 20 DDIM steps; each part's latent queries cross-attend to their own condition, more sharply as the noise goes. |
+| [06_language.ipynb](06_language.ipynb) | The real MiniLM (offline) shows previous-token, separator and broad heads; a tiny GPT-2 generating with a KV cache gives one query row per new token. |
+
+More in [README.md](README.md) and the repository's main README."""),
+    ("md", """\
+## Check
+
+What the explorer showed is what the model computed: both layers were found,
+every row of attention is a probability distribution, and the causal mask
+leaves nothing above the diagonal."""),
+    ("code", """\
+assert cap.layers == ["encoder.layers.0.self_attn", "encoder.layers.1.self_attn"], cap.layers
+for name in cap.layers:
+    w, c = cap.get(name), causal.get(name)                      # [sample, head, query, key]
+    assert w.shape == c.shape == (1, 4, len(tokens), len(tokens)), (w.shape, c.shape)
+    assert np.allclose(w.sum(-1), 1, atol=1e-5) and np.allclose(c.sum(-1), 1, atol=1e-5)
+    assert np.triu(c, k=1).max() == 0 and np.triu(w, k=1).max() > 0.01
+print("ok: rows sum to 1; the causal mask hides the future")"""),
+]
+
 NOTEBOOKS = {
+    "00_gallery": GALLERY,
     "01_translation": [
         ("md", """\
 # 1. Translation: where does each output token look?
@@ -75,6 +235,24 @@ cap"""),
         ("code", """\
 aw.show(cap, tokens=translation.site_tokens(cap, source, generated),
         layer="decoder.layers.0.cross_attn", step=cap.steps - 1)"""),
+        ("md", figures_md("translation", """\
+The decoder's layer-0 cross- and self-attention side by side with their
+tokens (`attention_summary`), all 4 heads of that cross-attention
+(`head_grid`), and a GIF over the decoding steps (`aw.animate`), one frame
+per generated token.""")),
+        ("code", """\
+from attnwidget.figures import attention_summary, head_grid, save_figure
+
+out = FIGURES / "translation"
+toks = translation.site_tokens(cap, source, generated)
+last = cap.steps - 1
+written = [
+    save_figure(attention_summary(cap, "decoder.layers.0.cross_attn", "decoder.layers.0.self_attn",
+                                  step=last, tokens=toks), out / "attention_summary.png"),
+    save_figure(head_grid(cap, "decoder.layers.0.cross_attn", step=last, tokens=toks),
+                out / "heads_decoder0_cross.png"),
+    aw.animate(cap, out / "decoding_steps.gif", fps=2, layer="decoder.layers.0.cross_attn", tokens=toks),
+]""" + CHECK),
         ("md", """\
 ## The claim: cross-attention peaks on the aligned source word
 
@@ -129,7 +307,7 @@ aw.show(cap, tokens=vision.tokens(), class_names=dict(enumerate(vision.CLASS_NAM
         ("md", "## Head mean, rollout, and the raw arrays"),
         ("code", """\
 import matplotlib.pyplot as plt
-import tempfile, os
+import os
 
 layers = vision.self_attention_layers(cap)
 maps = [vision.cls_attention(cap, name)[0] for name in layers] + [vision.cls_rollout(cap)[0]]
@@ -140,10 +318,26 @@ for ax, m, title in zip(axes[1:], maps, [f"layer {i}" for i in range(len(layers)
 for ax in axes: ax.axis("off")
 plt.show()
 
-out = Path(tempfile.mkdtemp())
+out = FIGURES / "vision"           # kept: see "Figures to keep" below
+out.mkdir(parents=True, exist_ok=True)
 for i, name in enumerate(layers):
     np.save(out / f"attn_raw_layer_{i}.npy", cap.get(name))     # [sample, head, query, key]
-print(sorted(os.listdir(out)), np.load(out / "attn_raw_layer_0.npy").shape)"""),
+print(sorted(p for p in os.listdir(out) if p.endswith(".npy")), np.load(out / "attn_raw_layer_0.npy").shape)"""),
+        ("md", figures_md("vision", """\
+For digit 0: the CLS attention of each layer over the image (`cls_overlay`),
+every head of the last layer (`head_grid`), the raw arrays saved above, and a
+standalone page of the explorer (`aw.to_html`) that works offline, with its
+layer and head controls, without a kernel.""")),
+        ("code", """\
+from attnwidget.figures import cls_overlay, head_grid, save_figure
+
+out = FIGURES / "vision"           # the raw arrays are already there
+written = [save_figure(cls_overlay(one, name, image=images[0], grid=vision.PATCH_GRID),
+                       out / f"cls_overlay_layer_{i}.png") for i, name in enumerate(layers)]
+written.append(save_figure(head_grid(one, layers[-1], tokens=vision.tokens()), out / "heads_last_layer.png"))
+written += [str(out / f"attn_raw_layer_{i}.npy") for i in range(len(layers))]
+view = aw.show(one, tokens=vision.tokens(), image=images[0], patch_grid=vision.PATCH_GRID)
+written.append(aw.to_html(view, out / "digit_0.html"))""" + CHECK),
         ("md", """\
 ## The claim: CLS attention lies mostly on the digit's ink
 
@@ -203,6 +397,21 @@ for ax, label in zip(axes, (0, 1)):
     ax.set_title(f"layer weights: {audio.CLASS_NAMES[label]}"); ax.set_xlabel("layer")
 axes[0].set_ylabel("sample")
 plt.show()"""),
+        ("md", figures_md("audio", """\
+The whole seed-000 gallery: layer weights per class and side by side,
+temporal, intra-group and inter-group attention per class. The class names
+go into the capture's metadata, the capture is saved as one `.npz`, and the
+command line `attnwidget export` draws every figure from the file (in Python:
+`attnwidget.figures.export_gallery(cap, out)`).""")),
+        ("code", """\
+out = FIGURES / "audio"
+cap.metadata["class_names"] = dict(enumerate(audio.CLASS_NAMES))     # {0: "spoof", 1: "bonafide"}
+npz = cap.save(out / "audio_run.npz")
+!"{sys.executable}" -m attnwidget export "{npz}" --out "{out}" --quiet
+written = sorted(str(p) for p in out.iterdir())
+names = {Path(p).name for p in written}
+assert {"layer_weight_comparison.png", "layer_weight_heatmap_spoof.png",
+        "layer_weight_heatmap_bonafide.png"} <= names, sorted(names)""" + CHECK),
         ("md", """\
 ## The claim: spoof and bonafide clips weight the layers differently
 
@@ -269,6 +478,18 @@ for e, a in enumerate(artefacts[0]):
         ax.add_patch(plt.Rectangle((e - 0.5, a - 0.5), 1, 1, fill=False, ec="red", lw=2))
 ax.set_title("channel attention of sequence 0 (red: channel with a movement artefact)")
 plt.show()"""),
+        ("md", figures_md("eeg", """\
+The EEG dashboard of sequence 0 (`eeg_dashboard`): inter-epoch attention with
+*true → predicted* stages on top, and the channel and temporal attention of
+three of its epochs below.""")),
+        ("code", """\
+from attnwidget.figures import eeg_dashboard, save_figure
+
+out = FIGURES / "eeg"
+fig = eeg_dashboard(cap, "epochs.1.self_attn", "channel", "temporal.self_attn", sample=0,
+                    channel_names=eeg.CHANNELS, epoch_labels=stages[0].tolist(),
+                    epoch_predictions=predicted[0].tolist(), class_names=dict(enumerate(eeg.STAGES)))
+written = [save_figure(fig, out / "eeg_dashboard.png")]""" + CHECK),
         ("md", """\
 ## The claim: the model looks away from a channel with an artefact
 
@@ -320,6 +541,24 @@ axes[1].set_xlabel("condition token"); axes[1].set_ylabel("query part"); axes[1]
 axes[2].plot(stats["own_part"], label="own-part mass"); axes[2].plot(stats["entropy"], label="entropy")
 axes[2].set_xlabel("step"); axes[2].legend()
 plt.show()"""),
+        ("md", figures_md("diffusion", """\
+The layer-0 cross-attention over the 20 inference steps as a GIF
+(`aw.animate`, one frame per step), and its per-step statistics (row entropy,
+row maximum and own-part mass) as one figure.""")),
+        ("code", """\
+from matplotlib.figure import Figure
+from attnwidget.figures import save_figure
+
+out = FIGURES / "diffusion"
+written = [aw.animate(cap, out / "cross_attention_steps.gif", fps=2, layer="layers.0.cross_attn",
+                      tokens={"cross": diffusion.tokens()})]
+fig = Figure(figsize=(6, 3.2), layout="constrained")
+ax = fig.add_subplot()
+for key, label in (("entropy", "row entropy (nats)"), ("max", "row maximum"), ("own_part", "own-part mass")):
+    ax.plot(stats[key], marker=".", label=label)
+ax.set_xticks(range(0, len(stats["entropy"]), 2))
+ax.set_xlabel("inference step"); ax.set_title("layers.0.cross_attn, per step"); ax.legend()
+written.append(save_figure(fig, out / "step_statistics.png"))""" + CHECK),
         ("md", """\
 ## The claim: each part's queries attend to their own condition
 
@@ -382,6 +621,16 @@ gen"""),
 last_step = {name: language.step_tokens(all_tokens, prompt.shape[1], gen.steps - 1)
                for name in language.attention_layers(gen)}
 aw.show(gen, tokens=last_step, step=gen.steps - 1)"""),
+        ("md", figures_md("language", """\
+Every head of the MiniLM layer that holds the clearest previous-token head
+(`head_grid`), with its tokens.""")),
+        ("code", """\
+from attnwidget.figures import head_grid, save_figure
+
+figs = FIGURES / "language"
+index = best["previous"][0]                    # the layer of the clearest previous-token head
+written = [save_figure(head_grid(cap, language.attention_layers(cap)[index], tokens=tokens),
+                       figs / f"heads_minilm_layer_{index}.png")]""" + CHECK),
         ("md", """\
 ## The claims
 
