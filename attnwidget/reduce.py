@@ -30,7 +30,8 @@ def reduce_heads(w: torch.Tensor, heads) -> torch.Tensor:
         return w.mean(dim=1, keepdim=True)
     if heads == "max":
         return w.amax(dim=1, keepdim=True)
-    idx = torch.as_tensor(list(heads), device=w.device, dtype=torch.long)
+    n = w.shape[1]
+    idx = torch.as_tensor([i % n for i in heads], device=w.device, dtype=torch.long)  # -1: last head
     return w.index_select(1, idx)
 
 

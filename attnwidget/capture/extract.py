@@ -38,9 +38,14 @@ def hf_eager(module: torch.nn.Module, inputs, output):
     if "Attention" not in name and "Attn" not in name:
         return None
     if isinstance(output, (tuple, list)) and len(output) >= 2:
-        w = output[1]
-        if isinstance(w, torch.Tensor) and w.dim() == 4 and w.is_floating_point():
-            return w
+        # T5-style modules return (attn_output, position_bias, attn_weights): the bias
+        # (or a mask) is 4D too, but never a non-negative, non-zero tensor like weights
+        for w in output[1:3]:
+            if isinstance(w, torch.Tensor) and w.dim() == 4 and w.is_floating_point():
+                with torch.no_grad():
+                    lo, hi = torch.aminmax(w.detach())
+                if bool(lo >= 0) and bool(hi > 0):
+                    return w
     return None
 
 

@@ -111,7 +111,10 @@ class Reducer:
 
     def finish_tile(self, w: torch.Tensor, bq: int, bk: int) -> torch.Tensor:
         """heads -> pool key -> pool query -> dtype for a tile ``[sample, head, rows, key]``."""
-        w = reduce_heads(w, self.heads if not isinstance(self.heads, tuple) else list(self.heads))
+        heads = self.heads
+        if isinstance(heads, (list, tuple)):
+            heads = [i % w.shape[1] for i in heads]  # negative indices count from the end
+        w = reduce_heads(w, heads)
         w = pool_axis(w, -1, bk, self.pool)
         w = pool_axis(w, -2, bq, self.pool)
         return w.to(self.dtype)

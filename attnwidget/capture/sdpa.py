@@ -15,7 +15,7 @@ import torch
 
 from .options import Reducer
 
-__all__ = ["SDPA_ARGS", "bind_sdpa", "sdpa_weights"]
+__all__ = ["SDPA_ARGS", "bind_sdpa", "sdpa_weights", "unpack_gqa"]
 
 SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
 _DEFAULTS = {"attn_mask": None, "dropout_p": 0.0, "is_causal": False, "scale": None, "enable_gqa": False}
@@ -30,6 +30,32 @@ def bind_sdpa(args, kwargs) -> dict:
         bound[name] = value
     bound.update(kwargs or {})
     return bound
+
+
+def unpack_gqa(call: dict, module) -> dict:
+    """Undo Hugging Face's ``pack_gqa`` for a grouped-query decoding step.
+
+    With a mask and one query token, HF's sdpa path reshapes the query
+    ``[b, heads, 1, d]`` to ``[b, kv_heads, groups, d]`` so each kv head sees its
+    group of query heads as rows. The weights are per query head
+    ``[b, heads, 1, key]``, so the call is read back in that layout (head
+    ``h`` uses kv head ``h // groups``, as in ``repeat_kv``).
+    """
+    groups = getattr(module, "num_key_value_groups", 1)
+    q, k, mask = call["query"], call["key"], call["attn_mask"]
+    if not isinstance(groups, int) or groups <= 1 or q.ndim != 4 or k.ndim != 4:
+        return call
+    n_heads = getattr(getattr(module, "config", None), "num_attention_heads", None)
+    b, h, n_rows, d = q.shape
+    if n_heads != h * groups or k.shape[1] != h or n_rows != groups:
+        return call
+    if mask is not None and mask.ndim == 4:
+        if mask.shape[1] == h and mask.shape[2] == groups:
+            mask = mask.reshape(mask.shape[0], h * groups, 1, mask.shape[-1])
+        elif mask.shape[2] != 1:
+            return call
+    return dict(call, query=q.reshape(b, h * groups, 1, d), attn_mask=mask,
+                is_causal=False, enable_gqa=True)
 
 
 def _as4d(t: torch.Tensor) -> torch.Tensor:
@@ -87,8 +113,8 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str) -> tuple[torch.Tensor,
     parts = []
     for start in range(0, kept, tile):
         qt = q[:, :, start:start + tile]
-        scores = torch.matmul(qt if qt.dtype == torch.float32 else qt.float(), key_t)
-        scores.mul_(scale)
+        # scale the (small) query tile rather than the (large) scores
+        scores = torch.matmul(qt.float() * scale, key_t)
         masked = False
         if mask is not None:
             mt = mask if mask.shape[2] == 1 else mask[:, :, start:start + tile]
@@ -102,7 +128,9 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str) -> tuple[torch.Tensor,
             future = key_pos[None, :] > positions[start:start + tile, None]
             scores.masked_fill_(future, float("-inf"))
             masked = True
-        weights = torch.softmax(scores, dim=-1)
+        # softmax in place: no second tile-sized buffer, and fewer passes than torch.softmax on CPU
+        weights = scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
+        weights.div_(weights.sum(dim=-1, keepdim=True))
         del scores
         if masked:
             weights = torch.nan_to_num_(weights, nan=0.0)  # rows with every key masked

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import torch
 
 import attnwidget as aw
-
-aw.capture  # resolve the lazy name first: importing the subpackage before it rebinds aw.capture
-from attnwidget.capture import capture  # noqa: E402
 from _collect_models import batches, data, model
 
 
@@ -24,7 +19,7 @@ def test_samples_equal_one_capture_per_batch_with_labels_and_predictions():
     assert cap.num_samples == 30 and cap.metadata["num_samples"] == 30
     assert cap.metadata["model"] == "Tiny" and "keep" not in cap.metadata
     assert cap.stats == {}
-    with torch.no_grad(), capture(net) as direct:
+    with torch.no_grad(), aw.capture(net) as direct:
         logits = net(ids)
     for layer in cap.layers:
         assert cap.get(layer).shape == (30, 2, 8, 8)
