@@ -16,10 +16,19 @@ SCALES = ("linear", "log")
 LOG_FLOOR = 1e-6
 
 
-def value_range(values: np.ndarray, scale: str = "linear") -> tuple[float, float]:
-    """Default colour range of a frame: its min and max (positive part for log)."""
+def value_range(values: np.ndarray, scale: str = "linear", symmetric: bool = False) -> tuple[float, float]:
+    """Default colour range of a frame: its min and max (positive part for log).
+
+    ``symmetric`` (linear scale only): ``(-m, m)`` with ``m`` the largest
+    absolute value, so that zero sits mid-colormap (class-difference maps on
+    a diverging colormap); ``(-1, 1)`` for an all-zero frame.
+    """
     v = np.asarray(values, dtype=np.float32)
     finite = v[np.isfinite(v)]
+    if symmetric and scale != "log":
+        m = float(np.abs(finite).max()) if finite.size else 0.0
+        m = m if m > 0 else 1.0
+        return -m, m
     if scale == "log":
         finite = finite[finite > 0]
         if finite.size == 0:
@@ -59,12 +68,15 @@ def dequantize(codes: np.ndarray, vmin: float, vmax: float, scale: str = "linear
 
 
 def encode(values: np.ndarray, scale: str = "linear", vmin: float | None = None,
-           vmax: float | None = None) -> tuple[dict, bytes]:
-    """Frame -> (header, payload): payload is ``h*w`` uint8 codes, row-major."""
+           vmax: float | None = None, symmetric: bool = False) -> tuple[dict, bytes]:
+    """Frame -> (header, payload): payload is ``h*w`` uint8 codes, row-major.
+
+    ``symmetric``: the default range is ``(-m, m)`` (see :func:`value_range`).
+    """
     values = np.asarray(values, dtype=np.float32)
     if values.ndim != 2:
         raise ValueError(f"a frame is 2D, got shape {values.shape}")
-    lo, hi = value_range(values, scale)
+    lo, hi = value_range(values, scale, symmetric)
     lo = lo if vmin is None else float(vmin)
     hi = hi if vmax is None else float(vmax)
     codes = quantize(values, lo, hi, scale)

@@ -40,17 +40,18 @@ def check_style(colormap: str, scale: str) -> None:
 
 
 def color_range(values: np.ndarray | Sequence[np.ndarray], scale: str = "linear",
-                vmin: float | None = None, vmax: float | None = None) -> tuple[float, float]:
+                vmin: float | None = None, vmax: float | None = None,
+                symmetric: bool = False) -> tuple[float, float]:
     """The colour range of one frame's values (or several, for a shared scale).
 
     Missing ends default to :func:`attnwidget.wire.value_range`, the same
-    default the widget uses.
+    default the widget uses (``symmetric``: ``-m..m``, as for a class-difference map).
     """
     if isinstance(values, np.ndarray):
         arr = values
     else:
         arr = np.concatenate([np.asarray(v, dtype=np.float32).ravel() for v in values])
-    lo, hi = value_range(arr, scale)
+    lo, hi = value_range(arr, scale, symmetric)
     return (lo if vmin is None else float(vmin)), (hi if vmax is None else float(vmax))
 
 
@@ -119,14 +120,16 @@ def draw_frame(ax, fr: Frame, *, colormap: str = "viridis", scale: str = "linear
     colormap, scale : str
         Colormap name (:data:`attnwidget.colormaps.COLORMAPS`) and "linear" or "log".
     vmin, vmax : float, optional
-        Colour range; defaults to the frame's own range (as the widget).
+        Colour range; defaults to the frame's own range (as the widget), symmetric
+        about zero for a class-difference map (``frame(..., difference=...)``).
     ticks : bool
         Label rows and columns with the frame's labels (thinned to ``max_ticks``).
     title : str, optional
         Axes title; defaults to ``fr.title``. Pass ``""`` for none.
     """
     check_style(colormap, scale)
-    lo, hi = color_range(fr.values, scale, vmin, vmax)
+    lo, hi = color_range(fr.values, scale, vmin, vmax,
+                         symmetric=fr.selection.get("difference") is not None)
     img = ax.imshow(frame_rgb(fr.values, lo, hi, scale, colormap),
                     interpolation="nearest", aspect=aspect)
     if ticks:

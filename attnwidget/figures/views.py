@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..wire import value_range
 from ._draw import new_figure, save_figure, text_label
 from .grid import frames_grid
 from .heatmap import bare_figure, frame_figure
@@ -68,7 +69,8 @@ def _head_stats_figure(view) -> Figure:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
     name = view.cap.layers[view.layer]
-    ax.set_title(text_label(f"head statistics · {name}"), fontsize=10)
+    title = getattr(view, "title", None) or "head statistics"  # says when from cap.stats
+    ax.set_title(text_label(f"{title} · {name}"), fontsize=10)
     return fig
 
 
@@ -82,8 +84,9 @@ def view_figure(view: Any, *, axes: bool = True, pixels_per_cell: int = 1) -> Fi
     colormap = getattr(v, "colormap", "viridis")
     scale = getattr(v, "scale", "linear")
     if not axes:
-        return bare_figure(v.frame(), colormap=colormap, scale=scale,
-                           pixels_per_cell=pixels_per_cell)
+        fr = v.frame()
+        return bare_figure(fr, colormap=colormap, scale=scale, pixels_per_cell=pixels_per_cell,
+                           **_sent_range(fr, scale))
     kind = type(v).__name__
     if kind == "HeadGrid":
         frames = v.frames()
@@ -95,9 +98,20 @@ def view_figure(view: Any, *, axes: bool = True, pixels_per_cell: int = 1) -> Fi
                                    for f in frames],
                            suptitle=f"{frames[0].title.split(' · ')[0]} · all heads")
     if kind == "ImageOverlay":
-        return overlay_figure(v.frame(), _image_of(v), colormap=colormap, scale=scale,
-                              alpha=float(v.opacity))
-    return frame_figure(v.frame(), colormap=colormap, scale=scale)
+        fr = v.frame()
+        return overlay_figure(fr, _image_of(v), colormap=colormap, scale=scale,
+                              alpha=float(v.opacity), **_sent_range(fr, scale))
+    fr = v.frame()
+    return frame_figure(fr, colormap=colormap, scale=scale, **_sent_range(fr, scale))
+
+
+def _sent_range(fr, scale: str) -> dict:
+    """``vmin``/``vmax`` where the widget does not send the frame's own range: a
+    class-difference map goes out symmetric about zero (``wire.encode(symmetric=True)``)."""
+    if fr.selection.get("difference") is None:
+        return {}
+    lo, hi = value_range(fr.values, scale, symmetric=True)
+    return {"vmin": lo, "vmax": hi}
 
 
 def save_view(view: Any, path: str | os.PathLike, dpi: int = 150, *, axes: bool = True,

@@ -1,9 +1,18 @@
-"""The selection every view shares: layer, head, sample, label, step.
+"""The selection every view shares: layer, head, sample, label, step (plus stat, difference).
 
 ``Selection`` is a traits-only mixin used by each view and by the explorer,
 so that validation (and its error messages) lives in one place and
 ``ipywidgets.link`` can join any two of them. ``frame_state`` turns a
 :class:`~attnwidget.frame.Frame` into the bytes + header the JS views read.
+
+Captures from ``aw.collect(..., keep="stats"|"both")`` carry per-class
+statistics (``cap.stats``). A site with statistics and no per-sample arrays
+("stats-only") has its shapes, heads and classes read from the statistics,
+and its frame is always a class statistic (``sample`` is then ignored). On a
+site with both, ``sample="mean"`` shows the statistic over every streamed
+sample of the class. ``stat`` picks the statistic and ``difference`` shows
+the class-difference map ``mean[a] - mean[b]``, whose colour range is
+symmetric about zero.
 """
 
 from __future__ import annotations
@@ -16,10 +25,35 @@ import traitlets as t
 from .. import wire
 from ..colormaps import COLORMAPS
 from ..frame import Frame, HEAD_CHOICES, select_samples
+from ..stats import ALL, FIELDS
 from ..store import Capture
 
 __all__ = ["Selection", "frame_state", "frame_labels", "error_state", "check_kwargs", "check_capture",
-           "colormap_trait", "scale_trait"]
+           "colormap_trait", "scale_trait", "site_stats", "stats_classes", "is_difference", "DIVERGING"]
+
+#: the colormap a view switches to while it shows a class-difference map
+DIVERGING = "coolwarm"
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _sort_key(value):
+    return (type(value).__name__, value)
+
+
+def site_stats(cap: Capture, name: str, step: int) -> dict | None:
+    """The statistics of one site at one step (``cap.stats[name][step]``), or None."""
+    return (getattr(cap, "stats", None) or {}).get(name, {}).get(step)
+
+
+def stats_classes(cap: Capture) -> list:
+    """Class keys present in the capture's statistics (without ``"all"``), sorted."""
+    found = {_plain(c) for per_step in (getattr(cap, "stats", None) or {}).values()
+             for st in per_step.values() for c in st["classes"]
+             if not (isinstance(c, str) and c == ALL)}
+    return sorted(found, key=_sort_key)
 
 
 def colormap_trait(default: str = "viridis"):
@@ -69,6 +103,12 @@ class Selection(t.HasTraits):
     label = t.Any(None, allow_none=True,
                   help="class filter: None for all samples, or one value of cap.labels").tag(sync=True)
     step = t.Int(0, help="step: forward call (generation or diffusion step), 0-based").tag(sync=True)
+    stat = t.Enum(list(FIELDS), default_value="mean",
+                  help="class statistic shown where the frame comes from cap.stats (sample 'mean' or a "
+                       "stats-only site): 'mean', 'var', 'min' or 'max'").tag(sync=True)
+    difference = t.Any(None, allow_none=True,
+                       help="None, or a pair of class labels (a, b): show the class-difference map "
+                            "mean[a] - mean[b] (symmetric colour range)").tag(sync=True)
 
     cap: Capture
 
@@ -105,7 +145,11 @@ class Selection(t.HasTraits):
             if value != "mean":
                 raise t.TraitError(f"sample must be an int or 'mean', not {value!r}")
             return value
-        n = len(select_samples(self.cap, self.label))
+        if self.stats_only():
+            if value < 0:
+                raise t.TraitError(f"sample must be an index >= 0 or 'mean', not {value}")
+            return value  # nothing to walk: the frame is the class statistic whatever it says
+        n = self.num_samples(self.label)
         if not 0 <= value < n:
             what = f"class {self.label!r}" if self.label is not None else "this capture"
             raise t.TraitError(f"sample {value} is out of range: {what} has {n} sample(s), 0..{n - 1}")
@@ -116,14 +160,33 @@ class Selection(t.HasTraits):
         value = proposal["value"]
         if value is None:
             return None
-        if self.cap.labels is None:
+        present = self.classes()
+        if not present:
             raise t.TraitError("this capture has no labels, so it cannot be filtered by class; "
                                "collect it with aw.collect(..., labels=...)")
-        present = self.classes()
-        value = value.item() if isinstance(value, np.generic) else value
+        value = _plain(value)
         if value not in present:
             raise t.TraitError(f"no sample has label {value!r}; labels present: {present}")
         return value
+
+    @t.validate("difference")
+    def _check_difference(self, proposal):
+        value = proposal["value"]
+        if value is None:
+            return None
+        if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)) or len(value) != 2:
+            raise t.TraitError(f"difference must be None or a pair of class labels (a, b), not {value!r}")
+        a, b = (_plain(v) for v in value)
+        present = self.classes()
+        if not present:
+            raise t.TraitError("this capture has no labels, so it has no class-difference map; "
+                               "collect it with aw.collect(..., labels=...)")
+        for v in (a, b):
+            if v not in present:
+                raise t.TraitError(f"no class {v!r} to take a difference of; classes: {present}")
+        if a == b:
+            raise t.TraitError(f"difference needs two different classes, not ({a!r}, {b!r})")
+        return (a, b)
 
     @t.validate("step")
     def _check_step(self, proposal):
@@ -137,7 +200,9 @@ class Selection(t.HasTraits):
     def _label_changed(self, change):
         # the sample index counts within the class: an index the new class
         # lacks falls back to the class mean, which is what a class filter shows
-        if isinstance(self.sample, int) and self.sample >= len(select_samples(self.cap, change["new"])):
+        if self.stats_only():
+            return  # the sample is ignored there
+        if isinstance(self.sample, int) and self.sample >= self.num_samples(change["new"]):
             self.sample = "mean"
 
     @t.observe("layer")
@@ -148,24 +213,82 @@ class Selection(t.HasTraits):
 
     # ------------------------------------------------------------ helpers
     def num_heads(self, layer: int) -> int | None:
-        """Number of heads of a site, or None if it has no head axis."""
+        """Number of heads of a site, or None if it has no head axis (read from the statistics
+        when the site keeps no per-sample arrays)."""
         name = self.cap.layers[layer]
         axes = self.cap.axes[name]
         if "head" not in axes:
             return None
         steps = self.cap.steps_of(name)
-        return int(self.cap.get(name, steps[0]).shape[axes.index("head")])
+        if steps:
+            return int(self.cap.get(name, steps[0]).shape[axes.index("head")])
+        per_step = (getattr(self.cap, "stats", None) or {}).get(name) or {}
+        if not per_step:
+            return None
+        # statistics are [class, *sample_shape]: the sample axis is the class axis
+        return int(per_step[min(per_step)]["mean"].shape[axes.index("head")])
 
     def classes(self) -> list:
-        """Distinct class labels in the capture, sorted (empty without labels)."""
-        if self.cap.labels is None:
-            return []
-        return sorted({v.item() if isinstance(v, np.generic) else v for v in np.asarray(self.cap.labels)})
+        """Distinct class labels, sorted: of the kept samples and of the statistics (empty without labels)."""
+        found = set(stats_classes(self.cap))
+        if self.cap.labels is not None:
+            found |= {_plain(v) for v in np.asarray(self.cap.labels)}
+        return sorted(found, key=_sort_key)
+
+    def has_stats(self, layer: int | None = None, step: int | None = None) -> bool:
+        """Whether the capture has statistics (at ``layer``/``step`` when given)."""
+        stats = getattr(self.cap, "stats", None) or {}
+        if layer is None:
+            return bool(stats)
+        name = self._site(layer)
+        return site_stats(self.cap, name, self.step if step is None else step) is not None
+
+    def _site(self, layer) -> str:
+        return layer if isinstance(layer, str) else self.cap.layers[layer]
+
+    def stats_only(self, layer: int | None = None, step: int | None = None) -> bool:
+        """Whether a site (default: the selected one) has statistics but no per-sample array at a step."""
+        layer = self.layer if layer is None else layer
+        step = self.step if step is None else step
+        name = self._site(layer)
+        if name not in self.cap.kinds:
+            return False
+        return (site_stats(self.cap, name, step) is not None
+                and step not in self.cap.steps_of(name))
+
+    def num_samples(self, label=None) -> int:
+        """Kept samples of class ``label`` (all when None); 0 where none is kept."""
+        try:
+            return len(select_samples(self.cap, label))
+        except ValueError:  # a class of the statistics with no kept sample
+            return 0
 
     def selection(self) -> dict:
         """The current selection as keyword arguments of :func:`attnwidget.frame.frame`."""
         return dict(layer=self.layer, head=self.head, sample=self.sample, label=self.label,
                     step=self.step)
+
+    def frame_selection(self) -> dict:
+        """:meth:`selection` plus ``stat``/``difference``: what the views pass to ``frame()``.
+
+        ``difference`` when set; else ``stat`` where the frame is a class
+        statistic: a stats-only site, or ``sample="mean"`` on a site with
+        statistics (or with a statistic other than the mean of the kept samples).
+        """
+        sel = self.selection()
+        if self.difference is not None:
+            sel["difference"] = tuple(self.difference)
+            return sel
+        layer, step = sel["layer"], sel["step"]
+        if self.stats_only(layer, step) or (
+                sel["sample"] == "mean" and (self.has_stats(layer, step) or self.stat != "mean")):
+            sel["stat"] = self.stat
+        return sel
+
+
+def is_difference(fr: Frame) -> bool:
+    """Whether a frame is a class-difference map (its colour range is then symmetric about 0)."""
+    return fr.selection.get("difference") is not None
 
 
 def frame_state(fr: Frame, scale: str = "linear") -> tuple[bytes, dict]:
@@ -173,8 +296,9 @@ def frame_state(fr: Frame, scale: str = "linear") -> tuple[bytes, dict]:
 
     The header is small (shape, value range, axes, region, title): the row and
     column labels travel separately (:func:`frame_labels`), only when they change.
+    A class-difference map gets a range symmetric about zero (``vmin = -vmax``).
     """
-    header, payload = wire.encode(fr.values, scale)
+    header, payload = wire.encode(fr.values, scale, symmetric=is_difference(fr))
     meta = dict(header, title=fr.title, row_axis=fr.row_axis, col_axis=fr.col_axis,
                 region=[int(v) for v in fr.region], full_shape=[int(v) for v in fr.full_shape],
                 block=[int(v) for v in fr.block], error=None)

@@ -25,7 +25,8 @@ import anywidget
 import traitlets as t
 
 from ..frame import Frame
-from ._traits import Selection, check_capture, check_kwargs, error_state, frame_labels, frame_state
+from ._traits import (DIVERGING, Selection, check_capture, check_kwargs, error_state, frame_labels,
+                      frame_state)
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 
@@ -64,8 +65,8 @@ class View(Selection, anywidget.AnyWidget):
         self._ready = False
         super().__init__(**kwargs)
         self._ready = True
-        self.observe(self._redraw, names=["layer", "head", "sample", "label", "step",
-                                          *self._redraw_on])
+        self.observe(self._redraw, names=["layer", "head", "sample", "label", "step", "stat",
+                                          "difference", *self._redraw_on])
         self.on_msg(self._on_message)
         self.refresh()
 
@@ -106,7 +107,7 @@ class View(Selection, anywidget.AnyWidget):
                        if n not in self._not_in_frame)
         # a capture that grows (more steps or sites, new tokens or labels) is another capture
         grown = (cap.steps, len(cap.layers), id(cap.tokens), id(cap.labels))
-        return (_hashable(self.selection()), traits, grown)
+        return (_hashable(self.frame_selection()), traits, grown)
 
     def _cached_frame(self, fresh: bool = False) -> Frame:
         """``frame()``, from the cache when the same selection was computed lately.
@@ -153,6 +154,26 @@ class View(Selection, anywidget.AnyWidget):
     def _redraw(self, change=None) -> None:
         if self._ready:
             self._send_frame()
+
+    @t.observe("difference")
+    def _diverging(self, change) -> None:
+        # a class-difference map reads on a diverging colormap, linear, centred on zero; the
+        # colormap and scale shown before come back when the difference is cleared (a linked
+        # view that already switched leaves nothing to restore here)
+        with self.hold_sync():
+            if change["new"] is not None and change["old"] is None:
+                saved = {}
+                if self.has_trait("colormap") and self.colormap != DIVERGING:
+                    saved["colormap"], self.colormap = self.colormap, DIVERGING
+                if self.has_trait("scale") and self.scale != "linear":
+                    saved["scale"], self.scale = self.scale, "linear"
+                self.__dict__["_before_difference"] = saved
+            elif change["new"] is None:
+                saved = self.__dict__.pop("_before_difference", {})
+                if saved.get("colormap") and self.colormap == DIVERGING:
+                    self.colormap = saved["colormap"]
+                if saved.get("scale") and self.scale == "linear":
+                    self.scale = saved["scale"]
 
     # ------------------------------------------------------------ messages
     def _on_message(self, widget, content, buffers) -> None:

@@ -1,21 +1,39 @@
-"""Controls: the ipywidgets that drive a Selection (layer, head, class, sample, step).
+"""Controls: the ipywidgets that drive a Selection (layer, head, class, statistic,
+difference, sample, step).
 
 Each control is hidden where the capture offers nothing to choose (one site,
-one head, no labels, one sample, one step). The controls write the target's
-traits and follow them, so code that sets ``explorer.head = 3`` moves the
-dropdown too.
+one head, no labels, one sample, one step, no statistics; the sample slider
+also on a statistics-only site, which keeps no sample to walk). The controls
+write the target's traits and follow them, so code that sets
+``explorer.head = 3`` moves the dropdown too.
 """
 
 from __future__ import annotations
 
 import ipywidgets as widgets
 
-from ..frame import select_samples
-from ._traits import Selection
+from ._traits import Selection, stats_classes
 
 __all__ = ["Controls"]
 
 ALL = "__all__"
+NONE = "__none__"
+STAT_CHOICES = (("class mean", "mean"), ("variance", "var"), ("minimum", "min"), ("maximum", "max"))
+
+
+def class_name(label, names) -> str:
+    """The display name of a class label: ``names`` is a dict (int or str keys) or a list."""
+    if isinstance(names, (list, tuple)):
+        try:
+            i = int(label)
+        except (TypeError, ValueError):
+            return str(label)
+        return str(names[i]) if 0 <= i < len(names) and not isinstance(label, bool) else str(label)
+    if names:
+        for key in (label, str(label)):
+            if key in names:
+                return str(names[key])
+    return str(label)
 
 
 def _shown(widget, visible: bool) -> None:
@@ -36,20 +54,24 @@ class Controls(widgets.HBox):
     ----------
     target : Selection
         The object whose ``layer, head, sample, label, step`` the controls set.
-    class_names : dict, optional
-        Class label -> display name.
+    class_names : dict or list, optional
+        Class label -> display name (default: ``cap.metadata["class_names"]``).
 
     Attributes
     ----------
-    layer, head, label, sample, mean, step, play : ipywidgets.Widget
+    layer, head, label, stat, difference, sample, mean, step, play : ipywidgets.Widget
         The individual controls (hidden ones have ``layout.display == "none"``).
+        ``stat`` is shown when the capture has statistics, ``difference`` when
+        they hold at least two classes.
     """
 
     def __init__(self, target: Selection, class_names=None):
         super().__init__(layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
         self.target = target
         cap = target.cap
-        names = dict(class_names or {})
+        names = class_names if class_names is not None else (cap.metadata or {}).get("class_names")
+        if isinstance(names, dict):
+            names = dict(names)
         # wide enough for the longest site name (e.g. decoder.layers.0.cross_attn): the
         # select's own flex basis is fixed, so "auto" alone clips long names
         self.layer = widgets.Dropdown(description="layer", options=[(n, i) for i, n in enumerate(cap.layers)],
@@ -57,8 +79,19 @@ class Controls(widgets.HBox):
         self.head = widgets.Dropdown(description="head", layout=widgets.Layout(width="160px"))
         self.label = widgets.Dropdown(
             description="class",
-            options=[("all samples", ALL)] + [(str(names.get(c, c)), i) for i, c in enumerate(target.classes())],
+            options=[("all samples", ALL)] + [(class_name(c, names), i) for i, c in enumerate(target.classes())],
             layout=widgets.Layout(width="220px"))
+        self.stat = widgets.Dropdown(description="statistic", options=list(STAT_CHOICES),
+                                     layout=widgets.Layout(width="220px"))
+        self.stat.description_tooltip = "class statistic over every sample collect() streamed"
+        stat_classes = stats_classes(cap)
+        pairs = [(a, b) for a in stat_classes for b in stat_classes if a != b]
+        self._pairs = pairs
+        diff_names = [f"{class_name(a, names)} − {class_name(b, names)}" for a, b in pairs]
+        self.difference = widgets.Dropdown(
+            description="difference", options=[("none", NONE)] + [(n, i) for i, n in enumerate(diff_names)],
+            layout=widgets.Layout(width="auto", min_width=_dropdown_width(["none"] + diff_names)))
+        self.difference.description_tooltip = "class-difference map: mean of one class minus another"
         self.sample = widgets.IntSlider(description="sample", min=0, max=0, continuous_update=False,
                                         layout=widgets.Layout(width="260px"))
         self.mean = widgets.ToggleButton(description="mean", tooltip="show the mean of the samples",
@@ -68,11 +101,14 @@ class Controls(widgets.HBox):
         self.play = widgets.Play(min=0, max=max(cap.steps - 1, 0), interval=400,
                                  layout=widgets.Layout(width="150px"))
         widgets.jslink((self.play, "value"), (self.step, "value"))
-        self.children = [self.layer, self.head, self.label, self.sample, self.mean, self.play, self.step]
+        self.children = [self.layer, self.head, self.label, self.stat, self.difference, self.sample,
+                         self.mean, self.play, self.step]
         self.add_class("aw-controls")
 
         _shown(self.layer, len(cap.layers) > 1)
         _shown(self.label, bool(target.classes()))
+        _shown(self.stat, target.has_stats())
+        _shown(self.difference, target.has_stats() and len(stat_classes) >= 2)
         _shown(self.step, cap.steps > 1)
         _shown(self.play, cap.steps > 1)
 
@@ -81,10 +117,13 @@ class Controls(widgets.HBox):
         self.layer.observe(lambda c: self._write("layer", c["new"]), names="value")
         self.head.observe(lambda c: self._write("head", c["new"]), names="value")
         self.label.observe(self._label_picked, names="value")
+        self.stat.observe(lambda c: self._write("stat", c["new"]), names="value")
+        self.difference.observe(self._difference_picked, names="value")
         self.sample.observe(lambda c: self._write("sample", c["new"]), names="value")
         self.mean.observe(self._mean_toggled, names="value")
         self.step.observe(lambda c: self._write("step", c["new"]), names="value")
-        target.observe(lambda c: self._follow(), names=["layer", "head", "sample", "label", "step"])
+        target.observe(lambda c: self._follow(), names=["layer", "head", "sample", "label", "step",
+                                                        "stat", "difference"])
 
     # ------------------------------------------------------------ control -> target
     def _write(self, name: str, value) -> None:
@@ -99,6 +138,10 @@ class Controls(widgets.HBox):
         # picking a class shows that class's mean; the slider then walks its samples
         self.target.sample = "mean" if label is not None else 0
         self.target.label = label
+
+    def _difference_picked(self, change) -> None:
+        if not self._syncing:
+            self.target.difference = None if change["new"] == NONE else self._pairs[change["new"]]
 
     def _mean_toggled(self, change) -> None:
         if not self._syncing:
@@ -119,19 +162,27 @@ class Controls(widgets.HBox):
             self.layer.value = tg.layer
             classes = tg.classes()
             self.label.value = ALL if tg.label is None else classes.index(tg.label)
-            n = len(select_samples(tg.cap, tg.label))
+            self.stat.value = tg.stat
+            pair = None if tg.difference is None else tuple(tg.difference)
+            self.difference.value = self._pairs.index(pair) if pair in self._pairs else NONE
+            # a statistics-only site keeps no sample: nothing to walk
+            n = 0 if tg.stats_only() else tg.num_samples(tg.label)
             self.sample.max = max(n - 1, 0)
-            if isinstance(tg.sample, int):
+            if isinstance(tg.sample, int) and tg.sample <= self.sample.max:
                 self.sample.value = tg.sample
             self.mean.value = tg.sample == "mean"
             self.sample.disabled = tg.sample == "mean"
             _shown(self.sample, n > 1)
             _shown(self.mean, n > 1)
+            # a difference map ignores the class filter, the statistic and the sample
+            diff = pair is not None
+            for w in (self.label, self.stat, self.sample, self.mean):
+                w.disabled = diff or (w is self.sample and tg.sample == "mean")
             self.step.value = tg.step
         finally:
             self._syncing = False
 
     def visible(self) -> list[str]:
         """Names of the controls shown (not hidden)."""
-        names = ("layer", "head", "label", "sample", "mean", "play", "step")
+        names = ("layer", "head", "label", "stat", "difference", "sample", "mean", "play", "step")
         return [n for n in names if getattr(self, n).layout.display != "none"]

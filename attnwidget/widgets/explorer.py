@@ -1,9 +1,14 @@
 """Explorer and show(): controls above the views that fit a capture, all linked.
 
-The explorer's ``layer, head, sample, label, step`` are linked (``traitlets.link``)
-to the same traits of every view, so selecting a head in the head grid or
-the statistics bars updates the heatmap, and code can drive everything
-through the explorer.
+The explorer's ``layer, head, sample, label, step, stat, difference`` are
+linked (``traitlets.link``) to the same traits of every view, so selecting a
+head in the head grid or the statistics bars updates the heatmap, and code
+can drive everything through the explorer.
+
+Captures from ``aw.collect(..., keep="stats"|"both")`` work too: the class
+filter shows each class's mean from ``cap.stats``, ``stat`` picks another
+statistic (variance, min, max) and ``difference`` the class-difference map
+(a diverging colormap, symmetric about zero).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from .weights import WeightsView
 
 __all__ = ["Explorer", "show"]
 
-SELECTION = ("layer", "head", "sample", "label", "step")
+SELECTION = ("layer", "head", "sample", "label", "step", "stat", "difference")
 
 
 class Explorer(Selection, widgets.VBox):
@@ -32,8 +37,9 @@ class Explorer(Selection, widgets.VBox):
     cap : Capture
     tokens : list of str or dict, optional
         Token strings for the axes (defaults to ``cap.tokens``); always shown as text.
-    class_names : dict, optional
-        Class label -> name, e.g. ``{0: "spoof", 1: "bonafide"}``.
+    class_names : dict or list, optional
+        Class label -> name, e.g. ``{0: "spoof", 1: "bonafide"}`` (default:
+        ``cap.metadata["class_names"]`` when present).
     image : array-like or PIL.Image, optional
         Input image: adds an :class:`ImageOverlay`.
     patch_grid : (int, int), optional
@@ -41,7 +47,7 @@ class Explorer(Selection, widgets.VBox):
     colormap : str, optional
         Initial colormap of the canvas views.
     **traits
-        ``layer, head, sample, label, step``.
+        ``layer, head, sample, label, step, stat, difference``.
 
     Attributes
     ----------
@@ -63,7 +69,9 @@ class Explorer(Selection, widgets.VBox):
         super().__init__(**{k: v for k, v in kwargs.items() if k != "layout"})
         if "layout" in kwargs:
             self.layout = kwargs["layout"]
-        sel = self.selection()
+        sel = dict(self.selection(), stat=self.stat, difference=self.difference)
+        if class_names is None:
+            class_names = (cap.metadata or {}).get("class_names")
 
         self.heatmap = self.headgrid = self.headstats = self.overlay = self.weights = None
         if attention:
@@ -126,13 +134,14 @@ def show(cap, tokens=None, class_names=None, image=None, patch_grid=None, **kwar
     tokens : list of str or dict, optional
         Token strings for the axes; shown as text, never as HTML.
     class_names : dict, optional
-        Class label -> name for the class filter and legends.
+        Class label -> name for the class filter and legends (default:
+        ``cap.metadata["class_names"]`` when present).
     image : array-like or PIL.Image, optional
         Input image: adds an image overlay of a query row (CLS by default).
     patch_grid : (int, int), optional
         Patch rows and columns of the image tokens.
     **kwargs
-        Initial ``layer, head, sample, label, step`` or ``colormap``.
+        Initial ``layer, head, sample, label, step, stat, difference`` or ``colormap``.
 
     Returns
     -------

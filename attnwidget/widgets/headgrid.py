@@ -16,7 +16,7 @@ import traitlets as t
 
 from .. import wire
 from ..frame import Frame, frame
-from ._traits import colormap_trait
+from ._traits import colormap_trait, is_difference
 from ._view import STATIC, View
 
 __all__ = ["HeadGrid"]
@@ -82,12 +82,12 @@ class HeadGrid(View):
 
     def frame(self) -> Frame:
         """The frame of the highlighted thumbnail (selected layer and head), pooled like it."""
-        return frame(self.cap, **self.selection(), size=self.thumb, tokens=self.tokens)
+        return frame(self.cap, **self.frame_selection(), size=self.thumb, tokens=self.tokens)
 
     def frames(self) -> list[Frame]:
         """One frame per thumbnail, in the order they are sent (layer-major)."""
         out = []
-        sel = self.selection()
+        sel = self.frame_selection()
         for layer in self.grid_layers():
             n = self.num_heads(layer)
             if n is None or self.cap.kinds[self.cap.layers[layer]] == "weights":
@@ -115,7 +115,7 @@ class HeadGrid(View):
         parts, thumbs, offset = [], [], 0
         layers = self.grid_layers()
         for fr in frames:
-            header, payload = wire.encode(fr.values, "linear")
+            header, payload = wire.encode(fr.values, "linear", symmetric=is_difference(fr))
             layer = self.cap.layers.index(fr.selection["layer"])
             thumbs.append({"layer": layer, "head": int(fr.selection["head"]),
                            "shape": header["shape"], "offset": offset, "vmin": header["vmin"],

@@ -3,6 +3,11 @@
 Normalised entropy near 1 means uniform attention; a mean row maximum near 1
 means the head collapses onto one key (see :func:`attnwidget.reduce.head_stats`).
 Clicking a bar selects that head.
+
+On a site that holds statistics only (``collect(..., keep="stats")``) the
+bars are the per-head entropy of the statistics (every streamed sample of the
+class), normalised the same way; the row maximum and sparsity need the
+per-sample arrays and are left out, with a note under the chart.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import ipywidgets as widgets
 
 from ..frame import select_samples
 from ..reduce import head_stats
-from ._traits import Selection, check_capture, check_kwargs
+from ..stats import ALL, class_key
+from ._traits import Selection, check_capture, check_kwargs, site_stats
 
-__all__ = ["HeadStats", "stats_for"]
+__all__ = ["HeadStats", "stats_for", "stats_entropy"]
 
 STATS = ("entropy", "max", "sparsity")
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c")
@@ -32,7 +38,36 @@ def stats_for(cap, layer, step: int = 0, label=None) -> dict[str, np.ndarray]:
     name = cap.layer_name(layer)
     if cap.kinds[name] == "weights" or "head" not in cap.axes[name]:
         raise ValueError(f"layer {name!r} holds weights, not heads of query x key attention")
+    if _stats_only(cap, name, step):
+        return {"entropy": stats_entropy(cap, name, step, label)}
     return head_stats(np.asarray(cap.get(name, step))[select_samples(cap, label)])
+
+
+def _stats_only(cap, name: str, step: int) -> bool:
+    """Whether a site holds statistics but no per-sample array at ``step``."""
+    return site_stats(cap, name, step) is not None and step not in cap.steps_of(name)
+
+
+def stats_entropy(cap, name: str, step: int = 0, label=None) -> np.ndarray:
+    """Per-head mean row entropy of a class from ``cap.stats``, normalised by ``log(keys)`` (1 = uniform).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[head]`` float32.
+    """
+    st = site_stats(cap, name, step)
+    if st is None or "entropy" not in st:
+        raise ValueError(f"site {name!r} has no per-head entropy in its statistics at step {step}")
+    key = ALL if label is None else class_key(label)
+    if key not in st["classes"]:
+        raise ValueError(f"no statistics for class {label!r} at site {name!r}; classes: "
+                         f"{[c for c in st['classes'] if c != ALL]}")
+    ent = np.asarray(st["entropy"][st["classes"].index(key)], dtype=np.float64)
+    nk = np.asarray(st["mean"]).shape[-1]
+    if nk > 1:
+        ent = ent / np.log(nk)
+    return ent.astype(np.float32)
 
 
 class HeadStats(Selection, widgets.VBox):
@@ -48,10 +83,18 @@ class HeadStats(Selection, widgets.VBox):
     Attributes
     ----------
     stats : dict
-        The statistics shown now (``{"entropy", "max", "sparsity"}`` -> list per head).
+        The statistics shown now (``{"entropy", "max", "sparsity"}`` -> list per head;
+        only ``"entropy"`` on a stats-only site).
+    title : str
+        The chart title (says when the bars come from the capture's statistics).
     """
 
     stats = t.Dict(help="statistics shown now: {'entropy'|'max'|'sparsity': [value per head]}")
+
+    TITLE = "head statistics"
+    STATS_TITLE = "head entropy from the statistics ({n} samples{of})"
+    STATS_NOTE = ("statistics-only capture: per-head entropy over every streamed sample; the row "
+                  "maximum and sparsity need per-sample arrays (collect with keep='both')")
 
     def __init__(self, cap, **kwargs):
         check_kwargs(type(self), kwargs, ("layout",))
@@ -84,6 +127,10 @@ class HeadStats(Selection, widgets.VBox):
         self.observe(lambda change: self.refresh(), names=["layer", "label", "step"])
         self.refresh()
 
+    @property
+    def title(self) -> str:
+        return self.figure.title
+
     def refresh(self) -> None:
         """Recompute the statistics for the selected layer."""
         try:
@@ -93,12 +140,26 @@ class HeadStats(Selection, widgets.VBox):
             self.bars.x, self.bars.y = [], []
             self.message.value = f"<i>{_escape(str(e))}</i>"
             return
-        self.message.value = ""
-        self.stats = {k: [float(v) for v in stats[k]] for k in STATS}
+        names = [k for k in STATS if k in stats]
+        name = self.cap.layers[self.layer]
+        if names == list(STATS):
+            self.message.value = ""
+            self.figure.title = self.TITLE
+        else:  # statistics only: the entropy of every streamed sample
+            st = site_stats(self.cap, name, self.step)
+            key = ALL if self.label is None else class_key(self.label)
+            count = int(st["count"][st["classes"].index(key)])
+            self.figure.title = self.STATS_TITLE.format(
+                n=count, of="" if self.label is None else f" of class {self.label}")
+            self.message.value = f"<i>{_escape(self.STATS_NOTE)}</i>"
+        self.stats = {k: [float(v) for v in stats[k]] for k in names}
+        self.bars.labels = names
+        self.bars.colors = [COLORS[STATS.index(k)] for k in names]
+        self.legend.value = _legend_html(names, self.bars.colors)
         n = len(stats["entropy"])
         with self.bars.hold_sync():
             self.bars.x = [str(h) for h in range(n)]
-            self.bars.y = np.stack([stats[k] for k in STATS])
+            self.bars.y = np.stack([stats[k] for k in names])
 
     def save(self, path, dpi: int = 150):
         """Save what this shows as an image file (via :func:`attnwidget.figures.save_view`).

@@ -89,7 +89,7 @@ class Heatmap(View):
 
     def frame(self) -> Frame:
         """The frame shown now: the selection, cut to ``region``, pooled to ``size``."""
-        return frame(self.cap, **self.selection(), region=self.region, size=self.size,
+        return frame(self.cap, **self.frame_selection(), region=self.region, size=self.size,
                      tokens=self.tokens)
 
     def _msg_zoom(self, content: dict) -> dict:
@@ -109,4 +109,4 @@ class Heatmap(View):
 
     def frame_full_shape(self) -> tuple[int, int]:
         """``(rows, cols)`` of the full-resolution matrix of the selection."""
-        return tuple(frame(self.cap, **self.selection(), size=2, tokens=self.tokens).full_shape)
+        return tuple(frame(self.cap, **self.frame_selection(), size=2, tokens=self.tokens).full_shape)

@@ -118,7 +118,7 @@ class ImageOverlay(View):
 
     def frame(self) -> Frame:
         """The query row as a ``[grid_rows, grid_cols]`` frame (leading non-patch keys dropped)."""
-        full = frame(self.cap, **self.selection(), tokens=self.tokens)
+        full = frame(self.cap, **self.frame_selection(), tokens=self.tokens)
         if full.row_axis != "query" or full.col_axis != "key":
             raise ValueError(f"layer {self.layer} is not query x key attention, so it cannot be overlaid on an image")
         rows_available = full.values.shape[0]

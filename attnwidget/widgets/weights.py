@@ -13,8 +13,10 @@ import traitlets as t
 import ipywidgets as widgets
 
 from ..frame import Frame, frame, select_samples
-from ._traits import Selection, check_capture, check_kwargs, colormap_trait, scale_trait
+from ..stats import ALL, class_key
+from ._traits import Selection, check_capture, check_kwargs, colormap_trait, scale_trait, site_stats
 from ._view import STATIC, View
+from .controls import class_name
 
 __all__ = ["WeightsView", "class_profile"]
 
@@ -31,7 +33,7 @@ class _WeightsCanvas(View):
     _redraw_on = ("scale", "size")
 
     def frame(self) -> Frame:
-        return frame(self.cap, **self.selection(), size=self.size, tokens=self.tokens)
+        return frame(self.cap, **self.frame_selection(), size=self.size, tokens=self.tokens)
 
 
 def class_profile(cap, layer, step: int = 0, classes=None) -> tuple[np.ndarray, list[str], str]:
@@ -47,13 +49,25 @@ def class_profile(cap, layer, step: int = 0, classes=None) -> tuple[np.ndarray, 
         Name of the last axis.
     """
     name = cap.layer_name(layer)
-    data = np.asarray(cap.get(name, step), dtype=np.float32)
     axis = cap.axes[name][-1]
-    flat = data.reshape(data.shape[0], -1, data.shape[-1]).mean(axis=1)  # [sample, last]
-    if classes:
-        values = np.stack([flat[select_samples(cap, c)].mean(axis=0) for c in classes])
+    st = site_stats(cap, name, step)
+    if st is not None and step not in cap.steps_of(name):
+        # statistics only: the class means of every streamed sample
+        mean = np.asarray(st["mean"], dtype=np.float32)
+        flat = mean.reshape(mean.shape[0], -1, mean.shape[-1]).mean(axis=1)  # [class, last]
+        keys = [class_key(c) if not (isinstance(c, str) and c == ALL) else c for c in st["classes"]]
+        missing = [c for c in (classes or []) if class_key(c) not in keys]
+        if missing:
+            raise ValueError(f"no statistics for class(es) {missing} at site {name!r}")
+        values = (np.stack([flat[keys.index(class_key(c))] for c in classes]) if classes
+                  else flat[keys.index(ALL)][None])
     else:
-        values = flat.mean(axis=0, keepdims=True)
+        data = np.asarray(cap.get(name, step), dtype=np.float32)
+        flat = data.reshape(data.shape[0], -1, data.shape[-1]).mean(axis=1)  # [sample, last]
+        if classes:
+            values = np.stack([flat[select_samples(cap, c)].mean(axis=0) for c in classes])
+        else:
+            values = flat.mean(axis=0, keepdims=True)
     names = cap.metadata.get("axis_labels", {}).get(name, {}).get(axis)
     if names is None or len(names) != values.shape[1]:
         names = [str(i) for i in range(values.shape[1])]
@@ -66,7 +80,7 @@ class WeightsView(Selection, widgets.VBox):
     Parameters
     ----------
     cap : Capture
-    class_names : dict, optional
+    class_names : dict or list, optional
         Class label -> name for the legend, e.g. ``{0: "spoof", 1: "bonafide"}``.
     tokens : optional
         Token strings for the matrix axes.
@@ -88,7 +102,8 @@ class WeightsView(Selection, widgets.VBox):
     def __init__(self, cap, *, class_names=None, tokens=None, **kwargs):
         check_kwargs(type(self), kwargs, ("layout",))
         self.cap = check_capture(cap)
-        self.class_names = dict(class_names or {})
+        self.class_names = (list(class_names) if isinstance(class_names, (list, tuple))
+                            else dict(class_names or {}))
         layout = kwargs.pop("layout", None)
         sites = [i for i, n in enumerate(cap.layers) if cap.kinds[n] == "weights"]
         if "layer" not in kwargs and sites:
@@ -96,9 +111,9 @@ class WeightsView(Selection, widgets.VBox):
         super().__init__(**kwargs)
         if layout is not None:
             self.layout = layout
-        self.canvas = _WeightsCanvas(cap, tokens=tokens, **self.selection(),
-                                     colormap=self.colormap, scale=self.scale)
-        for name in ("layer", "head", "sample", "label", "step", "colormap", "scale"):
+        self.canvas = _WeightsCanvas(cap, tokens=tokens, **self.selection(), stat=self.stat,
+                                     difference=self.difference, colormap=self.colormap, scale=self.scale)
+        for name in ("layer", "head", "sample", "label", "step", "stat", "difference", "colormap", "scale"):
             t.link((self, name), (self.canvas, name))
         self.chart = self._make_chart()
         # its own site chooser: the explorer's layer control picks attention sites
@@ -148,7 +163,7 @@ class WeightsView(Selection, widgets.VBox):
         except (IndexError, KeyError, ValueError):
             self._bars.x, self._bars.y = [], []
             return
-        legend = [str(self.class_names.get(c, c)) for c in classes] or ["all samples"]
+        legend = [class_name(c, self.class_names) for c in classes] or ["all samples"]
         # explicit range: bqplot leaves grouped bars flat when it has to infer it
         lo, hi = float(min(values.min(), 0.0)), float(values.max())
         self._y.min, self._y.max = lo, (hi if hi > lo else lo + 1.0) * 1.05
