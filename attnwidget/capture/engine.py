@@ -27,7 +27,7 @@ from ..store import ATTENTION_AXES, Capture, _listing
 from .extract import as_attention, hf_eager, make_extractor
 from .mha import bind_mha, mha_weights
 from .options import Reducer, patterns, site_filter
-from .sdpa import bind_sdpa, sdpa_weights, unpack_gqa
+from .sdpa import bind_sdpa, flash_with_lse, sdpa_weights, unpack_gqa
 from .tap import ACTIVE, tap_axes
 
 __all__ = ["capture", "CaptureBlock"]
@@ -268,13 +268,17 @@ class CaptureBlock:
 
     def on_sdpa(self, func, args, kwargs):
         name = self._site(self._caller())
-        if self.keep(name):
-            call = unpack_gqa(bind_sdpa(args, kwargs), self._caller_module())
-            reduced, info = sdpa_weights(call, self.reducer, name)
-            kind = self._kind(name, call["query"].shape[-2], call["key"].shape[-2],
-                              bool(call["is_causal"]), None)
-            self._store(name, reduced, kind, info)
-        return func(*args, **(kwargs or {}))
+        if not self.keep(name):
+            return func(*args, **(kwargs or {}))
+        bound = bind_sdpa(args, kwargs)
+        call = unpack_gqa(bound, self._caller_module())
+        fast = flash_with_lse(bound) if call is bound else None
+        reduced, info = sdpa_weights(call, self.reducer, name, lse=fast[1] if fast else None)
+        kind = self._kind(name, call["query"].shape[-2], call["key"].shape[-2],
+                          bool(call["is_causal"]), None)
+        self._store(name, reduced, kind, info)
+        # the same kernel the call would have run, so the output is the same
+        return fast[0] if fast else func(*args, **(kwargs or {}))
 
     def _caller_module(self):
         path = self.stack[-1] if self.stack else ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.nn.attention import SDPBackend
 
 from .options import Reducer
 
@@ -21,6 +22,7 @@ SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "sc
 _DEFAULTS = {"attn_mask": None, "dropout_p": 0.0, "is_causal": False, "scale": None, "enable_gqa": False}
 # elements of float32 scores per tile (64 MiB): bounds the extra memory of a long sequence
 TILE_ELEMENTS = 1 << 24
+_FLASH_CPU = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 
 
 def bind_sdpa(args, kwargs) -> dict:
@@ -79,9 +81,49 @@ def _mask4d(mask: torch.Tensor | None) -> torch.Tensor | None:
     return mask
 
 
+def flash_with_lse(call: dict):
+    """Run the call's own CPU flash kernel and keep its log-sum-exp, when that is what it runs.
+
+    ``F.scaled_dot_product_attention`` on the CPU dispatches to
+    ``aten._scaled_dot_product_flash_attention_for_cpu`` (a boolean mask
+    turned into ``0``/``-inf`` first), which also returns each query row's
+    log-sum-exp and then throws it away. Calling the kernel directly gives the
+    very same output plus the log-sum-exp, so the weights become
+    ``exp(scores - lse)``: no max, sum or division passes over the scores.
+
+    Returns ``(output, lse)``, or None where the dispatcher would pick another
+    backend or autograd, dropout or grouped heads are involved (then the call
+    runs as usual and the weights are normalised by softmax).
+    """
+    q, k, v = call["query"], call["key"], call["value"]
+    mask = call["attn_mask"]
+    if q.device.type != "cpu" or not (q.dim() == k.dim() == v.dim() == 4):
+        return None
+    if call["dropout_p"] or call["enable_gqa"]:
+        return None
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (q, k, v, mask)):
+        return None
+    is_causal = bool(call["is_causal"])
+    try:
+        choice = torch._fused_sdp_choice(q, k, v, mask, 0.0, is_causal, scale=call["scale"])
+    except (RuntimeError, TypeError):
+        return None
+    if choice != int(SDPBackend.FLASH_ATTENTION):
+        return None
+    if mask is not None and mask.dtype == torch.bool:
+        mask = torch.zeros(mask.shape, dtype=q.dtype, device=q.device).masked_fill_(
+            mask.logical_not(), float("-inf"))
+    return _FLASH_CPU(q, k, v, 0.0, is_causal, attn_mask=mask, scale=call["scale"])
+
+
 @torch.no_grad()
-def sdpa_weights(call: dict, reducer: Reducer, site: str) -> tuple[torch.Tensor, dict]:
-    """Reduced weights ``[sample, head, query, key]`` of one sdpa call (on its device)."""
+def sdpa_weights(call: dict, reducer: Reducer, site: str,
+                 lse: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    """Reduced weights ``[sample, head, query, key]`` of one sdpa call (on its device).
+
+    ``lse``: the kernel's per-row log-sum-exp ``[sample, head, query]`` (see
+    :func:`flash_with_lse`); without it the rows are normalised by softmax.
+    """
     q, k = _as4d(call["query"]), _as4d(call["key"])
     mask = _mask4d(call["attn_mask"])
     n_samples, n_heads, n_query, dim = q.shape
@@ -95,6 +137,8 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str) -> tuple[torch.Tensor,
     if rows is not None:
         rows = rows.to(q.device)
         q = q.index_select(2, rows)
+        if lse is not None:
+            lse = lse.index_select(2, rows)
         if mask is not None and mask.shape[2] != 1:
             mask = mask.index_select(2, rows)
         positions = rows
@@ -129,8 +173,11 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str) -> tuple[torch.Tensor,
             scores.masked_fill_(future, float("-inf"))
             masked = True
         # softmax in place: no second tile-sized buffer, and fewer passes than torch.softmax on CPU
-        weights = scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
-        weights.div_(weights.sum(dim=-1, keepdim=True))
+        if lse is not None:
+            weights = scores.sub_(lse[:, :, start:start + tile].unsqueeze(-1)).exp_()
+        else:
+            weights = scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
+            weights.div_(weights.sum(dim=-1, keepdim=True))
         del scores
         if masked:
             weights = torch.nan_to_num_(weights, nan=0.0)  # rows with every key masked

@@ -83,7 +83,7 @@ class Controls(widgets.HBox):
             layout=widgets.Layout(width="220px"))
         self.stat = widgets.Dropdown(description="statistic", options=list(STAT_CHOICES),
                                      layout=widgets.Layout(width="220px"))
-        self.stat.description_tooltip = "class statistic over every sample collect() streamed"
+        self.stat.tooltip = "class statistic over every sample collect() streamed"
         stat_classes = stats_classes(cap)
         pairs = [(a, b) for a in stat_classes for b in stat_classes if a != b]
         self._pairs = pairs
@@ -91,7 +91,7 @@ class Controls(widgets.HBox):
         self.difference = widgets.Dropdown(
             description="difference", options=[("none", NONE)] + [(n, i) for i, n in enumerate(diff_names)],
             layout=widgets.Layout(width="auto", min_width=_dropdown_width(["none"] + diff_names)))
-        self.difference.description_tooltip = "class-difference map: mean of one class minus another"
+        self.difference.tooltip = "class-difference map: mean of one class minus another"
         self.sample = widgets.IntSlider(description="sample", min=0, max=0, continuous_update=False,
                                         layout=widgets.Layout(width="260px"))
         self.mean = widgets.ToggleButton(description="mean", tooltip="show the mean of the samples",
