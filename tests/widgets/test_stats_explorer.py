@@ -41,12 +41,6 @@ def sent(view) -> np.ndarray:
     return np.frombuffer(view._frame, dtype=np.uint8).reshape(meta["shape"])
 
 
-def decoded(view) -> np.ndarray:
-    meta = view._frame_meta
-    return aw.wire.dequantize(sent(view), meta["vmin"], meta["vmax"], meta["scale"]) \
-        if hasattr(aw, "wire") else None
-
-
 def test_the_issue_snippet_works(stats_cap):
     ex = aw.show(stats_cap)
     assert ex.heatmap._frame_meta["error"] is None
