@@ -243,15 +243,17 @@ class Selection(t.HasTraits):
         name = self._site(layer)
         return site_stats(self.cap, name, self.step if step is None else step) is not None
 
-    def _site(self, layer) -> str:
-        return layer if isinstance(layer, str) else self.cap.layers[layer]
+    def _site(self, layer) -> str | None:
+        if isinstance(layer, str):
+            return layer
+        return self.cap.layers[layer] if -len(self.cap.layers) <= layer < len(self.cap.layers) else None
 
     def stats_only(self, layer: int | None = None, step: int | None = None) -> bool:
         """Whether a site (default: the selected one) has statistics but no per-sample array at a step."""
         layer = self.layer if layer is None else layer
         step = self.step if step is None else step
         name = self._site(layer)
-        if name not in self.cap.kinds:
+        if name is None or name not in self.cap.kinds:
             return False
         return (site_stats(self.cap, name, step) is not None
                 and step not in self.cap.steps_of(name))
