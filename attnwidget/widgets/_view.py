@@ -25,6 +25,7 @@ import anywidget
 import traitlets as t
 
 from ..frame import Frame
+from ._save import Savable
 from ._traits import (DIVERGING, Selection, check_capture, check_kwargs, error_state, frame_labels,
                       frame_state)
 
@@ -42,7 +43,7 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-class View(Selection, anywidget.AnyWidget):
+class View(Savable, Selection, anywidget.AnyWidget):
     """A canvas view of one capture (abstract: subclasses set ``_esm`` and ``frame``)."""
 
     _frame = t.Bytes(b"", help="uint8 colour codes of the shown frame, row-major, h*w bytes").tag(sync=True)
@@ -200,18 +201,3 @@ class View(Selection, anywidget.AnyWidget):
             if "head" in content:
                 self.head = content["head"]
         return {"layer": self.layer, "head": self.head}
-
-    # ------------------------------------------------------------ export
-    def save(self, path, dpi: int = 150):
-        """Save what this view shows as an image file (via :func:`attnwidget.figures.save_view`).
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Output file; the format follows the extension (``.png``, ``.pdf``, ``.svg``).
-        dpi : int
-            Resolution of raster formats.
-        """
-        from ..figures import save_view  # lazy: matplotlib only when saving
-
-        return save_view(self, path, dpi=dpi)

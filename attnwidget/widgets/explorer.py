@@ -17,6 +17,7 @@ import ipywidgets as widgets
 import traitlets as t
 
 from ._traits import Selection, check_capture, check_kwargs
+from ._save import Savable
 from .controls import Controls
 from .headgrid import HeadGrid
 from .headstats import HeadStats
@@ -29,7 +30,7 @@ __all__ = ["Explorer", "show"]
 SELECTION = ("layer", "head", "sample", "label", "step", "stat", "difference")
 
 
-class Explorer(Selection, widgets.VBox):
+class Explorer(Savable, Selection, widgets.VBox):
     """Controls plus linked views for one capture (what :func:`show` returns).
 
     Parameters
@@ -109,19 +110,6 @@ class Explorer(Selection, widgets.VBox):
                 return view.frame()
         raise ValueError("this explorer shows no frame view")
 
-    def save(self, path, dpi: int = 150):
-        """Save what this shows as an image file (via :func:`attnwidget.figures.save_view`).
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Output file; the format follows the extension (``.png``, ``.pdf``, ``.svg``).
-        dpi : int
-            Resolution of raster formats.
-        """
-        from ..figures import save_view  # lazy: matplotlib only when saving
-
-        return save_view(self, path, dpi=dpi)
 
 
 def show(cap, tokens=None, class_names=None, image=None, patch_grid=None, **kwargs) -> Explorer:

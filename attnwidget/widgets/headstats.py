@@ -19,6 +19,7 @@ import ipywidgets as widgets
 from ..frame import select_samples
 from ..reduce import head_stats
 from ..stats import ALL, class_key
+from ._save import Savable
 from ._traits import Selection, check_capture, check_kwargs, site_stats
 
 __all__ = ["HeadStats", "stats_for", "stats_entropy"]
@@ -70,7 +71,7 @@ def stats_entropy(cap, name: str, step: int = 0, label=None) -> np.ndarray:
     return ent.astype(np.float32)
 
 
-class HeadStats(Selection, widgets.VBox):
+class HeadStats(Savable, Selection, widgets.VBox):
     """Bars of entropy, max and sparsity per head; clicking a bar sets ``head``.
 
     Parameters
@@ -161,19 +162,6 @@ class HeadStats(Selection, widgets.VBox):
             self.bars.x = [str(h) for h in range(n)]
             self.bars.y = np.stack([stats[k] for k in names])
 
-    def save(self, path, dpi: int = 150):
-        """Save what this shows as an image file (via :func:`attnwidget.figures.save_view`).
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Output file; the format follows the extension (``.png``, ``.pdf``, ``.svg``).
-        dpi : int
-            Resolution of raster formats.
-        """
-        from ..figures import save_view  # lazy: matplotlib only when saving
-
-        return save_view(self, path, dpi=dpi)
 
     def _bar_clicked(self, change) -> None:
         picked = change["new"]
