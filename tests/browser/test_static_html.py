@@ -17,9 +17,6 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("playwright")
-from playwright.sync_api import sync_playwright  # noqa: E402
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "figures"))
 from aw_figure_captures import CLASS_NAMES, make_audio_capture, make_text_capture  # noqa: E402
 
@@ -29,9 +26,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "browser"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 # A minimal view following the widgets' contract: one canvas, one pixel per cell,
 # grey level = colour code, redrawn on change of _frame or colormap.
@@ -70,13 +64,10 @@ export default {
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    if not pathlib.Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+def chromium(browser):
+    """The session's Chromium (tests/browser/conftest.py): one Playwright per test run,
+    since a second sync Playwright cannot start while the first one's loop runs."""
+    return browser
 
 
 def open_offline(browser, path: pathlib.Path):
