@@ -5,10 +5,10 @@ While the block is open:
 - a torch function mode sees every ``F.scaled_dot_product_attention`` and
   ``F.multi_head_attention_forward`` call (however the model imported them),
   runs it unchanged and records its weights, reduced on the call's device;
-- forward hooks on every submodule keep the stack of module paths (so a
-  call is named after the innermost module that made it), count the forward
-  calls of the model (``steps``), and read weights that modules return
-  themselves (Hugging Face ``eager``, ``extract=``);
+- global module forward hooks, filtered to the model's own submodules, keep
+  the stack of module paths (so a call is named after the innermost module
+  that made it), count the forward calls of the model (``steps``), and read
+  weights that modules return themselves (Hugging Face ``eager``, ``extract=``);
 - ``aw.tap`` records into the open capture.
 
 Everything is removed when the block exits, also when the forward raises.
@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
+from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.overrides import TorchFunctionMode
 
 from ..store import ATTENTION_AXES, Capture, _listing
@@ -124,6 +125,7 @@ class CaptureBlock:
         self._recorded: dict[int, weakref.ref] = {}  # eager weights already recorded this step (by id)
         self._handles: list = []
         self._targets: set[str] = set()
+        self._modules: dict[int, tuple[str, torch.nn.Module]] = {}
         self._mode: _Intercept | None = None
         self._root_name = type(model).__name__
 
@@ -134,10 +136,11 @@ class CaptureBlock:
                                "(captures do not nest)")
         try:
             self._targets = self._extract_targets()
-            for name, module in self.model.named_modules():
-                self._handles.append(module.register_forward_pre_hook(self._pre_hook(name, module)))
-                self._handles.append(module.register_forward_hook(self._post_hook(name, module),
-                                                                  always_call=True))
+            # one global pair of hooks (registered in O(1)) instead of a pair per module:
+            # a capture block costs the same for a 10-module toy and a 1,000-module LLM
+            self._modules = {id(m): (name, m) for name, m in self.model.named_modules()}
+            self._handles.append(register_module_forward_pre_hook(self._pre_hook))
+            self._handles.append(register_module_forward_hook(self._post_hook, always_call=True))
             self._mode = _Intercept(self)
             self._mode.__enter__()
             ACTIVE.append(self)
@@ -177,6 +180,7 @@ class CaptureBlock:
         if ACTIVE and ACTIVE[-1] is self:
             ACTIVE.pop()
         self.stack.clear()
+        self._modules.clear()
 
     def _check_found(self) -> None:
         if not self.seen:
@@ -195,40 +199,41 @@ class CaptureBlock:
                                   f"{_listing(self.seen)}")
 
     # ------------------------------------------------------------------ hooks
-    def _pre_hook(self, name: str, module):
-        is_root = module is self.model
+    def _name_of(self, module) -> str | None:
+        """The module's path in the model, or None for modules of other models."""
+        entry = self._modules.get(id(module))
+        return entry[0] if entry is not None and entry[1] is module else None
 
-        def pre(mod, inputs):
-            if is_root:
-                if self.depth == 0:
-                    self.step += 1
-                    self._calls.clear()
-                    self._recorded.clear()
-                self.depth += 1
-            self.stack.append(name)
-        return pre
+    def _pre_hook(self, module, inputs) -> None:
+        name = self._name_of(module)
+        if name is None:
+            return
+        if module is self.model:
+            if self.depth == 0:
+                self.step += 1
+                self._calls.clear()
+                self._recorded.clear()
+            self.depth += 1
+        self.stack.append(name)
 
-    def _post_hook(self, name: str, module):
-        is_root = module is self.model
-        keep_name = name or self._root_name
-        extract = self.extractor if name in self._targets else None
-
-        def post(mod, inputs, output):
-            if self.stack and self.stack[-1] == name:
-                self.stack.pop()
-            if is_root:
-                self.depth = max(0, self.depth - 1)
-            w = None
-            if extract is not None and output is not None:  # None: the forward raised
-                w = as_attention(extract(mod, inputs, output))
-            if w is None:
-                w = hf_eager(mod, inputs, output)
-            if w is not None:
-                seen = self._recorded.get(id(w))
-                if seen is None or seen() is not w:  # parents often return the same tensor
-                    self._recorded[id(w)] = weakref.ref(w)
-                    self._record_weights(keep_name, w)
-        return post
+    def _post_hook(self, module, inputs, output) -> None:
+        name = self._name_of(module)
+        if name is None:
+            return
+        if self.stack and self.stack[-1] == name:
+            self.stack.pop()
+        if module is self.model:
+            self.depth = max(0, self.depth - 1)
+        w = None
+        if name in self._targets and output is not None:  # None: the forward raised
+            w = as_attention(self.extractor(module, inputs, output))
+        if w is None:
+            w = hf_eager(module, inputs, output)
+        if w is not None:
+            seen = self._recorded.get(id(w))
+            if seen is None or seen() is not w:  # parents often return the same tensor
+                self._recorded[id(w)] = weakref.ref(w)
+                self._record_weights(name or self._root_name, w)
 
     # ------------------------------------------------------------------ sites
     def _site(self, base: str) -> str:

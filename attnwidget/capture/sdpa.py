@@ -141,9 +141,9 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str,
             lse = lse.index_select(2, rows)
         if mask is not None and mask.shape[2] != 1:
             mask = mask.index_select(2, rows)
-        positions = rows
+        positions = rows  # the kept rows' places, for the causal mask
     else:
-        positions = torch.arange(n_query, device=q.device)
+        positions = torch.arange(n_query, device=q.device) if call["is_causal"] else None
     kept = q.shape[2]
     bq, bk = reducer.blocks(kept, n_key)
 
@@ -153,7 +153,7 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str,
     key_t = k.transpose(-2, -1)
     if key_t.dtype != torch.float32:
         key_t = key_t.float()
-    key_pos = torch.arange(n_key, device=q.device)
+    key_pos = torch.arange(n_key, device=q.device) if call["is_causal"] else None
     parts = []
     for start in range(0, kept, tile):
         qt = q[:, :, start:start + tile]

@@ -38,8 +38,7 @@ PAINTED = """() => [...document.querySelectorAll('.aw-explorer')].map(ex => {
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_lesson_notebook_runs_in_jupyterlab(name, request):
     source = ROOT / "notebooks" / name
-    if not source.exists():
-        pytest.skip(f"notebook not written yet: notebooks/{name}")
+    assert source.exists(), f"notebooks/{name} is missing"
     lab_server = request.getfixturevalue("lab_server")  # only started when there is work
     page = request.getfixturevalue("page")
     page.set_viewport_size({"width": 1400, "height": 2400})  # a whole explorer fits in a screenshot

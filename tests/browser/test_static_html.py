@@ -186,12 +186,6 @@ def test_weights_page_class_control(chromium, tmp_path):
     assert errors == []
 
 
-def _real_bundle_draws(name: str) -> bool:
-    p = ROOT / "attnwidget" / "static" / f"{name}.js"
-    return p.exists() and "canvas" in p.read_text(encoding="utf-8")
-
-
-@pytest.mark.skipif(not _real_bundle_draws("heatmap"), reason="attnwidget/static/heatmap.js not built yet")
 def test_real_heatmap_bundle_page(chromium, tmp_path):
     from attnwidget.widgets import Heatmap
 
@@ -215,7 +209,6 @@ def test_real_heatmap_bundle_page(chromium, tmp_path):
     assert errors == []
 
 
-@pytest.mark.skipif(not _real_bundle_draws("headgrid"), reason="attnwidget/static/headgrid.js not built yet")
 def test_real_head_grid_click_is_answered_by_the_page(chromium, tmp_path):
     from attnwidget.widgets import HeadGrid
 
@@ -240,7 +233,6 @@ def test_real_head_grid_click_is_answered_by_the_page(chromium, tmp_path):
     assert errors == []
 
 
-@pytest.mark.skipif(not _real_bundle_draws("heatmap"), reason="attnwidget/static/heatmap.js not built yet")
 def test_real_bundle_scale_control_uses_the_embedded_log_frames(chromium, tmp_path):
     from attnwidget.widgets import Heatmap
 

@@ -27,7 +27,7 @@ def test_animate_capture_one_gif_frame_per_step(text_capture, tmp_path, artifact
 
 
 def test_animate_view_uses_its_selection_and_leaves_it_alone(text_capture, tmp_path):
-    widgets = pytest.importorskip("attnwidget.widgets")
+    import attnwidget.widgets as widgets
     view = widgets.Heatmap(text_capture, layer=2, head=1, colormap="magma")
     path = aw.animate(view, tmp_path / "v.gif", fps=4)
     with Image.open(path) as im:

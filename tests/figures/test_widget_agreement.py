@@ -16,7 +16,7 @@ from attnwidget.figures import save_view, view_figure
 from aw_figure_captures import CLASS_NAMES, make_audio_capture, mha_weights
 from attnwidget.store import Capture
 
-widgets = pytest.importorskip("attnwidget.widgets")
+import attnwidget.widgets as widgets  # noqa: E402
 
 
 def sent(view) -> np.ndarray:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import attnwidget as aw
 from attnwidget.colormaps import apply
 
 
 def test_save_writes_a_png_of_each_view(cap, tmp_path):
-    pytest.importorskip("attnwidget.figures")
     ex = aw.show(cap, layer=1, head=2)
     for view in (ex.heatmap, ex.headgrid, ex.headstats, ex):
         path = view.save(tmp_path / f"{type(view).__name__}.png", dpi=60)
@@ -18,7 +16,7 @@ def test_save_writes_a_png_of_each_view(cap, tmp_path):
 
 
 def test_bare_export_has_the_widget_colours(cap, tmp_path):
-    figures = pytest.importorskip("attnwidget.figures")
+    import attnwidget.figures as figures
     import matplotlib.image
 
     hm = aw.Heatmap(cap, layer=2, head=1, colormap="magma")
