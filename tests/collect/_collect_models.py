@@ -66,3 +66,16 @@ def slow_forward(model, batch, delay: float = 0.05):
     """``model(batch[0])`` after a short sleep, so a test can kill a collection mid-run."""
     time.sleep(delay)
     return model(batch[0])
+
+
+def assert_same_stats(got, want, rtol: float, atol: float) -> None:
+    """Two captures hold the same sites and, at step 0, the same per-class statistics."""
+    import numpy as np
+
+    assert got.layers == want.layers
+    for layer in want.layers:
+        g, w = got.stats[layer][0], want.stats[layer][0]
+        assert g["classes"] == w["classes"]
+        np.testing.assert_array_equal(g["count"], w["count"])
+        for field in ("mean", "var", "min", "max", "entropy"):
+            np.testing.assert_allclose(g[field], w[field], rtol=rtol, atol=atol, err_msg=field)

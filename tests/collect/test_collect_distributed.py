@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import attnwidget as aw
-from _collect_models import batches, data, model
+from _collect_models import assert_same_stats, batches, data, model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -47,13 +47,7 @@ def torchrun_out(tmp_path_factory):
 
 
 def _assert_same_stats(got, want):
-    assert got.layers == want.layers
-    for layer in want.layers:
-        g, w = got.stats[layer][0], want.stats[layer][0]
-        assert g["classes"] == w["classes"]
-        np.testing.assert_array_equal(g["count"], w["count"])
-        for field in ("mean", "var", "min", "max", "entropy"):
-            np.testing.assert_allclose(g[field], w[field], rtol=1e-6, atol=1e-12, err_msg=field)
+    assert_same_stats(got, want, rtol=1e-6, atol=1e-12)
 
 
 def test_two_ranks_give_the_statistics_and_samples_of_one_process(torchrun_out):
