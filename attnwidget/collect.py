@@ -24,9 +24,11 @@ import numpy as np
 import torch
 
 from .capture import capture
+from .capture.sdpa import Workspace
 from .checkpoint import rank_path
+from .collect_sink import BatchSink
 from .collect_state import CollectState, concat_samples
-from .distributed import batch_indices, rank_world, round_robin
+from .distributed import batch_indices, rank_world
 from .store import Capture
 
 __all__ = ["collect", "default_forward", "batch_part", "concat_samples", "KEEP_CHOICES"]
@@ -201,7 +203,7 @@ def _run(state: CollectState, model: torch.nn.Module, batches: Iterable, plan: _
     bar = tqdm(total=limit if world == 1 else None, initial=min(state.position, limit or state.position),
                unit="sample", desc="collect", disable=not plan.progress)
     saved_at = state.position
-    workers = _SiteWorkers()
+    workspace = Workspace()
     try:
         with torch.no_grad():
             for b, batch in enumerate(batches if not done() else ()):
@@ -214,41 +216,18 @@ def _run(state: CollectState, model: torch.nn.Module, batches: Iterable, plan: _
                         state.batches += 1
                         state.position += len(idx)
                         continue  # nothing in this batch is needed: do not run the model
-                with capture(model, **plan.capture_options) as cap:
+                sink = BatchSink(state, idx, batch_part(labels, batch, "labels"), keeping=keeping,
+                                 streaming=streaming, keep_limit=keep_limit, max_samples=max_samples,
+                                 rank=rank, world=world)
+                block = capture(model, **plan.capture_options)
+                block.sink = sink  # each site is folded in as it is computed, on the model's device
+                block.workspace = workspace  # ... so the next site may reuse its buffers
+                block.entropy = streaming  # head entropy from the engine's log-weights, where it has them
+                with block as cap:
                     output = plan.forward(model, batch)
-                n = cap.num_samples
-                if idx is None:
-                    idx = round_robin(state.position, n, rank, world)
-                elif len(idx) != n:
-                    raise ValueError(f"index= gave {len(idx)} indices for a batch of {n} samples")
                 if state.first_metadata is None:
                     state.first_metadata = cap.metadata
-                for name in cap.layers:
-                    state.meta.setdefault(name, (cap.kinds[name], cap.axes[name], cap.info[name]))
-                lab = batch_part(labels, batch, "labels")
-                kept = _mask(idx, keep_limit) if keeping else np.zeros(n, bool)
-                if streaming:
-                    counted = _mask(idx, max_samples)
-                    if lab is not None and len(lab) != n:
-                        raise ValueError(f"labels= gave {len(lab)} labels for a batch of {n} samples")
-                    if counted.any():
-                        part = None if lab is None else _take(lab, counted)
-                        workers.run([(name, step, _take(cap.get(name, step), counted), part,
-                                      cap.axes[name])
-                                     for name in cap.layers for step in cap.steps_of(name)],
-                                    state.stats)
-                if kept.any():
-                    for name in cap.layers:
-                        for step in cap.steps_of(name):
-                            state.kept.setdefault((name, step), []).append(_take(cap.get(name, step), kept))
-                    state.indices.append(idx[kept])
-                    if lab is not None:
-                        state.labels.append(_take(lab, kept))
-                    if predict is not None:
-                        pred = predict(output)
-                        pred = pred.detach().cpu().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
-                        state.preds.append(_take(pred.reshape(-1), kept))
-                    state.count += int(kept.sum())
+                n = sink.finish(output, predict)
                 state.batches += 1
                 state.position += n
                 bar.update(n if limit is None else max(0, min(n, limit - bar.n)))
@@ -260,54 +239,8 @@ def _run(state: CollectState, model: torch.nn.Module, batches: Iterable, plan: _
         if path is not None and (state.position != saved_at or not os.path.exists(path)):
             state.save(path)
     finally:
-        workers.close()
+        state.stats.release()
         bar.close()
-
-
-class _SiteWorkers:
-    """Folds a batch's sites into the statistics on as many threads as torch uses.
-
-    Sites are independent and numpy releases the GIL in large array
-    operations, so the sites of one batch are folded in parallel while the
-    model waits (its own threads are idle then); all are done before the next
-    batch, so memory and order stay as in a plain loop.
-    """
-
-    def __init__(self) -> None:
-        self.threads = max(1, torch.get_num_threads())
-        self._pool = None
-
-    def run(self, work: list, stats) -> None:
-        if self.threads == 1 or len(work) == 1:
-            for name, step, array, labels, axes in work:
-                stats.update(name, step, array, labels, axes=axes)
-            return
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="attnwidget-stats")
-        for name, step, array, _, axes in work:  # sites are made here, in model order
-            stats.site(name, step, array.shape[1:], axes)
-        futures = [self._pool.submit(stats.update, name, step, array, labels, axes=axes)
-                   for name, step, array, labels, axes in work]
-        for f in futures:
-            f.result()
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-
-
-def _mask(idx: np.ndarray, limit: int | None) -> np.ndarray:
-    return np.ones(len(idx), bool) if limit is None else idx < limit
-
-
-def _take(a, mask: np.ndarray):
-    """``a[mask]``, as a plain slice when ``mask`` keeps a prefix (what collect always did)."""
-    k = int(mask.sum())
-    if mask[:k].all():
-        return a[:k]
-    return a[mask]
 
 
 def _options(keep, num_samples, max_samples, labels, predict, index, rank, world,

@@ -5,7 +5,9 @@ label value, plus ``"all"`` for every sample), the running count, mean,
 variance (Welford/Chan merge of whole-batch moments), min and max of each
 cell of the reduced attention, and the mean row entropy of each head. All
 state is float64 and has the shape of one sample's attention, however many
-samples pass through. Partial results combine with :meth:`StreamingStats.merge`
+samples pass through. A batch is summarised with torch on the device it is on
+(the capture's device, so a GPU collection moves only a few per-cell sums per
+class to the host) and folded into the float64 state on the host. Partial results combine with :meth:`StreamingStats.merge`
 (same process) or :meth:`StreamingStats.reduce_across_ranks`
 (``torch.distributed`` collectives, any backend).
 
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .batch_stats import BatchSummarizer, ClassMoments, ClassSums, as_work_tensor
 from .store import ATTENTION_AXES
 
 __all__ = ["ALL", "FIELDS", "Moments", "SiteStats", "StreamingStats", "class_key", "head_entropy",
@@ -36,7 +39,6 @@ __all__ = ["ALL", "FIELDS", "Moments", "SiteStats", "StreamingStats", "class_key
 ALL = "all"
 FIELDS = ("mean", "var", "min", "max")
 _STATE = ("count", "mean", "m2", "min", "max", "ent")  # raw per-class state (checkpoints)
-_CHUNK = 1 << 16  # elements of one column block of a batch's deviations (fits in cache)
 
 
 def class_key(value: Any):
@@ -70,33 +72,10 @@ class Moments:
                    None if heads is None else np.zeros(heads))
 
     @classmethod
-    def of_batch(cls, x: np.ndarray, ent: np.ndarray | None, shape: tuple[int, ...]) -> "Moments":
-        """Moments of a batch ``[n, cells]`` (any float dtype; sums in float64), cells reshaped to ``shape``.
-
-        ``ent``: per-sample head entropies ``[n, head]``. Two passes (mean, then
-        squared deviations from it), so M2 keeps its precision when the
-        variance is tiny next to the mean.
-        """
-        n, cells = x.shape
-        mean, m2 = np.empty(cells), np.empty(cells)
-        # deviations in the data's own precision (float32 for float16), from a shift k that is
-        # the mean rounded to that precision: x - k is exact or rounded once, its square once,
-        # so M2 = sum((x - k)^2) - n (mean - k)^2 is good to ~1e-7 relative whatever the
-        # variance, at half the memory traffic of float64 deviations
-        work = np.float64 if x.dtype == np.float64 else np.float32
-        step = max(256, _CHUNK // max(n, 1))  # column blocks that stay in cache
-        for j in range(0, cells, step):
-            block = x[:, j:j + step]
-            m = block.sum(axis=0, dtype=np.float64) / n
-            k = m.astype(work)
-            d = np.subtract(block, k, dtype=work)
-            np.multiply(d, d, out=d)
-            mean[j:j + step] = m
-            m2[j:j + step] = d.sum(axis=0, dtype=np.float64) - n * np.square(m - k)
-        return cls(n, mean.reshape(shape), m2.reshape(shape),
-                   x.min(axis=0).astype(np.float64).reshape(shape),
-                   x.max(axis=0).astype(np.float64).reshape(shape),
-                   None if ent is None else ent.sum(axis=0))
+    def of_class(cls, part: ClassMoments, shape: tuple[int, ...]) -> "Moments":
+        """From :meth:`~attnwidget.batch_stats.ClassSums.take` (flat cells, reshaped to ``shape``)."""
+        return cls(part.count, part.mean.reshape(shape), part.m2.reshape(shape),
+                   part.min.reshape(shape), part.max.reshape(shape), part.ent)
 
     def copy(self) -> "Moments":
         return Moments(self.count, self.mean.copy(), self.m2.copy(), self.min.copy(), self.max.copy(),
@@ -125,17 +104,52 @@ class Moments:
 
 
 class SiteStats:
-    """Per-class :class:`Moments` of one site at one step."""
+    """Per-class :class:`Moments` of one site at one step.
+
+    New batches go into per-class :class:`~attnwidget.batch_stats.ClassSums`
+    on the batch's device (``pending``; key ``ALL`` there: samples without a
+    label); reading :attr:`classes` first folds them into the float64 state.
+    """
 
     def __init__(self, shape: tuple[int, ...], heads: int | None):
         self.shape = tuple(int(s) for s in shape)
         self.heads = heads  # number of heads for entropy, None for sites without one
-        self.classes: dict[Any, Moments] = {ALL: Moments.empty(self.shape, heads)}
+        self._classes: dict[Any, Moments] = {ALL: Moments.empty(self.shape, heads)}
+        self.pending: dict[Any, ClassSums] = {}
+
+    @property
+    def classes(self) -> dict[Any, Moments]:
+        """Class key -> :class:`Moments` (``ALL``: every sample), up to date."""
+        self.flush()
+        return self._classes
+
+    @classes.setter
+    def classes(self, value: dict[Any, Moments]) -> None:
+        self.flush()
+        self._classes = value
+
+    def flush(self) -> None:
+        """Fold the pending sums into the per-class and every-sample moments."""
+        for key, sums in self.pending.items():
+            if sums.count:
+                part = Moments.of_class(sums.take(), self.shape)
+                if key != ALL:
+                    self._moments(key).merge(part)
+                self._moments(ALL).merge(part)
+
+    def sums(self, key) -> ClassSums:
+        if key not in self.pending:
+            self.pending[key] = ClassSums()
+        return self.pending[key]
 
     def moments(self, key) -> Moments:
-        if key not in self.classes:
-            self.classes[key] = Moments.empty(self.shape, self.heads)
-        return self.classes[key]
+        self.flush()
+        return self._moments(key)
+
+    def _moments(self, key) -> Moments:
+        if key not in self._classes:
+            self._classes[key] = Moments.empty(self.shape, self.heads)
+        return self._classes[key]
 
     def result(self) -> dict[str, Any]:
         """The finished statistics (see the module docstring); classes with no sample are left out."""
@@ -166,9 +180,11 @@ class StreamingStats:
 
     def __init__(self) -> None:
         self.sites: dict[tuple[str, int], SiteStats] = {}
+        self._summarizer = BatchSummarizer()
 
     # ------------------------------------------------------------------ update
-    def update(self, layer: str, step: int, array, labels=None, *, axes=ATTENTION_AXES) -> None:
+    def update(self, layer: str, step: int, array, labels=None, *, axes=ATTENTION_AXES,
+               entropy=None) -> None:
         """Fold a batch ``[sample, ...]`` of one site into the statistics.
 
         Parameters
@@ -182,37 +198,44 @@ class StreamingStats:
         axes : tuple of str
             Axis names of ``array``; per-head entropy is kept when they are
             ``("sample", "head", "query", "key")``.
+        entropy : array-like or torch.Tensor, optional
+            The batch's per-sample head entropies ``[sample, head]`` if known
+            (the capture engine computes them from log-weights); else they
+            are computed from ``array``.
         """
-        if isinstance(array, torch.Tensor):
-            array = array.detach().cpu().numpy()
-        x = np.asarray(array)
-        if not np.issubdtype(x.dtype, np.floating):
-            x = x.astype(np.float64)
+        x = as_work_tensor(array)
         n = x.shape[0]
         if n == 0:
             return
         shape = tuple(x.shape[1:])
         site = self.site(layer, step, shape, axes)
-        ent = head_entropy(x) if site.heads is not None else None
-        flat = x.reshape(n, -1)
-        if labels is None:
-            site.moments(ALL).merge(Moments.of_batch(flat, ent, shape))
-            return
-        labels = np.asarray(labels).reshape(-1)
-        if labels.shape[0] != n:
-            raise ValueError(f"site {layer!r}: {labels.shape[0]} labels for a batch of {n} samples")
-        values, inverse = np.unique(labels, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        if len(values) > 1:  # one gather, then each class is a contiguous slice
-            order = np.argsort(inverse, kind="stable")
-            flat = np.take(flat, order, axis=0)
-            ent = None if ent is None else ent[order]
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(values)))])
-        for i, value in enumerate(values):
-            lo, hi = bounds[i], bounds[i + 1]
-            part = Moments.of_batch(flat[lo:hi], None if ent is None else ent[lo:hi], shape)
-            site.moments(class_key(value)).merge(part)
-            site.moments(ALL).merge(part)  # "all" from the class parts: no second pass over the batch
+        keys, groups = [ALL], None
+        if labels is not None:
+            labels = np.asarray(labels).reshape(-1)
+            if labels.shape[0] != n:
+                raise ValueError(f"site {layer!r}: {labels.shape[0]} labels for a batch of {n} samples")
+            values, inverse = np.unique(labels, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            keys = [class_key(v) for v in values]
+            groups = [np.flatnonzero(inverse == i) for i in range(len(values))]
+        sums = [site.sums(key) for key in keys]
+        low = self._summarizer.add(x.reshape(n, -1), groups, sums)
+        if site.heads is not None:
+            if entropy is not None:
+                ent = (entropy.detach().double().cpu().numpy() if isinstance(entropy, torch.Tensor)
+                       else np.asarray(entropy, dtype=np.float64))
+                if ent.shape != (n, site.heads):
+                    raise ValueError(f"site {layer!r}: entropy has shape {ent.shape}, not (samples, heads) "
+                                     f"= {(n, site.heads)}")
+            else:
+                ent = self._summarizer.head_entropy(x, clip=low < 0)
+            for i, into in enumerate(sums):
+                part = (ent if groups is None else ent[groups[i]]).sum(axis=0)
+                into.ent = part if into.ent is None else into.ent + part
+
+    def release(self) -> None:
+        """Free the scratch memory kept between updates (the statistics stay)."""
+        self._summarizer.release()
 
     def site(self, layer: str, step: int, shape: tuple[int, ...], axes=ATTENTION_AXES) -> SiteStats:
         """The statistics of a site, made on first use; a ValueError if ``shape`` changed."""
@@ -354,25 +377,13 @@ class StreamingStats:
         return self
 
 
-def head_entropy(x: np.ndarray) -> np.ndarray:
+def head_entropy(x) -> np.ndarray:
     """Mean row entropy (nats) of each head of each sample of ``[sample, head, query, key]``: ``[sample, head]``.
 
-    The definition of :func:`attnwidget.reduce.entropy` (negative weights
-    clipped, rows renormalised, 0 log 0 = 0), written as
-    ``log(s) - sum(x log x) / s`` in float32 with pairwise row sums (about
-    1e-7 relative; the rows are short and their terms share one sign),
-    because it runs on every batch of a whole data set.
+    ``x``: a numpy array or a tensor on any device; float64 numpy result. See
+    :meth:`attnwidget.batch_stats.BatchSummarizer.head_entropy`.
     """
-    c = x if x.dtype != np.float16 else x.astype(np.float32)
-    if c.size and c.min() < 0:
-        c = np.clip(c, 0, None)
-    s = c.sum(axis=-1).astype(np.float64)
-    xlogx = np.maximum(c, np.finfo(c.dtype).tiny)
-    np.log(xlogx, out=xlogx)
-    xlogx *= c
-    safe = np.where(s > 0, s, 1.0)
-    h = np.log(safe) - xlogx.sum(axis=-1).astype(np.float64) / safe
-    return h.mean(axis=-1)
+    return BatchSummarizer().head_entropy(as_work_tensor(x))
 
 
 def _split(flat: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:

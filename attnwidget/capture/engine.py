@@ -28,7 +28,7 @@ from ..store import ATTENTION_AXES, Capture, _listing
 from .extract import as_attention, hf_eager, make_extractor
 from .mha import bind_mha, mha_weights
 from .options import Reducer, patterns, site_filter
-from .sdpa import bind_sdpa, flash_with_lse, sdpa_weights, unpack_gqa
+from .sdpa import Workspace, bind_sdpa, flash_with_lse, sdpa_weights, unpack_gqa
 from .tap import ACTIVE, tap_axes
 
 __all__ = ["capture", "CaptureBlock"]
@@ -128,6 +128,16 @@ class CaptureBlock:
         self._modules: dict[int, tuple[str, torch.nn.Module]] = {}
         self._mode: _Intercept | None = None
         self._root_name = type(model).__name__
+        # where reduced weights go instead of the Capture: ``sink(name, step, tensor, kind=, axes=,
+        # info=, entropy=)`` with the tensor still on the model's device (``aw.collect`` folds each
+        # site into its statistics the moment it is computed, so a batch's weights are never all
+        # held at once); ``entropy``: per-head mean row entropy [sample, head] where the engine
+        # had it almost free (``self.entropy`` set and sdpa_weights could), else None
+        self.sink: Callable | None = None
+        self.entropy = False
+        # with a sink that is done with each site before the next: reuse the buffers weights are
+        # computed in (see sdpa.Workspace)
+        self.workspace: Workspace | None = None
 
     # ------------------------------------------------------------------ block
     def __enter__(self) -> Capture:
@@ -259,9 +269,13 @@ class CaptureBlock:
         return "self" if causal or n_query == n_key else "cross"
 
     def _store(self, name: str, w: torch.Tensor, kind: str, info: dict,
-               axes=ATTENTION_AXES) -> None:
+               axes=ATTENTION_AXES, entropy: torch.Tensor | None = None) -> None:
+        step = max(self.step, 0)
+        if self.sink is not None:
+            self.sink(name, step, w.detach(), kind=kind, axes=tuple(axes), info=info, entropy=entropy)
+            return
         array = w.detach().to("cpu").numpy()
-        self.cap.add(name, max(self.step, 0), array, kind=kind, axes=axes, info=info)
+        self.cap.add(name, step, array, kind=kind, axes=axes, info=info)
 
     def _record_weights(self, base: str, w: torch.Tensor) -> None:
         name = self._site(base)
@@ -278,10 +292,11 @@ class CaptureBlock:
         bound = bind_sdpa(args, kwargs)
         call = unpack_gqa(bound, self._caller_module())
         fast = flash_with_lse(bound) if call is bound else None
-        reduced, info = sdpa_weights(call, self.reducer, name, lse=fast[1] if fast else None)
+        reduced, info, entropy = sdpa_weights(call, self.reducer, name, lse=fast[1] if fast else None,
+                                              workspace=self.workspace, entropy=self.entropy)
         kind = self._kind(name, call["query"].shape[-2], call["key"].shape[-2],
                           bool(call["is_causal"]), None)
-        self._store(name, reduced, kind, info)
+        self._store(name, reduced, kind, info, entropy=entropy)
         # the same kernel the call would have run, so the output is the same
         return fast[0] if fast else func(*args, **(kwargs or {}))
 

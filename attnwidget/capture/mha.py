@@ -80,4 +80,5 @@ def mha_weights(call: dict, reducer: Reducer, site: str) -> tuple[torch.Tensor, 
         mask = p.float() if mask is None else mask + p.float()
     sdpa_call = {"query": q, "key": k, "attn_mask": mask, "is_causal": False,
                  "scale": None, "enable_gqa": False}
-    return sdpa_weights(sdpa_call, reducer, site)
+    weights, info, _ = sdpa_weights(sdpa_call, reducer, site)
+    return weights, info

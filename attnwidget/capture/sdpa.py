@@ -16,13 +16,41 @@ from torch.nn.attention import SDPBackend
 
 from .options import Reducer
 
-__all__ = ["SDPA_ARGS", "bind_sdpa", "sdpa_weights", "unpack_gqa"]
+__all__ = ["SDPA_ARGS", "Workspace", "bind_sdpa", "sdpa_weights", "unpack_gqa"]
 
 SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
 _DEFAULTS = {"attn_mask": None, "dropout_p": 0.0, "is_causal": False, "scale": None, "enable_gqa": False}
 # elements of float32 scores per tile (64 MiB): bounds the extra memory of a long sequence
 TILE_ELEMENTS = 1 << 24
 _FLASH_CPU = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+
+
+class Workspace:
+    """Buffers one call's weights are computed in and the next call reuses.
+
+    Only for a consumer that is done with a site's weights before the next
+    call (``aw.collect``'s sink): the identity-reduced weights then live in
+    the workspace. On the CPU a fresh buffer of a batch's scores costs a page
+    fault per 4 KiB, which is as much time as computing them.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def get(self, role: str, shape, dtype=torch.float32, device=None) -> torch.Tensor:
+        """An uninitialised ``shape`` tensor, the same memory each time for ``role`` when it fits."""
+        shape = tuple(int(s) for s in shape)
+        need = math.prod(shape)
+        buf = self._buffers.get(role)
+        if buf is None or buf.numel() < need or buf.dtype != dtype or buf.device != torch.device(device):
+            buf = self._buffers[role] = torch.empty(need, dtype=dtype, device=device)
+        return buf[:need].view(shape)
+
+
+def _empty(workspace: Workspace | None, role: str, shape, device) -> torch.Tensor:
+    if workspace is None:
+        return torch.empty(shape, dtype=torch.float32, device=device)
+    return workspace.get(role, shape, torch.float32, device)
 
 
 def bind_sdpa(args, kwargs) -> dict:
@@ -117,12 +145,22 @@ def flash_with_lse(call: dict):
 
 
 @torch.no_grad()
-def sdpa_weights(call: dict, reducer: Reducer, site: str,
-                 lse: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | None = None,
+                 workspace: Workspace | None = None, entropy: bool = False
+                 ) -> tuple[torch.Tensor, dict, torch.Tensor | None]:
     """Reduced weights ``[sample, head, query, key]`` of one sdpa call (on its device).
 
     ``lse``: the kernel's per-row log-sum-exp ``[sample, head, query]`` (see
     :func:`flash_with_lse`); without it the rows are normalised by softmax.
+    ``workspace``: compute in reused buffers; the result may then live in
+    the workspace, valid until the next call with it.
+    ``entropy``: also return each kept head's mean row entropy ``[sample, head]``
+    (float64, :func:`attnwidget.reduce.entropy`'s definition) where it comes
+    almost free: with ``lse`` the log-weights ``scores - lse`` exist before
+    the exponential, so no logarithm pass is needed. None where it does not
+    (no ``lse``, heads averaged, pooling, float16 storage).
+
+    Returns ``(weights, info, entropy or None)``.
     """
     q, k = _as4d(call["query"]), _as4d(call["key"])
     mask = _mask4d(call["attn_mask"])
@@ -150,15 +188,26 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str,
     # rows per tile: a multiple of the query block, so pooling never straddles tiles
     per_row = max(1, n_samples * n_heads * n_key)
     tile = max(bq, (TILE_ELEMENTS // per_row) // bq * bq)
-    key_t = k.transpose(-2, -1)
-    if key_t.dtype != torch.float32:
-        key_t = key_t.float()
+    # contiguous [sample, head, token, dim] operands: models usually hand over permuted views of
+    # one qkv projection, and a batched matmul on those is ~1.5x slower than the copy and the matmul
+    if k.dtype == torch.float32 and k.is_contiguous():
+        key_t = k.transpose(-2, -1)
+    else:
+        key_t = _empty(workspace, "key", k.shape, k.device).copy_(k).transpose(-2, -1)
     key_pos = torch.arange(n_key, device=q.device) if call["is_causal"] else None
-    parts = []
+    parts, entropies = [], []
+    want_entropy = (entropy and lse is not None and bq == bk == 1 and reducer.dtype == torch.float32
+                    and not (isinstance(reducer.heads, str) and reducer.heads != "all"))
+    one_tile = kept <= tile  # several tiles are concatenated, so each needs its own buffer
     for start in range(0, kept, tile):
         qt = q[:, :, start:start + tile]
         # scale the (small) query tile rather than the (large) scores
-        scores = torch.matmul(qt.float() * scale, key_t)
+        scaled = torch.mul(qt if qt.dtype == torch.float32 else qt.float(), scale,
+                           out=_empty(workspace, "query", qt.shape, qt.device))
+        scores_shape = tuple(torch.broadcast_shapes(qt.shape[:2], key_t.shape[:2])) + (qt.shape[2], n_key)
+        scores = torch.matmul(scaled, key_t, out=_empty(workspace if one_tile else None, "scores",
+                                                         scores_shape, qt.device))
+        del scaled
         masked = False
         if mask is not None:
             mt = mask if mask.shape[2] == 1 else mask[:, :, start:start + tile]
@@ -174,14 +223,39 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str,
             masked = True
         # softmax in place: no second tile-sized buffer, and fewer passes than torch.softmax on CPU
         if lse is not None:
-            weights = scores.sub_(lse[:, :, start:start + tile].unsqueeze(-1)).exp_()
+            log_weights = scores.sub_(lse[:, :, start:start + tile].unsqueeze(-1))
+            if want_entropy:  # keep the log-weights for the entropy
+                weights = torch.exp(log_weights, out=_empty(workspace if one_tile else None, "weights",
+                                                            scores_shape, qt.device))
+            else:
+                weights = log_weights.exp_()
         else:
             weights = scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
             weights.div_(weights.sum(dim=-1, keepdim=True))
         del scores
         if masked:
             weights = torch.nan_to_num_(weights, nan=0.0)  # rows with every key masked
+        if want_entropy:
+            entropies.append(_row_entropy(weights, log_weights, masked))
+            del log_weights
         parts.append(reducer.finish_tile(weights, bq, bk))
         del weights
     out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
-    return out, reducer.info(n_heads, n_query, n_key, bq, bk)
+    ent = None
+    if want_entropy:
+        ent = (entropies[0] if len(entropies) == 1 else torch.cat(entropies, dim=2)).mean(dim=-1)
+        if not isinstance(reducer.heads, str):
+            ent = ent[:, [i % n_heads for i in reducer.heads]]
+    return out, reducer.info(n_heads, n_query, n_key, bq, bk), ent
+
+
+def _row_entropy(weights: torch.Tensor, log_weights: torch.Tensor, masked: bool) -> torch.Tensor:
+    """Row entropies ``log(s) - sum(w log w) / s`` (float64 ``[..., rows]``); overwrites ``log_weights``."""
+    s = weights.sum(dim=-1).double()
+    xlogx = log_weights.mul_(weights)
+    if masked:  # masked keys: 0 * -inf; rows with every key masked: nan
+        xlogx.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+    xlogx = xlogx.sum(dim=-1).double()
+    safe = torch.where(s > 0, s, torch.ones_like(s))
+    mean_log = xlogx.div_(safe)
+    return safe.log_().sub_(mean_log)

@@ -32,7 +32,9 @@ class Counting:
 
 
 def _assert_same(got, want):
-    assert_same_stats(got, want, rtol=1e-9, atol=1e-15)
+    # a resumed run sums other groups of batches (in float32 per batch, see attnwidget.batch_stats),
+    # so it equals the uninterrupted one up to rounding (~1e-8 relative), as the issue asks
+    assert_same_stats(got, want, rtol=1e-6, atol=1e-12)
     for layer in want.layers:
         np.testing.assert_array_equal(got.get(layer), want.get(layer))
     np.testing.assert_array_equal(got.labels, want.labels)

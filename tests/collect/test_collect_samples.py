@@ -111,7 +111,8 @@ def test_index_orders_kept_samples():
     want = aw.collect(net, bs, num_samples=10, labels=1, keep="both", progress=False)
     np.testing.assert_array_equal(cap.labels, want.labels)
     np.testing.assert_allclose(cap.get(0), want.get(0), rtol=1e-6)
+    # the same samples in another order of batches: equal up to float32 rounding of batch sums
     np.testing.assert_allclose(cap.stats["blocks.0"][0]["mean"], want.stats["blocks.0"][0]["mean"],
-                               rtol=1e-9)
+                               rtol=1e-6)
     with pytest.raises(ValueError, match="integer global sample indices"):
         aw.collect(net, bs, index=lambda b: np.zeros(len(b[0])) + 0.5, progress=False)

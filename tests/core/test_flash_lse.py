@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -35,7 +36,7 @@ def test_output_is_bit_identical_and_weights_match_softmax(which, transposed):
         fast = flash_with_lse(call)
         assert fast is not None, "the CPU flash kernel should serve this call"
         assert torch.equal(fast[0], expected)
-        w, _ = sdpa_weights(call, Reducer(), "site", lse=fast[1])
+        w, _, _ = sdpa_weights(call, Reducer(), "site", lse=fast[1])
         scores = q @ k.transpose(-1, -2) / math.sqrt(16)
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
@@ -52,3 +53,40 @@ def test_falls_back_where_the_kernel_is_not_what_runs():
     with torch.enable_grad():
         assert flash_with_lse(bind_sdpa((qg, k, v), {})) is None
     assert flash_with_lse(bind_sdpa((q[0], k[0], v[0]), {})) is None  # 3D: not 4D
+
+
+def _entropy_reference(w: torch.Tensor) -> torch.Tensor:
+    from attnwidget.reduce import entropy
+
+    return torch.from_numpy(entropy(w.double().numpy(), axis=-1).astype(np.float64).mean(axis=-1))
+
+
+@pytest.mark.parametrize("which", list(masks()))
+def test_head_entropy_from_the_log_weights_equals_the_entropy_of_the_weights(which):
+    q, k, v = inputs(transposed=True)
+    mask, causal = masks()[which]
+    if mask is not None and mask.dtype == torch.bool:
+        mask = mask.clone()
+        mask[0, :, 3] = False  # a query row that sees no key: its weights and entropy are 0
+    with torch.no_grad():
+        call = bind_sdpa((q, k, v), {"attn_mask": mask, "is_causal": causal})
+        fast = flash_with_lse(call)
+        w, _, ent = sdpa_weights(call, Reducer(), "site", lse=fast[1], entropy=True)
+        assert ent is not None and ent.shape == (2, 4) and ent.dtype == torch.float64
+        torch.testing.assert_close(ent, _entropy_reference(w), rtol=1e-6, atol=1e-7)
+        # kept rows and a head list: the entropy of exactly what is kept
+        w2, _, ent2 = sdpa_weights(call, Reducer(heads=[3, 0], rows=[0, 5, 36]), "site", lse=fast[1],
+                                   entropy=True)
+        assert w2.shape == (2, 2, 3, 37)
+        torch.testing.assert_close(ent2, _entropy_reference(w2), rtol=1e-6, atol=1e-7)
+
+
+def test_head_entropy_is_left_to_the_caller_where_it_is_not_free():
+    q, k, v = inputs()
+    with torch.no_grad():
+        call = bind_sdpa((q, k, v), {})
+        lse = flash_with_lse(call)[1]
+        assert sdpa_weights(call, Reducer(), "site", entropy=True)[2] is None  # no log-sum-exp
+        assert sdpa_weights(call, Reducer(), "site", lse=lse)[2] is None  # not asked
+        for reducer in (Reducer(heads="mean"), Reducer(max_size=8), Reducer(dtype=torch.float16)):
+            assert sdpa_weights(call, reducer, "site", lse=lse, entropy=True)[2] is None
