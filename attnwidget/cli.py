@@ -65,8 +65,21 @@ def _label_value(text: Any) -> Any:
     return text
 
 
+def _stats_classes(cap) -> list:
+    """Class keys of the capture's statistics (``collect(..., keep="stats"|"both")``), without "all"."""
+    found = {c for per_step in (getattr(cap, "stats", None) or {}).values()
+             for st in per_step.values() for c in st["classes"] if not (isinstance(c, str) and c == "all")}
+    return sorted(found, key=lambda c: (type(c).__name__, c))
+
+
 def _resolve_class(value: str, cap, class_names: dict) -> Any:
+    stat_classes = _stats_classes(cap)
     if cap.labels is None:
+        if stat_classes:
+            raise CommandError("this capture holds class statistics and no labelled sample (collected "
+                               "with keep='stats'), so --class cannot filter its figures; export without "
+                               "--class (the figures show the statistics of every sample), or show one "
+                               "class with aw.show(aw.load(path), label=...) or aw.to_html")
         raise CommandError("this capture has no labels, so --class cannot filter it")
     present = sorted(set(np.asarray(cap.labels).tolist()))
     for lab, name in class_names.items():
@@ -75,6 +88,12 @@ def _resolve_class(value: str, cap, class_names: dict) -> Any:
     v = _label_value(value)
     if v in present:
         return v
+    for lab in stat_classes:
+        if lab == v or class_names.get(lab) == value:
+            raise CommandError(f"class {value!r} has statistics but no kept sample, and export draws "
+                               f"kept samples with --class; keep some with aw.collect(..., "
+                               f"num_samples=...), or show its statistics with "
+                               f"aw.show(aw.load(path), label={lab!r}) or aw.to_html")
     listing = ", ".join(f"{p}" + (f" ({class_names[p]})" if p in class_names else "") for p in present)
     raise CommandError(f"unknown class {value!r}; classes are: {listing}")
 
@@ -123,17 +142,30 @@ def describe(cap, path: str | None = None, class_names: dict | None = None) -> s
     lines = []
     if path:
         lines.append(f"{path}  ({os.path.getsize(path) / 2**20:.2f} MiB on disk)")
+    stats = getattr(cap, "stats", None) or {}
     lines.append(f"{len(cap.layers)} site(s), {cap.steps} step(s), {cap.num_samples} sample(s), "
-                 f"{cap.nbytes / 2**20:.2f} MiB of arrays")
+                 f"{cap.nbytes / 2**20:.2f} MiB of arrays"
+                 + (", class statistics" if stats else ""))
     lines.append("")
     lines.append("sites:")
     width = max((len(n) for n in cap.layers), default=4)
     for i, name in enumerate(cap.layers):
         steps = cap.steps_of(name)
-        shape = cap.get(name, steps[0]).shape
-        axes = ", ".join(f"{a}={s}" for a, s in zip(cap.axes[name], shape))
-        ran = f"steps {steps[0]}..{steps[-1]}" if len(steps) > 1 else f"step {steps[0]}"
-        lines.append(f"  {i:>3}  {name:<{width}}  {cap.kinds[name]:<7}  [{axes}]  {ran}")
+        per_step = stats.get(name) or {}
+        if steps:
+            shape = cap.get(name, steps[0]).shape
+            axes = "[" + ", ".join(f"{a}={s}" for a, s in zip(cap.axes[name], shape)) + "]"
+            if per_step:
+                axes += " + statistics"
+        elif per_step:  # statistics only: [class, *sample_shape]
+            shape = per_step[min(per_step)]["mean"].shape[1:]
+            axes = "statistics [" + ", ".join(f"{a}={s}" for a, s in zip(cap.axes[name][1:], shape)) + "]"
+        else:
+            lines.append(f"  {i:>3}  {name:<{width}}  {cap.kinds[name]:<7}  (empty)")
+            continue
+        ran_at = sorted(set(steps) | set(per_step))
+        ran = f"steps {ran_at[0]}..{ran_at[-1]}" if len(ran_at) > 1 else f"step {ran_at[0]}"
+        lines.append(f"  {i:>3}  {name:<{width}}  {cap.kinds[name]:<7}  {axes}  {ran}")
     if cap.labels is not None:
         labels = np.asarray(cap.labels)
         vals, counts = np.unique(labels, return_counts=True)
@@ -143,6 +175,19 @@ def describe(cap, path: str | None = None, class_names: dict | None = None) -> s
             parts.append(f"{v}" + (f" ({name})" if name else "") + f": {c}")
         lines.append("")
         lines.append("classes: " + ", ".join(parts))
+    if stats:
+        # the counts of the first site's first step (every site sees the same samples)
+        first = stats[next(iter(stats))]
+        st = first[min(first)]
+        parts = []
+        for c, n in zip(st["classes"], np.asarray(st["count"]).tolist()):
+            if isinstance(c, str) and c == "all":
+                continue
+            name = (class_names or {}).get(c)
+            parts.append(f"{c}" + (f" ({name})" if name else "") + f": {n}")
+        counts = dict(zip(st["classes"], np.asarray(st["count"]).tolist()))
+        line = f"statistics: {counts['all']} sample(s)" if "all" in counts else "statistics"
+        lines.append(line + (f"; classes {', '.join(parts)}" if parts else ""))
     if cap.predictions is not None:
         preds = np.asarray(cap.predictions)
         line = f"predictions: {preds.shape[0]}"

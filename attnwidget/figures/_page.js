@@ -22,7 +22,7 @@ const awPage = async (viewModule) => {
       return value;
     };
     const DATA = JSON.parse(document.getElementById("aw-data").textContent, revive);
-    const SEL = DATA.keys;  // layer, head, sample, label, step (and scale where the view has one)
+    const SEL = DATA.keys;  // layer, head, sample, label, step (stat, difference, scale where there are some)
     const keyOf = (s) => JSON.stringify(SEL.map((k) => s[k]));
     let applied = Object.fromEntries(SEL.map((k) => [k, DATA.initial[k]]));
 
@@ -87,17 +87,28 @@ const awPage = async (viewModule) => {
     };
 
     // ---------------------------------------------------------------- selection
+    // On a capture with class statistics the keys also hold `stat` and `difference`. A
+    // class-difference map ignores the class, sample and statistic: it is stored once
+    // under DIFF.ignored's values (the choices in those controls are kept) and drawn on
+    // the linear scale (DIFF.forced) with a diverging colormap, as the widget does.
+    const DIFF = DATA.difference || null;
+    const isDiff = (value) => value !== null && value !== undefined;
+    let before = (DIFF && DIFF.before) || {};  // what clearing the difference restores
     const layerInfo = (layer) => DATA.options.layers.find((l) => l.index === layer);
     const lookup = (s) => {
       const info = layerInfo(s.layer);
       if (!info) return null;
       const steps = info.steps.includes(s.step) ? [s.step] : [info.steps[0]];
+      const diff = DIFF && isDiff(s.difference);
       for (const step of steps) {
         for (const head of [s.head, "mean"]) {
           for (const sample of [s.sample, "mean"]) {
-            const cand = Object.assign({}, s, { head, sample, step });
+            const cand = Object.assign({}, s, { head, sample, step }, diff ? DIFF.ignored : {},
+                                       diff ? DIFF.forced : {});
             const idx = DATA.table[keyOf(cand)];
-            if (idx !== undefined) return [cand, idx];
+            if (idx === undefined) continue;
+            if (diff) for (const n of Object.keys(DIFF.ignored)) cand[n] = s[n];
+            return [cand, idx];
           }
         }
       }
@@ -106,13 +117,30 @@ const awPage = async (viewModule) => {
     const select = (want) => {
       const s = {};
       for (const n of SEL) s[n] = n in want ? want[n] : state[n];
-      const found = lookup(s);
+      const entering = DIFF && !isDiff(state.difference) && isDiff(s.difference);
+      const leaving = DIFF && isDiff(state.difference) && !isDiff(s.difference);
+      if (leaving && SEL.includes("scale") && !("scale" in want) && before.scale !== undefined) {
+        s.scale = before.scale;
+      }
+      let found = lookup(s);
+      if (!found && leaving && s.scale !== state.scale) { s.scale = state.scale; found = lookup(s); }
       if (!found) return false;
       const [sel, idx] = found;
       const changed = [];
       const put = (name, value) => {
         if (state[name] !== value) { state[name] = value; changed.push(name); }
       };
+      if (entering) {
+        before = {};
+        if (SEL.includes("scale") && state.scale !== sel.scale) before.scale = state.scale;
+        if (DIFF.colormap && state.colormap !== DIFF.colormap) {
+          before.colormap = state.colormap;
+          put("colormap", DIFF.colormap);
+        }
+      } else if (leaving) {
+        if (before.colormap && state.colormap === DIFF.colormap) put("colormap", before.colormap);
+        before = {};
+      }
       const data = DATA.states[idx];
       for (const name of Object.keys(data)) put(name, data[name]);
       for (const n of SEL) put(n, sel[n]);
@@ -159,18 +187,33 @@ const awPage = async (viewModule) => {
     };
     const syncControls = () => {
       const info = layerInfo(state.layer);
+      const stats = DATA.options.stats || [];
       fill(controls.layer, DATA.options.layers.map((l) => [l.index, l.name]), state.layer);
       fill(controls.head, info.heads.map((h) => [h, typeof h === "number" ? `head ${h}` : h]), state.head);
       fill(controls.label, DATA.options.labels.map((l) => [l.value, l.name]), state.label);
+      if (controls.stat) fill(controls.stat, stats, state.stat);
+      if (controls.difference) {
+        const pairs = DATA.options.differences.map((d) => [d.value, d.name]);
+        const shown = isDiff(state.difference) ? state.difference : null;
+        fill(controls.difference, [[null, "none"], ...pairs], shown);
+      }
       const samples = DATA.options.samples[JSON.stringify(state.label)] || ["mean"];
-      fill(controls.sample, samples.map((s) => [s, typeof s === "number" ? `sample ${s}` : "mean of samples"]), state.sample);
+      // where the capture has class statistics, "mean" shows the statistic of every sample of the class
+      const meanName = stats.length ? "class statistic" : "mean of samples";
+      const sampleName = (s) => (typeof s === "number" ? `sample ${s}` : meanName);
+      fill(controls.sample, samples.map((s) => [s, sampleName(s)]), state.sample);
       fill(controls.step, info.steps.map((s) => [s, `step ${s}`]), state.step);
       if (controls.colormap) fill(controls.colormap, DATA.options.colormaps.map((c) => [c, c]), state.colormap);
       if (controls.scale) fill(controls.scale, DATA.options.scales.map((c) => [c, c]), state.scale);
+      // a difference map ignores the class, the statistic and the sample (and is drawn linear)
+      const diff = DIFF !== null && isDiff(state.difference);
+      for (const n of ["label", "stat", "sample", "scale"]) if (controls[n]) controls[n].disabled = diff;
     };
     addSelect("layer", "layer", (v) => select({ layer: v }));
     addSelect("head", "head", (v) => select({ head: v }));
     addSelect("label", "class", (v) => select({ label: v }));
+    if (SEL.includes("stat")) addSelect("stat", "statistic", (v) => select({ stat: v }));
+    if (SEL.includes("difference")) addSelect("difference", "difference", (v) => select({ difference: v }));
     addSelect("sample", "sample", (v) => select({ sample: v }));
     addSelect("step", "step", (v) => select({ step: v }));
     if (SEL.includes("scale")) addSelect("scale", "scale", (v) => select({ scale: v }));

@@ -23,22 +23,65 @@ from .views import ViewAt, canvas_view
 __all__ = ["animate", "step_frames"]
 
 
+def _site_steps(cap: Capture, name: str) -> list[int]:
+    """Steps at which a site holds kept samples or class statistics."""
+    stats = (getattr(cap, "stats", None) or {}).get(name) or {}
+    return sorted(set(cap.steps_of(name)) | {int(s) for s in stats})
+
+
+def _explain(name: str, cap: Capture, e: Exception, hint: bool, label: Any) -> ValueError:
+    """A frame that cannot be computed at some step, said with what to change."""
+    msg = f"cannot animate site {name!r}: {e.args[0] if e.args else e}"
+    per_step = (getattr(cap, "stats", None) or {}).get(name) or {}
+    classes = {c for st in per_step.values() for c in st["classes"]}
+    if hint and per_step and (label is None or _plain(label) in classes):
+        # the selection asked for kept samples; the class statistics are there at every step
+        msg += ("; this capture holds class statistics: animate one with stat='mean' "
+                "(or 'var', 'min', 'max') or difference=(a, b)")
+    return ValueError(msg)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def step_frames(source: Any, *, layer: int | str = 0, head: int | str = "mean",
                 sample: int | str = 0, label: Any = None, size: int | None = None,
-                tokens: Any = None) -> list:
-    """One frame per step at which the site ran, for a view or a capture."""
+                tokens: Any = None, stat: str | None = None,
+                difference: Any = None) -> list:
+    """One frame per step at which the site ran (or holds statistics), for a view or a capture.
+
+    Raises ``ValueError`` saying what to change when the selection has no frame at some step
+    (e.g. a class that keeps no sample, where only its statistics can be animated).
+    """
     if isinstance(source, Capture):
-        name = source.layer_name(layer)
-        return [frame(source, name, head=head, sample=sample, label=label, step=s,
-                      size=size, tokens=tokens) for s in source.steps_of(name)]
-    v = canvas_view(source)
-    name = v.cap.layers[v.layer] if isinstance(v.layer, int) else v.layer
-    return [ViewAt(v, step=s).frame() for s in v.cap.steps_of(name)]
+        cap, name = source, source.layer_name(layer)
+
+        def at(s):
+            return frame(cap, name, head=head, sample=sample, label=label, step=s, size=size,
+                         tokens=tokens, stat=stat, difference=difference)
+    else:
+        v = canvas_view(source)
+        cap = v.cap
+        name = cap.layers[v.layer] if isinstance(v.layer, int) else v.layer
+
+        def at(s):
+            return ViewAt(v, step=s).frame()
+    steps = _site_steps(cap, name)
+    if not steps:
+        raise ValueError(f"cannot animate site {name!r}: it holds no step, neither kept samples "
+                         "nor class statistics")
+    try:
+        return [at(s) for s in steps]
+    except (IndexError, KeyError, ValueError) as e:
+        hint = isinstance(source, Capture) and stat is None and difference is None
+        raise _explain(name, cap, e, hint, label) from e
 
 
 def animate(source: Any, path: str | os.PathLike, fps: float = 2, *, layer: int | str = 0,
             head: int | str = "mean", sample: int | str = 0, label: Any = None,
-            size: int | None = None, tokens: Any = None, colormap: str | None = None,
+            size: int | None = None, tokens: Any = None, stat: str | None = None,
+            difference: Any = None, colormap: str | None = None,
             scale: str | None = None, dpi: int = 100, loop: int = 0) -> str:
     """Write the step axis of a view or capture as an animated GIF.
 
@@ -51,10 +94,15 @@ def animate(source: Any, path: str | os.PathLike, fps: float = 2, *, layer: int 
         Output ``.gif`` file.
     fps : float
         Frames (steps) per second.
-    layer, head, sample, label, size, tokens
-        The selection, when ``source`` is a capture.
+    layer, head, sample, label, size, tokens, stat, difference
+        The selection, when ``source`` is a capture, as :func:`attnwidget.frame`
+        takes it. On a capture from ``collect(..., keep="stats")`` (no kept
+        sample) each frame is the class statistic (``stat``, default the mean
+        of ``label``) at that step; ``difference=(a, b)`` animates the
+        class-difference map (on a diverging colormap, symmetric about zero).
     colormap, scale : str, optional
-        Default: the view's, else "viridis" and "linear".
+        Default: the view's, else "viridis" ("coolwarm" for a difference map)
+        and "linear".
     dpi : int
         Resolution of each frame.
     loop : int
@@ -63,7 +111,8 @@ def animate(source: Any, path: str | os.PathLike, fps: float = 2, *, layer: int 
     Returns
     -------
     str
-        The path written.
+        The path written: one GIF frame per step at which the site ran or
+        holds statistics (a single frame where it has one step).
     """
     path = os.fspath(path)
     if not path.lower().endswith(".gif"):
@@ -74,11 +123,16 @@ def animate(source: Any, path: str | os.PathLike, fps: float = 2, *, layer: int 
         v = canvas_view(source)
         colormap = colormap or getattr(v, "colormap", "viridis")
         scale = scale or getattr(v, "scale", "linear")
+    elif difference is not None and colormap is None:
+        from ..widgets._traits import DIVERGING  # the colormap a view shows a difference map in
+        colormap = DIVERGING
     colormap, scale = colormap or "viridis", scale or "linear"
     check_style(colormap, scale)
     frames = step_frames(source, layer=layer, head=head, sample=sample, label=label,
-                         size=size, tokens=tokens)
-    lo, hi = color_range([f.values for f in frames], scale)
+                         size=size, tokens=tokens, stat=stat, difference=difference)
+    # a class-difference map is coloured symmetric about zero, as the widget sends it
+    symmetric = any(f.selection.get("difference") is not None for f in frames)
+    lo, hi = color_range([f.values for f in frames], scale, symmetric=symmetric)
     images = []
     size_px = None
     for fr in frames:

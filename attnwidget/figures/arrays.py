@@ -2,7 +2,8 @@
 
 The ``.npz`` is the capture engine's own format (:meth:`Capture.save`), so
 :func:`attnwidget.load` reads it back; the ``.npy`` files are plain arrays
-any tool can open.
+any tool can open. A site with class statistics (``collect(..., keep="stats"
+|"both")``) also gets one ``.npy`` per statistic, ``attn_stats_layer_{i}_...``.
 """
 
 from __future__ import annotations
@@ -15,14 +16,26 @@ import numpy as np
 
 from ..store import Capture
 
-__all__ = ["save_arrays", "npy_name"]
+__all__ = ["save_arrays", "npy_name", "stats_npy_name"]
+
+#: the per-class arrays of ``cap.stats[layer][step]``, in the order they are written
+STATS_FIELDS = ("classes", "count", "mean", "var", "min", "max", "entropy")
+
+
+def _safe(layer: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", layer).strip("_") or "site"
 
 
 def npy_name(index: int, layer: str, step: int | None = None) -> str:
     """File name of one layer's raw array, e.g. ``attn_raw_layer_3_encoder.layer.3.attn.npy``."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", layer).strip("_") or "site"
     tail = "" if step is None else f"_step_{step}"
-    return f"attn_raw_layer_{index}_{safe}{tail}.npy"
+    return f"attn_raw_layer_{index}_{_safe(layer)}{tail}.npy"
+
+
+def stats_npy_name(index: int, layer: str, field: str, step: int | None = None) -> str:
+    """File name of one statistic of a layer, e.g. ``attn_stats_layer_3_encoder.layer.3.attn_mean.npy``."""
+    tail = "" if step is None else f"_step_{step}"
+    return f"attn_stats_layer_{index}_{_safe(layer)}{tail}_{field}.npy"
 
 
 def save_arrays(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int | str] | None = None,
@@ -44,6 +57,11 @@ def save_arrays(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int | 
     list of str
         The paths written. A layer that ran at several steps gets one file
         per step (``..._step_{s}.npy``); axes are ``cap.axes[layer]``.
+        A layer with class statistics gets ``attn_stats_layer_{i}_{layer}_{field}.npy``
+        per statistic: ``classes`` (the class keys as strings, ``"all"``
+        first), ``count`` ``[class]``, ``mean``/``var``/``min``/``max``
+        ``[class, *axes[1:]]`` and ``entropy`` ``[class, head]``; a capture
+        from ``collect(..., keep="stats")`` holds nothing else.
     """
     if not isinstance(cap, Capture):
         raise TypeError(f"save_arrays needs a Capture, not {type(cap).__name__}")
@@ -58,6 +76,17 @@ def save_arrays(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int | 
             p = os.path.join(out, npy_name(i, name, s if len(steps) > 1 else None))
             np.save(p, np.asarray(cap.get(name, s)))
             written.append(p)
+        per_step = (getattr(cap, "stats", None) or {}).get(name) or {}
+        for s in sorted(per_step):
+            st = per_step[s]
+            for field in STATS_FIELDS:
+                if field not in st:
+                    continue
+                # class keys may mix "all" and ints: stored as text, so loading needs no pickle
+                a = np.array([str(c) for c in st[field]]) if field == "classes" else np.asarray(st[field])
+                p = os.path.join(out, stats_npy_name(i, name, field, s if len(per_step) > 1 else None))
+                np.save(p, a)
+                written.append(p)
     if npz:
         written.append(cap.save(os.path.join(out, "capture.npz")))
     return written

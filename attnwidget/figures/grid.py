@@ -25,7 +25,12 @@ def num_heads(cap: Capture, layer: int | str) -> int:
     axes = cap.axes[name]
     if "head" not in axes:
         return 0
-    return int(cap.get(name, cap.steps_of(name)[0]).shape[axes.index("head")])
+    steps = cap.steps_of(name)
+    if steps:
+        return int(cap.get(name, steps[0]).shape[axes.index("head")])
+    # statistics only (collect(..., keep="stats")): [class, *sample_shape], the class in the sample's place
+    per_step = (getattr(cap, "stats", None) or {}).get(name) or {}
+    return int(per_step[min(per_step)]["mean"].shape[axes.index("head")]) if per_step else 0
 
 
 def frames_grid(frames: Sequence[Frame], *, colormap: str = "viridis", scale: str = "linear",

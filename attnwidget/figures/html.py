@@ -4,7 +4,8 @@ The page inlines the view's own ES module (``attnwidget/static/<view>.js``)
 and a small runtime (``_page.js``) that stands in for the kernel: an
 anywidget-style ``model`` whose synced data come from a table embedded in
 the page, one entry per selectable combination of layer, head, class,
-sample and step. Each entry is what the view itself would send for that
+sample and step (and, on a capture with class statistics, statistic and
+class-difference map). Each entry is what the view itself would send for that
 selection: its own ``refresh()`` run through :class:`ViewAt`, so the page
 shows the same frames (pooled to the view's size) as the notebook. Entries
 are stored once per distinct content. A Content-Security-Policy forbids
@@ -26,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..colormaps import COLORMAPS
-from ..frame import select_samples
+from ..stats import FIELDS
 from ._draw import class_name
 from .views import SELECTION, ViewAt, canvas_view
 
@@ -112,15 +113,61 @@ def _heads_for(v, layer: int, heads) -> list:
     return options if heads is None else [h for h in options if h in list(heads)] or ["mean"]
 
 
+def _steps_for(cap, name: str) -> list[int]:
+    """Steps at which a site holds kept samples or class statistics (``keep="stats"`` keeps none)."""
+    stats = (getattr(cap, "stats", None) or {}).get(name) or {}
+    return sorted(set(cap.steps_of(name)) | {int(s) for s in stats})
+
+
+def _stat_options(v, stats: Sequence[str] | None) -> list[str]:
+    """The class statistics to embed: every one where the capture has statistics."""
+    has = v.has_trait("stat") and v.has_stats()
+    if stats is None:
+        return list(FIELDS) if has else []
+    stats = list(dict.fromkeys(stats))
+    bad = [s for s in stats if s not in FIELDS]
+    if bad or not stats:
+        raise ValueError(f"stats must be a non-empty selection of {FIELDS}, not {stats!r}")
+    if not has:
+        raise ValueError("this capture holds no class statistics to embed; collect it with "
+                         "aw.collect(..., keep='stats') or keep='both'")
+    return stats
+
+
+def _lookup(table: dict, sel: dict, keys: Sequence[str], diff: dict | None):
+    """The page runtime's lookup (``_page.js``): the selection, else head/sample "mean"."""
+    for head in dict.fromkeys((sel["head"], "mean")):
+        for sample in dict.fromkeys((sel["sample"], "mean")):
+            cand = dict(sel, head=head, sample=sample)
+            if diff is not None and sel.get("difference") is not None:
+                cand.update(diff["ignored"], **diff["forced"])
+            if _key(cand, keys) in table:
+                return cand
+    return None
+
+
 def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
                heads: Sequence[int | str] | None = None, samples: int | Sequence[int] | None = 16,
                steps: Sequence[int] | None = None, scales: Sequence[str] | None = None,
+               stats: Sequence[str] | None = None, differences: bool = True,
                class_names: dict | None = None, max_bytes: int = 64 * 2**20) -> dict:
     """The data a standalone page embeds: initial state, options, selection table, states.
 
     See :func:`to_html` for the parameters. Raises ``ValueError`` when the
     distinct frames exceed ``max_bytes``.
+
+    On a capture with class statistics (``collect(..., keep="stats"|"both")``)
+    the selection also names the statistic (``stat``) and, where the
+    statistics hold two classes or more, the class-difference map
+    (``difference``). A class with statistics and no kept sample gets its
+    statistics only (sample ``"mean"``); a site-step with statistics only
+    offers no sample. A difference map does not depend on the class, sample
+    or statistic: it is stored once, under ``label=None, sample="mean"``, the
+    first statistic and the linear scale (``difference.ignored/forced``).
     """
+    from ..widgets._traits import DIVERGING, stats_classes
+    from ..widgets.controls import STAT_CHOICES  # the explorer's names for the statistics
+
     v = canvas_view(view)
     cap = v.cap
     # a colour scale changes the codes sent, so it is part of the key where the view has one
@@ -128,58 +175,103 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
     scale_opts = list(scales) if scales is not None else [v.scale] if has_scale else []
     if scale_opts and not has_scale:
         raise ValueError(f"a {type(v).__name__.lstrip('_')} has no colour scale to embed")
-    keys = SELECTION + (("scale",) if has_scale else ())
+    stat_opts = _stat_options(v, stats)
+    classes = stats_classes(cap)
+    pairs = [(a, b) for a in classes for b in classes if a != b] \
+        if stat_opts and differences and v.has_trait("difference") else []
+    keys = SELECTION + (("stat",) if stat_opts else ()) + (("difference",) if pairs else ()) \
+        + (("scale",) if has_scale else ())
+    diff = None
+    if pairs:
+        diff = {"ignored": {"label": None, "sample": "mean",
+                            **({"stat": "mean" if "mean" in stat_opts else stat_opts[0]})},
+                "forced": {"scale": "linear"} if has_scale else {}}
     layer_ids = _layers_for(v) if layers is None else [cap.layers.index(cap.layer_name(x)) for x in layers]
     if not layer_ids:
         raise ValueError(f"this capture has no site a {type(v).__name__} can show")
-    labels = [None] + ([_plain(x) for x in v.classes()] if cap.labels is not None else [])
+    labels = [None] + [_plain(x) for x in v.classes()]
     sample_opts: dict[str, list] = {}
     for lb in labels:
-        n = len(select_samples(cap, lb))
+        n = v.num_samples(lb)  # 0 for a class with statistics and no kept sample
         idx = list(range(min(n, samples))) if isinstance(samples, int) else \
             list(range(n)) if samples is None else [s for s in samples if 0 <= s < n]
         sample_opts[_label_key(lb)] = ["mean"] + idx
-    layer_opts, table, states, seen = [], {}, [], {}
+    layer_opts, table, states, seen, memo = [], {}, [], {}, {}
     total = 0
+
+    def add(sel: dict) -> None:
+        nonlocal total
+        # selections that give frame() the same arguments share one entry, computed once
+        # (the views' own frame cache is keyed the same way)
+        same = json.dumps([_jsonable(ViewAt(v, **sel).frame_selection()), sel.get("scale")],
+                          sort_keys=True, default=str)
+        if same not in memo:
+            data = _sent_at(v, sel)
+            blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            digest = hashlib.sha1(blob.encode()).hexdigest()
+            if digest not in seen:
+                seen[digest] = len(states)
+                states.append(data)
+                total += len(blob)
+                if total > max_bytes:
+                    raise ValueError(
+                        f"the frames of this view take more than {max_bytes / 2**20:.0f} MiB; "
+                        f"embed fewer with layers=, heads=, samples=, steps=, stats= or "
+                        f"differences=False, a smaller view size, or raise max_bytes")
+            memo[same] = seen[digest]
+        table[_key(sel, keys)] = memo[same]
+
     for li in layer_ids:
         name = cap.layers[li]
-        ran = cap.steps_of(name)
+        ran = _steps_for(cap, name)
         st = ran if steps is None else [s for s in steps if s in ran]
         if not st:
             continue
         hs = _heads_for(v, li, heads)
         layer_opts.append({"index": li, "name": name, "heads": hs, "steps": st})
-        combos = itertools.product(st, hs, labels, scale_opts or [None])
-        for step, head, lb, scale in combos:
-            for sample in sample_opts[_label_key(lb)]:
-                sel = dict(layer=li, head=head, sample=sample, label=lb, step=step)
-                if scale is not None:
-                    sel["scale"] = scale
-                data = _sent_at(v, sel)
-                blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-                digest = hashlib.sha1(blob.encode()).hexdigest()
-                if digest not in seen:
-                    seen[digest] = len(states)
-                    states.append(data)
-                    total += len(blob)
-                    if total > max_bytes:
-                        raise ValueError(
-                            f"the frames of this view take more than {max_bytes / 2**20:.0f} MiB; "
-                            f"embed fewer with layers=, heads=, samples= or steps=, a smaller "
-                            f"view size, or raise max_bytes")
-                table[_key(sel, keys)] = seen[digest]
+        for step, head, scale in itertools.product(st, hs, scale_opts or [None]):
+            stats_only, with_stats = v.stats_only(li, step), v.has_stats(li, step)
+            for lb in labels:
+                if stats_only:  # no sample kept here: the frame is the class statistic
+                    shown = ["mean"]
+                elif v.num_samples(lb) == 0 and not with_stats:
+                    continue  # neither samples of this class nor statistics here
+                else:
+                    shown = sample_opts[_label_key(lb)]
+                for sample, stat in itertools.product(shown, stat_opts or [None]):
+                    sel = dict(layer=li, head=head, sample=sample, label=lb, step=step)
+                    if stat is not None:
+                        sel["stat"] = stat
+                    if pairs:
+                        sel["difference"] = None
+                    if scale is not None:
+                        sel["scale"] = scale
+                    add(sel)
+        for step, head, pair in itertools.product(st, hs, pairs):
+            add(dict(layer=li, head=head, step=step, difference=pair, **diff["ignored"],
+                     **diff["forced"]))
     if not table:
         raise ValueError("no frame to embed: the layers and steps asked for do not exist")
     # the module text travels once, in its own script; layout is a kernel-side model
     state = {k: _jsonable(val) for k, val in v.get_state().items()
              if k not in ("_esm", "_css", "layout", "comm", "_labels")}
-    first = next(iter(table))
-    current = _key({k: getattr(v, k) for k in keys}, keys)
-    if current not in table:  # the view's own selection was left out: start at the first entry
-        for k, val in zip(keys, json.loads(first)):
-            state[k] = val
-        current = first
-    state.update(states[table[current]])
+    if v.has_trait("difference") and "difference" not in keys:
+        state["difference"] = None  # no difference map embedded
+    want = {k: _plain(getattr(v, k)) for k in keys}
+    if "difference" in keys and v.difference is not None and tuple(v.difference) not in pairs:
+        want["difference"] = None
+    found = _lookup(table, want, keys, diff)
+    if found is None:  # the view's own selection was left out: start at the first entry
+        found = dict(zip(keys, json.loads(next(iter(table)))))
+    kept = diff["ignored"] if diff is not None and found.get("difference") is not None else {}
+    for k in keys:
+        if k not in kept:
+            state[k] = _jsonable(found[k])
+    state.update(states[table[_key(found, keys)]])
+    if diff is not None:
+        diff["colormap"] = DIVERGING if "colormap" in state else None
+        # what clearing the difference restores (the view saved it when the difference was set)
+        diff["before"] = dict(v.__dict__.get("_before_difference") or {})
     return {
         "initial": state,
         "keys": list(keys),
@@ -190,7 +282,12 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
             "samples": sample_opts,
             "colormaps": list(COLORMAPS) if "colormap" in state else [],
             "scales": scale_opts,
+            "stats": [[s, {v: n for n, v in STAT_CHOICES}[s]] for s in stat_opts],
+            "differences": [{"value": list(p), "name": f"{class_name(p[0], class_names)} − "
+                                                      f"{class_name(p[1], class_names)}"}
+                            for p in pairs],
         },
+        "difference": diff,
         "table": table,
         "states": states,
     }
@@ -234,6 +331,7 @@ def inline_module(text: str) -> str | None:
 def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] | None = None,
             heads: Sequence[int | str] | None = None, samples: int | Sequence[int] | None = 16,
             steps: Sequence[int] | None = None, scales: Sequence[str] | None = None,
+            stats: Sequence[str] | None = None, differences: bool = True,
             class_names: dict | None = None, title: str | None = None, esm: Any = None,
             max_bytes: int = 64 * 2**20) -> str:
     """Write one HTML file that shows a view offline, with working controls and no kernel.
@@ -250,12 +348,21 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
         Heads to embed (default: "mean", "max" and every head).
     samples : int or sequence of int, optional
         Per class, the first ``samples`` samples (an int, default 16), these
-        indices, or None for all; the class mean is always embedded.
+        indices, or None for all; the class mean is always embedded (the class
+        statistics where the capture has them: a class with statistics and no
+        kept sample offers them alone).
     steps : sequence of int, optional
         Steps to embed (default: all).
     scales : sequence of str, optional
         Colour scales to embed, e.g. ``("linear", "log")`` (default: the view's
         current one); each one doubles the frames.
+    stats : sequence of str, optional
+        On a capture with class statistics (``collect(..., keep="stats"|"both")``):
+        the statistics the page offers, among "mean", "var", "min", "max"
+        (default: all four).
+    differences : bool
+        On such a capture, also embed the class-difference maps ``mean[a] - mean[b]``
+        of every pair of classes (default True).
     class_names : dict, optional
         Label -> name for the class control.
     title : str, optional
@@ -275,6 +382,7 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
     if not path.lower().endswith((".html", ".htm")):
         raise ValueError(f"to_html writes an .html file, not {path!r}")
     data = page_table(v, layers=layers, heads=heads, samples=samples, steps=steps, scales=scales,
+                      stats=stats, differences=differences,
                       class_names=class_names or getattr(view, "class_names", None),
                       max_bytes=max_bytes)
     module = _module_text(v, esm)

@@ -253,3 +253,98 @@ def test_real_bundle_scale_control_uses_the_embedded_log_frames(chromium, tmp_pa
         page.close()
     assert blocked == []
     assert errors == []
+
+
+# ---------------------------------------------------------------------- statistics captures
+@pytest.fixture(scope="module")
+def stats_capture():
+    """``aw.collect(..., keep="stats")`` on the collect tests' tiny model: class statistics, no sample."""
+    sys.path.insert(0, str(ROOT / "tests" / "collect"))
+    from _collect_models import batches, data, model
+
+    import attnwidget as aw
+    ids, labels = data(40)
+    return aw.collect(model(), batches(ids, labels, 8), labels=1, keep="stats", progress=False)
+
+
+def test_statistics_page_draws_each_class_and_the_difference_map(chromium, tmp_path, stats_capture):
+    from attnwidget.widgets import Heatmap
+
+    view = Heatmap(stats_capture, layer=1)
+    path = pathlib.Path(to_html(view, tmp_path / "stats.html", esm=MINIMAL_ESM,
+                                class_names={0: "<b>neg</b>", 1: "pos"}))
+
+    def shown_codes():
+        return np.frombuffer(view._frame, dtype=np.uint8).reshape(view._frame_meta["shape"])
+
+    page, blocked, errors = open_offline(chromium, path)
+    try:
+        assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
+        first = canvas_pixels(page)
+        assert first[..., 0].max() > first[..., 0].min(), "the statistics page drew a blank canvas"
+        assert np.array_equal(first[..., 0], shown_codes())
+        # no sample is kept: no sample control; class, statistic and difference controls instead
+        assert page.locator("label.aw-ctl-sample-wrap").is_hidden()
+        names = page.eval_on_selector_all("select.aw-ctl-label option", "os => os.map(o => o.textContent)")
+        assert names == ["all samples", "<b>neg</b>", "pos"]  # text, not markup
+        assert page.locator("#aw-controls b").count() == 0
+
+        choose(page, "label", "0")
+        view.label = 0
+        class0 = canvas_pixels(page)
+        assert np.array_equal(class0[..., 0], shown_codes())
+        choose(page, "stat", '"var"')
+        view.stat = "var"
+        assert np.array_equal(canvas_pixels(page)[..., 0], shown_codes())
+
+        choose(page, "difference", "[0,1]")
+        view.difference = (0, 1)
+        assert np.array_equal(canvas_pixels(page)[..., 0], shown_codes())
+        # as in the widget: a diverging colormap, the class and statistic controls disabled
+        assert page.input_value("select.aw-ctl-colormap") == '"coolwarm"'
+        assert page.locator("select.aw-ctl-label").is_disabled()
+        assert page.input_value("select.aw-ctl-label") == "0"  # the class choice is kept
+        page.screenshot(path=str(SHOTS / "static_stats_difference.png"))
+
+        choose(page, "difference", "null")
+        view.difference = None
+        assert page.input_value("select.aw-ctl-colormap") == '"viridis"'
+        assert np.array_equal(canvas_pixels(page)[..., 0], shown_codes())  # class 0's variance again
+        assert page.evaluate("document.body.dataset.awSelection") == '[1,"mean","mean",0,0,"var",null,"linear"]'
+    finally:
+        page.close()
+    assert blocked == [], f"the page tried the network: {blocked}"
+    assert errors == []
+
+
+def test_real_bundle_statistics_page(chromium, tmp_path, stats_capture):
+    import attnwidget as aw
+
+    path = pathlib.Path(to_html(aw.show(stats_capture), tmp_path / "real_stats.html"))
+    page, blocked, errors = open_offline(chromium, path)
+    try:
+        assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
+        canvas = page.locator("#aw-root canvas.aw-canvas").first
+        canvas.wait_for()
+        pixels = page.evaluate("""() => {
+          const c = document.querySelector('#aw-root canvas.aw-canvas');
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          const seen = new Set();
+          for (let i = 0; i < d.length; i += 4) seen.add(`${d[i]},${d[i + 1]},${d[i + 2]}`);
+          return seen.size;
+        }""")
+        assert pixels > 8, "the real bundle drew a blank statistics page"
+        before = canvas.screenshot()
+        choose(page, "label", "1")
+        page.wait_for_timeout(300)
+        assert canvas.screenshot() != before, "the class control did not change the picture"
+        page.screenshot(path=str(SHOTS / "real_stats_class1.png"))
+        choose(page, "difference", "[1,0]")
+        # the bundle's own colormap control follows the page's switch to a diverging colormap
+        own = page.locator("#aw-root select").filter(has=page.locator("option[value=coolwarm]")).first
+        assert own.input_value() == "coolwarm"
+        page.screenshot(path=str(SHOTS / "real_stats_difference.png"))
+    finally:
+        page.close()
+    assert blocked == []
+    assert errors == []
