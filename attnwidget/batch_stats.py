@@ -26,6 +26,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from .capture.sdpa import Workspace
+from .reduce import entropy_from_sums
+
 __all__ = ["ClassMoments", "ClassSums", "BatchSummarizer", "as_work_tensor"]
 
 
@@ -81,25 +84,18 @@ def as_work_tensor(array) -> torch.Tensor:
 
 
 class BatchSummarizer:
-    """Summarises batches; holds the CPU scratch buffer between them (one per collection)."""
+    """Summarises batches; holds one scratch buffer between them (one per collection)."""
 
     def __init__(self) -> None:
-        self._scratch: torch.Tensor | None = None
+        self._workspace = Workspace()
 
     def _buffer(self, rows: int, like: torch.Tensor) -> torch.Tensor:
-        """A ``[rows, *like.shape[1:]]`` work buffer (reused on the CPU, freshly allocated elsewhere)."""
-        shape = (rows,) + tuple(like.shape[1:])
-        if like.device.type != "cpu":
-            return torch.empty(shape, dtype=like.dtype, device=like.device)
-        need = int(np.prod(shape))
-        buf = self._scratch
-        if buf is None or buf.dtype != like.dtype or buf.numel() < need:
-            buf = self._scratch = torch.empty(need, dtype=like.dtype)
-        return buf[:need].view(shape)
+        """A ``[rows, *like.shape[1:]]`` scratch buffer, the same memory each time when it fits."""
+        return self._workspace.get("scratch", (rows,) + tuple(like.shape[1:]), like.dtype, like.device)
 
     def release(self) -> None:
         """Drop the scratch buffer."""
-        self._scratch = None
+        self._workspace = Workspace()
 
     # ------------------------------------------------------------------ moments
     def add(self, flat: torch.Tensor, groups: list[np.ndarray] | None, sums: list[ClassSums]) -> float:
@@ -147,9 +143,6 @@ class BatchSummarizer:
             clip = bool(x.numel()) and bool(x.amin() < 0)
         if clip:
             x = x.clamp_min(0)
-        s = x.sum(dim=-1)
         xlogx = torch.clamp(x, min=torch.finfo(x.dtype).tiny, out=self._buffer(x.shape[0], x))
         xlogx = xlogx.log_().mul_(x).sum(dim=-1)
-        s, xlogx = s.double(), xlogx.double()
-        safe = torch.where(s > 0, s, torch.ones_like(s))
-        return (safe.log() - xlogx / safe).mean(dim=-1).cpu().numpy()
+        return entropy_from_sums(x.sum(dim=-1), xlogx).mean(dim=-1).cpu().numpy()

@@ -65,15 +65,10 @@ def _label_value(text: Any) -> Any:
     return text
 
 
-def _stats_classes(cap) -> list:
-    """Class keys of the capture's statistics (``collect(..., keep="stats"|"both")``), without "all"."""
-    found = {c for per_step in (getattr(cap, "stats", None) or {}).values()
-             for st in per_step.values() for c in st["classes"] if not (isinstance(c, str) and c == "all")}
-    return sorted(found, key=lambda c: (type(c).__name__, c))
-
-
 def _resolve_class(value: str, cap, class_names: dict) -> Any:
-    stat_classes = _stats_classes(cap)
+    from .stats import stats_classes
+
+    stat_classes = stats_classes(cap)
     if cap.labels is None:
         if stat_classes:
             raise CommandError("this capture holds class statistics and no labelled sample (collected "

@@ -139,6 +139,18 @@ def entropy(w: np.ndarray, axis: int = -1) -> np.ndarray:
     return h.astype(np.float32)
 
 
+def entropy_from_sums(row_sum: torch.Tensor, xlogx_sum: torch.Tensor) -> torch.Tensor:
+    """:func:`entropy` of rows given ``s = sum(w)`` and ``sum(w log w)`` along each row (float64).
+
+    ``log(s) - sum(w log w) / s``: the entropy of the row renormalised to sum 1,
+    and 0 for a row that sums to 0. Lets streaming code get the entropy from
+    sums it computes anyway, without a normalised copy of the weights.
+    """
+    s, xlogx = row_sum.double(), xlogx_sum.double()
+    safe = torch.where(s > 0, s, torch.ones_like(s))
+    return safe.log() - xlogx / safe
+
+
 def head_stats(w: np.ndarray) -> dict[str, np.ndarray]:
     """Per-head diagnostics of ``[sample, head, query, key]`` attention.
 

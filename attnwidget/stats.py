@@ -7,9 +7,10 @@ cell of the reduced attention, and the mean row entropy of each head. All
 state is float64 and has the shape of one sample's attention, however many
 samples pass through. A batch is summarised with torch on the device it is on
 (the capture's device, so a GPU collection moves only a few per-cell sums per
-class to the host) and folded into the float64 state on the host. Partial results combine with :meth:`StreamingStats.merge`
-(same process) or :meth:`StreamingStats.reduce_across_ranks`
-(``torch.distributed`` collectives, any backend).
+class to the host) and folded into the float64 state on the host. Partial
+results combine with :meth:`StreamingStats.merge` (same process) or
+:meth:`StreamingStats.reduce_across_ranks` (``torch.distributed``
+collectives, any backend).
 
 The finished statistics live in ``Capture.stats``::
 
@@ -34,7 +35,7 @@ from .batch_stats import BatchSummarizer, ClassMoments, ClassSums, as_work_tenso
 from .store import ATTENTION_AXES
 
 __all__ = ["ALL", "FIELDS", "Moments", "SiteStats", "StreamingStats", "class_key", "head_entropy",
-           "stat_array"]
+           "site_steps", "stat_array", "stats_classes"]
 
 ALL = "all"
 FIELDS = ("mean", "var", "min", "max")
@@ -53,6 +54,21 @@ def class_key(value: Any):
 
 def _sort_classes(keys):
     return sorted(keys, key=lambda k: (type(k).__name__, k))
+
+
+def stats_classes(cap) -> list:
+    """Class keys present in a capture's statistics (without ``"all"``), as plain Python values, sorted."""
+    found = {c.item() if isinstance(c, np.generic) else c
+             for per_step in (getattr(cap, "stats", None) or {}).values()
+             for st in per_step.values() for c in st["classes"]
+             if not (isinstance(c, str) and c == ALL)}
+    return _sort_classes(found)
+
+
+def site_steps(cap, name: str) -> list[int]:
+    """Steps at which a site holds kept samples or class statistics (``keep="stats"`` keeps none)."""
+    stats = (getattr(cap, "stats", None) or {}).get(name) or {}
+    return sorted(set(cap.steps_of(name)) | {int(s) for s in stats})
 
 
 class Moments:

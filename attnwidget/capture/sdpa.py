@@ -14,6 +14,7 @@ import math
 import torch
 from torch.nn.attention import SDPBackend
 
+from ..reduce import entropy_from_sums
 from .options import Reducer
 
 __all__ = ["SDPA_ARGS", "Workspace", "bind_sdpa", "sdpa_weights", "unpack_gqa"]
@@ -26,12 +27,13 @@ _FLASH_CPU = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 
 
 class Workspace:
-    """Buffers one call's weights are computed in and the next call reuses.
+    """Buffers, one per role, that each use reuses: the memory of the last use is overwritten.
 
-    Only for a consumer that is done with a site's weights before the next
-    call (``aw.collect``'s sink): the identity-reduced weights then live in
-    the workspace. On the CPU a fresh buffer of a batch's scores costs a page
-    fault per 4 KiB, which is as much time as computing them.
+    For the weights of one sdpa call, only with a consumer that is done with a
+    site's weights before the next call (``aw.collect``'s sink): the
+    identity-reduced weights then live in the workspace. Also the scratch of
+    :class:`attnwidget.batch_stats.BatchSummarizer`. On the CPU a fresh
+    batch-sized buffer costs a page fault per 4 KiB, as much time as filling it.
     """
 
     def __init__(self) -> None:
@@ -251,11 +253,8 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
 
 def _row_entropy(weights: torch.Tensor, log_weights: torch.Tensor, masked: bool) -> torch.Tensor:
     """Row entropies ``log(s) - sum(w log w) / s`` (float64 ``[..., rows]``); overwrites ``log_weights``."""
-    s = weights.sum(dim=-1).double()
+    s = weights.sum(dim=-1)
     xlogx = log_weights.mul_(weights)
     if masked:  # masked keys: 0 * -inf; rows with every key masked: nan
         xlogx.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
-    xlogx = xlogx.sum(dim=-1).double()
-    safe = torch.where(s > 0, s, torch.ones_like(s))
-    mean_log = xlogx.div_(safe)
-    return safe.log_().sub_(mean_log)
+    return entropy_from_sums(s, xlogx.sum(dim=-1))

@@ -15,18 +15,13 @@ import numpy as np
 from PIL import Image
 
 from ..frame import frame
+from ..stats import site_steps
 from ..store import Capture
 from ._draw import _report as report, check_style, color_range
 from .heatmap import frame_figure
 from .views import ViewAt, canvas_view
 
 __all__ = ["animate", "step_frames"]
-
-
-def _site_steps(cap: Capture, name: str) -> list[int]:
-    """Steps at which a site holds kept samples or class statistics."""
-    stats = (getattr(cap, "stats", None) or {}).get(name) or {}
-    return sorted(set(cap.steps_of(name)) | {int(s) for s in stats})
 
 
 def _explain(name: str, cap: Capture, e: Exception, hint: bool, label: Any) -> ValueError:
@@ -67,7 +62,7 @@ def step_frames(source: Any, *, layer: int | str = 0, head: int | str = "mean",
 
         def at(s):
             return ViewAt(v, step=s).frame()
-    steps = _site_steps(cap, name)
+    steps = site_steps(cap, name)
     if not steps:
         raise ValueError(f"cannot animate site {name!r}: it holds no step, neither kept samples "
                          "nor class statistics")

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..colormaps import COLORMAPS
-from ..stats import FIELDS
+from ..stats import FIELDS, site_steps
 from ._draw import class_name
 from .views import SELECTION, ViewAt, canvas_view
 
@@ -111,12 +111,6 @@ def _heads_for(v, layer: int, heads) -> list:
         return ["mean"]
     options = ["mean", "max"] + list(range(n))
     return options if heads is None else [h for h in options if h in list(heads)] or ["mean"]
-
-
-def _steps_for(cap, name: str) -> list[int]:
-    """Steps at which a site holds kept samples or class statistics (``keep="stats"`` keeps none)."""
-    stats = (getattr(cap, "stats", None) or {}).get(name) or {}
-    return sorted(set(cap.steps_of(name)) | {int(s) for s in stats})
 
 
 def _stat_options(v, stats: Sequence[str] | None) -> list[str]:
@@ -223,7 +217,7 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
 
     for li in layer_ids:
         name = cap.layers[li]
-        ran = _steps_for(cap, name)
+        ran = site_steps(cap, name)
         st = ran if steps is None else [s for s in steps if s in ran]
         if not st:
             continue

@@ -25,7 +25,7 @@ import traitlets as t
 from .. import wire
 from ..colormaps import COLORMAPS
 from ..frame import Frame, HEAD_CHOICES, select_samples
-from ..stats import ALL, FIELDS
+from ..stats import FIELDS, stats_classes
 from ..store import Capture
 
 __all__ = ["Selection", "frame_state", "frame_labels", "error_state", "check_kwargs", "check_capture",
@@ -46,14 +46,6 @@ def _sort_key(value):
 def site_stats(cap: Capture, name: str, step: int) -> dict | None:
     """The statistics of one site at one step (``cap.stats[name][step]``), or None."""
     return (getattr(cap, "stats", None) or {}).get(name, {}).get(step)
-
-
-def stats_classes(cap: Capture) -> list:
-    """Class keys present in the capture's statistics (without ``"all"``), sorted."""
-    found = {_plain(c) for per_step in (getattr(cap, "stats", None) or {}).values()
-             for st in per_step.values() for c in st["classes"]
-             if not (isinstance(c, str) and c == ALL)}
-    return sorted(found, key=_sort_key)
 
 
 def colormap_trait(default: str = "viridis"):
