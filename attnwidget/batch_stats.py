@@ -4,9 +4,11 @@ Streaming statistics (:mod:`attnwidget.stats`) read every cell of every
 sample of a whole data set, so this is the part of ``collect(keep="stats")``
 that competes with the model for time. It runs where the capture computed the
 attention (a GPU collection copies a few per-cell vectors per class to the
-host, never the batch) in as few passes over the batch as it can, and on the
-CPU in one reusable scratch buffer: a fresh batch-sized buffer per operation
-costs more in page faults than the arithmetic.
+host, never the batch) in as few passes over the batch as it can. Every
+result goes into memory made once (:mod:`attnwidget.workspace`): a fresh
+batch-sized buffer per operation costs more in page faults than the
+arithmetic, and buffers freed and remade each batch would take the heap space
+the model's own activations are served from.
 
 Each class keeps running sums on the device between two reads
 (:class:`ClassSums`): with a fixed shift ``k`` per class (the mean of its
@@ -26,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .capture.sdpa import Workspace
+from .workspace import Workspace, allocate
 from .reduce import entropy_from_sums
 
 __all__ = ["ClassMoments", "ClassSums", "BatchSummarizer", "as_work_tensor"]
@@ -55,15 +57,17 @@ class ClassSums:
         self.ent: np.ndarray | None = None
 
     def take(self) -> ClassMoments:
-        """The moments of the samples added since the last ``take`` (flat cells), and reset."""
+        """The moments of the samples added since the last ``take`` (flat cells), and reset.
+
+        The sum buffers stay for the next batch, which overwrites them."""
         n = self.count
         s1 = self.s1 / n
         mean = s1 + self.shift
-        m2 = self.s2.sub_(s1.mul_(self.s1)).clamp_min_(0)  # s2 - s1**2 / n
+        m2 = (self.s2 - s1.mul_(self.s1)).clamp_min_(0)  # s2 - s1**2 / n
         mean, m2 = torch.stack([mean, m2]).cpu().numpy()
         mn, mx = torch.stack([self.min, self.max]).double().cpu().numpy()
         out = ClassMoments(n, mean, m2, mn, mx, self.ent)
-        self.count, self.s1, self.s2, self.min, self.max, self.ent = 0, None, None, None, None, None
+        self.count, self.ent = 0, None
         return out  # the shift stays: later batches of the class are near it too
 
 
@@ -90,8 +94,10 @@ class BatchSummarizer:
         self._workspace = Workspace()
 
     def _buffer(self, rows: int, like: torch.Tensor) -> torch.Tensor:
-        """A ``[rows, *like.shape[1:]]`` scratch buffer, the same memory each time when it fits."""
-        return self._workspace.get("scratch", (rows,) + tuple(like.shape[1:]), like.dtype, like.device)
+        """The first ``rows`` of a scratch buffer shaped like ``like`` (a whole batch), the same memory
+        each time when it fits: sized by the batch, not by a class's share of it, so it is not remade
+        whenever a class has more samples in a batch than before."""
+        return self._workspace.get("scratch", tuple(like.shape), like.dtype, like.device)[:rows]
 
     def release(self) -> None:
         """Drop the scratch buffer."""
@@ -111,23 +117,40 @@ class BatchSummarizer:
         return low
 
     def _add(self, x: torch.Tensor, sums: ClassSums, owned: bool) -> float:
-        """``owned``: ``x`` is scratch memory and may be overwritten."""
-        n = x.shape[0]
-        if sums.shift is None or sums.shift.dtype != x.dtype or sums.shift.device != x.device:
-            sums.shift = x.sum(dim=0).div_(n)
-        mn, mx = x.amin(dim=0), x.amax(dim=0)
-        d = x.sub_(sums.shift) if owned else torch.sub(x, sums.shift, out=self._buffer(n, x))
-        s1 = d.sum(dim=0)
-        s2 = d.mul_(d).sum(dim=0)
-        if sums.count == 0:
-            sums.s1, sums.s2, sums.min, sums.max = s1.double(), s2.double(), mn, mx
-        else:
-            sums.s1.add_(s1)
-            sums.s2.add_(s2)
+        """``owned``: ``x`` is scratch memory and may be overwritten.
+
+        Every result goes into a buffer made once (the class's sums, or this
+        summarizer's per-batch scratch), so a batch allocates nothing.
+        """
+        n, cells = x.shape[0], x.shape[1:]
+        if sums.shift is not None and (sums.shift.dtype != x.dtype or sums.shift.device != x.device):
+            if sums.count:  # the pending sums are about the shift: work in its type and place
+                x, owned = x.to(dtype=sums.shift.dtype, device=sums.shift.device), True
+            else:
+                sums.shift = sums.s1 = sums.s2 = sums.min = sums.max = None
+        if sums.shift is None:
+            sums.shift = torch.sum(x, 0, out=allocate(cells, x.dtype, x.device)).div_(n)
+            sums.s1, sums.s2 = (allocate(cells, torch.float64, x.device) for _ in range(2))
+            sums.min, sums.max = (allocate(cells, x.dtype, x.device) for _ in range(2))
+        first = sums.count == 0
+        scratch = self._workspace
+        mn = torch.amin(x, 0, out=sums.min if first else scratch.get("min", cells, x.dtype, x.device))
+        mx = torch.amax(x, 0, out=sums.max if first else scratch.get("max", cells, x.dtype, x.device))
+        low = float(mn.min())
+        if not first:
             torch.minimum(sums.min, mn, out=sums.min)
             torch.maximum(sums.max, mx, out=sums.max)
+        d = x.sub_(sums.shift) if owned else torch.sub(x, sums.shift, out=self._buffer(n, x))
+        part = scratch.get("sum", cells, x.dtype, x.device)
+        wide = scratch.get("sum64", cells, torch.float64, x.device)  # float32 -> float64 without a temporary
+        for total, square in ((sums.s1, False), (sums.s2, True)):
+            torch.sum(d.mul_(d) if square else d, 0, out=part)
+            if first:
+                total.copy_(part)
+            else:
+                total.add_(wide.copy_(part))
         sums.count += n
-        return float(mn.min())
+        return low
 
     # ------------------------------------------------------------------ entropy
     def head_entropy(self, x: torch.Tensor, clip: bool | None = None) -> np.ndarray:

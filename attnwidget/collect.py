@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .capture import capture
-from .capture.sdpa import Workspace
+from .workspace import Workspace
 from .checkpoint import rank_path
 from .collect_sink import BatchSink
 from .collect_state import CollectState, concat_samples

@@ -139,16 +139,22 @@ def entropy(w: np.ndarray, axis: int = -1) -> np.ndarray:
     return h.astype(np.float32)
 
 
-def entropy_from_sums(row_sum: torch.Tensor, xlogx_sum: torch.Tensor) -> torch.Tensor:
+def entropy_from_sums(row_sum: torch.Tensor, xlogx_sum: torch.Tensor, out=None) -> torch.Tensor:
     """:func:`entropy` of rows given ``s = sum(w)`` and ``sum(w log w)`` along each row (float64).
 
     ``log(s) - sum(w log w) / s``: the entropy of the row renormalised to sum 1,
     and 0 for a row that sums to 0. Lets streaming code get the entropy from
     sums it computes anyway, without a normalised copy of the weights.
+    ``out``: two float64 tensors shaped like the rows to compute in (the
+    result is the first), so that nothing is allocated.
     """
-    s, xlogx = row_sum.double(), xlogx_sum.double()
-    safe = torch.where(s > 0, s, torch.ones_like(s))
-    return safe.log() - xlogx / safe
+    if out is None:
+        s, xlogx = row_sum.to(torch.float64, copy=True), xlogx_sum.to(torch.float64, copy=True)
+    else:
+        s, xlogx = out[0].copy_(row_sum), out[1].copy_(xlogx_sum)
+    s.masked_fill_(s <= 0, 1.0)  # a row of zeros: log 1 - 0 / 1 = 0
+    xlogx.div_(s)
+    return s.log_().sub_(xlogx)
 
 
 def head_stats(w: np.ndarray) -> dict[str, np.ndarray]:

@@ -28,7 +28,8 @@ from ..store import ATTENTION_AXES, Capture, _listing
 from .extract import as_attention, hf_eager, make_extractor
 from .mha import bind_mha, mha_weights
 from .options import Reducer, patterns, site_filter
-from .sdpa import Workspace, bind_sdpa, flash_with_lse, sdpa_weights, unpack_gqa
+from ..workspace import Workspace
+from .sdpa import bind_sdpa, flash_with_lse, sdpa_weights, unpack_gqa
 from .tap import ACTIVE, tap_axes
 
 __all__ = ["capture", "CaptureBlock"]
@@ -136,7 +137,7 @@ class CaptureBlock:
         self.sink: Callable | None = None
         self.entropy = False
         # with a sink that is done with each site before the next: reuse the buffers weights are
-        # computed in (see sdpa.Workspace)
+        # computed in (see attnwidget.workspace)
         self.workspace: Workspace | None = None
 
     # ------------------------------------------------------------------ block

@@ -15,38 +15,16 @@ import torch
 from torch.nn.attention import SDPBackend
 
 from ..reduce import entropy_from_sums
+from ..workspace import Workspace
 from .options import Reducer
 
-__all__ = ["SDPA_ARGS", "Workspace", "bind_sdpa", "sdpa_weights", "unpack_gqa"]
+__all__ = ["SDPA_ARGS", "bind_sdpa", "sdpa_weights", "unpack_gqa"]
 
 SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
 _DEFAULTS = {"attn_mask": None, "dropout_p": 0.0, "is_causal": False, "scale": None, "enable_gqa": False}
 # elements of float32 scores per tile (64 MiB): bounds the extra memory of a long sequence
 TILE_ELEMENTS = 1 << 24
 _FLASH_CPU = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
-
-
-class Workspace:
-    """Buffers, one per role, that each use reuses: the memory of the last use is overwritten.
-
-    For the weights of one sdpa call, only with a consumer that is done with a
-    site's weights before the next call (``aw.collect``'s sink): the
-    identity-reduced weights then live in the workspace. Also the scratch of
-    :class:`attnwidget.batch_stats.BatchSummarizer`. On the CPU a fresh
-    batch-sized buffer costs a page fault per 4 KiB, as much time as filling it.
-    """
-
-    def __init__(self) -> None:
-        self._buffers: dict[str, torch.Tensor] = {}
-
-    def get(self, role: str, shape, dtype=torch.float32, device=None) -> torch.Tensor:
-        """An uninitialised ``shape`` tensor, the same memory each time for ``role`` when it fits."""
-        shape = tuple(int(s) for s in shape)
-        need = math.prod(shape)
-        buf = self._buffers.get(role)
-        if buf is None or buf.numel() < need or buf.dtype != dtype or buf.device != torch.device(device):
-            buf = self._buffers[role] = torch.empty(need, dtype=dtype, device=device)
-        return buf[:need].view(shape)
 
 
 def _empty(workspace: Workspace | None, role: str, shape, device) -> torch.Tensor:
@@ -206,7 +184,9 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
         # scale the (small) query tile rather than the (large) scores
         scaled = torch.mul(qt if qt.dtype == torch.float32 else qt.float(), scale,
                            out=_empty(workspace, "query", qt.shape, qt.device))
-        scores_shape = tuple(torch.broadcast_shapes(qt.shape[:2], key_t.shape[:2])) + (qt.shape[2], n_key)
+        # [sample, head] broadcast by hand: torch.broadcast_shapes imports sympy (~40 MiB, ~1 s) on first use
+        scores_shape = tuple(a if b == 1 else b for a, b in zip(qt.shape[:2], key_t.shape[:2])) + (
+            qt.shape[2], n_key)
         scores = torch.matmul(scaled, key_t, out=_empty(workspace if one_tile else None, "scores",
                                                          scores_shape, qt.device))
         del scaled
@@ -238,7 +218,7 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
         if masked:
             weights = torch.nan_to_num_(weights, nan=0.0)  # rows with every key masked
         if want_entropy:
-            entropies.append(_row_entropy(weights, log_weights, masked))
+            entropies.append(_row_entropy(weights, log_weights, masked, workspace if one_tile else None))
             del log_weights
         parts.append(reducer.finish_tile(weights, bq, bk))
         del weights
@@ -251,10 +231,15 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
     return out, reducer.info(n_heads, n_query, n_key, bq, bk), ent
 
 
-def _row_entropy(weights: torch.Tensor, log_weights: torch.Tensor, masked: bool) -> torch.Tensor:
+def _row_entropy(weights: torch.Tensor, log_weights: torch.Tensor, masked: bool,
+                 workspace: Workspace | None) -> torch.Tensor:
     """Row entropies ``log(s) - sum(w log w) / s`` (float64 ``[..., rows]``); overwrites ``log_weights``."""
-    s = weights.sum(dim=-1)
+    rows = weights.shape[:-1]
+    s = torch.sum(weights, -1, out=_empty(workspace, "row sum", rows, weights.device))
     xlogx = log_weights.mul_(weights)
     if masked:  # masked keys: 0 * -inf; rows with every key masked: nan
         xlogx.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
-    return entropy_from_sums(s, xlogx.sum(dim=-1))
+    xlogx = torch.sum(xlogx, -1, out=_empty(workspace, "row xlogx", rows, weights.device))
+    wide = None if workspace is None else [workspace.get(role, rows, torch.float64, weights.device)
+                                           for role in ("row entropy", "row xlogx64")]
+    return entropy_from_sums(s, xlogx, out=wide)

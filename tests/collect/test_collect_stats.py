@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import attnwidget as aw
 from attnwidget.reduce import entropy
@@ -163,3 +164,26 @@ def test_float32_variance_keeps_its_precision_when_tiny_next_to_the_mean():
     np.testing.assert_allclose(st["var"][2], x64[1::3].var(0), rtol=1e-6, atol=1e-20)
     np.testing.assert_allclose(st["mean"][0], x64.mean(0), rtol=1e-12)
     assert st["var"][0, 0, 0, 0] < 1e-20
+
+
+def test_batches_of_other_types_and_reads_between_them_fold_in_exactly():
+    # a class's sum buffers are made once and overwritten after each read; a batch of another type
+    # than the pending sums is worked in theirs
+    rng = np.random.default_rng(4)
+    x = rng.random((30, 2, 3, 3))
+    y = np.arange(30) % 2
+    want = x.copy()
+    acc = StreamingStats()
+    parts = ((0, 8, np.float64), (8, 15, np.float32), (15, 22, torch.float32), (22, 30, np.float64))
+    for i, (a, b, kind) in enumerate(parts):
+        part = torch.from_numpy(x[a:b]).to(kind) if isinstance(kind, torch.dtype) else x[a:b].astype(kind)
+        want[a:b] = np.asarray(part, dtype=np.float64)  # what float32 rounding left of it
+        acc.update("s", 0, part, y[a:b])
+        if i in (0, 2):
+            acc.result()  # a read: the pending sums go to the host, their buffers wait for the next batch
+    st = acc.result()["s"][0]
+    assert list(st["count"]) == [30, 15, 15]
+    for i, rows in enumerate((slice(None), y == 0, y == 1)):
+        ref = _reference(want[rows])
+        for field in FIELDS + ("entropy",):
+            np.testing.assert_allclose(st[field][i], ref[field], rtol=1e-6, atol=1e-12, err_msg=f"{i} {field}")
