@@ -250,7 +250,12 @@ class StreamingStats:
                 into.ent = part if into.ent is None else into.ent + part
 
     def release(self) -> None:
-        """Free the scratch memory kept between updates (the statistics stay)."""
+        """Fold the pending sums in and free the memory kept between updates (the statistics stay).
+
+        A later update starts new sums: nothing is lost, only buffers are remade."""
+        for site in self.sites.values():
+            site.flush()
+            site.pending.clear()
         self._summarizer.release()
 
     def site(self, layer: str, step: int, shape: tuple[int, ...], axes=ATTENTION_AXES) -> SiteStats:

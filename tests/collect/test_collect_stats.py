@@ -166,7 +166,7 @@ def test_float32_variance_keeps_its_precision_when_tiny_next_to_the_mean():
     assert st["var"][0, 0, 0, 0] < 1e-20
 
 
-def test_batches_of_other_types_and_reads_between_them_fold_in_exactly():
+def test_batches_of_other_types_reads_and_releases_between_them_fold_in_exactly():
     # a class's sum buffers are made once and overwritten after each read; a batch of another type
     # than the pending sums is worked in theirs
     rng = np.random.default_rng(4)
@@ -181,6 +181,9 @@ def test_batches_of_other_types_and_reads_between_them_fold_in_exactly():
         acc.update("s", 0, part, y[a:b])
         if i in (0, 2):
             acc.result()  # a read: the pending sums go to the host, their buffers wait for the next batch
+        if i == 1:
+            acc.release()  # the end of a collection: sums folded in, their buffers freed
+            assert not acc.sites[("s", 0)].pending
     st = acc.result()["s"][0]
     assert list(st["count"]) == [30, 15, 15]
     for i, rows in enumerate((slice(None), y == 0, y == 1)):
