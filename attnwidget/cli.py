@@ -7,8 +7,11 @@ Examples::
     attnwidget export run.npz --out figs/ --layer 3 --head 0 --format pdf --dpi 300
     python -m attnwidget export run.npz --out figs/ --class spoof
 
-Errors (a missing or corrupt file, an unknown layer, head or class) print one
-line on stderr and exit with status 2; nothing is written.
+A capture of class statistics (``aw.collect(..., keep="stats"|"both")``) also
+gets each class's mean map and each class minus the first per attention site;
+``--class`` may name a class that has statistics but no kept sample (its mean
+maps alone). Errors (a missing or corrupt file, an unknown layer, head or
+class) print one line on stderr and exit with status 2; nothing is written.
 """
 
 from __future__ import annotations
@@ -48,8 +51,7 @@ def parse_class_names(text: str | None, cap=None) -> dict:
         return names
     if any("=" in s for s in items):
         raise CommandError(f"--class-names must be all 'label=name' pairs or all names, not {text!r}")
-    labels = sorted(set(np.asarray(cap.labels).tolist())) if cap is not None and cap.labels is not None \
-        else list(range(len(items)))
+    labels = (_known_classes(cap) if cap is not None else []) or list(range(len(items)))
     if len(items) != len(labels):
         raise CommandError(f"--class-names gives {len(items)} names but the capture has "
                            f"{len(labels)} classes: {labels}")
@@ -65,31 +67,27 @@ def _label_value(text: Any) -> Any:
     return text
 
 
-def _resolve_class(value: str, cap, class_names: dict) -> Any:
+def _known_classes(cap) -> list:
+    """Class labels of the kept samples and of the statistics, each once, sorted."""
     from .stats import stats_classes
 
-    stat_classes = stats_classes(cap)
-    if cap.labels is None:
-        if stat_classes:
-            raise CommandError("this capture holds class statistics and no labelled sample (collected "
-                               "with keep='stats'), so --class cannot filter its figures; export without "
-                               "--class (the figures show the statistics of every sample), or show one "
-                               "class with aw.show(aw.load(path), label=...) or aw.to_html")
-        raise CommandError("this capture has no labels, so --class cannot filter it")
-    present = sorted(set(np.asarray(cap.labels).tolist()))
-    for lab, name in class_names.items():
-        if name == value and lab in present:
+    kept = set(np.asarray(cap.labels).tolist()) if cap.labels is not None else set()
+    return sorted(kept | set(stats_classes(cap)), key=lambda k: (type(k).__name__, k))
+
+
+def _resolve_class(value: str, cap, class_names: dict) -> Any:
+    """The label ``--class`` names (a label or a class name), among kept samples and statistics."""
+    known = _known_classes(cap)
+    if not known:
+        raise CommandError("this capture has no labels and no class statistics, so --class cannot "
+                           "filter it; collect it with aw.collect(..., labels=...)")
+    for lab in known:
+        if class_names.get(lab) == value:
             return lab
     v = _label_value(value)
-    if v in present:
+    if v in known:
         return v
-    for lab in stat_classes:
-        if lab == v or class_names.get(lab) == value:
-            raise CommandError(f"class {value!r} has statistics but no kept sample, and export draws "
-                               f"kept samples with --class; keep some with aw.collect(..., "
-                               f"num_samples=...), or show its statistics with "
-                               f"aw.show(aw.load(path), label={lab!r}) or aw.to_html")
-    listing = ", ".join(f"{p}" + (f" ({class_names[p]})" if p in class_names else "") for p in present)
+    listing = ", ".join(f"{p}" + (f" ({class_names[p]})" if p in class_names else "") for p in known)
     raise CommandError(f"unknown class {value!r}; classes are: {listing}")
 
 
@@ -218,7 +216,8 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", default="png", choices=["png", "pdf", "svg"], help="figure format")
     ex.add_argument("--dpi", type=int, default=150, help="resolution (default 150)")
     ex.add_argument("--sample", default="0", help="sample of the attention figures, or 'mean'")
-    ex.add_argument("--raw", action="store_true", help="also write .npy per site and capture.npz")
+    ex.add_argument("--raw", action="store_true",
+                    help="also write .npy per site (and per statistic) and capture.npz")
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 

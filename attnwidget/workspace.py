@@ -7,10 +7,9 @@ their own rather than from ``malloc``: glibc serves a model's large
 activations from free space in its heap and maps fresh memory (a page fault
 per 4 KiB, about as slow as filling it) when none is left. Buffers that
 lived in that heap would take space the model's next batch needs, so a
-collection would page-fault more than the bare model does. Mapped
-separately, they leave the model's allocations exactly as they are without
-attnwidget. On other devices they are ordinary ``torch.empty`` tensors (the
-CUDA caching allocator already reuses memory).
+collection would page-fault more than the bare model does; mapped
+separately, they take none of it. On other devices they are ordinary
+``torch.empty`` tensors (the CUDA caching allocator already reuses memory).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..store import Capture
 
-__all__ = ["save_arrays", "npy_name", "stats_npy_name"]
+__all__ = ["save_arrays", "npy_name", "stats_npy_name", "stats_npy_arrays"]
 
 #: the per-class arrays of ``cap.stats[layer][step]``, in the order they are written
 STATS_FIELDS = ("classes", "count", "mean", "var", "min", "max", "entropy")
@@ -36,6 +36,26 @@ def stats_npy_name(index: int, layer: str, field: str, step: int | None = None) 
     """File name of one statistic of a layer, e.g. ``attn_stats_layer_3_encoder.layer.3.attn_mean.npy``."""
     tail = "" if step is None else f"_step_{step}"
     return f"attn_stats_layer_{index}_{_safe(layer)}{tail}_{field}.npy"
+
+
+def stats_npy_arrays(cap: Capture, layer: str) -> list[tuple[str, np.ndarray]]:
+    """``(file name, array)`` of each class statistic a site holds, in the order they are written.
+
+    One file per statistic and step (``_step_{s}`` only where the site has
+    statistics at several steps); empty for a site without statistics.
+    """
+    i = cap.layers.index(layer)
+    per_step = (getattr(cap, "stats", None) or {}).get(layer) or {}
+    out = []
+    for s in sorted(per_step):
+        st = per_step[s]
+        for field in STATS_FIELDS:
+            if field not in st:
+                continue
+            # class keys may mix "all" and ints: stored as text, so loading needs no pickle
+            a = np.array([str(c) for c in st[field]]) if field == "classes" else np.asarray(st[field])
+            out.append((stats_npy_name(i, layer, field, s if len(per_step) > 1 else None), a))
+    return out
 
 
 def save_arrays(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int | str] | None = None,
@@ -76,17 +96,10 @@ def save_arrays(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int | 
             p = os.path.join(out, npy_name(i, name, s if len(steps) > 1 else None))
             np.save(p, np.asarray(cap.get(name, s)))
             written.append(p)
-        per_step = (getattr(cap, "stats", None) or {}).get(name) or {}
-        for s in sorted(per_step):
-            st = per_step[s]
-            for field in STATS_FIELDS:
-                if field not in st:
-                    continue
-                # class keys may mix "all" and ints: stored as text, so loading needs no pickle
-                a = np.array([str(c) for c in st[field]]) if field == "classes" else np.asarray(st[field])
-                p = os.path.join(out, stats_npy_name(i, name, field, s if len(per_step) > 1 else None))
-                np.save(p, a)
-                written.append(p)
+        for filename, a in stats_npy_arrays(cap, name):
+            p = os.path.join(out, filename)
+            np.save(p, a)
+            written.append(p)
     if npz:
         written.append(cap.save(os.path.join(out, "capture.npz")))
     return written

@@ -6,8 +6,15 @@
 * other tapped weights: ``weights_layer_{i}_{site}_{class}``;
 * attention sites: ``heatmap_layer_{i}_{site}``, ``multihead_layer_{i}_{site}``
   and, when the model ran several steps, ``steps_layer_{i}_{site}.gif``;
+* attention sites with class statistics (``collect(..., keep="stats"|"both")``):
+  ``class_mean_layer_{i}_{site}_{class}`` per class and, with two classes or
+  more, ``class_difference_layer_{i}_{site}_{class}_minus_{first class}``;
 * a decoder with cross- and self-attention: ``attention_summary``;
-* with ``raw=True``: ``attn_raw_layer_{i}_{site}.npy`` and ``capture.npz``.
+* with ``raw=True``: ``attn_raw_layer_{i}_{site}.npy`` (kept samples),
+  ``attn_stats_layer_{i}_{site}_{field}.npy`` (statistics) and ``capture.npz``.
+
+A class given as ``label`` that keeps no sample (only statistics) gets its
+statistics figures alone: the figures of kept samples are not planned for it.
 
 :func:`plan_gallery` lists the files and how to draw each; :func:`export_gallery`
 draws them with a progress bar.
@@ -20,6 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from ..stats import stats_classes
 from ..store import Capture
 from ._draw import FORMATS, class_name, save_figure
 from .grid import head_grid, num_heads
@@ -70,22 +78,69 @@ def _check_head(cap: Capture, sites: Sequence[str], head: Any) -> None:
             raise ValueError(f"head {head} is out of range: site {s!r} has {n} heads (0..{n - 1})")
 
 
+def _check_label(cap: Capture, label: Any, kept: list, class_names: dict | None) -> None:
+    """Raise a clear error unless ``label`` keeps samples or has statistics in the capture."""
+    known = kept + [c for c in stats_classes(cap) if c not in kept]
+    if not known:
+        raise ValueError(f"cannot show class {label!r}: this capture has no labels and no class "
+                         "statistics; collect it with aw.collect(..., labels=...)")
+    if label not in known:
+        raise ValueError(f"unknown class {label!r}; classes are: "
+                         + ", ".join(f"{c} ({class_name(c, class_names)})" for c in known))
+
+
+def _stats_step(cap: Capture, site: str) -> int | None:
+    """The step the statistics figures of a site show: 0, else its first step with statistics."""
+    per_step = (getattr(cap, "stats", None) or {}).get(site) or {}
+    if not per_step:
+        return None
+    return 0 if 0 in per_step else min(per_step)
+
+
+def _stats_jobs(cap: Capture, site: str, head: Any, label: Any, class_names: dict | None,
+                fmt: str, fig_job: Callable) -> list[Job]:
+    """A site's class-mean figures and, without ``label``, each class minus the first.
+
+    Classes are those of :func:`attnwidget.stats.stats_classes` that the site has
+    statistics for at :func:`_stats_step`; nothing for a site without statistics.
+    """
+    step = _stats_step(cap, site)
+    if step is None:
+        return []
+    present = cap.stats[site][step]["classes"]
+    classes = [c for c in stats_classes(cap) if c in present]
+    if label is not None:
+        classes = [c for c in classes if c == label]
+    stem = f"layer_{cap.layers.index(site)}_{safe_name(site)}"
+    names = [safe_name(class_name(c, class_names)) for c in classes]
+    jobs = [fig_job(f"class_mean_{stem}_{n}.{fmt}",
+                    lambda c=c: heatmap(cap, site, head=head, step=step, stat="mean", label=c))
+            for c, n in zip(classes, names)]
+    if label is None:
+        jobs += [fig_job(f"class_difference_{stem}_{n}_minus_{names[0]}.{fmt}",
+                         lambda c=c: heatmap(cap, site, head=head, step=step, difference=(c, classes[0])))
+                 for c, n in zip(classes[1:], names[1:])]
+    return jobs
+
+
 def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, head: int | str = "mean",
                  label: Any = None, class_names: dict | None = None, fmt: str = "png",
                  dpi: int = 150, sample: int | str = 0, raw: bool = False) -> list[Job]:
     """The files :func:`export_gallery` would write, in order (nothing is drawn yet).
 
-    Parameters are those of :func:`export_gallery`.
+    Parameters are those of :func:`export_gallery`. The class-statistics
+    figures (``class_mean_...``, ``class_difference_...``) of a site show its
+    statistics at step 0, or at its first step with statistics where it has
+    none at step 0.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     names = list(cap.layers) if layers is None else list(dict.fromkeys(cap.layer_name(x) for x in layers))
-    classes = class_labels(cap) if label is None else [label]
+    kept = class_labels(cap) if cap.labels is not None else []
     if label is not None:
-        class_labels_present = class_labels(cap)
-        if label not in class_labels_present:
-            raise ValueError(f"unknown class {label!r}; classes are: "
-                             + ", ".join(f"{c} ({class_name(c, class_names)})" for c in class_labels_present))
+        _check_label(cap, label, kept, class_names)
+    # classes whose kept samples are drawn (none for a class that has statistics alone)
+    classes = class_labels(cap) if label is None else [label] if label in kept else []
     attention = [n for n in names if cap.kinds[n] in ("self", "cross")]
     _check_head(cap, attention, head)
 
@@ -97,7 +152,7 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
     for n in names:
         if cap.kinds[n] == "weights":
             by_kind.setdefault(_weights_kind(cap, n) or "other", []).append(n)
-    for kind, sites in by_kind.items():
+    for kind, sites in (by_kind.items() if classes else ()):
         for site in sites:
             i = cap.layers.index(site)
             tag = "" if len(sites) == 1 else f"_{safe_name(site)}"
@@ -120,25 +175,27 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
     for site in attention:
         i = cap.layers.index(site)
         stem = f"layer_{i}_{safe_name(site)}"
-        jobs.append(fig_job(f"heatmap_{stem}.{fmt}",
-                            lambda s=site: heatmap(cap, s, head=head, sample=sample, label=lab)))
-        if (num_heads(cap, site) or 0) > 1:
-            jobs.append(fig_job(f"multihead_{stem}.{fmt}",
-                                lambda s=site: head_grid(cap, s, sample=sample, label=lab)))
-        if len(cap.steps_of(site)) > 1:
-            from .animate import animate
-            jobs.append(Job(f"steps_{stem}.gif",
-                            lambda path, s=site: animate(cap, path, layer=s, head=head,
-                                                         sample=sample, label=lab)))
+        if classes:  # figures of kept samples; none for a class that has statistics alone
+            jobs.append(fig_job(f"heatmap_{stem}.{fmt}",
+                                lambda s=site: heatmap(cap, s, head=head, sample=sample, label=lab)))
+            if (num_heads(cap, site) or 0) > 1:
+                jobs.append(fig_job(f"multihead_{stem}.{fmt}",
+                                    lambda s=site: head_grid(cap, s, sample=sample, label=lab)))
+            if len(cap.steps_of(site)) > 1:
+                from .animate import animate
+                jobs.append(Job(f"steps_{stem}.gif",
+                                lambda path, s=site: animate(cap, path, layer=s, head=head,
+                                                             sample=sample, label=lab)))
+        jobs.extend(_stats_jobs(cap, site, head, label, class_names, fmt, fig_job))
     # a decoder's summary: the last cross- and self-attention among the sites asked for
     crosses = [n for n in attention if cap.kinds[n] == "cross"]
     selfs = [n for n in attention if cap.kinds[n] == "self"]
-    if crosses:
+    if crosses and classes:
         jobs.append(fig_job(f"attention_summary.{fmt}",
                             lambda: attention_summary(cap, crosses[-1], selfs[-1] if selfs else None,
                                                       sample=sample, label=lab)))
     if raw:
-        from .arrays import npy_name
+        from .arrays import npy_name, stats_npy_arrays
         import numpy as np
         for site in names:
             i = cap.layers.index(site)
@@ -146,6 +203,8 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
             for st in steps:
                 jobs.append(Job(npy_name(i, site, st if len(steps) > 1 else None),
                                 lambda path, s=site, st=st: np.save(path, cap.get(s, st))))
+            for filename, a in stats_npy_arrays(cap, site):
+                jobs.append(Job(filename, lambda path, a=a: np.save(path, a)))
         jobs.append(Job("capture.npz", lambda path: cap.save(path)))
     return jobs
 
@@ -166,7 +225,9 @@ def export_gallery(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int
     head : int, "mean" or "max"
         Head of the attention heatmaps.
     label : optional
-        Only this class (default: every class; all samples without labels).
+        Only this class (default: every class; all samples without labels). A
+        class that keeps no sample but has statistics gets its ``class_mean_...``
+        figures alone.
     class_names : dict, optional
         Label -> name, used in file names (``layer_weight_heatmap_spoof.png``).
     fmt : str
@@ -175,7 +236,8 @@ def export_gallery(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int
     sample : int or "mean"
         Sample of the attention figures (within ``label``).
     raw : bool
-        Also write the raw arrays (``.npy`` per site and ``capture.npz``).
+        Also write the raw arrays (``.npy`` per site, ``.npy`` per statistic of
+        a site with class statistics, and ``capture.npz``).
     progress : bool
         Show a progress bar (tqdm, on stderr).
 

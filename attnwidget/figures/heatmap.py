@@ -56,7 +56,8 @@ def frame_figure(fr: Frame, *, colormap: str = "viridis", scale: str = "linear",
 def heatmap(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
             sample: int | str = 0, label: Any = None, step: int = 0,
             region: Sequence[int] | None = None, size: int | None = None,
-            tokens: Any = None, colormap: str = "viridis", scale: str = "linear",
+            tokens: Any = None, stat: str | None = None, difference: Any = None,
+            colormap: str | None = None, scale: str = "linear",
             vmin: float | None = None, vmax: float | None = None,
             title: str | None = None) -> Figure:
     """Heatmap of one selection: query tokens down, key tokens across.
@@ -64,9 +65,17 @@ def heatmap(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
     Parameters
     ----------
     cap : Capture
-    layer, head, sample, label, step, region, size, tokens
-        The selection, exactly as :func:`attnwidget.frame` takes it.
-    colormap, scale, vmin, vmax, title
+    layer, head, sample, label, step, region, size, tokens, stat, difference
+        The selection, exactly as :func:`attnwidget.frame` takes it: ``stat``
+        draws a class statistic (``"mean"``, ``"var"``, ``"min"``, ``"max"``
+        of ``label``), ``difference=(a, b)`` the class-difference map
+        ``mean[a] - mean[b]``.
+    colormap : str, optional
+        Default "viridis"; for a difference map the diverging colormap the
+        widget uses ("coolwarm"), with a colour range symmetric about zero
+        (``-m..m``, ``m`` the frame's largest absolute value) unless
+        ``vmin``/``vmax`` are given.
+    scale, vmin, vmax, title
         As :func:`frame_figure`.
 
     Returns
@@ -74,8 +83,19 @@ def heatmap(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
     matplotlib.figure.Figure
     """
     fr = frame(cap, layer, head=head, sample=sample, label=label, step=step,
-               region=region, size=size, tokens=tokens)
+               region=region, size=size, tokens=tokens, stat=stat, difference=difference)
+    if colormap is None:
+        colormap = _diverging() if difference is not None else "viridis"
+    if difference is not None and vmin is None and vmax is None:
+        vmin, vmax = color_range(fr.values, scale, symmetric=True)
     return frame_figure(fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax, title=title)
+
+
+def _diverging() -> str:
+    """The colormap a view shows a class-difference map in (as :func:`attnwidget.animate`)."""
+    from ..widgets._traits import DIVERGING
+
+    return DIVERGING
 
 
 def bare_figure(fr: Frame, *, colormap: str = "viridis", scale: str = "linear",

@@ -62,6 +62,24 @@ def batches(ids, labels, size: int):
     return [(ids[i:i + size], labels[i:i + size]) for i in range(0, len(ids), size)]
 
 
+def three_steps(m, batch):
+    """A forward of three calls per batch (steps 0, 1 and 2), each with other inputs."""
+    ids = batch[0]
+    return [m(ids), m(torch.flip(ids, [1])), m(ids % 3)]
+
+
+def stats_captures() -> dict:
+    """Statistics captures of 40 samples in 2 classes: ``"stats"`` (keep="stats"), ``"both"`` (one
+    kept sample, of class 1: class 0 has statistics and no kept sample) and ``"steps"`` (3 steps)."""
+    import attnwidget as aw
+
+    ids, labels = data(40)
+    bs = batches(ids, labels, 8)
+    return {"stats": aw.collect(model(), bs, labels=1, keep="stats", progress=False),
+            "both": aw.collect(model(), bs, num_samples=1, labels=1, keep="both", progress=False),
+            "steps": aw.collect(model(), bs, labels=1, keep="stats", progress=False, forward=three_steps)}
+
+
 def slow_forward(model, batch, delay: float = 0.05):
     """``model(batch[0])`` after a short sleep, so a test can kill a collection mid-run."""
     time.sleep(delay)

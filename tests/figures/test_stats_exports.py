@@ -17,11 +17,10 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "collect"))
-from _collect_models import batches, data, model  # noqa: E402
+from _collect_models import stats_captures  # noqa: E402
 
 import attnwidget as aw  # noqa: E402
 import attnwidget.widgets as widgets  # noqa: E402
@@ -36,23 +35,13 @@ ESM = "export default { render({ model, el }) { el.textContent = 'x'; } };"
 LAYERS = ("blocks.0", "blocks.1")
 
 
-def three_steps(m, batch):
-    """Three forward calls per batch: steps 0, 1 and 2, each with other inputs."""
-    ids = batch[0]
-    return [m(ids), m(torch.flip(ids, [1])), m(ids % 3)]
-
-
 @pytest.fixture(scope="module")
 def caps():
-    ids, labels = data(40)
-    bs = batches(ids, labels, 8)
-    stats = aw.collect(model(), bs, labels=1, keep="stats", progress=False)
-    # one kept sample (label 1): class 0 has statistics and no kept sample
-    both = aw.collect(model(), bs, num_samples=1, labels=1, keep="both", progress=False)
-    steps = aw.collect(model(), bs, labels=1, keep="stats", progress=False, forward=three_steps)
+    caps = stats_captures()
+    stats, both, steps = caps["stats"], caps["both"], caps["steps"]
     assert stats.num_samples == 0 and both.num_samples == 1 and both.labels.tolist() == [1]
     assert steps.steps == 3
-    return {"stats": stats, "both": both, "steps": steps}
+    return caps
 
 
 def embedded(path) -> dict:
@@ -300,19 +289,20 @@ def test_command_line_on_saved_statistics_captures(caps, tmp_path, capsys):
     out_dir = tmp_path / "figs"
     assert main(["export", stats, "--out", str(out_dir), "--quiet", "--raw"]) == 0
     names = sorted(p.name for p in out_dir.iterdir())
-    assert names == ["capture.npz", "heatmap_layer_0_blocks.0.png", "heatmap_layer_1_blocks.1.png",
-                     "multihead_layer_0_blocks.0.png", "multihead_layer_1_blocks.1.png"]
+    figures = [n for n in names if n.endswith(".png")]
+    assert figures == sorted(f"{kind}_layer_{i}_blocks.{i}{tail}.png" for i in range(2) for kind, tail in [
+        ("heatmap", ""), ("multihead", ""), ("class_mean", "_0"), ("class_mean", "_1"),
+        ("class_difference", "_1_minus_0")])
+    assert "capture.npz" in names and len([n for n in names if n.startswith("attn_stats_")]) == 14
     with Image.open(out_dir / "heatmap_layer_1_blocks.1.png") as im:
         assert im.format == "PNG" and im.size[0] > 300
     capsys.readouterr()
 
-    assert main(["export", stats, "--out", str(tmp_path / "no"), "--class", "0"]) == 2
-    err = capsys.readouterr().err
-    assert "class statistics and no labelled sample" in err and "Traceback" not in err
-    assert main(["export", both, "--out", str(tmp_path / "no"), "--class", "0"]) == 2
-    err = capsys.readouterr().err
-    assert "class '0' has statistics but no kept sample" in err
-    assert not (tmp_path / "no").exists()
+    # a class with statistics and no kept sample: its statistics figures (tests/figures/test_stats_gallery.py)
+    assert main(["export", stats, "--out", str(tmp_path / "s0"), "--class", "0", "--quiet"]) == 0
+    assert main(["export", both, "--out", str(tmp_path / "b0"), "--class", "0", "--quiet"]) == 0
+    assert sorted(p.name for p in (tmp_path / "b0").iterdir()) == [
+        "class_mean_layer_0_blocks.0_0.png", "class_mean_layer_1_blocks.1_0.png"]
 
     done = subprocess.run([sys.executable, "-m", "attnwidget", "info", stats], capture_output=True,
                           text=True, timeout=120)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-import attnwidget as aw
 from lessons import audio
 from lessons._cache import trained
 

@@ -1,6 +1,5 @@
 """Lesson 6: MiniLM's heads show named patterns; GPT-2 generation attention follows the KV cache."""
 
-import numpy as np
 import pytest
 
 import attnwidget as aw
