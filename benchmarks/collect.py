@@ -167,8 +167,9 @@ def report(dim: int, heads: int, n: int, runs: dict[str, list[tuple]], role: str
     for name, label in (("bare", "bare forward loop"), ("collect", "collect(keep='stats')")):
         wall, cpu, _ = best[name]
         faults = statistics.median(f for _, _, f in runs[name])
+        typical = statistics.median(w for w, _, _ in runs[name])
         print(f"  {label:22s} {n / wall:7.1f} samples/s  (best {wall:6.2f} s wall, {cpu:6.2f} s CPU; "
-              f"median {faults / 1000:6.0f}k page faults)")
+              f"median {typical:6.2f} s wall, {faults / 1000:4.0f}k page faults)")
     ratio = best["bare"][0] / best["collect"][0]
     paired = statistics.median(b[0] / c[0] for b, c in zip(runs["bare"], runs["collect"]))
     print(f"  ratio collect / bare: {ratio:.3f} best-of, {paired:.3f} median of paired passes  ({role})")
