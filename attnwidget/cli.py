@@ -225,6 +225,8 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args) -> int:
     cap = _load(args.capture)
     class_names = parse_class_names(args.class_names, cap)
+    if class_names:
+        cap.metadata["class_names"] = class_names  # a loaded copy: figure titles name the classes too
     if args.command == "info":
         print(describe(cap, args.capture, class_names))
         return 0

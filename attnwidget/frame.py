@@ -208,12 +208,14 @@ def frame(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
     if difference is not None:
         sel["difference"] = tuple(difference)
         title = _title(name, kind, shown_head, None, None, step, cap.steps)
-        title += f" · mean of class {difference[0]} − class {difference[1]}"
+        title += f" · mean of {class_text(cap, difference[0])} − {class_text(cap, difference[1])}"
     elif stat is not None or stats_only:
         sel["stat"] = stat or "mean"
-        title = _title(name, kind, shown_head, None, label, step, cap.steps) + f" · {stat or 'mean'}"
+        title = _title(name, kind, shown_head, None, class_text(cap, label) if label is not None else None,
+                       step, cap.steps) + f" · {stat or 'mean'}"
     else:
-        title = _title(name, kind, shown_head, sample, label, step, cap.steps)
+        title = _title(name, kind, shown_head, sample,
+                       class_text(cap, label) if label is not None else None, step, cap.steps)
     return Frame(values=np.ascontiguousarray(arr, dtype=np.float32), row_axis=row_axis,
                  col_axis=col_axis, row_labels=rows_full, col_labels=cols_full, title=title,
                  region=(r0, r1, c0, c1), full_shape=tuple(full_shape), block=block,
@@ -254,12 +256,45 @@ def _block_labels(labels: list[str], b: int) -> list[str]:
     return out
 
 
-def _title(name, kind, head, sample, label, step, steps) -> str:
+def class_name(label: Any, class_names: dict | None) -> str:
+    """The name of a class label, from ``class_names``.
+
+    ``class_names`` is a dict (keys may be ints or strings) or a list indexed
+    by integer labels, e.g. ``["spoof", "bonafide"]``.
+    """
+    if label is None:
+        return "all"
+    if isinstance(class_names, (list, tuple)):
+        try:
+            i = int(label)
+        except (TypeError, ValueError):
+            return str(label)
+        return str(class_names[i]) if 0 <= i < len(class_names) else str(label)
+    if class_names:
+        for key in (label, str(label)):
+            if key in class_names:
+                return str(class_names[key])
+        try:
+            if int(label) in class_names:
+                return str(class_names[int(label)])
+        except (TypeError, ValueError):
+            pass
+    return str(label)
+
+
+def class_text(cap: Capture, label: Any) -> str:
+    """``class 1``, or ``class 1 (spoof)`` when ``cap.metadata["class_names"]`` names it: for titles."""
+    names = (cap.metadata or {}).get("class_names")
+    name = class_name(label, names)
+    return f"class {label}" + (f" ({name})" if names and name != str(label) else "")
+
+
+def _title(name, kind, head, sample, label_text, step, steps) -> str:
     parts = [name]
     if head is not None:
         parts.append(f"head {head}" if not isinstance(head, str) else f"head {head}")
-    if label is not None:
-        parts.append(f"class {label}")
+    if label_text is not None:
+        parts.append(label_text)
     if sample == "mean":
         parts.append("mean of samples")
     elif sample:

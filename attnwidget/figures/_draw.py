@@ -21,7 +21,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
 from ..colormaps import COLORMAPS, apply, lut
-from ..frame import Frame
+from ..frame import Frame, class_name
 from ..wire import SCALES, quantize, value_range
 
 __all__ = ["frame_rgb", "draw_frame", "colorbar", "color_range", "text_label",
@@ -201,29 +201,3 @@ def _report(caught) -> None:
         names = ", ".join(sorted(set(missing))[:8])
         warnings.warn(f"no installed font has some token characters ({names}); they show as "
                       f"boxes. Install a font such as Noto Sans CJK to draw them.", stacklevel=3)
-
-
-def class_name(label: Any, class_names: dict | None) -> str:
-    """The name of a class label, from ``class_names``.
-
-    ``class_names`` is a dict (keys may be ints or strings) or a list indexed
-    by integer labels, e.g. ``["spoof", "bonafide"]``.
-    """
-    if label is None:
-        return "all"
-    if isinstance(class_names, (list, tuple)):
-        try:
-            i = int(label)
-        except (TypeError, ValueError):
-            return str(label)
-        return str(class_names[i]) if 0 <= i < len(class_names) else str(label)
-    if class_names:
-        for key in (label, str(label)):
-            if key in class_names:
-                return str(class_names[key])
-        try:
-            if int(label) in class_names:
-                return str(class_names[int(label)])
-        except (TypeError, ValueError):
-            pass
-    return str(label)

@@ -35,6 +35,19 @@ def test_class_statistics_and_difference_from_stats(caps):
     np.testing.assert_allclose(m.values, x.max(axis=(0, 1)), rtol=1e-6)
 
 
+def test_titles_name_the_classes_the_capture_names(caps):
+    _, stats = caps
+    stats.metadata["class_names"] = {0: "bonafide", 1: "spoof"}
+    try:
+        assert "class 1 (spoof) · var" in frame(stats, "blocks.1", label=1, stat="var").title
+        d = frame(stats, "blocks.1", difference=(1, 0))
+        assert "mean of class 1 (spoof) − class 0 (bonafide)" in d.title
+        stats.metadata["class_names"] = ["bonafide"]  # a list that names class 0 only
+        assert frame(stats, "blocks.1", label=1, stat="mean").title.endswith("class 1 · mean")
+    finally:
+        del stats.metadata["class_names"]
+
+
 def test_stats_only_capture_falls_back_to_the_mean(caps):
     both, stats = caps
     x = both.get("blocks.0").astype(np.float64)
