@@ -8,7 +8,10 @@
   and, when the model ran several steps, ``steps_layer_{i}_{site}.gif``;
 * attention sites with class statistics (``collect(..., keep="stats"|"both")``):
   ``class_mean_layer_{i}_{site}_{class}`` per class and, with two classes or
-  more, ``class_difference_layer_{i}_{site}_{class}_minus_{first class}``;
+  more, ``class_difference_layer_{i}_{site}_{class}_minus_{first class}``
+  (step 0); with statistics at several steps, also
+  ``class_mean_steps_layer_{i}_{site}_{class}.gif`` and
+  ``class_difference_steps_...gif``, one frame per step;
 * a decoder with cross- and self-attention: ``attention_summary``;
 * with ``raw=True``: ``attn_raw_layer_{i}_{site}.npy`` (kept samples),
   ``attn_stats_layer_{i}_{site}_{field}.npy`` (statistics) and ``capture.npz``.
@@ -120,6 +123,16 @@ def _stats_jobs(cap: Capture, site: str, head: Any, label: Any, class_names: dic
         jobs += [fig_job(f"class_difference_{stem}_{n}_minus_{names[0]}.{fmt}",
                          lambda c=c: heatmap(cap, site, head=head, step=step, difference=(c, classes[0])))
                  for c, n in zip(classes[1:], names[1:])]
+    if len(cap.stats[site]) > 1:  # statistics at several steps (diffusion, generation): walk them
+        from .animate import animate
+        jobs += [Job(f"class_mean_steps_{stem}_{n}.gif",
+                     lambda path, c=c: animate(cap, path, layer=site, head=head, stat="mean", label=c))
+                 for c, n in zip(classes, names)]
+        if label is None:
+            jobs += [Job(f"class_difference_steps_{stem}_{n}_minus_{names[0]}.gif",
+                         lambda path, c=c: animate(cap, path, layer=site, head=head,
+                                                   difference=(c, classes[0])))
+                     for c, n in zip(classes[1:], names[1:])]
     return jobs
 
 

@@ -151,10 +151,16 @@ def test_written_class_maps_show_each_class_statistic(caps, tmp_path):
     assert not np.array_equal(got, coloured(fr.values))
 
 
-def test_class_maps_of_several_steps_show_step_0(caps, tmp_path):
+def test_class_maps_of_several_steps_show_step_0_and_gifs_walk_the_steps(caps, tmp_path):
     cap = caps["steps"]
     jobs = {j.filename: j for j in plan_gallery(cap, layers=[1], label=0)}
-    assert list(jobs) == ["class_mean_layer_1_blocks.1_0.png"]
+    assert list(jobs) == ["class_mean_layer_1_blocks.1_0.png", "class_mean_steps_layer_1_blocks.1_0.gif"]
+    every = [j.filename for j in plan_gallery(cap, layers=[1])]
+    assert "class_difference_steps_layer_1_blocks.1_1_minus_0.gif" in every
+    gif = tmp_path / "steps.gif"
+    jobs["class_mean_steps_layer_1_blocks.1_0.gif"].write(str(gif))
+    with Image.open(gif) as im:
+        assert im.n_frames == 3  # one frame per step of the statistics
     path = tmp_path / "m.png"
     jobs["class_mean_layer_1_blocks.1_0.png"].write(str(path))
     at = {s: aw.frame(cap, 1, stat="mean", label=0, step=s) for s in (0, 2)}
