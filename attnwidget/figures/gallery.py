@@ -39,7 +39,7 @@ from .summary import attention_summary
 from .weights import (WEIGHT_AXES, class_labels, inter_group, intra_group, layer_weight_comparison,
                       layer_weight_heatmap, temporal_heatmap)
 
-__all__ = ["plan_gallery", "export_gallery", "Job", "safe_name"]
+__all__ = ["plan_gallery", "export_gallery", "Job", "safe_name", "class_file_names"]
 
 # seed 000's file stem for each kind of tapped site, and the per-class figure drawing it
 _SEED000 = {
@@ -48,6 +48,16 @@ _SEED000 = {
     "intra_group": ("intra_group_attention", intra_group),
     "inter_group": ("inter_group_attention", inter_group),
 }
+
+
+def class_file_names(classes: Sequence[Any], class_names: dict | None) -> dict[Any, str]:
+    """Class label -> the name its files carry: the class name made safe, with the label appended
+    where two classes would otherwise share a file name (e.g. "a/b" and "a_b", or a repeated name)."""
+    names = {c: safe_name(class_name(c, class_names)) for c in classes}
+    seen: dict[str, int] = {}
+    for n in names.values():
+        seen[n] = seen.get(n, 0) + 1
+    return {c: n if seen[n] == 1 else f"{n}_{safe_name(c)}" for c, n in names.items()}
 
 
 @dataclass
@@ -115,7 +125,8 @@ def _stats_jobs(cap: Capture, site: str, head: Any, label: Any, class_names: dic
     if label is not None:
         classes = [c for c in classes if c == label]
     stem = f"layer_{cap.layers.index(site)}_{safe_name(site)}"
-    names = [safe_name(class_name(c, class_names)) for c in classes]
+    file_names = class_file_names(stats_classes(cap), class_names)  # the same name in every export
+    names = [file_names[c] for c in classes]
     jobs = [fig_job(f"class_mean_{stem}_{n}.{fmt}",
                     lambda c=c: heatmap(cap, site, head=head, step=step, stat="mean", label=c))
             for c, n in zip(classes, names)]
@@ -169,8 +180,9 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
         for site in sites:
             i = cap.layers.index(site)
             tag = "" if len(sites) == 1 else f"_{safe_name(site)}"
+            file_names = class_file_names(class_labels(cap), class_names)
             for c in classes:
-                cname = safe_name(class_name(c, class_names))
+                cname = file_names[c]
                 if kind == "other":
                     jobs.append(fig_job(
                         f"weights_layer_{i}_{safe_name(site)}_{cname}.{fmt}",

@@ -226,3 +226,11 @@ def test_export_command_raw_writes_the_statistics(caps, tmp_path):
     np.testing.assert_array_equal(np.load(out / "attn_stats_layer_1_blocks.1_mean.npy"), st["mean"])
     assert np.load(out / "attn_stats_layer_1_blocks.1_classes.npy").tolist() == ["all", "0", "1"]
     assert "capture.npz" in names
+
+
+def test_classes_whose_names_clash_as_file_names_keep_apart(caps):
+    names = [j.filename for j in plan_gallery(caps["stats"], layers=[0], class_names={0: "a/b", 1: "a_b"})]
+    assert "class_mean_layer_0_blocks.0_a_b_0.png" in names
+    assert "class_mean_layer_0_blocks.0_a_b_1.png" in names
+    assert "class_difference_layer_0_blocks.0_a_b_1_minus_a_b_0.png" in names
+    assert len(names) == len(set(names))
