@@ -6,7 +6,7 @@
 * other tapped weights: ``weights_layer_{i}_{site}_{class}``;
 * attention sites: ``heatmap_layer_{i}_{site}``, ``multihead_layer_{i}_{site}``
   and, when the model ran several steps, ``steps_layer_{i}_{site}.gif``;
-* attention sites with class statistics (``collect(..., keep="stats"|"both")``):
+* attention and tapped-weights sites with class statistics (``collect(..., keep="stats"|"both")``):
   ``class_mean_layer_{i}_{site}_{class}`` per class and, with two classes or
   more, ``class_difference_layer_{i}_{site}_{class}_minus_{first class}``
   (step 0); with statistics at several steps, also
@@ -195,6 +195,10 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
                 jobs.append(fig_job(f"layer_weight_comparison{tag}.{fmt}",
                                     lambda s=site: layer_weight_comparison(
                                         cap, s, labels=classes, class_names=class_names)))
+
+    for sites in by_kind.values():  # tapped weights streamed over a data set: class means, differences
+        for site in sites:
+            jobs.extend(_stats_jobs(cap, site, head, label, class_names, fmt, fig_job))
 
     lab = label  # attention figures show one sample of the class (or of all samples)
     for site in attention:

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import attnwidget as aw
+
 VOCAB, LENGTH = 12, 8
 
 
@@ -43,6 +45,23 @@ class Tiny(nn.Module):
         return self.head(x.mean(dim=1))
 
 
+class Tapped(Tiny):
+    """Tiny plus a tapped per-sample gate, and optionally a tap without a sample axis."""
+
+    def __init__(self, shared_tap: bool = False):
+        super().__init__()
+        self.shared_tap = shared_tap
+
+    def forward(self, ids):
+        x = self.embed(ids)
+        aw.tap("gate", torch.softmax(x.mean(-1), -1), axes=("sample", "token"))
+        if self.shared_tap:
+            aw.tap("prior", torch.ones(4) / 4, axes=("slot",))  # one for the whole batch
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x.mean(dim=1))
+
+
 def model() -> Tiny:
     torch.manual_seed(0)
     return Tiny().eval()
@@ -71,8 +90,6 @@ def three_steps(m, batch):
 def stats_captures() -> dict:
     """Statistics captures of 40 samples in 2 classes: ``"stats"`` (keep="stats"), ``"both"`` (one
     kept sample, of class 1: class 0 has statistics and no kept sample) and ``"steps"`` (3 steps)."""
-    import attnwidget as aw
-
     ids, labels = data(40)
     bs = batches(ids, labels, 8)
     return {"stats": aw.collect(model(), bs, labels=1, keep="stats", progress=False),

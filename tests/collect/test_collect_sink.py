@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import attnwidget as aw
-from _collect_models import Tiny, batches, data, model
+from _collect_models import Tapped, Tiny, batches, data, model
 
 
 def test_kept_samples_are_copies_of_each_site_not_the_reused_buffer():
@@ -24,23 +24,6 @@ def test_kept_samples_are_copies_of_each_site_not_the_reused_buffer():
         np.testing.assert_allclose(cap.get(layer), direct.get(layer), rtol=1e-5, atol=1e-7)
     a, b = cap.get("blocks.0"), cap.get("blocks.2")
     assert not np.shares_memory(a, b) and not np.allclose(a, b)
-
-
-class Tapped(Tiny):
-    """Tiny plus a tapped per-sample gate, and optionally a tap without a sample axis."""
-
-    def __init__(self, shared_tap: bool = False):
-        super().__init__()
-        self.shared_tap = shared_tap
-
-    def forward(self, ids):
-        x = self.embed(ids)
-        aw.tap("gate", torch.softmax(x.mean(-1), -1), axes=("sample", "token"))
-        if self.shared_tap:
-            aw.tap("prior", torch.ones(4) / 4, axes=("slot",))  # one for the whole batch
-        for block in self.blocks:
-            x = block(x)
-        return self.head(x.mean(dim=1))
 
 
 def test_tapped_weights_sites_stream_without_entropy():

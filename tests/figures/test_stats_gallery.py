@@ -14,10 +14,11 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "collect"))
-from _collect_models import stats_captures  # noqa: E402
+from _collect_models import Tapped, batches, data, stats_captures  # noqa: E402
 
 import attnwidget as aw  # noqa: E402
 from attnwidget.cli import main  # noqa: E402
@@ -234,3 +235,18 @@ def test_classes_whose_names_clash_as_file_names_keep_apart(caps):
     assert "class_mean_layer_0_blocks.0_a_b_1.png" in names
     assert "class_difference_layer_0_blocks.0_a_b_1_minus_a_b_0.png" in names
     assert len(names) == len(set(names))
+
+
+def test_tapped_weights_streamed_over_a_data_set_get_class_means_and_a_difference(tmp_path):
+    torch.manual_seed(0)
+    ids, labels = data(18)
+    cap = aw.collect(Tapped().eval(), batches(ids, labels, 5), labels=1, keep="stats", progress=False)
+    jobs = {j.filename: j for j in plan_gallery(cap, layers=["gate"], class_names=NAMES)}
+    assert {"class_mean_layer_0_gate_bonafide.png", "class_mean_layer_0_gate_spoof.png",
+            "class_difference_layer_0_gate_spoof_minus_bonafide.png"} <= set(jobs)
+    path = tmp_path / "spoof.png"
+    jobs["class_mean_layer_0_gate_spoof.png"].write(str(path))
+    fr = aw.frame(cap, "gate", stat="mean", label=1)  # one row: the mean gate over the class
+    assert fr.shape == (1, 8)
+    np.testing.assert_allclose(fr.values[0], cap.stats["gate"][0]["mean"][2], rtol=1e-6)
+    assert np.array_equal(heat_cells(path, fr.shape), coloured(fr.values))
