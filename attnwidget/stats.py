@@ -34,8 +34,8 @@ import torch
 from .batch_stats import BatchSummarizer, ClassMoments, ClassSums, as_work_tensor
 from .store import ATTENTION_AXES
 
-__all__ = ["ALL", "FIELDS", "Moments", "SiteStats", "StreamingStats", "class_key", "head_entropy",
-           "site_steps", "stat_array", "stats_classes"]
+__all__ = ["ALL", "FIELDS", "Moments", "SiteStats", "StreamingStats", "class_count", "class_key",
+           "head_entropy", "site_steps", "stat_array", "stats_classes"]
 
 ALL = "all"
 FIELDS = ("mean", "var", "min", "max")
@@ -414,6 +414,16 @@ def _split(flat: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:
         out.append(flat[i:i + n].reshape(np.shape(p)).astype(np.float64, copy=True))
         i += n
     return out
+
+
+def class_count(cap, layer: str, step: int = 0, label: Any = None) -> int | None:
+    """How many samples of ``label`` (every sample for None) the statistics of a site counted at
+    ``step``; None where the site has no statistics there or not for that class."""
+    site = (getattr(cap, "stats", None) or {}).get(layer, {}).get(step)
+    key = ALL if label is None else class_key(label)
+    if site is None or key not in site["classes"]:
+        return None
+    return int(site["count"][site["classes"].index(key)])
 
 
 def stat_array(cap, layer: str, step: int = 0, *, stat: str = "mean", label: Any = None,

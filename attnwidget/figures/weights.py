@@ -22,6 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..frame import frame, select_samples
+from ..stats import class_count, stat_array
 from ..store import Capture
 from ._draw import (check_style, class_name, color_range, colorbar, draw_frame, frame_rgb,
                     heat_size, new_figure, text_label)
@@ -66,6 +67,22 @@ def _site(cap: Capture, layer, what: str) -> str:
     return found[0]
 
 
+def _streamed(cap: Capture, name: str, step: int) -> bool:
+    """Whether the site holds statistics and no kept sample at ``step`` (``collect(keep="stats")``)."""
+    return step not in cap.steps_of(name) and class_count(cap, name, step) is not None
+
+
+def _class_size(cap: Capture, name: str, label, step: int, rows: int | None = None) -> int:
+    """How many samples a class figure stands for: the count the statistics streamed for a site that
+    holds statistics only, else the kept samples of the class (``rows`` of them drawn, if given)."""
+    if _streamed(cap, name, step):
+        n = class_count(cap, name, step, label)
+        if n is None:
+            raise ValueError(f"no statistics for class {label!r} at site {name!r}")
+        return n
+    return rows if rows is not None else len(select_samples(cap, label))
+
+
 def _class_title(what: str, label, class_names, n: int) -> str:
     who = "all samples" if label is None else f"{class_name(label, class_names)}"
     return f"{what} · {who} (n={n})"
@@ -100,7 +117,7 @@ def layer_weight_heatmap(cap: Capture, layer: int | str | None = None, *, label:
                region=None if num_runs is None else (0, int(num_runs), 0, 10**9))
     fig = new_figure(*heat_size(*fr.shape, base=5.0))
     ax = fig.add_subplot()
-    title = _class_title("Layer weights", label, class_names, fr.shape[0])
+    title = _class_title("Layer weights", label, class_names, _class_size(cap, name, label, step, fr.shape[0]))
     _, lo, hi = draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax, title=title)
     ax.set_xlabel("SSL layer")
     colorbar(fig, ax, lo, hi, colormap=colormap, scale=scale, label="weight")
@@ -142,7 +159,8 @@ def layer_weight_comparison(cap: Capture, layer: int | str | None = None, *,
     axs = [fig.add_subplot(gs[0, i]) for i in range(n)]
     for ax, fr, lb in zip(axs, frames, labels):
         draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=lo, vmax=hi,
-                   title=_class_title("Layer weights", lb, class_names, fr.shape[0]))
+                   title=_class_title("Layer weights", lb, class_names,
+                                      _class_size(cap, name, lb, step, fr.shape[0])))
         ax.set_xlabel("SSL layer")
     colorbar(fig, axs, lo, hi, colormap=colormap, scale=scale, label="weight")
     mean_ax = fig.add_subplot(gs[1, :])
@@ -183,7 +201,7 @@ def temporal_heatmap(cap: Capture, layer: int | str | None = None, *, label: Any
     """
     name = _site(cap, layer, "temporal")
     fr = frame(cap, name, sample=sample, label=label, step=step)
-    n = len(select_samples(cap, label))
+    n = _class_size(cap, name, label, step)
     fig = new_figure(11, 5.5)
     ax = fig.add_subplot()
     what = "Temporal attention" if sample == "mean" else f"Temporal attention, sample {sample}"
@@ -215,7 +233,7 @@ def intra_group(cap: Capture, layer: int | str | None = None, *, label: Any = No
     """
     name = _site(cap, layer, "intra_group")
     fr = frame(cap, name, sample="mean", label=label, step=step)
-    n = len(select_samples(cap, label))
+    n = _class_size(cap, name, label, step)
     fig = new_figure(5.5, 1.2 + 0.45 * fr.shape[0] + 1.2)
     ax = fig.add_subplot()
     _, lo, hi = draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax,
@@ -253,17 +271,20 @@ def inter_group(cap: Capture, layer: int | str | None = None, *, label: Any = No
     name = _site(cap, layer, "inter_group")
     fr = frame(cap, name, sample="mean", label=label, step=step)  # [sample, group]
     mean, std = fr.values.mean(axis=0), fr.values.std(axis=0)
+    n = _class_size(cap, name, label, step, fr.shape[0])
+    if _streamed(cap, name, step):  # one row, the streamed mean: the spread is the streamed variance
+        std = np.sqrt(stat_array(cap, name, step, stat="var", label=label))
     lo, hi = color_range(mean, scale)
     colours = frame_rgb(mean[None, :], lo, hi, scale, colormap)[0] / 255.0
     fig = new_figure(1.6 + 0.7 * len(mean), 4.2)
     ax = fig.add_subplot()
     x = np.arange(len(mean))
-    ax.bar(x, mean, yerr=std if fr.shape[0] > 1 else None, color=colours,
+    ax.bar(x, mean, yerr=std if n > 1 else None, color=colours,
            edgecolor="black", linewidth=0.6, capsize=3)
     ax.set_xticks(x)
     ax.set_xticklabels([text_label(s) for s in fr.col_labels])
     ax.set_xlabel("group")
     ax.set_ylabel("mean weight")
-    ax.set_title(_class_title("Inter-group weights", label, class_names, fr.shape[0]), fontsize=10)
+    ax.set_title(_class_title("Inter-group weights", label, class_names, n), fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     return fig

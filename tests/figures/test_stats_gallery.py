@@ -250,3 +250,31 @@ def test_tapped_weights_streamed_over_a_data_set_get_class_means_and_a_differenc
     assert fr.shape == (1, 8)
     np.testing.assert_allclose(fr.values[0], cap.stats["gate"][0]["mean"][2], rtol=1e-6)
     assert np.array_equal(heat_cells(path, fr.shape), coloured(fr.values))
+
+
+class SeedTaps(torch.nn.Module):
+    """Seed 000's four tapped weight sites, from the input alone (no parameters to train)."""
+
+    def forward(self, x):
+        b = x.shape[0]
+        aw.tap("layer_weights", torch.softmax(x[:, :6], -1), axes=("sample", "layer"))
+        aw.tap("temporal", torch.softmax(x[:, :30].reshape(b, 6, 5), -1), axes=("sample", "layer", "frame"))
+        aw.tap("intra", torch.softmax(x[:, :6].reshape(b, 2, 3), -1), axes=("sample", "group", "member"))
+        aw.tap("inter", torch.softmax(x[:, :2], -1), axes=("sample", "group"))
+        return x.sum(-1)
+
+
+def test_seed000_weight_figures_of_a_class_streamed_over_a_data_set():
+    from attnwidget.figures import inter_group, intra_group, layer_weight_heatmap, temporal_heatmap
+
+    g = torch.Generator().manual_seed(0)
+    data3 = [(torch.randn(4, 40, generator=g), torch.tensor([0, 1, 0, 1])) for _ in range(3)]
+    cap = aw.collect(SeedTaps().eval(), data3, labels=1, keep="stats", progress=False)
+    for draw, site in ((layer_weight_heatmap, "layer_weights"), (temporal_heatmap, "temporal"),
+                       (intra_group, "intra"), (inter_group, "inter")):
+        fig = draw(cap, site, label=1, class_names=NAMES)
+        assert "spoof (n=6)" in fig.axes[0].get_title()  # the streamed count, not the one drawn row
+    ax = inter_group(cap, "inter", label=1).axes[0]
+    bars = next(c for c in ax.containers if hasattr(c, "lines"))  # the error bars' container
+    half = [abs(b[1] - a[1]) / 2 for a, b in bars.lines[2][0].get_segments()]
+    np.testing.assert_allclose(half, np.sqrt(cap.stats["inter"][0]["var"][2]), rtol=1e-5)
