@@ -6,8 +6,12 @@
 * other tapped weights: ``weights_layer_{i}_{site}_{class}``;
 * attention sites: ``heatmap_layer_{i}_{site}``, ``multihead_layer_{i}_{site}``
   and, when the model ran several steps, ``steps_layer_{i}_{site}.gif``;
-* attention and tapped-weights sites with class statistics (``collect(..., keep="stats"|"both")``):
-  ``class_mean_layer_{i}_{site}_{class}`` per class and, with two classes or
+* a tapped-weights site streamed as statistics alone (``collect(..., keep="stats")``)
+  gets the per-class figures above for each class of its statistics, drawn
+  from the class's streamed mean;
+* sites with class statistics (``collect(..., keep="stats"|"both")``):
+  ``class_mean_layer_{i}_{site}_{class}`` per class (not for a tapped site
+  streamed alone, which has the per-class figures above) and, with two classes or
   more, ``class_difference_layer_{i}_{site}_{class}_minus_{first class}``
   (step 0); with statistics at several steps, also
   ``class_mean_steps_layer_{i}_{site}_{class}.gif`` and
@@ -110,9 +114,27 @@ def _stats_step(cap: Capture, site: str) -> int | None:
     return 0 if 0 in per_step else min(per_step)
 
 
+def _weight_classes(cap: Capture, site: str, kept_classes: list, label: Any) -> tuple[list, list]:
+    """The classes a tapped-weights site's per-class figures are drawn for, and all its classes.
+
+    From kept samples where the site has them; for a site streamed as statistics alone, its
+    statistics' classes (the figures then draw each class's streamed mean), or every sample.
+    """
+    if cap.steps_of(site):
+        return kept_classes, class_labels(cap)
+    step = _stats_step(cap, site)
+    if step is None:
+        return [], []
+    present = cap.stats[site][step]["classes"]
+    streamed = [c for c in stats_classes(cap) if c in present]
+    if label is not None:
+        return [c for c in streamed if c == label], streamed
+    return (streamed, streamed) if streamed else ([None], [None])
+
+
 def _stats_jobs(cap: Capture, site: str, head: Any, label: Any, class_names: dict | None,
-                fmt: str, fig_job: Callable) -> list[Job]:
-    """A site's class-mean figures and, without ``label``, each class minus the first.
+                fmt: str, fig_job: Callable, means: bool = True) -> list[Job]:
+    """A site's class-mean figures (``means``) and, without ``label``, each class minus the first.
 
     Classes are those of :func:`attnwidget.stats.stats_classes` that the site has
     statistics for at :func:`_stats_step`; nothing for a site without statistics.
@@ -129,7 +151,7 @@ def _stats_jobs(cap: Capture, site: str, head: Any, label: Any, class_names: dic
     names = [file_names[c] for c in classes]
     jobs = [fig_job(f"class_mean_{stem}_{n}.{fmt}",
                     lambda c=c: heatmap(cap, site, head=head, step=step, stat="mean", label=c))
-            for c, n in zip(classes, names)]
+            for c, n in zip(classes, names) if means]
     if label is None:
         jobs += [fig_job(f"class_difference_{stem}_{n}_minus_{names[0]}.{fmt}",
                          lambda c=c: heatmap(cap, site, head=head, step=step, difference=(c, classes[0])))
@@ -176,12 +198,13 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
     for n in names:
         if cap.kinds[n] == "weights":
             by_kind.setdefault(_weights_kind(cap, n) or "other", []).append(n)
-    for kind, sites in (by_kind.items() if classes else ()):
+    for kind, sites in by_kind.items():
         for site in sites:
             i = cap.layers.index(site)
             tag = "" if len(sites) == 1 else f"_{safe_name(site)}"
-            file_names = class_file_names(class_labels(cap), class_names)
-            for c in classes:
+            site_classes, known = _weight_classes(cap, site, classes, label)
+            file_names = class_file_names(known, class_names)
+            for c in site_classes:
                 cname = file_names[c]
                 if kind == "other":
                     jobs.append(fig_job(
@@ -191,14 +214,13 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
                 stem, draw = _SEED000[kind]
                 jobs.append(fig_job(f"{stem}_{cname}{tag}.{fmt}",
                                     lambda s=site, c=c, d=draw: d(cap, s, label=c, class_names=class_names)))
-            if kind == "layer_weights":
+            if kind == "layer_weights" and site_classes:
                 jobs.append(fig_job(f"layer_weight_comparison{tag}.{fmt}",
-                                    lambda s=site: layer_weight_comparison(
-                                        cap, s, labels=classes, class_names=class_names)))
-
-    for sites in by_kind.values():  # tapped weights streamed over a data set: class means, differences
-        for site in sites:
-            jobs.extend(_stats_jobs(cap, site, head, label, class_names, fmt, fig_job))
+                                    lambda s=site, cs=site_classes: layer_weight_comparison(
+                                        cap, s, labels=cs, class_names=class_names)))
+            # class differences (and, beside kept samples, the data set's class means)
+            jobs.extend(_stats_jobs(cap, site, head, label, class_names, fmt, fig_job,
+                                    means=bool(cap.steps_of(site))))
 
     lab = label  # attention figures show one sample of the class (or of all samples)
     for site in attention:

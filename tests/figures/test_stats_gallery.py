@@ -237,19 +237,22 @@ def test_classes_whose_names_clash_as_file_names_keep_apart(caps):
     assert len(names) == len(set(names))
 
 
-def test_tapped_weights_streamed_over_a_data_set_get_class_means_and_a_difference(tmp_path):
+def test_tapped_weights_streamed_over_a_data_set_get_per_class_figures_and_a_difference(tmp_path):
     torch.manual_seed(0)
     ids, labels = data(18)
     cap = aw.collect(Tapped().eval(), batches(ids, labels, 5), labels=1, keep="stats", progress=False)
     jobs = {j.filename: j for j in plan_gallery(cap, layers=["gate"], class_names=NAMES)}
-    assert {"class_mean_layer_0_gate_bonafide.png", "class_mean_layer_0_gate_spoof.png",
-            "class_difference_layer_0_gate_spoof_minus_bonafide.png"} <= set(jobs)
+    # the per-class figures of a tapped site draw each class's streamed mean (no class_mean_ twin)
+    assert list(jobs) == ["weights_layer_0_gate_bonafide.png", "weights_layer_0_gate_spoof.png",
+                          "class_difference_layer_0_gate_spoof_minus_bonafide.png"]
     path = tmp_path / "spoof.png"
-    jobs["class_mean_layer_0_gate_spoof.png"].write(str(path))
+    jobs["weights_layer_0_gate_spoof.png"].write(str(path))
     fr = aw.frame(cap, "gate", stat="mean", label=1)  # one row: the mean gate over the class
     assert fr.shape == (1, 8)
     np.testing.assert_allclose(fr.values[0], cap.stats["gate"][0]["mean"][2], rtol=1e-6)
     assert np.array_equal(heat_cells(path, fr.shape), coloured(fr.values))
+    unlabelled = aw.collect(Tapped().eval(), batches(ids, labels, 5), keep="stats", progress=False)
+    assert [j.filename for j in plan_gallery(unlabelled, layers=["gate"])] == ["weights_layer_0_gate_all.png"]
 
 
 class SeedTaps(torch.nn.Module):
@@ -264,12 +267,18 @@ class SeedTaps(torch.nn.Module):
         return x.sum(-1)
 
 
-def test_seed000_weight_figures_of_a_class_streamed_over_a_data_set():
+def test_seed000_weight_figures_of_a_class_streamed_over_a_data_set(tmp_path):
     from attnwidget.figures import inter_group, intra_group, layer_weight_heatmap, temporal_heatmap
 
     g = torch.Generator().manual_seed(0)
     data3 = [(torch.randn(4, 40, generator=g), torch.tensor([0, 1, 0, 1])) for _ in range(3)]
     cap = aw.collect(SeedTaps().eval(), data3, labels=1, keep="stats", progress=False)
+    names = [j.filename for j in plan_gallery(cap, class_names=NAMES)]
+    assert names[:3] == ["layer_weight_heatmap_bonafide.png", "layer_weight_heatmap_spoof.png",
+                         "layer_weight_comparison.png"]  # seed 000's files, from the statistics
+    assert "temporal_attention_heatmap_spoof.png" in names and "inter_group_attention_bonafide.png" in names
+    written = export_gallery(cap, tmp_path / "gallery", class_names=NAMES, progress=False)
+    assert sorted(pathlib.Path(p).name for p in written) == sorted(names)
     for draw, site in ((layer_weight_heatmap, "layer_weights"), (temporal_heatmap, "temporal"),
                        (intra_group, "intra"), (inter_group, "inter")):
         fig = draw(cap, site, label=1, class_names=NAMES)
