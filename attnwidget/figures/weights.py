@@ -204,7 +204,8 @@ def temporal_heatmap(cap: Capture, layer: int | str | None = None, *, label: Any
     n = _class_size(cap, name, label, step)
     fig = new_figure(11, 5.5)
     ax = fig.add_subplot()
-    what = "Temporal attention" if sample == "mean" else f"Temporal attention, sample {sample}"
+    one = sample != "mean" and not _streamed(cap, name, step)  # statistics alone: the class mean
+    what = f"Temporal attention, sample {sample}" if one else "Temporal attention"
     _, lo, hi = draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax,
                            title=_class_title(what, label, class_names, n), max_ticks=25)
     ax.set_xlabel("time frame")

@@ -283,6 +283,8 @@ def test_seed000_weight_figures_of_a_class_streamed_over_a_data_set(tmp_path):
                        (intra_group, "intra"), (inter_group, "inter")):
         fig = draw(cap, site, label=1, class_names=NAMES)
         assert "spoof (n=6)" in fig.axes[0].get_title()  # the streamed count, not the one drawn row
+    title = temporal_heatmap(cap, "temporal", label=1, sample=0).axes[0].get_title()
+    assert "sample" not in title  # no sample is kept: the figure is the class mean, and says so
     ax = inter_group(cap, "inter", label=1).axes[0]
     bars = next(c for c in ax.containers if hasattr(c, "lines"))  # the error bars' container
     half = [abs(b[1] - a[1]) / 2 for a, b in bars.lines[2][0].get_segments()]
