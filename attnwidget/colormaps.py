@@ -13,9 +13,11 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["COLORMAPS", "lut", "apply"]
+__all__ = ["COLORMAPS", "DIVERGING", "lut", "apply"]
 
 COLORMAPS = ("viridis", "plasma", "magma", "inferno", "jet", "coolwarm", "YlOrRd")
+#: the colormap a class-difference map is shown in (views, figures, GIFs, static pages)
+DIVERGING = "coolwarm"
 
 
 @lru_cache(maxsize=None)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..colormaps import DIVERGING
 from ..frame import frame
 from ..stats import site_steps
 from ..store import Capture
@@ -119,7 +120,6 @@ def animate(source: Any, path: str | os.PathLike, fps: float = 2, *, layer: int 
         colormap = colormap or getattr(v, "colormap", "viridis")
         scale = scale or getattr(v, "scale", "linear")
     elif difference is not None and colormap is None:
-        from ..widgets._traits import DIVERGING  # the colormap a view shows a difference map in
         colormap = DIVERGING
     colormap, scale = colormap or "viridis", scale or "linear"
     check_style(colormap, scale)

@@ -106,12 +106,15 @@ def _check_label(cap: Capture, label: Any, kept: list, class_names: dict | None)
                          + ", ".join(f"{c} ({class_name(c, class_names)})" for c in known))
 
 
-def _stats_step(cap: Capture, site: str) -> int | None:
-    """The step the statistics figures of a site show: 0, else its first step with statistics."""
+def _stats_step(cap: Capture, site: str) -> tuple[int | None, list]:
+    """The step the statistics figures of a site show (0, else its first step with statistics) and
+    the classes it has statistics for there; ``(None, [])`` for a site without statistics."""
     per_step = (getattr(cap, "stats", None) or {}).get(site) or {}
     if not per_step:
-        return None
-    return 0 if 0 in per_step else min(per_step)
+        return None, []
+    step = 0 if 0 in per_step else min(per_step)
+    present = per_step[step]["classes"]
+    return step, [c for c in stats_classes(cap) if c in present]
 
 
 def _weight_classes(cap: Capture, site: str, kept_classes: list, label: Any) -> tuple[list, list]:
@@ -122,11 +125,9 @@ def _weight_classes(cap: Capture, site: str, kept_classes: list, label: Any) -> 
     """
     if cap.steps_of(site):
         return kept_classes, class_labels(cap)
-    step = _stats_step(cap, site)
+    step, streamed = _stats_step(cap, site)
     if step is None:
         return [], []
-    present = cap.stats[site][step]["classes"]
-    streamed = [c for c in stats_classes(cap) if c in present]
     if label is not None:
         return [c for c in streamed if c == label], streamed
     return (streamed, streamed) if streamed else ([None], [None])
@@ -139,11 +140,9 @@ def _stats_jobs(cap: Capture, site: str, head: Any, label: Any, class_names: dic
     Classes are those of :func:`attnwidget.stats.stats_classes` that the site has
     statistics for at :func:`_stats_step`; nothing for a site without statistics.
     """
-    step = _stats_step(cap, site)
+    step, classes = _stats_step(cap, site)
     if step is None:
         return []
-    present = cap.stats[site][step]["classes"]
-    classes = [c for c in stats_classes(cap) if c in present]
     if label is not None:
         classes = [c for c in classes if c == label]
     stem = f"layer_{cap.layers.index(site)}_{safe_name(site)}"

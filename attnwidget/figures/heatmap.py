@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..colormaps import DIVERGING
 from ..frame import Frame, frame
 from ..store import Capture
 from ._draw import check_style, color_range, colorbar, draw_frame, frame_rgb, heat_size, new_figure
@@ -85,17 +86,10 @@ def heatmap(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
     fr = frame(cap, layer, head=head, sample=sample, label=label, step=step,
                region=region, size=size, tokens=tokens, stat=stat, difference=difference)
     if colormap is None:
-        colormap = _diverging() if difference is not None else "viridis"
+        colormap = DIVERGING if difference is not None else "viridis"
     if difference is not None and vmin is None and vmax is None:
         vmin, vmax = color_range(fr.values, scale, symmetric=True)
     return frame_figure(fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax, title=title)
-
-
-def _diverging() -> str:
-    """The colormap a view shows a class-difference map in (as :func:`attnwidget.animate`)."""
-    from ..widgets._traits import DIVERGING
-
-    return DIVERGING
 
 
 def bare_figure(fr: Frame, *, colormap: str = "viridis", scale: str = "linear",

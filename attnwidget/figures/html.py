@@ -26,8 +26,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..colormaps import COLORMAPS
-from ..stats import FIELDS, site_steps
+from ..colormaps import COLORMAPS, DIVERGING
+from ..stats import FIELDS, site_steps, stats_classes
 from ._draw import class_name
 from .views import SELECTION, ViewAt, canvas_view
 
@@ -159,7 +159,6 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
     or statistic: it is stored once, under ``label=None, sample="mean"``, the
     first statistic and the linear scale (``difference.ignored/forced``).
     """
-    from ..widgets._traits import DIVERGING, stats_classes
     from ..widgets.controls import STAT_CHOICES  # the explorer's names for the statistics
 
     v = canvas_view(view)

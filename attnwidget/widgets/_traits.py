@@ -29,10 +29,7 @@ from ..stats import FIELDS, stats_classes
 from ..store import Capture
 
 __all__ = ["Selection", "frame_state", "frame_labels", "error_state", "check_kwargs", "check_capture",
-           "colormap_trait", "scale_trait", "site_stats", "stats_classes", "is_difference", "DIVERGING"]
-
-#: the colormap a view switches to while it shows a class-difference map
-DIVERGING = "coolwarm"
+           "colormap_trait", "scale_trait", "site_stats", "stats_classes", "is_difference"]
 
 
 def _plain(value):

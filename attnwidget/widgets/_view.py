@@ -24,10 +24,10 @@ from typing import Any
 import anywidget
 import traitlets as t
 
+from ..colormaps import DIVERGING
 from ..frame import Frame
 from ._save import Savable
-from ._traits import (DIVERGING, Selection, check_capture, check_kwargs, error_state, frame_labels,
-                      frame_state)
+from ._traits import Selection, check_capture, check_kwargs, error_state, frame_labels, frame_state
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 
