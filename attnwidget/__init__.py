@@ -1,12 +1,15 @@
 """attnwidget: look inside any PyTorch model's attention, live, in a notebook.
 
-Data flows one way::
+Data flows one way, one room per stage::
 
-    model -> capture (hooks, on the model's device) -> reduce -> store (Capture)
-          -> frame (selection -> 2D array) -> widget bytes | matplotlib figure
+    model -> _capture (hooks, on the model's device) -> reduce -> store (Capture)
+          -> _frame (selection -> 2D array) -> wire -> widgets | figures, recipes
 
-The capture engine is imported at once; the widgets and figures load on first
-use, so the engine works without a notebook or matplotlib.
+``_collect`` runs the capture over a data set and streams statistics into the
+same :class:`Capture`. Implementation rooms have private names, so no public
+function (``aw.capture``, ``aw.collect``, ``aw.frame``) shares its name with
+a module. The engine is imported at once; the widgets and figures load on
+first use, so the engine works without a notebook or matplotlib.
 """
 
 from __future__ import annotations
@@ -15,13 +18,10 @@ import importlib
 
 __version__ = "0.1.0"
 
-# The engine is imported eagerly: ``capture``, ``collect`` and ``frame`` are both
-# submodules and public functions, and importing a submodule binds its name on
-# the package. Binding the functions here, after their modules are loaded,
-# keeps ``aw.capture`` the function however the submodules get imported later.
-from .capture import capture, tap
-from .collect import collect
-from .frame import Frame, frame
+from ._capture import capture, tap
+from ._collect import collect
+from ._frame import Frame, frame
+from .errors import AttnwidgetError, CaptureFileError
 from .store import Capture, load
 
 # the notebook and figure layers load lazily (anywidget, matplotlib): name -> module
@@ -38,7 +38,7 @@ _PUBLIC = {
 }
 
 __all__ = sorted([*_PUBLIC, "capture", "tap", "collect", "Frame", "frame", "Capture", "load",
-                  "__version__"])
+                  "AttnwidgetError", "CaptureFileError", "__version__"])
 
 
 def __getattr__(name: str):

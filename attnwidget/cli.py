@@ -69,7 +69,7 @@ def _label_value(text: Any) -> Any:
 
 def _known_classes(cap) -> list:
     """Class labels of the kept samples and of the statistics, each once, sorted."""
-    from .stats import stats_classes
+    from ._collect.stats import stats_classes
 
     kept = set(np.asarray(cap.labels).tolist()) if cap.labels is not None else set()
     return sorted(kept | set(stats_classes(cap)), key=lambda k: (type(k).__name__, k))
@@ -230,7 +230,7 @@ def _run(args) -> int:
     if args.command == "info":
         print(describe(cap, args.capture, class_names))
         return 0
-    from .figures.gallery import export_gallery
+    from .recipes.gallery import export_gallery
 
     if args.dpi <= 0:
         raise CommandError(f"--dpi must be positive, not {args.dpi}")

@@ -18,6 +18,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .errors import listing as _listing
+
 __all__ = ["Capture", "load", "ATTENTION_AXES"]
 
 ATTENTION_AXES = ("sample", "head", "query", "key")
@@ -291,15 +293,6 @@ def split_tokens(tokens: Any, layer: str | None = None, kind: str | None = None)
 
 def _strs(seq):
     return None if seq is None else [str(t) for t in seq]
-
-
-def _listing(items, most: int = 20) -> str:
-    items = [str(i) for i in items]
-    if not items:
-        return "(none)"
-    if len(items) > most:
-        return ", ".join(items[:most]) + f", ... ({len(items)} in all)"
-    return ", ".join(items)
 
 
 def _json_default(o):

@@ -23,7 +23,7 @@ Prints, measured in one run:
   loops). With glibc's defaults the model's own activations (32 MiB MLP
   tensors) are often handed back to the kernel and faulted in again, in
   either loop, more or less often with the heap's history (collect keeps its
-  own buffers out of the malloc heap, :mod:`attnwidget.workspace`, but the
+  own buffers out of the malloc heap, :mod:`attnwidget._capture.workspace`, but the
   model's allocations still fall differently); this run shows the cost of the
   work alone, without that noise.
 

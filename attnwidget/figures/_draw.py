@@ -21,7 +21,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
 from ..colormaps import COLORMAPS, apply, lut
-from ..frame import Frame, class_name
+from .._frame import Frame, class_name
 from ..wire import SCALES, quantize, value_range
 
 __all__ = ["frame_rgb", "draw_frame", "colorbar", "color_range", "text_label",

@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image
 
 from ..colormaps import DIVERGING
-from ..frame import frame
-from ..stats import site_steps
+from .._frame import frame
+from .._collect.stats import site_steps
 from ..store import Capture
 from ._draw import _report as report, check_style, color_range
 from .heatmap import frame_figure

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from matplotlib.figure import Figure
 
-from ..frame import Frame, frame
+from .._frame import Frame, frame
 from ..store import Capture
 from ._draw import check_style, color_range, colorbar, draw_frame, text_label
 

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..colormaps import DIVERGING
-from ..frame import Frame, frame
+from .._frame import Frame, frame
 from ..store import Capture
 from ._draw import check_style, color_range, colorbar, draw_frame, frame_rgb, heat_size, new_figure
 

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..colormaps import COLORMAPS, DIVERGING
-from ..stats import FIELDS, site_steps, stats_classes
+from .._collect.stats import FIELDS, site_steps, stats_classes
 from ._draw import class_name
 from .views import SELECTION, ViewAt, canvas_view
 

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..frame import Frame, frame
+from .._frame import Frame, frame
 from ..store import Capture
 from ._draw import check_style, color_range, colorbar, frame_rgb, new_figure, text_label
 

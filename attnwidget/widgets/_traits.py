@@ -24,8 +24,8 @@ import traitlets as t
 
 from .. import wire
 from ..colormaps import COLORMAPS
-from ..frame import Frame, HEAD_CHOICES, select_samples
-from ..stats import FIELDS, stats_classes
+from .._frame import Frame, HEAD_CHOICES, select_samples
+from .._collect.stats import FIELDS, stats_classes
 from ..store import Capture
 
 __all__ = ["Selection", "frame_state", "frame_labels", "error_state", "check_kwargs", "check_capture",

@@ -25,7 +25,7 @@ import anywidget
 import traitlets as t
 
 from ..colormaps import DIVERGING
-from ..frame import Frame
+from .._frame import Frame
 from ._save import Savable
 from ._traits import Selection, check_capture, check_kwargs, error_state, frame_labels, frame_state
 

@@ -15,7 +15,7 @@ import numpy as np
 import traitlets as t
 
 from .. import wire
-from ..frame import Frame, frame
+from .._frame import Frame, frame
 from ._traits import colormap_trait, is_difference
 from ._view import STATIC, View
 

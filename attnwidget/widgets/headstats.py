@@ -16,9 +16,9 @@ import numpy as np
 import traitlets as t
 import ipywidgets as widgets
 
-from ..frame import select_samples
+from .._frame import select_samples
 from ..reduce import head_stats
-from ..stats import ALL, class_key
+from .._collect.stats import ALL, class_key
 from ._save import Savable
 from ._traits import Selection, check_capture, check_kwargs, site_stats
 

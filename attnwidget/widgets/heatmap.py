@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traitlets as t
 
-from ..frame import Frame, frame
+from .._frame import Frame, frame
 from ._traits import colormap_trait, scale_trait
 from ._view import STATIC, View
 

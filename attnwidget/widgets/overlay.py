@@ -13,7 +13,7 @@ import math
 import numpy as np
 import traitlets as t
 
-from ..frame import Frame, frame
+from .._frame import Frame, frame
 from ._traits import colormap_trait, scale_trait
 from ._view import STATIC, View
 

@@ -12,8 +12,8 @@ import numpy as np
 import traitlets as t
 import ipywidgets as widgets
 
-from ..frame import Frame, frame, select_samples
-from ..stats import ALL, class_key
+from .._frame import Frame, frame, select_samples
+from .._collect.stats import ALL, class_key
 from ._traits import Selection, check_capture, check_kwargs, colormap_trait, scale_trait, site_stats
 from ._view import STATIC, View
 from .controls import class_name

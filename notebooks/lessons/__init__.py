@@ -11,5 +11,16 @@ notebook's last cell and ``tests/lessons`` assert on a capture:
 * ``diffusion``: a conditional denoiser's cross-attention over 20 steps
 * ``language``: the pretrained MiniLM, and a tiny GPT-2 generating with a KV cache
 
-``_cache.trained(lesson, **train_args)`` trains once and reuses the weights.
+``trained(lesson, **train_args)`` trains once and reuses the weights (cached per
+user); ``FIGURES`` is the folder the notebooks write the figures they keep into.
+A notebook's first cell is ``from lessons import FIGURES, trained``: the kernel
+runs in ``notebooks/``, where this package sits.
 """
+
+from pathlib import Path
+
+from ._cache import trained
+
+FIGURES = Path(__file__).resolve().parent.parent / "figures"
+
+__all__ = ["FIGURES", "trained"]

@@ -211,7 +211,8 @@ def test_heads_rows_and_pooling_combined(setup, heads, pool):
 
 def test_tiles_give_the_same_answer(setup, monkeypatch):
     """Tiny tiles (many query tiles per call) must not change any result, causal masks included."""
-    sdpa_module = importlib.import_module("attnwidget.capture.sdpa")  # `import a.b.c as m` would find the capture() function
+    import attnwidget._capture.sdpa as sdpa_module
+
     model, inputs, full = setup
     monkeypatch.setattr(sdpa_module, "TILE_ELEMENTS", 2 * N * H * L)  # ~2 query rows per tile
     tiled = run(model, inputs)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import attnwidget as aw
-from attnwidget import checkpoint as ckpt_module
-from attnwidget.checkpoint import read_checkpoint, write_checkpoint
+from attnwidget._collect import checkpoint as ckpt_module
+from attnwidget._collect.checkpoint import read_checkpoint, write_checkpoint
 from _collect_models import assert_same_stats, batches, data, model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,7 +32,7 @@ class Counting:
 
 
 def _assert_same(got, want):
-    # a resumed run sums other groups of batches (in float32 per batch, see attnwidget.batch_stats),
+    # a resumed run sums other groups of batches (in float32 per batch, see attnwidget._collect.batch_stats),
     # so it equals the uninterrupted one up to rounding (~1e-8 relative), as the issue asks
     assert_same_stats(got, want, rtol=1e-6, atol=1e-12)
     for layer in want.layers:
@@ -79,7 +79,7 @@ def test_killed_collection_resumes_to_the_uninterrupted_result(tmp_path):
 
 
 def test_checkpoint_every_and_final_write(tmp_path, monkeypatch):
-    import attnwidget.collect_state as state_module
+    import attnwidget._collect.state as state_module
 
     path = tmp_path / "c.npz"
     ids, labels = data(40)

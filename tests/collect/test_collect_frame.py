@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import attnwidget as aw
-from attnwidget.frame import frame
+from attnwidget._frame import frame
 from _collect_models import batches, data, model
 
 

@@ -8,7 +8,7 @@ import torch
 
 import attnwidget as aw
 from attnwidget.reduce import entropy
-from attnwidget.stats import ALL, StreamingStats
+from attnwidget._collect.stats import ALL, StreamingStats
 from _collect_models import batches, data, model
 
 FIELDS = ("mean", "var", "min", "max")
@@ -137,7 +137,7 @@ def test_memory_does_not_grow_with_samples():
 
 
 def test_head_entropy_matches_reduce_entropy():
-    from attnwidget.stats import head_entropy
+    from attnwidget._collect.stats import head_entropy
 
     rng = np.random.default_rng(2)
     x = rng.random((5, 3, 4, 6)).astype(np.float32)

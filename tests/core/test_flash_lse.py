@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attnwidget.capture.options import Reducer
-from attnwidget.capture.sdpa import bind_sdpa, flash_with_lse, sdpa_weights
+from attnwidget._capture.options import Reducer
+from attnwidget._capture.sdpa import bind_sdpa, flash_with_lse, sdpa_weights
 
 
 def inputs(transposed=False):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from attnwidget.frame import frame, select_samples
+from attnwidget._frame import frame, select_samples
 from attnwidget.store import Capture
 
 

@@ -10,7 +10,7 @@ import mmap
 import pytest
 import torch
 
-from attnwidget.workspace import MAPPED_BYTES, Workspace, allocate
+from attnwidget._capture.workspace import MAPPED_BYTES, Workspace, allocate
 
 
 class _MallInfo2(ctypes.Structure):

@@ -9,7 +9,7 @@ from PIL import Image
 import attnwidget as aw
 from attnwidget.figures import animate, save_arrays
 from attnwidget.figures.animate import gif_frames, step_frames
-from attnwidget.frame import frame
+from attnwidget._frame import frame
 
 
 def test_animate_capture_one_gif_frame_per_step(text_capture, tmp_path, artifacts):

@@ -10,7 +10,7 @@ from attnwidget.colormaps import apply, lut
 from attnwidget.figures._draw import (class_name, color_range, frame_rgb, save_figure, text_label,
                                       thin_ticks)
 from attnwidget.figures.heatmap import frame_figure
-from attnwidget.frame import frame
+from attnwidget._frame import frame
 from attnwidget.wire import quantize, value_range
 
 

@@ -11,11 +11,11 @@ import pytest
 from matplotlib.figure import Figure
 
 from attnwidget.colormaps import apply
-from attnwidget.figures import (attention_summary, cls_overlay, eeg_dashboard, head_grid, heatmap,
-                                inter_group, intra_group, layer_weight_comparison,
-                                layer_weight_heatmap, temporal_heatmap)
+from attnwidget.figures import cls_overlay, head_grid, heatmap
+from attnwidget.recipes import (attention_summary, eeg_dashboard, inter_group, intra_group,
+                                layer_weight_comparison, layer_weight_heatmap, temporal_heatmap)
 from attnwidget.figures._draw import save_figure
-from attnwidget.frame import frame
+from attnwidget._frame import frame
 from attnwidget.store import Capture
 from attnwidget.wire import quantize, value_range
 from aw_figure_captures import CLASS_NAMES, mha_weights

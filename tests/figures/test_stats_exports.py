@@ -29,7 +29,7 @@ from attnwidget.cli import main  # noqa: E402
 from attnwidget.figures import animate, save_arrays, to_html  # noqa: E402
 from attnwidget.figures.animate import gif_frames, step_frames  # noqa: E402
 from attnwidget.figures.html import page_table  # noqa: E402
-from attnwidget.stats import FIELDS  # noqa: E402
+from attnwidget._collect.stats import FIELDS  # noqa: E402
 
 ESM = "export default { render({ model, el }) { el.textContent = 'x'; } };"
 LAYERS = ("blocks.0", "blocks.1")

@@ -23,8 +23,9 @@ from _collect_models import Tapped, batches, data, stats_captures  # noqa: E402
 import attnwidget as aw  # noqa: E402
 from attnwidget.cli import main  # noqa: E402
 from attnwidget.colormaps import apply  # noqa: E402
-from attnwidget.figures import export_gallery, heatmap  # noqa: E402
-from attnwidget.figures.gallery import plan_gallery  # noqa: E402
+from attnwidget.figures import heatmap  # noqa: E402
+from attnwidget.recipes import export_gallery  # noqa: E402
+from attnwidget.recipes.gallery import plan_gallery  # noqa: E402
 from attnwidget.wire import quantize, value_range  # noqa: E402
 from aw_figure_captures import make_text_capture  # noqa: E402
 
@@ -268,7 +269,7 @@ class SeedTaps(torch.nn.Module):
 
 
 def test_seed000_weight_figures_of_a_class_streamed_over_a_data_set(tmp_path):
-    from attnwidget.figures import inter_group, intra_group, layer_weight_heatmap, temporal_heatmap
+    from attnwidget.recipes import inter_group, intra_group, layer_weight_heatmap, temporal_heatmap
 
     g = torch.Generator().manual_seed(0)
     data3 = [(torch.randn(4, 40, generator=g), torch.tensor([0, 1, 0, 1])) for _ in range(3)]

@@ -8,7 +8,7 @@ import numpy as np
 
 import attnwidget as aw
 from attnwidget import wire
-from attnwidget.frame import frame
+from attnwidget._frame import frame
 from attnwidget.store import Capture
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import attnwidget as aw
 from attnwidget import wire
-from attnwidget.frame import frame, select_samples
+from attnwidget._frame import frame, select_samples
 
 HOSTILE = "<img src=x onerror=alert(1)>"  # the same string conftest puts in cap.tokens
 

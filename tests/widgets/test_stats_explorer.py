@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import attnwidget as aw
 from attnwidget.colormaps import apply
 from attnwidget.figures import save_view
-from attnwidget.frame import frame
+from attnwidget._frame import frame
 from attnwidget.store import Capture
 from attnwidget.widgets.headstats import stats_entropy
 
@@ -154,7 +154,7 @@ def test_headstats_uses_the_entropy_of_the_statistics(stats_cap, both_cap):
 
 
 def test_weights_site_with_statistics_only():
-    from attnwidget.stats import StreamingStats
+    from attnwidget._collect.stats import StreamingStats
 
     rng = np.random.default_rng(0)
     x = rng.random((6, 3, 7)).astype(np.float32)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import attnwidget as aw
-from attnwidget.frame import frame
+from attnwidget._frame import frame
 from attnwidget.store import Capture
 from attnwidget.widgets import _view
 

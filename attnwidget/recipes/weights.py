@@ -21,10 +21,10 @@ from typing import Any, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..frame import frame, select_samples
-from ..stats import class_count, stat_array
+from .._frame import frame, select_samples
+from .._collect.stats import class_count, stat_array
 from ..store import Capture
-from ._draw import (check_style, class_name, color_range, colorbar, draw_frame, frame_rgb,
+from ..figures._draw import (check_style, class_name, color_range, colorbar, draw_frame, frame_rgb,
                     heat_size, new_figure, text_label)
 
 __all__ = ["layer_weight_heatmap", "layer_weight_comparison", "temporal_heatmap",

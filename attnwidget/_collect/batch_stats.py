@@ -28,8 +28,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .workspace import Workspace, allocate
-from .reduce import entropy_from_sums
+from .._capture.workspace import Workspace, allocate
+from ..reduce import entropy_from_sums
 
 __all__ = ["ClassMoments", "ClassSums", "BatchSummarizer", "as_work_tensor"]
 

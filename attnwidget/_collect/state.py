@@ -17,7 +17,7 @@ import numpy as np
 from .checkpoint import read_checkpoint, write_checkpoint
 from .distributed import gather_to_root
 from .stats import StreamingStats
-from .store import Capture
+from ..store import Capture
 
 __all__ = ["CollectState", "concat_samples"]
 

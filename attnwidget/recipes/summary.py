@@ -13,10 +13,10 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from ..frame import frame
+from .._frame import frame
 from ..store import Capture
-from ._draw import check_style, color_range, colorbar, draw_frame, new_figure, text_label
-from .grid import num_heads
+from ..figures._draw import check_style, color_range, colorbar, draw_frame, new_figure, text_label
+from ..figures.grid import num_heads
 
 __all__ = ["attention_summary", "default_pair"]
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from .batch_stats import BatchSummarizer, ClassMoments, ClassSums, as_work_tensor
-from .store import ATTENTION_AXES
+from ..store import ATTENTION_AXES
 
 __all__ = ["ALL", "FIELDS", "Moments", "SiteStats", "StreamingStats", "class_count", "class_key",
            "head_entropy", "site_steps", "stat_array", "stats_classes"]

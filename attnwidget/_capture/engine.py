@@ -24,11 +24,12 @@ import torch.nn.functional as F
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.overrides import TorchFunctionMode
 
-from ..store import ATTENTION_AXES, Capture, _listing
+from ..errors import listing as _listing
+from ..store import ATTENTION_AXES, Capture
 from .extract import as_attention, hf_eager, make_extractor
 from .mha import bind_mha, mha_weights
 from .options import Reducer, patterns, site_filter
-from ..workspace import Workspace
+from .workspace import Workspace
 from .sdpa import bind_sdpa, flash_with_lse, sdpa_weights, unpack_gqa
 from .tap import ACTIVE, tap_axes
 

@@ -15,7 +15,7 @@ import torch
 from torch.nn.attention import SDPBackend
 
 from ..reduce import entropy_from_sums
-from ..workspace import Workspace
+from .workspace import Workspace
 from .options import Reducer
 
 __all__ = ["SDPA_ARGS", "bind_sdpa", "sdpa_weights", "unpack_gqa"]

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .collect_state import CollectState
+from .state import CollectState
 from .distributed import round_robin
 
 __all__ = ["BatchSink", "take_rows"]

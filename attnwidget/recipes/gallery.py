@@ -34,11 +34,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from ..stats import stats_classes
+from .._collect.stats import stats_classes
 from ..store import Capture
-from ._draw import FORMATS, class_name, save_figure
-from .grid import head_grid, num_heads
-from .heatmap import heatmap
+from ..figures._draw import FORMATS, class_name, save_figure
+from ..figures.grid import head_grid, num_heads
+from ..figures.heatmap import heatmap
 from .summary import attention_summary
 from .weights import (WEIGHT_AXES, class_labels, inter_group, intra_group, layer_weight_comparison,
                       layer_weight_heatmap, temporal_heatmap)
@@ -156,7 +156,7 @@ def _stats_jobs(cap: Capture, site: str, head: Any, label: Any, class_names: dic
                          lambda c=c: heatmap(cap, site, head=head, step=step, difference=(c, classes[0])))
                  for c, n in zip(classes[1:], names[1:])]
     if len(cap.stats[site]) > 1:  # statistics at several steps (diffusion, generation): walk them
-        from .animate import animate
+        from ..figures.animate import animate
         jobs += [Job(f"class_mean_steps_{stem}_{n}.gif",
                      lambda path, c=c: animate(cap, path, layer=site, head=head, stat="mean", label=c))
                  for c, n in zip(classes, names)]
@@ -232,7 +232,7 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
                 jobs.append(fig_job(f"multihead_{stem}.{fmt}",
                                     lambda s=site: head_grid(cap, s, sample=sample, label=lab)))
             if len(cap.steps_of(site)) > 1:
-                from .animate import animate
+                from ..figures.animate import animate
                 jobs.append(Job(f"steps_{stem}.gif",
                                 lambda path, s=site: animate(cap, path, layer=s, head=head,
                                                              sample=sample, label=lab)))
@@ -245,7 +245,7 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
                             lambda: attention_summary(cap, crosses[-1], selfs[-1] if selfs else None,
                                                       sample=sample, label=lab)))
     if raw:
-        from .arrays import npy_name, stats_npy_arrays
+        from ..figures.arrays import npy_name, stats_npy_arrays
         import numpy as np
         for site in names:
             i = cap.layers.index(site)

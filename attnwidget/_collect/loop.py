@@ -23,13 +23,13 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
-from .capture import capture
-from .workspace import Workspace
+from .._capture import capture
+from .._capture.workspace import Workspace
 from .checkpoint import rank_path
-from .collect_sink import BatchSink
-from .collect_state import CollectState, concat_samples
+from .sink import BatchSink
+from .state import CollectState, concat_samples
 from .distributed import batch_indices, rank_world
-from .store import Capture
+from ..store import Capture
 
 __all__ = ["collect", "default_forward", "batch_part", "concat_samples", "KEEP_CHOICES"]
 

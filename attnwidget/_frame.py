@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .reduce import pool_array
-from .stats import stat_array
+from ._collect.stats import stat_array
 from .store import Capture, split_tokens
 
 __all__ = ["Frame", "frame", "select_samples", "HEAD_CHOICES"]

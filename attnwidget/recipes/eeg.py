@@ -15,9 +15,9 @@ from typing import Sequence
 
 from matplotlib.figure import Figure
 
-from ..frame import Frame, frame
+from .._frame import Frame, frame
 from ..store import Capture
-from ._draw import check_style, class_name, colorbar, draw_frame, new_figure, text_label
+from ..figures._draw import check_style, class_name, colorbar, draw_frame, new_figure, text_label
 
 __all__ = ["eeg_dashboard"]
 
