@@ -66,3 +66,7 @@ def no_labels(what: str) -> str:
     """The message for a view that needs labels on a capture without them."""
     return (f"{what} needs class labels and this capture has none; collect with "
             "aw.collect(model, loader, labels=...) or set cap.labels = [...] (one per sample)")
+
+
+class VerificationError(AttnwidgetError, RuntimeError):
+    """``capture(verify=True)``: captured weights do not reproduce a call's output."""

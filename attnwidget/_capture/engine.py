@@ -16,6 +16,8 @@ Everything is removed when the block exits, also when the forward raises.
 
 from __future__ import annotations
 
+import threading
+import warnings
 import weakref
 from typing import Any, Callable
 
@@ -26,11 +28,12 @@ from torch.overrides import TorchFunctionMode
 
 from ..errors import listing as _listing
 from ..store import ATTENTION_AXES, Capture
-from .extract import as_attention, hf_eager, make_extractor
+from .extract import as_attention, hf_eager, make_extractor, weights_of_softmax
 from .mha import bind_mha, mha_weights
 from .options import Reducer, patterns, site_filter
 from .workspace import Workspace
-from .sdpa import bind_sdpa, flash_with_lse, sdpa_weights, unpack_gqa
+from .sdpa import bind_sdpa, flash_with_lse, result_bytes, sdpa_weights, unpack_gqa
+from .verify import check_output
 from .tap import ACTIVE, tap_axes
 
 __all__ = ["capture", "CaptureBlock"]
@@ -41,7 +44,7 @@ _CROSS_HINTS = ("cross", "encoder_attn", "encdecattention", "enc_dec", "attn2",
 
 def capture(model: torch.nn.Module, *, heads="all", rows=None, max_size: int | None = None,
             pool: str = "mean", dtype=torch.float32, include=None, exclude=None,
-            extract=None) -> "CaptureBlock":
+            extract=None, verify: bool = False, warn_bytes: int | None = 2 << 30) -> "CaptureBlock":
     """Record the attention of every forward call of ``model`` inside a ``with`` block.
 
     Parameters
@@ -65,6 +68,21 @@ def capture(model: torch.nn.Module, *, heads="all", rows=None, max_size: int | N
         For modules matched by ``include`` that compute weights themselves:
         ``fn(module, inputs, output) -> weights``, the name of the attribute
         holding them after forward, or their index in the output tuple.
+    verify : bool
+        Recompute each full-resolution ``scaled_dot_product_attention`` site's
+        output as ``weights @ value`` from the captured weights and raise
+        :class:`attnwidget.errors.VerificationError`, naming the site, where it
+        differs from the call's own output (beyond the rounding of its dtype).
+        Costs one more matrix product per site.
+    warn_bytes : int or None
+        Warn once per block before a site's weights would take more than this
+        many bytes (default 2 GiB), naming ``max_size=`` and ``heads=``, which
+        avoid it. None never warns.
+
+    Scope: a capture records the forward calls of ``model`` made in the thread
+    that opened the block, and the ``aw.tap`` calls of that thread; other
+    models, bare attention calls outside ``model``'s forward and other threads
+    are not recorded.
 
     Returns
     -------
@@ -83,12 +101,18 @@ def capture(model: torch.nn.Module, *, heads="all", rows=None, max_size: int | N
         raise TypeError("extract= needs include= naming the modules it applies to, e.g. "
                         "capture(model, include=['decoder.layers.*.attn'], extract='attn')")
     reducer = Reducer(heads=heads, rows=rows, max_size=max_size, pool=pool, dtype=dtype)
-    return CaptureBlock(model, reducer, include, exclude,
-                        make_extractor(extract) if extract is not None else None)
+    block = CaptureBlock(model, reducer, include, exclude,
+                         make_extractor(extract) if extract is not None else None)
+    block.verify = bool(verify)
+    block.warn_bytes = warn_bytes
+    return block
+
+
+_SOFTMAX = (F.softmax, torch.softmax, torch.Tensor.softmax, torch.special.softmax)
 
 
 class _Intercept(TorchFunctionMode):
-    """Routes the two attention functions to the session; everything else runs as is."""
+    """Routes the attention functions (and softmax) to the session; everything else runs as is."""
 
     def __init__(self, session: "CaptureBlock"):
         super().__init__()
@@ -99,7 +123,16 @@ class _Intercept(TorchFunctionMode):
             return self.session.on_sdpa(func, args, kwargs)
         if func is F.multi_head_attention_forward:
             return self.session.on_mha(func, args, kwargs)
+        if func in _SOFTMAX:
+            return self.session.on_softmax(func, args, kwargs)
         return func(*args, **(kwargs or {}))
+
+
+def _storage(t: torch.Tensor) -> int:
+    try:
+        return t.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):  # tensors without storage (nested, fake)
+        return id(t)
 
 
 class CaptureBlock:
@@ -125,6 +158,8 @@ class CaptureBlock:
         self.seen: list[str] = []  # every site that ran, kept or not
         self._calls: dict[str, int] = {}
         self._recorded: dict[int, weakref.ref] = {}  # eager weights already recorded this step (by id)
+        self._storages: set[int] = set()  # storages of weights recorded this step
+        self._softmaxed: dict[int, str] = {}  # stack depth -> module whose call recorded its softmax
         self._handles: list = []
         self._targets: set[str] = set()
         self._modules: dict[int, tuple[str, torch.nn.Module]] = {}
@@ -140,12 +175,17 @@ class CaptureBlock:
         # with a sink that is done with each site before the next: reuse the buffers weights are
         # computed in (see attnwidget.workspace)
         self.workspace: Workspace | None = None
+        self.verify = False
+        self.warn_bytes: int | None = None
+        self._warned = False
+        self._thread = threading.get_ident()
 
     # ------------------------------------------------------------------ block
     def __enter__(self) -> Capture:
         if ACTIVE:
             raise RuntimeError("a capture is already open; close it before opening another "
                                "(captures do not nest)")
+        self._thread = threading.get_ident()
         try:
             self._targets = self._extract_targets()
             # one global pair of hooks (registered in O(1)) instead of a pair per module:
@@ -216,22 +256,32 @@ class CaptureBlock:
         entry = self._modules.get(id(module))
         return entry[0] if entry is not None and entry[1] is module else None
 
+    def _mine(self) -> bool:
+        """Is this call made in the thread that opened the block?"""
+        return threading.get_ident() == self._thread
+
+    def _in_model(self) -> bool:
+        """Is the captured model's forward running (in this thread)?"""
+        return self.depth > 0 and self._mine()
+
     def _pre_hook(self, module, inputs) -> None:
         name = self._name_of(module)
-        if name is None:
+        if name is None or not self._mine():
             return
         if module is self.model:
             if self.depth == 0:
                 self.step += 1
                 self._calls.clear()
                 self._recorded.clear()
+                self._storages.clear()
             self.depth += 1
         self.stack.append(name)
 
     def _post_hook(self, module, inputs, output) -> None:
         name = self._name_of(module)
-        if name is None:
+        if name is None or not self._mine():
             return
+        by_softmax = self._softmaxed.pop(len(self.stack), None) == name
         if self.stack and self.stack[-1] == name:
             self.stack.pop()
         if module is self.model:
@@ -241,10 +291,16 @@ class CaptureBlock:
             w = as_attention(self.extractor(module, inputs, output))
         if w is None:
             w = hf_eager(module, inputs, output)
+            if w is not None and by_softmax:  # recorded from its softmax: parents pass the same tensor on
+                self._recorded[id(w)] = weakref.ref(w)
+                self._storages.add(_storage(w))
+                w = None
         if w is not None:
             seen = self._recorded.get(id(w))
-            if seen is None or seen() is not w:  # parents often return the same tensor
+            # parents often return the same tensor, or a view of it (Longformer permutes its bands)
+            if (seen is None or seen() is not w) and _storage(w) not in self._storages:
                 self._recorded[id(w)] = weakref.ref(w)
+                self._storages.add(_storage(w))
                 self._record_weights(name or self._root_name, w)
 
     # ------------------------------------------------------------------ sites
@@ -287,20 +343,77 @@ class CaptureBlock:
             reduced, info = self.reducer.reduce(w.detach(), name)
         self._store(name, reduced, self._kind(name, w.shape[2], w.shape[3], False, None), info)
 
+    def _check_size(self, call: dict, name: str) -> None:
+        if self.warn_bytes is None or self._warned:
+            return
+        size = result_bytes(call, self.reducer)
+        if size > self.warn_bytes:
+            self._warned = True
+            warnings.warn(
+                f"site {name!r}: its attention weights take {size / 2**30:.1f} GiB "
+                f"{tuple(call['query'].shape[:-1]) + (call['key'].shape[-2],)}; pass max_size= (e.g. "
+                "max_size=512) to pool them as they are computed, or heads='mean' or heads=[...] to "
+                "keep fewer heads (warn_bytes=None silences this)", ResourceWarning, stacklevel=4)
+
     def on_sdpa(self, func, args, kwargs):
+        if not self._in_model():  # another model, a bare call, or another thread: not ours
+            return func(*args, **(kwargs or {}))
         name = self._site(self._caller())
         if not self.keep(name):
             return func(*args, **(kwargs or {}))
         bound = bind_sdpa(args, kwargs)
         call = unpack_gqa(bound, self._caller_module())
-        fast = flash_with_lse(bound) if call is bound else None
+        self._check_size(call, name)
+        q = bound["query"]
+        # autocast casts the call's inputs inside F.scaled_dot_product_attention; the kernel called
+        # directly would skip that cast, so under autocast the call runs as it is
+        autocast = isinstance(q, torch.Tensor) and torch.is_autocast_enabled(q.device.type)
+        fast = flash_with_lse(bound) if call is bound and not autocast else None
+        # the same kernel the call would have run, so the output is the same
+        output = fast[0] if fast else func(*args, **(kwargs or {}))
+        if isinstance(output, torch.Tensor) and output.dtype != q.dtype and output.is_floating_point():
+            # the kernel ran in the output's dtype (autocast): weights from the inputs it used
+            call = dict(call, query=call["query"].to(output.dtype), key=call["key"].to(output.dtype))
         reduced, info, entropy = sdpa_weights(call, self.reducer, name, lse=fast[1] if fast else None,
                                               workspace=self.workspace, entropy=self.entropy)
+        if self.verify:
+            check_output(name, reduced, info, call, bound["value"], output)
         kind = self._kind(name, call["query"].shape[-2], call["key"].shape[-2],
                           bool(call["is_causal"]), None)
         self._store(name, reduced, kind, info, entropy=entropy)
-        # the same kernel the call would have run, so the output is the same
-        return fast[0] if fast else func(*args, **(kwargs or {}))
+        return output
+
+    def on_softmax(self, func, args, kwargs):
+        """Weights an eager attention module computes and returns only when asked.
+
+        Hugging Face DeBERTa-v2, MPNet, SpeechT5, Longformer... compute
+        ``softmax(scores)`` and return the probabilities only with
+        ``output_attentions=True``. A softmax over the last axis of a
+        ``[sample, head, query, key]`` tensor, called directly by a module whose
+        class is an attention (``*Attention*``, ``*Attn*``) of the model, is
+        recorded as that module's site; its outputs are untouched. A module that
+        also returns the same tensor is not recorded twice.
+        """
+        result = func(*args, **(kwargs or {}))
+        if not self._in_model() or not self.stack or not isinstance(result, torch.Tensor):
+            return result
+        module = self._caller_module()
+        cls = type(module).__name__ if module is not None else ""
+        if "Attention" not in cls and "Attn" not in cls:
+            return result
+        dim = kwargs.get("dim") if kwargs else None
+        if dim is None and len(args) > 1:
+            dim = args[1]
+        if dim not in (-1, result.ndim - 1) or result.ndim != 4 or not result.is_floating_point():
+            return result
+        w = weights_of_softmax(module, result, self.stack[-1])
+        if w is None:
+            return result
+        self._softmaxed[len(self.stack)] = self.stack[-1]
+        self._recorded[id(result)] = weakref.ref(result)
+        self._storages.add(_storage(result))
+        self._record_weights(self.stack[-1], w)
+        return result
 
     def _caller_module(self):
         path = self.stack[-1] if self.stack else ""
@@ -310,6 +423,8 @@ class CaptureBlock:
             return None
 
     def on_mha(self, func, args, kwargs):
+        if not self._in_model():
+            return func(*args, **(kwargs or {}))
         name = self._site(self._caller())
         if self.keep(name):
             call = bind_mha(args, kwargs)
@@ -320,6 +435,8 @@ class CaptureBlock:
         return func(*args, **(kwargs or {}))
 
     def record_tap(self, name: str, weights: Any, axes, kind) -> None:
+        if not self._mine():  # a tap in another thread belongs to no capture of this block
+            return
         if not isinstance(weights, torch.Tensor):
             raise TypeError(f"aw.tap({name!r}, ...) needs a torch.Tensor, not {type(weights).__name__}")
         if not isinstance(name, str) or not name:

@@ -11,7 +11,13 @@ from typing import Callable
 
 import torch
 
-__all__ = ["hf_eager", "make_extractor", "as_attention"]
+from ..errors import AttnwidgetError
+
+
+class BandedWeightsError(AttnwidgetError, ValueError):
+    """Weights whose axes are not query x key (sliding-window bands)."""
+
+__all__ = ["hf_eager", "make_extractor", "as_attention", "weights_of_softmax", "heads_of"]
 
 Extractor = Callable[[torch.nn.Module, tuple, object], "torch.Tensor | None"]
 
@@ -25,6 +31,66 @@ def as_attention(w) -> torch.Tensor | None:
     if w.dim() == 3:
         return w.unsqueeze(1)
     return None
+
+
+_HEAD_ATTRIBUTES = ("num_heads", "num_attention_heads", "n_heads", "n_head", "heads", "h")
+
+
+def heads_of(module: torch.nn.Module) -> int | None:
+    """The number of heads an attention module declares, where it declares one."""
+    for attr in _HEAD_ATTRIBUTES:
+        n = getattr(module, attr, None)
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            return n
+    n = getattr(getattr(module, "config", None), "num_attention_heads", None)
+    return n if isinstance(n, int) and n > 0 else None
+
+
+def banded(module: torch.nn.Module) -> bool:
+    """Sliding-window attention whose weights are ``[..., 2w+1]`` bands, not query x key."""
+    return any(hasattr(module, a) for a in ("one_sided_attn_window_size", "attention_window"))
+
+
+def weights_of_softmax(module: torch.nn.Module, probs: torch.Tensor, site: str) -> torch.Tensor | None:
+    """``probs`` as ``[sample, head, query, key]`` where its axes are those, else None or an error.
+
+    A softmax result is attention only when its second axis is the module's
+    heads (where the module says how many). Banded sliding-window weights
+    (Longformer) have a key axis of window offsets: drawing them as keys
+    would be a wrong picture, so they are refused with an error saying so.
+    """
+    if banded(module):
+        return band_to_matrix(module, probs, site)
+    heads = heads_of(module)
+    if heads is not None and probs.shape[1] != heads:
+        return None
+    return probs
+
+
+def band_to_matrix(module: torch.nn.Module, probs: torch.Tensor, site: str) -> torch.Tensor:
+    """Sliding-window weights ``[sample, query, head, 2w+1]`` -> ``[sample, head, query, key]``.
+
+    Offset ``j`` of query ``i`` is key ``i + j - w``; keys outside the window
+    get weight 0, which is what the model applied. Bands with global keys in
+    front (Longformer with global attention) cannot be placed from the
+    softmax alone and are refused with an error that says so.
+    """
+    w = getattr(module, "one_sided_attn_window_size", None)
+    heads = heads_of(module)
+    n_samples, n_query, n_heads, width = probs.shape
+    if not isinstance(w, int) or width != 2 * w + 1 or (heads is not None and n_heads != heads):
+        raise BandedWeightsError(
+            f"site {site!r} ({type(module).__name__}) computes sliding-window weights of shape "
+            f"{tuple(probs.shape)} (global keys in front of the window, or an unknown layout): their "
+            "last axis is not key positions, so they are not a query x key matrix, and attnwidget "
+            "refuses them rather than show a wrong picture. Exclude the site (exclude=[...]) or "
+            "record them with aw.tap(name, weights, axes=('sample', 'query', 'head', 'offset')).")
+    band = probs.detach().permute(0, 2, 1, 3).float()  # [sample, head, query, offset]
+    # key i + j - w, shifted by w so that every offset lands inside a padded row
+    keys = (torch.arange(n_query, device=probs.device)[:, None] + torch.arange(width, device=probs.device))
+    full = torch.zeros(n_samples, n_heads, n_query, n_query + 2 * w, device=probs.device)
+    full.scatter_(-1, keys.expand(n_samples, n_heads, n_query, width), band)
+    return full[..., w:w + n_query]
 
 
 def hf_eager(module: torch.nn.Module, inputs, output):

@@ -79,14 +79,38 @@ def _as4d(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(-1, *t.shape[-3:])
 
 
-def _mask4d(mask: torch.Tensor | None) -> torch.Tensor | None:
+def _mask4d(mask: torch.Tensor | None, batch: tuple[int, ...]) -> torch.Tensor | None:
+    """The mask as ``[sample or 1, head or 1, query or 1, key]`` for queries with leading dims ``batch``.
+
+    A mask broadcasts against the query's leading dims as sdpa broadcasts it; with more
+    than two leading dims (5-D inputs) those are flattened into samples, so the mask is
+    expanded over them first (a view) wherever it does not already span them.
+    """
     if mask is None:
         return None
-    if mask.ndim < 4:
+    if mask.ndim < 4 and len(batch) <= 2:
         return mask.reshape((1,) * (4 - mask.ndim) + tuple(mask.shape))
-    if mask.ndim > 4:
-        return mask.reshape(-1, *mask.shape[-3:])
-    return mask
+    if len(batch) <= 2:
+        return mask
+    lead = (1,) * (len(batch) + 2 - mask.ndim) + tuple(mask.shape)
+    m = mask.reshape(lead)
+    head = batch[-1] if m.shape[len(batch) - 1] != 1 else 1
+    m = m.expand(*batch[:-1], m.shape[len(batch) - 1], *m.shape[-2:])
+    return m.reshape(-1, head, *m.shape[-2:])
+
+
+def result_bytes(call: dict, reducer: Reducer) -> int:
+    """Bytes the reduced weights of one call will take, from its shapes alone."""
+    q, k = call["query"], call["key"]
+    n_samples = math.prod(q.shape[:-3]) if q.ndim > 3 else 1
+    n_heads = q.shape[-3] if q.ndim >= 3 else 1
+    n_query = len(reducer.rows) if reducer.rows is not None else q.shape[-2]
+    n_key = k.shape[-2]
+    bq, bk = reducer.blocks(n_query, n_key)
+    kept_heads = (n_heads if reducer.heads == "all" else 1 if isinstance(reducer.heads, str)
+                  else len(reducer.heads))
+    cell = torch.empty((), dtype=reducer.dtype).element_size()
+    return n_samples * kept_heads * -(-n_query // bq) * -(-n_key // bk) * cell
 
 
 def flash_with_lse(call: dict):
@@ -142,8 +166,8 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
 
     Returns ``(weights, info, entropy or None)``.
     """
+    mask = _mask4d(call["attn_mask"], tuple(call["query"].shape[:-2]))
     q, k = _as4d(call["query"]), _as4d(call["key"])
-    mask = _mask4d(call["attn_mask"])
     n_samples, n_heads, n_query, dim = q.shape
     n_key = k.shape[-2]
     if call["enable_gqa"] and k.shape[1] != n_heads:
@@ -164,6 +188,9 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
         positions = torch.arange(n_query, device=q.device) if call["is_causal"] else None
     kept = q.shape[2]
     bq, bk = reducer.blocks(kept, n_key)
+    if kept == 0 or n_key == 0:  # no query or no key: an empty matrix, as the call's empty output
+        empty = torch.zeros(n_samples, n_heads, kept, n_key, device=q.device)
+        return reducer.finish_tile(empty, bq, bk), reducer.info(n_heads, n_query, n_key, bq, bk), None
 
     # rows per tile: a multiple of the query block, so pooling never straddles tiles
     per_row = max(1, n_samples * n_heads * n_key)
@@ -175,10 +202,11 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
     else:
         key_t = _empty(workspace, "key", k.shape, k.device).copy_(k).transpose(-2, -1)
     key_pos = torch.arange(n_key, device=q.device) if call["is_causal"] else None
-    parts, entropies = [], []
+    out: torch.Tensor | None = None
+    entropies = []
     want_entropy = (entropy and lse is not None and bq == bk == 1 and reducer.dtype == torch.float32
                     and not (isinstance(reducer.heads, str) and reducer.heads != "all"))
-    one_tile = kept <= tile  # several tiles are concatenated, so each needs its own buffer
+    one_tile = kept <= tile  # one tile is the result itself; several are copied into one result
     for start in range(0, kept, tile):
         qt = q[:, :, start:start + tile]
         # scale the (small) query tile rather than the (large) scores
@@ -187,7 +215,7 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
         # [sample, head] broadcast by hand: torch.broadcast_shapes imports sympy (~40 MiB, ~1 s) on first use
         scores_shape = tuple(a if b == 1 else b for a, b in zip(qt.shape[:2], key_t.shape[:2])) + (
             qt.shape[2], n_key)
-        scores = torch.matmul(scaled, key_t, out=_empty(workspace if one_tile else None, "scores",
+        scores = torch.matmul(scaled, key_t, out=_empty(workspace, "scores",
                                                          scores_shape, qt.device))
         del scaled
         masked = False
@@ -207,7 +235,7 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
         if lse is not None:
             log_weights = scores.sub_(lse[:, :, start:start + tile].unsqueeze(-1))
             if want_entropy:  # keep the log-weights for the entropy
-                weights = torch.exp(log_weights, out=_empty(workspace if one_tile else None, "weights",
+                weights = torch.exp(log_weights, out=_empty(workspace, "weights",
                                                             scores_shape, qt.device))
             else:
                 weights = log_weights.exp_()
@@ -216,19 +244,46 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
             weights.div_(weights.sum(dim=-1, keepdim=True))
         del scores
         if masked:
-            weights = torch.nan_to_num_(weights, nan=0.0)  # rows with every key masked
-        if want_entropy:
+            weights = torch.nan_to_num_(weights, nan=0.0)  # rows with every key masked by -inf
+        if want_entropy:  # before renormalising: the formula holds for rows that do not sum to 1
             entropies.append(_row_entropy(weights, log_weights, masked, workspace if one_tile else None))
             del log_weights
-        parts.append(reducer.finish_tile(weights, bq, bk))
+        if lse is not None:
+            _renormalise(weights)
+        part = reducer.finish_tile(weights, bq, bk)
         del weights
-    out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
+        if one_tile:
+            out = part
+            continue
+        if out is None:  # tiles are written into one result: no concatenation, no second copy
+            out = torch.empty(part.shape[:2] + (-(-kept // bq),) + part.shape[3:], dtype=part.dtype,
+                              device=part.device)
+        row = start // bq
+        out[:, :, row:row + part.shape[2]] = part
+        del part
     ent = None
     if want_entropy:
         ent = (entropies[0] if len(entropies) == 1 else torch.cat(entropies, dim=2)).mean(dim=-1)
         if not isinstance(reducer.heads, str):
             ent = ent[:, [i % n_heads for i in reducer.heads]]
     return out, reducer.info(n_heads, n_query, n_key, bq, bk), ent
+
+
+def _renormalise(weights: torch.Tensor) -> None:
+    """Make rows sum to 1 where ``exp(scores - lse)`` did not, as the kernel's own weights do.
+
+    The kernel subtracts each row's maximum before the exponential; ``scores - lse``
+    does not. Where a finite mask (``-1e9``, ``finfo.min``) covers every key of a row,
+    or logits are in the thousands, the float32 ``lse`` has lost the row's spread and
+    ``exp`` gives 1 on every key (or weights above 1) while the kernel applied 1/n
+    (or a distribution). Rows summing to 0 (every key masked by ``-inf``) stay 0, as
+    the kernel's output row is 0. Costs one read pass (the row sums); rows are
+    rewritten only where some row is off.
+    """
+    sums = weights.sum(dim=-1, keepdim=True)
+    off = (sums - 1).abs_() > 1e-5
+    if bool(off.any()):
+        weights.div_(torch.where(off & (sums > 0), sums, torch.ones_like(sums)))
 
 
 def _row_entropy(weights: torch.Tensor, log_weights: torch.Tensor, masked: bool,

@@ -21,8 +21,9 @@ def test_first_capture_and_collect_do_not_import_sympy():
                 return F.scaled_dot_product_attention(q, q, q)
 
         assert "sympy" not in sys.modules, "torch itself imported sympy"
-        with aw.capture(Net()) as cap:
-            Net()(torch.randn(2, 96))
+        net = Net()
+        with aw.capture(net) as cap:
+            net(torch.randn(2, 96))
         assert cap.get(cap.layers[0]).shape == (2, 3, 4, 4)
         aw.collect(Net(), [torch.randn(2, 96)] * 3, keep="stats", progress=False)
         print(sorted(m for m in sys.modules if m.split(".")[0] == "sympy")[:5])
