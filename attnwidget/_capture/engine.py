@@ -28,6 +28,7 @@ from torch.overrides import TorchFunctionMode
 
 from ..errors import listing as _listing
 from ..store import ATTENTION_AXES, Capture
+from .fastpath import FastPathOutputs
 from .extract import as_attention, hf_eager, make_extractor, weights_of_softmax
 from .mha import bind_mha, mha_weights
 from .options import Reducer, patterns, site_filter
@@ -109,6 +110,8 @@ def capture(model: torch.nn.Module, *, heads="all", rows=None, max_size: int | N
 
 
 _SOFTMAX = (F.softmax, torch.softmax, torch.Tensor.softmax, torch.special.softmax)
+# products that compute attention scores in eager code: their operands tell self from cross
+_PRODUCTS = (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm, torch.einsum)
 
 
 class _Intercept(TorchFunctionMode):
@@ -125,7 +128,30 @@ class _Intercept(TorchFunctionMode):
             return self.session.on_mha(func, args, kwargs)
         if func in _SOFTMAX:
             return self.session.on_softmax(func, args, kwargs)
+        if func in _PRODUCTS:
+            self.session.on_product(func, args)
         return func(*args, **(kwargs or {}))
+
+
+def _is_compiled(model) -> bool:
+    return type(model).__name__ == "OptimizedModule" and isinstance(getattr(model, "_orig_mod", None),
+                                                                      torch.nn.Module)
+
+
+def _force_eager():
+    """Run compiled code eagerly while the block is open, where torch can (2.6 and later).
+
+    TorchDynamo would trace the engine's hooks and function mode into the
+    graph (and fail); eagerly, every attention call is the model's own,
+    seen as it runs. The cost: compiled models run at eager speed inside
+    the block. Outside it, the compiled code is untouched.
+    """
+    set_stance = getattr(getattr(torch, "compiler", None), "set_stance", None)
+    if set_stance is None:
+        return None
+    stance = set_stance("force_eager")
+    stance.__enter__()
+    return stance
 
 
 def _storage(t: torch.Tensor) -> int:
@@ -159,11 +185,19 @@ class CaptureBlock:
         self._calls: dict[str, int] = {}
         self._recorded: dict[int, weakref.ref] = {}  # eager weights already recorded this step (by id)
         self._storages: set[int] = set()  # storages of weights recorded this step
+        self._products: list[bool | None] = []  # per stack frame: did its first q.k product share a source
+        self._projected: dict[int, tuple] = {}  # id(linear output) -> (ref, id of its input's root)
         self._softmaxed: dict[int, str] = {}  # stack depth -> module whose call recorded its softmax
         self._handles: list = []
         self._targets: set[str] = set()
         self._modules: dict[int, tuple[str, torch.nn.Module]] = {}
         self._mode: _Intercept | None = None
+        self._fastpath: FastPathOutputs | None = None
+        self._stance = None  # torch.compiler.set_stance("force_eager") while the block is open
+        # a torch.compile'd model is captured through the module it wraps, run eagerly
+        self.model = getattr(model, "_orig_mod", model) if _is_compiled(model) else model
+        model = self.model
+        self.cap.metadata["model"] = type(model).__name__
         self._root_name = type(model).__name__
         # where reduced weights go instead of the Capture: ``sink(name, step, tensor, kind=, axes=,
         # info=, entropy=)`` with the tensor still on the model's device (``aw.collect`` folds each
@@ -193,6 +227,8 @@ class CaptureBlock:
             self._modules = {id(m): (name, m) for name, m in self.model.named_modules()}
             self._handles.append(register_module_forward_pre_hook(self._pre_hook))
             self._handles.append(register_module_forward_hook(self._post_hook, always_call=True))
+            self._fastpath = FastPathOutputs(self.model)
+            self._stance = _force_eager()
             self._mode = _Intercept(self)
             self._mode.__enter__()
             ACTIVE.append(self)
@@ -226,12 +262,19 @@ class CaptureBlock:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        if self._fastpath is not None:
+            self._fastpath.remove()
+            self._fastpath = None
         if self._mode is not None:
             mode, self._mode = self._mode, None
             mode.__exit__(None, None, None)
+        if self._stance is not None:
+            stance, self._stance = self._stance, None
+            stance.__exit__(None, None, None)
         if ACTIVE and ACTIVE[-1] is self:
             ACTIVE.pop()
         self.stack.clear()
+        self._products.clear()
         self._modules.clear()
 
     def _check_found(self) -> None:
@@ -274,16 +317,27 @@ class CaptureBlock:
                 self._calls.clear()
                 self._recorded.clear()
                 self._storages.clear()
+                self._projected.clear()
             self.depth += 1
         self.stack.append(name)
+        self._products.append(None)
 
     def _post_hook(self, module, inputs, output) -> None:
         name = self._name_of(module)
         if name is None or not self._mine():
             return
         by_softmax = self._softmaxed.pop(len(self.stack), None) == name
+        product = None
         if self.stack and self.stack[-1] == name:
             self.stack.pop()
+            product = self._products.pop()
+        if isinstance(module, torch.nn.Linear) and isinstance(output, torch.Tensor) and inputs:
+            # where queries and keys come from: self-attention projects both from one tensor
+            x = inputs[0]
+            while isinstance(x, torch.Tensor) and x._base is not None:
+                x = x._base
+            self._projected[id(output)] = (weakref.ref(output), id(x))
+            return
         if module is self.model:
             self.depth = max(0, self.depth - 1)
         w = None
@@ -301,7 +355,7 @@ class CaptureBlock:
             if (seen is None or seen() is not w) and _storage(w) not in self._storages:
                 self._recorded[id(w)] = weakref.ref(w)
                 self._storages.add(_storage(w))
-                self._record_weights(name or self._root_name, w)
+                self._record_weights(name or self._root_name, w, same_input=product)
 
     # ------------------------------------------------------------------ sites
     def _site(self, base: str) -> str:
@@ -317,14 +371,38 @@ class CaptureBlock:
         return (self.stack[-1] or self._root_name) if self.stack else self._root_name
 
     def _kind(self, name: str, n_query: int, n_key: int, causal: bool, same_input: bool | None) -> str:
+        """Self or cross: from the call itself where it tells, else from names and shapes.
+
+        ``same_input``: whether queries and keys were projected from one tensor
+        (known for ``nn.MultiheadAttention``, and for sdpa calls whose query and
+        key trace back through views to the inputs of the model's own linear
+        projections). Only where that is unknown (keys from a KV cache, fused
+        custom projections) do module names and shapes decide.
+        """
         if name in self.cap.kinds:
             return self.cap.kinds[name]
+        if same_input is not None:
+            return "self" if same_input else "cross"
         low = name.lower()
         if any(h in low for h in _CROSS_HINTS):
             return "cross"
-        if same_input is not None:
-            return "self" if same_input else "cross"
         return "self" if causal or n_query == n_key else "cross"
+
+    def _source(self, t) -> int | None:
+        """The tensor a query or key was projected from (by id), through views, or None."""
+        if not isinstance(t, torch.Tensor):
+            return None
+        root = t
+        while root._base is not None:
+            root = root._base
+        entry = self._projected.get(id(root))
+        if entry is None or entry[0]() is not root:
+            return None
+        return entry[1]
+
+    def _same_input(self, query, key) -> bool | None:
+        q, k = self._source(query), self._source(key)
+        return None if q is None or k is None else q == k
 
     def _store(self, name: str, w: torch.Tensor, kind: str, info: dict,
                axes=ATTENTION_AXES, entropy: torch.Tensor | None = None) -> None:
@@ -335,13 +413,13 @@ class CaptureBlock:
         array = w.detach().to("cpu").numpy()
         self.cap.add(name, step, array, kind=kind, axes=axes, info=info)
 
-    def _record_weights(self, base: str, w: torch.Tensor) -> None:
+    def _record_weights(self, base: str, w: torch.Tensor, same_input: bool | None = None) -> None:
         name = self._site(base)
         if not self.keep(name):
             return
         with torch.no_grad():
             reduced, info = self.reducer.reduce(w.detach(), name)
-        self._store(name, reduced, self._kind(name, w.shape[2], w.shape[3], False, None), info)
+        self._store(name, reduced, self._kind(name, w.shape[2], w.shape[3], False, same_input), info)
 
     def _check_size(self, call: dict, name: str) -> None:
         if self.warn_bytes is None or self._warned:
@@ -379,18 +457,38 @@ class CaptureBlock:
         if self.verify:
             check_output(name, reduced, info, call, bound["value"], output)
         kind = self._kind(name, call["query"].shape[-2], call["key"].shape[-2],
-                          bool(call["is_causal"]), None)
+                          bool(call["is_causal"]), self._same_input(bound["query"], bound["key"]))
         self._store(name, reduced, kind, info, entropy=entropy)
         return output
+
+    def on_product(self, func, args) -> None:
+        """Note, for the module running, whether its first query.key product has one source."""
+        if not self._products or self._products[-1] is not None or not self._in_model():
+            return
+        operands = args[1:] if func is torch.einsum else args[:2]
+        if func is torch.einsum and len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+            operands = operands[0]
+        if len(operands) != 2:
+            return
+        same = self._same_input(operands[0], operands[1])
+        if same is not None:
+            self._products[-1] = same
+
+    def _product_source(self) -> bool | None:
+        for same in reversed(self._products):
+            if same is not None:
+                return same
+        return None
 
     def on_softmax(self, func, args, kwargs):
         """Weights an eager attention module computes and returns only when asked.
 
         Hugging Face DeBERTa-v2, MPNet, SpeechT5, Longformer... compute
         ``softmax(scores)`` and return the probabilities only with
-        ``output_attentions=True``. A softmax over the last axis of a
-        ``[sample, head, query, key]`` tensor, called directly by a module whose
-        class is an attention (``*Attention*``, ``*Attn*``) of the model, is
+        ``output_attentions=True`` (x-transformers with ``return_attn``). A softmax
+        over the last axis of a ``[sample, head, query, key]`` tensor, called
+        directly by a module whose class is an attention (``*Attention*``,
+        ``*Attn*``, ``*Attend*``, any case) of the model, is
         recorded as that module's site; its outputs are untouched. A module that
         also returns the same tensor is not recorded twice.
         """
@@ -398,8 +496,8 @@ class CaptureBlock:
         if not self._in_model() or not self.stack or not isinstance(result, torch.Tensor):
             return result
         module = self._caller_module()
-        cls = type(module).__name__ if module is not None else ""
-        if "Attention" not in cls and "Attn" not in cls:
+        cls = type(module).__name__.lower() if module is not None else ""
+        if not any(word in cls for word in ("attention", "attn", "attend")):
             return result
         dim = kwargs.get("dim") if kwargs else None
         if dim is None and len(args) > 1:
@@ -412,7 +510,7 @@ class CaptureBlock:
         self._softmaxed[len(self.stack)] = self.stack[-1]
         self._recorded[id(result)] = weakref.ref(result)
         self._storages.add(_storage(result))
-        self._record_weights(self.stack[-1], w)
+        self._record_weights(self.stack[-1], w, same_input=self._product_source())
         return result
 
     def _caller_module(self):
