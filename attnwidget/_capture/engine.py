@@ -16,6 +16,7 @@ Everything is removed when the block exits, also when the forward raises.
 
 from __future__ import annotations
 
+import sys
 import threading
 import warnings
 import weakref
@@ -146,6 +147,8 @@ def _force_eager():
     seen as it runs. The cost: compiled models run at eager speed inside
     the block. Outside it, the compiled code is untouched.
     """
+    if "torch._dynamo" not in sys.modules:  # nothing was compiled in this process (and importing
+        return None                          # dynamo costs ~1 s and sympy)
     set_stance = getattr(getattr(torch, "compiler", None), "set_stance", None)
     if set_stance is None:
         return None
@@ -186,7 +189,7 @@ class CaptureBlock:
         self._recorded: dict[int, weakref.ref] = {}  # eager weights already recorded this step (by id)
         self._storages: set[int] = set()  # storages of weights recorded this step
         self._products: list[bool | None] = []  # per stack frame: did its first q.k product share a source
-        self._projected: dict[int, tuple] = {}  # id(linear output) -> (ref, id of its input's root)
+        self._projected: dict[int, tuple] = {}  # id(linear output) -> (its ref, ref of its input's root)
         self._softmaxed: dict[int, str] = {}  # stack depth -> module whose call recorded its softmax
         self._handles: list = []
         self._targets: set[str] = set()
@@ -333,10 +336,13 @@ class CaptureBlock:
             product = self._products.pop()
         if isinstance(module, torch.nn.Linear) and isinstance(output, torch.Tensor) and inputs:
             # where queries and keys come from: self-attention projects both from one tensor
-            x = inputs[0]
+            x, y = inputs[0], output
             while isinstance(x, torch.Tensor) and x._base is not None:
                 x = x._base
-            self._projected[id(output)] = (weakref.ref(output), id(x))
+            while y._base is not None:  # a linear of a 3-D input returns a view of a 2-D product
+                y = y._base
+            if isinstance(x, torch.Tensor):
+                self._projected[id(y)] = (weakref.ref(y), weakref.ref(x))
             return
         if module is self.model:
             self.depth = max(0, self.depth - 1)
@@ -398,7 +404,8 @@ class CaptureBlock:
         entry = self._projected.get(id(root))
         if entry is None or entry[0]() is not root:
             return None
-        return entry[1]
+        source = entry[1]()  # a source freed since may share its id with a newer tensor: unknown
+        return None if source is None else id(source)
 
     def _same_input(self, query, key) -> bool | None:
         q, k = self._source(query), self._source(key)
@@ -452,10 +459,11 @@ class CaptureBlock:
         if isinstance(output, torch.Tensor) and output.dtype != q.dtype and output.is_floating_point():
             # the kernel ran in the output's dtype (autocast): weights from the inputs it used
             call = dict(call, query=call["query"].to(output.dtype), key=call["key"].to(output.dtype))
-        reduced, info, entropy = sdpa_weights(call, self.reducer, name, lse=fast[1] if fast else None,
-                                              workspace=self.workspace, entropy=self.entropy)
-        if self.verify:
-            check_output(name, reduced, info, call, bound["value"], output)
+        with torch.autocast(q.device.type, enabled=False):  # the engine's own products stay exact
+            reduced, info, entropy = sdpa_weights(call, self.reducer, name, lse=fast[1] if fast else None,
+                                                  workspace=self.workspace, entropy=self.entropy)
+            if self.verify:
+                check_output(name, reduced, info, call, bound["value"], output)
         kind = self._kind(name, call["query"].shape[-2], call["key"].shape[-2],
                           bool(call["is_causal"]), self._same_input(bound["query"], bound["key"]))
         self._store(name, reduced, kind, info, entropy=entropy)
