@@ -114,6 +114,12 @@ class Reducer:
         heads = self.heads
         if isinstance(heads, (list, tuple)):
             heads = [i % w.shape[1] for i in heads]  # negative indices count from the end
+        if heads == "mean" and self.pool == "mean":
+            # a mean over heads commutes with mean pooling: pool first, so the head mean reads
+            # bq * bk times fewer cells (the largest pass over a long sequence's tile)
+            w = pool_axis(w, -1, bk, self.pool)
+            w = pool_axis(w, -2, bq, self.pool)
+            return reduce_heads(w, heads).to(self.dtype)
         w = reduce_heads(w, heads)
         w = pool_axis(w, -1, bk, self.pool)
         w = pool_axis(w, -2, bq, self.pool)

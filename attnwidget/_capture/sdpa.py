@@ -243,12 +243,14 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
             weights = scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
             weights.div_(weights.sum(dim=-1, keepdim=True))
         del scores
-        if masked:
-            weights = torch.nan_to_num_(weights, nan=0.0)  # rows with every key masked by -inf
+        lse_tile = lse[:, :, start:start + tile] if lse is not None else None
+        if masked and (lse_tile is None or bool(torch.isneginf(lse_tile).any())):
+            # rows with every key masked by -inf: exp(-inf - -inf) is NaN where the kernel gave 0
+            weights = torch.nan_to_num_(weights, nan=0.0)
         if want_entropy:  # before renormalising: the formula holds for rows that do not sum to 1
             entropies.append(_row_entropy(weights, log_weights, masked, workspace if one_tile else None))
             del log_weights
-        if lse is not None:
+        if lse_tile is not None and bool((lse_tile.abs() > _LSE_EXACT).any()):
             _renormalise(weights)
         part = reducer.finish_tile(weights, bq, bk)
         del weights
@@ -267,6 +269,11 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
         if not isinstance(reducer.heads, str):
             ent = ent[:, [i % n_heads for i in reducer.heads]]
     return out, reducer.info(n_heads, n_query, n_key, bq, bk), ent
+
+
+# below this |log-sum-exp|, float32 keeps exp(scores - lse) within 4e-6 of the kernel's weights,
+# so rows need no renormalising (and their sums no pass over the tile)
+_LSE_EXACT = 64.0
 
 
 def _renormalise(weights: torch.Tensor) -> None:
