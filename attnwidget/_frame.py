@@ -2,7 +2,8 @@
 
 The widgets send the frames this module computes, and the matplotlib
 figures draw the same frames, so the widget and an exported PNG cannot
-disagree. A selection names a layer, a head (index, ``"mean"`` or ``"max"``),
+disagree. A selection names a site (``site=``, or ``layer=``, its older
+name), a head (index, ``"mean"`` or ``"max"``),
 a sample (index within the class filter, or ``"mean"``), a class ``label``,
 a ``step`` and optionally a ``region`` of the full-resolution matrix and the
 largest ``size`` to show (bigger frames are block-pooled here, in Python).
@@ -13,18 +14,18 @@ statistics, else from the kept samples.
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
+from .errors import HEAD_CHOICES, NoLabelsError, SelectionError, check_head, no_labels, sample_out_of_range
 from .reduce import pool_array
-from ._collect.stats import stat_array
-from .store import Capture, split_tokens
+from .store import FIELDS, Capture, class_name, site_arg, split_tokens
 
-__all__ = ["Frame", "frame", "select_samples", "HEAD_CHOICES"]
-
-HEAD_CHOICES = ("mean", "max")
+__all__ = ["Frame", "frame", "select_samples", "class_text", "HEAD_CHOICES"]
 
 
 @dataclass
@@ -61,8 +62,7 @@ def select_samples(cap: Capture, label: Any = None) -> np.ndarray:
     if label is None:
         return np.arange(n)
     if cap.labels is None:
-        raise ValueError("this capture has no labels, so it cannot be filtered by class; "
-                         "collect it with aw.collect(..., labels=...)")
+        raise NoLabelsError(no_labels("filtering by class"))
     labels = np.asarray(cap.labels)
     idx = np.flatnonzero(labels == label)
     if idx.size == 0:
@@ -71,7 +71,8 @@ def select_samples(cap: Capture, label: Any = None) -> np.ndarray:
     return idx
 
 
-def frame(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
+def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | None = None,
+          head: int | str = "mean",
           sample: int | str = 0, label: Any = None, step: int = 0,
           region: Sequence[int] | None = None, size: int | None = None,
           tokens: Any = None, stat: str | None = None,
@@ -81,8 +82,9 @@ def frame(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
     Parameters
     ----------
     cap : Capture
-    layer : int or str
-        Site index or name.
+    site, layer : int or str
+        Site index or name (default 0); ``layer`` is the older name of
+        ``site``, and passing both is a TypeError.
     head : int, "mean" or "max"
         Head to show, or the mean/max over heads (ignored for sites without
         a head axis).
@@ -118,15 +120,15 @@ def frame(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
     -------
     Frame
     """
-    name = cap.layer_name(layer)
+    name = cap.site_name(site_arg(site, layer, 0, "frame()"))
     axes = list(cap.axes[name])
     kind = cap.kinds[name]
     site_step = step + cap.steps if isinstance(step, (int, np.integer)) and step < 0 else step
-    stats_only = (site_step in (getattr(cap, "stats", None) or {}).get(name, {})
-                  and site_step not in cap.steps_of(name))
+    stats_only = cap.holds(name, site_step) == "stats"
+    one_sample = False  # whether the frame is one sample (and its title says which)
     if stat is not None or difference is not None or stats_only:
         # a class statistic: one array with the shape of one sample
-        arr = stat_array(cap, name, site_step, stat=stat or "mean", label=label, difference=difference)
+        arr = _class_statistic(cap, name, site_step, stat or "mean", label, difference)
         picked, axes = np.arange(1), axes[1:]
         if len(axes) < 2:
             arr, axes = arr[None], ["sample"] + axes
@@ -145,29 +147,25 @@ def frame(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
         if not isinstance(sample, (int, np.integer)) or isinstance(sample, bool):
             raise TypeError(f"sample must be an int or 'mean', not {sample!r}")
         if not -len(picked) <= sample < len(picked):
-            what = f"class {label!r}" if label is not None else "this capture"
-            raise IndexError(f"sample {sample} is out of range: {what} has {len(picked)} sample(s)")
+            raise SelectionError(sample_out_of_range(sample, len(picked), label))
         arr = data[picked[sample]]
         axes = axes[1:]
-        if len(axes) < 2:
+        one_sample = True
+        if len(axes) < 2:  # 1D weights per sample: every sample of the class is a row
             arr = data[picked]
             axes = ["sample"] + axes
+            one_sample = False
 
     # heads
     if "head" in axes:
         h = axes.index("head")
-        nh = arr.shape[h]
+        check_head(head, arr.shape[h], name, cap.layers.index(name))
         if head == "mean":
             arr = arr.mean(axis=h)
         elif head == "max":
             arr = arr.max(axis=h)
-        elif isinstance(head, (int, np.integer)) and not isinstance(head, bool):
-            if not -nh <= head < nh:
-                raise IndexError(f"head {head} is out of range: {name!r} has {nh} head(s) "
-                                 f"(0..{nh - 1}, 'mean' or 'max')")
-            arr = np.take(arr, int(head), axis=h)
         else:
-            raise ValueError(f"head must be an int, 'mean' or 'max', not {head!r}")
+            arr = np.take(arr, int(head), axis=h)
         axes.pop(h)
     # more than two axes left (e.g. tapped [sample, group, member, frame]): mean the leading ones
     while arr.ndim > 2:
@@ -214,7 +212,7 @@ def frame(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
         title = _title(name, kind, shown_head, None, class_text(cap, label) if label is not None else None,
                        step, cap.steps) + f" · {stat or 'mean'}"
     else:
-        title = _title(name, kind, shown_head, sample,
+        title = _title(name, kind, shown_head, sample if one_sample or sample == "mean" else None,
                        class_text(cap, label) if label is not None else None, step, cap.steps)
     return Frame(values=np.ascontiguousarray(arr, dtype=np.float32), row_axis=row_axis,
                  col_axis=col_axis, row_labels=rows_full, col_labels=cols_full, title=title,
@@ -233,8 +231,14 @@ def _labels_for(cap, name, kind, axis, role, n, tokens, picked, sample) -> list[
         b = (info.get("block") or (1, 1))[0 if axis == "query" else 1]
         if toks is not None and b > 1:
             toks = _block_labels(toks, b)
+        if toks is not None and b == 1 and len(toks) > n:
+            # a step shorter than the tokens (decoding without a cache, tokens of the last step):
+            # its positions are the first n, so are its labels
+            toks = toks[:n]
         if toks is not None and len(toks) == n:
             return list(toks)
+        if toks is not None:
+            _warn_tokens(name, axis, len(toks), n)
         if b > 1:
             return [f"{i * b}-{min((i + 1) * b, info.get(role + '_len', (i + 1) * b)) - 1}" for i in range(n)]
         return [str(i) for i in range(n)]
@@ -244,6 +248,20 @@ def _labels_for(cap, name, kind, axis, role, n, tokens, picked, sample) -> list[
     if names is not None and len(names) == n:
         return [str(s) for s in names]
     return [str(i) for i in range(n)]
+
+
+_WARNED: set = set()
+
+
+def _warn_tokens(site: str, axis: str, given: int, n: int) -> None:
+    """Say once per site and axis that the tokens do not fit, instead of dropping them unseen."""
+    key = (site, axis, given, n)
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
+    warnings.warn(f"site {site!r}: {given} token(s) given for its {n} {axis} positions, so its "
+                  f"{axis} axis is labelled with positions 0..{n - 1}; pass one token per position "
+                  "(per site: tokens={site: {'query': [...], 'key': [...]}})", UserWarning, stacklevel=4)
 
 
 def _block_labels(labels: list[str], b: int) -> list[str]:
@@ -256,32 +274,6 @@ def _block_labels(labels: list[str], b: int) -> list[str]:
     return out
 
 
-def class_name(label: Any, class_names: dict | None) -> str:
-    """The name of a class label, from ``class_names``.
-
-    ``class_names`` is a dict (keys may be ints or strings) or a list indexed
-    by integer labels, e.g. ``["spoof", "bonafide"]``.
-    """
-    if label is None:
-        return "all"
-    if isinstance(class_names, (list, tuple)):
-        try:
-            i = int(label)
-        except (TypeError, ValueError):
-            return str(label)
-        return str(class_names[i]) if 0 <= i < len(class_names) else str(label)
-    if class_names:
-        for key in (label, str(label)):
-            if key in class_names:
-                return str(class_names[key])
-        try:
-            if int(label) in class_names:
-                return str(class_names[int(label)])
-        except (TypeError, ValueError):
-            pass
-    return str(label)
-
-
 def class_text(cap: Capture, label: Any) -> str:
     """``class 1``, or ``class 1 (spoof)`` when ``cap.metadata["class_names"]`` names it: for titles."""
     names = (cap.metadata or {}).get("class_names")
@@ -289,15 +281,29 @@ def class_text(cap: Capture, label: Any) -> str:
     return f"class {label}" + (f" ({name})" if names and name != str(label) else "")
 
 
+def _class_statistic(cap: Capture, name: str, step: int, stat: str, label: Any,
+                     difference: Sequence[Any] | None) -> np.ndarray:
+    """A class statistic with the shape of one sample, or the difference of two class means."""
+    if stat not in FIELDS:
+        raise ValueError(f"stat must be one of {FIELDS}, not {stat!r}")
+    if difference is None:
+        return cap.stat(name, step, stat, label)
+    if not isinstance(difference, (tuple, list)) or len(difference) != 2:
+        raise ValueError(f"difference must be a pair of class labels (a, b), not {difference!r}")
+    a, b = difference
+    return cap.stat(name, step, "mean", a) - cap.stat(name, step, "mean", b)
+
+
 def _title(name, kind, head, sample, label_text, step, steps) -> str:
+    """``site · head 3 · class 1 · sample 0 · step 2``: what the frame shows; None leaves a part out."""
     parts = [name]
     if head is not None:
-        parts.append(f"head {head}" if not isinstance(head, str) else f"head {head}")
+        parts.append(f"head {head}" if not isinstance(head, str) else f"{head} of heads")
     if label_text is not None:
         parts.append(label_text)
     if sample == "mean":
         parts.append("mean of samples")
-    elif sample:
+    elif sample is not None:
         parts.append(f"sample {sample}")
     if steps > 1:
         parts.append(f"step {step}")

@@ -11,7 +11,22 @@ A capture of class statistics (``aw.collect(..., keep="stats"|"both")``) also
 gets each class's mean map and each class minus the first per attention site;
 ``--class`` may name a class that has statistics but no kept sample (its mean
 maps alone). Errors (a missing or corrupt file, an unknown layer, head or
-class) print one line on stderr and exit with status 2; nothing is written.
+class, an output folder that is a file or cannot be written, a full disk)
+print one line on stderr and exit with status 2, without a traceback.
+
+``export`` writes nothing before its checks pass: ``--out`` must be a folder (or
+not exist yet), no file of the export may exist there unless ``--force`` is
+given, and no file may be the capture being read (``--raw`` writes
+``capture.npz``), ``--force`` or not. Each file is written to a temporary name
+and renamed, so a failure part-way leaves whole files only, and a symlink in
+``--out`` is replaced, never written through. File names keep a readable prefix
+of long site and class names plus a hash (under 200 bytes in all), and names
+equal but for case get a hash each, so they stay apart on macOS and Windows.
+``--dpi`` is at most :data:`MAX_DPI`, and a figure above 300 megapixels is
+refused before it is drawn.
+
+``info`` escapes control characters (``\\x1b``, ``\\r``, ...) in everything
+it prints: a file's site names, tokens and metadata cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -19,11 +34,43 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import unicodedata
 from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["main", "parse_class_names", "describe"]
+from .errors import listing
+
+__all__ = ["main", "parse_class_names", "describe", "printable", "MAX_DPI"]
+
+#: the largest ``--dpi``: a 14 x 10 inch heatmap at 1200 dpi is 200 megapixels
+MAX_DPI = 1200
+
+# control (Cc), format (Cf: bidi overrides, zero-width), surrogate and line/paragraph separator characters
+_ESCAPED = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def printable(text: Any) -> str:
+    """``text`` with every control character written as an escape (``\\x1b``, ``\\u202e``).
+
+    What ``attnwidget`` prints comes from the file: a site name holding
+    ``\\x1b[2J`` must show as those characters, not clear the screen.
+    """
+    out = []
+    for ch in str(text):
+        if unicodedata.category(ch) in _ESCAPED:
+            o = ord(ch)
+            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _emit(text: str, stream) -> None:
+    """Write one escaped line, in whatever encoding the stream takes (never a UnicodeEncodeError)."""
+    enc = getattr(stream, "encoding", None) or "utf-8"
+    stream.write(text.encode(enc, "backslashreplace").decode(enc, "replace") + "\n")
+    stream.flush()
 
 
 class CommandError(Exception):
@@ -69,10 +116,7 @@ def _label_value(text: Any) -> Any:
 
 def _known_classes(cap) -> list:
     """Class labels of the kept samples and of the statistics, each once, sorted."""
-    from ._collect.stats import stats_classes
-
-    kept = set(np.asarray(cap.labels).tolist()) if cap.labels is not None else set()
-    return sorted(kept | set(stats_classes(cap)), key=lambda k: (type(k).__name__, k))
+    return cap.classes()
 
 
 def _resolve_class(value: str, cap, class_names: dict) -> Any:
@@ -127,7 +171,8 @@ def _load(path: str):
     except (ValueError, OSError) as e:
         raise CommandError(str(e)) from None
     except Exception as e:  # a damaged zip can fail in many ways; none should be a traceback
-        raise CommandError(f"{path!r} is not a readable attnwidget capture: {type(e).__name__}: {e}") from None
+        raise CommandError(f"{path!r} is not a readable attnwidget capture: "
+                           f"{type(e).__name__}: {e}") from None
 
 
 def describe(cap, path: str | None = None, class_names: dict | None = None) -> str:
@@ -135,14 +180,16 @@ def describe(cap, path: str | None = None, class_names: dict | None = None) -> s
     lines = []
     if path:
         lines.append(f"{path}  ({os.path.getsize(path) / 2**20:.2f} MiB on disk)")
-    stats = getattr(cap, "stats", None) or {}
+    stats = cap.stats
     lines.append(f"{len(cap.layers)} site(s), {cap.steps} step(s), {cap.num_samples} sample(s), "
                  f"{cap.nbytes / 2**20:.2f} MiB of arrays"
                  + (", class statistics" if stats else ""))
     lines.append("")
     lines.append("sites:")
-    width = max((len(n) for n in cap.layers), default=4)
+    shown = {n: printable(n) for n in cap.layers}  # escaped first, so the columns line up
+    width = max((len(n) for n in shown.values()), default=4)
     for i, name in enumerate(cap.layers):
+        kind = printable(cap.kinds[name])
         steps = cap.steps_of(name)
         per_step = stats.get(name) or {}
         if steps:
@@ -154,11 +201,11 @@ def describe(cap, path: str | None = None, class_names: dict | None = None) -> s
             shape = per_step[min(per_step)]["mean"].shape[1:]
             axes = "statistics [" + ", ".join(f"{a}={s}" for a, s in zip(cap.axes[name][1:], shape)) + "]"
         else:
-            lines.append(f"  {i:>3}  {name:<{width}}  {cap.kinds[name]:<7}  (empty)")
+            lines.append(f"  {i:>3}  {shown[name]:<{width}}  {kind:<7}  (empty)")
             continue
         ran_at = sorted(set(steps) | set(per_step))
         ran = f"steps {ran_at[0]}..{ran_at[-1]}" if len(ran_at) > 1 else f"step {ran_at[0]}"
-        lines.append(f"  {i:>3}  {name:<{width}}  {cap.kinds[name]:<7}  {axes}  {ran}")
+        lines.append(f"  {i:>3}  {shown[name]:<{width}}  {kind:<7}  {axes}  {ran}")
     if cap.labels is not None:
         labels = np.asarray(cap.labels)
         vals, counts = np.unique(labels, return_counts=True)
@@ -196,8 +243,9 @@ def describe(cap, path: str | None = None, class_names: dict | None = None) -> s
             shown = " ".join(str(t) for t in list(toks)[:12])
             lines.append(f"tokens ({len(toks)}): {shown}" + (" ..." if len(toks) > 12 else ""))
     if cap.metadata:
-        lines.append("metadata: " + ", ".join(sorted(cap.metadata)))
-    return "\n".join(lines)
+        lines.append("metadata: " + ", ".join(sorted(str(k) for k in cap.metadata)))
+    # everything above may hold text from the file: no line may carry a control character
+    return "\n".join(printable(line) for line in lines)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -214,10 +262,12 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--class", dest="klass", help="only this class (label or class name)")
     ex.add_argument("--class-names", help="label names for titles and file names, e.g. 0=spoof,1=bonafide")
     ex.add_argument("--format", default="png", choices=["png", "pdf", "svg"], help="figure format")
-    ex.add_argument("--dpi", type=int, default=150, help="resolution (default 150)")
+    ex.add_argument("--dpi", type=int, default=150, help=f"resolution (default 150, at most {MAX_DPI})")
     ex.add_argument("--sample", default="0", help="sample of the attention figures, or 'mean'")
     ex.add_argument("--raw", action="store_true",
                     help="also write .npy per site (and per statistic) and capture.npz")
+    ex.add_argument("--force", "--overwrite", dest="force", action="store_true",
+                    help="replace files of the export that already exist in --out (never the input)")
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -228,12 +278,16 @@ def _run(args) -> int:
     if class_names:
         cap.metadata["class_names"] = class_names  # a loaded copy: figure titles name the classes too
     if args.command == "info":
-        print(describe(cap, args.capture, class_names))
+        _emit(describe(cap, args.capture, class_names), sys.stdout)
         return 0
+    from ._names import ExportError, FilesExistError
     from .recipes.gallery import export_gallery
 
     if args.dpi <= 0:
         raise CommandError(f"--dpi must be positive, not {args.dpi}")
+    if args.dpi > MAX_DPI:
+        raise CommandError(f"--dpi {args.dpi} is above the limit of {MAX_DPI} (a figure would take "
+                           f"gigabytes to draw); use --dpi {MAX_DPI} or less, or --format pdf or svg")
     sample: Any = args.sample if args.sample == "mean" else _label_value(args.sample)
     if not isinstance(sample, (int, str)) or (isinstance(sample, str) and sample != "mean"):
         raise CommandError(f"--sample must be an int or 'mean', not {args.sample!r}")
@@ -242,10 +296,20 @@ def _run(args) -> int:
         written = export_gallery(cap, args.out, layers=_resolve_layers(args.layer, cap),
                                  head=_resolve_head(args.head), label=label,
                                  class_names=class_names, fmt=args.format, dpi=args.dpi,
-                                 sample=sample, raw=args.raw, progress=not args.quiet)
+                                 sample=sample, raw=args.raw, progress=not args.quiet,
+                                 overwrite=args.force, protect=[args.capture])
+    except FilesExistError as e:
+        raise CommandError(f"{len(e.existing)} file(s) of this export already exist in {e.folder!r}: "
+                           f"{listing(e.existing, most=5)}; add --force to replace them, or choose "
+                           "another --out") from None
+    except ExportError as e:
+        raise CommandError(str(e).replace("output folder", "--out folder")) from None
     except (IndexError, KeyError, ValueError) as e:
         raise CommandError(e.args[0] if e.args else str(e)) from None
-    print(f"wrote {len(written)} file(s) to {args.out}")
+    except OSError as e:
+        raise CommandError(f"{e.strerror or e}" + (f": {e.filename!r}" if e.filename else "")
+                           + "; check --out and the disk") from None
+    _emit(printable(f"wrote {len(written)} file(s) to {args.out}"), sys.stdout)
     return 0
 
 
@@ -255,11 +319,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except CommandError as e:
-        print(f"attnwidget {args.command}: error: {e}", file=sys.stderr)
+        _emit(printable(f"attnwidget {args.command}: error: {e}"), sys.stderr)
         return 2
     except BrokenPipeError:  # `attnwidget info run.npz | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        _emit(f"attnwidget {args.command}: interrupted; the files written so far are whole", sys.stderr)
+        return 130
+    except Exception as e:  # a bug: still one line, the traceback on request
+        if os.environ.get("ATTNWIDGET_DEBUG"):
+            raise
+        _emit(printable(f"attnwidget {args.command}: error: unexpected {type(e).__name__}: {e}; this is "
+                        "a bug in attnwidget, please report it (ATTNWIDGET_DEBUG=1 shows the traceback)"),
+              sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

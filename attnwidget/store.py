@@ -5,26 +5,105 @@ One axis order everywhere: attention sites ("self" and "cross") hold arrays
 are not query x key) hold any shape whose first axis is ``sample``, with the
 axis names in ``cap.axes[layer]``.
 
-Files are plain ``.npz`` archives with one JSON header; loading never
-unpickles, so a crafted file cannot run code.
+Files are plain ``.npz`` archives of bool/int/float arrays with one JSON
+header (:mod:`attnwidget._files` writes and reads them): loading never
+unpickles, checks the header against the arrays before reading them and
+bounds their size, so a crafted file cannot run code or exhaust memory; saving
+is atomic and writes only what loading reads.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any, Iterable
 
 import numpy as np
 
+from ._files import (DEFAULT_MAX_BYTES, Archive, ArrayInfo, check_capture, decode_values, encode_values,
+                     json_text, token_strings, write_archive)
+from .errors import CaptureFileError
 from .errors import listing as _listing
+from .errors import (NoLabelsError, SelectionError, UnknownSiteError, no_labels, site_out_of_range,
+                     unknown_site)
 
-__all__ = ["Capture", "load", "ATTENTION_AXES"]
+__all__ = ["Capture", "load", "ATTENTION_AXES", "ALL", "FIELDS", "class_key", "class_name", "site_arg"]
 
 ATTENTION_AXES = ("sample", "head", "query", "key")
 _FORMAT = "attnwidget-capture"
-_VERSION = 1
+_VERSION = 2  # 2: labels/predictions that are not numbers are coded (header 'values')
+
+
+#: the class key of the every-sample entry of the statistics (``cap.stats[site][step]["classes"][0]``)
+ALL = "all"
+#: the per-cell class statistics: ``cap.stats[site][step][field]`` is ``[class, *sample_shape]``
+FIELDS = ("mean", "var", "min", "max")
+_REQUIRED = object()
+
+
+def class_key(value: Any):
+    """A label value as a plain, JSON-friendly class key (numpy scalars -> Python scalars)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str) and value == ALL:
+        raise ValueError(f"a label equals {ALL!r}, the name attnwidget gives the every-sample "
+                         "entry of the statistics; rename that class")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _class_order(value: Any):
+    # labels of one type sort as usual; mixed types (ints and strings) sort by type first
+    return (type(value).__name__, value)
+
+
+def class_name(label: Any, class_names: Any = None) -> str:
+    """The display name of a class label, the one legends, controls and titles all show.
+
+    ``class_names`` is a dict (keys may be ints or strings) or a list indexed
+    by integer labels, e.g. ``["spoof", "bonafide"]``. A bool label indexes a
+    list as 0 or 1, as it matches the keys 0 and 1 of a dict. ``None`` (every
+    sample) is ``"all"``; a label without a name is its own text.
+    """
+    if label is None:
+        return "all"
+    if isinstance(class_names, (list, tuple)):
+        try:
+            i = int(label)
+        except (TypeError, ValueError):
+            return str(label)
+        return str(class_names[i]) if 0 <= i < len(class_names) else str(label)
+    if class_names:
+        for key in (label, str(label)):
+            if key in class_names:
+                return str(class_names[key])
+        try:
+            if int(label) in class_names:
+                return str(class_names[int(label)])
+        except (TypeError, ValueError):
+            pass
+    return str(label)
+
+
+def site_arg(site: Any = None, layer: Any = None, default: Any = _REQUIRED, what: str = "this call") -> Any:
+    """The site a call names, by ``site=`` or by its older name ``layer=``.
+
+    Returns ``default`` when neither is given (a TypeError where there is no
+    default), and raises TypeError when both are.
+    """
+    if site is not None and layer is not None:
+        raise TypeError(f"{what} got both site={site!r} and layer={layer!r}; pass site= only "
+                        "(layer= is its older name)")
+    if site is not None:
+        return site
+    if layer is not None:
+        return layer
+    if default is _REQUIRED:
+        raise TypeError(f"{what} needs a site: an index or a name of cap.sites")
+    return default
 
 
 class Capture:
@@ -32,8 +111,10 @@ class Capture:
 
     Attributes
     ----------
-    layers : list of str
-        Site names (the model's own module paths), in the order they first ran.
+    sites, layers : list of str
+        Site names (the model's own module paths, ``name#1`` for a module that
+        ran twice in one step, tapped weights), in the order they first ran;
+        ``layers`` is the older name of the same list.
     kinds : dict
         Site name -> ``"self"``, ``"cross"`` or ``"weights"``.
     axes : dict
@@ -53,8 +134,14 @@ class Capture:
     stats : dict
         Streaming statistics from ``collect(..., keep="stats"|"both")``:
         ``{layer: {step: {"classes": [...], "count": [C], "mean"/"var"/"min"/"max":
-        [C, *sample_shape], "entropy": [C, head]}}}`` (see :mod:`attnwidget.stats`).
+        [C, *sample_shape], "entropy": [C, head]}}}`` (see :mod:`attnwidget._collect.stats`).
         A site may hold statistics and no per-sample arrays.
+
+    The read methods answer what views and figures ask of a capture: which
+    site (:meth:`site_name`), what it holds at a step (:meth:`holds`,
+    :meth:`site_steps`), its heads (:meth:`num_heads`), the classes
+    (:meth:`classes`, :meth:`class_count`, :meth:`class_name`) and the class
+    statistics (:meth:`stat`).
     """
 
     def __init__(self) -> None:
@@ -109,33 +196,49 @@ class Capture:
         self.steps = max(self.steps, step + 1)
 
     # ------------------------------------------------------------------ read
-    def layer_name(self, layer: int | str) -> str:
-        """The site name for a layer given by index or by name."""
-        if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+    @property
+    def sites(self) -> list[str]:
+        """Site names in the order they first ran (the same list as ``layers``, its older name)."""
+        return self.layers
+
+    def site_name(self, site: int | str) -> str:
+        """The name of a site given by index (negative counts from the last) or by name.
+
+        Raises
+        ------
+        SelectionError
+            An index out of range (an ``IndexError``).
+        UnknownSiteError
+            A name the capture does not have (a ``KeyError``).
+        """
+        if isinstance(site, (int, np.integer)) and not isinstance(site, bool):
             n = len(self.layers)
             if not self.layers:
-                raise IndexError("this capture holds no attention sites")
-            if not -n <= layer < n:
-                raise IndexError(
-                    f"layer {layer} is out of range: this capture has {n} sites "
-                    f"(0..{n - 1}): {_listing(self.layers)}")
-            return self.layers[layer]
-        if isinstance(layer, str):
-            if layer in self._data:
-                return layer
-            raise KeyError(f"no site named {layer!r}; sites are: {_listing(self.layers)}")
-        raise TypeError(f"layer must be an int index or a site name, not {type(layer).__name__}")
+                raise SelectionError("this capture holds no attention sites")
+            if not -n <= site < n:
+                raise SelectionError(site_out_of_range(site, self.layers))
+            return self.layers[site]
+        if isinstance(site, str):
+            if site in self._data:
+                return site
+            raise UnknownSiteError(unknown_site(site, self.layers))
+        raise TypeError(f"a site is an int index or a site name, not {type(site).__name__}")
 
-    def get(self, layer: int | str, step: int = 0) -> np.ndarray:
-        """Attention of one site at one step.
+    def layer_name(self, layer: int | str) -> str:
+        """The site name for a layer given by index or by name (:meth:`site_name`, its older name)."""
+        return self.site_name(layer)
+
+    def get(self, site: int | str | None = None, step: int = 0, *,
+            layer: int | str | None = None) -> np.ndarray:
+        """Attention of one site at one step (``layer=`` is the older name of ``site``).
 
         Returns
         -------
         numpy.ndarray
             ``[sample, head, query, key]`` for attention sites; the tapped
-            shape (axis names in ``axes[layer]``) for ``"weights"`` sites.
+            shape (axis names in ``axes[site]``) for ``"weights"`` sites.
         """
-        name = self.layer_name(layer)
+        name = self.site_name(site_arg(site, layer, what="get()"))
         steps = self._data[name]
         if not isinstance(step, (int, np.integer)) or isinstance(step, bool):
             raise TypeError(f"step must be an int, not {type(step).__name__}")
@@ -143,21 +246,167 @@ class Capture:
             step += self.steps
         if step not in steps:
             if not steps and name in self.stats:
-                raise IndexError(
+                raise SelectionError(
                     f"site {name!r} holds statistics only (collected with keep='stats'): read "
-                    f"cap.stats[{name!r}] or frame(cap, {name!r}, stat='mean')")
+                    f"cap.stat({name!r}, step, 'mean') or frame(cap, {name!r}, stat='mean')")
             ran = sorted(steps)
-            raise IndexError(
+            raise SelectionError(
                 f"site {name!r} has no step {step}: the model ran {self.steps} step(s) "
                 f"and this site ran at steps {_listing(ran)}")
         return steps[step]
 
-    def steps_of(self, layer: int | str) -> list[int]:
-        """The steps at which a site ran."""
-        return sorted(self._data[self.layer_name(layer)])
+    def steps_of(self, site: int | str) -> list[int]:
+        """The steps at which a site kept per-sample arrays."""
+        return sorted(self._data[self.site_name(site)])
+
+    def site_steps(self, site: int | str) -> list[int]:
+        """The steps at which a site holds kept samples or class statistics (``keep="stats"`` keeps none)."""
+        name = self.site_name(site)
+        return sorted(set(self._data[name]) | {int(s) for s in self.stats.get(name) or {}})
+
+    def _step(self, step: int) -> int:
+        return step + self.steps if isinstance(step, (int, np.integer)) and step < 0 else step
+
+    def site_stats(self, site: int | str, step: int = 0) -> dict[str, Any] | None:
+        """The class statistics of a site at a step (``cap.stats[site][step]``), or None."""
+        return (self.stats.get(self.site_name(site)) or {}).get(self._step(step))
+
+    def has_stats(self, site: int | str | None = None, step: int | None = None) -> bool:
+        """Whether the capture holds class statistics: anywhere, at a site, or at a site and step."""
+        if site is None:
+            return bool(self.stats)
+        if step is None:
+            return bool(self.stats.get(self.site_name(site)))
+        return self.site_stats(site, step) is not None
+
+    def holds(self, site: int | str, step: int = 0) -> str | None:
+        """What a site holds at a step: ``"samples"`` (kept per-sample arrays, maybe statistics too),
+        ``"stats"`` (class statistics alone, ``collect(..., keep="stats")``) or None (nothing)."""
+        name, step = self.site_name(site), self._step(step)
+        if step in self._data[name]:
+            return "samples"
+        if step in (self.stats.get(name) or {}):
+            return "stats"
+        return None
+
+    def is_stats_only(self, site: int | str, step: int | None = None) -> bool:
+        """Whether a site holds class statistics and no kept sample: at ``step``, or at every step (None)."""
+        if step is not None:
+            return self.holds(site, step) == "stats"
+        name = self.site_name(site)
+        return not self._data[name] and bool(self.stats.get(name))
+
+    def num_heads(self, site: int | str) -> int | None:
+        """Number of heads of a site; None for a site without a head axis (or with nothing recorded).
+
+        Read from the kept samples, else from the statistics (``[class, *sample_shape]``).
+        """
+        name = self.site_name(site)
+        axes = self.axes[name]
+        if "head" not in axes:
+            return None
+        h = axes.index("head")
+        kept = self._data[name]
+        if kept:
+            return int(kept[min(kept)].shape[h])
+        per_step = self.stats.get(name) or {}
+        # statistics are [class, *sample_shape]: the class axis stands where the sample axis is
+        return int(per_step[min(per_step)]["mean"].shape[h]) if per_step else None
+
+    def classes(self, *, kept: bool = True, stats: bool = True, site: int | str | None = None,
+                step: int | None = None) -> list:
+        """Class labels, each once, sorted, as plain Python values (the every-sample ``"all"`` left out).
+
+        Parameters
+        ----------
+        kept : bool
+            Include the labels of the kept samples (``cap.labels``).
+        stats : bool
+            Include the classes of the statistics: of every site, or of ``site``
+            (at ``step`` when given).
+        """
+        found = set()
+        if kept and self.labels is not None:
+            found |= set(np.asarray(self.labels).reshape(-1).tolist())
+        if stats:
+            names = list(self.stats) if site is None else [self.site_name(site)]
+            for name in names:
+                for s, st in (self.stats.get(name) or {}).items():
+                    if step is None or s == self._step(step):
+                        found |= {_plain(c) for c in st["classes"] if not (isinstance(c, str) and c == ALL)}
+        return sorted(found, key=_class_order)
+
+    def class_count(self, label: Any = None, site: int | str | None = None, step: int = 0) -> int | None:
+        """How many samples a class (every sample for None) stands for.
+
+        Where ``site`` holds statistics alone at ``step``: the count the
+        statistics streamed (None for a class they do not have). Else: the
+        kept samples of the class (0 for a class that keeps none).
+        """
+        if site is not None and self.holds(site, step) == "stats":
+            st = self.site_stats(site, step)
+            key = ALL if label is None else class_key(label)
+            return int(st["count"][st["classes"].index(key)]) if key in st["classes"] else None
+        if label is None:
+            return self.num_samples
+        if self.labels is None:
+            return 0
+        return int(np.count_nonzero(np.asarray(self.labels) == label))
+
+    def class_name(self, label: Any, class_names: Any = None) -> str:
+        """The display name of a class label (see :func:`class_name`); ``class_names`` defaults
+        to ``cap.metadata["class_names"]``."""
+        return class_name(label, class_names if class_names is not None
+                          else (self.metadata or {}).get("class_names"))
+
+    def stat(self, site: int | str, step: int = 0, field: str = "mean", label: Any = None) -> np.ndarray:
+        """One statistic of a class at a site and step, with the shape of one sample.
+
+        Parameters
+        ----------
+        site : int or str
+        step : int
+        field : "mean", "var", "min", "max" (or "entropy", ``[head]``, from the statistics)
+        label : optional
+            The class (None: every sample).
+
+        Returns
+        -------
+        numpy.ndarray
+            From ``cap.stats`` where the site has statistics at ``step`` (every
+            streamed sample), else computed from the kept samples of the class
+            (float64; ``var`` is the population variance, as streamed).
+        """
+        name = self.site_name(site)
+        st = self.site_stats(name, step)
+        if st is not None:
+            if field == "classes" or field not in st:
+                raise ValueError(f"site {name!r} has no {field!r} statistic at step {self._step(step)}; "
+                                 f"it has {_listing(f for f in st if f not in ('classes', 'count'))}")
+            key = ALL if label is None else class_key(label)
+            if key not in st["classes"]:
+                raise ValueError(f"no statistics for class {label!r} at site {name!r}; classes: "
+                                 f"{[c for c in st['classes'] if c != ALL]}")
+            return np.asarray(st[field][st["classes"].index(key)])
+        if field not in FIELDS:
+            raise ValueError(f"stat must be one of {FIELDS}, not {field!r}")
+        data = self.get(name, step)
+        if label is None or (isinstance(label, str) and label == ALL):
+            picked = data
+        else:
+            if self.labels is None:
+                raise NoLabelsError(no_labels("a class statistic"))
+            mask = np.asarray(self.labels) == label
+            if not mask.any():
+                raise ValueError(f"no sample has label {label!r}; labels present: "
+                                 f"{self.classes(stats=False)}")
+            picked = data[mask]
+        picked = picked.astype(np.float64)
+        return {"mean": np.mean, "var": np.var, "min": np.min, "max": np.max}[field](picked, axis=0)
 
     @property
     def num_samples(self) -> int:
+        """Kept samples (0 for a capture of statistics alone)."""
         for per_step in self._data.values():
             for a in per_step.values():
                 return int(a.shape[0])
@@ -167,9 +416,10 @@ class Capture:
     def nbytes(self) -> int:
         return sum(a.nbytes for s in self._data.values() for a in s.values())
 
-    def tokens_for(self, layer: int | str) -> tuple[list[str] | None, list[str] | None]:
+    def tokens_for(self, site: int | str) -> tuple[list[str] | None, list[str] | None]:
         """Query and key token strings for a site, from ``tokens``."""
-        return split_tokens(self.tokens, self.layer_name(layer), self.kinds.get(self.layer_name(layer)))
+        name = self.site_name(site)
+        return split_tokens(self.tokens, name, self.kinds.get(name))
 
     def __repr__(self) -> str:
         lines = [f"<Capture: {len(self.layers)} sites, {self.steps} step(s), "
@@ -188,16 +438,53 @@ class Capture:
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> str:
-        """Write everything to one ``.npz`` file, atomically. Returns the path."""
+        """Write everything to one ``.npz`` file, atomically. Returns the path.
+
+        The file holds one JSON header and bool/int/float arrays only, so
+        loading it never unpickles. What cannot be stored that way is converted
+        or refused before anything is written:
+
+        - ``labels`` and ``predictions`` that are strings, or Python objects
+          (numbers, strings and ``None`` mixed, as ``collect(labels=...)`` gives
+          when a label is missing), are stored as integer codes with a table of
+          names in the header; ``None`` is code -1. They load back equal, with
+          the same kind of dtype (strings, or an object array holding ``None``).
+        - ``tokens`` are stored as strings (numbers become their ``str``).
+        - ``metadata``, ``info`` and statistics' class keys must be what JSON
+          holds (strings, numbers, lists, dicts; numpy scalars are converted).
+
+        Anything else (an object array among the sites or statistics, a label
+        that is a dict, a site whose arrays disagree on the sample count, ...)
+        raises :class:`attnwidget.CaptureFileError` naming it, and the file on
+        disk (if any) is left as it was. The write goes to a temporary file in
+        the same folder, then replaces ``path``, so a crash leaves the old file
+        or the new one; temporaries left by killed writers are deleted on the
+        next save. The file's mode follows the umask.
+
+        Parameters
+        ----------
+        path : str or path
+            Where to write (``.npz`` is appended when missing).
+
+        Returns
+        -------
+        str
+            The path written.
+        """
         path = os.fspath(path)
         if not path.endswith(".npz"):
             path += ".npz"
+
+        def refuse(problem: str, advice: str | None = None) -> CaptureFileError:
+            return CaptureFileError(f"cannot save this capture to {path!r}: {problem}"
+                                    + (f"; {advice}" if advice else "") + "; nothing was written")
+
         header = {
             "format": _FORMAT, "version": _VERSION,
-            "layers": self.layers, "kinds": self.kinds,
+            "layers": list(self.layers), "kinds": self.kinds,
             "axes": {k: list(v) for k, v in self.axes.items()},
             "info": self.info, "steps": self.steps,
-            "tokens": self.tokens, "metadata": self.metadata,
+            "tokens": token_strings(self.tokens, refuse, "cap.tokens"), "metadata": self.metadata,
             "arrays": {},
         }
         arrays: dict[str, np.ndarray] = {}
@@ -214,59 +501,86 @@ class Capture:
                     if field != "classes":
                         arrays[f"t{i}_s{step}_{field}"] = np.ascontiguousarray(a)
                         entry["arrays"][field] = f"t{i}_s{step}_{field}"
-        if self.labels is not None:
-            arrays["labels"] = np.asarray(self.labels)
-        if self.predictions is not None:
-            arrays["predictions"] = np.asarray(self.predictions)
-        arrays["header"] = np.array(json.dumps(header, default=_json_default))
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        for field in ("labels", "predictions"):
+            value = getattr(self, field)
+            if value is None:
+                continue
+            codes, table = encode_values(np.asarray(value), f"cap.{field}", refuse)
+            if table is None:
+                arrays[field] = codes
+            else:
+                arrays[f"{field}_codes"] = codes
+                header.setdefault("values", {})[field] = dict(table, array=f"{field}_codes")
+        text = json_text(header, "the capture", refuse)
+        # the very checks load() makes: a file save() writes is one load() reads
+        check_capture(json.loads(text), {k: ArrayInfo.of(a) for k, a in arrays.items()}, refuse)
+        return write_archive(path, text, arrays)
 
 
-def load(path: str | os.PathLike) -> Capture:
-    """Read a capture written by :meth:`Capture.save`. Never unpickles."""
+_DAMAGED = ("the file is damaged, cut short, or not written by Capture.save: copy it again, "
+            "or save the capture again")
+
+
+def load(path: str | os.PathLike, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Capture:
+    """Read a capture written by :meth:`Capture.save`. Never unpickles.
+
+    Before reading any array, the file's JSON header is checked against the
+    shapes and dtypes the archive declares (read without decompressing the
+    data): a known format version (a file of a newer attnwidget asks for an
+    upgrade), sites listed once with a known kind and named axes, every
+    referenced array present, bool/int/uint/float only, with one axis per name
+    and one sample count per site, steps within range, statistics with one
+    row per class, labels and predictions with one entry per sample.
+
+    Parameters
+    ----------
+    path : str or path
+    max_bytes : int or None
+        Refuse files whose arrays would take more than this in memory once
+        decompressed (default 4 GiB), before allocating any of it: a small
+        compressed file can declare gigabytes. ``None`` lifts the limit.
+
+    Returns
+    -------
+    Capture
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing at ``path``.
+    attnwidget.CaptureFileError
+        (a ``ValueError``) The file is not a readable capture; the message
+        says what is wrong with it and what to do.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no capture file at {path!r}")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if "header" not in z.files:
-                raise ValueError("it has no attnwidget header")
-            header = json.loads(str(z["header"]))
-            if header.get("format") != _FORMAT:
-                raise ValueError(f"its header says format {header.get('format')!r}")
-            cap = Capture()
-            cap.steps = int(header["steps"])
-            cap.tokens = header.get("tokens")
-            cap.metadata = header.get("metadata") or {}
-            for name in header["layers"]:
-                cap.layers.append(name)
-                cap.kinds[name] = header["kinds"][name]
-                cap.axes[name] = tuple(header["axes"][name])
-                cap.info[name] = header["info"].get(name, {})
-                cap._data[name] = {int(s): z[k] for s, k in header["arrays"].get(name, {}).items()}
-            for name, per_step in (header.get("stats") or {}).items():
-                cap.stats[name] = {int(s): dict({f: z[k] for f, k in st["arrays"].items()},
-                                                classes=st["classes"])
-                                   for s, st in per_step.items()}
-            if "labels" in z.files:
-                cap.labels = z["labels"]
-            if "predictions" in z.files:
-                cap.predictions = z["predictions"]
-    except (ValueError, KeyError, OSError, json.JSONDecodeError, EOFError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise
-        raise ValueError(f"{path!r} is not a readable attnwidget capture: {e}") from None
+    with Archive(path, "attnwidget capture", _DAMAGED) as ar:
+        header = ar.header(_FORMAT, _VERSION, max_bytes)
+        used = check_capture(header, ar.members, ar.fail)
+        ar.limit(used | {"header"}, max_bytes)
+        cap = Capture()
+        cap.steps = header["steps"]
+        cap.tokens = header.get("tokens")
+        cap.metadata = header.get("metadata") or {}
+        info, arrays = header.get("info") or {}, header.get("arrays") or {}
+        for name in header["layers"]:
+            cap.layers.append(name)
+            cap.kinds[name] = header["kinds"][name]
+            cap.axes[name] = tuple(header["axes"][name])
+            cap.info[name] = info.get(name, {})
+            cap._data[name] = {int(s): ar.read(k) for s, k in arrays.get(name, {}).items()}
+        for name, per_step in (header.get("stats") or {}).items():
+            cap.stats[name] = {int(s): dict({f: ar.read(k) for f, k in st["arrays"].items()},
+                                            classes=st["classes"])
+                               for s, st in per_step.items()}
+        tables = header.get("values") or {}
+        for field in ("labels", "predictions"):
+            if field in tables:
+                table = tables[field]
+                setattr(cap, field, decode_values(ar.read(table["array"]), table, field, ar.fail))
+            elif field in ar.members:
+                setattr(cap, field, ar.read(field))
     return cap
 
 
@@ -292,14 +606,12 @@ def split_tokens(tokens: Any, layer: str | None = None, kind: str | None = None)
 
 
 def _strs(seq):
-    return None if seq is None else [str(t) for t in seq]
+    if seq is None:
+        return None
+    if isinstance(seq, (str, bytes)):
+        # a string is not a list of tokens: iterating it would label each position with a character
+        text = seq if len(seq) <= 40 else seq[:37] + "..."
+        raise TypeError(f"tokens must be one string per position, not one string ({text!r}); "
+                        "split it first, e.g. text.split() or tokenizer.convert_ids_to_tokens(ids)")
+    return [str(t) for t in seq]
 
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, tuple):
-        return list(o)
-    raise TypeError(f"cannot store {type(o).__name__} in a capture header")

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["quantize", "dequantize", "value_range", "encode", "SCALES"]
+__all__ = ["quantize", "dequantize", "value_range", "encode", "SCALES", "TOP", "NAN_CODE"]
 
 SCALES = ("linear", "log")
 LOG_FLOOR = 1e-6
+#: the highest value code: values map to 0..TOP over [vmin, vmax]
+TOP = 254
+#: the code of a NaN cell, drawn in its own colour (never the minimum's)
+NAN_CODE = 255
 
 
 def value_range(values: np.ndarray, scale: str = "linear", symmetric: bool = False) -> tuple[float, float]:
@@ -44,7 +48,11 @@ def value_range(values: np.ndarray, scale: str = "linear", symmetric: bool = Fal
 
 
 def quantize(values: np.ndarray, vmin: float, vmax: float, scale: str = "linear") -> np.ndarray:
-    """Map values to uint8 codes 0..255 over ``[vmin, vmax]`` (linear or log scale)."""
+    """Map values to uint8 codes ``0..TOP`` over ``[vmin, vmax]`` (linear or log scale); NaN -> ``NAN_CODE``.
+
+    Infinities clip to the ends of the range (they are values beyond it); NaN
+    is no value at all and gets a code, and so a colour, of its own.
+    """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
     v = np.asarray(values, dtype=np.float64)
@@ -53,23 +61,30 @@ def quantize(values: np.ndarray, vmin: float, vmax: float, scale: str = "linear"
         v = np.log(np.clip(v, LOG_FLOOR, None))
     else:
         lo, hi = float(vmin), float(vmax)
+    nan = np.isnan(v)
     t = (v - lo) / (hi - lo if hi > lo else 1.0)
     t = np.nan_to_num(t, nan=0.0, posinf=1.0, neginf=0.0)
-    return np.clip(np.rint(t * 255.0), 0, 255).astype(np.uint8)
+    codes = np.clip(np.rint(t * TOP), 0, TOP).astype(np.uint8)
+    if nan.any():
+        codes[nan] = NAN_CODE
+    return codes
 
 
 def dequantize(codes: np.ndarray, vmin: float, vmax: float, scale: str = "linear") -> np.ndarray:
-    """Approximate values back from codes (what a tooltip can show without floats)."""
-    t = np.asarray(codes, dtype=np.float64) / 255.0
+    """Approximate values back from codes (``NAN_CODE`` -> NaN)."""
+    codes = np.asarray(codes)
+    t = codes.astype(np.float64) / TOP
     if scale == "log":
         lo, hi = np.log(max(vmin, LOG_FLOOR)), np.log(max(vmax, LOG_FLOOR * 10))
-        return np.exp(lo + t * (hi - lo)).astype(np.float32)
-    return (vmin + t * (vmax - vmin)).astype(np.float32)
+        out = np.exp(lo + t * (hi - lo))
+    else:
+        out = vmin + t * (vmax - vmin)
+    return np.where(codes == NAN_CODE, np.nan, out).astype(np.float32)
 
 
 def encode(values: np.ndarray, scale: str = "linear", vmin: float | None = None,
            vmax: float | None = None, symmetric: bool = False) -> tuple[dict, bytes]:
-    """Frame -> (header, payload): payload is ``h*w`` uint8 codes, row-major.
+    """Frame -> (header, payload): payload is ``h*w`` uint8 codes, row-major (``NAN_CODE`` for NaN).
 
     ``symmetric``: the default range is ``(-m, m)`` (see :func:`value_range`).
     """

@@ -1,6 +1,7 @@
 // Codecs: what the kernel sends (bytes traits, header dicts) -> typed arrays.
 // A `bytes` trait arrives as a DataView; frames are uint8 codes, one per cell,
 // with {shape, vmin, vmax, scale} in a separate header (attnwidget/wire.py).
+import { NAN_CODE, TOP } from "./colormaps.js";
 
 /** Same floor as attnwidget/wire.py LOG_FLOOR. */
 export const LOG_FLOOR = 1e-6;
@@ -38,15 +39,16 @@ export function decodeFrame(buf, meta) {
 }
 
 /**
- * The approximate value of a code (inverse of wire.quantize).
- * @param {number} code 0..255
+ * The approximate value of a code (inverse of wire.quantize); NAN_CODE is NaN.
+ * @param {number} code 0..TOP, or NAN_CODE
  * @param {number} vmin
  * @param {number} vmax
  * @param {"linear"|"log"} [scale]
  * @returns {number}
  */
 export function dequantize(code, vmin, vmax, scale = "linear") {
-  const t = code / 255;
+  if (code === NAN_CODE) return NaN;
+  const t = code / TOP;
   if (scale === "log") {
     const lo = Math.log(Math.max(vmin, LOG_FLOOR));
     const hi = Math.log(Math.max(vmax, LOG_FLOOR * 10));

@@ -1,6 +1,7 @@
 // Pure drawing helpers shared by the views: no DOM, so vitest runs them in node.
 // Colours come only from the generated LUTs (js/colormaps.js), code -> RGB,
 // so a canvas pixel equals the pixel of a PNG exported with the same LUT.
+import { TOP } from "./colormaps.js";
 
 /**
  * Colour uint8 codes with a 256-entry RGB table into an RGBA buffer.
@@ -24,14 +25,15 @@ export function colorize(codes, lut, out) {
 }
 
 /**
- * Codes of a vertical colorbar, top = 255, bottom = 0.
+ * Codes of a vertical colorbar, top = TOP (254, the highest value code), bottom = 0;
+ * the NaN code never appears in it.
  * @param {number} height rows
  * @returns {Uint8Array}
  */
 export function colorbarCodes(height) {
   const out = new Uint8Array(height);
   for (let y = 0; y < height; y++) {
-    out[y] = height === 1 ? 255 : Math.round(255 * (1 - y / (height - 1)));
+    out[y] = height === 1 ? TOP : Math.round(TOP * (1 - y / (height - 1)));
   }
   return out;
 }

@@ -226,7 +226,7 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
     const value = dequantize(code, meta.vmin, meta.vmax, meta.scale);
     tooltip.textContent = `${meta.row_axis}: ${rowLabels[hit.row] ?? hit.row}\n`
       + `${meta.col_axis}: ${colLabels[hit.col] ?? hit.col}\n`
-      + `value ≈ ${formatValue(value)}`;
+      + (Number.isNaN(value) ? "value NaN" : `value ≈ ${formatValue(value)}`);
     tooltip.style.display = "block";
     tooltip.style.left = `${p.x + 14}px`;
     tooltip.style.top = `${p.y + 10}px`;

@@ -78,7 +78,7 @@ export default {
       const col = Math.floor(((event.clientX - rect.left) / rect.width) * grid.cols);
       if (row < 0 || col < 0 || row >= grid.rows || col >= grid.cols) { tooltip.style.display = "none"; return; }
       const v = dequantize(grid.codes[row * grid.cols + col], meta.vmin, meta.vmax, meta.scale);
-      tooltip.textContent = `patch (${row}, ${col})\nvalue ≈ ${formatValue(v)}`;
+      tooltip.textContent = `patch (${row}, ${col})\n` + (Number.isNaN(v) ? "value NaN" : `value ≈ ${formatValue(v)}`);
       tooltip.style.display = "block";
       tooltip.style.left = `${event.clientX - rect.left + 14}px`;
       tooltip.style.top = `${event.clientY - rect.top + 10}px`;

@@ -123,15 +123,17 @@ class _Intercept(TorchFunctionMode):
         self.session = session
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        if func is F.scaled_dot_product_attention:
-            return self.session.on_sdpa(func, args, kwargs)
-        if func is F.multi_head_attention_forward:
-            return self.session.on_mha(func, args, kwargs)
-        if func in _SOFTMAX:
-            return self.session.on_softmax(func, args, kwargs)
-        if func in _PRODUCTS:
+        route = _ROUTES.get(func)  # one dict look-up per torch call: every op of the model passes here
+        if route is None:
+            return func(*args, **(kwargs or {}))
+        if route == "product":
             self.session.on_product(func, args)
-        return func(*args, **(kwargs or {}))
+            return func(*args, **(kwargs or {}))
+        return getattr(self.session, route)(func, args, kwargs)
+
+
+_ROUTES = {F.scaled_dot_product_attention: "on_sdpa", F.multi_head_attention_forward: "on_mha",
+           **dict.fromkeys(_SOFTMAX, "on_softmax"), **dict.fromkeys(_PRODUCTS, "product")}
 
 
 def _is_compiled(model) -> bool:

@@ -1,15 +1,15 @@
 """``aw.collect``: attention over a data set, kept per sample, as streaming statistics, or both.
 
-Seed 000's use: run 100-200 evaluation samples through a model, keep each
+The common use: run 100-200 evaluation samples through a model, keep each
 sample's attention with its label and prediction, then compare classes
 (``keep="samples"``, one capture per batch, samples along axis 0). To ask
 whether a pattern holds over a whole evaluation set, ``keep="stats"`` streams
 per-class mean, variance, min, max and head entropy in memory that does not
-grow with the data (:mod:`attnwidget.stats`); ``keep="both"`` does both.
+grow with the data (:mod:`attnwidget._collect.stats`); ``keep="both"`` does both.
 
 The same call runs under ``torch.distributed`` (each rank reads its shard;
 statistics are reduced and kept samples gathered on rank 0, see
-:mod:`attnwidget.distributed`) and resumes from a crash-safe checkpoint.
+:mod:`attnwidget._collect.distributed`) and resumes from a crash-safe checkpoint.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 
 from .._capture import capture
 from .._capture.workspace import Workspace
-from .checkpoint import rank_path
+from .checkpoint import fingerprint, rank_path
 from .sink import BatchSink
 from .state import CollectState, concat_samples
 from .distributed import batch_indices, rank_world
@@ -90,7 +90,8 @@ def collect(model: torch.nn.Module, batches: Iterable, num_samples: int | None =
         and the classes of the statistics.
     predict : callable, optional
         ``predict(output) -> per-sample predictions`` -> ``cap.predictions``
-        (for kept samples; not allowed with ``keep="stats"``).
+        (for kept samples; not allowed with ``keep="stats"``). It must return
+        one value per sample of the batch, else a ValueError names the batch.
     progress : bool
         Show a progress bar (on rank 0 only).
     keep : "samples", "stats" or "both"
@@ -116,7 +117,14 @@ def collect(model: torch.nn.Module, batches: Iterable, num_samples: int | None =
         from an interrupted call with the same options, resume from it: the
         batches it already consumed are read from the iterable but not run
         (the iterable must yield the same batches in the same order). Under
-        ``torch.distributed`` each rank uses ``NAME.rank<r>.npz``.
+        ``torch.distributed`` each rank uses ``NAME.rank<r>.npz``. The file
+        records a fingerprint of the model (parameter and buffer names,
+        shapes, dtypes and a hash of their values) and of the code of
+        ``forward``, ``labels``, ``predict``, ``index`` and callable capture
+        options; a call that differs in any of them, or in the options, is
+        refused with :class:`~attnwidget.errors.CaptureMismatchError` naming the
+        difference, instead of mixing two runs' samples. A checkpoint that
+        cannot be read raises :class:`attnwidget.CaptureFileError`.
     every : int
         Checkpoint after at least this many more samples.
     **capture_options
@@ -157,8 +165,13 @@ def collect(model: torch.nn.Module, batches: Iterable, num_samples: int | None =
     options = _options(keep, num_samples, max_samples, labels, predict, index, rank, world,
                        capture_options)
     path = rank_path(checkpoint, rank, world) if checkpoint is not None else None
-    state = (CollectState.restore(path, options) if path is not None and os.path.exists(path)
-             else CollectState(options))
+    # what else decides the result: computed once per call, and only where a checkpoint must match it
+    prints = None
+    if path is not None:
+        prints = fingerprint(model, {"forward": forward, "labels": labels, "predict": predict, "index": index,
+                                     **{f"capture option {k}": v for k, v in capture_options.items()}})
+    state = (CollectState.restore(path, options, prints) if path is not None and os.path.exists(path)
+             else CollectState(options, prints))
     plan = _Plan(keep, num_samples, max_samples, forward, labels, predict, index, rank, world, path,
                  every, progress and rank == 0, capture_options)
     _run(state, model, batches, plan)
@@ -227,7 +240,7 @@ def _run(state: CollectState, model: torch.nn.Module, batches: Iterable, plan: _
                     output = plan.forward(model, batch)
                 if state.first_metadata is None:
                     state.first_metadata = cap.metadata
-                n = sink.finish(output, predict)
+                n = sink.finish(output, None if predict is None else _counted(predict, b, sink))
                 state.batches += 1
                 state.position += n
                 bar.update(n if limit is None else max(0, min(n, limit - bar.n)))
@@ -241,6 +254,19 @@ def _run(state: CollectState, model: torch.nn.Module, batches: Iterable, plan: _
     finally:
         state.stats.release()
         bar.close()
+
+
+def _counted(predict: Callable, b: int, sink: BatchSink) -> Callable:
+    """``predict``, checked to give one value per sample of batch ``b`` (else a ValueError saying so)."""
+    def run(output):
+        pred = predict(output)
+        got = pred.numel() if isinstance(pred, torch.Tensor) else np.asarray(pred).size
+        if got != sink.n:
+            raise ValueError(f"predict= returned {got} value(s) for batch {b}, which has {sink.n} sample(s)"
+                             + (" and labels" if sink.labels is not None else "")
+                             + "; it must return one prediction per sample, e.g. lambda out: out.argmax(-1)")
+        return pred
+    return run
 
 
 def _options(keep, num_samples, max_samples, labels, predict, index, rank, world,

@@ -3,20 +3,27 @@
 :class:`CollectState` holds the kept samples (per site, per batch), their
 global indices, labels and predictions, the streaming statistics and the
 number of batches and samples consumed. It round-trips through a checkpoint
-file (:mod:`attnwidget.checkpoint`) so a restarted collection continues where
-the last checkpoint left off, and it turns into the final :class:`Capture`,
-gathering every rank's part on rank 0 under ``torch.distributed``.
+file (:mod:`attnwidget._collect.checkpoint`) so a restarted collection
+continues where the last checkpoint left off, and it turns into the final
+:class:`Capture`, gathering every rank's part on rank 0 under
+``torch.distributed``. A checkpoint is resumed only by a call with the same
+options and the same fingerprint (model parameters, the code of the callables):
+anything else would mix two runs' samples, and is refused with
+:class:`~attnwidget.errors.CaptureMismatchError` naming what differs.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from .checkpoint import read_checkpoint, write_checkpoint
+from .checkpoint import (check_fields, checkpoint_error, fingerprint_differences, member, read_checkpoint,
+                         write_checkpoint)
 from .distributed import gather_to_root
 from .stats import StreamingStats
+from ..errors import CaptureFileError, CaptureMismatchError
 from ..store import Capture
 
 __all__ = ["CollectState", "concat_samples"]
@@ -42,8 +49,9 @@ def concat_samples(arrays: list[np.ndarray]) -> tuple[np.ndarray, bool]:
 class CollectState:
     """Everything one process of ``collect`` has gathered; see the module docstring."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], fingerprint: dict[str, Any] | None = None) -> None:
         self.options = options          # JSON-normalised; a checkpoint must match it
+        self.fingerprint = fingerprint  # model and callables (checkpoint.fingerprint); must match too
         self.batches = 0                # batches consumed from the iterable
         self.position = 0               # samples read by this process
         self.count = 0                  # samples kept whole
@@ -75,29 +83,76 @@ class CollectState:
                   "count": self.count, "first_metadata": self.first_metadata,
                   "meta": [[name, kind, list(axes), info] for name, (kind, axes, info) in self.meta.items()],
                   "stats": stats_header, "kept": kept}
+        if self.fingerprint is not None:
+            header["fingerprint"] = self.fingerprint
         write_checkpoint(path, header, arrays)
 
     @classmethod
-    def restore(cls, path: str, options: dict[str, Any]) -> "CollectState":
-        """Read a checkpoint written with the same ``options`` (else a ValueError naming what differs)."""
+    def restore(cls, path: str, options: dict[str, Any],
+                fingerprint: dict[str, Any] | None = None) -> "CollectState":
+        """Read a checkpoint written by a call with the same ``options`` and ``fingerprint``.
+
+        Raises
+        ------
+        attnwidget.CaptureFileError
+            The file is not a readable checkpoint.
+        attnwidget.errors.CaptureMismatchError
+            (a ``ValueError``) It was written by a call with other options, another
+            model or other functions; the message names each difference.
+        """
         header, arrays = read_checkpoint(path)
-        theirs = header.get("options", {})
+        state = cls._parse(path, header, arrays, options, fingerprint)
+        problems = []
+        theirs = header["options"]
         if theirs != options:
             diff = sorted(k for k in set(theirs) | set(options) if theirs.get(k) != options.get(k))
-            raise ValueError(
-                f"checkpoint {path!r} was written by a collect() call with other options "
-                f"({', '.join(f'{k}: {theirs.get(k)!r} there, {options.get(k)!r} now' for k in diff)}); "
-                "pass the same options to resume, or delete the file to start over")
-        state = cls(options)
+            pairs = ", ".join(f"{k}: {theirs.get(k)!r} there, {options.get(k)!r} now" for k in diff)
+            problems.append(f"it used other options ({pairs})")
+        if fingerprint is not None:
+            if "fingerprint" in header:
+                problems += fingerprint_differences(header["fingerprint"], fingerprint)
+            else:
+                warnings.warn(f"checkpoint {path!r} was written by an older attnwidget that did not record "
+                              "the model and functions it ran with, so resuming cannot check them; if "
+                              "either changed, delete the file to start over", stacklevel=3)
+        if problems:
+            raise CaptureMismatchError(
+                f"checkpoint {path!r} was written by another collect() run: " + "; ".join(problems)
+                + ". Resuming would mix the samples of two runs: pass the same model, functions and options "
+                "to resume, or delete the file to start over, or pass another checkpoint= path")
+        return state
+
+    @classmethod
+    def _parse(cls, path: str, header: dict, arrays: dict[str, np.ndarray], options: dict[str, Any],
+               fingerprint: dict[str, Any] | None) -> "CollectState":
+        """The state a checkpoint's header and arrays describe, else a ``CaptureFileError`` saying why not."""
+        check_fields(path, header, {"options": dict, "batches": int, "position": int, "count": int,
+                                    "meta": list, "stats": list, "kept": list})
+        if not (header.get("first_metadata") is None or isinstance(header["first_metadata"], dict)):
+            raise checkpoint_error(path, "its header's 'first_metadata' is not an object")
+        state = cls(options, fingerprint)
         state.batches, state.position, state.count = header["batches"], header["position"], header["count"]
-        state.first_metadata = header["first_metadata"]
-        state.meta = {name: (kind, tuple(axes), info) for name, kind, axes, info in header["meta"]}
-        state.stats = StreamingStats.from_state(header["stats"], arrays)
-        for name, step, key, padded in header["kept"]:
-            state.kept[(name, int(step))] = [arrays[key]]
-            state.padded[(name, int(step))] = bool(padded)
+        if min(state.batches, state.position, state.count) < 0 or state.count > state.position:
+            raise checkpoint_error(path, f"its counts do not add up (batches {state.batches}, samples "
+                                         f"{state.position}, kept {state.count})")
+        state.first_metadata = header.get("first_metadata")
+        try:
+            state.meta = {name: (kind, tuple(axes), info) for name, kind, axes, info in header["meta"]}
+            state.stats = StreamingStats.from_state(header["stats"], arrays)
+            for name, step, key, padded in header["kept"]:
+                state.kept[(name, int(step))] = [member(path, arrays, key, f"kept samples of {name!r}")]
+                state.padded[(name, int(step))] = bool(padded)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            if isinstance(e, CaptureFileError):  # from member(): already says what is wrong
+                raise
+            raise checkpoint_error(path, f"its header does not describe a collection "
+                                         f"({type(e).__name__}: {e})") from None
         for name in ("indices", "labels", "preds"):
             if name in arrays:
+                shape = arrays[name].shape
+                if len(shape) != 1 or shape[0] != state.count:
+                    raise checkpoint_error(path, f"it holds {name} of shape {shape} for {state.count} "
+                                                 "kept samples")
                 getattr(state, name).append(arrays[name])
         return state
 

@@ -21,7 +21,9 @@ The finished statistics live in ``Capture.stats``::
 
 ``var`` is the population variance (``ddof=0``); ``entropy`` is the mean over
 samples and query rows of the row entropy along the key axis (as
-:func:`attnwidget.reduce.entropy` defines it).
+:func:`attnwidget.reduce.entropy` defines it). This module only accumulates;
+the capture answers questions about the result (:meth:`~attnwidget.Capture.classes`,
+:meth:`~attnwidget.Capture.class_count`, :meth:`~attnwidget.Capture.stat`).
 """
 
 from __future__ import annotations
@@ -32,43 +34,15 @@ import numpy as np
 import torch
 
 from .batch_stats import BatchSummarizer, ClassMoments, ClassSums, as_work_tensor
-from ..store import ATTENTION_AXES
+from ..store import ALL, ATTENTION_AXES, FIELDS, class_key
 
-__all__ = ["ALL", "FIELDS", "Moments", "SiteStats", "StreamingStats", "class_count", "class_key",
-           "head_entropy", "site_steps", "stat_array", "stats_classes"]
+__all__ = ["ALL", "FIELDS", "Moments", "SiteStats", "StreamingStats", "head_entropy"]
 
-ALL = "all"
-FIELDS = ("mean", "var", "min", "max")
 _STATE = ("count", "mean", "m2", "min", "max", "ent")  # raw per-class state (checkpoints)
-
-
-def class_key(value: Any):
-    """A label value as a plain, JSON-friendly class key (numpy scalars -> Python scalars)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, str) and value == ALL:
-        raise ValueError(f"a label equals {ALL!r}, the name attnwidget gives the every-sample "
-                         "entry of the statistics; rename that class")
-    return value
 
 
 def _sort_classes(keys):
     return sorted(keys, key=lambda k: (type(k).__name__, k))
-
-
-def stats_classes(cap) -> list:
-    """Class keys present in a capture's statistics (without ``"all"``), as plain Python values, sorted."""
-    found = {c.item() if isinstance(c, np.generic) else c
-             for per_step in (getattr(cap, "stats", None) or {}).values()
-             for st in per_step.values() for c in st["classes"]
-             if not (isinstance(c, str) and c == ALL)}
-    return _sort_classes(found)
-
-
-def site_steps(cap, name: str) -> list[int]:
-    """Steps at which a site holds kept samples or class statistics (``keep="stats"`` keeps none)."""
-    stats = (getattr(cap, "stats", None) or {}).get(name) or {}
-    return sorted(set(cap.steps_of(name)) | {int(s) for s in stats})
 
 
 class Moments:
@@ -414,68 +388,3 @@ def _split(flat: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:
         out.append(flat[i:i + n].reshape(np.shape(p)).astype(np.float64, copy=True))
         i += n
     return out
-
-
-def class_count(cap, layer: str, step: int = 0, label: Any = None) -> int | None:
-    """How many samples of ``label`` (every sample for None) the statistics of a site counted at
-    ``step``; None where the site has no statistics there or not for that class."""
-    site = (getattr(cap, "stats", None) or {}).get(layer, {}).get(step)
-    key = ALL if label is None else class_key(label)
-    if site is None or key not in site["classes"]:
-        return None
-    return int(site["count"][site["classes"].index(key)])
-
-
-def stat_array(cap, layer: str, step: int = 0, *, stat: str = "mean", label: Any = None,
-               difference: tuple | None = None) -> np.ndarray:
-    """One class statistic of a site with the shape of one sample (used by :func:`attnwidget.frame`).
-
-    Parameters
-    ----------
-    cap : Capture
-    layer : str
-        Site name.
-    step : int
-        Forward step.
-    stat : "mean", "var", "min" or "max"
-        Which statistic.
-    label : optional
-        Class key (None: every sample).
-    difference : (a, b), optional
-        Return ``mean[a] - mean[b]`` instead (``stat`` and ``label`` are then unused).
-
-    Returns
-    -------
-    numpy.ndarray
-        From ``cap.stats`` when the site has statistics at that step, else
-        computed from the kept samples (and labels) of the capture.
-    """
-    if stat not in FIELDS:
-        raise ValueError(f"stat must be one of {FIELDS}, not {stat!r}")
-    if difference is not None:
-        if not isinstance(difference, (tuple, list)) or len(difference) != 2:
-            raise ValueError(f"difference must be a pair of class labels (a, b), not {difference!r}")
-        a, b = difference
-        return (stat_array(cap, layer, step, stat="mean", label=a)
-                - stat_array(cap, layer, step, stat="mean", label=b))
-    site = (getattr(cap, "stats", None) or {}).get(layer, {}).get(step)
-    if site is not None:
-        key = ALL if label is None else class_key(label)
-        if key not in site["classes"]:
-            raise ValueError(f"no statistics for class {label!r} at site {layer!r}; classes: "
-                             f"{[c for c in site['classes'] if c != ALL]}")
-        return np.asarray(site[stat][site["classes"].index(key)])
-    data = cap.get(layer, step)
-    if label is None or (isinstance(label, str) and label == ALL):
-        picked = data
-    else:
-        if cap.labels is None:
-            raise ValueError("this capture has no labels, so it cannot be filtered by class; "
-                             "collect it with aw.collect(..., labels=...)")
-        mask = np.asarray(cap.labels) == label
-        if not mask.any():
-            raise ValueError(f"no sample has label {label!r}; labels present: "
-                             f"{sorted(set(np.asarray(cap.labels).tolist()))}")
-        picked = data[mask]
-    picked = picked.astype(np.float64)
-    return {"mean": np.mean, "var": np.var, "min": np.min, "max": np.max}[stat](picked, axis=0)

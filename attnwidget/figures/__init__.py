@@ -11,7 +11,10 @@ dashboard, cross- and self-attention summaries, the ``export`` gallery)
 are built from these primitives in :mod:`attnwidget.recipes`.
 
 Figure functions return a :class:`matplotlib.figure.Figure` (not registered
-with pyplot); save one with :func:`save_figure` or ``fig.savefig``.
+with pyplot); save one with :func:`save_figure` or ``fig.savefig``. A view
+is drawn from its description (``view.describe()``) and the frames of
+:mod:`attnwidget._view_state`, never from the widget: this room imports the
+spine (store, frame, view state, wire, colormaps) and never the widgets.
 
 =========================  ==================================================
 ``heatmap``                one selection, query x key, with token labels

@@ -21,14 +21,19 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
 from ..colormaps import COLORMAPS, apply, lut
-from .._frame import Frame, class_name
-from ..wire import SCALES, quantize, value_range
+from .._frame import Frame
+from ..store import class_name
+from ..wire import SCALES, TOP, quantize, value_range
 
 __all__ = ["frame_rgb", "draw_frame", "colorbar", "color_range", "text_label",
            "thin_ticks", "new_figure", "heat_size", "save_figure", "class_name",
            "check_style", "FORMATS"]
 
 FORMATS = ("png", "pdf", "svg")
+
+#: the most pixels (width x height at the dpi asked for) :func:`save_figure` draws: 300 million
+#: RGBA pixels already take 1.2 GB while rendering
+MAX_PIXELS = 300_000_000
 
 
 def check_style(colormap: str, scale: str) -> None:
@@ -140,14 +145,18 @@ def draw_frame(ax, fr: Frame, *, colormap: str = "viridis", scale: str = "linear
     else:
         ax.set_xticks([])
         ax.set_yticks([])
-    ax.set_title(text_label(fr.title if title is None else title), fontsize=10)
+    title = text_label(fr.title if title is None else title)
+    if np.isnan(np.asarray(fr.values, dtype=np.float32)).any():
+        # NaN has its own colour (grey) and the figure says so, as the widget's tooltip does
+        title = f"{title}\n(grey: NaN)" if title else "grey: NaN"
+    ax.set_title(title, fontsize=10)
     return img, lo, hi
 
 
 def colorbar(fig: Figure, ax, vmin: float, vmax: float, *, colormap: str = "viridis",
              scale: str = "linear", label: str = "attention"):
-    """A colorbar from the widget's 256-entry table over ``[vmin, vmax]``."""
-    cmap = ListedColormap(lut(colormap) / 255.0, name=f"aw-{colormap}")
+    """A colorbar from the widget's table over ``[vmin, vmax]`` (its value codes: NaN's grey is no value)."""
+    cmap = ListedColormap(lut(colormap)[:TOP + 1] / 255.0, name=f"aw-{colormap}")
     if scale == "log":
         from ..wire import LOG_FLOOR
         norm = LogNorm(vmin=max(vmin, LOG_FLOOR), vmax=max(vmax, LOG_FLOOR * 10))
@@ -172,13 +181,24 @@ def heat_size(rows: int, cols: int, base: float = 6.0) -> tuple[float, float]:
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> str:
-    """Write a figure; the format comes from the extension (png, pdf or svg)."""
+    """Write a figure; the format comes from the extension (png, pdf or svg).
+
+    A figure of more than :data:`MAX_PIXELS` pixels at ``dpi`` is refused
+    (``ValueError``) before it is drawn.
+    """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext not in FORMATS:
         raise ValueError(f"cannot tell the format of {path!r}: use a .png, .pdf or .svg name")
-    if not isinstance(dpi, (int, float)) or isinstance(dpi, bool) or dpi <= 0:
+    if not isinstance(dpi, (int, float)) or isinstance(dpi, bool) or not dpi > 0 or not math.isfinite(dpi):
         raise ValueError(f"dpi must be a positive number, not {dpi!r}")
+    w_in, h_in = fig.get_size_inches()
+    pixels = w_in * dpi * h_in * dpi
+    if pixels > MAX_PIXELS:  # refused before rendering, which would allocate all of it
+        most = int(math.sqrt(MAX_PIXELS / max(w_in * h_in, 1e-9)))
+        raise ValueError(f"a {w_in:.1f} x {h_in:.1f} inch figure at dpi {dpi:g} would be "
+                         f"{pixels / 1e6:,.0f} megapixels, above the limit of {MAX_PIXELS // 10**6}; "
+                         f"use dpi {most} or less")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     with warnings.catch_warnings(record=True) as caught:

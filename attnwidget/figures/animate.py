@@ -1,4 +1,4 @@
-"""The step axis as a GIF (seed 002): one figure per step, written with Pillow.
+"""The step axis as a GIF: one figure per step, written with Pillow.
 
 All steps share one colour range, so a colour means the same weight in
 every frame of the animation.
@@ -16,11 +16,11 @@ from PIL import Image
 
 from ..colormaps import DIVERGING
 from .._frame import frame
-from .._collect.stats import site_steps
-from ..store import Capture
+from .._view_state import view_frame
+from ..store import Capture, site_arg
 from ._draw import _report as report, check_style, color_range
 from .heatmap import frame_figure
-from .views import ViewAt, canvas_view
+from .views import canvas_description
 
 __all__ = ["animate", "step_frames"]
 
@@ -28,9 +28,8 @@ __all__ = ["animate", "step_frames"]
 def _explain(name: str, cap: Capture, e: Exception, hint: bool, label: Any) -> ValueError:
     """A frame that cannot be computed at some step, said with what to change."""
     msg = f"cannot animate site {name!r}: {e.args[0] if e.args else e}"
-    per_step = (getattr(cap, "stats", None) or {}).get(name) or {}
-    classes = {c for st in per_step.values() for c in st["classes"]}
-    if hint and per_step and (label is None or _plain(label) in classes):
+    streamed = cap.classes(kept=False, site=name)
+    if hint and cap.has_stats(name) and (label is None or _plain(label) in streamed):
         # the selection asked for kept samples; the class statistics are there at every step
         msg += ("; this capture holds class statistics: animate one with stat='mean' "
                 "(or 'var', 'min', 'max') or difference=(a, b)")
@@ -41,29 +40,31 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def step_frames(source: Any, *, layer: int | str = 0, head: int | str = "mean",
-                sample: int | str = 0, label: Any = None, size: int | None = None,
-                tokens: Any = None, stat: str | None = None,
+def step_frames(source: Any, *, layer: int | str | None = None, site: int | str | None = None,
+                head: int | str = "mean", sample: int | str = 0, label: Any = None,
+                size: int | None = None, tokens: Any = None, stat: str | None = None,
                 difference: Any = None) -> list:
     """One frame per step at which the site ran (or holds statistics), for a view or a capture.
 
-    Raises ``ValueError`` saying what to change when the selection has no frame at some step
+    ``site`` (or ``layer``, its older name; default 0) and the rest select, as
+    :func:`attnwidget.frame` takes them, when ``source`` is a capture. Raises
+    ``ValueError`` saying what to change when the selection has no frame at some step
     (e.g. a class that keeps no sample, where only its statistics can be animated).
     """
     if isinstance(source, Capture):
-        cap, name = source, source.layer_name(layer)
+        cap = source
+        name = cap.site_name(site_arg(site, layer, 0, "step_frames()"))
 
         def at(s):
             return frame(cap, name, head=head, sample=sample, label=label, step=s, size=size,
                          tokens=tokens, stat=stat, difference=difference)
     else:
-        v = canvas_view(source)
-        cap = v.cap
-        name = cap.layers[v.layer] if isinstance(v.layer, int) else v.layer
+        d = canvas_description(source, "animate")
+        cap, name = d.cap, d.site
 
         def at(s):
-            return ViewAt(v, step=s).frame()
-    steps = site_steps(cap, name)
+            return view_frame(cap, d.spec, {**d.selection, "step": s})
+    steps = cap.site_steps(name)
     if not steps:
         raise ValueError(f"cannot animate site {name!r}: it holds no step, neither kept samples "
                          "nor class statistics")
@@ -74,8 +75,8 @@ def step_frames(source: Any, *, layer: int | str = 0, head: int | str = "mean",
         raise _explain(name, cap, e, hint, label) from e
 
 
-def animate(source: Any, path: str | os.PathLike, fps: float = 2, *, layer: int | str = 0,
-            head: int | str = "mean", sample: int | str = 0, label: Any = None,
+def animate(source: Any, path: str | os.PathLike, fps: float = 2, *, layer: int | str | None = None,
+            site: int | str | None = None, head: int | str = "mean", sample: int | str = 0, label: Any = None,
             size: int | None = None, tokens: Any = None, stat: str | None = None,
             difference: Any = None, colormap: str | None = None,
             scale: str | None = None, dpi: int = 100, loop: int = 0) -> str:
@@ -90,7 +91,7 @@ def animate(source: Any, path: str | os.PathLike, fps: float = 2, *, layer: int 
         Output ``.gif`` file.
     fps : float
         Frames (steps) per second.
-    layer, head, sample, label, size, tokens, stat, difference
+    site, layer, head, sample, label, size, tokens, stat, difference
         The selection, when ``source`` is a capture, as :func:`attnwidget.frame`
         takes it. On a capture from ``collect(..., keep="stats")`` (no kept
         sample) each frame is the class statistic (``stat``, default the mean
@@ -116,14 +117,14 @@ def animate(source: Any, path: str | os.PathLike, fps: float = 2, *, layer: int 
     if not fps or fps <= 0:
         raise ValueError(f"fps must be positive, not {fps!r}")
     if not isinstance(source, Capture):
-        v = canvas_view(source)
-        colormap = colormap or getattr(v, "colormap", "viridis")
-        scale = scale or getattr(v, "scale", "linear")
+        d = canvas_description(source, "animate")
+        colormap = colormap or d.colormap or "viridis"
+        scale = scale or d.spec.scale
     elif difference is not None and colormap is None:
         colormap = DIVERGING
     colormap, scale = colormap or "viridis", scale or "linear"
     check_style(colormap, scale)
-    frames = step_frames(source, layer=layer, head=head, sample=sample, label=label,
+    frames = step_frames(source, layer=layer, site=site, head=head, sample=sample, label=label,
                          size=size, tokens=tokens, stat=stat, difference=difference)
     # a class-difference map is coloured symmetric about zero, as the widget sends it
     symmetric = any(f.selection.get("difference") is not None for f in frames)

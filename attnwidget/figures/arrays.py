@@ -1,4 +1,4 @@
-"""Raw arrays out: one ``.npy`` per layer (seed 001's ``attn_raw_layer_{i}.npy``), ``.npz`` per capture.
+"""Raw arrays out: one ``.npy`` per site (``attn_raw_layer_{i}.npy``), ``.npz`` per capture.
 
 The ``.npz`` is the capture engine's own format (:meth:`Capture.save`), so
 :func:`attnwidget.load` reads it back; the ``.npy`` files are plain arrays
@@ -9,11 +9,11 @@ any tool can open. A site with class statistics (``collect(..., keep="stats"
 from __future__ import annotations
 
 import os
-import re
 from typing import Sequence
 
 import numpy as np
 
+from .._names import make_folder, safe_name, write_into
 from ..store import Capture
 
 __all__ = ["save_arrays", "npy_name", "stats_npy_name", "stats_npy_arrays"]
@@ -23,7 +23,8 @@ STATS_FIELDS = ("classes", "count", "mean", "var", "min", "max", "entropy")
 
 
 def _safe(layer: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", layer).strip("_") or "site"
+    # the gallery's rule: a long site name keeps a prefix and a hash, so every name fits the file system
+    return safe_name(layer)
 
 
 def npy_name(index: int, layer: str, step: int | None = None) -> str:
@@ -45,7 +46,7 @@ def stats_npy_arrays(cap: Capture, layer: str) -> list[tuple[str, np.ndarray]]:
     statistics at several steps); empty for a site without statistics.
     """
     i = cap.layers.index(layer)
-    per_step = (getattr(cap, "stats", None) or {}).get(layer) or {}
+    per_step = cap.stats.get(layer) or {}
     out = []
     for s in sorted(per_step):
         st = per_step[s]
@@ -86,21 +87,23 @@ def save_arrays(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int | 
     if not isinstance(cap, Capture):
         raise TypeError(f"save_arrays needs a Capture, not {type(cap).__name__}")
     out = os.fspath(out)
-    os.makedirs(out, exist_ok=True)
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise NotADirectoryError(f"save_arrays writes into a folder and {out!r} is a file; choose a folder")
+    make_folder(out)
     names = cap.layers if layers is None else [cap.layer_name(x) for x in layers]
     written = []
+    # each file goes to a temporary name and is renamed: a failure leaves no torn file, and a
+    # symlink in the folder is replaced rather than written through
     for name in names:
         i = cap.layers.index(name)
         steps = cap.steps_of(name)
         for s in steps:
-            p = os.path.join(out, npy_name(i, name, s if len(steps) > 1 else None))
-            np.save(p, np.asarray(cap.get(name, s)))
-            written.append(p)
+            written.append(write_into(out, npy_name(i, name, s if len(steps) > 1 else None),
+                                      lambda p, a=cap.get(name, s): np.save(p, np.asarray(a)),
+                                      overwrite=True))
         for filename, a in stats_npy_arrays(cap, name):
-            p = os.path.join(out, filename)
-            np.save(p, a)
-            written.append(p)
+            written.append(write_into(out, filename, lambda p, a=a: np.save(p, a), overwrite=True))
     if npz:
-        written.append(cap.save(os.path.join(out, "capture.npz")))
+        written.append(write_into(out, "capture.npz", cap.save, overwrite=True))
     return written
 

@@ -1,4 +1,4 @@
-"""Every head of one layer in a grid (seed 002's multi-head figure).
+"""Every head of one site in a grid.
 
 Each panel is ``frame(cap, layer, head=h, ...)``, the frame a Heatmap view
 shows for that head; all panels share one colour range and one colorbar so
@@ -13,24 +13,10 @@ from typing import Any, Sequence
 from matplotlib.figure import Figure
 
 from .._frame import Frame, frame
-from ..store import Capture
+from ..store import Capture, site_arg
 from ._draw import check_style, color_range, colorbar, draw_frame, text_label
 
-__all__ = ["head_grid", "frames_grid", "num_heads"]
-
-
-def num_heads(cap: Capture, layer: int | str) -> int:
-    """Number of heads a site holds (0 for sites without a head axis)."""
-    name = cap.layer_name(layer)
-    axes = cap.axes[name]
-    if "head" not in axes:
-        return 0
-    steps = cap.steps_of(name)
-    if steps:
-        return int(cap.get(name, steps[0]).shape[axes.index("head")])
-    # statistics only (collect(..., keep="stats")): [class, *sample_shape], the class in the sample's place
-    per_step = (getattr(cap, "stats", None) or {}).get(name) or {}
-    return int(per_step[min(per_step)]["mean"].shape[axes.index("head")]) if per_step else 0
+__all__ = ["head_grid", "frames_grid"]
 
 
 def frames_grid(frames: Sequence[Frame], *, colormap: str = "viridis", scale: str = "linear",
@@ -94,7 +80,8 @@ def frames_grid(frames: Sequence[Frame], *, colormap: str = "viridis", scale: st
     return fig
 
 
-def head_grid(cap: Capture, layer: int | str = 0, *, sample: int | str = 0, label: Any = None,
+def head_grid(cap: Capture, layer: int | str | None = None, *, site: int | str | None = None,
+              sample: int | str = 0, label: Any = None,
               step: int = 0, region: Sequence[int] | None = None, size: int | None = None,
               tokens: Any = None, heads: Sequence[int] | None = None,
               colormap: str = "viridis", scale: str = "linear",
@@ -105,8 +92,9 @@ def head_grid(cap: Capture, layer: int | str = 0, *, sample: int | str = 0, labe
     Parameters
     ----------
     cap : Capture
-    layer, sample, label, step, region, size, tokens
-        The selection, as :func:`attnwidget.frame` takes it.
+    site, layer, sample, label, step, region, size, tokens
+        The selection, as :func:`attnwidget.frame` takes it (``layer`` is the
+        older name of ``site``; default 0).
     heads : sequence of int, optional
         Heads to show (default: all).
     colormap, scale, vmin, vmax, cols
@@ -116,8 +104,8 @@ def head_grid(cap: Capture, layer: int | str = 0, *, sample: int | str = 0, labe
     -------
     matplotlib.figure.Figure
     """
-    name = cap.layer_name(layer)
-    nh = num_heads(cap, name)
+    name = cap.site_name(site_arg(site, layer, 0, "head_grid()"))
+    nh = cap.num_heads(name) or 0
     if nh == 0:
         raise ValueError(f"site {name!r} has no head axis (axes {cap.axes[name]}); "
                          f"use heatmap() for it")

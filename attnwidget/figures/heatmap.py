@@ -1,4 +1,4 @@
-"""One frame as a figure: the heatmap (seeds 001, 002) and the bare image.
+"""One frame as a figure: the heatmap and the bare image.
 
 ``frame_figure`` draws a :class:`~attnwidget.frame.Frame` that was already
 computed (what ``view.save`` uses, so the figure is the frame the view
@@ -54,7 +54,8 @@ def frame_figure(fr: Frame, *, colormap: str = "viridis", scale: str = "linear",
     return fig
 
 
-def heatmap(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
+def heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | None = None,
+            head: int | str = "mean",
             sample: int | str = 0, label: Any = None, step: int = 0,
             region: Sequence[int] | None = None, size: int | None = None,
             tokens: Any = None, stat: str | None = None, difference: Any = None,
@@ -66,8 +67,9 @@ def heatmap(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
     Parameters
     ----------
     cap : Capture
-    layer, head, sample, label, step, region, size, tokens, stat, difference
-        The selection, exactly as :func:`attnwidget.frame` takes it: ``stat``
+    site, layer, head, sample, label, step, region, size, tokens, stat, difference
+        The selection, exactly as :func:`attnwidget.frame` takes it (``layer``
+        is the older name of ``site``; default 0): ``stat``
         draws a class statistic (``"mean"``, ``"var"``, ``"min"``, ``"max"``
         of ``label``), ``difference=(a, b)`` the class-difference map
         ``mean[a] - mean[b]``.
@@ -83,7 +85,7 @@ def heatmap(cap: Capture, layer: int | str = 0, *, head: int | str = "mean",
     -------
     matplotlib.figure.Figure
     """
-    fr = frame(cap, layer, head=head, sample=sample, label=label, step=step,
+    fr = frame(cap, layer, site=site, head=head, sample=sample, label=label, step=step,
                region=region, size=size, tokens=tokens, stat=stat, difference=difference)
     if colormap is None:
         colormap = DIVERGING if difference is not None else "viridis"

@@ -6,10 +6,11 @@ anywidget-style ``model`` whose synced data come from a table embedded in
 the page, one entry per selectable combination of layer, head, class,
 sample and step (and, on a capture with class statistics, statistic and
 class-difference map). Each entry is what the view itself would send for that
-selection: its own ``refresh()`` run through :class:`ViewAt`, so the page
-shows the same frames (pooled to the view's size) as the notebook. Entries
-are stored once per distinct content. A Content-Security-Policy forbids
-every network request.
+selection: :func:`attnwidget._view_state.view_state`, the function the
+widget calls, run on the view's description (``view.describe()``), so the
+page shows the same frames (pooled to the view's size) as the notebook.
+Entries are stored once per distinct content. A Content-Security-Policy
+forbids every network request.
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ import json
 import os
 import pathlib
 import re
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..colormaps import COLORMAPS, DIVERGING
-from .._collect.stats import FIELDS, site_steps, stats_classes
-from ._draw import class_name
-from .views import SELECTION, ViewAt, canvas_view
+from .._view_state import SELECTION, STAT_CHOICES, ViewDescription, frame_args, sites_for, view_state
+from ..store import FIELDS, class_name, site_arg
+from .views import canvas_description
 
 __all__ = ["to_html", "page_table", "inline_module"]
 
@@ -51,7 +53,7 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _key(sel: dict, keys: Sequence[str] = SELECTION) -> str:
+def _key(sel: dict, keys: Sequence[str]) -> str:
     # the same string JSON.stringify gives in the page runtime
     return json.dumps([_plain(sel[k]) for k in keys], separators=(",", ":"), ensure_ascii=False)
 
@@ -85,13 +87,15 @@ def _script_json(obj: Any) -> str:
             .replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def _sent_at(v, sel: dict) -> dict:
-    """What the view would send at ``sel``: its own ``refresh()`` run on a :class:`ViewAt`."""
-    proxy = ViewAt(v, **sel)
-    proxy._labels = None  # the view sends labels only when they differ from this: always, here
-    proxy.refresh()
-    sent = {k: val for k, val in vars(proxy).items()
-            if k.startswith("_") and not k.startswith("__") and k not in ("_view", "_values")}
+def _at(d: ViewDescription, sel: dict) -> dict:
+    """The view's selection with the keys of ``sel`` changed (the rest as the view shows now)."""
+    return {k: sel.get(k, d.selection[k]) for k in SELECTION}
+
+
+def _sent_at(d: ViewDescription, sel: dict) -> dict:
+    """What the view sends at ``sel``: :func:`~attnwidget._view_state.view_state`, as the widget calls it."""
+    spec = replace(d.spec, scale=sel["scale"]) if "scale" in sel else d.spec
+    sent = view_state(d.cap, spec, _at(d, sel))
     # the page keeps each frame's labels in its header, as one entry per frame
     labels = sent.pop("_labels", None)
     if isinstance(labels, dict) and isinstance(sent.get("_frame_meta"), dict):
@@ -100,22 +104,17 @@ def _sent_at(v, sel: dict) -> dict:
     return {k: _jsonable(_drop_timing(val)) for k, val in sent.items()}
 
 
-def _layers_for(v) -> list[int]:
-    want = ("weights",) if type(v).__name__ == "_WeightsCanvas" else ("self", "cross")
-    return [i for i, n in enumerate(v.cap.layers) if v.cap.kinds[n] in want]
-
-
-def _heads_for(v, layer: int, heads) -> list:
-    n = v.num_heads(layer)
+def _heads_for(d: ViewDescription, layer: int, heads) -> list:
+    n = d.cap.num_heads(layer)
     if n is None:
         return ["mean"]
     options = ["mean", "max"] + list(range(n))
     return options if heads is None else [h for h in options if h in list(heads)] or ["mean"]
 
 
-def _stat_options(v, stats: Sequence[str] | None) -> list[str]:
+def _stat_options(d: ViewDescription, stats: Sequence[str] | None) -> list[str]:
     """The class statistics to embed: every one where the capture has statistics."""
-    has = v.has_trait("stat") and v.has_stats()
+    has = d.has("stat") and d.cap.has_stats()
     if stats is None:
         return list(FIELDS) if has else []
     stats = list(dict.fromkeys(stats))
@@ -144,7 +143,8 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
                heads: Sequence[int | str] | None = None, samples: int | Sequence[int] | None = 16,
                steps: Sequence[int] | None = None, scales: Sequence[str] | None = None,
                stats: Sequence[str] | None = None, differences: bool = True,
-               class_names: dict | None = None, max_bytes: int = 64 * 2**20) -> dict:
+               class_names: dict | None = None, max_bytes: int = 64 * 2**20,
+               sites: Sequence[int | str] | None = None) -> dict:
     """The data a standalone page embeds: initial state, options, selection table, states.
 
     See :func:`to_html` for the parameters. Raises ``ValueError`` when the
@@ -159,33 +159,34 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
     or statistic: it is stored once, under ``label=None, sample="mean"``, the
     first statistic and the linear scale (``difference.ignored/forced``).
     """
-    from ..widgets.controls import STAT_CHOICES  # the explorer's names for the statistics
-
-    v = canvas_view(view)
-    cap = v.cap
+    d = canvas_description(view, "a standalone page")
+    cap = d.cap
+    layers = site_arg(sites, layers, None, "page_table()")
     # a colour scale changes the codes sent, so it is part of the key where the view has one
-    has_scale = v.has_trait("scale")
-    scale_opts = list(scales) if scales is not None else [v.scale] if has_scale else []
+    has_scale = d.has("scale")
+    scale_opts = list(scales) if scales is not None else [d.spec.scale] if has_scale else []
     if scale_opts and not has_scale:
-        raise ValueError(f"a {type(v).__name__.lstrip('_')} has no colour scale to embed")
-    stat_opts = _stat_options(v, stats)
-    classes = stats_classes(cap)
+        raise ValueError(f"a {d.name} has no colour scale to embed")
+    stat_opts = _stat_options(d, stats)
+    classes = cap.classes(kept=False)
     pairs = [(a, b) for a in classes for b in classes if a != b] \
-        if stat_opts and differences and v.has_trait("difference") else []
-    keys = SELECTION + (("stat",) if stat_opts else ()) + (("difference",) if pairs else ()) \
+        if stat_opts and differences and d.has("difference") else []
+    keys = tuple(k for k in SELECTION if k not in ("stat", "difference")
+                 or (k == "stat" and stat_opts) or (k == "difference" and pairs)) \
         + (("scale",) if has_scale else ())
     diff = None
     if pairs:
         diff = {"ignored": {"label": None, "sample": "mean",
                             **({"stat": "mean" if "mean" in stat_opts else stat_opts[0]})},
                 "forced": {"scale": "linear"} if has_scale else {}}
-    layer_ids = _layers_for(v) if layers is None else [cap.layers.index(cap.layer_name(x)) for x in layers]
+    layer_ids = (sites_for(cap, d.kind) if layers is None
+                 else [cap.layers.index(cap.site_name(x)) for x in layers])
     if not layer_ids:
-        raise ValueError(f"this capture has no site a {type(v).__name__} can show")
-    labels = [None] + [_plain(x) for x in v.classes()]
+        raise ValueError(f"this capture has no site a {d.name} can show")
+    labels = [None] + [_plain(x) for x in cap.classes()]
     sample_opts: dict[str, list] = {}
     for lb in labels:
-        n = v.num_samples(lb)  # 0 for a class with statistics and no kept sample
+        n = cap.class_count(lb)  # 0 for a class with statistics and no kept sample
         idx = list(range(min(n, samples))) if isinstance(samples, int) else \
             list(range(n)) if samples is None else [s for s in samples if 0 <= s < n]
         sample_opts[_label_key(lb)] = ["mean"] + idx
@@ -196,10 +197,10 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
         nonlocal total
         # selections that give frame() the same arguments share one entry, computed once
         # (the views' own frame cache is keyed the same way)
-        same = json.dumps([_jsonable(ViewAt(v, **sel).frame_selection()), sel.get("scale")],
+        same = json.dumps([_jsonable(frame_args(cap, _at(d, sel))), sel.get("scale")],
                           sort_keys=True, default=str)
         if same not in memo:
-            data = _sent_at(v, sel)
+            data = _sent_at(d, sel)
             blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             digest = hashlib.sha1(blob.encode()).hexdigest()
             if digest not in seen:
@@ -216,18 +217,18 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
 
     for li in layer_ids:
         name = cap.layers[li]
-        ran = site_steps(cap, name)
+        ran = cap.site_steps(name)
         st = ran if steps is None else [s for s in steps if s in ran]
         if not st:
             continue
-        hs = _heads_for(v, li, heads)
+        hs = _heads_for(d, li, heads)
         layer_opts.append({"index": li, "name": name, "heads": hs, "steps": st})
         for step, head, scale in itertools.product(st, hs, scale_opts or [None]):
-            stats_only, with_stats = v.stats_only(li, step), v.has_stats(li, step)
+            stats_only, with_stats = cap.is_stats_only(li, step), cap.has_stats(li, step)
             for lb in labels:
                 if stats_only:  # no sample kept here: the frame is the class statistic
                     shown = ["mean"]
-                elif v.num_samples(lb) == 0 and not with_stats:
+                elif cap.class_count(lb) == 0 and not with_stats:
                     continue  # neither samples of this class nor statistics here
                 else:
                     shown = sample_opts[_label_key(lb)]
@@ -244,14 +245,14 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
             add(dict(layer=li, head=head, step=step, difference=pair, **diff["ignored"],
                      **diff["forced"]))
     if not table:
-        raise ValueError("no frame to embed: the layers and steps asked for do not exist")
-    # the module text travels once, in its own script; layout is a kernel-side model
-    state = {k: _jsonable(val) for k, val in v.get_state().items()
-             if k not in ("_esm", "_css", "layout", "comm", "_labels")}
-    if v.has_trait("difference") and "difference" not in keys:
+        raise ValueError("no frame to embed: the sites and steps asked for do not exist")
+    # the module text travels once, in its own script; the labels go with each frame's header
+    state = {k: _jsonable(val) for k, val in d.state.items() if k != "_labels"}
+    if d.has("difference") and "difference" not in keys:
         state["difference"] = None  # no difference map embedded
-    want = {k: _plain(getattr(v, k)) for k in keys}
-    if "difference" in keys and v.difference is not None and tuple(v.difference) not in pairs:
+    now = dict(d.selection, scale=d.spec.scale)
+    want = {k: _plain(now[k]) for k in keys}
+    if "difference" in keys and now["difference"] is not None and tuple(now["difference"]) not in pairs:
         want["difference"] = None
     found = _lookup(table, want, keys, diff)
     if found is None:  # the view's own selection was left out: start at the first entry
@@ -264,7 +265,7 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
     if diff is not None:
         diff["colormap"] = DIVERGING if "colormap" in state else None
         # what clearing the difference restores (the view saved it when the difference was set)
-        diff["before"] = dict(v.__dict__.get("_before_difference") or {})
+        diff["before"] = dict(d.restore)
     return {
         "initial": state,
         "keys": list(keys),
@@ -275,7 +276,7 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
             "samples": sample_opts,
             "colormaps": list(COLORMAPS) if "colormap" in state else [],
             "scales": scale_opts,
-            "stats": [[s, {v: n for n, v in STAT_CHOICES}[s]] for s in stat_opts],
+            "stats": [[s, {value: n for n, value in STAT_CHOICES}[s]] for s in stat_opts],
             "differences": [{"value": list(p), "name": f"{class_name(p[0], class_names)} − "
                                                       f"{class_name(p[1], class_names)}"}
                             for p in pairs],
@@ -286,10 +287,10 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
     }
 
 
-def _module_text(v, esm: Any) -> str:
-    src = getattr(v, "_esm", None) if esm is None else esm
+def _module_text(d: ViewDescription, esm: Any) -> str:
+    src = d.esm if esm is None else esm
     if src is None:
-        raise ValueError(f"{type(v).__name__} has no ES module to inline")
+        raise ValueError(f"{d.name} has no ES module to inline")
     if isinstance(src, pathlib.Path) or (isinstance(src, str) and "\n" not in src and src.endswith(".js")):
         p = pathlib.Path(src)
         if not p.exists():
@@ -322,6 +323,7 @@ def inline_module(text: str) -> str | None:
 
 
 def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] | None = None,
+            sites: Sequence[int | str] | None = None,
             heads: Sequence[int | str] | None = None, samples: int | Sequence[int] | None = 16,
             steps: Sequence[int] | None = None, scales: Sequence[str] | None = None,
             stats: Sequence[str] | None = None, differences: bool = True,
@@ -335,8 +337,9 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
         The view to export (an Explorer exports its main view).
     path : str or os.PathLike
         Output ``.html`` file.
-    layers : sequence of int or str, optional
-        Layers the page can show (default: every site the view can show).
+    sites, layers : sequence of int or str, optional
+        Sites the page can show (default: every site the view can show);
+        ``layers`` is the older name of ``sites``.
     heads : sequence, optional
         Heads to embed (default: "mean", "max" and every head).
     samples : int or sequence of int, optional
@@ -359,7 +362,7 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
     class_names : dict, optional
         Label -> name for the class control.
     title : str, optional
-        Page title (default: the view's kind and the capture's first site).
+        Page title (default: the view's kind and its selected site).
     esm : str or path, optional
         The ES module to inline instead of the view's bundle.
     max_bytes : int
@@ -370,15 +373,14 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
     str
         The path written.
     """
-    v = canvas_view(view)
+    d = canvas_description(view, "to_html")
     path = os.fspath(path)
     if not path.lower().endswith((".html", ".htm")):
         raise ValueError(f"to_html writes an .html file, not {path!r}")
-    data = page_table(v, layers=layers, heads=heads, samples=samples, steps=steps, scales=scales,
-                      stats=stats, differences=differences,
-                      class_names=class_names or getattr(view, "class_names", None),
-                      max_bytes=max_bytes)
-    module = _module_text(v, esm)
+    data = page_table(view, layers=layers, sites=sites, heads=heads, samples=samples, steps=steps,
+                      scales=scales, stats=stats, differences=differences,
+                      class_names=class_names or d.class_names, max_bytes=max_bytes)
+    module = _module_text(d, esm)
     inlined = inline_module(module)
     runtime = (_HERE / "_page.js").read_text(encoding="utf-8")
     if inlined is not None:
@@ -391,7 +393,7 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
                   "  s.className = 'aw-error'; document.body.dataset.awReady = 'error'; });\n")
     esm_tag = "" if inlined is not None else \
         f'<script type="application/json" id="aw-esm">{_script_json(module)}</script>\n'
-    page_title = title or f"attnwidget · {type(v).__name__.lstrip('_')} · {v.cap.layers[v.layer]}"
+    page_title = title or f"attnwidget · {d.name} · {d.site}"
     doc = (
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">\n"

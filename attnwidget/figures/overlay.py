@@ -1,4 +1,4 @@
-"""CLS attention over an image (seed 001): one query row, patches as a grid.
+"""CLS attention over an image: one query row, patches as a grid.
 
 The row is cut with ``frame(..., region=(query, query + 1, skip, key_len))``,
 the same selection an ImageOverlay view makes, reshaped to the patch grid,
@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .._frame import Frame, frame
-from ..store import Capture
+from ..store import Capture, site_arg
 from ._draw import check_style, color_range, colorbar, frame_rgb, new_figure, text_label
 
 __all__ = ["cls_overlay", "overlay_figure", "as_image", "patch_grid"]
@@ -84,7 +84,7 @@ def overlay_figure(fr: Frame, image: Any, *, grid: Sequence[int] | None = None,
     grid : (rows, cols), optional
         Patch grid (default: square).
     colormap, scale, vmin, vmax
-        As the widget (default colormap "jet", as seed 001).
+        As the widget (default colormap "jet", which reads well over photographs).
     alpha : float
         Opacity of the attention over the image.
     title : str, optional
@@ -119,8 +119,8 @@ def overlay_figure(fr: Frame, image: Any, *, grid: Sequence[int] | None = None,
     return fig
 
 
-def cls_overlay(cap: Capture, layer: int | str = -1, image: Any = None, *,
-                query: int = 0, skip: int = 1, head: int | str = "mean",
+def cls_overlay(cap: Capture, layer: int | str | None = None, image: Any = None, *,
+                site: int | str | None = None, query: int = 0, skip: int = 1, head: int | str = "mean",
                 sample: int | str = 0, label: Any = None, step: int = 0,
                 grid: Sequence[int] | None = None, colormap: str = "jet",
                 scale: str = "linear", alpha: float = 0.5) -> Figure:
@@ -129,8 +129,8 @@ def cls_overlay(cap: Capture, layer: int | str = -1, image: Any = None, *,
     Parameters
     ----------
     cap : Capture
-    layer : int or str
-        Attention site (default: the last).
+    site, layer : int or str
+        Attention site (default: the last); ``layer`` is the older name of ``site``.
     image : path, PIL image or array
         The image the model saw.
     query : int
@@ -148,7 +148,7 @@ def cls_overlay(cap: Capture, layer: int | str = -1, image: Any = None, *,
     """
     if image is None:
         raise ValueError("cls_overlay needs the image the model saw: image=path, PIL image or array")
-    name = cap.layer_name(layer)
+    name = cap.site_name(site_arg(site, layer, -1, "cls_overlay()"))
     if cap.kinds[name] == "weights":
         raise ValueError(f"site {name!r} holds tapped weights, not query x key attention")
     fr = frame(cap, name, head=head, sample=sample, label=label, step=step,

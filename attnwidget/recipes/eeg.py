@@ -1,4 +1,4 @@
-"""EEG sleep-staging dashboard (seed 003): epochs, channels, time in one figure.
+"""EEG sleep-staging dashboard: epochs, channels, time in one figure.
 
 A sequence model such as MESA attends at three levels: time steps within
 one channel of one epoch ("temporal"), channels within an epoch
@@ -78,7 +78,7 @@ def eeg_dashboard(cap: Capture, epoch_layer: int | str, channel_layer: int | str
     matplotlib.figure.Figure
     """
     check_style(colormap, "linear")
-    ename = cap.layer_name(epoch_layer)
+    ename = cap.site_name(epoch_layer)
     top = frame(cap, ename, head=head, sample=sample, step=step)
     n_ep = top.shape[0]
     names = _epoch_labels(n_ep, epoch_labels, epoch_predictions, class_names)
@@ -95,7 +95,7 @@ def eeg_dashboard(cap: Capture, epoch_layer: int | str, channel_layer: int | str
     for e in epochs:
         row = []
         if channel_layer is not None:
-            cname = cap.layer_name(channel_layer)
+            cname = cap.site_name(channel_layer)
             per = _samples(cap, cname, step) // rec
             if per != n_ep:
                 raise ValueError(f"channel site {cname!r} holds {per * rec} samples; expected "
@@ -104,7 +104,7 @@ def eeg_dashboard(cap: Capture, epoch_layer: int | str, channel_layer: int | str
                        tokens=list(channel_names) if channel_names else None)
             row.append((fr, f"epoch {e} · channels"))
         if temporal_layer is not None:
-            tname = cap.layer_name(temporal_layer)
+            tname = cap.site_name(temporal_layer)
             per = _samples(cap, tname, step) // (rec * n_ep)
             chans = range(min(per, max_channels)) if per > 1 else [None]
             for c in chans:

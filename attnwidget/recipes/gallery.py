@@ -1,6 +1,7 @@
 """What ``attnwidget export`` writes for a capture: a plan of figures per kind of site.
 
-* tapped weights with seed 000's axes: ``layer_weight_heatmap_{class}``,
+* tapped weights with the axes of :data:`~attnwidget.recipes.weights.WEIGHT_AXES`:
+  ``layer_weight_heatmap_{class}``,
   ``layer_weight_comparison``, ``temporal_attention_heatmap_{class}``,
   ``intra_group_attention_{class}``, ``inter_group_attention_{class}``;
 * other tapped weights: ``weights_layer_{i}_{site}_{class}``;
@@ -29,15 +30,19 @@ draws them with a progress bar.
 
 from __future__ import annotations
 
+import hashlib
 import os
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from .._collect.stats import stats_classes
+from .._names import (ExportError, check_folder, clean_stale_temporaries, fold, make_folder,
+                      remove_folders, unique_names, write_into)
+from .._names import advice as _advice
+from .._names import safe_name as _safe_name
 from ..store import Capture
 from ..figures._draw import FORMATS, class_name, save_figure
-from ..figures.grid import head_grid, num_heads
+from ..errors import NoLabelsError, check_head
+from ..figures.grid import head_grid
 from ..figures.heatmap import heatmap
 from .summary import attention_summary
 from .weights import (WEIGHT_AXES, class_labels, inter_group, intra_group, layer_weight_comparison,
@@ -45,8 +50,8 @@ from .weights import (WEIGHT_AXES, class_labels, inter_group, intra_group, layer
 
 __all__ = ["plan_gallery", "export_gallery", "Job", "safe_name", "class_file_names"]
 
-# seed 000's file stem for each kind of tapped site, and the per-class figure drawing it
-_SEED000 = {
+# the file stem for each kind of tapped site, and the per-class figure drawing it
+_WEIGHT_FIGURES = {
     "layer_weights": ("layer_weight_heatmap", layer_weight_heatmap),
     "temporal": ("temporal_attention_heatmap", temporal_heatmap),
     "intra_group": ("intra_group_attention", intra_group),
@@ -56,12 +61,22 @@ _SEED000 = {
 
 def class_file_names(classes: Sequence[Any], class_names: dict | None) -> dict[Any, str]:
     """Class label -> the name its files carry: the class name made safe, with the label appended
-    where two classes would otherwise share a file name (e.g. "a/b" and "a_b", or a repeated name)."""
+    where two classes would otherwise share a file name (e.g. "a/b" and "a_b", a repeated name, or
+    "Spoof" and "spoof", one file on macOS and Windows), and a hash of the label where even that
+    is not enough (string labels "Spoof" and "spoof")."""
     names = {c: safe_name(class_name(c, class_names)) for c in classes}
-    seen: dict[str, int] = {}
-    for n in names.values():
-        seen[n] = seen.get(n, 0) + 1
-    return {c: n if seen[n] == 1 else f"{n}_{safe_name(c)}" for c, n in names.items()}
+
+    def clashing(chosen: dict) -> set:
+        seen: dict[str, int] = {}
+        for n in chosen.values():
+            seen[fold(n)] = seen.get(fold(n), 0) + 1
+        return {c for c, n in chosen.items() if seen[fold(n)] > 1}
+
+    clash = clashing(names)
+    names.update({c: f"{names[c]}_{safe_name(c)}" for c in clash})
+    for c in clashing(names) & clash:
+        names[c] = f"{names[c]}~{hashlib.sha256(repr(c).encode()).hexdigest()[:8]}"
+    return names
 
 
 @dataclass
@@ -73,8 +88,9 @@ class Job:
 
 
 def safe_name(text: str) -> str:
-    """A site or class name made safe for a file name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "site"
+    """A site or class name made safe for a file name (see :func:`attnwidget._names.safe_name`:
+    a long name keeps a readable prefix and ends with a hash of the whole name)."""
+    return _safe_name(text)
 
 
 def _weights_kind(cap: Capture, name: str) -> str | None:
@@ -85,21 +101,16 @@ def _weights_kind(cap: Capture, name: str) -> str | None:
 
 
 def _check_head(cap: Capture, sites: Sequence[str], head: Any) -> None:
-    if isinstance(head, str):
-        if head not in ("mean", "max"):
-            raise ValueError(f"head must be an int, 'mean' or 'max', not {head!r}")
-        return
+    check_head(head, None, "", -1)  # an int, "mean" or "max", whatever the sites
     for s in sites:
-        n = num_heads(cap, s)
-        if n and not -n <= head < n:
-            raise ValueError(f"head {head} is out of range: site {s!r} has {n} heads (0..{n - 1})")
+        check_head(head, cap.num_heads(s), s, cap.layers.index(s))
 
 
 def _check_label(cap: Capture, label: Any, kept: list, class_names: dict | None) -> None:
     """Raise a clear error unless ``label`` keeps samples or has statistics in the capture."""
-    known = kept + [c for c in stats_classes(cap) if c not in kept]
+    known = kept + [c for c in cap.classes(kept=False) if c not in kept]
     if not known:
-        raise ValueError(f"cannot show class {label!r}: this capture has no labels and no class "
+        raise NoLabelsError(f"cannot show class {label!r}: this capture has no labels and no class "
                          "statistics; collect it with aw.collect(..., labels=...)")
     if label not in known:
         raise ValueError(f"unknown class {label!r}; classes are: "
@@ -109,12 +120,10 @@ def _check_label(cap: Capture, label: Any, kept: list, class_names: dict | None)
 def _stats_step(cap: Capture, site: str) -> tuple[int | None, list]:
     """The step the statistics figures of a site show (0, else its first step with statistics) and
     the classes it has statistics for there; ``(None, [])`` for a site without statistics."""
-    per_step = (getattr(cap, "stats", None) or {}).get(site) or {}
-    if not per_step:
+    if not cap.has_stats(site):
         return None, []
-    step = 0 if 0 in per_step else min(per_step)
-    present = per_step[step]["classes"]
-    return step, [c for c in stats_classes(cap) if c in present]
+    step = 0 if cap.has_stats(site, 0) else min(cap.stats[site])
+    return step, cap.classes(kept=False, site=site, step=step)
 
 
 def _weight_classes(cap: Capture, site: str, kept_classes: list, label: Any) -> tuple[list, list]:
@@ -137,7 +146,7 @@ def _stats_jobs(cap: Capture, site: str, head: Any, label: Any, class_names: dic
                 fmt: str, fig_job: Callable, means: bool = True) -> list[Job]:
     """A site's class-mean figures (``means``) and, without ``label``, each class minus the first.
 
-    Classes are those of :func:`attnwidget.stats.stats_classes` that the site has
+    Classes are those of :meth:`attnwidget.Capture.classes` that the site has
     statistics for at :func:`_stats_step`; nothing for a site without statistics.
     """
     step, classes = _stats_step(cap, site)
@@ -146,7 +155,7 @@ def _stats_jobs(cap: Capture, site: str, head: Any, label: Any, class_names: dic
     if label is not None:
         classes = [c for c in classes if c == label]
     stem = f"layer_{cap.layers.index(site)}_{safe_name(site)}"
-    file_names = class_file_names(stats_classes(cap), class_names)  # the same name in every export
+    file_names = class_file_names(cap.classes(kept=False), class_names)  # the same name in every export
     names = [file_names[c] for c in classes]
     jobs = [fig_job(f"class_mean_{stem}_{n}.{fmt}",
                     lambda c=c: heatmap(cap, site, head=head, step=step, stat="mean", label=c))
@@ -210,7 +219,7 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
                         f"weights_layer_{i}_{safe_name(site)}_{cname}.{fmt}",
                         lambda s=site, c=c: heatmap(cap, s, head=head, sample="mean", label=c)))
                     continue
-                stem, draw = _SEED000[kind]
+                stem, draw = _WEIGHT_FIGURES[kind]
                 jobs.append(fig_job(f"{stem}_{cname}{tag}.{fmt}",
                                     lambda s=site, c=c, d=draw: d(cap, s, label=c, class_names=class_names)))
             if kind == "layer_weights" and site_classes:
@@ -228,7 +237,7 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
         if classes:  # figures of kept samples; none for a class that has statistics alone
             jobs.append(fig_job(f"heatmap_{stem}.{fmt}",
                                 lambda s=site: heatmap(cap, s, head=head, sample=sample, label=lab)))
-            if (num_heads(cap, site) or 0) > 1:
+            if (cap.num_heads(site) or 0) > 1:
                 jobs.append(fig_job(f"multihead_{stem}.{fmt}",
                                     lambda s=site: head_grid(cap, s, sample=sample, label=lab)))
             if len(cap.steps_of(site)) > 1:
@@ -256,14 +265,24 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
             for filename, a in stats_npy_arrays(cap, site):
                 jobs.append(Job(filename, lambda path, a=a: np.save(path, a)))
         jobs.append(Job("capture.npz", lambda path: cap.save(path)))
+    # every name fits the file system, and none overwrites another where case does not count
+    for job, name in zip(jobs, unique_names([j.filename for j in jobs])):
+        job.filename = name
     return jobs
 
 
 def export_gallery(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int | str] | None = None,
                    head: int | str = "mean", label: Any = None, class_names: dict | None = None,
                    fmt: str = "png", dpi: int = 150, sample: int | str = 0, raw: bool = False,
-                   progress: bool = True) -> list[str]:
+                   progress: bool = True, overwrite: bool = False,
+                   protect: Sequence[str | os.PathLike] = ()) -> list[str]:
     """Write every figure for a capture into a folder.
+
+    Nothing is written before the folder is checked (it is not a file, and
+    no file of the export exists there unless ``overwrite``). Each file is
+    written to a temporary name and renamed, so a failure part-way (a full
+    disk) leaves the files written before it whole and no torn file; a
+    symlink in the folder is replaced, never written through.
 
     Parameters
     ----------
@@ -290,21 +309,46 @@ def export_gallery(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int
         a site with class statistics, and ``capture.npz``).
     progress : bool
         Show a progress bar (tqdm, on stderr).
+    overwrite : bool
+        Replace files of the export that exist in ``out`` already (default:
+        refuse, listing them).
+    protect : sequence of paths
+        Files never to be written, whatever ``overwrite`` says (the command
+        line passes the capture it read, so ``--raw`` cannot replace it).
 
     Returns
     -------
     list of str
         The paths written.
+
+    Raises
+    ------
+    attnwidget._names.ExportError
+        (an ``OSError``) the folder cannot be used or a write failed; its
+        message says which file, why, and how many were written whole.
     """
     jobs = plan_gallery(cap, layers=layers, head=head, label=label, class_names=class_names,
                         fmt=fmt, dpi=dpi, sample=sample, raw=raw)
     out = os.fspath(out)
-    os.makedirs(out, exist_ok=True)
+    check_folder(out, [j.filename for j in jobs], overwrite=overwrite, protect=protect)
+    created = make_folder(out)
+    clean_stale_temporaries(out)
     from tqdm.auto import tqdm
 
-    written = []
-    for job in tqdm(jobs, desc="attnwidget export", unit="file", disable=not progress):
-        path = os.path.join(out, job.filename)
-        job.write(path)
-        written.append(path)
+    written: list[str] = []
+    try:
+        with tqdm(jobs, desc="attnwidget export", unit="file", disable=not progress) as bar:
+            for job in bar:
+                try:
+                    written.append(write_into(out, job.filename, job.write, overwrite=overwrite))
+                except ExportError:
+                    raise
+                except OSError as e:
+                    raise ExportError(f"could not write {job.filename!r} in {out!r}: {e.strerror or e} "
+                                      f"({len(written)} of {len(jobs)} files written whole before it); "
+                                      f"{_advice(e)}") from e
+    except BaseException:
+        if not written:
+            remove_folders(created)  # nothing written: leave no empty folder behind either
+        raise
     return written

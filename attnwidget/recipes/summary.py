@@ -1,4 +1,4 @@
-"""Cross- and self-attention summary with token labels (seed 004).
+"""Cross- and self-attention summary with token labels.
 
 A translation decoder's cross-attention (target tokens down, source tokens
 across) next to its self-attention (target down, target across), both the
@@ -16,7 +16,6 @@ from matplotlib.figure import Figure
 from .._frame import frame
 from ..store import Capture
 from ..figures._draw import check_style, color_range, colorbar, draw_frame, new_figure, text_label
-from ..figures.grid import num_heads
 
 __all__ = ["attention_summary", "default_pair"]
 
@@ -54,8 +53,8 @@ def attention_summary(cap: Capture, cross_layer: int | str | None = None,
     """
     check_style(colormap, scale)
     dc, ds = default_pair(cap)
-    cross = cap.layer_name(cross_layer) if cross_layer is not None else dc
-    selfl = cap.layer_name(self_layer) if self_layer is not None else ds
+    cross = cap.site_name(cross_layer) if cross_layer is not None else dc
+    selfl = cap.site_name(self_layer) if self_layer is not None else ds
     sites = [s for s in (cross, selfl) if s is not None]
     if not sites:
         raise ValueError("this capture has no 'self' or 'cross' attention site to summarise")
@@ -65,7 +64,7 @@ def attention_summary(cap: Capture, cross_layer: int | str | None = None,
     sel = dict(sample=sample, label=label, step=step, tokens=tokens)
     top = [frame(cap, s, head="mean", **sel) for s in sites]
     first = sites[0]
-    nh = num_heads(cap, first) if heads else 0
+    nh = (cap.num_heads(first) or 0) if heads else 0
     head_frames = [frame(cap, first, head=h, **sel) for h in range(nh)] if nh > 1 else []
     hcols = min(len(head_frames), 4) if head_frames else 0
     hrows = math.ceil(len(head_frames) / hcols) if hcols else 0

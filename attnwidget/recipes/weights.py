@@ -1,4 +1,8 @@
-"""Seed 000's gallery: tapped weights of an audio spoofing model, per class.
+"""Figures of tapped weights per class: learned layer weights, temporal and group attention.
+
+The tapped sites of a model that weighs the layers of a speech encoder and
+attends over time and over groups of layers (an audio anti-spoofing model,
+say) get one figure each, per class.
 
 Tapped ("weights") sites are recognised by their axis names:
 
@@ -21,16 +25,15 @@ from typing import Any, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .._frame import frame, select_samples
-from .._collect.stats import class_count, stat_array
-from ..store import Capture
+from .._frame import frame
+from ..store import Capture, site_arg
 from ..figures._draw import (check_style, class_name, color_range, colorbar, draw_frame, frame_rgb,
                     heat_size, new_figure, text_label)
 
 __all__ = ["layer_weight_heatmap", "layer_weight_comparison", "temporal_heatmap",
            "intra_group", "inter_group", "find_sites", "class_labels", "WEIGHT_AXES"]
 
-# axis names of the tapped sites each seed-000 figure draws
+# axis names of the tapped sites each figure here draws
 WEIGHT_AXES = {
     "layer_weights": ("sample", "layer"),
     "temporal": ("sample", "layer", "frame"),
@@ -47,15 +50,15 @@ def find_sites(cap: Capture, what: str) -> list[str]:
 
 
 def class_labels(cap: Capture) -> list:
-    """The distinct class labels of a capture, sorted (``[None]`` without labels)."""
+    """The distinct class labels of the kept samples, sorted (``[None]`` without labels)."""
     if cap.labels is None:
         return [None]
-    return sorted(set(np.asarray(cap.labels).tolist()))
+    return cap.classes(stats=False)
 
 
 def _site(cap: Capture, layer, what: str) -> str:
     if layer is not None:
-        name = cap.layer_name(layer)
+        name = cap.site_name(layer)
         if tuple(cap.axes[name]) != WEIGHT_AXES[what]:
             raise ValueError(f"site {name!r} has axes {cap.axes[name]}, but this figure "
                              f"draws a site with axes {WEIGHT_AXES[what]}")
@@ -67,20 +70,16 @@ def _site(cap: Capture, layer, what: str) -> str:
     return found[0]
 
 
-def _streamed(cap: Capture, name: str, step: int) -> bool:
-    """Whether the site holds statistics and no kept sample at ``step`` (``collect(keep="stats")``)."""
-    return step not in cap.steps_of(name) and class_count(cap, name, step) is not None
-
-
 def _class_size(cap: Capture, name: str, label, step: int, rows: int | None = None) -> int:
     """How many samples a class figure stands for: the count the statistics streamed for a site that
     holds statistics only, else the kept samples of the class (``rows`` of them drawn, if given)."""
-    if _streamed(cap, name, step):
-        n = class_count(cap, name, step, label)
-        if n is None:
-            raise ValueError(f"no statistics for class {label!r} at site {name!r}")
-        return n
-    return rows if rows is not None else len(select_samples(cap, label))
+    streamed = cap.is_stats_only(name, step)
+    if not streamed and rows is not None:
+        return rows
+    n = cap.class_count(label, name, step)
+    if n is None:
+        raise ValueError(f"no statistics for class {label!r} at site {name!r}")
+    return n
 
 
 def _class_title(what: str, label, class_names, n: int) -> str:
@@ -88,7 +87,8 @@ def _class_title(what: str, label, class_names, n: int) -> str:
     return f"{what} · {who} (n={n})"
 
 
-def layer_weight_heatmap(cap: Capture, layer: int | str | None = None, *, label: Any = None,
+def layer_weight_heatmap(cap: Capture, layer: int | str | None = None, *,
+                         site: int | str | None = None, label: Any = None,
                          class_names: dict | None = None, num_runs: int | None = None,
                          step: int = 0, colormap: str = "YlOrRd", scale: str = "linear",
                          vmin: float | None = None, vmax: float | None = None) -> Figure:
@@ -97,8 +97,9 @@ def layer_weight_heatmap(cap: Capture, layer: int | str | None = None, *, label:
     Parameters
     ----------
     cap : Capture
-    layer : int or str, optional
-        A site with axes ``("sample", "layer")`` (default: the first one).
+    site, layer : int or str, optional
+        A site with axes ``("sample", "layer")`` (default: the first one);
+        ``layer`` is the older name of ``site`` (so for every figure here).
     label : optional
         Class to show (default: all samples).
     class_names : dict, optional
@@ -112,7 +113,7 @@ def layer_weight_heatmap(cap: Capture, layer: int | str | None = None, *, label:
     -------
     matplotlib.figure.Figure
     """
-    name = _site(cap, layer, "layer_weights")
+    name = _site(cap, site_arg(site, layer, None, "layer_weight_heatmap()"), "layer_weights")
     fr = frame(cap, name, sample="mean", label=label, step=step,
                region=None if num_runs is None else (0, int(num_runs), 0, 10**9))
     fig = new_figure(*heat_size(*fr.shape, base=5.0))
@@ -125,6 +126,7 @@ def layer_weight_heatmap(cap: Capture, layer: int | str | None = None, *, label:
 
 
 def layer_weight_comparison(cap: Capture, layer: int | str | None = None, *,
+                            site: int | str | None = None,
                             labels: Sequence | None = None, class_names: dict | None = None,
                             num_runs: int | None = None, step: int = 0,
                             colormap: str = "YlOrRd", scale: str = "linear") -> Figure:
@@ -148,7 +150,7 @@ def layer_weight_comparison(cap: Capture, layer: int | str | None = None, *,
     matplotlib.figure.Figure
     """
     check_style(colormap, scale)
-    name = _site(cap, layer, "layer_weights")
+    name = _site(cap, site_arg(site, layer, None, "layer_weight_comparison()"), "layer_weights")
     labels = class_labels(cap) if labels is None else list(labels)
     region = None if num_runs is None else (0, int(num_runs), 0, 10**9)
     frames = [frame(cap, name, sample="mean", label=lb, step=step, region=region) for lb in labels]
@@ -177,7 +179,8 @@ def layer_weight_comparison(cap: Capture, layer: int | str | None = None, *,
     return fig
 
 
-def temporal_heatmap(cap: Capture, layer: int | str | None = None, *, label: Any = None,
+def temporal_heatmap(cap: Capture, layer: int | str | None = None, *,
+                     site: int | str | None = None, label: Any = None,
                      sample: int | str = "mean", class_names: dict | None = None,
                      step: int = 0, colormap: str = "viridis", scale: str = "linear",
                      vmin: float | None = None, vmax: float | None = None) -> Figure:
@@ -199,12 +202,12 @@ def temporal_heatmap(cap: Capture, layer: int | str | None = None, *, label: Any
     -------
     matplotlib.figure.Figure
     """
-    name = _site(cap, layer, "temporal")
+    name = _site(cap, site_arg(site, layer, None, "temporal_heatmap()"), "temporal")
     fr = frame(cap, name, sample=sample, label=label, step=step)
     n = _class_size(cap, name, label, step)
     fig = new_figure(11, 5.5)
     ax = fig.add_subplot()
-    one = sample != "mean" and not _streamed(cap, name, step)  # statistics alone: the class mean
+    one = sample != "mean" and not cap.is_stats_only(name, step)  # statistics alone: the class mean
     what = f"Temporal attention, sample {sample}" if one else "Temporal attention"
     _, lo, hi = draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax,
                            title=_class_title(what, label, class_names, n), max_ticks=25)
@@ -214,7 +217,8 @@ def temporal_heatmap(cap: Capture, layer: int | str | None = None, *, label: Any
     return fig
 
 
-def intra_group(cap: Capture, layer: int | str | None = None, *, label: Any = None,
+def intra_group(cap: Capture, layer: int | str | None = None, *,
+                site: int | str | None = None, label: Any = None,
                 class_names: dict | None = None, step: int = 0, colormap: str = "viridis",
                 scale: str = "linear", vmin: float | None = None,
                 vmax: float | None = None) -> Figure:
@@ -232,7 +236,7 @@ def intra_group(cap: Capture, layer: int | str | None = None, *, label: Any = No
     -------
     matplotlib.figure.Figure
     """
-    name = _site(cap, layer, "intra_group")
+    name = _site(cap, site_arg(site, layer, None, "intra_group()"), "intra_group")
     fr = frame(cap, name, sample="mean", label=label, step=step)
     n = _class_size(cap, name, label, step)
     fig = new_figure(5.5, 1.2 + 0.45 * fr.shape[0] + 1.2)
@@ -249,7 +253,8 @@ def intra_group(cap: Capture, layer: int | str | None = None, *, label: Any = No
     return fig
 
 
-def inter_group(cap: Capture, layer: int | str | None = None, *, label: Any = None,
+def inter_group(cap: Capture, layer: int | str | None = None, *,
+                site: int | str | None = None, label: Any = None,
                 class_names: dict | None = None, step: int = 0,
                 colormap: str = "viridis", scale: str = "linear") -> Figure:
     """Inter-group weights as bars: mean weight of each group over the class, with spread.
@@ -269,12 +274,12 @@ def inter_group(cap: Capture, layer: int | str | None = None, *, label: Any = No
     matplotlib.figure.Figure
     """
     check_style(colormap, scale)
-    name = _site(cap, layer, "inter_group")
+    name = _site(cap, site_arg(site, layer, None, "inter_group()"), "inter_group")
     fr = frame(cap, name, sample="mean", label=label, step=step)  # [sample, group]
     mean, std = fr.values.mean(axis=0), fr.values.std(axis=0)
     n = _class_size(cap, name, label, step, fr.shape[0])
-    if _streamed(cap, name, step):  # one row, the streamed mean: the spread is the streamed variance
-        std = np.sqrt(stat_array(cap, name, step, stat="var", label=label))
+    if cap.is_stats_only(name, step):  # one row, the streamed mean: the spread is the streamed variance
+        std = np.sqrt(cap.stat(name, step, "var", label))
     lo, hi = color_range(mean, scale)
     colours = frame_rgb(mean[None, :], lo, hi, scale, colormap)[0] / 255.0
     fig = new_figure(1.6 + 0.7 * len(mean), 4.2)

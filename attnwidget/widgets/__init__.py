@@ -3,8 +3,14 @@
 Views: :class:`Heatmap`, :class:`HeadGrid`, :class:`ImageOverlay` (canvas,
 anywidget), :class:`WeightsView` (canvas + bqplot chart), :class:`HeadStats`
 (bqplot). :func:`show` returns an :class:`Explorer` with controls above them.
-Every view has ``frame()`` (the :class:`~attnwidget.frame.Frame` it shows)
-and ``save(path, dpi=150)``.
+Every view has ``frame()`` (the :class:`~attnwidget.Frame` it shows),
+``describe()`` (what it shows as plain data, all that figures and standalone
+pages read) and ``save(path, dpi=150)``; the constructors take ``site=`` for
+``layer=``. What a view sends for a selection is computed by
+:func:`attnwidget._view_state.view_state`, which the standalone page calls too.
+
+This room may import the spine (store, ``_frame``, ``_view_state``, wire,
+colormaps); it loads :mod:`attnwidget.figures` only inside ``save()``.
 
 DOM hooks for browser tests and benchmarks
 ------------------------------------------

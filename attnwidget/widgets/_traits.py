@@ -1,9 +1,10 @@
-"""The selection every view shares: layer, head, sample, label, step (plus stat, difference).
+"""The selection every view shares: layer (the site), head, sample, label, step, stat, difference.
 
 ``Selection`` is a traits-only mixin used by each view and by the explorer,
 so that validation (and its error messages) lives in one place and
-``ipywidgets.link`` can join any two of them. ``frame_state`` turns a
-:class:`~attnwidget.frame.Frame` into the bytes + header the JS views read.
+``ipywidgets.link`` can join any two of them. What a selection shows is
+computed by :mod:`attnwidget._view_state`, the function the standalone page
+calls too, and what a capture holds is asked of the capture itself.
 
 Captures from ``aw.collect(..., keep="stats"|"both")`` carry per-class
 statistics (``cap.stats``). A site with statistics and no per-sample arrays
@@ -13,6 +14,10 @@ site with both, ``sample="mean"`` shows the statistic over every streamed
 sample of the class. ``stat`` picks the statistic and ``difference`` shows
 the class-difference map ``mean[a] - mean[b]``, whose colour range is
 symmetric about zero.
+
+A validator must raise ``traitlets.TraitError``; each raises it with the
+message of the builder in :mod:`attnwidget.errors` that ``aw.frame`` and the
+capture use for the same condition.
 """
 
 from __future__ import annotations
@@ -23,26 +28,17 @@ import numpy as np
 import traitlets as t
 
 from .. import wire
+from .._view_state import SELECTION, frame_args
 from ..colormaps import COLORMAPS
-from .._frame import Frame, HEAD_CHOICES, select_samples
-from .._collect.stats import FIELDS, stats_classes
-from ..store import Capture
+from ..errors import (SelectionError, check_head, no_labels, sample_out_of_range, site_out_of_range,
+                      unknown_site)
+from ..store import FIELDS, Capture, site_arg
 
-__all__ = ["Selection", "frame_state", "frame_labels", "error_state", "check_kwargs", "check_capture",
-           "colormap_trait", "scale_trait", "site_stats", "stats_classes", "is_difference"]
+__all__ = ["Selection", "check_kwargs", "check_capture", "take_site", "colormap_trait", "scale_trait"]
 
 
 def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _sort_key(value):
-    return (type(value).__name__, value)
-
-
-def site_stats(cap: Capture, name: str, step: int) -> dict | None:
-    """The statistics of one site at one step (``cap.stats[name][step]``), or None."""
-    return (getattr(cap, "stats", None) or {}).get(name, {}).get(step)
 
 
 def colormap_trait(default: str = "viridis"):
@@ -67,9 +63,15 @@ def check_capture(cap: Any) -> Capture:
     return cap
 
 
+def take_site(cls: type, kwargs: dict) -> None:
+    """Turn a ``site=`` keyword into ``layer=`` (its older name) in place; both is a TypeError."""
+    if "site" in kwargs:
+        kwargs["layer"] = site_arg(kwargs.pop("site"), kwargs.pop("layer", None), what=f"{cls.__name__}()")
+
+
 def check_kwargs(cls: type, kwargs: dict, extra: tuple[str, ...] = ()) -> None:
     """Raise TypeError for keyword arguments that are neither public traits nor ``extra``."""
-    allowed = {n for n in cls.class_trait_names() if not n.startswith("_")} | set(extra)
+    allowed = {n for n in cls.class_trait_names() if not n.startswith("_")} | set(extra) | {"site"}
     # ipywidgets' own plumbing traits are not part of a view's API
     allowed -= {"comm", "keys", "log", "tabbable", "tooltip"}
     for key in kwargs:
@@ -79,10 +81,13 @@ def check_kwargs(cls: type, kwargs: dict, extra: tuple[str, ...] = ()) -> None:
 
 
 class Selection(t.HasTraits):
-    """What to show: layer, head, sample, class label and step (needs ``self.cap``)."""
+    """What to show: site (``layer``), head, sample, class label and step (needs ``self.cap``).
+
+    The views' constructors take ``site=`` for ``layer=`` (see :func:`take_site`).
+    """
 
     layer = t.Union([t.Int(), t.Unicode()], default_value=0,
-                    help="layer: site index in cap.layers (a site name is accepted and stored as its index)"
+                    help="site: index in cap.sites (a site name is accepted and stored as its index)"
                     ).tag(sync=True)
     head = t.Union([t.Int(), t.Unicode()], default_value="mean",
                    help="head: an index, 'mean' or 'max' over heads").tag(sync=True)
@@ -107,25 +112,19 @@ class Selection(t.HasTraits):
         value = proposal["value"]
         if isinstance(value, str):
             if value not in self.cap.layers:
-                raise t.TraitError(f"no site named {value!r}; sites are: {', '.join(self.cap.layers)}")
+                raise t.TraitError(unknown_site(value, self.cap.layers))
             return self.cap.layers.index(value)
-        n = len(self.cap.layers)
-        if not 0 <= value < n:
-            raise t.TraitError(f"layer {value} is out of range: this capture has {n} site(s), 0..{n - 1}")
+        if not 0 <= value < len(self.cap.layers):
+            raise t.TraitError(site_out_of_range(value, self.cap.layers))
         return value
 
     @t.validate("head")
     def _check_head(self, proposal):
-        value = proposal["value"]
-        if isinstance(value, str):
-            if value not in HEAD_CHOICES:
-                raise t.TraitError(f"head must be an int, 'mean' or 'max', not {value!r}")
-            return value
-        n = self.num_heads(self.layer)
-        if n is not None and not 0 <= value < n:
-            raise t.TraitError(f"head {value} is out of range: layer {self.layer} has {n} head(s), "
-                               f"0..{n - 1} (or 'mean', 'max')")
-        return value
+        try:
+            return check_head(proposal["value"], self.num_heads(self.layer), self.cap.layers[self.layer],
+                              self.layer, negative=False)
+        except (SelectionError, ValueError) as e:
+            raise t.TraitError(str(e)) from None
 
     @t.validate("sample")
     def _check_sample(self, proposal):
@@ -140,8 +139,7 @@ class Selection(t.HasTraits):
             return value  # nothing to walk: the frame is the class statistic whatever it says
         n = self.num_samples(self.label)
         if not 0 <= value < n:
-            what = f"class {self.label!r}" if self.label is not None else "this capture"
-            raise t.TraitError(f"sample {value} is out of range: {what} has {n} sample(s), 0..{n - 1}")
+            raise t.TraitError(sample_out_of_range(value, n, self.label))
         return value
 
     @t.validate("label")
@@ -151,8 +149,7 @@ class Selection(t.HasTraits):
             return None
         present = self.classes()
         if not present:
-            raise t.TraitError("this capture has no labels, so it cannot be filtered by class; "
-                               "collect it with aw.collect(..., labels=...)")
+            raise t.TraitError(no_labels("filtering by class"))
         value = _plain(value)
         if value not in present:
             raise t.TraitError(f"no sample has label {value!r}; labels present: {present}")
@@ -168,8 +165,7 @@ class Selection(t.HasTraits):
         a, b = (_plain(v) for v in value)
         present = self.classes()
         if not present:
-            raise t.TraitError("this capture has no labels, so it has no class-difference map; "
-                               "collect it with aw.collect(..., labels=...)")
+            raise t.TraitError(no_labels("a class-difference map"))
         for v in (a, b):
             if v not in present:
                 raise t.TraitError(f"no class {v!r} to take a difference of; classes: {present}")
@@ -200,111 +196,36 @@ class Selection(t.HasTraits):
         if isinstance(self.head, int) and n is not None and self.head >= n:
             self.head = "mean"
 
-    # ------------------------------------------------------------ helpers
-    def num_heads(self, layer: int) -> int | None:
-        """Number of heads of a site, or None if it has no head axis (read from the statistics
-        when the site keeps no per-sample arrays)."""
-        name = self.cap.layers[layer]
-        axes = self.cap.axes[name]
-        if "head" not in axes:
-            return None
-        steps = self.cap.steps_of(name)
-        if steps:
-            return int(self.cap.get(name, steps[0]).shape[axes.index("head")])
-        per_step = (getattr(self.cap, "stats", None) or {}).get(name) or {}
-        if not per_step:
-            return None
-        # statistics are [class, *sample_shape]: the sample axis is the class axis
-        return int(per_step[min(per_step)]["mean"].shape[axes.index("head")])
+    # ------------------------------------------------------------ what the capture holds
+    def num_heads(self, layer: int | str) -> int | None:
+        """Number of heads of a site, or None if it has no head axis (:meth:`Capture.num_heads`)."""
+        return self.cap.num_heads(layer)
 
     def classes(self) -> list:
         """Distinct class labels, sorted: of the kept samples and of the statistics (empty without labels)."""
-        found = set(stats_classes(self.cap))
-        if self.cap.labels is not None:
-            found |= {_plain(v) for v in np.asarray(self.cap.labels)}
-        return sorted(found, key=_sort_key)
+        return self.cap.classes()
 
     def has_stats(self, layer: int | None = None, step: int | None = None) -> bool:
-        """Whether the capture has statistics (at ``layer``/``step`` when given)."""
-        stats = getattr(self.cap, "stats", None) or {}
+        """Whether the capture has statistics (at site ``layer`` and ``step``, default the selected step)."""
         if layer is None:
-            return bool(stats)
-        name = self._site(layer)
-        return site_stats(self.cap, name, self.step if step is None else step) is not None
-
-    def _site(self, layer) -> str | None:
-        if isinstance(layer, str):
-            return layer
-        return self.cap.layers[layer] if -len(self.cap.layers) <= layer < len(self.cap.layers) else None
+            return self.cap.has_stats()
+        return self.cap.has_stats(layer, self.step if step is None else step)
 
     def stats_only(self, layer: int | None = None, step: int | None = None) -> bool:
         """Whether a site (default: the selected one) has statistics but no per-sample array at a step."""
-        layer = self.layer if layer is None else layer
-        step = self.step if step is None else step
-        name = self._site(layer)
-        if name is None or name not in self.cap.kinds:
-            return False
-        return (site_stats(self.cap, name, step) is not None
-                and step not in self.cap.steps_of(name))
+        return self.cap.is_stats_only(self.layer if layer is None else layer,
+                                      self.step if step is None else step)
 
     def num_samples(self, label=None) -> int:
         """Kept samples of class ``label`` (all when None); 0 where none is kept."""
-        try:
-            return len(select_samples(self.cap, label))
-        except ValueError:  # a class of the statistics with no kept sample
-            return 0
+        return self.cap.class_count(label)
 
+    # ------------------------------------------------------------ what to show
     def selection(self) -> dict:
-        """The current selection as keyword arguments of :func:`attnwidget.frame.frame`."""
-        return dict(layer=self.layer, head=self.head, sample=self.sample, label=self.label,
-                    step=self.step)
+        """The current selection: the values of :data:`attnwidget._view_state.SELECTION`."""
+        return {k: getattr(self, k) for k in SELECTION}
 
     def frame_selection(self) -> dict:
-        """:meth:`selection` plus ``stat``/``difference``: what the views pass to ``frame()``.
-
-        ``difference`` when set; else ``stat`` where the frame is a class
-        statistic: a stats-only site, or ``sample="mean"`` on a site with
-        statistics (or with a statistic other than the mean of the kept samples).
-        """
-        sel = self.selection()
-        if self.difference is not None:
-            sel["difference"] = tuple(self.difference)
-            return sel
-        layer, step = sel["layer"], sel["step"]
-        if self.stats_only(layer, step) or (
-                sel["sample"] == "mean" and (self.has_stats(layer, step) or self.stat != "mean")):
-            sel["stat"] = self.stat
-        return sel
-
-
-def is_difference(fr: Frame) -> bool:
-    """Whether a frame is a class-difference map (its colour range is then symmetric about 0)."""
-    return fr.selection.get("difference") is not None
-
-
-def frame_state(fr: Frame, scale: str = "linear") -> tuple[bytes, dict]:
-    """A frame as ``(codes, meta)``: ``h*w`` uint8 codes plus the header the JS reads.
-
-    The header is small (shape, value range, axes, region, title): the row and
-    column labels travel separately (:func:`frame_labels`), only when they change.
-    A class-difference map gets a range symmetric about zero (``vmin = -vmax``).
-    """
-    header, payload = wire.encode(fr.values, scale, symmetric=is_difference(fr))
-    meta = dict(header, title=fr.title, row_axis=fr.row_axis, col_axis=fr.col_axis,
-                region=[int(v) for v in fr.region], full_shape=[int(v) for v in fr.full_shape],
-                block=[int(v) for v in fr.block], error=None)
-    return payload, meta
-
-
-def frame_labels(fr: Frame | None) -> dict:
-    """The row and column labels of a frame as the JS reads them: ``{"rows": [...], "cols": [...]}``."""
-    if fr is None:
-        return {"rows": [], "cols": []}
-    return {"rows": [str(s) for s in fr.row_labels], "cols": [str(s) for s in fr.col_labels]}
-
-
-def error_state(message: str) -> tuple[bytes, dict]:
-    """An empty frame carrying an error message the view shows as text."""
-    return b"", {"dtype": "uint8", "shape": [0, 0], "vmin": 0.0, "vmax": 1.0, "scale": "linear",
-                 "title": "", "row_axis": "", "col_axis": "",
-                 "region": [0, 0, 0, 0], "full_shape": [0, 0], "block": [1, 1], "error": message}
+        """The keyword arguments of :func:`attnwidget.frame` for the current selection
+        (:func:`attnwidget._view_state.frame_args`)."""
+        return frame_args(self.cap, self.selection())

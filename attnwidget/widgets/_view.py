@@ -1,12 +1,14 @@
 """The base of the canvas views: a Selection that sends one frame as bytes.
 
 A subclass says which ES module draws it (``_esm``), which traits besides the
-selection change the picture (``_redraw_on``) and how to compute its frame
-(``frame()``, always via :func:`attnwidget.frame.frame`). This class keeps
-``_frame`` (uint8 codes, one byte per cell), ``_frame_meta`` (shape, value
-range, axes, region: a small header) and ``_labels`` (row and column labels,
-assigned only when they differ from what was sent last) in step with the
-traits and answers custom messages.
+selection change the picture (``_redraw_on``) and what it draws apart from
+the selection (``view_spec()``, a :class:`~attnwidget._view_state.ViewSpec`).
+What it sends for a selection is :func:`attnwidget._view_state.view_state`,
+the function a standalone page calls too: ``_frame`` (uint8 codes, one byte
+per cell), ``_frame_meta`` (shape, value range, axes, region: a small header)
+and ``_labels`` (row and column labels, assigned only when they differ from
+what was sent last). This class keeps them in step with the traits, answers
+custom messages and describes the view for figures (``describe()``).
 
 Frames computed on a trait change are kept in a small per-view LRU cache
 (``FRAME_CACHE_SIZE`` entries) keyed by everything ``frame()`` reads, so
@@ -26,8 +28,9 @@ import traitlets as t
 
 from ..colormaps import DIVERGING
 from .._frame import Frame
+from .._view_state import ViewDescription, ViewSpec, view_frame, view_state
 from ._save import Savable
-from ._traits import Selection, check_capture, check_kwargs, error_state, frame_labels, frame_state
+from ._traits import Selection, check_capture, check_kwargs, take_site
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 
@@ -44,7 +47,7 @@ def _hashable(value: Any) -> Any:
 
 
 class View(Savable, Selection, anywidget.AnyWidget):
-    """A canvas view of one capture (abstract: subclasses set ``_esm`` and ``frame``)."""
+    """A canvas view of one capture (abstract: subclasses set ``_esm`` and ``view_spec``)."""
 
     _frame = t.Bytes(b"", help="uint8 colour codes of the shown frame, row-major, h*w bytes").tag(sync=True)
     _frame_meta = t.Dict(help="shape, vmin, vmax, scale, axes, region, block, title, error").tag(sync=True)
@@ -57,8 +60,11 @@ class View(Savable, Selection, anywidget.AnyWidget):
     #: traits of ``_redraw_on`` that change the codes sent but not ``frame()`` (not in the cache key)
     _not_in_frame: tuple[str, ...] = ("scale",)
     _extra_kwargs: tuple[str, ...] = ("tokens", "layout")
+    #: the trait holding the header of what is sent (its compute time goes there)
+    _meta_trait = "_frame_meta"
 
     def __init__(self, cap, *, tokens: Any = None, **kwargs):
+        take_site(type(self), kwargs)
         check_kwargs(type(self), kwargs, self._extra_kwargs)
         self._frame_cache: dict = {}
         self.cap = check_capture(cap)
@@ -97,9 +103,21 @@ class View(Savable, Selection, anywidget.AnyWidget):
             super().notify_change(change)
 
     # ------------------------------------------------------------ frame
+    def view_spec(self) -> ViewSpec:
+        """What this view draws apart from the selection (kind, size, zoom, tokens, scale...)."""
+        raise NotImplementedError
+
     def frame(self) -> Frame:
         """The :class:`~attnwidget.frame.Frame` this view shows now."""
-        raise NotImplementedError
+        return view_frame(self.cap, self.view_spec(), self.selection())
+
+    def describe(self) -> ViewDescription:
+        """This view as plain data, for figures and standalone pages (they read no widget)."""
+        state = {k: v for k, v in self.get_state().items() if k not in ("_esm", "_css", "layout", "comm")}
+        return ViewDescription(kind=self.view_spec().kind, name=type(self).__name__.lstrip("_"),
+                               cap=self.cap, selection=self.selection(), spec=self.view_spec(),
+                               colormap=getattr(self, "colormap", None), state=state, esm=self._esm,
+                               restore=dict(self.__dict__.get("_before_difference") or {}))
 
     def _cache_key(self) -> Any:
         """Everything ``frame()`` depends on: the selection, the frame traits, the capture's shape."""
@@ -113,12 +131,9 @@ class View(Savable, Selection, anywidget.AnyWidget):
     def _cached_frame(self, fresh: bool = False) -> Frame:
         """``frame()``, from the cache when the same selection was computed lately.
 
-        ``fresh`` recomputes (and replaces the cached frame). Only a live view
-        caches: a :class:`~attnwidget.figures.views.ViewAt` proxy computes.
+        ``fresh`` recomputes (and replaces the cached frame).
         """
-        cache = vars(self).get("_frame_cache")
-        if cache is None:
-            return self.frame()
+        cache = self._frame_cache
         key = self._cache_key()
         try:
             hash(key)
@@ -138,19 +153,14 @@ class View(Savable, Selection, anywidget.AnyWidget):
 
     def _send_frame(self, fresh: bool = False) -> None:
         started = time.perf_counter()
-        try:
-            fr = self._cached_frame(fresh=fresh)
-            payload, meta = frame_state(fr, getattr(self, "scale", "linear"))
-            labels = frame_labels(fr)
-        except (IndexError, KeyError, ValueError) as e:
-            payload, meta = error_state(str(e))
-            labels = frame_labels(None)
-        meta["compute_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        state = view_state(self.cap, self.view_spec(), self.selection(),
+                           frame_of=lambda: self._cached_frame(fresh=fresh))
+        state[self._meta_trait] = {**state[self._meta_trait],
+                                   "compute_ms": round((time.perf_counter() - started) * 1000, 2)}
         with self.hold_sync():
-            self._frame = payload
-            self._frame_meta = meta
-            if labels != self._labels:  # unchanged labels are not sent again
-                self._labels = labels
+            for name, value in state.items():
+                if name != "_labels" or value != self._labels:  # unchanged labels are not sent again
+                    setattr(self, name, value)
 
     def _redraw(self, change=None) -> None:
         if self._ready:

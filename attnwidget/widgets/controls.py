@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from ._traits import Selection, stats_classes
+from .._view_state import STAT_CHOICES
+from ..store import class_name
+from ._traits import Selection
 
 __all__ = ["Controls"]
 
+# option values of "every sample" and "no difference" (no class label can equal them)
 ALL = "__all__"
 NONE = "__none__"
-STAT_CHOICES = (("class mean", "mean"), ("variance", "var"), ("minimum", "min"), ("maximum", "max"))
-
-
-def class_name(label, names) -> str:
-    """The display name of a class label: ``names`` is a dict (int or str keys) or a list."""
-    if isinstance(names, (list, tuple)):
-        try:
-            i = int(label)
-        except (TypeError, ValueError):
-            return str(label)
-        return str(names[i]) if 0 <= i < len(names) and not isinstance(label, bool) else str(label)
-    if names:
-        for key in (label, str(label)):
-            if key in names:
-                return str(names[key])
-    return str(label)
 
 
 def _shown(widget, visible: bool) -> None:
@@ -84,7 +71,7 @@ class Controls(widgets.HBox):
         self.stat = widgets.Dropdown(description="statistic", options=list(STAT_CHOICES),
                                      layout=widgets.Layout(width="220px"))
         self.stat.tooltip = "class statistic over every sample collect() streamed"
-        stat_classes = stats_classes(cap)
+        stat_classes = cap.classes(kept=False)
         pairs = [(a, b) for a in stat_classes for b in stat_classes if a != b]
         self._pairs = pairs
         diff_names = [f"{class_name(a, names)} − {class_name(b, names)}" for a, b in pairs]

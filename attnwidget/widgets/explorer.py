@@ -16,7 +16,9 @@ from __future__ import annotations
 import ipywidgets as widgets
 import traitlets as t
 
-from ._traits import Selection, check_capture, check_kwargs
+from ..colormaps import COLORMAPS
+from .._view_state import SELECTION, ViewDescription
+from ._traits import Selection, check_capture, check_kwargs, take_site
 from ._save import Savable
 from .controls import Controls
 from .headgrid import HeadGrid
@@ -27,11 +29,12 @@ from .weights import WeightsView
 
 __all__ = ["Explorer", "show"]
 
-SELECTION = ("layer", "head", "sample", "label", "step", "stat", "difference")
-
 
 class Explorer(Savable, Selection, widgets.VBox):
     """Controls plus linked views for one capture (what :func:`show` returns).
+
+    ``explorer.colormap`` is the matrix views' colormap, one of
+    :data:`attnwidget.colormaps.COLORMAPS` (any other name is a ``TraitError``).
 
     Parameters
     ----------
@@ -48,7 +51,7 @@ class Explorer(Savable, Selection, widgets.VBox):
     colormap : str, optional
         Initial colormap of the canvas views.
     **traits
-        ``layer, head, sample, label, step, stat, difference``.
+        ``layer`` (or ``site``), ``head, sample, label, step, stat, difference``.
 
     Attributes
     ----------
@@ -59,8 +62,12 @@ class Explorer(Savable, Selection, widgets.VBox):
         All views shown, in display order.
     """
 
+    colormap = t.Enum(list(COLORMAPS), default_value="viridis",
+                      help="colormap of the matrix views: " + ", ".join(COLORMAPS))
+
     def __init__(self, cap, *, tokens=None, class_names=None, image=None, patch_grid=None,
                  colormap: str = "viridis", **kwargs):
+        take_site(type(self), kwargs)
         check_kwargs(type(self), kwargs, ("layout",))
         self.cap = check_capture(cap)
         attention = [i for i, n in enumerate(cap.layers) if cap.kinds[n] in ("self", "cross")]
@@ -70,7 +77,7 @@ class Explorer(Savable, Selection, widgets.VBox):
         super().__init__(**{k: v for k, v in kwargs.items() if k != "layout"})
         if "layout" in kwargs:
             self.layout = kwargs["layout"]
-        sel = dict(self.selection(), stat=self.stat, difference=self.difference)
+        sel = self.selection()
         if class_names is None:
             class_names = (cap.metadata or {}).get("class_names")
 
@@ -93,6 +100,9 @@ class Explorer(Savable, Selection, widgets.VBox):
         # one colormap for the matrix views (the overlay keeps its own: jet reads best over photos)
         coloured = [v for v in (self.heatmap, self.headgrid, self.weights) if v is not None]
         self._links += [t.link((coloured[0], "colormap"), (v, "colormap")) for v in coloured[1:]]
+        if coloured:  # the views' own choice (a difference map starts on the diverging colormap)
+            self.colormap = coloured[0].colormap
+            self._links.append(t.link((coloured[0], "colormap"), (self, "colormap")))
 
         self.controls = Controls(self, class_names=class_names)
         rows = [self.controls]
@@ -103,13 +113,20 @@ class Explorer(Savable, Selection, widgets.VBox):
         self.children = rows
         self.add_class("aw-explorer")
 
-    def frame(self):
-        """The frame of the main view (heatmap, else weights, else overlay)."""
+    def main_view(self):
+        """The view whose frame the explorer stands for: the heatmap, else the weights, else the overlay."""
         for view in (self.heatmap, self.weights, self.overlay):
             if view is not None:
-                return view.frame()
+                return view
         raise ValueError("this explorer shows no frame view")
 
+    def frame(self):
+        """The frame of the main view (heatmap, else weights, else overlay)."""
+        return self.main_view().frame()
+
+    def describe(self) -> ViewDescription:
+        """The main view as plain data (what figures and standalone pages draw for an explorer)."""
+        return self.main_view().describe()
 
 
 def show(cap, tokens=None, class_names=None, image=None, patch_grid=None, **kwargs) -> Explorer:
@@ -129,7 +146,8 @@ def show(cap, tokens=None, class_names=None, image=None, patch_grid=None, **kwar
     patch_grid : (int, int), optional
         Patch rows and columns of the image tokens.
     **kwargs
-        Initial ``layer, head, sample, label, step, stat, difference`` or ``colormap``.
+        Initial ``layer`` (or ``site``), ``head, sample, label, step, stat, difference``
+        or ``colormap``.
 
     Returns
     -------

@@ -9,14 +9,12 @@ Clicking a thumbnail sends ``{type: "select", layer, head}``.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import traitlets as t
 
-from .. import wire
-from .._frame import Frame, frame
-from ._traits import colormap_trait, is_difference
+from .._frame import Frame
+from .._view_state import ViewSpec, attention_sites, grid_layers, view_panels
+from ._traits import colormap_trait
 from ._view import STATIC, View
 
 __all__ = ["HeadGrid"]
@@ -56,6 +54,7 @@ class HeadGrid(View):
                           ).tag(sync=True)
 
     _redraw_on = ("mode", "thumb")
+    _meta_trait = "_thumbs_meta"
 
     @t.validate("thumb")
     def _check_thumb(self, proposal):
@@ -73,62 +72,23 @@ class HeadGrid(View):
 
     def attention_layers(self) -> list[int]:
         """Indices of the sites with a head axis (the rows of the grid in "model" mode)."""
-        return [i for i, name in enumerate(self.cap.layers)
-                if self.cap.kinds[name] in ("self", "cross") and "head" in self.cap.axes[name]]
+        return attention_sites(self.cap)
 
     def grid_layers(self) -> list[int]:
-        """Layers shown now: the selected one, or all attention layers."""
-        return [self.layer] if self.mode == "layer" else self.attention_layers()
+        """Sites shown now: the selected one, or all attention sites."""
+        return grid_layers(self.cap, self.view_spec(), self.selection())
 
-    def frame(self) -> Frame:
-        """The frame of the highlighted thumbnail (selected layer and head), pooled like it."""
-        return frame(self.cap, **self.frame_selection(), size=self.thumb, tokens=self.tokens)
+    def view_spec(self) -> ViewSpec:
+        """Thumbnails of ``thumb`` cells at most; :meth:`frame` is the highlighted one, pooled like it.
+
+        Thumbnails are not cached: every trait change that reaches ``refresh``
+        sends them all again, in one message.
+        """
+        return ViewSpec("headgrid", size=self.thumb, tokens=self.tokens, mode=self.mode)
 
     def frames(self) -> list[Frame]:
-        """One frame per thumbnail, in the order they are sent (layer-major)."""
-        out = []
-        sel = self.frame_selection()
-        for layer in self.grid_layers():
-            n = self.num_heads(layer)
-            if n is None or self.cap.kinds[self.cap.layers[layer]] == "weights":
-                raise ValueError(f"layer {layer} ({self.cap.layers[layer]}) holds weights, "
-                                 "not heads of query x key attention")
-            for h in range(n):
-                out.append(frame(self.cap, **{**sel, "layer": layer, "head": h},
-                                 size=self.thumb, tokens=self.tokens))
-        return out
-
-    def refresh(self) -> None:
-        """Recompute every thumbnail and send them in one message."""
-        self._send_frame(fresh=True)
-
-    def _send_frame(self, fresh: bool = False) -> None:
-        # every trait change lands here too (View._redraw); thumbnails are not cached
-        started = time.perf_counter()
-        try:
-            frames = self.frames()
-        except (IndexError, KeyError, ValueError) as e:
-            with self.hold_sync():
-                self._thumbs = b""
-                self._thumbs_meta = {"layers": [], "heads": 0, "thumbs": [], "error": str(e)}
-            return
-        parts, thumbs, offset = [], [], 0
-        layers = self.grid_layers()
-        for fr in frames:
-            header, payload = wire.encode(fr.values, "linear", symmetric=is_difference(fr))
-            layer = self.cap.layers.index(fr.selection["layer"])
-            thumbs.append({"layer": layer, "head": int(fr.selection["head"]),
-                           "shape": header["shape"], "offset": offset, "vmin": header["vmin"],
-                           "vmax": header["vmax"]})
-            parts.append(payload)
-            offset += len(payload)
-        heads = max((t_["head"] for t_ in thumbs), default=-1) + 1
-        meta = {"layers": layers, "layer_names": [self.cap.layers[i] for i in layers],
-                "heads": heads, "thumbs": thumbs, "error": None,
-                "compute_ms": round((time.perf_counter() - started) * 1000, 2)}
-        with self.hold_sync():
-            self._thumbs = b"".join(parts)
-            self._thumbs_meta = meta
+        """One frame per thumbnail, in the order they are sent (site-major)."""
+        return view_panels(self.cap, self.view_spec(), self.selection())
 
     def thumbnails(self) -> list[np.ndarray]:
         """The uint8 code arrays as sent, one ``[h, w]`` array per thumbnail."""

@@ -12,15 +12,17 @@ per-sample arrays and are left out, with a note under the chart.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import traitlets as t
 import ipywidgets as widgets
 
 from .._frame import select_samples
+from .._view_state import ViewDescription
 from ..reduce import head_stats
-from .._collect.stats import ALL, class_key
 from ._save import Savable
-from ._traits import Selection, check_capture, check_kwargs, site_stats
+from ._traits import Selection, check_capture, check_kwargs, take_site
 
 __all__ = ["HeadStats", "stats_for", "stats_entropy"]
 
@@ -36,17 +38,12 @@ def stats_for(cap, layer, step: int = 0, label=None) -> dict[str, np.ndarray]:
     dict
         ``{"entropy", "max", "sparsity"}``, each ``[head]`` float32.
     """
-    name = cap.layer_name(layer)
+    name = cap.site_name(layer)
     if cap.kinds[name] == "weights" or "head" not in cap.axes[name]:
-        raise ValueError(f"layer {name!r} holds weights, not heads of query x key attention")
-    if _stats_only(cap, name, step):
+        raise ValueError(f"site {name!r} holds weights, not heads of query x key attention")
+    if cap.is_stats_only(name, step):
         return {"entropy": stats_entropy(cap, name, step, label)}
     return head_stats(np.asarray(cap.get(name, step))[select_samples(cap, label)])
-
-
-def _stats_only(cap, name: str, step: int) -> bool:
-    """Whether a site holds statistics but no per-sample array at ``step``."""
-    return site_stats(cap, name, step) is not None and step not in cap.steps_of(name)
 
 
 def stats_entropy(cap, name: str, step: int = 0, label=None) -> np.ndarray:
@@ -57,14 +54,10 @@ def stats_entropy(cap, name: str, step: int = 0, label=None) -> np.ndarray:
     numpy.ndarray
         ``[head]`` float32.
     """
-    st = site_stats(cap, name, step)
+    st = cap.site_stats(name, step)
     if st is None or "entropy" not in st:
         raise ValueError(f"site {name!r} has no per-head entropy in its statistics at step {step}")
-    key = ALL if label is None else class_key(label)
-    if key not in st["classes"]:
-        raise ValueError(f"no statistics for class {label!r} at site {name!r}; classes: "
-                         f"{[c for c in st['classes'] if c != ALL]}")
-    ent = np.asarray(st["entropy"][st["classes"].index(key)], dtype=np.float64)
+    ent = np.asarray(cap.stat(name, step, "entropy", label), dtype=np.float64)
     nk = np.asarray(st["mean"]).shape[-1]
     if nk > 1:
         ent = ent / np.log(nk)
@@ -78,8 +71,8 @@ class HeadStats(Savable, Selection, widgets.VBox):
     ----------
     cap : Capture
     **traits
-        ``layer, head, sample, label, step`` (``sample`` is ignored: the
-        statistics cover all samples of ``label``).
+        ``layer`` (or ``site``), ``head, sample, label, step`` (``sample`` is
+        ignored: the statistics cover all samples of ``label``).
 
     Attributes
     ----------
@@ -98,6 +91,7 @@ class HeadStats(Savable, Selection, widgets.VBox):
                   "maximum and sparsity need per-sample arrays (collect with keep='both')")
 
     def __init__(self, cap, **kwargs):
+        take_site(type(self), kwargs)
         check_kwargs(type(self), kwargs, ("layout",))
         self.cap = check_capture(cap)
         layout = kwargs.pop("layout", None)
@@ -139,20 +133,17 @@ class HeadStats(Savable, Selection, widgets.VBox):
         except (IndexError, KeyError, ValueError) as e:
             self.stats = {}
             self.bars.x, self.bars.y = [], []
-            self.message.value = f"<i>{_escape(str(e))}</i>"
+            self.message.value = f"<i>{html.escape(str(e), quote=False)}</i>"
             return
         names = [k for k in STATS if k in stats]
-        name = self.cap.layers[self.layer]
         if names == list(STATS):
             self.message.value = ""
             self.figure.title = self.TITLE
         else:  # statistics only: the entropy of every streamed sample
-            st = site_stats(self.cap, name, self.step)
-            key = ALL if self.label is None else class_key(self.label)
-            count = int(st["count"][st["classes"].index(key)])
+            count = self.cap.class_count(self.label, self.layer, self.step)
             self.figure.title = self.STATS_TITLE.format(
                 n=count, of="" if self.label is None else f" of class {self.label}")
-            self.message.value = f"<i>{_escape(self.STATS_NOTE)}</i>"
+            self.message.value = f"<i>{html.escape(self.STATS_NOTE, quote=False)}</i>"
         self.stats = {k: [float(v) for v in stats[k]] for k in names}
         self.bars.labels = names
         self.bars.colors = [COLORS[STATS.index(k)] for k in names]
@@ -162,6 +153,10 @@ class HeadStats(Savable, Selection, widgets.VBox):
             self.bars.x = [str(h) for h in range(n)]
             self.bars.y = np.stack([stats[k] for k in names])
 
+    def describe(self) -> ViewDescription:
+        """The chart as plain data: the bars shown and the title (for figures)."""
+        return ViewDescription(kind="headstats", name="HeadStats", cap=self.cap, selection=self.selection(),
+                               bars=dict(self.stats or {}), title=self.title)
 
     def _bar_clicked(self, change) -> None:
         picked = change["new"]
@@ -172,9 +167,6 @@ class HeadStats(Savable, Selection, widgets.VBox):
 def _legend_html(names, colors) -> str:
     items = "".join(f'<span style="margin-left:12px;white-space:nowrap">'
                     f'<span style="display:inline-block;width:10px;height:10px;background:{c};'
-                    f'margin-right:4px"></span>{_escape(n)}</span>' for n, c in zip(names, colors))
+                    f'margin-right:4px"></span>{html.escape(n, quote=False)}</span>'
+                    for n, c in zip(names, colors))
     return f'<div style="font-size:12px">{items}</div>'
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import traitlets as t
 
-from .._frame import Frame, frame
+from .._frame import frame
+from .._view_state import ViewSpec
 from ._traits import colormap_trait, scale_trait
 from ._view import STATIC, View
 
@@ -26,7 +27,8 @@ class Heatmap(View):
     Attributes
     ----------
     layer, head, sample, label, step
-        The selection (see :class:`~attnwidget.widgets._traits.Selection`).
+        The selection (see :class:`~attnwidget.widgets._traits.Selection`);
+        ``site=`` (a name or an index) may stand for ``layer=``.
     colormap : str
         One of viridis, plasma, magma, inferno, jet, coolwarm, YlOrRd.
     scale : str
@@ -83,14 +85,23 @@ class Heatmap(View):
 
     @t.observe("layer", "step")
     def _forget_zoom(self, change):
-        # a region of one layer means nothing for another (shapes differ)
-        if self.region is not None and change["name"] == "layer":
-            self.region = None
+        # a region of one site means nothing for another; across steps it holds while the
+        # matrix keeps its shape (diffusion) and goes where the shape changes (generation)
+        if self.region is None:
+            return
+        if change["name"] == "step":
+            try:
+                now = list(self.frame_full_shape())
+            except (IndexError, KeyError, ValueError):  # nothing at the new step: the view says so
+                now = None
+            if now is not None and now == self._frame_meta.get("full_shape"):
+                return
+        self.region = None
 
-    def frame(self) -> Frame:
-        """The frame shown now: the selection, cut to ``region``, pooled to ``size``."""
-        return frame(self.cap, **self.frame_selection(), region=self.region, size=self.size,
-                     tokens=self.tokens)
+    def view_spec(self) -> ViewSpec:
+        """The frame shown: the selection, cut to ``region``, pooled to ``size``."""
+        return ViewSpec("heatmap", size=self.size, region=None if self.region is None else tuple(self.region),
+                        tokens=self.tokens, scale=self.scale)
 
     def _msg_zoom(self, content: dict) -> dict:
         """``{type: "zoom", region: [r0, r1, c0, c1] | null, id}``: show that region."""

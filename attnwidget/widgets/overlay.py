@@ -8,12 +8,10 @@ shared LUT and draws it over the image with ``opacity``.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import traitlets as t
 
-from .._frame import Frame, frame
+from .._view_state import ViewDescription, ViewSpec, patch_grid_for
 from ._traits import colormap_trait, scale_trait
 from ._view import STATIC, View
 
@@ -104,32 +102,16 @@ class ImageOverlay(View):
 
     def grid(self, keys: int) -> tuple[int, int]:
         """Patch grid ``(rows, cols)`` for a key axis of length ``keys``."""
-        if self.patch_grid is not None:
-            rows, cols = self.patch_grid
-            if rows * cols > keys:
-                raise ValueError(f"patch_grid {rows}x{cols} needs {rows * cols} keys, but the layer has {keys}")
-            return rows, cols
-        side = math.isqrt(keys)
-        if side * side != keys:
-            side = math.isqrt(keys - 1)
-        if side < 1:
-            raise ValueError(f"cannot infer a patch grid from {keys} keys; pass patch_grid=(rows, cols)")
-        return side, side
+        return patch_grid_for(keys, self.patch_grid)
 
-    def frame(self) -> Frame:
-        """The query row as a ``[grid_rows, grid_cols]`` frame (leading non-patch keys dropped)."""
-        full = frame(self.cap, **self.frame_selection(), tokens=self.tokens)
-        if full.row_axis != "query" or full.col_axis != "key":
-            raise ValueError(f"layer {self.layer} is not query x key attention, so it cannot be overlaid on an image")
-        rows_available = full.values.shape[0]
-        if not 0 <= self.query < rows_available:
-            raise IndexError(f"query {self.query} is out of range: the layer has {rows_available} query rows")
-        row = full.values[self.query]
-        gr, gc = self.grid(row.shape[0])
-        extra = row.shape[0] - gr * gc
-        values = np.ascontiguousarray(row[extra:].reshape(gr, gc), dtype=np.float32)
-        title = f"{full.title} · query {full.row_labels[self.query]}"
-        return Frame(values=values, row_axis="patch row", col_axis="patch column",
-                     row_labels=[str(i) for i in range(gr)], col_labels=[str(i) for i in range(gc)],
-                     title=title, region=(0, gr, 0, gc), full_shape=(gr, gc), block=(1, 1),
-                     selection={**full.selection, "query": self.query, "skipped_keys": extra})
+    def view_spec(self) -> ViewSpec:
+        """The ``query`` row as a ``[grid_rows, grid_cols]`` frame (leading non-patch keys dropped)."""
+        return ViewSpec("overlay", tokens=self.tokens, query=self.query, patch_grid=self.patch_grid,
+                        scale=self.scale)
+
+    def describe(self) -> ViewDescription:
+        """The view as plain data, with the image (``[H, W, 3]`` uint8) and the opacity."""
+        d = super().describe()
+        d.image = np.frombuffer(self._image, dtype=np.uint8).reshape(self._image_meta["shape"])[..., :3]
+        d.opacity = float(self.opacity)
+        return d

@@ -12,11 +12,11 @@ import numpy as np
 import traitlets as t
 import ipywidgets as widgets
 
-from .._frame import Frame, frame, select_samples
-from .._collect.stats import ALL, class_key
-from ._traits import Selection, check_capture, check_kwargs, colormap_trait, scale_trait, site_stats
+from .._frame import Frame, select_samples
+from .._view_state import SELECTION, ViewDescription, ViewSpec
+from ..store import class_name
+from ._traits import Selection, check_capture, check_kwargs, colormap_trait, scale_trait, take_site
 from ._view import STATIC, View
-from .controls import class_name
 
 __all__ = ["WeightsView", "class_profile"]
 
@@ -32,8 +32,9 @@ class _WeightsCanvas(View):
     size = t.Int(512, help="largest rows/columns sent; bigger frames are block-pooled").tag(sync=True)
     _redraw_on = ("scale", "size")
 
-    def frame(self) -> Frame:
-        return frame(self.cap, **self.frame_selection(), size=self.size, tokens=self.tokens)
+    def view_spec(self) -> ViewSpec:
+        """The weights frame of the selection, pooled to ``size``."""
+        return ViewSpec("weights", size=self.size, tokens=self.tokens, scale=self.scale)
 
 
 def class_profile(cap, layer, step: int = 0, classes=None) -> tuple[np.ndarray, list[str], str]:
@@ -48,19 +49,12 @@ def class_profile(cap, layer, step: int = 0, classes=None) -> tuple[np.ndarray, 
     axis : str
         Name of the last axis.
     """
-    name = cap.layer_name(layer)
+    name = cap.site_name(layer)
     axis = cap.axes[name][-1]
-    st = site_stats(cap, name, step)
-    if st is not None and step not in cap.steps_of(name):
+    if cap.is_stats_only(name, step):
         # statistics only: the class means of every streamed sample
-        mean = np.asarray(st["mean"], dtype=np.float32)
-        flat = mean.reshape(mean.shape[0], -1, mean.shape[-1]).mean(axis=1)  # [class, last]
-        keys = [class_key(c) if not (isinstance(c, str) and c == ALL) else c for c in st["classes"]]
-        missing = [c for c in (classes or []) if class_key(c) not in keys]
-        if missing:
-            raise ValueError(f"no statistics for class(es) {missing} at site {name!r}")
-        values = (np.stack([flat[keys.index(class_key(c))] for c in classes]) if classes
-                  else flat[keys.index(ALL)][None])
+        mean = np.stack([cap.stat(name, step, "mean", c) for c in (classes or [None])]).astype(np.float32)
+        values = mean.reshape(mean.shape[0], -1, mean.shape[-1]).mean(axis=1)  # [class, last]
     else:
         data = np.asarray(cap.get(name, step), dtype=np.float32)
         flat = data.reshape(data.shape[0], -1, data.shape[-1]).mean(axis=1)  # [sample, last]
@@ -90,7 +84,8 @@ class WeightsView(Selection, widgets.VBox):
     Attributes
     ----------
     layer, head, sample, label, step
-        The selection (``label`` filters the matrix; the chart always splits by class).
+        The selection (``label`` filters the matrix; the chart always splits by class);
+        ``site=`` may stand for ``layer=``.
     colormap, scale : str
     canvas : the matrix view (``aw-weights``); chart : bqplot Figure;
     site : ipywidgets.Dropdown of the weights sites (shown when there are several).
@@ -100,6 +95,7 @@ class WeightsView(Selection, widgets.VBox):
     scale = scale_trait()
 
     def __init__(self, cap, *, class_names=None, tokens=None, **kwargs):
+        take_site(type(self), kwargs)
         check_kwargs(type(self), kwargs, ("layout",))
         self.cap = check_capture(cap)
         self.class_names = (list(class_names) if isinstance(class_names, (list, tuple))
@@ -111,9 +107,9 @@ class WeightsView(Selection, widgets.VBox):
         super().__init__(**kwargs)
         if layout is not None:
             self.layout = layout
-        self.canvas = _WeightsCanvas(cap, tokens=tokens, **self.selection(), stat=self.stat,
-                                     difference=self.difference, colormap=self.colormap, scale=self.scale)
-        for name in ("layer", "head", "sample", "label", "step", "stat", "difference", "colormap", "scale"):
+        self.canvas = _WeightsCanvas(cap, tokens=tokens, **self.selection(), colormap=self.colormap,
+                                     scale=self.scale)
+        for name in (*SELECTION, "colormap", "scale"):
             t.link((self, name), (self.canvas, name))
         self.chart = self._make_chart()
         # its own site chooser: the explorer's layer control picks attention sites
@@ -136,6 +132,12 @@ class WeightsView(Selection, widgets.VBox):
     def save(self, path, dpi: int = 150):
         """Save the matrix as an image file (see :meth:`View.save`)."""
         return self.canvas.save(path, dpi=dpi)
+
+    def describe(self) -> ViewDescription:
+        """The matrix as plain data (what figures and pages draw), with the class names."""
+        d = self.canvas.describe()
+        d.class_names = self.class_names
+        return d
 
     def _follow_site(self, change) -> None:
         if change["new"] in [v for _, v in self.site.options]:

@@ -14,21 +14,26 @@ import pytest
 import attnwidget as aw
 from attnwidget._collect import checkpoint as ckpt_module
 from attnwidget._collect.checkpoint import read_checkpoint, write_checkpoint
-from _collect_models import assert_same_stats, batches, data, model
+from _collect_models import assert_same_stats, batches, data, model, slow_forward
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OPTIONS = dict(num_samples=30, labels=1, keep="both", predict=lambda out: out.argmax(-1), progress=False)
 
 
-class Counting:
-    """A forward that counts the batches it runs."""
+def counting_model():
+    """``model()`` with ``.calls`` counting its forward calls (one per batch run).
 
-    def __init__(self):
-        self.calls = 0
+    The count lives on the model, not in a forward= wrapper: a resumed run must
+    pass the same forward= as the run it resumes (its code is fingerprinted).
+    """
+    m = model()
+    m.calls = 0
 
-    def __call__(self, model, batch):
-        self.calls += 1
-        return model(batch[0])
+    def count(module, args):
+        module.calls += 1
+
+    m.register_forward_pre_hook(count)
+    return m
 
 
 def _assert_same(got, want):
@@ -63,17 +68,17 @@ def test_killed_collection_resumes_to_the_uninterrupted_result(tmp_path):
     ids, labels = data(96)
     assert 0 < done < 24 and header["position"] == 4 * done
 
-    forward = Counting()
-    resumed = aw.collect(model(), batches(ids, labels, 4), forward=forward, checkpoint=path, every=8,
+    counted = counting_model()  # the worker's model, forward= and predict=, as a resumed run must be
+    resumed = aw.collect(counted, batches(ids, labels, 4), forward=slow_forward, checkpoint=path, every=8,
                          **OPTIONS)
-    assert forward.calls == 24 - done  # batches before the checkpoint are not run again
+    assert counted.calls == 24 - done  # batches before the checkpoint are not run again
     want = aw.collect(model(), batches(ids, labels, 4), **OPTIONS)
     _assert_same(resumed, want)
     assert resumed.stats["blocks.0"][0]["count"][0] == 96  # nothing counted twice
     assert resumed.metadata == want.metadata
 
-    again = Counting()  # a finished checkpoint: nothing left to run, same result
-    _assert_same(aw.collect(model(), batches(ids, labels, 4), forward=again, checkpoint=path,
+    again = counting_model()  # a finished checkpoint: nothing left to run, same result
+    _assert_same(aw.collect(again, batches(ids, labels, 4), forward=slow_forward, checkpoint=path,
                             **OPTIONS), want)
     assert again.calls == 0
 
@@ -136,3 +141,33 @@ def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
 def test_rank_paths():
     assert ckpt_module.rank_path("run.npz", 0, 1) == "run.npz"
     assert ckpt_module.rank_path("out/run.npz", 3, 4) == "out/run.rank3.npz"
+
+
+def test_labels_with_none_survive_a_checkpoint_and_resume(tmp_path):
+    # a None label made the checkpoint a pickle, which the next call could not read: the run was lost
+    path = tmp_path / "run.npz"
+    ids, labels = data(20)
+    raw = [None if i % 3 == 0 else int(v) for i, v in enumerate(labels)]
+    bs = [(ids[i:i + 5], raw[i:i + 5]) for i in range(0, 20, 5)]
+    # keep="samples": the statistics sort their classes with np.unique, which None labels defeat
+    opts = dict(labels=lambda b: b[1], num_samples=20, progress=False)
+    aw.collect(model(), bs[:2], checkpoint=path, **opts)
+    header, arrays = read_checkpoint(str(path))
+    assert arrays["labels"].tolist() == raw[:10]
+    cap = aw.collect(model(), bs, checkpoint=path, **opts)
+    assert cap.labels.tolist() == raw
+    assert aw.load(cap.save(tmp_path / "cap.npz")).labels.tolist() == raw
+
+
+def test_a_damaged_checkpoint_is_a_capture_file_error_saying_delete_it(tmp_path):
+    path = tmp_path / "run.npz"
+    ids, labels = data(10)
+    aw.collect(model(), batches(ids, labels, 5), keep="stats", labels=1, checkpoint=path, progress=False)
+    data_ = path.read_bytes()
+    path.write_bytes(data_[:len(data_) - 100])
+    with pytest.raises(aw.CaptureFileError,
+                       match=r"not a readable collect\(\) checkpoint: .*delete it to start over$"):
+        aw.collect(model(), batches(ids, labels, 5), keep="stats", labels=1, checkpoint=path, progress=False)
+    write_checkpoint(str(path), {"options": {}, "batches": "two"}, {})
+    with pytest.raises(aw.CaptureFileError, match=r"'batches' is str, not int.*delete it to start over$"):
+        aw.collect(model(), batches(ids, labels, 5), keep="stats", labels=1, checkpoint=path, progress=False)

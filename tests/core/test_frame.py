@@ -70,3 +70,17 @@ def test_bad_selections_say_what_exists(cap):
         select_samples(cap, 7)
     with pytest.raises(ValueError, match="empty"):
         frame(cap, 0, region=(3, 3, 0, 2))
+
+
+def test_titles_name_the_head_reduction_and_every_sample_index(cap):
+    # an index names the head; "mean"/"max" say what they reduce
+    assert "head 2" in frame(cap, 0, head=2).title
+    assert "mean of heads" in frame(cap, 0, head="mean").title
+    assert "max of heads" in frame(cap, 0, head="max").title
+    # sample 0 is a sample like any other
+    assert "sample 0" in frame(cap, 0, sample=0).title
+    assert "sample 3" in frame(cap, 0, sample=3).title
+    assert "mean of samples" in frame(cap, 0, sample="mean").title
+    # weights of one value per sample show every sample of the class as rows: no title names one
+    assert "sample" not in frame(cap, "layer_weights", sample=1).title
+    assert "sample 2" in frame(cap, "temporal", sample=2).title

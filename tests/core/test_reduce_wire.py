@@ -46,9 +46,9 @@ def test_rollout_and_entropy():
 
 def test_quantize_linear_and_log():
     v = np.array([[0.0, 0.5, 1.0]])
-    assert wire.quantize(v, 0, 1).tolist() == [[0, 128, 255]]
+    assert wire.quantize(v, 0, 1).tolist() == [[0, 127, wire.TOP]]   # codes 0..254; 255 is NaN
     lg = wire.quantize(np.array([[1e-3, 1e-2, 1e-1]]), 1e-3, 1e-1, "log")
-    assert lg.tolist() == [[0, 128, 255]]
+    assert lg.tolist() == [[0, 127, wire.TOP]]
     header, payload = wire.encode(np.random.rand(7, 5))
     assert len(payload) == 35 and header["shape"] == [7, 5] and header["dtype"] == "uint8"
     with pytest.raises(ValueError, match="scale"):

@@ -75,7 +75,34 @@ def test_tap_rejects_mismatched_axes_and_cleans_up():
     with pytest.raises(ValueError, match="needs axes"):
         with aw.capture(net):
             aw.tap("bad", bad)
-    assert not any(m._forward_hooks or m._forward_pre_hooks for m in net.modules())
+    # the engine hooks every module through torch's global hooks: none may outlive the block
+    assert not global_hooks()
+
+
+def global_hooks() -> list:
+    """The module hooks torch calls for every module (what ``aw.capture`` registers)."""
+    from torch.nn.modules import module
+
+    return [*module._global_forward_hooks.values(), *module._global_forward_pre_hooks.values()]
+
+
+class Boom(nn.Module):
+    def forward(self, x):
+        raise RuntimeError("boom")
+
+
+def test_global_hooks_are_registered_in_the_block_and_removed_after_it():
+    net, x = Net().eval(), torch.randn(2, 4, 5, 8)
+    before = global_hooks()
+    with torch.no_grad(), aw.capture(net):
+        assert len(global_hooks()) > len(before)  # what the checks below look at is the engine's
+        net(x)
+    assert global_hooks() == before
+    failing = nn.Sequential(Net(), Boom())
+    with pytest.raises(RuntimeError, match="boom"):
+        with torch.no_grad(), aw.capture(failing):
+            failing(x)
+    assert global_hooks() == before
 
 
 @pytest.mark.parametrize("extract", ["attn", 1, lambda module, inputs, output: module.attn])

@@ -67,7 +67,7 @@ def assert_embeds(state: dict, fr, symmetric: bool = False) -> None:
     meta = state["_frame_meta"]
     assert meta["vmin"] == pytest.approx(header["vmin"]) and meta["vmax"] == pytest.approx(header["vmax"])
     back = wire.dequantize(codes, meta["vmin"], meta["vmax"])
-    step = (meta["vmax"] - meta["vmin"]) / 255
+    step = (meta["vmax"] - meta["vmin"]) / wire.TOP
     assert np.abs(back - fr.values).max() <= step / 2 + 1e-7
     assert meta["title"] == fr.title
 

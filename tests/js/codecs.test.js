@@ -41,13 +41,17 @@ describe("decodeFrame", () => {
 describe("dequantize", () => {
   it("inverts the linear code scale", () => {
     expect(dequantize(0, -1, 3)).toBe(-1);
-    expect(dequantize(255, -1, 3)).toBe(3);
-    expect(dequantize(51, 0, 5)).toBeCloseTo(1, 10);
+    expect(dequantize(254, -1, 3)).toBe(3);
+    expect(dequantize(127, 0, 2)).toBeCloseTo(1, 10);
+  });
+  it("reads the NaN code as NaN, never as a value", () => {
+    expect(Number.isNaN(dequantize(255, -1, 3))).toBe(true);
+    expect(Number.isNaN(dequantize(255, 1e-3, 1, "log"))).toBe(true);
   });
   it("inverts the log code scale", () => {
     expect(dequantize(0, 1e-3, 1, "log")).toBeCloseTo(1e-3, 12);
-    expect(dequantize(255, 1e-3, 1, "log")).toBeCloseTo(1, 12);
-    expect(dequantize(128, 1e-4, 1, "log")).toBeCloseTo(Math.exp(Math.log(1e-4) * (1 - 128 / 255)), 10);
+    expect(dequantize(254, 1e-3, 1, "log")).toBeCloseTo(1, 12);
+    expect(dequantize(128, 1e-4, 1, "log")).toBeCloseTo(Math.exp(Math.log(1e-4) * (1 - 128 / 254)), 10);
   });
 });
 

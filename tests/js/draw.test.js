@@ -28,11 +28,12 @@ describe("colorize", () => {
 });
 
 describe("colorbar", () => {
-  it("runs from code 255 at the top to 0 at the bottom", () => {
+  it("runs from the top value code 254 to 0, never the NaN code", () => {
     const c = colorbarCodes(256);
-    expect(c[0]).toBe(255);
+    expect(c[0]).toBe(254);
     expect(c[255]).toBe(0);
     for (let i = 1; i < 256; i++) expect(c[i]).toBeLessThanOrEqual(c[i - 1]);
+    expect(Array.from(colorbarCodes(1000)).includes(255)).toBe(false);
   });
   it("puts ticks from vmin at the bottom to vmax at the top", () => {
     const ticks = colorbarTicks(0, 2, "linear", 3);

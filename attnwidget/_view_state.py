@@ -1,0 +1,331 @@
+"""What a view shows for a selection: the one function behind the widgets and the standalone page.
+
+A canvas view (heatmap, head grid, image overlay, weights matrix) is a
+:class:`ViewSpec` (its kind and the parameters that shape its frames: size,
+zoom region, thumbnail mode, overlay query and patch grid, colour scale) plus
+a selection (the :data:`SELECTION` keys). :func:`view_state` turns the two
+into exactly the data the widget sends to the browser (uint8 codes, a small
+header and the row and column labels, or every thumbnail of a head grid),
+from :func:`view_frame` and :func:`view_panels`, which compute the frames
+with :func:`attnwidget.frame`. The widgets call it on each change, and
+:func:`attnwidget.figures.to_html` calls it for every selection it embeds,
+so a page shows what the notebook shows.
+
+Each view also describes itself (``view.describe()``) as a
+:class:`ViewDescription`, plain data that the figures read instead of the
+widget: its kind, capture, selection, spec, colours and synced state.
+
+This module belongs to the spine: it imports the store, ``_frame``, ``wire``
+and ``colormaps``, never the widgets or the figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from . import wire
+from ._frame import Frame, frame
+from .errors import SelectionError
+from .store import Capture
+
+__all__ = ["SELECTION", "STAT_CHOICES", "ViewSpec", "ViewDescription", "frame_args", "view_frame",
+           "view_panels", "view_state", "sites_for", "attention_sites", "grid_layers",
+           "frame_state", "frame_labels", "error_state", "is_difference", "patch_grid_for",
+           "overlay_frame", "CANVAS_KINDS"]
+
+#: the selection every view shares, in this order (also the key order of a standalone page)
+SELECTION = ("layer", "head", "sample", "label", "step", "stat", "difference")
+
+#: the class statistics by the names the controls and the standalone page show
+STAT_CHOICES = (("class mean", "mean"), ("variance", "var"), ("minimum", "min"), ("maximum", "max"))
+
+#: the canvas kinds and the chart kind of :class:`ViewDescription`
+CANVAS_KINDS = ("heatmap", "headgrid", "overlay", "weights")
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """What a canvas view draws, apart from the selection.
+
+    Attributes
+    ----------
+    kind : str
+        ``"heatmap"``, ``"headgrid"``, ``"overlay"`` or ``"weights"``.
+    size : int or None
+        Largest rows/columns of a frame (a head grid's thumbnail side); bigger frames are pooled.
+    region : tuple of int or None
+        Zoom ``(row0, row1, col0, col1)`` of a heatmap.
+    tokens : optional
+        Token strings for the axes (None: ``cap.tokens``).
+    mode : str
+        Head grid: ``"layer"`` (the heads of the selected site) or ``"model"`` (every attention site).
+    query : int
+        Overlay: the query row laid over the image.
+    patch_grid : (int, int) or None
+        Overlay: patch rows and columns (None: inferred from the key axis).
+    scale : str
+        ``"linear"`` or ``"log"``: how values become colour codes.
+    """
+
+    kind: str
+    size: int | None = None
+    region: tuple[int, ...] | None = None
+    tokens: Any = None
+    mode: str = "layer"
+    query: int = 0
+    patch_grid: tuple[int, int] | None = None
+    scale: str = "linear"
+
+
+@dataclass
+class ViewDescription:
+    """A view as plain data: everything a figure or a standalone page needs, read from no widget.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`CANVAS_KINDS`, or ``"headstats"`` (a bar chart, ``spec`` None).
+    name : str
+        The view's public name (``"Heatmap"``, ``"WeightsView"``...), for titles and messages.
+    cap : Capture
+    selection : dict
+        The :data:`SELECTION` values shown now.
+    spec : ViewSpec or None
+    colormap : str or None
+    state : dict
+        The view's synced traits (what ``get_state()`` gives).
+    esm : path or str or None
+        The ES module that draws the view in a browser.
+    class_names : dict, list or None
+    restore : dict
+        What clearing a class difference restores (``colormap``, ``scale``).
+    image : numpy.ndarray or None
+        Overlay: the image, ``[H, W, 3]`` uint8.
+    opacity : float
+        Overlay: the heat-map opacity.
+    bars : dict or None
+        Head statistics: ``{"entropy"|"max"|"sparsity": [value per head]}``.
+    title : str or None
+        Head statistics: the chart title.
+    """
+
+    kind: str
+    name: str
+    cap: Capture
+    selection: dict
+    spec: ViewSpec | None = None
+    colormap: str | None = None
+    state: dict = field(default_factory=dict)
+    esm: Any = None
+    class_names: Any = None
+    restore: dict = field(default_factory=dict)
+    image: np.ndarray | None = None
+    opacity: float = 0.5
+    bars: dict | None = None
+    title: str | None = None
+
+    def has(self, trait: str) -> bool:
+        """Whether the view has this synced trait (e.g. ``"scale"``)."""
+        return trait in self.state
+
+    @property
+    def site(self) -> str:
+        """The name of the selected site."""
+        return self.cap.site_name(self.selection["layer"])
+
+
+def frame_args(cap: Capture, selection: dict) -> dict:
+    """The keyword arguments of :func:`attnwidget.frame` for a view's selection.
+
+    ``difference`` when set; else ``stat`` where the frame is a class
+    statistic: a site holding statistics alone at the step, or
+    ``sample="mean"`` on a site with statistics there (or with a statistic
+    other than the mean of the kept samples).
+    """
+    sel = {k: selection[k] for k in ("layer", "head", "sample", "label", "step")}
+    if selection.get("difference") is not None:
+        sel["difference"] = tuple(selection["difference"])
+        return sel
+    stat = selection.get("stat") or "mean"
+    layer, step = sel["layer"], sel["step"]
+    if cap.holds(layer, step) == "stats" or (
+            sel["sample"] == "mean" and (cap.has_stats(layer, step) or stat != "mean")):
+        sel["stat"] = stat
+    return sel
+
+
+def attention_sites(cap: Capture) -> list[int]:
+    """Indices of the sites with a head axis of query x key attention (a model-wide head grid's rows)."""
+    return [i for i, name in enumerate(cap.layers)
+            if cap.kinds[name] in ("self", "cross") and "head" in cap.axes[name]]
+
+
+def sites_for(cap: Capture, kind: str) -> list[int]:
+    """Indices of the sites a view of ``kind`` can show: tapped weights, or attention."""
+    want = ("weights",) if kind == "weights" else ("self", "cross")
+    return [i for i, name in enumerate(cap.layers) if cap.kinds[name] in want]
+
+
+def grid_layers(cap: Capture, spec: ViewSpec, selection: dict) -> list[int]:
+    """The sites a head grid shows: the selected one, or every attention site."""
+    return [selection["layer"]] if spec.mode == "layer" else attention_sites(cap)
+
+
+def patch_grid_for(keys: int, patch_grid: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Patch rows and columns for a key axis of ``keys``: ``patch_grid``, else the largest square
+    that fits after at most one leading non-patch token (197 keys -> 14 x 14)."""
+    if patch_grid is not None:
+        rows, cols = patch_grid
+        if rows * cols > keys:
+            raise ValueError(f"patch_grid {rows}x{cols} needs {rows * cols} keys, but the site has {keys}")
+        return rows, cols
+    side = math.isqrt(keys)
+    if side * side != keys:
+        side = math.isqrt(keys - 1)
+    if side < 1:
+        raise ValueError(f"cannot infer a patch grid from {keys} keys; pass patch_grid=(rows, cols)")
+    return side, side
+
+
+def overlay_frame(full: Frame, query: int, patch_grid: tuple[int, int] | None = None) -> Frame:
+    """One query row of a query x key frame as a ``[grid_rows, grid_cols]`` frame (leading
+    non-patch keys dropped): what an image overlay lays over the image."""
+    if full.row_axis != "query" or full.col_axis != "key":
+        raise ValueError(f"site {full.selection.get('layer')!r} is not query x key attention, so it "
+                         "cannot be overlaid on an image")
+    rows_available = full.values.shape[0]
+    if not 0 <= query < rows_available:
+        raise SelectionError(f"query {query} is out of range: the site has {rows_available} query rows")
+    row = full.values[query]
+    gr, gc = patch_grid_for(row.shape[0], patch_grid)
+    extra = row.shape[0] - gr * gc
+    values = np.ascontiguousarray(row[extra:].reshape(gr, gc), dtype=np.float32)
+    return Frame(values=values, row_axis="patch row", col_axis="patch column",
+                 row_labels=[str(i) for i in range(gr)], col_labels=[str(i) for i in range(gc)],
+                 title=f"{full.title} · query {full.row_labels[query]}", region=(0, gr, 0, gc),
+                 full_shape=(gr, gc), block=(1, 1),
+                 selection={**full.selection, "query": query, "skipped_keys": extra})
+
+
+def view_frame(cap: Capture, spec: ViewSpec, selection: dict) -> Frame:
+    """The frame a canvas view shows for a selection (a head grid: the highlighted head, pooled like it)."""
+    args = frame_args(cap, selection)
+    if spec.kind == "overlay":
+        return overlay_frame(frame(cap, **args, tokens=spec.tokens), spec.query, spec.patch_grid)
+    return frame(cap, **args, region=spec.region if spec.kind == "heatmap" else None, size=spec.size,
+                 tokens=spec.tokens)
+
+
+def view_panels(cap: Capture, spec: ViewSpec, selection: dict) -> list[Frame]:
+    """The frames of every panel of a view, in the order they are sent.
+
+    A head grid has one per head of each site it shows (site-major); every
+    other view has one, :func:`view_frame`.
+    """
+    if spec.kind != "headgrid":
+        return [view_frame(cap, spec, selection)]
+    args = frame_args(cap, selection)
+    out = []
+    for layer in grid_layers(cap, spec, selection):
+        name = cap.site_name(layer)
+        n = cap.num_heads(layer)
+        if n is None or cap.kinds[name] == "weights":
+            raise ValueError(f"site {name!r} (layer {layer}) holds weights, not heads of query x key "
+                             "attention")
+        for h in range(n):
+            out.append(frame(cap, **{**args, "layer": layer, "head": h}, size=spec.size, tokens=spec.tokens))
+    return out
+
+
+def is_difference(fr: Frame) -> bool:
+    """Whether a frame is a class-difference map (its colour range is then symmetric about 0)."""
+    return fr.selection.get("difference") is not None
+
+
+def frame_state(fr: Frame, scale: str = "linear") -> tuple[bytes, dict]:
+    """A frame as ``(codes, meta)``: ``h*w`` uint8 codes plus the header the JS reads.
+
+    The header is small (shape, value range, axes, region, title): the row and
+    column labels travel separately (:func:`frame_labels`), only when they change.
+    A class-difference map gets a range symmetric about zero (``vmin = -vmax``).
+    """
+    header, payload = wire.encode(fr.values, scale, symmetric=is_difference(fr))
+    meta = dict(header, title=fr.title, row_axis=fr.row_axis, col_axis=fr.col_axis,
+                region=[int(v) for v in fr.region], full_shape=[int(v) for v in fr.full_shape],
+                block=[int(v) for v in fr.block], error=None)
+    return payload, meta
+
+
+def frame_labels(fr: Frame | None) -> dict:
+    """The row and column labels of a frame as the JS reads them: ``{"rows": [...], "cols": [...]}``."""
+    if fr is None:
+        return {"rows": [], "cols": []}
+    return {"rows": [str(s) for s in fr.row_labels], "cols": [str(s) for s in fr.col_labels]}
+
+
+def error_state(message: str) -> tuple[bytes, dict]:
+    """An empty frame carrying an error message the view shows as text."""
+    return b"", {"dtype": "uint8", "shape": [0, 0], "vmin": 0.0, "vmax": 1.0, "scale": "linear",
+                 "title": "", "row_axis": "", "col_axis": "",
+                 "region": [0, 0, 0, 0], "full_shape": [0, 0], "block": [1, 1], "error": message}
+
+
+def _grid_state(cap: Capture, spec: ViewSpec, selection: dict) -> dict:
+    try:
+        frames = view_panels(cap, spec, selection)
+    except (IndexError, KeyError, ValueError) as e:
+        return {"_thumbs": b"", "_thumbs_meta": {"layers": [], "heads": 0, "thumbs": [], "error": str(e)}}
+    parts, thumbs, offset = [], [], 0
+    layers = grid_layers(cap, spec, selection)
+    for fr in frames:
+        # each thumbnail is quantized over its own range; a difference map's symmetric about zero
+        header, payload = wire.encode(fr.values, "linear", symmetric=is_difference(fr))
+        thumbs.append({"layer": cap.layers.index(fr.selection["layer"]), "head": int(fr.selection["head"]),
+                       "shape": header["shape"], "offset": offset, "vmin": header["vmin"],
+                       "vmax": header["vmax"]})
+        parts.append(payload)
+        offset += len(payload)
+    heads = max((t["head"] for t in thumbs), default=-1) + 1
+    meta = {"layers": layers, "layer_names": [cap.layers[i] for i in layers], "heads": heads,
+            "thumbs": thumbs, "error": None}
+    return {"_thumbs": b"".join(parts), "_thumbs_meta": meta}
+
+
+def view_state(cap: Capture, spec: ViewSpec, selection: dict, *,
+               frame_of: Callable[[], Frame] | None = None) -> dict:
+    """What a view sends to the browser for a selection: its synced data, trait name -> value.
+
+    Parameters
+    ----------
+    cap : Capture
+    spec : ViewSpec
+    selection : dict
+        The :data:`SELECTION` values.
+    frame_of : callable, optional
+        Returns the frame of a canvas view for this selection (a widget's
+        cache of :func:`view_frame`); default :func:`view_frame`.
+
+    Returns
+    -------
+    dict
+        A head grid: ``_thumbs`` (every thumbnail's uint8 codes, concatenated)
+        and ``_thumbs_meta`` (site, head, shape, offset and value range of
+        each). Other views: ``_frame`` (uint8 codes), ``_frame_meta`` (shape,
+        value range, axes, region, title) and ``_labels`` (row and column
+        labels). A selection with no frame gives an empty frame whose header
+        carries the error message, which the view shows as text.
+    """
+    if spec.kind == "headgrid":
+        return _grid_state(cap, spec, selection)
+    try:
+        fr = frame_of() if frame_of is not None else view_frame(cap, spec, selection)
+        payload, meta = frame_state(fr, spec.scale)
+        labels = frame_labels(fr)
+    except (IndexError, KeyError, ValueError) as e:
+        payload, meta = error_state(str(e))
+        labels = frame_labels(None)
+    return {"_frame": payload, "_frame_meta": meta, "_labels": labels}
