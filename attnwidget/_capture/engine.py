@@ -30,7 +30,7 @@ from torch.overrides import TorchFunctionMode
 from ..errors import listing as _listing
 from ..store import ATTENTION_AXES, Capture
 from .fastpath import FastPathOutputs
-from .extract import as_attention, hf_eager, make_extractor, weights_of_softmax
+from .extract import as_attention, heads_of_rows, hf_eager, make_extractor, weights_of_softmax
 from .mha import bind_mha, mha_weights
 from .options import Reducer, patterns, site_filter
 from .workspace import Workspace
@@ -132,8 +132,10 @@ class _Intercept(TorchFunctionMode):
         return getattr(self.session, route)(func, args, kwargs)
 
 
+_MASKED_FILL = (torch.masked_fill, torch.Tensor.masked_fill)
 _ROUTES = {F.scaled_dot_product_attention: "on_sdpa", F.multi_head_attention_forward: "on_mha",
-           **dict.fromkeys(_SOFTMAX, "on_softmax"), **dict.fromkeys(_PRODUCTS, "product")}
+           **dict.fromkeys(_SOFTMAX, "on_softmax"), **dict.fromkeys(_PRODUCTS, "product"),
+           **dict.fromkeys(_MASKED_FILL, "on_masked_fill")}
 
 
 def _is_compiled(model) -> bool:
@@ -192,7 +194,8 @@ class CaptureBlock:
         self._storages: set[int] = set()  # storages of weights recorded this step
         self._products: list[bool | None] = []  # per stack frame: did its first q.k product share a source
         self._projected: dict[int, tuple] = {}  # id(linear output) -> (its ref, ref of its input's root)
-        self._softmaxed: dict[int, str] = {}  # stack depth -> module whose call recorded its softmax
+        self._softmaxed: dict[int, str] = {}
+        self._pending: dict[int, list] = {}  # stack depth -> [site, module, probabilities, same input]  # stack depth -> module whose call recorded its softmax
         self._handles: list = []
         self._targets: set[str] = set()
         self._modules: dict[int, tuple[str, torch.nn.Module]] = {}
@@ -331,6 +334,7 @@ class CaptureBlock:
         name = self._name_of(module)
         if name is None or not self._mine():
             return
+        self._record_pending(len(self.stack))
         by_softmax = self._softmaxed.pop(len(self.stack), None) == name
         product = None
         if self.stack and self.stack[-1] == name:
@@ -428,6 +432,8 @@ class CaptureBlock:
             return
         with torch.no_grad():
             reduced, info = self.reducer.reduce(w.detach(), name)
+            if _storage(reduced) == _storage(w):  # the model's own tensor: later in-place edits stay its own
+                reduced = reduced.clone()
         self._store(name, reduced, self._kind(name, w.shape[2], w.shape[3], False, same_input), info)
 
     def _check_size(self, call: dict, name: str) -> None:
@@ -458,9 +464,14 @@ class CaptureBlock:
         fast = flash_with_lse(bound) if call is bound and not autocast else None
         # the same kernel the call would have run, so the output is the same
         output = fast[0] if fast else func(*args, **(kwargs or {}))
-        if isinstance(output, torch.Tensor) and output.dtype != q.dtype and output.is_floating_point():
-            # the kernel ran in the output's dtype (autocast): weights from the inputs it used
-            call = dict(call, query=call["query"].to(output.dtype), key=call["key"].to(output.dtype))
+        if isinstance(output, torch.Tensor) and output.is_floating_point():
+            # under autocast the kernel ran in the output's dtype, on inputs cast to it: the weights
+            # come from those (a float32 finfo.min mask is -inf in bfloat16, as for the kernel)
+            mask = call["attn_mask"]
+            if autocast and isinstance(mask, torch.Tensor) and mask.is_floating_point():
+                mask = mask.to(output.dtype)
+            call = dict(call, query=call["query"].to(output.dtype), key=call["key"].to(output.dtype),
+                        attn_mask=mask)
         with torch.autocast(q.device.type, enabled=False):  # the engine's own products stay exact
             reduced, info, entropy = sdpa_weights(call, self.reducer, name, lse=fast[1] if fast else None,
                                                   workspace=self.workspace, entropy=self.entropy)
@@ -512,16 +523,38 @@ class CaptureBlock:
         dim = kwargs.get("dim") if kwargs else None
         if dim is None and len(args) > 1:
             dim = args[1]
-        if dim not in (-1, result.ndim - 1) or result.ndim != 4 or not result.is_floating_point():
+        if dim not in (-1, result.ndim - 1) or result.ndim not in (3, 4) or not result.is_floating_point():
             return result
-        w = weights_of_softmax(module, result, self.stack[-1])
-        if w is None:
+        if result.ndim == 3 and not heads_of_rows(module, result):
             return result
+        # recorded when the module returns, so that what it does to the probabilities first
+        # (Longformer's masked_fill of padded queries, in-place edits) is in the picture
+        self._pending[len(self.stack)] = [self.stack[-1], module, result, self._product_source()]
         self._softmaxed[len(self.stack)] = self.stack[-1]
-        self._recorded[id(result)] = weakref.ref(result)
-        self._storages.add(_storage(result))
-        self._record_weights(self.stack[-1], w, same_input=self._product_source())
         return result
+
+    def on_masked_fill(self, func, args, kwargs):
+        """Follow a softmax's probabilities through ``masked_fill`` inside its module."""
+        result = func(*args, **(kwargs or {}))
+        pending = self._pending.get(len(self.stack)) if self._mine() else None
+        if pending is not None and args and args[0] is pending[2] and isinstance(result, torch.Tensor):
+            pending[2] = result
+        return result
+
+    def _record_pending(self, depth: int) -> None:
+        pending = self._pending.pop(depth, None)
+        if pending is None:
+            return
+        site, module, probs, same = pending
+        if probs.ndim == 3:  # [batch * heads, query, key] (the bmm layout)
+            probs = probs.reshape(-1, heads_of_rows(module, probs), *probs.shape[1:])
+        w = weights_of_softmax(module, probs, site)
+        if w is None:
+            return
+        for t in (pending[2], probs):
+            self._recorded[id(t)] = weakref.ref(t)
+            self._storages.add(_storage(t))
+        self._record_weights(site, w, same_input=same)
 
     def _caller_module(self):
         path = self.stack[-1] if self.stack else ""
@@ -540,7 +573,12 @@ class CaptureBlock:
             kind = self._kind(name, call["query"].shape[0], call["key"].shape[0],
                               bool(call["is_causal"]), call["query"] is call["key"])
             self._store(name, reduced, kind, info)
-        return func(*args, **(kwargs or {}))
+        out = func(*args, **(kwargs or {}))
+        if isinstance(out, tuple) and len(out) > 1 and isinstance(out[1], torch.Tensor):
+            # the weights MHA returns (need_weights=True) are this site's: not a second site
+            self._recorded[id(out[1])] = weakref.ref(out[1])
+            self._storages.add(_storage(out[1]))
+        return out
 
     def record_tap(self, name: str, weights: Any, axes, kind) -> None:
         if not self._mine():  # a tap in another thread belongs to no capture of this block

@@ -17,7 +17,7 @@ from ..errors import AttnwidgetError
 class BandedWeightsError(AttnwidgetError, ValueError):
     """Weights whose axes are not query x key (sliding-window bands)."""
 
-__all__ = ["hf_eager", "make_extractor", "as_attention", "weights_of_softmax", "heads_of"]
+__all__ = ["hf_eager", "make_extractor", "as_attention", "weights_of_softmax", "heads_of", "heads_of_rows"]
 
 Extractor = Callable[[torch.nn.Module, tuple, object], "torch.Tensor | None"]
 
@@ -44,6 +44,14 @@ def heads_of(module: torch.nn.Module) -> int | None:
             return n
     n = getattr(getattr(module, "config", None), "num_attention_heads", None)
     return n if isinstance(n, int) and n > 0 else None
+
+
+def heads_of_rows(module: torch.nn.Module, probs: torch.Tensor) -> int | None:
+    """Heads of a 3-D ``[batch * heads, query, key]`` softmax (the bmm layout), where the module says."""
+    heads = heads_of(module)
+    if heads is None or probs.ndim != 3 or probs.shape[0] % heads:
+        return None
+    return heads
 
 
 def banded(module: torch.nn.Module) -> bool:

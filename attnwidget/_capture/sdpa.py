@@ -27,10 +27,10 @@ TILE_ELEMENTS = 1 << 24
 _FLASH_CPU = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 
 
-def _empty(workspace: Workspace | None, role: str, shape, device) -> torch.Tensor:
+def _empty(workspace: Workspace | None, role: str, shape, device, dtype=torch.float32) -> torch.Tensor:
     if workspace is None:
-        return torch.empty(shape, dtype=torch.float32, device=device)
-    return workspace.get(role, shape, torch.float32, device)
+        return torch.empty(shape, dtype=dtype, device=device)
+    return workspace.get(role, shape, dtype, device)
 
 
 def bind_sdpa(args, kwargs) -> dict:
@@ -197,26 +197,29 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
     tile = max(bq, (TILE_ELEMENTS // per_row) // bq * bq)
     # contiguous [sample, head, token, dim] operands: models usually hand over permuted views of
     # one qkv projection, and a batched matmul on those is ~1.5x slower than the copy and the matmul
-    if k.dtype == torch.float32 and k.is_contiguous():
+    # float64 calls are recomputed in float64: a -1e9 mask keeps the scores' spread there, and
+    # float32 would lose it (every other dtype computes in float32, as the kernels accumulate)
+    work = torch.float64 if q.dtype == torch.float64 else torch.float32
+    if k.dtype == work and k.is_contiguous():
         key_t = k.transpose(-2, -1)
     else:
-        key_t = _empty(workspace, "key", k.shape, k.device).copy_(k).transpose(-2, -1)
+        key_t = _empty(workspace, "key", k.shape, k.device, work).copy_(k).transpose(-2, -1)
     key_pos = torch.arange(n_key, device=q.device) if call["is_causal"] else None
     out: torch.Tensor | None = None
     entropies = []
     want_entropy = (entropy and lse is not None and bq == bk == 1 and reducer.dtype == torch.float32
+                    and work == torch.float32
                     and not (isinstance(reducer.heads, str) and reducer.heads != "all"))
     one_tile = kept <= tile  # one tile is the result itself; several are copied into one result
     for start in range(0, kept, tile):
         qt = q[:, :, start:start + tile]
         # scale the (small) query tile rather than the (large) scores
-        scaled = torch.mul(qt if qt.dtype == torch.float32 else qt.float(), scale,
-                           out=_empty(workspace, "query", qt.shape, qt.device))
+        scaled = torch.mul(qt if qt.dtype == work else qt.to(work), scale,
+                           out=_empty(workspace, "query", qt.shape, qt.device, work))
         # [sample, head] broadcast by hand: torch.broadcast_shapes imports sympy (~40 MiB, ~1 s) on first use
         scores_shape = tuple(a if b == 1 else b for a, b in zip(qt.shape[:2], key_t.shape[:2])) + (
             qt.shape[2], n_key)
-        scores = torch.matmul(scaled, key_t, out=_empty(workspace, "scores",
-                                                         scores_shape, qt.device))
+        scores = torch.matmul(scaled, key_t, out=_empty(workspace, "scores", scores_shape, qt.device, work))
         del scaled
         masked = False
         if mask is not None:
@@ -235,8 +238,8 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
         if lse is not None:
             log_weights = scores.sub_(lse[:, :, start:start + tile].unsqueeze(-1))
             if want_entropy:  # keep the log-weights for the entropy
-                weights = torch.exp(log_weights, out=_empty(workspace, "weights",
-                                                            scores_shape, qt.device))
+                weights = torch.exp(log_weights, out=_empty(workspace, "weights", scores_shape,
+                                                            qt.device, work))
             else:
                 weights = log_weights.exp_()
         else:
