@@ -35,10 +35,29 @@ _PUBLIC = {
     "HeadStats": ".widgets",
     "animate": ".figures",
     "to_html": ".figures",
+    "heads": ".analysis",
+    "check": ".analysis",
+    "significance": ".analysis",
+    "record": "._record",
+    "tokens": "._words",
+    "words": "._words",
 }
 
-__all__ = sorted([*_PUBLIC, "capture", "tap", "collect", "Frame", "frame", "Capture", "load",
-                  "AttnwidgetError", "CaptureFileError", "__version__"])
+__all__ = sorted(
+    [
+        *_PUBLIC,
+        "capture",
+        "tap",
+        "collect",
+        "Frame",
+        "frame",
+        "Capture",
+        "load",
+        "AttnwidgetError",
+        "CaptureFileError",
+        "__version__",
+    ]
+)
 
 
 def __getattr__(name: str):

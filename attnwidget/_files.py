@@ -35,16 +35,29 @@ import socket
 import struct
 import zipfile
 import zlib
-from typing import Any, Callable, Iterable, Mapping, NamedTuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.lib.format as npy_format
 
 from .errors import CaptureFileError
 
-__all__ = ["DEFAULT_MAX_BYTES", "ArrayInfo", "Archive", "atomic_write", "write_archive",
-           "remove_stale_temporaries", "temporary_prefix", "json_text", "token_strings",
-           "encode_values", "decode_values", "check_capture", "MISSING_CODE"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "ArrayInfo",
+    "Archive",
+    "atomic_write",
+    "write_archive",
+    "remove_stale_temporaries",
+    "temporary_prefix",
+    "json_text",
+    "token_strings",
+    "encode_values",
+    "decode_values",
+    "check_capture",
+    "MISSING_CODE",
+]
 
 #: the default bound on the decompressed size of what a file's arrays and header take in memory
 DEFAULT_MAX_BYTES = 4 * 2**30
@@ -60,9 +73,24 @@ _KINDS = ("self", "cross", "weights")
 Fail = Callable[..., Exception]  # fail(problem, advice=None) -> the exception to raise
 
 # what reading a damaged archive can raise, from zipfile, zlib, lzma, numpy and the json parser
-_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError,
-                TypeError, IndexError, OverflowError, RuntimeError, NotImplementedError, RecursionError,
-                struct.error, zlib.error, lzma.LZMAError, MemoryError)
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    OverflowError,
+    RuntimeError,
+    NotImplementedError,
+    RecursionError,
+    struct.error,
+    zlib.error,
+    lzma.LZMAError,
+    MemoryError,
+)
 
 
 def _gib(n: int) -> str:
@@ -110,7 +138,7 @@ def remove_stale_temporaries(path: str) -> list[str]:
     folder = os.path.dirname(os.path.abspath(path))
     prefix = temporary_prefix(path)
     host, me, uid = _host_tag(), os.getpid(), os.getuid()
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(folder)
     except OSError:
@@ -118,7 +146,7 @@ def remove_stale_temporaries(path: str) -> list[str]:
     for name in names:
         if not name.startswith(prefix):
             continue
-        parts = name[len(prefix):].split("-")
+        parts = name[len(prefix) :].split("-")
         if len(parts) != 3 or not parts[0].isdigit() or parts[1] != host:
             continue
         pid = int(parts[0])
@@ -200,7 +228,7 @@ def write_archive(path: str | os.PathLike, header_text: str, arrays: Mapping[str
     body = dict(arrays)
     body["header"] = np.array(header_text)
     # np.savez looked up at call time: a test may replace it to simulate a full disk
-    return atomic_write(path, lambda f: np.savez(f, **body))
+    return atomic_write(path, lambda f: np.savez(f, **body))  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------- JSON values
@@ -224,12 +252,15 @@ def _plain(obj: Any, where: str, fail: Fail, depth: int = 0) -> Any:
             if isinstance(k, np.generic):
                 k = k.item()
             if not (k is None or isinstance(k, (str, int, float, bool))):
-                raise fail(f"{where} has a key of type {type(k).__name__} ({k!r}); keys must be strings or "
-                           "numbers")
+                raise fail(
+                    f"{where} has a key of type {type(k).__name__} ({k!r}); keys must be strings or numbers"
+                )
             out[k if isinstance(k, str) else json.dumps(k)] = _plain(v, f"{where}[{k!r}]", fail, depth + 1)
         return out
-    raise fail(f"{where} is a {type(obj).__module__}.{type(obj).__qualname__}, which a capture file cannot "
-               "hold: use strings, numbers, lists and dicts")
+    raise fail(
+        f"{where} is a {type(obj).__module__}.{type(obj).__qualname__}, which a capture file cannot "
+        "hold: use strings, numbers, lists and dicts"
+    )
 
 
 def json_text(obj: Any, where: str, fail: Fail) -> str:
@@ -244,8 +275,10 @@ def token_strings(tokens: Any, fail: Fail, where: str = "tokens", depth: int = 0
     with ``fail``, naming where it is.
     """
     if depth > 4:
-        raise fail(f"{where} is nested too deeply: tokens are a list of strings, "
-                   "{'query': [...], 'key': [...]}, or such a form per site")
+        raise fail(
+            f"{where} is nested too deeply: tokens are a list of strings, "
+            "{'query': [...], 'key': [...]}, or such a form per site"
+        )
     if tokens is None or isinstance(tokens, str):
         return None if tokens is None else str(tokens)
     if isinstance(tokens, dict):
@@ -258,19 +291,21 @@ def token_strings(tokens: Any, fail: Fail, where: str = "tokens", depth: int = 0
     if isinstance(tokens, np.ndarray):
         tokens = tokens.tolist()
     if isinstance(tokens, (list, tuple)):
-        out = []
+        items: list = []
         for i, t in enumerate(tokens):
             if isinstance(t, np.generic):
                 t = t.item()
             if isinstance(t, (list, tuple, dict, np.ndarray)):
-                out.append(token_strings(t, fail, f"{where}[{i}]", depth + 1))
+                items.append(token_strings(t, fail, f"{where}[{i}]", depth + 1))
             elif t is None or isinstance(t, (str, bool, int, float)):
-                out.append(t if t is None else str(t))
+                items.append(t if t is None else str(t))
             else:
                 raise fail(f"{where}[{i}] is a {type(t).__qualname__}, not a string: give tokens as strings")
-        return out
-    raise fail(f"tokens are a {type(tokens).__qualname__}: give a list of strings, or "
-               "{'query': [...], 'key': [...]}")
+        return items
+    raise fail(
+        f"tokens are a {type(tokens).__qualname__}: give a list of strings, or "
+        "{'query': [...], 'key': [...]}"
+    )
 
 
 def _scalar(v: Any, where: str, fail: Fail):
@@ -278,8 +313,10 @@ def _scalar(v: Any, where: str, fail: Fail):
         v = v.item()
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
-    raise fail(f"{where} is a {type(v).__module__}.{type(v).__qualname__}; labels and predictions must be "
-               "numbers or strings (None marks a missing one)")
+    raise fail(
+        f"{where} is a {type(v).__module__}.{type(v).__qualname__}; labels and predictions must be "
+        "numbers or strings (None marks a missing one)"
+    )
 
 
 def encode_values(values: np.ndarray, where: str, fail: Fail) -> tuple[np.ndarray, dict | None]:
@@ -301,11 +338,13 @@ def encode_values(values: np.ndarray, where: str, fail: Fail) -> tuple[np.ndarra
         raise fail(f"{where} is a single value; give one per sample")
     if kind not in "UO":
         what = {"S": "bytes", "c": "complex numbers", "M": "dates", "m": "time spans"}.get(kind, "records")
-        raise fail(f"{where} are {what} (dtype {values.dtype}), which a capture file does not hold: convert "
-                   "them to numbers or str")
+        raise fail(
+            f"{where} are {what} (dtype {values.dtype}), which a capture file does not hold: convert "
+            "them to numbers or str"
+        )
     if kind == "U":
-        names, codes = np.unique(values.reshape(-1), return_inverse=True)
-        return codes.astype(np.int64).reshape(values.shape), {"kind": "str", "names": names.tolist()}
+        uniques, inverse = np.unique(values.reshape(-1), return_inverse=True)
+        return inverse.astype(np.int64).reshape(values.shape), {"kind": "str", "names": uniques.tolist()}
     names: list = []
     index: dict = {}
     codes = np.empty(values.shape, dtype=np.int64)
@@ -326,16 +365,20 @@ def encode_values(values: np.ndarray, where: str, fail: Fail) -> tuple[np.ndarra
 
 def decode_values(codes: np.ndarray, table: Any, where: str, fail: Fail) -> np.ndarray:
     """Inverse of :func:`encode_values`: the labels or predictions ``codes`` and ``table`` stand for."""
-    if not isinstance(table, dict) or table.get("kind") not in ("str", "object") \
-            or not isinstance(table.get("names"), list):
+    if (
+        not isinstance(table, dict)
+        or table.get("kind") not in ("str", "object")
+        or not isinstance(table.get("names"), list)
+    ):
         raise fail(f"the table of {where} is not a {{'kind', 'names'}} object")
     names = table["names"]
     if codes.dtype.kind not in "iu":
         raise fail(f"{where} are stored as {codes.dtype} codes, not integers")
     low = MISSING_CODE if table["kind"] == "object" else 0
     if codes.size and (codes.min() < low or codes.max() >= len(names)):
-        raise fail(f"{where} hold codes from {codes.min()} to {codes.max()} for a table of "
-                   f"{len(names)} names")
+        raise fail(
+            f"{where} hold codes from {codes.min()} to {codes.max()} for a table of {len(names)} names"
+        )
     if table["kind"] == "str":
         if not all(isinstance(n, str) for n in names):
             raise fail(f"the table of {where} says strings but holds other values")
@@ -344,7 +387,7 @@ def decode_values(codes: np.ndarray, table: Any, where: str, fail: Fail) -> np.n
     if bad is not None:
         raise fail(f"the table of {where} holds a {type(bad).__name__}")
     lookup = np.empty(len(names) + 1, dtype=object)
-    lookup[:len(names)] = names
+    lookup[: len(names)] = names
     lookup[-1] = None  # code -1 (missing) indexes the last entry
     return lookup[codes]
 
@@ -358,7 +401,7 @@ class ArrayInfo(NamedTuple):
     nbytes: int
 
     @classmethod
-    def of(cls, a: np.ndarray) -> "ArrayInfo":
+    def of(cls, a: np.ndarray) -> ArrayInfo:
         return cls(tuple(a.shape), a.dtype, int(a.nbytes))
 
 
@@ -402,8 +445,9 @@ class Archive:
             infos = self._zip.infolist()
         except _READ_ERRORS as e:
             self.close()
-            raise self.fail(f"it is not a zip archive, or it is cut short "
-                            f"({type(e).__name__}: {e})") from None
+            raise self.fail(
+                f"it is not a zip archive, or it is cut short ({type(e).__name__}: {e})"
+            ) from None
         try:
             for info in infos:
                 if not info.filename.endswith(".npy") or info.is_dir():
@@ -420,11 +464,13 @@ class Archive:
     # -- messages
     def fail(self, problem: str, advice: str | None = None) -> CaptureFileError:
         """The error to raise: ``'path' is not a readable <what>: <problem>; <advice>``."""
-        return CaptureFileError(f"{self.path!r} is not a readable {self.what}: {problem}; "
-                                f"{advice or self.advice}")
+        return CaptureFileError(
+            f"{self.path!r} is not a readable {self.what}: {problem}; {advice or self.advice}"
+        )
 
     # -- structure
     def _array_header(self, name: str, info: zipfile.ZipInfo) -> ArrayInfo:
+        assert self._zip is not None  # opened in __init__
         try:
             with self._zip.open(info) as f:
                 version = npy_format.read_magic(f)
@@ -439,8 +485,10 @@ class Archive:
             raise self.fail(f"array {name!r} has a damaged .npy header ({type(e).__name__}: {e})") from None
         nbytes = math.prod(shape) * dtype.itemsize
         if info.file_size < offset + nbytes:
-            raise self.fail(f"array {name!r} is cut short: its header declares {nbytes} bytes of data "
-                            f"and the archive holds {max(0, info.file_size - offset)}")
+            raise self.fail(
+                f"array {name!r} is cut short: its header declares {nbytes} bytes of data "
+                f"and the archive holds {max(0, info.file_size - offset)}"
+            )
         return ArrayInfo(tuple(int(s) for s in shape), dtype, int(nbytes))
 
     def require(self, name: Any, where: str, *, ndim: int | None = None, kinds: str = _NUMERIC) -> ArrayInfo:
@@ -454,7 +502,8 @@ class Archive:
             raise self.fail(
                 f"its arrays take {_gib(total)} in memory (from {_gib(os.path.getsize(self.path))} on disk), "
                 f"above the {_gib(max_bytes)} limit",
-                "if you trust the file and have the memory, load it with aw.load(path, max_bytes=None)")
+                "if you trust the file and have the memory, load it with aw.load(path, max_bytes=None)",
+            )
         return total
 
     def header(self, fmt: str, newest: int, max_bytes: int | None) -> dict:
@@ -463,8 +512,9 @@ class Archive:
             raise self.fail("it has no attnwidget header")
         info = self.members["header"]
         if info.dtype.kind != "U" or info.shape != ():
-            raise self.fail(f"its header is an array of dtype {info.dtype} and shape {info.shape}, "
-                            "not one JSON text")
+            raise self.fail(
+                f"its header is an array of dtype {info.dtype} and shape {info.shape}, not one JSON text"
+            )
         self.limit(["header"], max_bytes)
         text = str(self.read("header", kinds="U"))
         try:
@@ -481,8 +531,11 @@ class Archive:
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise self.fail(f"its header has no valid format version ({version!r})")
         if version > newest:
-            raise self.fail(f"it was written by a newer attnwidget (format version {version}; this one reads "
-                            f"up to {newest})", "upgrade attnwidget (pip install -U attnwidget) to read it")
+            raise self.fail(
+                f"it was written by a newer attnwidget (format version {version}; this one reads "
+                f"up to {newest})",
+                "upgrade attnwidget (pip install -U attnwidget) to read it",
+            )
         return header
 
     # -- data
@@ -491,6 +544,7 @@ class Archive:
         info = self.members[name]
         if info.dtype.kind not in kinds or info.dtype.hasobject:
             raise self.fail(f"array {name!r} has dtype {info.dtype}")
+        assert self._zip is not None  # opened in __init__
         try:
             with self._zip.open(self._infos[name]) as f:
                 a = npy_format.read_array(f, allow_pickle=False, max_header_size=_MAX_NPY_HEADER)
@@ -506,23 +560,31 @@ class Archive:
             self._zip.close()
             self._zip = None
 
-    def __enter__(self) -> "Archive":
+    def __enter__(self) -> Archive:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
-def require_member(members: Mapping[str, ArrayInfo], name: Any, where: str, fail: Fail, *,
-                   ndim: int | None = None, kinds: str = _NUMERIC) -> ArrayInfo:
+def require_member(
+    members: Mapping[str, ArrayInfo],
+    name: Any,
+    where: str,
+    fail: Fail,
+    *,
+    ndim: int | None = None,
+    kinds: str = _NUMERIC,
+) -> ArrayInfo:
     """``members[name]``, checked (see :meth:`Archive.require`); usable on arrays about to be written."""
     if not isinstance(name, str) or name not in members:
         raise fail(f"{where} names array {name!r}, which it does not hold")
     info = members[name]
     if info.dtype.kind not in kinds or info.dtype.hasobject:
         allowed = {"b": "bool", "i": "int", "u": "uint", "f": "float", "U": "str"}
-        raise fail(f"{where} is a {info.dtype} array; only "
-                   f"{'/'.join(allowed[k] for k in kinds)} arrays are allowed")
+        raise fail(
+            f"{where} is a {info.dtype} array; only {'/'.join(allowed[k] for k in kinds)} arrays are allowed"
+        )
     if ndim is not None and len(info.shape) != ndim:
         raise fail(f"{where} has {len(info.shape)} axes {info.shape}, not {ndim}")
     return info
@@ -600,8 +662,10 @@ def check_capture(header: dict, members: Mapping[str, ArrayInfo], fail: Fail) ->
             if names[0] == "sample":
                 site_counts.add(a.shape[0])
         if len(site_counts) > 1:
-            raise fail(f"site {name!r} holds {' and '.join(map(str, sorted(site_counts)))} samples at "
-                       "different steps")
+            raise fail(
+                f"site {name!r} holds {' and '.join(map(str, sorted(site_counts)))} samples at "
+                "different steps"
+            )
         counts |= site_counts
     for name in arrays:
         if name not in seen:
@@ -615,19 +679,26 @@ def check_capture(header: dict, members: Mapping[str, ArrayInfo], fail: Fail) ->
         for s, st in per_step.items():
             _step(s, steps, f"the statistics of site {name!r}", fail)
             where = f"the statistics of site {name!r} at step {s}"
-            if not isinstance(st, dict) or not isinstance(st.get("classes"), list) \
-                    or not isinstance(st.get("arrays"), dict) or "count" not in st["arrays"]:
+            if (
+                not isinstance(st, dict)
+                or not isinstance(st.get("classes"), list)
+                or not isinstance(st.get("arrays"), dict)
+                or "count" not in st["arrays"]
+            ):
                 raise fail(f"{where} are not {{'classes': [...], 'arrays': {{'count': ..., ...}}}}")
             classes = st["classes"]
             if not all(c is None or isinstance(c, (str, int, float, bool)) for c in classes):
                 raise fail(f"{where} have class keys that are not numbers or strings")
             for field, member in st["arrays"].items():
-                ndim = {"count": 1, "entropy": 2}.get(field, len(axes[name])
-                                                      if field in ("mean", "var", "min", "max") else None)
+                ndim = {"count": 1, "entropy": 2}.get(
+                    field, len(axes[name]) if field in ("mean", "var", "min", "max") else None
+                )
                 a = require_member(members, member, f"{where} ({field})", fail, ndim=ndim)
                 if not a.shape or a.shape[0] != len(classes):
-                    raise fail(f"{where} ({field}) have {a.shape[0] if a.shape else 0} rows for "
-                               f"{len(classes)} classes")
+                    raise fail(
+                        f"{where} ({field}) have {a.shape[0] if a.shape else 0} rows for "
+                        f"{len(classes)} classes"
+                    )
                 used.add(member)
     values = _mapping(header, "values", fail, {}) if header.get("values") is not None else {}
     for field in ("labels", "predictions"):

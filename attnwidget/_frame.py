@@ -15,12 +15,13 @@ statistics, else from the kept samples.
 from __future__ import annotations
 
 import warnings
-
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from ._words import group_frame, group_names
 from .errors import HEAD_CHOICES, NoLabelsError, SelectionError, check_head, no_labels, sample_out_of_range
 from .reduce import pool_array
 from .store import FIELDS, Capture, class_name, site_arg, split_tokens
@@ -66,17 +67,14 @@ def select_samples(cap: Capture, label: Any = None) -> np.ndarray:
     labels = np.asarray(cap.labels)
     idx = np.flatnonzero(labels == label)
     if idx.size == 0:
-        raise ValueError(f"no sample has label {label!r}; labels present: "
-                         f"{sorted(set(labels.tolist()))}")
+        raise ValueError(f"no sample has label {label!r}; labels present: {sorted(set(labels.tolist()))}")
     return idx
 
 
 def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | None = None,
-          head: int | str = "mean",
-          sample: int | str = 0, label: Any = None, step: int = 0,
-          region: Sequence[int] | None = None, size: int | None = None,
-          tokens: Any = None, stat: str | None = None,
-          difference: Sequence[Any] | None = None) -> Frame:
+          head: int | str = "mean", sample: int | str = 0, label: Any = None, step: int = 0,
+          region: Sequence[int] | None = None, size: int | None = None, tokens: Any = None,
+          stat: str | None = None, difference: Sequence[Any] | None = None, groups: Any = None) -> Frame:  # fmt: skip
     """Compute the 2D frame a view shows for one selection.
 
     Parameters
@@ -111,6 +109,18 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
     difference : (a, b), optional
         Show the class-difference map ``mean[a] - mean[b]`` (from ``cap.stats``
         or the kept samples); ``sample``, ``label`` and ``stat`` are unused.
+    groups : dict, list of ranges or "words", optional
+        Aggregate query rows and key columns by groups of positions:
+        ``{"part 0": range(0, 8), ...}`` (in the order given), a list of
+        ranges (named ``"0"``, ``"1"``...) or ``"words"`` (:func:`attnwidget.words`
+        of each axis's tokens). The rule: a query group's row is the MEAN of
+        its rows, a key group's column the SUM of its columns, so a row that
+        sums to 1 over the keys still sums to 1 over key groups that cover
+        every key. The labels become the group names; positions in no group
+        are dropped (with their weight); overlapping groups are an error. A
+        pooled site cannot be grouped, and query rows kept by
+        ``capture(rows=...)`` stay as they are. ``region`` and ``size`` then
+        count groups.
 
     When the site holds statistics but no per-sample arrays at ``step``
     (``keep="stats"``), the frame is the statistics' mean of ``label``
@@ -175,8 +185,15 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
         arr = arr[None, :]
         axes = ["sample"] + axes
     arr = np.asarray(arr, dtype=np.float32)
-    full_shape = arr.shape
     row_axis, col_axis = axes
+    rows_full = _labels_for(cap, name, kind, row_axis, "query", arr.shape[0], tokens, picked, sample)
+    cols_full = _labels_for(cap, name, kind, col_axis, "key", arr.shape[1], tokens, picked, sample)
+    if groups is not None:
+        # groups name full-resolution positions: applied before the region cut and the size pooling
+        arr, rows_full, cols_full = group_frame(
+            arr, (row_axis, col_axis), (rows_full, cols_full), groups, name, cap.info.get(name, {})
+        )
+    full_shape = arr.shape
 
     if region is None:
         r0, r1, c0, c1 = 0, arr.shape[0], 0, arr.shape[1]
@@ -188,8 +205,6 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
             raise ValueError(f"region {tuple(region)} is empty for a {arr.shape[0]}x{arr.shape[1]} frame")
         arr = arr[r0:r1, c0:c1]
 
-    rows_full = _labels_for(cap, name, kind, row_axis, "query", full_shape[0], tokens, picked, sample)
-    cols_full = _labels_for(cap, name, kind, col_axis, "key", full_shape[1], tokens, picked, sample)
     rows_full, cols_full = rows_full[r0:r1], cols_full[c0:c1]
 
     block = (1, 1)
@@ -205,19 +220,49 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
     shown_head = head if "head" in cap.axes[name] else None
     if difference is not None:
         sel["difference"] = tuple(difference)
-        title = _title(name, kind, shown_head, None, None, step, cap.steps)
+        title = _title(name, kind, shown_head, None, None, step, cap.steps, step_names(cap))
         title += f" · mean of {class_text(cap, difference[0])} − {class_text(cap, difference[1])}"
     elif stat is not None or stats_only:
         sel["stat"] = stat or "mean"
-        title = _title(name, kind, shown_head, None, class_text(cap, label) if label is not None else None,
-                       step, cap.steps) + f" · {stat or 'mean'}"
+        title = (
+            _title(
+                name,
+                kind,
+                shown_head,
+                None,
+                class_text(cap, label) if label is not None else None,
+                step,
+                cap.steps,
+                step_names(cap),
+            )
+            + f" · {stat or 'mean'}"
+        )
     else:
-        title = _title(name, kind, shown_head, sample if one_sample or sample == "mean" else None,
-                       class_text(cap, label) if label is not None else None, step, cap.steps)
-    return Frame(values=np.ascontiguousarray(arr, dtype=np.float32), row_axis=row_axis,
-                 col_axis=col_axis, row_labels=rows_full, col_labels=cols_full, title=title,
-                 region=(r0, r1, c0, c1), full_shape=tuple(full_shape), block=block,
-                 selection=sel)
+        title = _title(
+            name,
+            kind,
+            shown_head,
+            sample if one_sample or sample == "mean" else None,
+            class_text(cap, label) if label is not None else None,
+            step,
+            cap.steps,
+            step_names(cap),
+        )
+    if groups is not None:
+        sel["groups"] = groups if isinstance(groups, str) else group_names(groups)
+        title += " · by words" if isinstance(groups, str) else " · by groups"
+    return Frame(
+        values=np.ascontiguousarray(arr, dtype=np.float32),
+        row_axis=row_axis,
+        col_axis=col_axis,
+        row_labels=rows_full,
+        col_labels=cols_full,
+        title=title,
+        region=(r0, r1, c0, c1),
+        full_shape=tuple(full_shape),
+        block=block,
+        selection=sel,
+    )
 
 
 def _labels_for(cap, name, kind, axis, role, n, tokens, picked, sample) -> list[str]:
@@ -259,9 +304,13 @@ def _warn_tokens(site: str, axis: str, given: int, n: int) -> None:
     if key in _WARNED:
         return
     _WARNED.add(key)
-    warnings.warn(f"site {site!r}: {given} token(s) given for its {n} {axis} positions, so its "
-                  f"{axis} axis is labelled with positions 0..{n - 1}; pass one token per position "
-                  "(per site: tokens={site: {'query': [...], 'key': [...]}})", UserWarning, stacklevel=4)
+    warnings.warn(
+        f"site {site!r}: {given} token(s) given for its {n} {axis} positions, so its "
+        f"{axis} axis is labelled with positions 0..{n - 1}; pass one token per position "
+        "(per site: tokens={site: {'query': [...], 'key': [...]}})",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def _block_labels(labels: list[str], b: int) -> list[str]:
@@ -269,7 +318,7 @@ def _block_labels(labels: list[str], b: int) -> list[str]:
         return list(labels)
     out = []
     for i in range(0, len(labels), b):
-        chunk = labels[i:i + b]
+        chunk = labels[i : i + b]
         out.append(chunk[0] if len(chunk) == 1 else f"{chunk[0]}…{chunk[-1]}")
     return out
 
@@ -281,8 +330,9 @@ def class_text(cap: Capture, label: Any) -> str:
     return f"class {label}" + (f" ({name})" if names and name != str(label) else "")
 
 
-def _class_statistic(cap: Capture, name: str, step: int, stat: str, label: Any,
-                     difference: Sequence[Any] | None) -> np.ndarray:
+def _class_statistic(
+    cap: Capture, name: str, step: int, stat: str, label: Any, difference: Sequence[Any] | None
+) -> np.ndarray:
     """A class statistic with the shape of one sample, or the difference of two class means."""
     if stat not in FIELDS:
         raise ValueError(f"stat must be one of {FIELDS}, not {stat!r}")
@@ -294,8 +344,22 @@ def _class_statistic(cap: Capture, name: str, step: int, stat: str, label: Any,
     return cap.stat(name, step, "mean", a) - cap.stat(name, step, "mean", b)
 
 
-def _title(name, kind, head, sample, label_text, step, steps) -> str:
-    """``site · head 3 · class 1 · sample 0 · step 2``: what the frame shows; None leaves a part out."""
+def step_names(cap: Capture) -> list[str] | None:
+    """What titles and step controls call each step, where ``cap.metadata["step_labels"]`` labels
+    every step (``aw.record``: the training step of each): ``"training step 300"`` (the label after
+    ``cap.metadata["step_label_name"]``), or ``"step 3 (300)"`` without a name; None otherwise."""
+    meta = cap.metadata or {}
+    labels = meta.get("step_labels")
+    if not isinstance(labels, (list, tuple)) or len(labels) != cap.steps:
+        return None
+    what = meta.get("step_label_name")
+    return [f"{what} {v}" if what else f"step {i} ({v})" for i, v in enumerate(labels)]
+
+
+def _title(name, kind, head, sample, label_text, step, steps, names=None) -> str:
+    """``site · head 3 · class 1 · sample 0 · step 2``: what the frame shows; None leaves a part out.
+
+    ``names``: what each step is called (:func:`step_names`), else ``step i``."""
     parts = [name]
     if head is not None:
         parts.append(f"head {head}" if not isinstance(head, str) else f"{head} of heads")
@@ -306,5 +370,5 @@ def _title(name, kind, head, sample, label_text, step, steps) -> str:
     elif sample is not None:
         parts.append(f"sample {sample}")
     if steps > 1:
-        parts.append(f"step {step}")
+        parts.append(names[step] if names and -len(names) <= step < len(names) else f"step {step}")
     return " · ".join(parts)

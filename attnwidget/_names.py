@@ -27,13 +27,25 @@ import re
 import secrets
 import time
 import unicodedata
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from .errors import AttnwidgetError, listing
 
-__all__ = ["MAX_NAME_BYTES", "PART_BYTES", "safe_name", "shorten", "fold", "unique_names",
-           "ExportError", "FilesExistError", "check_folder", "make_folder", "write_into",
-           "clean_stale_temporaries"]
+__all__ = [
+    "MAX_NAME_BYTES",
+    "PART_BYTES",
+    "safe_name",
+    "shorten",
+    "fold",
+    "unique_names",
+    "ExportError",
+    "FilesExistError",
+    "check_folder",
+    "make_folder",
+    "write_into",
+    "clean_stale_temporaries",
+]
 
 #: the most bytes (UTF-8) of one file name written; file systems allow 255, and a margin keeps
 #: names valid where a sync tool or an encrypted home folder adds its own characters
@@ -71,7 +83,7 @@ def _cut(text: str, limit: int) -> str:
     data = text.encode("utf-8", "surrogatepass")
     if len(data) <= limit:
         return text
-    return data[:max(limit, 0)].decode("utf-8", "ignore")
+    return data[: max(limit, 0)].decode("utf-8", "ignore")
 
 
 def shorten(name: str, limit: int, original: str | None = None) -> str:
@@ -166,8 +178,13 @@ def _parent_problem(folder: str) -> str | None:
     return None
 
 
-def check_folder(folder: str | os.PathLike, names: Iterable[str], *, overwrite: bool = False,
-                 protect: Iterable[str | os.PathLike] = ()) -> list[str]:
+def check_folder(
+    folder: str | os.PathLike,
+    names: Iterable[str],
+    *,
+    overwrite: bool = False,
+    protect: Iterable[str | os.PathLike] = (),
+) -> list[str]:
     """Refuse an output folder before anything is written into it.
 
     Parameters
@@ -199,10 +216,17 @@ def check_folder(folder: str | os.PathLike, names: Iterable[str], *, overwrite: 
     folder = os.fspath(folder)
     names = list(names)
     if os.path.lexists(folder) and not os.path.isdir(folder):
-        what = "a link to a file" if os.path.islink(folder) and os.path.exists(folder) else \
-            "a link to nothing" if os.path.islink(folder) else "a file"
-        raise ExportError(f"the output folder {folder!r} is {what}, not a folder; choose a folder "
-                          "(it is created if missing)")
+        what = (
+            "a link to a file"
+            if os.path.islink(folder) and os.path.exists(folder)
+            else "a link to nothing"
+            if os.path.islink(folder)
+            else "a file"
+        )
+        raise ExportError(
+            f"the output folder {folder!r} is {what}, not a folder; choose a folder "
+            "(it is created if missing)"
+        )
     if not os.path.isdir(folder):
         problem = _parent_problem(folder)
         if problem:
@@ -211,8 +235,9 @@ def check_folder(folder: str | os.PathLike, names: Iterable[str], *, overwrite: 
     try:
         present = {fold(e): e for e in os.listdir(folder)}
     except OSError as e:
-        raise ExportError(f"cannot read the output folder {folder!r}: {e.strerror or e}; choose one you "
-                          "can read and write") from None
+        raise ExportError(
+            f"cannot read the output folder {folder!r}: {e.strerror or e}; choose one you can read and write"
+        ) from None
     guarded = []
     for p in protect:
         try:
@@ -231,13 +256,18 @@ def check_folder(folder: str | os.PathLike, names: Iterable[str], *, overwrite: 
         except OSError:  # a dangling symlink: replaced itself, never followed
             continue
         if (st.st_dev, st.st_ino) in guarded:
-            raise ExportError(f"the export would write {hit!r} in {folder!r}, which is its own input file; "
-                              "choose another output folder")
+            raise ExportError(
+                f"the export would write {hit!r} in {folder!r}, which is its own input file; "
+                "choose another output folder"
+            )
     if existing and not overwrite:
-        raise FilesExistError(f"{len(existing)} file(s) of this export already exist in {folder!r}: "
-                              f"{listing(existing, most=5)}; allow overwriting them or choose an empty "
-                              "folder",
-                              folder, existing)
+        raise FilesExistError(
+            f"{len(existing)} file(s) of this export already exist in {folder!r}: "
+            f"{listing(existing, most=5)}; allow overwriting them or choose an empty "
+            "folder",
+            folder,
+            existing,
+        )
     return existing
 
 
@@ -259,8 +289,9 @@ def make_folder(folder: str | os.PathLike) -> list[str]:
             created.append(p)
     except OSError as e:
         remove_folders(created)
-        raise ExportError(f"cannot create the output folder {folder!r}: {e.strerror or e}; "
-                          f"{advice(e)}") from None
+        raise ExportError(
+            f"cannot create the output folder {folder!r}: {e.strerror or e}; {advice(e)}"
+        ) from None
     return created
 
 
@@ -349,16 +380,24 @@ def write_into(folder: str, name: str, write: Callable[[str], Any], *, overwrite
         try:
             os.link(tmp, final)  # fails if anything is at `final`: no clobbering, even in a race
         except FileExistsError:
-            raise FilesExistError(f"{name!r} appeared in {folder!r} during the export; nothing replaced it",
-                                  folder, [name]) from None
+            raise FilesExistError(
+                f"{name!r} appeared in {folder!r} during the export; nothing replaced it", folder, [name]
+            ) from None
         except OSError as e:
-            if e.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOSYS,
-                               getattr(errno, "EOPNOTSUPP", -1), getattr(errno, "ENOTSUP", -1)):
+            if e.errno not in (
+                errno.EPERM,
+                errno.EXDEV,
+                errno.EMLINK,
+                errno.ENOSYS,
+                getattr(errno, "EOPNOTSUPP", -1),
+                getattr(errno, "ENOTSUP", -1),
+            ):
                 raise
             # a file system without hard links: rename, having looked first
             if os.path.lexists(final):
-                raise FilesExistError(f"{name!r} appeared in {folder!r} during the export", folder,
-                                      [name]) from None
+                raise FilesExistError(
+                    f"{name!r} appeared in {folder!r} during the export", folder, [name]
+                ) from None
             os.replace(tmp, final)
             return final
         _unlink(tmp)

@@ -22,8 +22,9 @@ and ``colormaps``, never the widgets or the figures.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -32,10 +33,26 @@ from ._frame import Frame, frame
 from .errors import SelectionError
 from .store import Capture
 
-__all__ = ["SELECTION", "STAT_CHOICES", "ViewSpec", "ViewDescription", "frame_args", "view_frame",
-           "view_panels", "view_state", "sites_for", "attention_sites", "grid_layers",
-           "frame_state", "frame_labels", "error_state", "is_difference", "patch_grid_for",
-           "overlay_frame", "CANVAS_KINDS"]
+__all__ = [
+    "SELECTION",
+    "STAT_CHOICES",
+    "ViewSpec",
+    "ViewDescription",
+    "frame_args",
+    "view_frame",
+    "view_panels",
+    "view_state",
+    "sites_for",
+    "attention_sites",
+    "grid_layers",
+    "frame_state",
+    "frame_labels",
+    "error_state",
+    "is_difference",
+    "patch_grid_for",
+    "overlay_frame",
+    "CANVAS_KINDS",
+]
 
 #: the selection every view shares, in this order (also the key order of a standalone page)
 SELECTION = ("layer", "head", "sample", "label", "step", "stat", "difference")
@@ -153,15 +170,19 @@ def frame_args(cap: Capture, selection: dict) -> dict:
     stat = selection.get("stat") or "mean"
     layer, step = sel["layer"], sel["step"]
     if cap.holds(layer, step) == "stats" or (
-            sel["sample"] == "mean" and (cap.has_stats(layer, step) or stat != "mean")):
+        sel["sample"] == "mean" and (cap.has_stats(layer, step) or stat != "mean")
+    ):
         sel["stat"] = stat
     return sel
 
 
 def attention_sites(cap: Capture) -> list[int]:
     """Indices of the sites with a head axis of query x key attention (a model-wide head grid's rows)."""
-    return [i for i, name in enumerate(cap.layers)
-            if cap.kinds[name] in ("self", "cross") and "head" in cap.axes[name]]
+    return [
+        i
+        for i, name in enumerate(cap.layers)
+        if cap.kinds[name] in ("self", "cross") and "head" in cap.axes[name]
+    ]
 
 
 def sites_for(cap: Capture, kind: str) -> list[int]:
@@ -195,8 +216,10 @@ def overlay_frame(full: Frame, query: int, patch_grid: tuple[int, int] | None = 
     """One query row of a query x key frame as a ``[grid_rows, grid_cols]`` frame (leading
     non-patch keys dropped): what an image overlay lays over the image."""
     if full.row_axis != "query" or full.col_axis != "key":
-        raise ValueError(f"site {full.selection.get('layer')!r} is not query x key attention, so it "
-                         "cannot be overlaid on an image")
+        raise ValueError(
+            f"site {full.selection.get('layer')!r} is not query x key attention, so it "
+            "cannot be overlaid on an image"
+        )
     rows_available = full.values.shape[0]
     if not 0 <= query < rows_available:
         raise SelectionError(f"query {query} is out of range: the site has {rows_available} query rows")
@@ -204,11 +227,18 @@ def overlay_frame(full: Frame, query: int, patch_grid: tuple[int, int] | None = 
     gr, gc = patch_grid_for(row.shape[0], patch_grid)
     extra = row.shape[0] - gr * gc
     values = np.ascontiguousarray(row[extra:].reshape(gr, gc), dtype=np.float32)
-    return Frame(values=values, row_axis="patch row", col_axis="patch column",
-                 row_labels=[str(i) for i in range(gr)], col_labels=[str(i) for i in range(gc)],
-                 title=f"{full.title} · query {full.row_labels[query]}", region=(0, gr, 0, gc),
-                 full_shape=(gr, gc), block=(1, 1),
-                 selection={**full.selection, "query": query, "skipped_keys": extra})
+    return Frame(
+        values=values,
+        row_axis="patch row",
+        col_axis="patch column",
+        row_labels=[str(i) for i in range(gr)],
+        col_labels=[str(i) for i in range(gc)],
+        title=f"{full.title} · query {full.row_labels[query]}",
+        region=(0, gr, 0, gc),
+        full_shape=(gr, gc),
+        block=(1, 1),
+        selection={**full.selection, "query": query, "skipped_keys": extra},
+    )
 
 
 def view_frame(cap: Capture, spec: ViewSpec, selection: dict) -> Frame:
@@ -216,8 +246,13 @@ def view_frame(cap: Capture, spec: ViewSpec, selection: dict) -> Frame:
     args = frame_args(cap, selection)
     if spec.kind == "overlay":
         return overlay_frame(frame(cap, **args, tokens=spec.tokens), spec.query, spec.patch_grid)
-    return frame(cap, **args, region=spec.region if spec.kind == "heatmap" else None, size=spec.size,
-                 tokens=spec.tokens)
+    return frame(
+        cap,
+        **args,
+        region=spec.region if spec.kind == "heatmap" else None,
+        size=spec.size,
+        tokens=spec.tokens,
+    )
 
 
 def view_panels(cap: Capture, spec: ViewSpec, selection: dict) -> list[Frame]:
@@ -234,8 +269,9 @@ def view_panels(cap: Capture, spec: ViewSpec, selection: dict) -> list[Frame]:
         name = cap.site_name(layer)
         n = cap.num_heads(layer)
         if n is None or cap.kinds[name] == "weights":
-            raise ValueError(f"site {name!r} (layer {layer}) holds weights, not heads of query x key "
-                             "attention")
+            raise ValueError(
+                f"site {name!r} (layer {layer}) holds weights, not heads of query x key attention"
+            )
         for h in range(n):
             out.append(frame(cap, **{**args, "layer": layer, "head": h}, size=spec.size, tokens=spec.tokens))
     return out
@@ -254,9 +290,16 @@ def frame_state(fr: Frame, scale: str = "linear") -> tuple[bytes, dict]:
     A class-difference map gets a range symmetric about zero (``vmin = -vmax``).
     """
     header, payload = wire.encode(fr.values, scale, symmetric=is_difference(fr))
-    meta = dict(header, title=fr.title, row_axis=fr.row_axis, col_axis=fr.col_axis,
-                region=[int(v) for v in fr.region], full_shape=[int(v) for v in fr.full_shape],
-                block=[int(v) for v in fr.block], error=None)
+    meta = dict(
+        header,
+        title=fr.title,
+        row_axis=fr.row_axis,
+        col_axis=fr.col_axis,
+        region=[int(v) for v in fr.region],
+        full_shape=[int(v) for v in fr.full_shape],
+        block=[int(v) for v in fr.block],
+        error=None,
+    )
     return payload, meta
 
 
@@ -269,9 +312,20 @@ def frame_labels(fr: Frame | None) -> dict:
 
 def error_state(message: str) -> tuple[bytes, dict]:
     """An empty frame carrying an error message the view shows as text."""
-    return b"", {"dtype": "uint8", "shape": [0, 0], "vmin": 0.0, "vmax": 1.0, "scale": "linear",
-                 "title": "", "row_axis": "", "col_axis": "",
-                 "region": [0, 0, 0, 0], "full_shape": [0, 0], "block": [1, 1], "error": message}
+    return b"", {
+        "dtype": "uint8",
+        "shape": [0, 0],
+        "vmin": 0.0,
+        "vmax": 1.0,
+        "scale": "linear",
+        "title": "",
+        "row_axis": "",
+        "col_axis": "",
+        "region": [0, 0, 0, 0],
+        "full_shape": [0, 0],
+        "block": [1, 1],
+        "error": message,
+    }
 
 
 def _grid_state(cap: Capture, spec: ViewSpec, selection: dict) -> dict:
@@ -284,19 +338,32 @@ def _grid_state(cap: Capture, spec: ViewSpec, selection: dict) -> dict:
     for fr in frames:
         # each thumbnail is quantized over its own range; a difference map's symmetric about zero
         header, payload = wire.encode(fr.values, "linear", symmetric=is_difference(fr))
-        thumbs.append({"layer": cap.layers.index(fr.selection["layer"]), "head": int(fr.selection["head"]),
-                       "shape": header["shape"], "offset": offset, "vmin": header["vmin"],
-                       "vmax": header["vmax"]})
+        thumbs.append(
+            {
+                "layer": cap.layers.index(fr.selection["layer"]),
+                "head": int(fr.selection["head"]),
+                "shape": header["shape"],
+                "offset": offset,
+                "vmin": header["vmin"],
+                "vmax": header["vmax"],
+            }
+        )
         parts.append(payload)
         offset += len(payload)
     heads = max((t["head"] for t in thumbs), default=-1) + 1
-    meta = {"layers": layers, "layer_names": [cap.layers[i] for i in layers], "heads": heads,
-            "thumbs": thumbs, "error": None}
+    meta = {
+        "layers": layers,
+        "layer_names": [cap.layers[i] for i in layers],
+        "heads": heads,
+        "thumbs": thumbs,
+        "error": None,
+    }
     return {"_thumbs": b"".join(parts), "_thumbs_meta": meta}
 
 
-def view_state(cap: Capture, spec: ViewSpec, selection: dict, *,
-               frame_of: Callable[[], Frame] | None = None) -> dict:
+def view_state(
+    cap: Capture, spec: ViewSpec, selection: dict, *, frame_of: Callable[[], Frame] | None = None
+) -> dict:
     """What a view sends to the browser for a selection: its synced data, trait name -> value.
 
     Parameters

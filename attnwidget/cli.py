@@ -35,7 +35,8 @@ import argparse
 import os
 import sys
 import unicodedata
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -100,8 +101,9 @@ def parse_class_names(text: str | None, cap=None) -> dict:
         raise CommandError(f"--class-names must be all 'label=name' pairs or all names, not {text!r}")
     labels = (_known_classes(cap) if cap is not None else []) or list(range(len(items)))
     if len(items) != len(labels):
-        raise CommandError(f"--class-names gives {len(items)} names but the capture has "
-                           f"{len(labels)} classes: {labels}")
+        raise CommandError(
+            f"--class-names gives {len(items)} names but the capture has {len(labels)} classes: {labels}"
+        )
     return dict(zip(labels, items))
 
 
@@ -123,8 +125,10 @@ def _resolve_class(value: str, cap, class_names: dict) -> Any:
     """The label ``--class`` names (a label or a class name), among kept samples and statistics."""
     known = _known_classes(cap)
     if not known:
-        raise CommandError("this capture has no labels and no class statistics, so --class cannot "
-                           "filter it; collect it with aw.collect(..., labels=...)")
+        raise CommandError(
+            "this capture has no labels and no class statistics, so --class cannot "
+            "filter it; collect it with aw.collect(..., labels=...)"
+        )
     for lab in known:
         if class_names.get(lab) == value:
             return lab
@@ -171,8 +175,9 @@ def _load(path: str):
     except (ValueError, OSError) as e:
         raise CommandError(str(e)) from None
     except Exception as e:  # a damaged zip can fail in many ways; none should be a traceback
-        raise CommandError(f"{path!r} is not a readable attnwidget capture: "
-                           f"{type(e).__name__}: {e}") from None
+        raise CommandError(
+            f"{path!r} is not a readable attnwidget capture: {type(e).__name__}: {e}"
+        ) from None
 
 
 def describe(cap, path: str | None = None, class_names: dict | None = None) -> str:
@@ -181,9 +186,10 @@ def describe(cap, path: str | None = None, class_names: dict | None = None) -> s
     if path:
         lines.append(f"{path}  ({os.path.getsize(path) / 2**20:.2f} MiB on disk)")
     stats = cap.stats
-    lines.append(f"{len(cap.layers)} site(s), {cap.steps} step(s), {cap.num_samples} sample(s), "
-                 f"{cap.nbytes / 2**20:.2f} MiB of arrays"
-                 + (", class statistics" if stats else ""))
+    lines.append(
+        f"{len(cap.layers)} site(s), {cap.steps} step(s), {cap.num_samples} sample(s), "
+        f"{cap.nbytes / 2**20:.2f} MiB of arrays" + (", class statistics" if stats else "")
+    )
     lines.append("")
     lines.append("sites:")
     shown = {n: printable(n) for n in cap.layers}  # escaped first, so the columns line up
@@ -237,8 +243,10 @@ def describe(cap, path: str | None = None, class_names: dict | None = None) -> s
     if cap.tokens is not None:
         toks = cap.tokens
         if isinstance(toks, dict):
-            lines.append("tokens: " + ", ".join(f"{k} ({len(v) if hasattr(v, '__len__') else '?'})"
-                                               for k, v in toks.items()))
+            lines.append(
+                "tokens: "
+                + ", ".join(f"{k} ({len(v) if hasattr(v, '__len__') else '?'})" for k, v in toks.items())
+            )
         else:
             shown = " ".join(str(t) for t in list(toks)[:12])
             lines.append(f"tokens ({len(toks)}): {shown}" + (" ..." if len(toks) > 12 else ""))
@@ -264,10 +272,16 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", default="png", choices=["png", "pdf", "svg"], help="figure format")
     ex.add_argument("--dpi", type=int, default=150, help=f"resolution (default 150, at most {MAX_DPI})")
     ex.add_argument("--sample", default="0", help="sample of the attention figures, or 'mean'")
-    ex.add_argument("--raw", action="store_true",
-                    help="also write .npy per site (and per statistic) and capture.npz")
-    ex.add_argument("--force", "--overwrite", dest="force", action="store_true",
-                    help="replace files of the export that already exist in --out (never the input)")
+    ex.add_argument(
+        "--raw", action="store_true", help="also write .npy per site (and per statistic) and capture.npz"
+    )
+    ex.add_argument(
+        "--force",
+        "--overwrite",
+        dest="force",
+        action="store_true",
+        help="replace files of the export that already exist in --out (never the input)",
+    )
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -286,29 +300,44 @@ def _run(args) -> int:
     if args.dpi <= 0:
         raise CommandError(f"--dpi must be positive, not {args.dpi}")
     if args.dpi > MAX_DPI:
-        raise CommandError(f"--dpi {args.dpi} is above the limit of {MAX_DPI} (a figure would take "
-                           f"gigabytes to draw); use --dpi {MAX_DPI} or less, or --format pdf or svg")
+        raise CommandError(
+            f"--dpi {args.dpi} is above the limit of {MAX_DPI} (a figure would take "
+            f"gigabytes to draw); use --dpi {MAX_DPI} or less, or --format pdf or svg"
+        )
     sample: Any = args.sample if args.sample == "mean" else _label_value(args.sample)
     if not isinstance(sample, (int, str)) or (isinstance(sample, str) and sample != "mean"):
         raise CommandError(f"--sample must be an int or 'mean', not {args.sample!r}")
     label = _resolve_class(args.klass, cap, class_names) if args.klass is not None else None
     try:
-        written = export_gallery(cap, args.out, layers=_resolve_layers(args.layer, cap),
-                                 head=_resolve_head(args.head), label=label,
-                                 class_names=class_names, fmt=args.format, dpi=args.dpi,
-                                 sample=sample, raw=args.raw, progress=not args.quiet,
-                                 overwrite=args.force, protect=[args.capture])
+        written = export_gallery(
+            cap,
+            args.out,
+            layers=_resolve_layers(args.layer, cap),
+            head=_resolve_head(args.head),
+            label=label,
+            class_names=class_names,
+            fmt=args.format,
+            dpi=args.dpi,
+            sample=sample,
+            raw=args.raw,
+            progress=not args.quiet,
+            overwrite=args.force,
+            protect=[args.capture],
+        )
     except FilesExistError as e:
-        raise CommandError(f"{len(e.existing)} file(s) of this export already exist in {e.folder!r}: "
-                           f"{listing(e.existing, most=5)}; add --force to replace them, or choose "
-                           "another --out") from None
+        raise CommandError(
+            f"{len(e.existing)} file(s) of this export already exist in {e.folder!r}: "
+            f"{listing(e.existing, most=5)}; add --force to replace them, or choose "
+            "another --out"
+        ) from None
     except ExportError as e:
         raise CommandError(str(e).replace("output folder", "--out folder")) from None
     except (IndexError, KeyError, ValueError) as e:
         raise CommandError(e.args[0] if e.args else str(e)) from None
     except OSError as e:
-        raise CommandError(f"{e.strerror or e}" + (f": {e.filename!r}" if e.filename else "")
-                           + "; check --out and the disk") from None
+        raise CommandError(
+            f"{e.strerror or e}" + (f": {e.filename!r}" if e.filename else "") + "; check --out and the disk"
+        ) from None
     _emit(printable(f"wrote {len(written)} file(s) to {args.out}"), sys.stdout)
     return 0
 
@@ -330,9 +359,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # a bug: still one line, the traceback on request
         if os.environ.get("ATTNWIDGET_DEBUG"):
             raise
-        _emit(printable(f"attnwidget {args.command}: error: unexpected {type(e).__name__}: {e}; this is "
-                        "a bug in attnwidget, please report it (ATTNWIDGET_DEBUG=1 shows the traceback)"),
-              sys.stderr)
+        _emit(
+            printable(
+                f"attnwidget {args.command}: error: unexpected {type(e).__name__}: {e}; this is "
+                "a bug in attnwidget, please report it (ATTNWIDGET_DEBUG=1 shows the traceback)"
+            ),
+            sys.stderr,
+        )
         return 2
 
 

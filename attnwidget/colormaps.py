@@ -11,7 +11,7 @@ value never reads as the minimum. ``js/colormaps.js`` is generated from these ta
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -24,7 +24,7 @@ DIVERGING = "coolwarm"
 NAN_RGB = (128, 128, 128)
 
 
-@lru_cache(maxsize=None)
+@cache
 def lut(name: str) -> np.ndarray:
     """The ``[256, 3]`` uint8 RGB table of a colormap: 255 colours, then the NaN colour."""
     if name not in COLORMAPS:

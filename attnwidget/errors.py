@@ -31,13 +31,27 @@ reports nothing else); they raise it with the message of the same builder, so
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["AttnwidgetError", "SelectionError", "UnknownSiteError", "NotFoundError", "CaptureFileError",
-           "NoLabelsError", "CaptureMismatchError", "listing", "no_labels", "check_head",
-           "site_out_of_range", "unknown_site", "sample_out_of_range", "HEAD_CHOICES"]
+__all__ = [
+    "AttnwidgetError",
+    "SelectionError",
+    "UnknownSiteError",
+    "NotFoundError",
+    "CaptureFileError",
+    "NoLabelsError",
+    "CaptureMismatchError",
+    "listing",
+    "no_labels",
+    "check_head",
+    "site_out_of_range",
+    "unknown_site",
+    "sample_out_of_range",
+    "HEAD_CHOICES",
+]
 
 #: the head selections that are not an index: the mean and the max over heads
 HEAD_CHOICES = ("mean", "max")
@@ -75,6 +89,10 @@ class CaptureMismatchError(AttnwidgetError, ValueError):
     """A resumed or compared run that does not match the one it joins."""
 
 
+class AttentionFormatError(AttnwidgetError, ValueError):
+    """Attention handed to ``Capture.from_attentions`` that cannot be read as ``[sample, head, query, key]``."""
+
+
 def listing(items: Iterable, most: int = 20) -> str:
     """``a, b, ... (n in all)``: what exists, for an error message (``(none)`` when empty)."""
     items = [str(i) for i in items]
@@ -87,15 +105,19 @@ def listing(items: Iterable, most: int = 20) -> str:
 
 def no_labels(what: str) -> str:
     """The message for a view that needs labels on a capture without them."""
-    return (f"{what} needs class labels and this capture has none; collect with "
-            "aw.collect(model, loader, labels=...) or set cap.labels = [...] (one per sample)")
+    return (
+        f"{what} needs class labels and this capture has none; collect with "
+        "aw.collect(model, loader, labels=...) or set cap.labels = [...] (one per sample)"
+    )
 
 
 def site_out_of_range(index: int, sites: Sequence[str]) -> str:
     """The message for a site index that a capture does not have."""
     n = len(sites)
-    return (f"layer {index} is out of range: this capture has {n} site{'' if n == 1 else 's'} "
-            f"(0..{n - 1}): {listing(sites)}")
+    return (
+        f"layer {index} is out of range: this capture has {n} site{'' if n == 1 else 's'} "
+        f"(0..{n - 1}): {listing(sites)}"
+    )
 
 
 def unknown_site(name: str, sites: Sequence[str]) -> str:
@@ -106,8 +128,9 @@ def unknown_site(name: str, sites: Sequence[str]) -> str:
 def sample_out_of_range(sample: int, n: int, label: Any = None) -> str:
     """The message for a sample index beyond the ``n`` samples of a class (every sample for None)."""
     what = f"class {label!r}" if label is not None else "this capture"
-    return (f"sample {sample} is out of range: {what} has {n} sample(s)"
-            + (f", 0..{n - 1} (or 'mean')" if n else " kept (use 'mean' or a class statistic)"))
+    return f"sample {sample} is out of range: {what} has {n} sample(s)" + (
+        f", 0..{n - 1} (or 'mean')" if n else " kept (use 'mean' or a class statistic)"
+    )
 
 
 def check_head(head: Any, heads: int | None, site: str, index: int, *, negative: bool = True):
@@ -145,8 +168,10 @@ def check_head(head: Any, heads: int | None, site: str, index: int, *, negative:
     if not isinstance(head, (int, np.integer)) or isinstance(head, bool):
         raise ValueError(f"head must be an int, 'mean' or 'max', not {head!r}")
     if heads is not None and not (-heads if negative else 0) <= head < heads:
-        raise SelectionError(f"head {head} is out of range: layer {index} has {heads} head(s), "
-                             f"0..{heads - 1}, or 'mean' or 'max' (site {site!r})")
+        raise SelectionError(
+            f"head {head} is out of range: layer {index} has {heads} head(s), "
+            f"0..{heads - 1}, or 'mean' or 'max' (site {site!r})"
+        )
     return head
 
 

@@ -7,15 +7,12 @@ anything is copied to the CPU; frames and figures call the numpy versions.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-__all__ = [
-    "reduce_heads", "pool_axis", "pool_array", "blocks_for", "rollout",
-    "entropy", "head_stats",
-]
+__all__ = ["reduce_heads", "pool_axis", "pool_array", "blocks_for", "rollout", "entropy", "head_stats"]
 
 
 def reduce_heads(w: torch.Tensor, heads) -> torch.Tensor:
@@ -58,7 +55,7 @@ def pool_axis(w: torch.Tensor, dim: int, block: int, how: str = "mean") -> torch
         shape = list(w.shape)
         shape[dim] = pad
         w = torch.cat([w, w.new_full(shape, fill)], dim=dim)
-    shape = list(w.shape[:dim]) + [nb, block] + list(w.shape[dim + 1:])
+    shape = list(w.shape[:dim]) + [nb, block] + list(w.shape[dim + 1 :])
     w = w.reshape(shape)
     if how == "max":
         return w.amax(dim=dim + 1)
@@ -96,13 +93,14 @@ def pool_array(a: np.ndarray, block: Sequence[int], how: str = "mean") -> np.nda
         pieces = []
         if full:
             head = np.take(out, np.arange(full), axis=axis) if full < n else out
-            shape = out.shape[:axis] + (full // b, b) + out.shape[axis + 1:]
+            shape = out.shape[:axis] + (full // b, b) + out.shape[axis + 1 :]
             r = head.reshape(shape)
             pieces.append(r.mean(axis=axis + 1) if how == "mean" else r.max(axis=axis + 1))
         if full < n:  # a partial last block is pooled over what it holds
             tail = np.take(out, np.arange(full, n), axis=axis)
-            pieces.append(tail.mean(axis=axis, keepdims=True) if how == "mean"
-                          else tail.max(axis=axis, keepdims=True))
+            pieces.append(
+                tail.mean(axis=axis, keepdims=True) if how == "mean" else tail.max(axis=axis, keepdims=True)
+            )
         out = np.concatenate(pieces, axis=axis) if len(pieces) > 1 else pieces[0]
     return out.astype(np.asarray(a).dtype, copy=False)
 
@@ -126,6 +124,8 @@ def rollout(layers: Sequence[np.ndarray], residual: bool = True) -> np.ndarray:
             a = a + np.eye(a.shape[0])
             a = a / a.sum(axis=-1, keepdims=True)
         out = a if out is None else a @ out
+    if out is None:
+        raise ValueError("rollout needs at least one layer of attention")
     return out.astype(np.float32)
 
 
@@ -157,22 +157,47 @@ def entropy_from_sums(row_sum: torch.Tensor, xlogx_sum: torch.Tensor, out=None) 
     return s.log_().sub_(xlogx)
 
 
-def head_stats(w: np.ndarray) -> dict[str, np.ndarray]:
+def head_stats(
+    w: np.ndarray, samples: np.ndarray | None = None, chunk_bytes: int = 32 << 20
+) -> dict[str, np.ndarray]:
     """Per-head diagnostics of ``[sample, head, query, key]`` attention.
 
     Returns ``{"entropy", "max", "sparsity"}``, each of shape ``[head]``:
     mean row entropy normalised by ``log(key)`` (1 = uniform), mean of each
     row's largest weight (near 1 = collapse onto one key), and the fraction of
-    weights below ``1 / key`` / 10 (near 1 = sparse).
+    weights below ``1 / key`` / 10 (near 1 = sparse). ``samples``: the
+    sample indices to average over (all by default).
+
+    Memory: the samples are read in chunks of about ``chunk_bytes`` of
+    float32, so a view over a large capture needs a fixed amount beside it,
+    never a float64 copy of it.
     """
-    w = np.asarray(w, dtype=np.float32)
     if w.ndim != 4:
         raise ValueError(f"head_stats needs [sample, head, query, key], got shape {w.shape}")
-    nk = w.shape[-1]
-    ent = entropy(w, axis=-1).mean(axis=(0, 2))
+    idx = np.arange(w.shape[0]) if samples is None else np.asarray(samples)
+    n_heads, nq, nk = w.shape[1:]
+    per_sample = max(1, n_heads * nq * nk * 4)
+    step = max(1, chunk_bytes // per_sample)
+    ent = np.zeros(n_heads)
+    mx = np.zeros(n_heads)
+    sparse = np.zeros(n_heads)
+    for start in range(0, len(idx), step):
+        c = np.asarray(w[idx[start : start + step]], dtype=np.float32)  # a copy of the chunk (fancy index)
+        np.clip(c, 0, None, out=c)
+        s = c.sum(axis=-1, keepdims=True)
+        p = np.divide(c, s, out=np.zeros_like(c), where=s > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logp = np.log(p, out=np.zeros_like(p), where=p > 0)
+        ent -= (p * logp).sum(axis=(0, 2, 3), dtype=np.float64)
+        mx += c.max(axis=-1).sum(axis=(0, 2), dtype=np.float64)
+        sparse += (c < (0.1 / nk)).sum(axis=(0, 2, 3), dtype=np.float64)
+        del c, p, logp
+    rows = max(1, len(idx) * nq)
+    ent = ent / rows
     if nk > 1:
         ent = ent / np.log(nk)
-    mx = w.max(axis=-1).mean(axis=(0, 2))
-    sparsity = (w < (0.1 / nk)).mean(axis=(0, 2, 3))
-    return {"entropy": ent.astype(np.float32), "max": mx.astype(np.float32),
-            "sparsity": sparsity.astype(np.float32)}
+    return {
+        "entropy": ent.astype(np.float32),
+        "max": (mx / rows).astype(np.float32),
+        "sparsity": (sparse / max(1, rows * nk)).astype(np.float32),
+    }

@@ -16,16 +16,32 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
-from ._files import (DEFAULT_MAX_BYTES, Archive, ArrayInfo, check_capture, decode_values, encode_values,
-                     json_text, token_strings, write_archive)
-from .errors import CaptureFileError
+from ._files import (
+    DEFAULT_MAX_BYTES,
+    Archive,
+    ArrayInfo,
+    check_capture,
+    decode_values,
+    encode_values,
+    json_text,
+    token_strings,
+    write_archive,
+)
+from .errors import (
+    CaptureFileError,
+    NoLabelsError,
+    SelectionError,
+    UnknownSiteError,
+    no_labels,
+    site_out_of_range,
+    unknown_site,
+)
 from .errors import listing as _listing
-from .errors import (NoLabelsError, SelectionError, UnknownSiteError, no_labels, site_out_of_range,
-                     unknown_site)
 
 __all__ = ["Capture", "load", "ATTENTION_AXES", "ALL", "FIELDS", "class_key", "class_name", "site_arg"]
 
@@ -46,8 +62,10 @@ def class_key(value: Any):
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, str) and value == ALL:
-        raise ValueError(f"a label equals {ALL!r}, the name attnwidget gives the every-sample "
-                         "entry of the statistics; rename that class")
+        raise ValueError(
+            f"a label equals {ALL!r}, the name attnwidget gives the every-sample "
+            "entry of the statistics; rename that class"
+        )
     return value
 
 
@@ -95,8 +113,9 @@ def site_arg(site: Any = None, layer: Any = None, default: Any = _REQUIRED, what
     default), and raises TypeError when both are.
     """
     if site is not None and layer is not None:
-        raise TypeError(f"{what} got both site={site!r} and layer={layer!r}; pass site= only "
-                        "(layer= is its older name)")
+        raise TypeError(
+            f"{what} got both site={site!r} and layer={layer!r}; pass site= only (layer= is its older name)"
+        )
     if site is not None:
         return site
     if layer is not None:
@@ -159,8 +178,16 @@ class Capture:
         self._data: dict[str, dict[int, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ build
-    def add(self, layer: str, step: int, array: np.ndarray, *, kind: str,
-            axes: Iterable[str] = ATTENTION_AXES, info: dict | None = None) -> None:
+    def add(
+        self,
+        layer: str,
+        step: int,
+        array: np.ndarray,
+        *,
+        kind: str,
+        axes: Iterable[str] = ATTENTION_AXES,
+        info: dict | None = None,
+    ) -> None:
         """Record one site's array for one step (used by the capture engine)."""
         axes = tuple(axes)
         if kind not in ("self", "cross", "weights"):
@@ -168,7 +195,8 @@ class Capture:
         if array.ndim != len(axes):
             raise ValueError(
                 f"site {layer!r}: array has {array.ndim} axes {tuple(array.shape)} "
-                f"but {len(axes)} axis names {axes} were given")
+                f"but {len(axes)} axis names {axes} were given"
+            )
         if layer not in self._data:
             self.layers.append(layer)
             self._data[layer] = {}
@@ -180,8 +208,16 @@ class Capture:
         self._data[layer][step] = array
         self.steps = max(self.steps, step + 1)
 
-    def add_stats(self, layer: str, step: int, stats: dict[str, Any], *, kind: str,
-                  axes: Iterable[str] = ATTENTION_AXES, info: dict | None = None) -> None:
+    def add_stats(
+        self,
+        layer: str,
+        step: int,
+        stats: dict[str, Any],
+        *,
+        kind: str,
+        axes: Iterable[str] = ATTENTION_AXES,
+        info: dict | None = None,
+    ) -> None:
         """Record one site's statistics for one step (used by ``collect``); registers the site if new."""
         axes = tuple(axes)
         if layer not in self._data:
@@ -194,6 +230,17 @@ class Capture:
             self.info[layer] = dict(info or {})
         self.stats.setdefault(layer, {})[step] = stats
         self.steps = max(self.steps, step + 1)
+
+    @classmethod
+    def from_attentions(cls, obj: Any, tokens: Any = None) -> Capture:
+        """A capture of attention computed elsewhere: Hugging Face ``outputs.attentions`` (or an
+        encoder-decoder output), a TransformerLens ``ActivationCache`` or a dict of name -> array.
+
+        See :func:`attnwidget._from.from_attentions` for the forms read and the site names given.
+        """
+        from ._from import from_attentions  # it builds on this module: imported when first used
+
+        return from_attentions(obj, tokens=tokens)
 
     # ------------------------------------------------------------------ read
     @property
@@ -228,8 +275,9 @@ class Capture:
         """The site name for a layer given by index or by name (:meth:`site_name`, its older name)."""
         return self.site_name(layer)
 
-    def get(self, site: int | str | None = None, step: int = 0, *,
-            layer: int | str | None = None) -> np.ndarray:
+    def get(
+        self, site: int | str | None = None, step: int = 0, *, layer: int | str | None = None
+    ) -> np.ndarray:
         """Attention of one site at one step (``layer=`` is the older name of ``site``).
 
         Returns
@@ -248,11 +296,13 @@ class Capture:
             if not steps and name in self.stats:
                 raise SelectionError(
                     f"site {name!r} holds statistics only (collected with keep='stats'): read "
-                    f"cap.stat({name!r}, step, 'mean') or frame(cap, {name!r}, stat='mean')")
+                    f"cap.stat({name!r}, step, 'mean') or frame(cap, {name!r}, stat='mean')"
+                )
             ran = sorted(steps)
             raise SelectionError(
                 f"site {name!r} has no step {step}: the model ran {self.steps} step(s) "
-                f"and this site ran at steps {_listing(ran)}")
+                f"and this site ran at steps {_listing(ran)}"
+            )
         return steps[step]
 
     def steps_of(self, site: int | str) -> list[int]:
@@ -313,8 +363,9 @@ class Capture:
         # statistics are [class, *sample_shape]: the class axis stands where the sample axis is
         return int(per_step[min(per_step)]["mean"].shape[h]) if per_step else None
 
-    def classes(self, *, kept: bool = True, stats: bool = True, site: int | str | None = None,
-                step: int | None = None) -> list:
+    def classes(
+        self, *, kept: bool = True, stats: bool = True, site: int | str | None = None, step: int | None = None
+    ) -> list:
         """Class labels, each once, sorted, as plain Python values (the every-sample ``"all"`` left out).
 
         Parameters
@@ -345,6 +396,7 @@ class Capture:
         """
         if site is not None and self.holds(site, step) == "stats":
             st = self.site_stats(site, step)
+            assert st is not None  # holds() said "stats"
             key = ALL if label is None else class_key(label)
             return int(st["count"][st["classes"].index(key)]) if key in st["classes"] else None
         if label is None:
@@ -356,8 +408,9 @@ class Capture:
     def class_name(self, label: Any, class_names: Any = None) -> str:
         """The display name of a class label (see :func:`class_name`); ``class_names`` defaults
         to ``cap.metadata["class_names"]``."""
-        return class_name(label, class_names if class_names is not None
-                          else (self.metadata or {}).get("class_names"))
+        return class_name(
+            label, class_names if class_names is not None else (self.metadata or {}).get("class_names")
+        )
 
     def stat(self, site: int | str, step: int = 0, field: str = "mean", label: Any = None) -> np.ndarray:
         """One statistic of a class at a site and step, with the shape of one sample.
@@ -381,12 +434,16 @@ class Capture:
         st = self.site_stats(name, step)
         if st is not None:
             if field == "classes" or field not in st:
-                raise ValueError(f"site {name!r} has no {field!r} statistic at step {self._step(step)}; "
-                                 f"it has {_listing(f for f in st if f not in ('classes', 'count'))}")
+                raise ValueError(
+                    f"site {name!r} has no {field!r} statistic at step {self._step(step)}; "
+                    f"it has {_listing(f for f in st if f not in ('classes', 'count'))}"
+                )
             key = ALL if label is None else class_key(label)
             if key not in st["classes"]:
-                raise ValueError(f"no statistics for class {label!r} at site {name!r}; classes: "
-                                 f"{[c for c in st['classes'] if c != ALL]}")
+                raise ValueError(
+                    f"no statistics for class {label!r} at site {name!r}; classes: "
+                    f"{[c for c in st['classes'] if c != ALL]}"
+                )
             return np.asarray(st[field][st["classes"].index(key)])
         if field not in FIELDS:
             raise ValueError(f"stat must be one of {FIELDS}, not {field!r}")
@@ -398,11 +455,13 @@ class Capture:
                 raise NoLabelsError(no_labels("a class statistic"))
             mask = np.asarray(self.labels) == label
             if not mask.any():
-                raise ValueError(f"no sample has label {label!r}; labels present: "
-                                 f"{self.classes(stats=False)}")
+                raise ValueError(
+                    f"no sample has label {label!r}; labels present: {self.classes(stats=False)}"
+                )
             picked = data[mask]
         picked = picked.astype(np.float64)
-        return {"mean": np.mean, "var": np.var, "min": np.min, "max": np.max}[field](picked, axis=0)
+        reducers: dict[str, Any] = {"mean": np.mean, "var": np.var, "min": np.min, "max": np.max}
+        return reducers[field](picked, axis=0)
 
     @property
     def num_samples(self) -> int:
@@ -422,13 +481,17 @@ class Capture:
         return split_tokens(self.tokens, name, self.kinds.get(name))
 
     def __repr__(self) -> str:
-        lines = [f"<Capture: {len(self.layers)} sites, {self.steps} step(s), "
-                 f"{self.num_samples} sample(s), {self.nbytes / 2**20:.1f} MiB>"]
+        lines = [
+            f"<Capture: {len(self.layers)} sites, {self.steps} step(s), "
+            f"{self.num_samples} sample(s), {self.nbytes / 2**20:.1f} MiB>"
+        ]
         for name in self.layers[:12]:
             if not self._data[name]:  # statistics only
                 s = self.stats[name][min(self.stats[name])]
-                lines.append(f"  {name}  {self.kinds[name]}  statistics of {int(s['count'][0])} "
-                             f"sample(s), {dict(zip(self.axes[name][1:], s['mean'].shape[1:]))}")
+                lines.append(
+                    f"  {name}  {self.kinds[name]}  statistics of {int(s['count'][0])} "
+                    f"sample(s), {dict(zip(self.axes[name][1:], s['mean'].shape[1:]))}"
+                )
                 continue
             a = self._data[name][min(self._data[name])]
             lines.append(f"  {name}  {self.kinds[name]}  {dict(zip(self.axes[name], a.shape))}")
@@ -476,15 +539,22 @@ class Capture:
             path += ".npz"
 
         def refuse(problem: str, advice: str | None = None) -> CaptureFileError:
-            return CaptureFileError(f"cannot save this capture to {path!r}: {problem}"
-                                    + (f"; {advice}" if advice else "") + "; nothing was written")
+            return CaptureFileError(
+                f"cannot save this capture to {path!r}: {problem}"
+                + (f"; {advice}" if advice else "")
+                + "; nothing was written"
+            )
 
         header = {
-            "format": _FORMAT, "version": _VERSION,
-            "layers": list(self.layers), "kinds": self.kinds,
+            "format": _FORMAT,
+            "version": _VERSION,
+            "layers": list(self.layers),
+            "kinds": self.kinds,
             "axes": {k: list(v) for k, v in self.axes.items()},
-            "info": self.info, "steps": self.steps,
-            "tokens": token_strings(self.tokens, refuse, "cap.tokens"), "metadata": self.metadata,
+            "info": self.info,
+            "steps": self.steps,
+            "tokens": token_strings(self.tokens, refuse, "cap.tokens"),
+            "metadata": self.metadata,
             "arrays": {},
         }
         arrays: dict[str, np.ndarray] = {}
@@ -495,8 +565,8 @@ class Capture:
                 header["arrays"].setdefault(name, {})[str(step)] = key
         for i, name in enumerate(self.layers):
             for step, st in self.stats.get(name, {}).items():
-                entry = header.setdefault("stats", {}).setdefault(name, {})[str(step)] = {
-                    "classes": list(st["classes"]), "arrays": {}}
+                entry: dict[str, Any] = {"classes": list(st["classes"]), "arrays": {}}
+                header.setdefault("stats", {}).setdefault(name, {})[str(step)] = entry
                 for field, a in st.items():
                     if field != "classes":
                         arrays[f"t{i}_s{step}_{field}"] = np.ascontiguousarray(a)
@@ -517,8 +587,9 @@ class Capture:
         return write_archive(path, text, arrays)
 
 
-_DAMAGED = ("the file is damaged, cut short, or not written by Capture.save: copy it again, "
-            "or save the capture again")
+_DAMAGED = (
+    "the file is damaged, cut short, or not written by Capture.save: copy it again, or save the capture again"
+)
 
 
 def load(path: str | os.PathLike, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Capture:
@@ -571,9 +642,10 @@ def load(path: str | os.PathLike, *, max_bytes: int | None = DEFAULT_MAX_BYTES) 
             cap.info[name] = info.get(name, {})
             cap._data[name] = {int(s): ar.read(k) for s, k in arrays.get(name, {}).items()}
         for name, per_step in (header.get("stats") or {}).items():
-            cap.stats[name] = {int(s): dict({f: ar.read(k) for f, k in st["arrays"].items()},
-                                            classes=st["classes"])
-                               for s, st in per_step.items()}
+            cap.stats[name] = {
+                int(s): dict({f: ar.read(k) for f, k in st["arrays"].items()}, classes=st["classes"])
+                for s, st in per_step.items()
+            }
         tables = header.get("values") or {}
         for field in ("labels", "predictions"):
             if field in tables:
@@ -611,7 +683,8 @@ def _strs(seq):
     if isinstance(seq, (str, bytes)):
         # a string is not a list of tokens: iterating it would label each position with a character
         text = seq if len(seq) <= 40 else seq[:37] + "..."
-        raise TypeError(f"tokens must be one string per position, not one string ({text!r}); "
-                        "split it first, e.g. text.split() or tokenizer.convert_ids_to_tokens(ids)")
+        raise TypeError(
+            f"tokens must be one string per position, not one string ({text!r}); "
+            "split it first, e.g. text.split() or tokenizer.convert_ids_to_tokens(ids)"
+        )
     return [str(t) for t in seq]
-

@@ -82,8 +82,13 @@ def dequantize(codes: np.ndarray, vmin: float, vmax: float, scale: str = "linear
     return np.where(codes == NAN_CODE, np.nan, out).astype(np.float32)
 
 
-def encode(values: np.ndarray, scale: str = "linear", vmin: float | None = None,
-           vmax: float | None = None, symmetric: bool = False) -> tuple[dict, bytes]:
+def encode(
+    values: np.ndarray,
+    scale: str = "linear",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    symmetric: bool = False,
+) -> tuple[dict, bytes]:
     """Frame -> (header, payload): payload is ``h*w`` uint8 codes, row-major (``NAN_CODE`` for NaN).
 
     ``symmetric``: the default range is ``(-m, m)`` (see :func:`value_range`).

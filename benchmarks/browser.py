@@ -63,14 +63,13 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 sys.path.insert(0, str(HERE / "_circuitsvis"))
 
-from aw_browser import (Server, launch_browser, missing, open_notebook, pw,  # noqa: E402
-                        run_all, run_cell, write_notebook)
+from aw_browser import Server, launch_browser, missing, open_notebook, pw, run_all, run_cell, write_notebook  # noqa: E402
 
 LATENCY_TARGET_MS = 50.0
 BYTES_TARGET = 1.1
 FIRST_PAINT_TARGET_S = 1.0
 
-SETUP = '''
+SETUP = """
 import json, time
 import numpy as np
 import torch
@@ -96,9 +95,9 @@ with aw.capture(base) as cap_model, torch.no_grad():
     base(input_ids=torch.randint(5, 30000, (1, {model_tokens})))
 MODEL_TOKENS = [f"w{{i}}" for i in range({model_tokens})]
 print("ready")
-'''
+"""
 
-MODEL_VIEW = '''
+MODEL_VIEW = """
 _t0 = time.time()
 grid = aw.HeadGrid(cap_model, mode="model", tokens=MODEL_TOKENS)
 main = aw.Heatmap(cap_model, layer=0, head=0, tokens=MODEL_TOKENS)
@@ -106,9 +105,9 @@ grid.add_class("bench-grid"); main.add_class("bench-main")
 display(widgets.HBox([grid, main]))
 print(repr(_t0), grid._thumbs_meta.get("compute_ms"), main._frame_meta.get("compute_ms"),
       len(grid._thumbs), len(main._frame))
-'''
+"""
 
-CHANGE_JS = """async ([code, sel, timeoutMs]) => {
+CHANGE_JS = r"""async ([code, sel, timeoutMs]) => {
     const now = () => performance.timeOrigin + performance.now();
     const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
     const root = document.querySelector(sel);
@@ -225,9 +224,9 @@ CV_INIT = """(() => {
 def decode_v1(frame: bytes):
     """(channel, header, content, buffer sizes) of a v1.kernel.websocket.jupyter.org frame."""
     n = int.from_bytes(frame[:8], "little")
-    offsets = [int.from_bytes(frame[8 * (i + 1):8 * (i + 2)], "little") for i in range(n)]
-    channel = frame[offsets[0]:offsets[1]].decode()
-    parts = [frame[offsets[i]:offsets[i + 1]] for i in range(1, n - 1)]
+    offsets = [int.from_bytes(frame[8 * (i + 1) : 8 * (i + 2)], "little") for i in range(n)]
+    channel = frame[offsets[0] : offsets[1]].decode()
+    parts = [frame[offsets[i] : offsets[i + 1]] for i in range(1, n - 1)]
     header, content = json.loads(parts[0]), json.loads(parts[3])
     return channel, header, content, [len(b) for b in parts[4:]]
 
@@ -269,8 +268,11 @@ def clock_check(page, rounds=10) -> dict:
         r = page.evaluate(CLOCK_JS)
         lo.append(r["tKernel"] - r["tSend"])
         hi.append(r["tRecv"] - r["tKernel"])
-    return {"send_to_kernel_ms_min": min(lo), "kernel_to_recv_ms_min": min(hi),
-            "consistent": min(lo) > -1.0 and min(hi) > -1.0}
+    return {
+        "send_to_kernel_ms_min": min(lo),
+        "kernel_to_recv_ms_min": min(hi),
+        "consistent": min(lo) > -1.0 and min(hi) > -1.0,
+    }
 
 
 def measure_changes(page, wire, n, trait, values, repeats) -> dict:
@@ -285,8 +287,10 @@ def measure_changes(page, wire, n, trait, values, repeats) -> dict:
             i += 1
         value = seq[i % len(seq)]
         i += 1
-        code = (f"_t0 = time.time(); views[{n}].{trait} = {value!r}; "
-                f"print(repr(_t0), views[{n}]._frame_meta['compute_ms'])")
+        code = (
+            f"_t0 = time.time(); views[{n}].{trait} = {value!r}; "
+            f"print(repr(_t0), views[{n}]._frame_meta['compute_ms'])"
+        )
         page.wait_for_timeout(60)
         wire.take()
         r = page.evaluate(CHANGE_JS, [code, sel, 30_000])
@@ -307,12 +311,20 @@ def measure_changes(page, wire, n, trait, values, repeats) -> dict:
         buffers.append(sum(f[1] for f in frames))
         current = value
     shape = json.loads(run_cell(page, f"print(json.dumps(list(views[{n}].frame().shape)))"))
-    return {"tokens": n, "trait": trait, "median_ms": statistics.median(lat),
-            "p90_ms": sorted(lat)[int(0.9 * (len(lat) - 1))], "page_roundtrip_ms": statistics.median(page_rt),
-            "kernel_compute_ms": statistics.median(kernel_ms), "shape": shape,
-            "cells": shape[0] * shape[1], "wire_bytes": statistics.median(whole),
-            "buffer_bytes": statistics.median(buffers), "samples_ms": [round(x, 2) for x in lat],
-            "breakdown_ms": {k: statistics.median(v) if v else None for k, v in parts.items()}}
+    return {
+        "tokens": n,
+        "trait": trait,
+        "median_ms": statistics.median(lat),
+        "p90_ms": sorted(lat)[int(0.9 * (len(lat) - 1))],
+        "page_roundtrip_ms": statistics.median(page_rt),
+        "kernel_compute_ms": statistics.median(kernel_ms),
+        "shape": shape,
+        "cells": shape[0] * shape[1],
+        "wire_bytes": statistics.median(whole),
+        "buffer_bytes": statistics.median(buffers),
+        "samples_ms": [round(x, 2) for x in lat],
+        "breakdown_ms": {k: statistics.median(v) if v else None for k, v in parts.items()},
+    }
 
 
 def first_paint_ours(page) -> dict:
@@ -320,10 +332,13 @@ def first_paint_ours(page) -> dict:
     if r["errors"]:
         raise RuntimeError(r["errors"])
     t0, grid_ms, main_ms, thumb_bytes, frame_bytes = r["out"].split()
-    return {"first_paint_s": (r["tAfter"] - 1000 * float(t0)) / 1000,
-            "page_roundtrip_s": (r["tAfter"] - r["tSend"]) / 1000,
-            "kernel_compute_ms": float(grid_ms) + float(main_ms), "thumbnails": r["thumbs"],
-            "payload_bytes": int(thumb_bytes) + int(frame_bytes)}
+    return {
+        "first_paint_s": (r["tAfter"] - 1000 * float(t0)) / 1000,
+        "page_roundtrip_s": (r["tAfter"] - r["tSend"]) / 1000,
+        "kernel_compute_ms": float(grid_ms) + float(main_ms),
+        "thumbnails": r["thumbs"],
+        "payload_bytes": int(thumb_bytes) + int(frame_bytes),
+    }
 
 
 def first_paint_circuitsvis(path: Path, canvases: int, timeout_s: float) -> dict:
@@ -331,8 +346,9 @@ def first_paint_circuitsvis(path: Path, canvases: int, timeout_s: float) -> dict
     (a renderer busy parsing hundreds of megabytes does not answer Playwright's own timeouts)."""
     out = {"html_bytes": path.stat().st_size}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--cv-child", str(path), str(canvases)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s + 30)  # + browser start
     except subprocess.TimeoutExpired:
@@ -363,8 +379,14 @@ def cv_child(path: str, canvases: int) -> None:
             page.wait_for_function("() => window.__cvPainted !== undefined", timeout=0, polling=500)
             print(json.dumps({"first_paint_s": page.evaluate("() => window.__cvPainted") / 1000}))
         except Exception as e:
-            print(json.dumps({"first_paint_s": None,
-                              "failure": "renderer crashed" if crashed else f"{type(e).__name__}: {e}"[:200]}))
+            print(
+                json.dumps(
+                    {
+                        "first_paint_s": None,
+                        "failure": "renderer crashed" if crashed else f"{type(e).__name__}: {e}"[:200],
+                    }
+                )
+            )
         browser.close()
 
 
@@ -377,22 +399,30 @@ def circuitsvis_pages(page, folder: Path, log) -> list[tuple[str, Path, int, flo
     js, where = iife_js()
     log(f"CircuitsVis JS: {where}")
     dump = folder / "attention.npy"
-    run_cell(page, "np.save(%r, np.concatenate([cap_model.get(i)[0] for i in range(len(cap_model.layers))]))"
-             % str(dump))
-    att = np.load(dump, mmap_mode="r")       # [layers*heads, q, k]
+    run_cell(
+        page,
+        f"np.save({str(dump)!r}, np.concatenate([cap_model.get(i)[0] "
+        "for i in range(len(cap_model.layers))]))",
+    )
+    att = np.load(dump, mmap_mode="r")  # [layers*heads, q, k]
     tokens = json.loads(run_cell(page, "print(json.dumps(MODEL_TOKENS))"))
     heads = int(run_cell(page, "print(cap_model.get(0).shape[1])"))
     names = [f"L{i // heads}H{i % heads}" for i in range(att.shape[0])]
     pages = []
     n = len(tokens)
-    cases = [(f"one layer ({heads} heads), 256 tokens [calibration: elsewhere 18.8 MB, ~25 s]",
-              att[:heads, :256, :256], 256),
-             (f"one layer ({heads} heads), {n} tokens", att[:heads], n),
-             (f"whole model ({att.shape[0]} heads), {n} tokens", att, n)]
+    cases = [
+        (
+            f"one layer ({heads} heads), 256 tokens [calibration: elsewhere 18.8 MB, ~25 s]",
+            att[:heads, :256, :256],
+            256,
+        ),
+        (f"one layer ({heads} heads), {n} tokens", att[:heads], n),
+        (f"whole model ({att.shape[0]} heads), {n} tokens", att, n),
+    ]
     for i, (label, a, k) in enumerate(cases):
         path = folder / f"circuitsvis-{i}.html"
         t = time.time()
-        size = write_attention_heads(path, a, tokens[:k], names[:a.shape[0]], js=js)
+        size = write_attention_heads(path, a, tokens[:k], names[: a.shape[0]], js=js)
         write_s = time.time() - t
         log(f"wrote {path.name}: {size / 1e6:.1f} MB in {write_s:.1f} s")
         pages.append((label, path, a.shape[0] + 1, write_s))
@@ -403,59 +433,85 @@ def circuitsvis_pages(page, folder: Path, log) -> list[tuple[str, Path, int, flo
 def report(res: dict) -> str:
     lines = []
     env = res["env"]
-    lines.append(f"attnwidget browser benchmark — {env['chromium']}, JupyterLab {env['jupyterlab']}, "
-                 f"{env['cpus']} CPU(s), Python {env['python']}; 1-min load average "
-                 f"{env['load_start']:.1f} at start, {env['load_end']:.1f} at end (other work on the machine "
-                 "slows every number here)")
+    lines.append(
+        f"attnwidget browser benchmark — {env['chromium']}, JupyterLab {env['jupyterlab']}, "
+        f"{env['cpus']} CPU(s), Python {env['python']}; 1-min load average "
+        f"{env['load_start']:.1f} at start, {env['load_end']:.1f} at end (other work on the machine "
+        "slows every number here)"
+    )
     c = res["clock"]
-    lines.append(f"clock check (kernel time.time() vs page timeOrigin+now): send->kernel >= "
-                 f"{c['send_to_kernel_ms_min']:.2f} ms, kernel->recv >= {c['kernel_to_recv_ms_min']:.2f} ms "
-                 f"-> {'consistent' if c['consistent'] else 'INCONSISTENT: latencies unreliable'}")
+    lines.append(
+        f"clock check (kernel time.time() vs page timeOrigin+now): send->kernel >= "
+        f"{c['send_to_kernel_ms_min']:.2f} ms, kernel->recv >= {c['kernel_to_recv_ms_min']:.2f} ms "
+        f"-> {'consistent' if c['consistent'] else 'INCONSISTENT: latencies unreliable'}"
+    )
     lines.append("")
-    lines.append("Change in Python -> repainted canvas (aw.Heatmap), median of "
-                 f"{res['repeats']}; bytes = widget comm_msg frames the page received per change")
-    hdr = (f"{'tokens':>6} {'change':>6} {'shown':>9} {'median ms':>9} {'p90 ms':>7} {'page rt':>8} "
-           f"{'kernel':>7} {'cells':>8} {'buffers B':>10} {'wire B':>9} {'wire/cells':>10}  targets")
+    lines.append(
+        "Change in Python -> repainted canvas (aw.Heatmap), median of "
+        f"{res['repeats']}; bytes = widget comm_msg frames the page received per change"
+    )
+    hdr = (
+        f"{'tokens':>6} {'change':>6} {'shown':>9} {'median ms':>9} {'p90 ms':>7} {'page rt':>8} "
+        f"{'kernel':>7} {'cells':>8} {'buffers B':>10} {'wire B':>9} {'wire/cells':>10}  targets"
+    )
     lines.append(hdr)
     lines.append("-" * len(hdr))
     for r in res["changes"]:
         ratio = r["wire_bytes"] / r["cells"]
         t_ok = r["median_ms"] < LATENCY_TARGET_MS
         b_ok = ratio <= BYTES_TARGET
-        lat_target = f"<{LATENCY_TARGET_MS:.0f}ms {'met' if t_ok else 'MISSED'}" if r["tokens"] == 512 else "-"
-        lines.append(f"{r['tokens']:>6} {r['trait']:>6} {r['shape'][0]:>4}x{r['shape'][1]:<4} "
-                     f"{r['median_ms']:>9.1f} {r['p90_ms']:>7.1f} {r['page_roundtrip_ms']:>8.1f} "
-                     f"{r['kernel_compute_ms']:>7.1f} {r['cells']:>8} {r['buffer_bytes']:>10.0f} "
-                     f"{r['wire_bytes']:>9.0f} {ratio:>10.3f}  {lat_target}; "
-                     f"bytes<={BYTES_TARGET}x {'met' if b_ok else 'MISSED'}")
-    lines.append("  (median ms: kernel stamp before the assignment -> first task after the repainted frame;"
-                 " page rt: request sent by the page -> same; kernel: frame compute in Python)")
+        lat_target = (
+            f"<{LATENCY_TARGET_MS:.0f}ms {'met' if t_ok else 'MISSED'}" if r["tokens"] == 512 else "-"
+        )
+        lines.append(
+            f"{r['tokens']:>6} {r['trait']:>6} {r['shape'][0]:>4}x{r['shape'][1]:<4} "
+            f"{r['median_ms']:>9.1f} {r['p90_ms']:>7.1f} {r['page_roundtrip_ms']:>8.1f} "
+            f"{r['kernel_compute_ms']:>7.1f} {r['cells']:>8} {r['buffer_bytes']:>10.0f} "
+            f"{r['wire_bytes']:>9.0f} {ratio:>10.3f}  {lat_target}; "
+            f"bytes<={BYTES_TARGET}x {'met' if b_ok else 'MISSED'}"
+        )
+    lines.append(
+        "  (median ms: kernel stamp before the assignment -> first task after the repainted frame;"
+        " page rt: request sent by the page -> same; kernel: frame compute in Python)"
+    )
     lines.append("")
-    lines.append("Where the time goes (medians, ms): assignment -> kernel sends the update (header.date) -> "
-                 "JupyterLab hands it over decoded -> view repainted (data-frame-version) -> frame rendered")
+    lines.append(
+        "Where the time goes (medians, ms): assignment -> kernel sends the update (header.date) -> "
+        "JupyterLab hands it over decoded -> view repainted (data-frame-version) -> frame rendered"
+    )
     for r in res["changes"]:
         b = r["breakdown_ms"]
         fmt = lambda v: "  n/a" if v is None else f"{v:6.1f}"  # noqa: E731
-        lines.append(f"  {r['tokens']:>5} {r['trait']:>5}: kernel {fmt(b['to_send'])}  wire+decode "
-                     f"{fmt(b['to_page'])}  wait+draw {fmt(b['to_drawn'])}  render {fmt(b['to_after'])}")
+        lines.append(
+            f"  {r['tokens']:>5} {r['trait']:>5}: kernel {fmt(b['to_send'])}  wire+decode "
+            f"{fmt(b['to_page'])}  wait+draw {fmt(b['to_drawn'])}  render {fmt(b['to_after'])}"
+        )
     lines.append("")
     fp = res["first_paint"]
-    lines.append(f"Whole-model first paint at {res['model_tokens']} tokens "
-                 f"({fp['ours']['thumbnails']} thumbnails + one full head)")
+    lines.append(
+        f"Whole-model first paint at {res['model_tokens']} tokens "
+        f"({fp['ours']['thumbnails']} thumbnails + one full head)"
+    )
     ours = fp["ours"]
-    lines.append(f"  attnwidget HeadGrid(mode='model') + Heatmap: {ours['first_paint_s']:.3f} s "
-                 f"(page round trip {ours['page_roundtrip_s']:.3f} s, kernel compute "
-                 f"{ours['kernel_compute_ms']:.0f} ms, {ours['payload_bytes'] / 1e6:.2f} MB of codes) -> "
-                 f"target <{FIRST_PAINT_TARGET_S:.0f} s {'met' if ours['first_paint_s'] < FIRST_PAINT_TARGET_S else 'MISSED'}")
+    lines.append(
+        f"  attnwidget HeadGrid(mode='model') + Heatmap: {ours['first_paint_s']:.3f} s "
+        f"(page round trip {ours['page_roundtrip_s']:.3f} s, kernel compute "
+        f"{ours['kernel_compute_ms']:.0f} ms, {ours['payload_bytes'] / 1e6:.2f} MB of codes) -> "
+        f"target <{FIRST_PAINT_TARGET_S:.0f} s {'met' if ours['first_paint_s'] < FIRST_PAINT_TARGET_S else 'MISSED'}"
+    )
     for cv in fp.get("circuitsvis", []):
         if cv["first_paint_s"] is not None and cv["label"].startswith("whole model"):
-            what = f"{cv['first_paint_s']:.2f} s ({cv['first_paint_s'] / ours['first_paint_s']:.0f}x attnwidget)"
+            what = (
+                f"{cv['first_paint_s']:.2f} s ({cv['first_paint_s'] / ours['first_paint_s']:.0f}x attnwidget)"
+            )
         elif cv["first_paint_s"] is not None:
             what = f"{cv['first_paint_s']:.2f} s"
         else:
             what = cv["failure"]
-        lines.append(f"  CircuitsVis attention_heads, {cv['label']}: {cv['html_bytes'] / 1e6:.1f} MB HTML "
-                     f"(written in {cv['write_s']:.1f} s) -> first paint {what}")
+        lines.append(
+            f"  CircuitsVis attention_heads, {cv['label']}: {cv['html_bytes'] / 1e6:.1f} MB HTML "
+            f"(written in {cv['write_s']:.1f} s) -> first paint {what}"
+        )
     if not fp.get("circuitsvis"):
         lines.append("  CircuitsVis: not run (--no-circuitsvis)")
     return "\n".join(lines)
@@ -490,9 +546,13 @@ def main(argv=None) -> int:
         write_notebook(server.root, "bench.ipynb", cells)
         with pw.sync_playwright() as p:
             browser = launch_browser(p)
-            res["env"] = {"chromium": f"Chromium {browser.version}", "jupyterlab": jupyterlab.__version__,
-                          "cpus": os.cpu_count(), "python": platform.python_version(),
-                          "load_start": os.getloadavg()[0]}
+            res["env"] = {
+                "chromium": f"Chromium {browser.version}",
+                "jupyterlab": jupyterlab.__version__,
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "load_start": os.getloadavg()[0],
+            }
             ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = ctx.new_page()
             wire = WireLog(page)
@@ -500,8 +560,10 @@ def main(argv=None) -> int:
             open_notebook(page, server, "bench.ipynb")
             run_all(page, timeout_ms=600_000)
             for n in args.sizes:
-                page.wait_for_function(f"() => Number(document.querySelector('.bench-hm-{n}')"
-                                       "?.dataset.frameVersion) > 0", timeout=60_000)
+                page.wait_for_function(
+                    f"() => Number(document.querySelector('.bench-hm-{n}')?.dataset.frameVersion) > 0",
+                    timeout=60_000,
+                )
             res["clock"] = clock_check(page)
             for n in args.sizes:
                 for trait, values in (("layer", [1, 0]), ("head", [1, 2, 3, 0])):

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 
-GIB = 2 ** 30
+GIB = 2**30
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -45,8 +45,12 @@ def build_model(implementation: str, tokens: int):
 
     torch.manual_seed(0)
     config = transformers.BertConfig(
-        hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-        max_position_embeddings=max(512, tokens))
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        max_position_embeddings=max(512, tokens),
+    )
     model = transformers.BertModel._from_config(config, attn_implementation=implementation)
     return model.eval()
 
@@ -58,6 +62,7 @@ def worker(spec: dict) -> dict:
     import transformers  # noqa: F401  (same imports in every configuration)
 
     import attnwidget as aw
+
     capture = aw.capture  # the engine is imported in every configuration too
 
     if spec.get("threads"):
@@ -100,8 +105,15 @@ def worker(spec: dict) -> dict:
     check = describe(result, mode, tokens)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     best = min(range(len(times)), key=times.__getitem__)
-    return {"times": times, "time": times[best], "cpu": cpu[best], "peak_rss": peak,
-            "rss_model": rss_model, "threads": torch.get_num_threads(), "check": check}
+    return {
+        "times": times,
+        "time": times[best],
+        "cpu": cpu[best],
+        "peak_rss": peak,
+        "rss_model": rss_model,
+        "threads": torch.get_num_threads(),
+        "check": check,
+    }
 
 
 def describe(result, mode: str, tokens: int) -> dict:
@@ -120,8 +132,13 @@ def describe(result, mode: str, tokens: int) -> dict:
     bq, bk = info.get("block", [1, 1])
     # mean pooling keeps mass: sum * bq * bk = number of query rows per kept head
     mass = float(np.asarray(a, dtype=np.float64).sum()) * bq * bk / (a.shape[0] * a.shape[1] * tokens)
-    return {"sites": len(cap.layers), "shape": list(a.shape), "row_mass": round(mass, 5),
-            "block": [bq, bk], "nbytes": int(cap.nbytes)}
+    return {
+        "sites": len(cap.layers),
+        "shape": list(a.shape),
+        "row_mass": round(mass, 5),
+        "block": [bq, bk],
+        "nbytes": int(cap.nbytes),
+    }
 
 
 # --------------------------------------------------------------------------- driver
@@ -135,34 +152,81 @@ def configurations(quick: bool) -> list[dict]:
     for n in short:
         group = f"full {n}"
         rows += [
-            dict(group=group, label="reference (eager, output_attentions)", mode="reference",
-                 tokens=n, repeats=reps, warmup=True),
-            dict(group=group, label='aw.capture heads="all"', mode="capture", heads="all",
-                 tokens=n, repeats=reps, warmup=True, sdpa_target=FULL_TARGET),
-            dict(group=group, label="plain sdpa, no capture (context)", mode="sdpa",
-                 tokens=n, repeats=reps, warmup=True),
+            dict(
+                group=group,
+                label="reference (eager, output_attentions)",
+                mode="reference",
+                tokens=n,
+                repeats=reps,
+                warmup=True,
+            ),
+            dict(
+                group=group,
+                label='aw.capture heads="all"',
+                mode="capture",
+                heads="all",
+                tokens=n,
+                repeats=reps,
+                warmup=True,
+                sdpa_target=FULL_TARGET,
+            ),
+            dict(
+                group=group,
+                label="plain sdpa, no capture (context)",
+                mode="sdpa",
+                tokens=n,
+                repeats=reps,
+                warmup=True,
+            ),
         ]
     group = f"pooled {long_pair}"
     rows += [
-        dict(group=group, label="reference (eager, output_attentions)", mode="reference",
-             tokens=long_pair, repeats=1),
-        dict(group=group, label='aw.capture heads="mean", max_size=512', mode="capture",
-             heads="mean", max_size=512, tokens=long_pair, repeats=1, sdpa_target=POOLED_TARGET),
-        dict(group=group, label="plain sdpa, no capture (context)", mode="sdpa",
-             tokens=long_pair, repeats=1),
+        dict(
+            group=group,
+            label="reference (eager, output_attentions)",
+            mode="reference",
+            tokens=long_pair,
+            repeats=1,
+        ),
+        dict(
+            group=group,
+            label='aw.capture heads="mean", max_size=512',
+            mode="capture",
+            heads="mean",
+            max_size=512,
+            tokens=long_pair,
+            repeats=1,
+            sdpa_target=POOLED_TARGET,
+        ),
+        dict(group=group, label="plain sdpa, no capture (context)", mode="sdpa", tokens=long_pair, repeats=1),
     ]
     group = f"pooled {longest}"
     rows += [
-        dict(group=group, label='aw.capture heads="mean", max_size=512', mode="capture",
-             heads="mean", max_size=512, tokens=longest, repeats=1, sdpa_target=POOLED_TARGET,
-             rss_target=LONG_RSS_TARGET_GIB),
-        dict(group=group, label="plain sdpa, no capture (context)", mode="sdpa",
-             tokens=longest, repeats=1),
+        dict(
+            group=group,
+            label='aw.capture heads="mean", max_size=512',
+            mode="capture",
+            heads="mean",
+            max_size=512,
+            tokens=longest,
+            repeats=1,
+            sdpa_target=POOLED_TARGET,
+            rss_target=LONG_RSS_TARGET_GIB,
+        ),
+        dict(group=group, label="plain sdpa, no capture (context)", mode="sdpa", tokens=longest, repeats=1),
     ]
     group = f"pooled {very_long}"
     rows += [
-        dict(group=group, label='aw.capture heads="mean", max_size=512', mode="capture",
-             heads="mean", max_size=512, tokens=very_long, repeats=1, rss_target=LONG_RSS_TARGET_GIB),
+        dict(
+            group=group,
+            label='aw.capture heads="mean", max_size=512',
+            mode="capture",
+            heads="mean",
+            max_size=512,
+            tokens=very_long,
+            repeats=1,
+            rss_target=LONG_RSS_TARGET_GIB,
+        )
     ]
     return rows
 
@@ -178,7 +242,7 @@ def run_child(spec: dict, timeout: float) -> dict:
         return {"error": f"timed out after {timeout:.0f} s"}
     for line in reversed(p.stdout.splitlines()):
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
     why = "killed (out of memory?)" if p.returncode in (-9, 137) else f"exit code {p.returncode}"
     return {"error": f"{why}: {' | '.join(tail)}"}
@@ -210,8 +274,12 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--json", help="also write all measurements to this file")
     ap.add_argument("--timeout", type=float, default=1200, help="seconds per configuration")
-    ap.add_argument("--threads", type=int, help="torch threads per configuration (default: torch's "
-                    "own choice); 1 makes CPU times meaningful on a machine shared with other work")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads per configuration (default: torch's "
+        "own choice); 1 makes CPU times meaningful on a machine shared with other work",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -225,18 +293,24 @@ def main(argv=None) -> int:
     import transformers
 
     rows = configurations(args.quick)
-    print(f"attnwidget capture benchmark{' (quick)' if args.quick else ''}: BERT-base shape, random "
-          f"weights, batch 1, CPU")
+    print(
+        f"attnwidget capture benchmark{' (quick)' if args.quick else ''}: BERT-base shape, random "
+        f"weights, batch 1, CPU"
+    )
     print(f"cpu: {cpu_model()}")
-    print(f"python {platform.python_version()}, torch {torch.__version__}, transformers "
-          f"{transformers.__version__}, {os.cpu_count()} cores, "
-          f"{psutil.virtual_memory().total / GIB:.1f} GiB RAM, load average "
-          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print("each configuration in a fresh process; time = wall seconds (perf_counter) of the forward "
-          "under torch.inference_mode: best of the repeats after one warm-up (short inputs, "
-          f"{ROUNDS} alternating rounds) or one run (long inputs); cpu = process CPU seconds of that "
-          "run (all threads); peak = ru_maxrss of that process; model = RSS after building the "
-          "model; verdicts use wall time and peak\n")
+    print(
+        f"python {platform.python_version()}, torch {torch.__version__}, transformers "
+        f"{transformers.__version__}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / GIB:.1f} GiB RAM, load average "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
+    print(
+        "each configuration in a fresh process; time = wall seconds (perf_counter) of the forward "
+        "under torch.inference_mode: best of the repeats after one warm-up (short inputs, "
+        f"{ROUNDS} alternating rounds) or one run (long inputs); cpu = process CPU seconds of that "
+        "run (all threads); peak = ru_maxrss of that process; model = RSS after building the "
+        "model; verdicts use wall time and peak\n"
+    )
     t_start = time.perf_counter()
     # short inputs: the configurations of a group take turns, ROUNDS times, and the best round
     # counts, so that a burst of load from other processes does not land on one side only
@@ -246,15 +320,23 @@ def main(argv=None) -> int:
         rounds = ROUNDS if members[0].get("warmup") and not args.quick else 1
         order += members * rounds
     for row in order:
-        spec = {k: v for k, v in row.items()
-                if k not in ("group", "label", "target", "sdpa_target", "rss_target", "result", "rounds")}
+        spec = {
+            k: v
+            for k, v in row.items()
+            if k not in ("group", "label", "target", "sdpa_target", "rss_target", "result", "rounds")
+        }
         spec["threads"] = args.threads
-        print(f"  running {row['group']:<12} {row['label']:<40} load {os.getloadavg()[0]:4.1f} ...",
-              end="", flush=True)
+        print(
+            f"  running {row['group']:<12} {row['label']:<40} load {os.getloadavg()[0]:4.1f} ...",
+            end="",
+            flush=True,
+        )
         r = run_child(spec, args.timeout)
         row.setdefault("rounds", []).append(r)
-        print(f" {r['time']:.3f} s wall, {r['cpu']:.3f} s cpu" if "time" in r
-              else f" FAILED: {r['error']}", flush=True)
+        print(
+            f" {r['time']:.3f} s wall, {r['cpu']:.3f} s cpu" if "time" in r else f" FAILED: {r['error']}",
+            flush=True,
+        )
     for row in rows:
         done = [r for r in row["rounds"] if "time" in r]
         if not done:
@@ -266,16 +348,18 @@ def main(argv=None) -> int:
         best["times"] = [t for r in done for t in r["times"]]
         row["result"] = best
 
-    header = (f"{'group':<12} {'configuration':<40} {'time s':>9} {'cpu s':>8} {'peak GiB':>9} "
-              f"{'model GiB':>9} {'peak-model':>10} {'time x':>7} {'cpu x':>6} {'peak x':>7} "
-              f"{'x sdpa':>7}  target")
+    header = (
+        f"{'group':<12} {'configuration':<40} {'time s':>9} {'cpu s':>8} {'peak GiB':>9} "
+        f"{'model GiB':>9} {'peak-model':>10} {'time x':>7} {'cpu x':>6} {'peak x':>7} "
+        f"{'x sdpa':>7}  target"
+    )
     print("\n" + header)
     print("-" * len(header))
     verdicts = []
-    refs = {row["group"]: row["result"] for row in rows
-            if row["mode"] == "reference" and "time" in row["result"]}
-    sdpas = {row["group"]: row["result"] for row in rows
-             if row["mode"] == "sdpa" and "time" in row["result"]}
+    refs = {
+        row["group"]: row["result"] for row in rows if row["mode"] == "reference" and "time" in row["result"]
+    }
+    sdpas = {row["group"]: row["result"] for row in rows if row["mode"] == "sdpa" and "time" in row["result"]}
     for row in rows:
         r = row["result"]
         if "time" not in r:
@@ -305,11 +389,13 @@ def main(argv=None) -> int:
             rss = f"finishes, peak < {row['rss_target']} GiB: {'MET' if ok else 'NOT MET'}"
             target = f"{target}; {rss}" if target else rss
             verdicts.append((row, ok, rss))
-        print(f"{row['group']:<12} {row['label']:<40} {r['time']:9.3f} {r['cpu']:8.2f} "
-              f"{fmt_gib(r['peak_rss']):>9} {fmt_gib(r['rss_model']):>9} "
-              f"{fmt_gib(r['peak_rss'] - r['rss_model']):>10} {'' if tx is None else f'{tx:.3f}':>7} "
-              f"{'' if cx is None else f'{cx:.3f}':>6} {'' if px is None else f'{px:.3f}':>7} "
-              f"{'' if sx is None else f'{sx:.3f}':>7}  {target}")
+        print(
+            f"{row['group']:<12} {row['label']:<40} {r['time']:9.3f} {r['cpu']:8.2f} "
+            f"{fmt_gib(r['peak_rss']):>9} {fmt_gib(r['rss_model']):>9} "
+            f"{fmt_gib(r['peak_rss'] - r['rss_model']):>10} {'' if tx is None else f'{tx:.3f}':>7} "
+            f"{'' if cx is None else f'{cx:.3f}':>6} {'' if px is None else f'{px:.3f}':>7} "
+            f"{'' if sx is None else f'{sx:.3f}':>7}  {target}"
+        )
     print("\nwhat each produced (row_mass ~ 1 means every attention row sums to one after pooling):")
     for row in rows:
         r = row["result"]
@@ -318,12 +404,16 @@ def main(argv=None) -> int:
     print("\nrepeat times (s):")
     for row in rows:
         if "times" in row["result"] and len(row["result"]["times"]) > 1:
-            print(f"  {row['group']:<12} {row['label']:<40} "
-                  f"{', '.join(f'{t:.3f}' for t in row['result']['times'])}")
+            print(
+                f"  {row['group']:<12} {row['label']:<40} "
+                f"{', '.join(f'{t:.3f}' for t in row['result']['times'])}"
+            )
     met = sum(ok for _, ok, _ in verdicts)
     print(f"\nload average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print(f"targets met: {met} of {len(verdicts)}   (total {time.perf_counter() - t_start:.0f} s; "
-          f"torch threads per process: {next((row['result'].get('threads') for row in rows if 'threads' in row['result']), '?')})")
+    print(
+        f"targets met: {met} of {len(verdicts)}   (total {time.perf_counter() - t_start:.0f} s; "
+        f"torch threads per process: {next((row['result'].get('threads') for row in rows if 'threads' in row['result']), '?')})"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

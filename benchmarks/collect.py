@@ -99,16 +99,21 @@ def peak_rss_child(num_samples: int) -> None:
     """In a fresh process: keep="stats" over ``num_samples``; print the peak RSS in MiB."""
     import attnwidget as aw
 
-    cap = aw.collect(make_model(64, 4, 2), batches(num_samples, 50, 32), keep="stats", labels=1,
-                     progress=False)
+    cap = aw.collect(
+        make_model(64, 4, 2), batches(num_samples, 50, 32), keep="stats", labels=1, progress=False
+    )
     assert cap.stats["blocks.0"][0]["count"][0] == num_samples
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20)
 
 
 def peak_rss(num_samples: int) -> float:
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-child", str(num_samples)],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--rss-child", str(num_samples)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -141,8 +146,15 @@ def loop_child(kind: str, dim: int, heads: int, num_samples: int, passes: int) -
     print(json.dumps(out))
 
 
-def throughput(dim: int, heads: int, num_samples: int, rounds: int, threads: int | None = None,
-               env: dict | None = None, passes: int = 2) -> dict[str, list[tuple]]:
+def throughput(
+    dim: int,
+    heads: int,
+    num_samples: int,
+    rounds: int,
+    threads: int | None = None,
+    env: dict | None = None,
+    passes: int = 2,
+) -> dict[str, list[tuple]]:
     """``(wall s, cpu s, minor faults)`` per pass of the bare loop and of collect(keep="stats").
 
     Each loop runs in a process of its own; rounds alternate which runs first,
@@ -151,25 +163,42 @@ def throughput(dim: int, heads: int, num_samples: int, rounds: int, threads: int
     runs: dict[str, list[tuple]] = {"bare": [], "collect": []}
     for r in range(rounds):
         for kind in ("bare", "collect") if r % 2 == 0 else ("collect", "bare"):
-            cmd = [sys.executable, os.path.abspath(__file__), "--loop-child", kind, str(dim), str(heads),
-                   str(num_samples), str(passes)] + (["--threads", str(threads)] if threads else [])
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True,
-                                 env=None if env is None else dict(os.environ, **env))
+            cmd = [
+                sys.executable,
+                os.path.abspath(__file__),
+                "--loop-child",
+                kind,
+                str(dim),
+                str(heads),
+                str(num_samples),
+                str(passes),
+            ] + (["--threads", str(threads)] if threads else [])
+            out = subprocess.run(
+                cmd,
+                check=True,
+                capture_output=True,
+                text=True,
+                env=None if env is None else dict(os.environ, **env),
+            )
             runs[kind] += [tuple(x) for x in json.loads(out.stdout.strip().splitlines()[-1])]
     return runs
 
 
 def report(dim: int, heads: int, n: int, runs: dict[str, list[tuple]], role: str) -> float:
     """Print one model's figures; return the best-of ratio (fastest collect vs fastest bare loop)."""
-    print(f"throughput, {n} samples, width {dim}, {heads} heads, 4 layers, batch 32, length 128, "
-          f"2 classes, {len(runs['bare'])} timed passes of each loop, each loop in its own process:")
+    print(
+        f"throughput, {n} samples, width {dim}, {heads} heads, 4 layers, batch 32, length 128, "
+        f"2 classes, {len(runs['bare'])} timed passes of each loop, each loop in its own process:"
+    )
     best = {name: min(r, key=lambda x: x[0]) for name, r in runs.items()}
     for name, label in (("bare", "bare forward loop"), ("collect", "collect(keep='stats')")):
         wall, cpu, _ = best[name]
         faults = statistics.median(f for _, _, f in runs[name])
         typical = statistics.median(w for w, _, _ in runs[name])
-        print(f"  {label:22s} {n / wall:7.1f} samples/s  (best {wall:6.2f} s wall, {cpu:6.2f} s CPU; "
-              f"median {typical:6.2f} s wall, {faults / 1000:4.0f}k page faults)")
+        print(
+            f"  {label:22s} {n / wall:7.1f} samples/s  (best {wall:6.2f} s wall, {cpu:6.2f} s CPU; "
+            f"median {typical:6.2f} s wall, {faults / 1000:4.0f}k page faults)"
+        )
     ratio = best["bare"][0] / best["collect"][0]
     paired = statistics.median(b[0] / c[0] for b, c in zip(runs["bare"], runs["collect"]))
     print(f"  ratio collect / bare: {ratio:.3f} best-of, {paired:.3f} median of paired passes  ({role})")
@@ -205,12 +234,15 @@ def main() -> None:
         runs = throughput(dim, heads, n, rounds, args.threads)
         ratios[dim] = report(dim, heads, n, runs, "target >= 0.8" if dim == 512 else "context")
     if sys.platform.startswith("linux") and not args.quick:
-        print("context: the width-512 model again with glibc keeping freed memory "
-              "(MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_), so neither loop pays page faults "
-              "for re-touching its activations:")
+        print(
+            "context: the width-512 model again with glibc keeping freed memory "
+            "(MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_), so neither loop pays page faults "
+            "for re-touching its activations:"
+        )
         env = {"MALLOC_TRIM_THRESHOLD_": str(1 << 34), "MALLOC_MMAP_THRESHOLD_": str(1 << 30)}
-        ratios["no faults"] = report(512, 8, n, throughput(512, 8, n, 3, args.threads, env),
-                                     "target >= 0.8 too")
+        ratios["no faults"] = report(
+            512, 8, n, throughput(512, 8, n, 3, args.threads, env), "target >= 0.8 too"
+        )
     ok = b / a <= 1.10 and ratios[512] >= 0.8 and ratios.get("no faults", 1.0) >= 0.8
     print("targets met" if ok else "TARGET MISSED")
     sys.exit(0 if ok else 1)

@@ -22,11 +22,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "figures"))
 from aw_figure_captures import make_text_capture  # noqa: E402
 
-SEED000 = ["layer_weight_heatmap_spoof.png", "layer_weight_heatmap_bonafide.png",
-           "layer_weight_comparison.png", "temporal_attention_heatmap_spoof.png",
-           "temporal_attention_heatmap_bonafide.png", "intra_group_attention_spoof.png",
-           "intra_group_attention_bonafide.png", "inter_group_attention_spoof.png",
-           "inter_group_attention_bonafide.png"]
+SEED000 = [
+    "layer_weight_heatmap_spoof.png",
+    "layer_weight_heatmap_bonafide.png",
+    "layer_weight_comparison.png",
+    "temporal_attention_heatmap_spoof.png",
+    "temporal_attention_heatmap_bonafide.png",
+    "intra_group_attention_spoof.png",
+    "intra_group_attention_bonafide.png",
+    "inter_group_attention_spoof.png",
+    "inter_group_attention_bonafide.png",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +42,7 @@ def audio_run(tmp_path_factory) -> pathlib.Path:
 
     sys.path.insert(0, str(ROOT / "notebooks"))
     from lessons import audio
+
     torch.manual_seed(0)
     model = audio.LayerAttentionModel().eval()
     cap = audio.collect(model, n=16)
@@ -76,13 +83,35 @@ def test_export_writes_seed_000_gallery(audio_run, tmp_path, capsys):
 
 def test_export_filters_layer_head_class_format(audio_run, tmp_path):
     out = tmp_path / "one"
-    args = ["export", str(audio_run), "--out", str(out), "--class-names", "spoof,bonafide",
-            "--class", "bonafide", "--layer", "layer_weights", "--layer", "0", "--head", "1",
-            "--format", "pdf", "--dpi", "72", "--quiet"]
+    args = [
+        "export",
+        str(audio_run),
+        "--out",
+        str(out),
+        "--class-names",
+        "spoof,bonafide",
+        "--class",
+        "bonafide",
+        "--layer",
+        "layer_weights",
+        "--layer",
+        "0",
+        "--head",
+        "1",
+        "--format",
+        "pdf",
+        "--dpi",
+        "72",
+        "--quiet",
+    ]
     assert main(args) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["heatmap_layer_0_encoder.0.self_attn.pdf", "layer_weight_comparison.pdf",
-                     "layer_weight_heatmap_bonafide.pdf", "multihead_layer_0_encoder.0.self_attn.pdf"]
+    assert names == [
+        "heatmap_layer_0_encoder.0.self_attn.pdf",
+        "layer_weight_comparison.pdf",
+        "layer_weight_heatmap_bonafide.pdf",
+        "multihead_layer_0_encoder.0.self_attn.pdf",
+    ]
     assert (out / names[0]).read_bytes()[:5] == b"%PDF-"
 
 
@@ -90,15 +119,31 @@ def test_export_svg_and_raw_arrays(tmp_path):
     cap = make_text_capture()
     run = cap.save(tmp_path / "text.npz")
     out = tmp_path / "svg"
-    assert main(["export", run, "--out", str(out), "--format", "svg", "--raw", "--quiet",
-                 "--layer", "decoder.layers.0.cross_attn"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                run,
+                "--out",
+                str(out),
+                "--format",
+                "svg",
+                "--raw",
+                "--quiet",
+                "--layer",
+                "decoder.layers.0.cross_attn",
+            ]
+        )
+        == 0
+    )
     names = sorted(p.name for p in out.iterdir())
     assert "heatmap_layer_1_decoder.layers.0.cross_attn.svg" in names
     assert "steps_layer_1_decoder.layers.0.cross_attn.gif" in names  # 3 steps -> an animation
     assert "attention_summary.svg" in names
     assert "attn_raw_layer_1_decoder.layers.0.cross_attn_step_2.npy" in names
-    assert np.array_equal(np.load(out / "attn_raw_layer_1_decoder.layers.0.cross_attn_step_2.npy"),
-                          cap.get(1, 2))
+    assert np.array_equal(
+        np.load(out / "attn_raw_layer_1_decoder.layers.0.cross_attn_step_2.npy"), cap.get(1, 2)
+    )
 
 
 def test_info_prints_what_the_capture_holds(audio_run, capsys):
@@ -109,18 +154,31 @@ def test_info_prints_what_the_capture_holds(audio_run, capsys):
     assert "classes: 0 (spoof): 8, 1 (bonafide): 8" in out
 
 
-@pytest.mark.parametrize("extra,message", [
-    (["--layer", "99"], "unknown layer '99'"),
-    (["--layer", "decoder.nope"], "unknown layer 'decoder.nope'"),
-    (["--head", "7"], "head 7 is out of range"),
-    (["--head", "first"], "--head must be an int"),
-    (["--class", "fake"], "unknown class 'fake'; classes are: 0 (spoof), 1 (bonafide)"),
-    (["--dpi", "0"], "--dpi must be positive"),
-])
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--layer", "99"], "unknown layer '99'"),
+        (["--layer", "decoder.nope"], "unknown layer 'decoder.nope'"),
+        (["--head", "7"], "head 7 is out of range"),
+        (["--head", "first"], "--head must be an int"),
+        (["--class", "fake"], "unknown class 'fake'; classes are: 0 (spoof), 1 (bonafide)"),
+        (["--dpi", "0"], "--dpi must be positive"),
+    ],
+)
 def test_export_bad_input_is_one_clear_line(audio_run, tmp_path, capsys, extra, message):
     out = tmp_path / "never"
-    code = main(["export", str(audio_run), "--out", str(out), "--class-names", "0=spoof,1=bonafide",
-                 "--quiet", *extra])
+    code = main(
+        [
+            "export",
+            str(audio_run),
+            "--out",
+            str(out),
+            "--class-names",
+            "0=spoof,1=bonafide",
+            "--quiet",
+            *extra,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and "Traceback" not in err
@@ -154,10 +212,20 @@ def test_class_names_parsing():
 
 def test_python_dash_m(tmp_path):
     run = make_text_capture().save(tmp_path / "t.npz")
-    done = subprocess.run([sys.executable, "-m", "attnwidget", "info", run], capture_output=True,
-                          text=True, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "attnwidget", "info", run],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "decoder.layers.0.cross_attn" in done.stdout and "cross" in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "attnwidget", "export", run], capture_output=True,
-                         text=True, cwd=ROOT, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "attnwidget", "export", run],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "--out" in bad.stderr

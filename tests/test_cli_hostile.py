@@ -30,16 +30,16 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_cli import ROOT, audio_run  # noqa: F401  (seed 000's capture, saved: a fixture)
 from torch import nn
 
 import attnwidget as aw
 from attnwidget._names import MAX_NAME_BYTES, fold
 from attnwidget.recipes.gallery import plan_gallery
-from test_cli import ROOT, audio_run  # noqa: F401  (seed 000's capture, saved: a fixture)
 
-LONG_A = "encoder_" + "a" * 292            # 300 bytes, more than any file system allows in a name
-LONG_B = "encoder_" + "a" * 291 + "b"      # the same 299-byte prefix
-ESCAPES = "x\x1b[2J\r\x07\x9b31m\u202ey"   # clear screen, carriage return, bell, C1 CSI, bidi override
+LONG_A = "encoder_" + "a" * 292  # 300 bytes, more than any file system allows in a name
+LONG_B = "encoder_" + "a" * 291 + "b"  # the same 299-byte prefix
+ESCAPES = "x\x1b[2J\r\x07\x9b31m\u202ey"  # clear screen, carriage return, bell, C1 CSI, bidi override
 SITES = [LONG_A, LONG_B, "Attn", "attn", ESCAPES]
 TOKENS = ["<s>", "\x1b]0;pwned\x07", "\r\x1b[2K", "ok", "\u202eevil"]
 TEMP_PREFIX = ".aw-export-"
@@ -82,9 +82,14 @@ def hostile(tmp_path_factory) -> tuple[pathlib.Path, aw.Capture]:
 def cli(*args, prefix=(), preexec_fn=None, env=None, timeout=300) -> subprocess.CompletedProcess:
     """``python -m attnwidget ARGS``, its output as bytes (so raw control characters show)."""
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONWARNINGS="ignore", **(env or {}))
-    return subprocess.run([*prefix, sys.executable, "-m", "attnwidget", *map(str, args)],
-                          capture_output=True, cwd=ROOT, timeout=timeout, preexec_fn=preexec_fn,
-                          env=full_env)
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "attnwidget", *map(str, args)],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=timeout,
+        preexec_fn=preexec_fn,
+        env=full_env,
+    )
 
 
 def failed(done: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -110,9 +115,20 @@ def can_unshare() -> bool:
     if os.geteuid() != 0 or not shutil.which("unshare"):
         return False
     try:
-        done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                               'mount -t tmpfs -o size=4k tmpfs "$0"', "/mnt"], capture_output=True,
-                              timeout=60)
+        done = subprocess.run(
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                'mount -t tmpfs -o size=4k tmpfs "$0"',
+                "/mnt",
+            ],
+            capture_output=True,
+            timeout=60,
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
@@ -138,8 +154,9 @@ def same_content(a: pathlib.Path, b: pathlib.Path) -> bool:
         return np.array_equal(np.load(a), np.load(b))
     if a.suffix == ".npz":
         x, y = aw.load(a), aw.load(b)
-        return x.layers == y.layers and all(np.array_equal(x.get(n), y.get(n)) for n in x.layers
-                                            if x.steps_of(n))
+        return x.layers == y.layers and all(
+            np.array_equal(x.get(n), y.get(n)) for n in x.layers if x.steps_of(n)
+        )
     return a.read_bytes() == b.read_bytes()
 
 
@@ -167,8 +184,9 @@ def test_long_site_and_class_names_are_shortened_deterministically(hostile, tmp_
     assert len(per_class) == 4  # two classes x the sites Gate and gate
     # the same names in every run: a second export writes exactly these
     again = tmp_path / "again"
-    assert cli("export", path, "--out", again, "--raw", "--quiet", "--class-names",
-               long_classes).returncode == 0
+    assert (
+        cli("export", path, "--out", again, "--raw", "--quiet", "--class-names", long_classes).returncode == 0
+    )
     assert sorted(p.name for p in again.iterdir()) == names
 
 
@@ -181,8 +199,12 @@ def test_names_equal_but_for_case_or_normalisation_get_apart(hostile, audio_run,
     assert done.returncode == 0, done.stderr.decode()
     names = [p.name for p in out.iterdir()]
     assert len({fold(n) for n in names}) == len(names), sorted(names)
-    planned = [j.filename for j in plan_gallery(cap, class_names={0: "Spoof", 1: "spoof"},
-                                                layers=["Gate", "gate", "Attn", "attn"])]
+    planned = [
+        j.filename
+        for j in plan_gallery(
+            cap, class_names={0: "Spoof", 1: "spoof"}, layers=["Gate", "gate", "Attn", "attn"]
+        )
+    ]
     assert sorted(planned) == sorted(names)
     gate = [n for n in names if n.startswith("layer_weight_heatmap_")]
     assert len(gate) == 4  # Spoof/spoof x Gate/gate: four files, none overwrote another
@@ -190,8 +212,17 @@ def test_names_equal_but_for_case_or_normalisation_get_apart(hostile, audio_run,
 
     # "é" written composed and decomposed: one name on macOS once normalised
     nfc = tmp_path / "nfc"
-    done = cli("export", audio_run, "--out", nfc, "--quiet", "--layer", "layer_weights",
-               "--class-names", "0=\u00e9,1=e\u0301")
+    done = cli(
+        "export",
+        audio_run,
+        "--out",
+        nfc,
+        "--quiet",
+        "--layer",
+        "layer_weights",
+        "--class-names",
+        "0=\u00e9,1=e\u0301",
+    )
     assert done.returncode == 0, done.stderr.decode()
     names = [p.name for p in nfc.iterdir()]
     assert len(names) == 3 and len({fold(n) for n in names}) == 3, names
@@ -228,8 +259,9 @@ def test_read_only_out_fails_cleanly(audio_run, tmp_path, where):  # noqa: F811
     folder, prefix, reason = _read_only(tmp_path)
     out = folder if where == "folder itself" else folder / "attnwidget-figs"
     before = sorted(os.listdir(folder))
-    line = failed(cli("export", audio_run, "--out", out, "--quiet", "--layer", "layer_weights",
-                      prefix=prefix), reason)
+    line = failed(
+        cli("export", audio_run, "--out", out, "--quiet", "--layer", "layer_weights", prefix=prefix), reason
+    )
     assert "choose" in line
     assert sorted(os.listdir(folder)) == before  # no file, no temporary, no empty folder
     if os.geteuid() != 0:
@@ -256,8 +288,10 @@ def test_full_disk_tmpfs_leaves_whole_files(hostile, tmp_path):
     disk.mkdir()
     copy.mkdir()
     # half of what the export needs; what was written is copied out before the namespace ends
-    script = (f'mount -t tmpfs -o size={pages // 2 * 4096} tmpfs "$0" || exit 99; "$@"; rc=$?; '
-              f'cp -a "$0/." "{copy}/"; exit $rc')
+    script = (
+        f'mount -t tmpfs -o size={pages // 2 * 4096} tmpfs "$0" || exit 99; "$@"; rc=$?; '
+        f'cp -a "$0/." "{copy}/"; exit $rc'
+    )
     done = cli("export", path, "--out", disk / "figs", "--raw", "--quiet", prefix=in_namespace(script, disk))
     failed(done, "No space left on device", "free some space", "written whole before it")
     names = _check_partial(copy / "figs", ref)
@@ -320,11 +354,22 @@ def test_a_symlink_in_out_is_never_written_through(audio_run, tmp_path):  # noqa
     victim.write_bytes(b"precious")
     (out / "layer_weight_heatmap_spoof.png").symlink_to(victim)
     (out / "layer_weight_comparison.png").symlink_to(outside / "created.png")  # dangling
-    args = ("export", audio_run, "--out", out, "--quiet", "--layer", "layer_weights",
-            "--class-names", "0=spoof,1=bonafide")
+    args = (
+        "export",
+        audio_run,
+        "--out",
+        out,
+        "--quiet",
+        "--layer",
+        "layer_weights",
+        "--class-names",
+        "0=spoof,1=bonafide",
+    )
     failed(cli(*args), "already exist", "layer_weight_heatmap_spoof.png")
-    assert sorted(p.name for p in out.iterdir()) == ["layer_weight_comparison.png",
-                                                       "layer_weight_heatmap_spoof.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "layer_weight_comparison.png",
+        "layer_weight_heatmap_spoof.png",
+    ]
     done = cli(*args, "--force")
     assert done.returncode == 0, done.stderr.decode()
     assert victim.read_bytes() == b"precious" and sorted(os.listdir(outside)) == ["victim.txt"]
@@ -347,8 +392,10 @@ def test_raw_never_overwrites_its_own_input(audio_run, tmp_path, how):  # noqa: 
         os.link(source, link) if how == "hard link" else link.symlink_to(source)
     data = source.read_bytes()
     for force in ([], ["--force"]):
-        failed(cli("export", source, "--out", out, "--raw", "--quiet", "--layer", "layer_weights", *force),
-               "its own input")
+        failed(
+            cli("export", source, "--out", out, "--raw", "--quiet", "--layer", "layer_weights", *force),
+            "its own input",
+        )
         assert source.read_bytes() == data
         assert os.listdir(out) == ["capture.npz"]  # and nothing else was written
 
@@ -359,8 +406,9 @@ def test_raw_never_overwrites_its_own_input(audio_run, tmp_path, how):  # noqa: 
 def test_huge_dpi_is_refused_before_drawing(audio_run, tmp_path):  # noqa: F811
     out = tmp_path / "figs"
     start = time.monotonic()
-    failed(cli("export", audio_run, "--out", out, "--dpi", "100000"),
-           "--dpi 100000 is above the limit of 1200")
+    failed(
+        cli("export", audio_run, "--out", out, "--dpi", "100000"), "--dpi 100000 is above the limit of 1200"
+    )
     assert time.monotonic() - start < 120 and not out.exists()
 
 
@@ -401,6 +449,9 @@ def test_info_escapes_control_characters(hostile):
 def test_error_lines_escape_control_characters_too(hostile, tmp_path):
     path, _ = hostile
     # the class listing quotes the file's class names ("Spoof\x1b[5m")
-    line = failed(cli("export", path, "--out", tmp_path / "o", "--quiet", "--class", "nope"),
-                  "unknown class 'nope'", "Spoof\\x1b[5m")
+    line = failed(
+        cli("export", path, "--out", tmp_path / "o", "--quiet", "--class", "nope"),
+        "unknown class 'nope'",
+        "Spoof\\x1b[5m",
+    )
     assert not _controls(line)

@@ -20,7 +20,8 @@ import sys
 import threading
 import warnings
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -29,24 +30,43 @@ from torch.overrides import TorchFunctionMode
 
 from ..errors import listing as _listing
 from ..store import ATTENTION_AXES, Capture
-from .fastpath import FastPathOutputs
 from .extract import as_attention, heads_of_rows, hf_eager, make_extractor, weights_of_softmax
+from .fastpath import FastPathOutputs
 from .mha import bind_mha, mha_weights
 from .options import Reducer, patterns, site_filter
-from .workspace import Workspace
 from .sdpa import bind_sdpa, flash_with_lse, result_bytes, sdpa_weights, unpack_gqa
-from .verify import check_output
 from .tap import ACTIVE, tap_axes
+from .verify import check_output
+from .workspace import Workspace
 
 __all__ = ["capture", "CaptureBlock"]
 
-_CROSS_HINTS = ("cross", "encoder_attn", "encdecattention", "enc_dec", "attn2",
-                "multihead_attn", "src_attn", "context_attn")
+_CROSS_HINTS = (
+    "cross",
+    "encoder_attn",
+    "encdecattention",
+    "enc_dec",
+    "attn2",
+    "multihead_attn",
+    "src_attn",
+    "context_attn",
+)
 
 
-def capture(model: torch.nn.Module, *, heads="all", rows=None, max_size: int | None = None,
-            pool: str = "mean", dtype=torch.float32, include=None, exclude=None,
-            extract=None, verify: bool = False, warn_bytes: int | None = 2 << 30) -> "CaptureBlock":
+def capture(
+    model: torch.nn.Module,
+    *,
+    heads="all",
+    rows=None,
+    max_size: int | None = None,
+    pool: str = "mean",
+    dtype=torch.float32,
+    include=None,
+    exclude=None,
+    extract=None,
+    verify: bool = False,
+    warn_bytes: int | None = 2 << 30,
+) -> CaptureBlock:
     """Record the attention of every forward call of ``model`` inside a ``with`` block.
 
     Parameters
@@ -100,11 +120,14 @@ def capture(model: torch.nn.Module, *, heads="all", rows=None, max_size: int | N
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"capture() needs a torch.nn.Module, not {type(model).__name__}")
     if extract is not None and include is None:
-        raise TypeError("extract= needs include= naming the modules it applies to, e.g. "
-                        "capture(model, include=['decoder.layers.*.attn'], extract='attn')")
+        raise TypeError(
+            "extract= needs include= naming the modules it applies to, e.g. "
+            "capture(model, include=['decoder.layers.*.attn'], extract='attn')"
+        )
     reducer = Reducer(heads=heads, rows=rows, max_size=max_size, pool=pool, dtype=dtype)
-    block = CaptureBlock(model, reducer, include, exclude,
-                         make_extractor(extract) if extract is not None else None)
+    block = CaptureBlock(
+        model, reducer, include, exclude, make_extractor(extract) if extract is not None else None
+    )
     block.verify = bool(verify)
     block.warn_bytes = warn_bytes
     return block
@@ -118,7 +141,7 @@ _PRODUCTS = (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.b
 class _Intercept(TorchFunctionMode):
     """Routes the attention functions (and softmax) to the session; everything else runs as is."""
 
-    def __init__(self, session: "CaptureBlock"):
+    def __init__(self, session: CaptureBlock):
         super().__init__()
         self.session = session
 
@@ -133,14 +156,19 @@ class _Intercept(TorchFunctionMode):
 
 
 _MASKED_FILL = (torch.masked_fill, torch.Tensor.masked_fill)
-_ROUTES = {F.scaled_dot_product_attention: "on_sdpa", F.multi_head_attention_forward: "on_mha",
-           **dict.fromkeys(_SOFTMAX, "on_softmax"), **dict.fromkeys(_PRODUCTS, "product"),
-           **dict.fromkeys(_MASKED_FILL, "on_masked_fill")}
+_ROUTES = {
+    F.scaled_dot_product_attention: "on_sdpa",
+    F.multi_head_attention_forward: "on_mha",
+    **dict.fromkeys(_SOFTMAX, "on_softmax"),
+    **dict.fromkeys(_PRODUCTS, "product"),
+    **dict.fromkeys(_MASKED_FILL, "on_masked_fill"),
+}
 
 
 def _is_compiled(model) -> bool:
-    return type(model).__name__ == "OptimizedModule" and isinstance(getattr(model, "_orig_mod", None),
-                                                                      torch.nn.Module)
+    return type(model).__name__ == "OptimizedModule" and isinstance(
+        getattr(model, "_orig_mod", None), torch.nn.Module
+    )
 
 
 def _force_eager():
@@ -152,7 +180,7 @@ def _force_eager():
     the block. Outside it, the compiled code is untouched.
     """
     if "torch._dynamo" not in sys.modules:  # nothing was compiled in this process (and importing
-        return None                          # dynamo costs ~1 s and sympy)
+        return None  # dynamo costs ~1 s and sympy)
     set_stance = getattr(getattr(torch, "compiler", None), "set_stance", None)
     if set_stance is None:
         return None
@@ -181,9 +209,13 @@ class CaptureBlock:
         self.cap = Capture()
         self.cap.metadata = {
             "model": type(model).__name__,
-            "options": {"heads": reducer.heads if isinstance(reducer.heads, str) else list(reducer.heads),
-                        "rows": reducer.rows, "max_size": reducer.max_size, "pool": reducer.pool,
-                        "dtype": str(reducer.dtype).replace("torch.", "")},
+            "options": {
+                "heads": reducer.heads if isinstance(reducer.heads, str) else list(reducer.heads),
+                "rows": reducer.rows,
+                "max_size": reducer.max_size,
+                "pool": reducer.pool,
+                "dtype": str(reducer.dtype).replace("torch.", ""),
+            },
         }
         self.step = -1
         self.depth = 0
@@ -195,7 +227,9 @@ class CaptureBlock:
         self._products: list[bool | None] = []  # per stack frame: did its first q.k product share a source
         self._projected: dict[int, tuple] = {}  # id(linear output) -> (its ref, ref of its input's root)
         self._softmaxed: dict[int, str] = {}
-        self._pending: dict[int, list] = {}  # stack depth -> [site, module, probabilities, same input]  # stack depth -> module whose call recorded its softmax
+        self._pending: dict[
+            int, list
+        ] = {}  # stack depth -> [site, module, probabilities, same input]  # stack depth -> module whose call recorded its softmax
         self._handles: list = []
         self._targets: set[str] = set()
         self._modules: dict[int, tuple[str, torch.nn.Module]] = {}
@@ -217,6 +251,7 @@ class CaptureBlock:
         # with a sink that is done with each site before the next: reuse the buffers weights are
         # computed in (see attnwidget.workspace)
         self.workspace: Workspace | None = None
+        self._scratch: Workspace | None = None  # temporaries of weight computations, kept between sites
         self.verify = False
         self.warn_bytes: int | None = None
         self._warned = False
@@ -225,8 +260,9 @@ class CaptureBlock:
     # ------------------------------------------------------------------ block
     def __enter__(self) -> Capture:
         if ACTIVE:
-            raise RuntimeError("a capture is already open; close it before opening another "
-                               "(captures do not nest)")
+            raise RuntimeError(
+                "a capture is already open; close it before opening another (captures do not nest)"
+            )
         self._thread = threading.get_ident()
         try:
             self._targets = self._extract_targets()
@@ -236,6 +272,7 @@ class CaptureBlock:
             self._handles.append(register_module_forward_pre_hook(self._pre_hook))
             self._handles.append(register_module_forward_hook(self._post_hook, always_call=True))
             self._fastpath = FastPathOutputs(self.model)
+            self._scratch = Workspace()
             self._stance = _force_eager()
             self._mode = _Intercept(self)
             self._mode.__enter__()
@@ -262,8 +299,9 @@ class CaptureBlock:
                 targets.add(name)
         if not targets:
             names = [n for n, _ in self.model.named_modules() if n]
-            raise LookupError(f"include={self.include!r} matches no module for extract=; "
-                              f"modules: {_listing(names)}")
+            raise LookupError(
+                f"include={self.include!r} matches no module for extract=; modules: {_listing(names)}"
+            )
         return targets
 
     def _cleanup(self) -> None:
@@ -273,6 +311,7 @@ class CaptureBlock:
         if self._fastpath is not None:
             self._fastpath.remove()
             self._fastpath = None
+        self._scratch = None
         if self._mode is not None:
             mode, self._mode = self._mode, None
             mode.__exit__(None, None, None)
@@ -291,15 +330,14 @@ class CaptureBlock:
                 f"no attention sites ran in {self._root_name} during the capture. attnwidget "
                 "finds F.scaled_dot_product_attention calls, nn.MultiheadAttention and Hugging Face "
                 "eager attention; for other attention, call aw.tap('name', weights) in the model "
-                "code or pass include=[...] with extract=... (the model must run inside the block)")
+                "code or pass include=[...] with extract=... (the model must run inside the block)"
+            )
         if self.user_include is not None:
             kept = [s for s in self.seen if self.keep(s)]
-            unmatched = [p for p in patterns(self.include)
-                         if not any(site_filter(p)(s) for s in self.seen)]
+            unmatched = [p for p in patterns(self.include) if not any(site_filter(p)(s) for s in self.seen)]
             if unmatched or not kept:
                 what = f"include pattern(s) {unmatched}" if unmatched else "include"
-                raise LookupError(f"{what} matched no attention site; sites that ran: "
-                                  f"{_listing(self.seen)}")
+                raise LookupError(f"{what} matched no attention site; sites that ran: {_listing(self.seen)}")
 
     # ------------------------------------------------------------------ hooks
     def _name_of(self, module) -> str | None:
@@ -417,8 +455,15 @@ class CaptureBlock:
         q, k = self._source(query), self._source(key)
         return None if q is None or k is None else q == k
 
-    def _store(self, name: str, w: torch.Tensor, kind: str, info: dict,
-               axes=ATTENTION_AXES, entropy: torch.Tensor | None = None) -> None:
+    def _store(
+        self,
+        name: str,
+        w: torch.Tensor,
+        kind: str,
+        info: dict,
+        axes=ATTENTION_AXES,
+        entropy: torch.Tensor | None = None,
+    ) -> None:
         step = max(self.step, 0)
         if self.sink is not None:
             self.sink(name, step, w.detach(), kind=kind, axes=tuple(axes), info=info, entropy=entropy)
@@ -446,7 +491,10 @@ class CaptureBlock:
                 f"site {name!r}: its attention weights take {size / 2**30:.1f} GiB "
                 f"{tuple(call['query'].shape[:-1]) + (call['key'].shape[-2],)}; pass max_size= (e.g. "
                 "max_size=512) to pool them as they are computed, or heads='mean' or heads=[...] to "
-                "keep fewer heads (warn_bytes=None silences this)", ResourceWarning, stacklevel=4)
+                "keep fewer heads (warn_bytes=None silences this)",
+                ResourceWarning,
+                stacklevel=4,
+            )
 
     def on_sdpa(self, func, args, kwargs):
         if not self._in_model():  # another model, a bare call, or another thread: not ours
@@ -470,15 +518,28 @@ class CaptureBlock:
             mask = call["attn_mask"]
             if autocast and isinstance(mask, torch.Tensor) and mask.is_floating_point():
                 mask = mask.to(output.dtype)
-            call = dict(call, query=call["query"].to(output.dtype), key=call["key"].to(output.dtype),
-                        attn_mask=mask)
+            call = dict(
+                call, query=call["query"].to(output.dtype), key=call["key"].to(output.dtype), attn_mask=mask
+            )
         with torch.autocast(q.device.type, enabled=False):  # the engine's own products stay exact
-            reduced, info, entropy = sdpa_weights(call, self.reducer, name, lse=fast[1] if fast else None,
-                                                  workspace=self.workspace, entropy=self.entropy)
+            reduced, info, entropy = sdpa_weights(
+                call,
+                self.reducer,
+                name,
+                lse=fast[1] if fast else None,
+                workspace=self.workspace,
+                entropy=self.entropy,
+                scratch=self._scratch,
+            )
             if self.verify:
                 check_output(name, reduced, info, call, bound["value"], output)
-        kind = self._kind(name, call["query"].shape[-2], call["key"].shape[-2],
-                          bool(call["is_causal"]), self._same_input(bound["query"], bound["key"]))
+        kind = self._kind(
+            name,
+            call["query"].shape[-2],
+            call["key"].shape[-2],
+            bool(call["is_causal"]),
+            self._same_input(bound["query"], bound["key"]),
+        )
         self._store(name, reduced, kind, info, entropy=entropy)
         return output
 
@@ -570,8 +631,13 @@ class CaptureBlock:
         if self.keep(name):
             call = bind_mha(args, kwargs)
             reduced, info = mha_weights(call, self.reducer, name)
-            kind = self._kind(name, call["query"].shape[0], call["key"].shape[0],
-                              bool(call["is_causal"]), call["query"] is call["key"])
+            kind = self._kind(
+                name,
+                call["query"].shape[0],
+                call["key"].shape[0],
+                bool(call["is_causal"]),
+                call["query"] is call["key"],
+            )
             self._store(name, reduced, kind, info)
         out = func(*args, **(kwargs or {}))
         if isinstance(out, tuple) and len(out) > 1 and isinstance(out[1], torch.Tensor):
@@ -598,11 +664,13 @@ class CaptureBlock:
         elif axes[0] != "sample":
             i = axes.index("sample")
             w = w.movedim(i, 0)
-            axes = ("sample",) + axes[:i] + axes[i + 1:]
+            axes = ("sample",) + axes[:i] + axes[i + 1 :]
         if kind is None:
             kind = "self" if axes == ATTENTION_AXES else "weights"
         if kind not in ("self", "cross", "weights"):
-            raise ValueError(f"aw.tap({name!r}, ...): kind must be 'self', 'cross' or 'weights', not {kind!r}")
+            raise ValueError(
+                f"aw.tap({name!r}, ...): kind must be 'self', 'cross' or 'weights', not {kind!r}"
+            )
         if kind != "weights" and axes != ATTENTION_AXES:
             raise ValueError(f"aw.tap({name!r}, ..., kind={kind!r}) needs axes {ATTENTION_AXES}, got {axes}")
         with torch.no_grad():

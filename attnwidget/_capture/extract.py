@@ -7,7 +7,7 @@ query, key]`` (a 3D ``[sample, query, key]`` gets a head axis) or None.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -16,6 +16,7 @@ from ..errors import AttnwidgetError
 
 class BandedWeightsError(AttnwidgetError, ValueError):
     """Weights whose axes are not query x key (sliding-window bands)."""
+
 
 __all__ = ["hf_eager", "make_extractor", "as_attention", "weights_of_softmax", "heads_of", "heads_of_rows"]
 
@@ -92,13 +93,14 @@ def band_to_matrix(module: torch.nn.Module, probs: torch.Tensor, site: str) -> t
             f"{tuple(probs.shape)} (global keys in front of the window, or an unknown layout): their "
             "last axis is not key positions, so they are not a query x key matrix, and attnwidget "
             "refuses them rather than show a wrong picture. Exclude the site (exclude=[...]) or "
-            "record them with aw.tap(name, weights, axes=('sample', 'query', 'head', 'offset')).")
+            "record them with aw.tap(name, weights, axes=('sample', 'query', 'head', 'offset'))."
+        )
     band = probs.detach().permute(0, 2, 1, 3).float()  # [sample, head, query, offset]
     # key i + j - w, shifted by w so that every offset lands inside a padded row
-    keys = (torch.arange(n_query, device=probs.device)[:, None] + torch.arange(width, device=probs.device))
+    keys = torch.arange(n_query, device=probs.device)[:, None] + torch.arange(width, device=probs.device)
     full = torch.zeros(n_samples, n_heads, n_query, n_query + 2 * w, device=probs.device)
     full.scatter_(-1, keys.expand(n_samples, n_heads, n_query, width), band)
-    return full[..., w:w + n_query]
+    return full[..., w : w + n_query]
 
 
 def hf_eager(module: torch.nn.Module, inputs, output):
@@ -135,7 +137,8 @@ def make_extractor(extract) -> Extractor:
                 raise AttributeError(
                     f"extract={attr!r}: {type(module).__name__} has no attribute {attr!r} after its "
                     f"forward; attributes holding tensors: "
-                    f"{[k for k, v in vars(module).items() if isinstance(v, torch.Tensor)]}")
+                    f"{[k for k, v in vars(module).items() if isinstance(v, torch.Tensor)]}"
+                )
             return getattr(module, attr)
 
         return from_attribute
@@ -144,10 +147,14 @@ def make_extractor(extract) -> Extractor:
 
         def from_output(module, inputs, output):
             if not isinstance(output, (tuple, list)) or len(output) <= index:
-                raise IndexError(f"extract={index}: {type(module).__name__} returned "
-                                 f"{type(output).__name__} without an element {index}")
+                raise IndexError(
+                    f"extract={index}: {type(module).__name__} returned "
+                    f"{type(output).__name__} without an element {index}"
+                )
             return output[index]
 
         return from_output
-    raise TypeError("extract must be a callable (module, inputs, output) -> weights, "
-                    f"an attribute name or an output index, not {type(extract).__name__}")
+    raise TypeError(
+        "extract must be a callable (module, inputs, output) -> weights, "
+        f"an attribute name or an output index, not {type(extract).__name__}"
+    )

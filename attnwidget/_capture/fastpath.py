@@ -56,8 +56,9 @@ class FastPathOutputs:
         for module in model.modules():
             if isinstance(module, nn.TransformerEncoder):
                 self._handles.append(module.register_forward_pre_hook(self._before, with_kwargs=True))
-                self._handles.append(module.register_forward_hook(self._after, with_kwargs=True,
-                                                                  always_call=True))
+                self._handles.append(
+                    module.register_forward_hook(self._after, with_kwargs=True, always_call=True)
+                )
                 if module.norm is not None:
                     self._handles.append(module.norm.register_forward_pre_hook(self._zero_norm_input(module)))
 
@@ -86,6 +87,7 @@ class FastPathOutputs:
             if padded is None or not args or not isinstance(args[0], torch.Tensor):
                 return None
             return (args[0].masked_fill(padded, 0.0),) + tuple(args[1:])
+
         return hook
 
     def _after(self, encoder, args, kwargs, output):

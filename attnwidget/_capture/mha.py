@@ -69,7 +69,9 @@ def mha_weights(call: dict, reducer: Reducer, site: str) -> tuple[torch.Tensor, 
         if m.dtype == torch.bool:
             m = torch.zeros(m.shape, dtype=torch.float32, device=m.device).masked_fill_(m, float("-inf"))
         m = m.float()
-        mask = m.reshape(1, 1, n_query, n_key) if m.dim() == 2 else m.reshape(n_samples, n_heads, n_query, n_key)
+        mask = (
+            m.reshape(1, 1, n_query, n_key) if m.dim() == 2 else m.reshape(n_samples, n_heads, n_query, n_key)
+        )
     elif call["is_causal"]:
         causal = torch.ones(n_query, n_key, dtype=torch.bool, device=q.device).triu_(1)
         mask = torch.zeros(1, 1, n_query, n_key, device=q.device).masked_fill_(causal, float("-inf"))
@@ -78,7 +80,13 @@ def mha_weights(call: dict, reducer: Reducer, site: str) -> tuple[torch.Tensor, 
         if p.dtype == torch.bool:
             p = torch.zeros(p.shape, dtype=torch.float32, device=p.device).masked_fill_(p, float("-inf"))
         mask = p.float() if mask is None else mask + p.float()
-    sdpa_call = {"query": q, "key": k, "attn_mask": mask, "is_causal": False,
-                 "scale": None, "enable_gqa": False}
+    sdpa_call = {
+        "query": q,
+        "key": k,
+        "attn_mask": mask,
+        "is_causal": False,
+        "scale": None,
+        "enable_gqa": False,
+    }
     weights, info, _ = sdpa_weights(sdpa_call, reducer, site)
     return weights, info

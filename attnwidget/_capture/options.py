@@ -8,8 +8,9 @@ describes what it did (the ``info`` stored with each site).
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -31,8 +32,10 @@ def site_filter(include=None, exclude=None) -> Callable[[str], bool]:
         if isinstance(spec, str):
             spec = [spec]
         if not isinstance(spec, (list, tuple, set)) or not all(isinstance(p, str) for p in spec):
-            raise TypeError(f"{what} must be a glob string, a list of globs or a callable on "
-                            f"site names, not {type(spec).__name__}")
+            raise TypeError(
+                f"{what} must be a glob string, a list of globs or a callable on "
+                f"site names, not {type(spec).__name__}"
+            )
         pats = list(spec)
         return lambda name: any(fnmatch.fnmatchcase(name, p) for p in pats)
 
@@ -67,10 +70,13 @@ class Reducer:
 
     def __post_init__(self):
         h = self.heads
-        if not (h in ("all", "mean", "max") or (isinstance(h, (list, tuple)) and h
-                                                  and all(isinstance(i, int) for i in h))):
-            raise ValueError(f"heads must be 'all', 'mean', 'max' or a non-empty list of head "
-                             f"indices, not {h!r}")
+        if not (
+            h in ("all", "mean", "max")
+            or (isinstance(h, (list, tuple)) and h and all(isinstance(i, int) for i in h))
+        ):
+            raise ValueError(
+                f"heads must be 'all', 'mean', 'max' or a non-empty list of head indices, not {h!r}"
+            )
         if self.rows is not None:
             if isinstance(self.rows, int):
                 self.rows = [self.rows]
@@ -95,16 +101,19 @@ class Reducer:
             return None
         bad = [r for r in self.rows if not -n_query <= r < n_query]
         if bad:
-            raise IndexError(f"rows={self.rows}: site {site!r} has {n_query} query positions, "
-                             f"so rows {bad} do not exist")
+            raise IndexError(
+                f"rows={self.rows}: site {site!r} has {n_query} query positions, so rows {bad} do not exist"
+            )
         return torch.tensor([r % n_query for r in self.rows], dtype=torch.long)
 
     def check_heads(self, n_heads: int, site: str) -> None:
         if isinstance(self.heads, (list, tuple)):
             bad = [i for i in self.heads if not -n_heads <= i < n_heads]
             if bad:
-                raise IndexError(f"heads={list(self.heads)}: site {site!r} has {n_heads} heads, "
-                                 f"so heads {bad} do not exist")
+                raise IndexError(
+                    f"heads={list(self.heads)}: site {site!r} has {n_heads} heads, "
+                    f"so heads {bad} do not exist"
+                )
 
     def blocks(self, n_query: int, n_key: int) -> tuple[int, int]:
         return blocks_for(n_query, self.max_size), blocks_for(n_key, self.max_size)
@@ -126,9 +135,15 @@ class Reducer:
         return w.to(self.dtype)
 
     def info(self, n_heads, n_query, n_key, bq, bk) -> dict:
-        return {"heads": self.heads if isinstance(self.heads, str) else list(self.heads),
-                "num_heads": int(n_heads), "rows": self.rows, "block": [bq, bk],
-                "query_len": int(n_query), "key_len": int(n_key), "pool": self.pool}
+        return {
+            "heads": self.heads if isinstance(self.heads, str) else list(self.heads),
+            "num_heads": int(n_heads),
+            "rows": self.rows,
+            "block": [bq, bk],
+            "query_len": int(n_query),
+            "key_len": int(n_key),
+            "pool": self.pool,
+        }
 
     def reduce(self, w: torch.Tensor, site: str) -> tuple[torch.Tensor, dict]:
         """Reduce materialised attention ``[sample, head, query, key]``."""

@@ -15,8 +15,8 @@ import torch
 from torch.nn.attention import SDPBackend
 
 from ..reduce import entropy_from_sums
-from .workspace import Workspace
 from .options import Reducer
+from .workspace import Workspace
 
 __all__ = ["SDPA_ARGS", "bind_sdpa", "sdpa_weights", "unpack_gqa"]
 
@@ -64,8 +64,7 @@ def unpack_gqa(call: dict, module) -> dict:
             mask = mask.reshape(mask.shape[0], h * groups, 1, mask.shape[-1])
         elif mask.shape[2] != 1:
             return call
-    return dict(call, query=q.reshape(b, h * groups, 1, d), attn_mask=mask,
-                is_causal=False, enable_gqa=True)
+    return dict(call, query=q.reshape(b, h * groups, 1, d), attn_mask=mask, is_causal=False, enable_gqa=True)
 
 
 def _as4d(t: torch.Tensor) -> torch.Tensor:
@@ -107,8 +106,9 @@ def result_bytes(call: dict, reducer: Reducer) -> int:
     n_query = len(reducer.rows) if reducer.rows is not None else q.shape[-2]
     n_key = k.shape[-2]
     bq, bk = reducer.blocks(n_query, n_key)
-    kept_heads = (n_heads if reducer.heads == "all" else 1 if isinstance(reducer.heads, str)
-                  else len(reducer.heads))
+    kept_heads = (
+        n_heads if reducer.heads == "all" else 1 if isinstance(reducer.heads, str) else len(reducer.heads)
+    )
     cell = torch.empty((), dtype=reducer.dtype).element_size()
     return n_samples * kept_heads * -(-n_query // bq) * -(-n_key // bk) * cell
 
@@ -144,20 +144,29 @@ def flash_with_lse(call: dict):
         return None
     if mask is not None and mask.dtype == torch.bool:
         mask = torch.zeros(mask.shape, dtype=q.dtype, device=q.device).masked_fill_(
-            mask.logical_not(), float("-inf"))
+            mask.logical_not(), float("-inf")
+        )
     return _FLASH_CPU(q, k, v, 0.0, is_causal, attn_mask=mask, scale=call["scale"])
 
 
 @torch.no_grad()
-def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | None = None,
-                 workspace: Workspace | None = None, entropy: bool = False
-                 ) -> tuple[torch.Tensor, dict, torch.Tensor | None]:
+def sdpa_weights(
+    call: dict,
+    reducer: Reducer,
+    site: str,
+    lse: torch.Tensor | None = None,
+    workspace: Workspace | None = None,
+    entropy: bool = False,
+    scratch: Workspace | None = None,
+) -> tuple[torch.Tensor, dict, torch.Tensor | None]:
     """Reduced weights ``[sample, head, query, key]`` of one sdpa call (on its device).
 
     ``lse``: the kernel's per-row log-sum-exp ``[sample, head, query]`` (see
     :func:`flash_with_lse`); without it the rows are normalised by softmax.
     ``workspace``: compute in reused buffers; the result may then live in
     the workspace, valid until the next call with it.
+    ``scratch``: buffers to reuse for temporaries only (never for the result): a
+    capture block keeps one between sites, so tiles are not faulted in anew.
     ``entropy``: also return each kept head's mean row entropy ``[sample, head]``
     (float64, :func:`attnwidget.reduce.entropy`'s definition) where it comes
     almost free: with ``lse`` the log-weights ``scores - lse`` exist before
@@ -207,23 +216,40 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
     key_pos = torch.arange(n_key, device=q.device) if call["is_causal"] else None
     out: torch.Tensor | None = None
     entropies = []
-    want_entropy = (entropy and lse is not None and bq == bk == 1 and reducer.dtype == torch.float32
-                    and work == torch.float32
-                    and not (isinstance(reducer.heads, str) and reducer.heads != "all"))
+    want_entropy = (
+        entropy
+        and lse is not None
+        and bq == bk == 1
+        and reducer.dtype == torch.float32
+        and work == torch.float32
+        and not (isinstance(reducer.heads, str) and reducer.heads != "all")
+    )
     one_tile = kept <= tile  # one tile is the result itself; several are copied into one result
+    reduces = bq > 1 or bk > 1 or reducer.heads != "all" or reducer.dtype != work
+    if workspace is None and (reduces or not one_tile):
+        # tiles reuse one set of buffers (``scratch``: the capture block's, kept between sites):
+        # a fresh tile-sized buffer each time is faulted in anew (glibc maps large blocks and unmaps
+        # them on free), which halved the matrix product's speed. Not where the result would be
+        # the buffer itself (one tile at full resolution)
+        workspace = scratch if scratch is not None else Workspace()
     for start in range(0, kept, tile):
-        qt = q[:, :, start:start + tile]
+        qt = q[:, :, start : start + tile]
         # scale the (small) query tile rather than the (large) scores
-        scaled = torch.mul(qt if qt.dtype == work else qt.to(work), scale,
-                           out=_empty(workspace, "query", qt.shape, qt.device, work))
+        scaled = torch.mul(
+            qt if qt.dtype == work else qt.to(work),
+            scale,
+            out=_empty(workspace, "query", qt.shape, qt.device, work),
+        )
         # [sample, head] broadcast by hand: torch.broadcast_shapes imports sympy (~40 MiB, ~1 s) on first use
         scores_shape = tuple(a if b == 1 else b for a, b in zip(qt.shape[:2], key_t.shape[:2])) + (
-            qt.shape[2], n_key)
+            qt.shape[2],
+            n_key,
+        )
         scores = torch.matmul(scaled, key_t, out=_empty(workspace, "scores", scores_shape, qt.device, work))
         del scaled
         masked = False
         if mask is not None:
-            mt = mask if mask.shape[2] == 1 else mask[:, :, start:start + tile]
+            mt = mask if mask.shape[2] == 1 else mask[:, :, start : start + tile]
             if mt.dtype == torch.bool:
                 scores.masked_fill_(~mt, float("-inf"))
             else:
@@ -231,22 +257,23 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
             masked = True
         if call["is_causal"]:
             # the kernel's causal mask is top-left aligned: key j is seen by query i iff j <= i
-            future = key_pos[None, :] > positions[start:start + tile, None]
+            future = key_pos[None, :] > positions[start : start + tile, None]
             scores.masked_fill_(future, float("-inf"))
             masked = True
         # softmax in place: no second tile-sized buffer, and fewer passes than torch.softmax on CPU
         if lse is not None:
-            log_weights = scores.sub_(lse[:, :, start:start + tile].unsqueeze(-1))
+            log_weights = scores.sub_(lse[:, :, start : start + tile].unsqueeze(-1))
             if want_entropy:  # keep the log-weights for the entropy
-                weights = torch.exp(log_weights, out=_empty(workspace, "weights", scores_shape,
-                                                            qt.device, work))
+                weights = torch.exp(
+                    log_weights, out=_empty(workspace, "weights", scores_shape, qt.device, work)
+                )
             else:
                 weights = log_weights.exp_()
         else:
             weights = scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
             weights.div_(weights.sum(dim=-1, keepdim=True))
         del scores
-        lse_tile = lse[:, :, start:start + tile] if lse is not None else None
+        lse_tile = lse[:, :, start : start + tile] if lse is not None else None
         if masked and (lse_tile is None or bool(torch.isneginf(lse_tile).any())):
             # rows with every key masked by -inf: exp(-inf - -inf) is NaN where the kernel gave 0
             weights = torch.nan_to_num_(weights, nan=0.0)
@@ -261,10 +288,11 @@ def sdpa_weights(call: dict, reducer: Reducer, site: str, lse: torch.Tensor | No
             out = part
             continue
         if out is None:  # tiles are written into one result: no concatenation, no second copy
-            out = torch.empty(part.shape[:2] + (-(-kept // bq),) + part.shape[3:], dtype=part.dtype,
-                              device=part.device)
+            out = torch.empty(
+                part.shape[:2] + (-(-kept // bq),) + part.shape[3:], dtype=part.dtype, device=part.device
+            )
         row = start // bq
-        out[:, :, row:row + part.shape[2]] = part
+        out[:, :, row : row + part.shape[2]] = part
         del part
     ent = None
     if want_entropy:
@@ -296,8 +324,9 @@ def _renormalise(weights: torch.Tensor) -> None:
         weights.div_(torch.where(off & (sums > 0), sums, torch.ones_like(sums)))
 
 
-def _row_entropy(weights: torch.Tensor, log_weights: torch.Tensor, masked: bool,
-                 workspace: Workspace | None) -> torch.Tensor:
+def _row_entropy(
+    weights: torch.Tensor, log_weights: torch.Tensor, masked: bool, workspace: Workspace | None
+) -> torch.Tensor:
     """Row entropies ``log(s) - sum(w log w) / s`` (float64 ``[..., rows]``); overwrites ``log_weights``."""
     rows = weights.shape[:-1]
     s = torch.sum(weights, -1, out=_empty(workspace, "row sum", rows, weights.device))
@@ -305,6 +334,12 @@ def _row_entropy(weights: torch.Tensor, log_weights: torch.Tensor, masked: bool,
     if masked:  # masked keys: 0 * -inf; rows with every key masked: nan
         xlogx.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
     xlogx = torch.sum(xlogx, -1, out=_empty(workspace, "row xlogx", rows, weights.device))
-    wide = None if workspace is None else [workspace.get(role, rows, torch.float64, weights.device)
-                                           for role in ("row entropy", "row xlogx64")]
+    wide = (
+        None
+        if workspace is None
+        else [
+            workspace.get(role, rows, torch.float64, weights.device)
+            for role in ("row entropy", "row xlogx64")
+        ]
+    )
     return entropy_from_sums(s, xlogx, out=wide)

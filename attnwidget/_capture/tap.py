@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -14,8 +14,9 @@ __all__ = ["tap", "ACTIVE"]
 ACTIVE: list = []
 
 
-def tap(name: str, weights: torch.Tensor, axes: Sequence[str] | None = None,
-        kind: str | None = None) -> torch.Tensor:
+def tap(
+    name: str, weights: torch.Tensor, axes: Sequence[str] | None = None, kind: str | None = None
+) -> torch.Tensor:
     """Record ``weights`` under ``name`` when a capture is open; return them unchanged.
 
     Parameters
@@ -48,7 +49,8 @@ def tap_axes(weights: torch.Tensor, axes, name: str) -> tuple[str, ...]:
             return ("sample", "weight")
         raise ValueError(
             f"aw.tap({name!r}, ...): a {weights.dim()}D tensor of shape {tuple(weights.shape)} needs "
-            f"axes=(...) naming each axis, e.g. axes=('sample', 'layer', 'frame')")
+            f"axes=(...) naming each axis, e.g. axes=('sample', 'layer', 'frame')"
+        )
     if isinstance(axes, str):
         axes = (axes,)
     axes = tuple(axes)
@@ -59,5 +61,6 @@ def tap_axes(weights: torch.Tensor, axes, name: str) -> tuple[str, ...]:
     if len(axes) != weights.dim():
         raise ValueError(
             f"aw.tap({name!r}, ...): {len(axes)} axis names {axes} for a tensor with "
-            f"{weights.dim()} axes, shape {tuple(weights.shape)}; give one name per axis")
+            f"{weights.dim()} axes, shape {tuple(weights.shape)}; give one name per axis"
+        )
     return axes

@@ -20,8 +20,9 @@ TOLERANCE = {torch.float64: 1e-4, torch.float32: 1e-4, torch.bfloat16: 4e-2, tor
 
 
 def _full_resolution(info: dict) -> bool:
-    return (info.get("heads") == "all" and info.get("rows") is None
-            and list(info.get("block", [1, 1])) == [1, 1])
+    return (
+        info.get("heads") == "all" and info.get("rows") is None and list(info.get("block", [1, 1])) == [1, 1]
+    )
 
 
 def reproduces(weights: torch.Tensor, value: torch.Tensor, output: torch.Tensor) -> tuple[float, float]:
@@ -51,4 +52,5 @@ def check_output(site: str, weights: torch.Tensor, info: dict, call: dict, value
         raise VerificationError(
             f"site {site!r}: weights @ value differs from the call's output by {worst:.3g} "
             f"(allowed {allowed:.3g} for {output.dtype}); the captured weights are not the ones the "
-            "kernel applied. Please report this with the model and its inputs.")
+            "kernel applied. Please report this with the model and its inputs."
+        )

@@ -14,8 +14,9 @@ A short guide to the room, in the order data passes through it:
 - ``checkpoint.py``: atomic checkpoint files, one per rank.
 - ``distributed.py``: shards, round robins and gathers under ``torch.distributed``.
 
-This room may import ``_capture``, ``reduce`` and ``store``; nothing below the
-store imports it.
+This room may import ``_capture``, ``reduce``, ``store`` and ``errors``; it
+imports nothing above the store (frames, widgets, figures), and only the
+package root imports it.
 """
 
 from .loop import collect

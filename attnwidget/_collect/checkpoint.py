@@ -34,8 +34,17 @@ import torch
 from .._files import DEFAULT_MAX_BYTES, Archive, decode_values, encode_values, json_text, write_archive
 from ..errors import CaptureFileError, listing
 
-__all__ = ["write_checkpoint", "read_checkpoint", "rank_path", "fingerprint", "fingerprint_differences",
-           "code_text", "checkpoint_error", "check_fields", "member"]
+__all__ = [
+    "write_checkpoint",
+    "read_checkpoint",
+    "rank_path",
+    "fingerprint",
+    "fingerprint_differences",
+    "code_text",
+    "checkpoint_error",
+    "check_fields",
+    "member",
+]
 
 _FORMAT = "attnwidget-collect-checkpoint"
 _VERSION = 2  # 2: a fingerprint of the model and callables; coded labels/predictions (header 'values')
@@ -62,9 +71,13 @@ def write_checkpoint(path: str, header: dict[str, Any], arrays: dict[str, np.nda
     them. A value that cannot be stored raises ``CaptureFileError`` before
     anything is written (the previous checkpoint stays).
     """
+
     def refuse(problem: str, advice: str | None = None) -> CaptureFileError:
-        return CaptureFileError(f"cannot write checkpoint {path!r}: {problem}"
-                                + (f"; {advice}" if advice else "") + "; the previous checkpoint is kept")
+        return CaptureFileError(
+            f"cannot write checkpoint {path!r}: {problem}"
+            + (f"; {advice}" if advice else "")
+            + "; the previous checkpoint is kept"
+        )
 
     body, tables = {}, {}
     for key, a in arrays.items():
@@ -131,35 +144,55 @@ def fingerprint(model: torch.nn.Module, callables: dict[str, Any]) -> dict[str, 
         a digest of 16 values spread evenly over it, compared exactly: two
         reductions of each tensor on its own device, once per ``collect`` call.
     """
-    return {"model": _model_fingerprint(model),
-            "callables": {name: {"name": _short_name(fn), "digest": hashlib.sha256(
-                code_text(fn).encode("utf-8", "surrogatepass")).hexdigest()[:32]}
-                for name, fn in callables.items() if callable(fn)}}
+    return {
+        "model": _model_fingerprint(model),
+        "callables": {
+            name: {
+                "name": _short_name(fn),
+                "digest": hashlib.sha256(code_text(fn).encode("utf-8", "surrogatepass")).hexdigest()[:32],
+            }
+            for name, fn in callables.items()
+            if callable(fn)
+        },
+    }
 
 
 def _model_fingerprint(model: torch.nn.Module) -> dict[str, Any]:
     entries, summaries = [], []
     for kind, items in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
         for name, t in items:
-            entries.append({"name": name, "kind": kind, "shape": list(t.shape),
-                            "dtype": str(t.dtype).replace("torch.", "")})
+            entries.append(
+                {
+                    "name": name,
+                    "kind": kind,
+                    "shape": list(t.shape),
+                    "dtype": str(t.dtype).replace("torch.", ""),
+                }
+            )
             summaries.append(_summary(t))
     # one copy to the host per device, not one per tensor
     by_device: dict[torch.device, list[int]] = {}
     for i, s in enumerate(summaries):
         if s is not None:
             by_device.setdefault(s.device, []).append(i)
-    for device, idx in by_device.items():
+    for idx in by_device.values():
         values = torch.stack([summaries[i] for i in idx]).cpu().numpy()
         for i, row in zip(idx, values):
             # sums in another order (another device, thread count) round differently: a pairwise sum's
             # error is a few eps of the L1 norm, at most sqrt(n) * L2; measured ~1e-3 of this bound
             eps = float(np.finfo(np.float64 if entries[i]["dtype"] == "float64" else np.float32).eps)
             tol = 8 * eps * math.sqrt(math.prod(entries[i]["shape"])) * float(row[1])
-            entries[i].update(sum=float(row[0]), l2=float(row[1]), tol=tol,
-                              sample=hashlib.sha256(np.ascontiguousarray(row[2:]).tobytes()).hexdigest()[:16])
-    return {"class": f"{type(model).__module__}.{type(model).__qualname__}", "training": bool(model.training),
-            "tensors": entries}
+            entries[i].update(
+                sum=float(row[0]),
+                l2=float(row[1]),
+                tol=tol,
+                sample=hashlib.sha256(np.ascontiguousarray(row[2:]).tobytes()).hexdigest()[:16],
+            )
+    return {
+        "class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "training": bool(model.training),
+        "tensors": entries,
+    }
 
 
 def _summary(t: torch.Tensor) -> torch.Tensor | None:
@@ -176,7 +209,7 @@ def _summary(t: torch.Tensor) -> torch.Tensor | None:
         n = flat.numel()
         picks = torch.arange(0, n, max(1, n // _SAMPLE), device=flat.device)[:_SAMPLE]
         sample = torch.zeros(_SAMPLE, dtype=torch.float64, device=flat.device)
-        sample[:len(picks)] = flat[picks].to(torch.float64)
+        sample[: len(picks)] = flat[picks].to(torch.float64)
         # reduced in float32 (float64 for float64 data; a float64 pass over float32 data is ten times
         # slower on a CPU) by pairwise sums over chunks, whose partial sums add up in float64; chunks
         # bound a float16 tensor's float32 copy to 64 MiB however large the tensor
@@ -224,13 +257,15 @@ def code_text(fn: Any) -> str:
     addresses.
     """
     if isinstance(fn, functools.partial):
-        return (f"partial({code_text(fn.func)}, args={_simple(fn.args)}, "
-                f"keywords={_simple(fn.keywords)})")
+        return f"partial({code_text(fn.func)}, args={_simple(fn.args)}, keywords={_simple(fn.keywords)})"
     if inspect.ismethod(fn):
         return f"method of {type(fn.__self__).__qualname__}: {code_text(fn.__func__)}"
     if inspect.isfunction(fn):
-        parts = [_function_source(fn), f"defaults={_simple(fn.__defaults__)}",
-                 f"kwdefaults={_simple(fn.__kwdefaults__)}"]
+        parts = [
+            _function_source(fn),
+            f"defaults={_simple(fn.__defaults__)}",
+            f"kwdefaults={_simple(fn.__kwdefaults__)}",
+        ]
         if fn.__closure__:
             cells = []
             for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
@@ -271,8 +306,11 @@ def _function_source(fn) -> str:
 
 def _lambda_source(code) -> str | None:
     """The source of a lambda's body, from its code's positions (its line may hold much else)."""
-    spans = [(l0, c0, l1, c1) for l0, l1, c0, c1 in code.co_positions()
-             if None not in (l0, l1, c0, c1) and (l1, c1) > (l0, c0)]
+    spans = [
+        (l0, c0, l1, c1)
+        for l0, l1, c0, c1 in code.co_positions()
+        if None not in (l0, l1, c0, c1) and (l1, c1) > (l0, c0)
+    ]
     lines = linecache.getlines(code.co_filename)
     if not spans or not lines:
         return None
@@ -280,7 +318,7 @@ def _lambda_source(code) -> str | None:
     if l1 > len(lines):
         return None
     # columns are UTF-8 byte offsets
-    chunk = [line.encode("utf-8") for line in lines[l0 - 1:l1]]
+    chunk = [line.encode("utf-8") for line in lines[l0 - 1 : l1]]
     if len(chunk) == 1:
         text = chunk[0][c0:c1]
     else:
@@ -290,8 +328,10 @@ def _lambda_source(code) -> str | None:
 
 def _bytecode_text(code) -> str:
     consts = [(_bytecode_text(c) if inspect.iscode(c) else repr(c)) for c in code.co_consts]
-    return (f"code {code.co_code.hex()} consts={consts} names={code.co_names} vars={code.co_varnames} "
-            f"args={code.co_argcount}/{code.co_kwonlyargcount}")
+    return (
+        f"code {code.co_code.hex()} consts={consts} names={code.co_names} vars={code.co_varnames} "
+        f"args={code.co_argcount}/{code.co_kwonlyargcount}"
+    )
 
 
 def fingerprint_differences(theirs: Any, ours: dict[str, Any]) -> list[str]:
@@ -304,14 +344,18 @@ def fingerprint_differences(theirs: Any, ours: dict[str, Any]) -> list[str]:
         out.append(f"the model is a {tm.get('class')} there, a {om['class']} now")
     if tm.get("training") != om["training"]:
         mode = {True: "train", False: "eval"}
-        out.append(f"the model was in {mode.get(tm.get('training'), '?')} mode there, "
-                   f"{mode[om['training']]} mode now")
+        out.append(
+            f"the model was in {mode.get(tm.get('training'), '?')} mode there, "
+            f"{mode[om['training']]} mode now"
+        )
     there = {e.get("name"): e for e in tm.get("tensors") or [] if isinstance(e, dict)}
     here = {e["name"]: e for e in om["tensors"]}
     gone, new = [n for n in there if n not in here], [n for n in here if n not in there]
     if gone or new:
-        out.append("the model has other parameters or buffers (only there: "
-                   f"{listing(gone, 5)}; only now: {listing(new, 5)})")
+        out.append(
+            "the model has other parameters or buffers (only there: "
+            f"{listing(gone, 5)}; only now: {listing(new, 5)})"
+        )
     shapes = [n for n in here if n in there and there[n].get("shape") != here[n]["shape"]]
     if shapes:
         out.append("the model's parameter shapes differ (" + _pairs(shapes, there, here, "shape") + ")")
@@ -329,8 +373,10 @@ def fingerprint_differences(theirs: Any, ours: dict[str, Any]) -> list[str]:
     for arg in sorted(set(tc) | set(oc)):
         a, b = tc.get(arg), oc.get(arg)
         if a is None or b is None:
-            out.append(f"{arg}= is {'a function' if a else 'not a function'} there, "
-                       f"{'a function' if b else 'not a function'} now")
+            out.append(
+                f"{arg}= is {'a function' if a else 'not a function'} there, "
+                f"{'a function' if b else 'not a function'} now"
+            )
         elif not isinstance(a, dict) or a.get("digest") != b["digest"]:
             name = a.get("name") if isinstance(a, dict) else "?"
             out.append(f"{arg}= is a different function ({name} there, {b['name']} now)")
@@ -366,8 +412,9 @@ def check_fields(path: str, header: dict, fields: dict[str, type]) -> None:
     for key, kind in fields.items():
         value = header.get(key)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise checkpoint_error(path, f"its header's {key!r} is {type(value).__name__}, not "
-                                         f"{getattr(kind, '__name__', kind)}")
+            raise checkpoint_error(
+                path, f"its header's {key!r} is {type(value).__name__}, not {getattr(kind, '__name__', kind)}"
+            )
 
 
 def member(path: str, arrays: dict, name: Any, where: str) -> np.ndarray:

@@ -12,7 +12,8 @@ gives ``index=``; otherwise each rank is assumed to read its shard the way
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch

@@ -10,13 +10,14 @@ before) and ``keep="stats"`` never moves a batch of attention off a GPU.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
-from .state import CollectState
 from .distributed import round_robin
+from .state import CollectState
 
 __all__ = ["BatchSink", "take_rows"]
 
@@ -57,9 +58,19 @@ class BatchSink:
         This process's place under ``torch.distributed``.
     """
 
-    def __init__(self, state: CollectState, idx: np.ndarray | None, labels: np.ndarray | None, *,
-                 keeping: bool, streaming: bool, keep_limit: int | None, max_samples: int | None,
-                 rank: int, world: int) -> None:
+    def __init__(
+        self,
+        state: CollectState,
+        idx: np.ndarray | None,
+        labels: np.ndarray | None,
+        *,
+        keeping: bool,
+        streaming: bool,
+        keep_limit: int | None,
+        max_samples: int | None,
+        rank: int,
+        world: int,
+    ) -> None:
         self.state = state
         self.idx = idx
         self.labels = labels
@@ -84,18 +95,35 @@ class BatchSink:
         if self.labels is not None and self.counted.any():
             self.counted_labels = take_rows(self.labels, self.counted)
 
-    def __call__(self, name: str, step: int, weights: torch.Tensor, *, kind: str, axes: tuple,
-                 info: dict[str, Any], entropy: torch.Tensor | None = None) -> None:
+    def __call__(
+        self,
+        name: str,
+        step: int,
+        weights: torch.Tensor,
+        *,
+        kind: str,
+        axes: tuple,
+        info: dict[str, Any],
+        entropy: torch.Tensor | None = None,
+    ) -> None:
         if self.n is None:
             self._start(int(weights.shape[0]))
         elif weights.shape[0] != self.n:
-            raise ValueError(f"site {name!r} recorded {weights.shape[0]} samples in a batch where "
-                             f"others recorded {self.n}; collect() needs the sample axis first at every site")
+            raise ValueError(
+                f"site {name!r} recorded {weights.shape[0]} samples in a batch where "
+                f"others recorded {self.n}; collect() needs the sample axis first at every site"
+            )
         state = self.state
         state.meta.setdefault(name, (kind, axes, info))
         if self.counted.any():
-            state.stats.update(name, step, take_rows(weights, self.counted), self.counted_labels, axes=axes,
-                               entropy=None if entropy is None else take_rows(entropy, self.counted))
+            state.stats.update(
+                name,
+                step,
+                take_rows(weights, self.counted),
+                self.counted_labels,
+                axes=axes,
+                entropy=None if entropy is None else take_rows(entropy, self.counted),
+            )
         if self.kept.any():
             # a copy: the weights may live in the capture's workspace, which the next site reuses
             rows = take_rows(weights, self.kept).to("cpu", copy=True).numpy()

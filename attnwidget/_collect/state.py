@@ -19,12 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoint import (check_fields, checkpoint_error, fingerprint_differences, member, read_checkpoint,
-                         write_checkpoint)
-from .distributed import gather_to_root
-from .stats import StreamingStats
 from ..errors import CaptureFileError, CaptureMismatchError
 from ..store import Capture
+from .checkpoint import (
+    check_fields,
+    checkpoint_error,
+    fingerprint_differences,
+    member,
+    read_checkpoint,
+    write_checkpoint,
+)
+from .distributed import gather_to_root
+from .stats import StreamingStats
 
 __all__ = ["CollectState", "concat_samples"]
 
@@ -50,11 +56,11 @@ class CollectState:
     """Everything one process of ``collect`` has gathered; see the module docstring."""
 
     def __init__(self, options: dict[str, Any], fingerprint: dict[str, Any] | None = None) -> None:
-        self.options = options          # JSON-normalised; a checkpoint must match it
+        self.options = options  # JSON-normalised; a checkpoint must match it
         self.fingerprint = fingerprint  # model and callables (checkpoint.fingerprint); must match too
-        self.batches = 0                # batches consumed from the iterable
-        self.position = 0               # samples read by this process
-        self.count = 0                  # samples kept whole
+        self.batches = 0  # batches consumed from the iterable
+        self.position = 0  # samples read by this process
+        self.count = 0  # samples kept whole
         self.meta: dict[str, tuple] = {}  # site -> (kind, axes, info) where it first ran
         self.first_metadata: dict | None = None
         self.kept: dict[tuple[str, int], list[np.ndarray]] = {}
@@ -79,17 +85,24 @@ class CollectState:
             if parts:
                 arrays[name] = np.concatenate(parts)
                 parts[:] = [arrays[name]]
-        header = {"options": self.options, "batches": self.batches, "position": self.position,
-                  "count": self.count, "first_metadata": self.first_metadata,
-                  "meta": [[name, kind, list(axes), info] for name, (kind, axes, info) in self.meta.items()],
-                  "stats": stats_header, "kept": kept}
+        header = {
+            "options": self.options,
+            "batches": self.batches,
+            "position": self.position,
+            "count": self.count,
+            "first_metadata": self.first_metadata,
+            "meta": [[name, kind, list(axes), info] for name, (kind, axes, info) in self.meta.items()],
+            "stats": stats_header,
+            "kept": kept,
+        }
         if self.fingerprint is not None:
             header["fingerprint"] = self.fingerprint
         write_checkpoint(path, header, arrays)
 
     @classmethod
-    def restore(cls, path: str, options: dict[str, Any],
-                fingerprint: dict[str, Any] | None = None) -> "CollectState":
+    def restore(
+        cls, path: str, options: dict[str, Any], fingerprint: dict[str, Any] | None = None
+    ) -> CollectState:
         """Read a checkpoint written by a call with the same ``options`` and ``fingerprint``.
 
         Raises
@@ -112,29 +125,54 @@ class CollectState:
             if "fingerprint" in header:
                 problems += fingerprint_differences(header["fingerprint"], fingerprint)
             else:
-                warnings.warn(f"checkpoint {path!r} was written by an older attnwidget that did not record "
-                              "the model and functions it ran with, so resuming cannot check them; if "
-                              "either changed, delete the file to start over", stacklevel=3)
+                warnings.warn(
+                    f"checkpoint {path!r} was written by an older attnwidget that did not record "
+                    "the model and functions it ran with, so resuming cannot check them; if "
+                    "either changed, delete the file to start over",
+                    stacklevel=3,
+                )
         if problems:
             raise CaptureMismatchError(
-                f"checkpoint {path!r} was written by another collect() run: " + "; ".join(problems)
+                f"checkpoint {path!r} was written by another collect() run: "
+                + "; ".join(problems)
                 + ". Resuming would mix the samples of two runs: pass the same model, functions and options "
-                "to resume, or delete the file to start over, or pass another checkpoint= path")
+                "to resume, or delete the file to start over, or pass another checkpoint= path"
+            )
         return state
 
     @classmethod
-    def _parse(cls, path: str, header: dict, arrays: dict[str, np.ndarray], options: dict[str, Any],
-               fingerprint: dict[str, Any] | None) -> "CollectState":
+    def _parse(
+        cls,
+        path: str,
+        header: dict,
+        arrays: dict[str, np.ndarray],
+        options: dict[str, Any],
+        fingerprint: dict[str, Any] | None,
+    ) -> CollectState:
         """The state a checkpoint's header and arrays describe, else a ``CaptureFileError`` saying why not."""
-        check_fields(path, header, {"options": dict, "batches": int, "position": int, "count": int,
-                                    "meta": list, "stats": list, "kept": list})
+        check_fields(
+            path,
+            header,
+            {
+                "options": dict,
+                "batches": int,
+                "position": int,
+                "count": int,
+                "meta": list,
+                "stats": list,
+                "kept": list,
+            },
+        )
         if not (header.get("first_metadata") is None or isinstance(header["first_metadata"], dict)):
             raise checkpoint_error(path, "its header's 'first_metadata' is not an object")
         state = cls(options, fingerprint)
         state.batches, state.position, state.count = header["batches"], header["position"], header["count"]
         if min(state.batches, state.position, state.count) < 0 or state.count > state.position:
-            raise checkpoint_error(path, f"its counts do not add up (batches {state.batches}, samples "
-                                         f"{state.position}, kept {state.count})")
+            raise checkpoint_error(
+                path,
+                f"its counts do not add up (batches {state.batches}, samples "
+                f"{state.position}, kept {state.count})",
+            )
         state.first_metadata = header.get("first_metadata")
         try:
             state.meta = {name: (kind, tuple(axes), info) for name, kind, axes, info in header["meta"]}
@@ -145,14 +183,16 @@ class CollectState:
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
             if isinstance(e, CaptureFileError):  # from member(): already says what is wrong
                 raise
-            raise checkpoint_error(path, f"its header does not describe a collection "
-                                         f"({type(e).__name__}: {e})") from None
+            raise checkpoint_error(
+                path, f"its header does not describe a collection ({type(e).__name__}: {e})"
+            ) from None
         for name in ("indices", "labels", "preds"):
             if name in arrays:
                 shape = arrays[name].shape
                 if len(shape) != 1 or shape[0] != state.count:
-                    raise checkpoint_error(path, f"it holds {name} of shape {shape} for {state.count} "
-                                                 "kept samples")
+                    raise checkpoint_error(
+                        path, f"it holds {name} of shape {shape} for {state.count} kept samples"
+                    )
                 getattr(state, name).append(arrays[name])
         return state
 
@@ -166,10 +206,16 @@ class CollectState:
         """
         if keep != "samples" and world > 1:
             self.stats.reduce_across_ranks()
-        part = {"meta": self.meta, "first_metadata": self.first_metadata, "count": self.count,
-                "kept": {k: concat_samples(v) for k, v in self.kept.items()}, "padded": self.padded,
-                "indices": np.concatenate(self.indices) if self.indices else np.zeros(0, np.int64),
-                "labels": self.labels, "preds": self.preds}
+        part = {
+            "meta": self.meta,
+            "first_metadata": self.first_metadata,
+            "count": self.count,
+            "kept": {k: concat_samples(v) for k, v in self.kept.items()},
+            "padded": self.padded,
+            "indices": np.concatenate(self.indices) if self.indices else np.zeros(0, np.int64),
+            "labels": self.labels,
+            "preds": self.preds,
+        }
         parts = gather_to_root(part, rank, world)
         if parts is None:
             return None
@@ -193,8 +239,11 @@ class CollectState:
         for name, step in keys:
             arrays = [p["kept"][(name, step)][0] for p in parts if (name, step) in p["kept"]]
             array, padded = concat_samples(arrays)
-            padded = padded or any(p["kept"][(name, step)][1] or p["padded"].get((name, step), False)
-                                   for p in parts if (name, step) in p["kept"])
+            padded = padded or any(
+                p["kept"][(name, step)][1] or p["padded"].get((name, step), False)
+                for p in parts
+                if (name, step) in p["kept"]
+            )
             if order is not None and len(order) == len(array):
                 array = array[order]
             kind, axes, info = meta[name]

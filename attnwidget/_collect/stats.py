@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .batch_stats import BatchSummarizer, ClassMoments, ClassSums, as_work_tensor
 from ..store import ALL, ATTENTION_AXES, FIELDS, class_key
+from .batch_stats import BatchSummarizer, ClassMoments, ClassSums, as_work_tensor
 
 __all__ = ["ALL", "FIELDS", "Moments", "SiteStats", "StreamingStats", "head_entropy"]
 
@@ -57,28 +57,52 @@ class Moments:
         self.count, self.mean, self.m2, self.min, self.max, self.ent = int(count), mean, m2, mn, mx, ent
 
     @classmethod
-    def empty(cls, shape, heads: int | None) -> "Moments":
-        return cls(0, np.zeros(shape), np.zeros(shape), np.full(shape, np.inf), np.full(shape, -np.inf),
-                   None if heads is None else np.zeros(heads))
+    def empty(cls, shape, heads: int | None) -> Moments:
+        return cls(
+            0,
+            np.zeros(shape),
+            np.zeros(shape),
+            np.full(shape, np.inf),
+            np.full(shape, -np.inf),
+            None if heads is None else np.zeros(heads),
+        )
 
     @classmethod
-    def of_class(cls, part: ClassMoments, shape: tuple[int, ...]) -> "Moments":
+    def of_class(cls, part: ClassMoments, shape: tuple[int, ...]) -> Moments:
         """From :meth:`~attnwidget.batch_stats.ClassSums.take` (flat cells, reshaped to ``shape``)."""
-        return cls(part.count, part.mean.reshape(shape), part.m2.reshape(shape),
-                   part.min.reshape(shape), part.max.reshape(shape), part.ent)
+        return cls(
+            part.count,
+            part.mean.reshape(shape),
+            part.m2.reshape(shape),
+            part.min.reshape(shape),
+            part.max.reshape(shape),
+            part.ent,
+        )
 
-    def copy(self) -> "Moments":
-        return Moments(self.count, self.mean.copy(), self.m2.copy(), self.min.copy(), self.max.copy(),
-                       None if self.ent is None else self.ent.copy())
+    def copy(self) -> Moments:
+        return Moments(
+            self.count,
+            self.mean.copy(),
+            self.m2.copy(),
+            self.min.copy(),
+            self.max.copy(),
+            None if self.ent is None else self.ent.copy(),
+        )
 
-    def merge(self, other: "Moments") -> None:
+    def merge(self, other: Moments) -> None:
         """Fold ``other`` into ``self`` in place (Chan et al.'s parallel variance)."""
         if other.count == 0:
             return
         if self.count == 0:
             o = other.copy()
             self.count, self.mean, self.m2, self.min, self.max, self.ent = (
-                o.count, o.mean, o.m2, o.min, o.max, o.ent)
+                o.count,
+                o.mean,
+                o.m2,
+                o.min,
+                o.max,
+                o.ent,
+            )
             return
         na, nb = self.count, other.count
         n = na + nb
@@ -148,11 +172,14 @@ class SiteStats:
         ms = [self.classes[k] for k in keys]
         count = np.array([m.count for m in ms], dtype=np.int64)
         safe = np.maximum(count, 1).reshape((-1,) + (1,) * len(self.shape)).astype(np.float64)
-        out = {"classes": keys, "count": count,
-               "mean": np.stack([m.mean for m in ms]),
-               "var": np.stack([m.m2 for m in ms]) / safe,
-               "min": np.stack([m.min for m in ms]),
-               "max": np.stack([m.max for m in ms])}
+        out = {
+            "classes": keys,
+            "count": count,
+            "mean": np.stack([m.mean for m in ms]),
+            "var": np.stack([m.m2 for m in ms]) / safe,
+            "min": np.stack([m.min for m in ms]),
+            "max": np.stack([m.max for m in ms]),
+        }
         if self.heads is not None:
             out["entropy"] = np.stack([m.ent for m in ms]) / np.maximum(count, 1)[:, None]
         return out
@@ -173,8 +200,7 @@ class StreamingStats:
         self._summarizer = BatchSummarizer()
 
     # ------------------------------------------------------------------ update
-    def update(self, layer: str, step: int, array, labels=None, *, axes=ATTENTION_AXES,
-               entropy=None) -> None:
+    def update(self, layer: str, step: int, array, labels=None, *, axes=ATTENTION_AXES, entropy=None) -> None:
         """Fold a batch ``[sample, ...]`` of one site into the statistics.
 
         Parameters
@@ -212,11 +238,16 @@ class StreamingStats:
         low = self._summarizer.add(x.reshape(n, -1), groups, sums)
         if site.heads is not None:
             if entropy is not None:
-                ent = (entropy.detach().double().cpu().numpy() if isinstance(entropy, torch.Tensor)
-                       else np.asarray(entropy, dtype=np.float64))
+                ent = (
+                    entropy.detach().double().cpu().numpy()
+                    if isinstance(entropy, torch.Tensor)
+                    else np.asarray(entropy, dtype=np.float64)
+                )
                 if ent.shape != (n, site.heads):
-                    raise ValueError(f"site {layer!r}: entropy has shape {ent.shape}, not (samples, heads) "
-                                     f"= {(n, site.heads)}")
+                    raise ValueError(
+                        f"site {layer!r}: entropy has shape {ent.shape}, not (samples, heads) "
+                        f"= {(n, site.heads)}"
+                    )
             else:
                 ent = self._summarizer.head_entropy(x, clip=low < 0)
             for i, into in enumerate(sums):
@@ -244,18 +275,21 @@ class StreamingStats:
                 f"site {layer!r} (step {step}): a batch has per-sample shape {shape} but earlier "
                 f"batches had {site.shape}. Streaming statistics need one shape for every sample: "
                 "pad inputs to a fixed length (e.g. padding='max_length' in the tokenizer) or use "
-                "keep='samples', which zero-pads the samples it keeps")
+                "keep='samples', which zero-pads the samples it keeps"
+            )
         return site
 
-    def merge(self, other: "StreamingStats") -> "StreamingStats":
+    def merge(self, other: StreamingStats) -> StreamingStats:
         """Fold another accumulator (e.g. of another part of the data) into this one; returns self."""
         for key, theirs in other.sites.items():
             mine = self.sites.get(key)
             if mine is None:
                 mine = self.sites[key] = SiteStats(theirs.shape, theirs.heads)
             elif mine.shape != theirs.shape:
-                raise ValueError(f"site {key[0]!r} (step {key[1]}): cannot merge per-sample shape "
-                                 f"{theirs.shape} into {mine.shape}")
+                raise ValueError(
+                    f"site {key[0]!r} (step {key[1]}): cannot merge per-sample shape "
+                    f"{theirs.shape} into {mine.shape}"
+                )
             for c, m in theirs.classes.items():
                 mine.moments(c).merge(m)
         return self
@@ -279,8 +313,15 @@ class StreamingStats:
         header, arrays = [], {}
         for i, ((layer, step), site) in enumerate(self.sites.items()):
             classes = list(site.classes)
-            header.append({"layer": layer, "step": step, "shape": list(site.shape),
-                           "heads": site.heads, "classes": classes})
+            header.append(
+                {
+                    "layer": layer,
+                    "step": step,
+                    "shape": list(site.shape),
+                    "heads": site.heads,
+                    "classes": classes,
+                }
+            )
             for j, c in enumerate(classes):
                 m = site.classes[c]
                 arrays[f"st{i}_c{j}_count"] = np.array(m.count, dtype=np.int64)
@@ -290,7 +331,7 @@ class StreamingStats:
         return header, arrays
 
     @classmethod
-    def from_state(cls, header: list[dict], arrays) -> "StreamingStats":
+    def from_state(cls, header: list[dict], arrays) -> StreamingStats:
         """Rebuild an accumulator from :meth:`state`."""
         acc = cls()
         for i, entry in enumerate(header):
@@ -299,14 +340,15 @@ class StreamingStats:
             for j, c in enumerate(entry["classes"]):
                 pre = f"st{i}_c{j}_"
                 site.classes[c] = Moments(
-                    int(arrays[pre + "count"]), *(np.array(arrays[pre + f], dtype=np.float64)
-                                                  for f in ("mean", "m2", "min", "max")),
-                    np.array(arrays[pre + "ent"], dtype=np.float64) if site.heads is not None else None)
+                    int(arrays[pre + "count"]),
+                    *(np.array(arrays[pre + f], dtype=np.float64) for f in ("mean", "m2", "min", "max")),
+                    np.array(arrays[pre + "ent"], dtype=np.float64) if site.heads is not None else None,
+                )
             acc.sites[(entry["layer"], int(entry["step"]))] = site
         return acc
 
     # ------------------------------------------------------------------ ranks
-    def reduce_across_ranks(self, group=None) -> "StreamingStats":
+    def reduce_across_ranks(self, group=None) -> StreamingStats:
         """Combine the statistics of every rank, in place on every rank; returns self.
 
         Uses ``torch.distributed`` collectives only: ``all_gather_object`` to
@@ -325,8 +367,10 @@ class StreamingStats:
             for key, shape, heads, classes in rank_layout:
                 entry = order.setdefault(key, [tuple(shape), heads, []])
                 if entry[0] != tuple(shape):
-                    raise ValueError(f"site {key[0]!r} (step {key[1]}) has per-sample shape {entry[0]} "
-                                     f"on one rank and {tuple(shape)} on another; pad inputs to one length")
+                    raise ValueError(
+                        f"site {key[0]!r} (step {key[1]}) has per-sample shape {entry[0]} "
+                        f"on one rank and {tuple(shape)} on another; pad inputs to one length"
+                    )
                 entry[2].extend(c for c in classes if c not in entry[2])
         sites: dict[tuple[str, int], SiteStats] = {}
         for key, (shape, heads, classes) in order.items():
@@ -351,8 +395,14 @@ class StreamingStats:
         def with_ent(m, fn):
             return [] if m.ent is None else [fn(m)]
 
-        sums = reduce([p for m in ms for p in ([np.array([float(m.count)]), m.mean * m.count]
-                                               + with_ent(m, lambda m: m.ent))], dist.ReduceOp.SUM)
+        sums = reduce(
+            [
+                p
+                for m in ms
+                for p in ([np.array([float(m.count)]), m.mean * m.count] + with_ent(m, lambda m: m.ent))
+            ],
+            dist.ReduceOp.SUM,
+        )
         mins = reduce([m.min for m in ms], dist.ReduceOp.MIN)
         maxs = reduce([m.max for m in ms], dist.ReduceOp.MAX)
         k = 0
@@ -365,8 +415,9 @@ class StreamingStats:
             if m.ent is not None:
                 m.ent = sums[k]
                 k += 1
-        m2s = reduce([m.m2 + m.count * np.square(m.mean - mean) for m, (_, mean) in zip(ms, means)],
-                     dist.ReduceOp.SUM)
+        m2s = reduce(
+            [m.m2 + m.count * np.square(m.mean - mean) for m, (_, mean) in zip(ms, means)], dist.ReduceOp.SUM
+        )
         for m, (count, mean), m2, mn, mx in zip(ms, means, m2s, mins, maxs):
             m.count, m.mean, m.m2, m.min, m.max = count, mean, m2, mn, mx
         return self
@@ -385,6 +436,6 @@ def _split(flat: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:
     out, i = [], 0
     for p in parts:
         n = int(np.size(p))
-        out.append(flat[i:i + n].reshape(np.shape(p)).astype(np.float64, copy=True))
+        out.append(flat[i : i + n].reshape(np.shape(p)).astype(np.float64, copy=True))
         i += n
     return out

@@ -39,7 +39,17 @@ from .overlay import cls_overlay, overlay_figure
 from .views import save_view, view_figure
 
 __all__ = [
-    "heatmap", "frame_figure", "bare_figure", "head_grid", "frames_grid", "cls_overlay",
-    "overlay_figure", "save_view", "view_figure", "save_figure", "animate", "save_arrays",
+    "heatmap",
+    "frame_figure",
+    "bare_figure",
+    "head_grid",
+    "frames_grid",
+    "cls_overlay",
+    "overlay_figure",
+    "save_view",
+    "view_figure",
+    "save_figure",
+    "animate",
+    "save_arrays",
     "to_html",
 ]

@@ -12,22 +12,34 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
-from matplotlib.colors import ListedColormap, LogNorm, Normalize
 from matplotlib.cm import ScalarMappable
+from matplotlib.colors import ListedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure
 
-from ..colormaps import COLORMAPS, apply, lut
 from .._frame import Frame
+from ..colormaps import COLORMAPS, apply, lut
 from ..store import class_name
 from ..wire import SCALES, TOP, quantize, value_range
 
-__all__ = ["frame_rgb", "draw_frame", "colorbar", "color_range", "text_label",
-           "thin_ticks", "new_figure", "heat_size", "save_figure", "class_name",
-           "check_style", "FORMATS"]
+__all__ = [
+    "frame_rgb",
+    "draw_frame",
+    "colorbar",
+    "color_range",
+    "text_label",
+    "thin_ticks",
+    "new_figure",
+    "heat_size",
+    "save_figure",
+    "class_name",
+    "check_style",
+    "FORMATS",
+]
 
 FORMATS = ("png", "pdf", "svg")
 
@@ -44,9 +56,13 @@ def check_style(colormap: str, scale: str) -> None:
         raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
 
 
-def color_range(values: np.ndarray | Sequence[np.ndarray], scale: str = "linear",
-                vmin: float | None = None, vmax: float | None = None,
-                symmetric: bool = False) -> tuple[float, float]:
+def color_range(
+    values: np.ndarray | Sequence[np.ndarray],
+    scale: str = "linear",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    symmetric: bool = False,
+) -> tuple[float, float]:
     """The colour range of one frame's values (or several, for a shared scale).
 
     Missing ends default to :func:`attnwidget.wire.value_range`, the same
@@ -60,8 +76,9 @@ def color_range(values: np.ndarray | Sequence[np.ndarray], scale: str = "linear"
     return (lo if vmin is None else float(vmin)), (hi if vmax is None else float(vmax))
 
 
-def frame_rgb(values: np.ndarray, vmin: float, vmax: float, scale: str = "linear",
-              colormap: str = "viridis") -> np.ndarray:
+def frame_rgb(
+    values: np.ndarray, vmin: float, vmax: float, scale: str = "linear", colormap: str = "viridis"
+) -> np.ndarray:
     """Values ``[h, w]`` -> ``[h, w, 3]`` uint8 RGB, the widget's colouring."""
     return apply(quantize(values, vmin, vmax, scale), colormap)
 
@@ -85,16 +102,25 @@ def _ticks(ax, labels: Sequence[str], axis: str, most: int) -> None:
     if axis == "x":
         ax.set_xticks(idx)
         rotate = any(len(t) > 3 for t in texts) or len(texts) > 12
-        ax.set_xticklabels(texts, rotation=90 if rotate else 0, fontsize=_font(len(texts)),
-                           fontfamily=label_fonts())
+        ax.set_xticklabels(
+            texts, rotation=90 if rotate else 0, fontsize=_font(len(texts)), fontfamily=label_fonts()
+        )
     else:
         ax.set_yticks(idx)
         ax.set_yticklabels(texts, fontsize=_font(len(texts)), fontfamily=label_fonts())
 
 
 # fonts with CJK, Hangul, Arabic... glyphs, used as fallbacks for token labels where installed
-_FALLBACK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK KR", "Noto Sans CJK SC", "Noto Sans",
-                   "Malgun Gothic", "AppleGothic", "Arial Unicode MS", "Unifont")
+_FALLBACK_FONTS = (
+    "Noto Sans CJK JP",
+    "Noto Sans CJK KR",
+    "Noto Sans CJK SC",
+    "Noto Sans",
+    "Malgun Gothic",
+    "AppleGothic",
+    "Arial Unicode MS",
+    "Unifont",
+)
 
 
 @lru_cache(maxsize=1)
@@ -112,9 +138,8 @@ def _font(n: int) -> float:
 
 
 def draw_frame(ax, fr: Frame, *, colormap: str = "viridis", scale: str = "linear",
-               vmin: float | None = None, vmax: float | None = None,
-               ticks: bool = True, max_ticks: int = 40, title: str | None = None,
-               aspect: str = "auto"):
+               vmin: float | None = None, vmax: float | None = None, ticks: bool = True,
+               max_ticks: int = 40, title: str | None = None, aspect: str = "auto"):  # fmt: skip
     """Draw one frame on ``ax`` as an RGB image; returns ``(image, vmin, vmax)``.
 
     Parameters
@@ -133,10 +158,8 @@ def draw_frame(ax, fr: Frame, *, colormap: str = "viridis", scale: str = "linear
         Axes title; defaults to ``fr.title``. Pass ``""`` for none.
     """
     check_style(colormap, scale)
-    lo, hi = color_range(fr.values, scale, vmin, vmax,
-                         symmetric=fr.selection.get("difference") is not None)
-    img = ax.imshow(frame_rgb(fr.values, lo, hi, scale, colormap),
-                    interpolation="nearest", aspect=aspect)
+    lo, hi = color_range(fr.values, scale, vmin, vmax, symmetric=fr.selection.get("difference") is not None)
+    img = ax.imshow(frame_rgb(fr.values, lo, hi, scale, colormap), interpolation="nearest", aspect=aspect)
     if ticks:
         _ticks(ax, fr.col_labels, "x", max_ticks)
         _ticks(ax, fr.row_labels, "y", max_ticks)
@@ -153,12 +176,13 @@ def draw_frame(ax, fr: Frame, *, colormap: str = "viridis", scale: str = "linear
     return img, lo, hi
 
 
-def colorbar(fig: Figure, ax, vmin: float, vmax: float, *, colormap: str = "viridis",
-             scale: str = "linear", label: str = "attention"):
+def colorbar(fig: Figure, ax, vmin: float, vmax: float, *, colormap: str = "viridis", scale: str = "linear",
+             label: str = "attention"):  # fmt: skip
     """A colorbar from the widget's table over ``[vmin, vmax]`` (its value codes: NaN's grey is no value)."""
-    cmap = ListedColormap(lut(colormap)[:TOP + 1] / 255.0, name=f"aw-{colormap}")
+    cmap = ListedColormap(lut(colormap)[: TOP + 1] / 255.0, name=f"aw-{colormap}")
     if scale == "log":
         from ..wire import LOG_FLOOR
+
         norm = LogNorm(vmin=max(vmin, LOG_FLOOR), vmax=max(vmax, LOG_FLOOR * 10))
     else:
         norm = Normalize(vmin=vmin, vmax=vmax)
@@ -196,9 +220,11 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> str:
     pixels = w_in * dpi * h_in * dpi
     if pixels > MAX_PIXELS:  # refused before rendering, which would allocate all of it
         most = int(math.sqrt(MAX_PIXELS / max(w_in * h_in, 1e-9)))
-        raise ValueError(f"a {w_in:.1f} x {h_in:.1f} inch figure at dpi {dpi:g} would be "
-                         f"{pixels / 1e6:,.0f} megapixels, above the limit of {MAX_PIXELS // 10**6}; "
-                         f"use dpi {most} or less")
+        raise ValueError(
+            f"a {w_in:.1f} x {h_in:.1f} inch figure at dpi {dpi:g} would be "
+            f"{pixels / 1e6:,.0f} megapixels, above the limit of {MAX_PIXELS // 10**6}; "
+            f"use dpi {most} or less"
+        )
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     with warnings.catch_warnings(record=True) as caught:
@@ -219,5 +245,8 @@ def _report(caught) -> None:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if missing:
         names = ", ".join(sorted(set(missing))[:8])
-        warnings.warn(f"no installed font has some token characters ({names}); they show as "
-                      f"boxes. Install a font such as Noto Sans CJK to draw them.", stacklevel=3)
+        warnings.warn(
+            f"no installed font has some token characters ({names}); they show as "
+            f"boxes. Install a font such as Noto Sans CJK to draw them.",
+            stacklevel=3,
+        )

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..colormaps import DIVERGING
 from .._frame import frame
 from .._view_state import view_frame
+from ..colormaps import DIVERGING
 from ..store import Capture, site_arg
-from ._draw import _report as report, check_style, color_range
+from ._draw import _report as report
+from ._draw import check_style, color_range
 from .heatmap import frame_figure
 from .views import canvas_description
 
@@ -31,8 +32,10 @@ def _explain(name: str, cap: Capture, e: Exception, hint: bool, label: Any) -> V
     streamed = cap.classes(kept=False, site=name)
     if hint and cap.has_stats(name) and (label is None or _plain(label) in streamed):
         # the selection asked for kept samples; the class statistics are there at every step
-        msg += ("; this capture holds class statistics: animate one with stat='mean' "
-                "(or 'var', 'min', 'max') or difference=(a, b)")
+        msg += (
+            "; this capture holds class statistics: animate one with stat='mean' "
+            "(or 'var', 'min', 'max') or difference=(a, b)"
+        )
     return ValueError(msg)
 
 
@@ -41,9 +44,8 @@ def _plain(value: Any) -> Any:
 
 
 def step_frames(source: Any, *, layer: int | str | None = None, site: int | str | None = None,
-                head: int | str = "mean", sample: int | str = 0, label: Any = None,
-                size: int | None = None, tokens: Any = None, stat: str | None = None,
-                difference: Any = None) -> list:
+                head: int | str = "mean", sample: int | str = 0, label: Any = None, size: int | None = None,
+                tokens: Any = None, stat: str | None = None, difference: Any = None) -> list:  # fmt: skip
     """One frame per step at which the site ran (or holds statistics), for a view or a capture.
 
     ``site`` (or ``layer``, its older name; default 0) and the rest select, as
@@ -56,18 +58,30 @@ def step_frames(source: Any, *, layer: int | str | None = None, site: int | str 
         name = cap.site_name(site_arg(site, layer, 0, "step_frames()"))
 
         def at(s):
-            return frame(cap, name, head=head, sample=sample, label=label, step=s, size=size,
-                         tokens=tokens, stat=stat, difference=difference)
+            return frame(
+                cap,
+                name,
+                head=head,
+                sample=sample,
+                label=label,
+                step=s,
+                size=size,
+                tokens=tokens,
+                stat=stat,
+                difference=difference,
+            )
     else:
         d = canvas_description(source, "animate")
         cap, name = d.cap, d.site
 
         def at(s):
             return view_frame(cap, d.spec, {**d.selection, "step": s})
+
     steps = cap.site_steps(name)
     if not steps:
-        raise ValueError(f"cannot animate site {name!r}: it holds no step, neither kept samples "
-                         "nor class statistics")
+        raise ValueError(
+            f"cannot animate site {name!r}: it holds no step, neither kept samples nor class statistics"
+        )
     try:
         return [at(s) for s in steps]
     except (IndexError, KeyError, ValueError) as e:
@@ -76,10 +90,10 @@ def step_frames(source: Any, *, layer: int | str | None = None, site: int | str 
 
 
 def animate(source: Any, path: str | os.PathLike, fps: float = 2, *, layer: int | str | None = None,
-            site: int | str | None = None, head: int | str = "mean", sample: int | str = 0, label: Any = None,
-            size: int | None = None, tokens: Any = None, stat: str | None = None,
-            difference: Any = None, colormap: str | None = None,
-            scale: str | None = None, dpi: int = 100, loop: int = 0) -> str:
+            site: int | str | None = None, head: int | str = "mean", sample: int | str = 0,
+            label: Any = None, size: int | None = None, tokens: Any = None, stat: str | None = None,
+            difference: Any = None, colormap: str | None = None, scale: str | None = None, dpi: int = 100,
+            loop: int = 0) -> str:  # fmt: skip
     """Write the step axis of a view or capture as an animated GIF.
 
     Parameters
@@ -124,16 +138,25 @@ def animate(source: Any, path: str | os.PathLike, fps: float = 2, *, layer: int 
         colormap = DIVERGING
     colormap, scale = colormap or "viridis", scale or "linear"
     check_style(colormap, scale)
-    frames = step_frames(source, layer=layer, site=site, head=head, sample=sample, label=label,
-                         size=size, tokens=tokens, stat=stat, difference=difference)
+    frames = step_frames(
+        source,
+        layer=layer,
+        site=site,
+        head=head,
+        sample=sample,
+        label=label,
+        size=size,
+        tokens=tokens,
+        stat=stat,
+        difference=difference,
+    )
     # a class-difference map is coloured symmetric about zero, as the widget sends it
     symmetric = any(f.selection.get("difference") is not None for f in frames)
     lo, hi = color_range([f.values for f in frames], scale, symmetric=symmetric)
     images = []
     size_px = None
     for fr in frames:
-        fig = frame_figure(fr, colormap=colormap, scale=scale, vmin=lo, vmax=hi,
-                           figsize=(6.4, 5.2))
+        fig = frame_figure(fr, colormap=colormap, scale=scale, vmin=lo, vmax=hi, figsize=(6.4, 5.2))
         buf = io.BytesIO()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -147,8 +170,9 @@ def animate(source: Any, path: str | os.PathLike, fps: float = 2, *, layer: int 
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     duration = int(round(1000 / fps))
-    images[0].save(path, save_all=True, append_images=images[1:], duration=duration,
-                   loop=loop, optimize=False)
+    images[0].save(
+        path, save_all=True, append_images=images[1:], duration=duration, loop=loop, optimize=False
+    )
     return path
 
 

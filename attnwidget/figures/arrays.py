@@ -9,7 +9,7 @@ any tool can open. A site with class statistics (``collect(..., keep="stats"
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -59,8 +59,9 @@ def stats_npy_arrays(cap: Capture, layer: str) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def save_arrays(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int | str] | None = None,
-                npz: bool = True) -> list[str]:
+def save_arrays(
+    cap: Capture, out: str | os.PathLike, *, layers: Sequence[int | str] | None = None, npz: bool = True
+) -> list[str]:
     """Write each layer's raw array as ``.npy`` and the whole capture as ``capture.npz``.
 
     Parameters
@@ -98,12 +99,16 @@ def save_arrays(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int | 
         i = cap.layers.index(name)
         steps = cap.steps_of(name)
         for s in steps:
-            written.append(write_into(out, npy_name(i, name, s if len(steps) > 1 else None),
-                                      lambda p, a=cap.get(name, s): np.save(p, np.asarray(a)),
-                                      overwrite=True))
+            written.append(
+                write_into(
+                    out,
+                    npy_name(i, name, s if len(steps) > 1 else None),
+                    lambda p, a=cap.get(name, s): np.save(p, np.asarray(a)),  # noqa: B008
+                    overwrite=True,
+                )
+            )
         for filename, a in stats_npy_arrays(cap, name):
             written.append(write_into(out, filename, lambda p, a=a: np.save(p, a), overwrite=True))
     if npz:
         written.append(write_into(out, "capture.npz", cap.save, overwrite=True))
     return written
-

@@ -8,7 +8,8 @@ heads can be compared by colour.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -20,10 +21,9 @@ __all__ = ["head_grid", "frames_grid"]
 
 
 def frames_grid(frames: Sequence[Frame], *, colormap: str = "viridis", scale: str = "linear",
-                vmin: float | None = None, vmax: float | None = None,
-                cols: int | None = None, titles: Sequence[str] | None = None,
-                suptitle: str | None = None, max_ticks: int = 16,
-                shared: bool = True) -> Figure:
+                vmin: float | None = None, vmax: float | None = None, cols: int | None = None,
+                titles: Sequence[str] | None = None, suptitle: str | None = None, max_ticks: int = 16,
+                shared: bool = True) -> Figure:  # fmt: skip
     """Several frames in a grid with one shared colour range and colorbar.
 
     Parameters
@@ -59,9 +59,16 @@ def frames_grid(frames: Sequence[Frame], *, colormap: str = "viridis", scale: st
             ax.set_axis_off()
             continue
         fr = frames[i]
-        draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=lo if shared else None,
-                   vmax=hi if shared else None, title=titles[i] if titles else None,
-                   max_ticks=max_ticks)
+        draw_frame(
+            ax,
+            fr,
+            colormap=colormap,
+            scale=scale,
+            vmin=lo if shared else None,
+            vmax=hi if shared else None,
+            title=titles[i] if titles else None,
+            max_ticks=max_ticks,
+        )
         # inner panels: labels on the outer edge only, so the grid stays readable
         if i % cols:
             ax.set_ylabel("")
@@ -81,12 +88,10 @@ def frames_grid(frames: Sequence[Frame], *, colormap: str = "viridis", scale: st
 
 
 def head_grid(cap: Capture, layer: int | str | None = None, *, site: int | str | None = None,
-              sample: int | str = 0, label: Any = None,
-              step: int = 0, region: Sequence[int] | None = None, size: int | None = None,
-              tokens: Any = None, heads: Sequence[int] | None = None,
-              colormap: str = "viridis", scale: str = "linear",
-              vmin: float | None = None, vmax: float | None = None,
-              cols: int | None = None) -> Figure:
+              sample: int | str = 0, label: Any = None, step: int = 0, region: Sequence[int] | None = None,
+              size: int | None = None, tokens: Any = None, heads: Sequence[int] | None = None,
+              colormap: str = "viridis", scale: str = "linear", vmin: float | None = None,
+              vmax: float | None = None, cols: int | None = None) -> Figure:  # fmt: skip
     """One panel per head of an attention site, sharing a colour range.
 
     Parameters
@@ -107,11 +112,22 @@ def head_grid(cap: Capture, layer: int | str | None = None, *, site: int | str |
     name = cap.site_name(site_arg(site, layer, 0, "head_grid()"))
     nh = cap.num_heads(name) or 0
     if nh == 0:
-        raise ValueError(f"site {name!r} has no head axis (axes {cap.axes[name]}); "
-                         f"use heatmap() for it")
+        raise ValueError(f"site {name!r} has no head axis (axes {cap.axes[name]}); use heatmap() for it")
     heads = list(range(nh)) if heads is None else list(heads)
-    frames = [frame(cap, name, head=h, sample=sample, label=label, step=step,
-                    region=region, size=size, tokens=tokens) for h in heads]
+    frames = [
+        frame(
+            cap, name, head=h, sample=sample, label=label, step=step, region=region, size=size, tokens=tokens
+        )
+        for h in heads
+    ]
     ref = frames[0].title.replace(f"head {heads[0]}", "all heads")
-    return frames_grid(frames, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax,
-                       cols=cols, titles=[f"head {h}" for h in heads], suptitle=ref)
+    return frames_grid(
+        frames,
+        colormap=colormap,
+        scale=scale,
+        vmin=vmin,
+        vmax=vmax,
+        cols=cols,
+        titles=[f"head {h}" for h in heads],
+        suptitle=ref,
+    )

@@ -9,23 +9,23 @@ with no axes, cell-exact, so a test can compare its pixels with the widget's.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..colormaps import DIVERGING
 from .._frame import Frame, frame
+from ..colormaps import DIVERGING
 from ..store import Capture
 from ._draw import check_style, color_range, colorbar, draw_frame, frame_rgb, heat_size, new_figure
 
 __all__ = ["heatmap", "frame_figure", "bare_figure"]
 
 
-def frame_figure(fr: Frame, *, colormap: str = "viridis", scale: str = "linear",
-                 vmin: float | None = None, vmax: float | None = None,
-                 title: str | None = None, max_ticks: int = 40,
-                 figsize: tuple[float, float] | None = None) -> Figure:
+def frame_figure(fr: Frame, *, colormap: str = "viridis", scale: str = "linear", vmin: float | None = None,
+                 vmax: float | None = None, title: str | None = None, max_ticks: int = 40,
+                 figsize: tuple[float, float] | None = None) -> Figure:  # fmt: skip
     """A heatmap figure of one computed frame, with labels, colorbar and title.
 
     Parameters
@@ -48,20 +48,19 @@ def frame_figure(fr: Frame, *, colormap: str = "viridis", scale: str = "linear",
     """
     fig = new_figure(*(figsize or heat_size(*fr.shape)))
     ax = fig.add_subplot()
-    _, lo, hi = draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax,
-                           title=title, max_ticks=max_ticks)
+    _, lo, hi = draw_frame(
+        ax, fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax, title=title, max_ticks=max_ticks
+    )
     colorbar(fig, ax, lo, hi, colormap=colormap, scale=scale)
     return fig
 
 
 def heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | None = None,
-            head: int | str = "mean",
-            sample: int | str = 0, label: Any = None, step: int = 0,
-            region: Sequence[int] | None = None, size: int | None = None,
-            tokens: Any = None, stat: str | None = None, difference: Any = None,
-            colormap: str | None = None, scale: str = "linear",
-            vmin: float | None = None, vmax: float | None = None,
-            title: str | None = None) -> Figure:
+            head: int | str = "mean", sample: int | str = 0, label: Any = None, step: int = 0,
+            region: Sequence[int] | None = None, size: int | None = None, tokens: Any = None,
+            stat: str | None = None, difference: Any = None, colormap: str | None = None,
+            scale: str = "linear", vmin: float | None = None, vmax: float | None = None,
+            title: str | None = None) -> Figure:  # fmt: skip
     """Heatmap of one selection: query tokens down, key tokens across.
 
     Parameters
@@ -85,8 +84,20 @@ def heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | N
     -------
     matplotlib.figure.Figure
     """
-    fr = frame(cap, layer, site=site, head=head, sample=sample, label=label, step=step,
-               region=region, size=size, tokens=tokens, stat=stat, difference=difference)
+    fr = frame(
+        cap,
+        layer,
+        site=site,
+        head=head,
+        sample=sample,
+        label=label,
+        step=step,
+        region=region,
+        size=size,
+        tokens=tokens,
+        stat=stat,
+        difference=difference,
+    )
     if colormap is None:
         colormap = DIVERGING if difference is not None else "viridis"
     if difference is not None and vmin is None and vmax is None:
@@ -94,9 +105,8 @@ def heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | N
     return frame_figure(fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax, title=title)
 
 
-def bare_figure(fr: Frame, *, colormap: str = "viridis", scale: str = "linear",
-                vmin: float | None = None, vmax: float | None = None,
-                pixels_per_cell: int = 1) -> Figure:
+def bare_figure(fr: Frame, *, colormap: str = "viridis", scale: str = "linear", vmin: float | None = None,
+                vmax: float | None = None, pixels_per_cell: int = 1) -> Figure:  # fmt: skip
     """The frame alone: no axes, no margins, ``pixels_per_cell`` pixels per cell.
 
     Saved with ``dpi=100`` (what :func:`attnwidget.figures.save_view` uses for

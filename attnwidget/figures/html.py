@@ -23,21 +23,24 @@ import json
 import os
 import pathlib
 import re
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..colormaps import COLORMAPS, DIVERGING
 from .._view_state import SELECTION, STAT_CHOICES, ViewDescription, frame_args, sites_for, view_state
+from ..colormaps import COLORMAPS, DIVERGING
 from ..store import FIELDS, class_name, site_arg
 from .views import canvas_description
 
 __all__ = ["to_html", "page_table", "inline_module"]
 
 _HERE = pathlib.Path(__file__).resolve().parent
-_CSP = ("default-src 'none'; script-src 'unsafe-inline' blob:; style-src 'unsafe-inline'; "
-        "img-src data: blob:; font-src data:")
+_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline' blob:; style-src 'unsafe-inline'; "
+    "img-src data: blob:; font-src data:"
+)
 _STYLE = """
 body { font: 14px system-ui, sans-serif; margin: 16px; color: #222; }
 h1 { font-size: 16px; margin: 0 0 8px; }
@@ -83,8 +86,12 @@ def _jsonable(value: Any) -> Any:
 
 def _script_json(obj: Any) -> str:
     # JSON inside <script>: "<" escaped so no text can close the element
-    return (json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-            .replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        .replace("<", "\\u003c")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def _at(d: ViewDescription, sel: dict) -> dict:
@@ -99,8 +106,11 @@ def _sent_at(d: ViewDescription, sel: dict) -> dict:
     # the page keeps each frame's labels in its header, as one entry per frame
     labels = sent.pop("_labels", None)
     if isinstance(labels, dict) and isinstance(sent.get("_frame_meta"), dict):
-        sent["_frame_meta"] = {**sent["_frame_meta"], "row_labels": labels["rows"],
-                               "col_labels": labels["cols"]}
+        sent["_frame_meta"] = {
+            **sent["_frame_meta"],
+            "row_labels": labels["rows"],
+            "col_labels": labels["cols"],
+        }
     return {k: _jsonable(_drop_timing(val)) for k, val in sent.items()}
 
 
@@ -122,8 +132,10 @@ def _stat_options(d: ViewDescription, stats: Sequence[str] | None) -> list[str]:
     if bad or not stats:
         raise ValueError(f"stats must be a non-empty selection of {FIELDS}, not {stats!r}")
     if not has:
-        raise ValueError("this capture holds no class statistics to embed; collect it with "
-                         "aw.collect(..., keep='stats') or keep='both'")
+        raise ValueError(
+            "this capture holds no class statistics to embed; collect it with "
+            "aw.collect(..., keep='stats') or keep='both'"
+        )
     return stats
 
 
@@ -144,7 +156,7 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
                steps: Sequence[int] | None = None, scales: Sequence[str] | None = None,
                stats: Sequence[str] | None = None, differences: bool = True,
                class_names: dict | None = None, max_bytes: int = 64 * 2**20,
-               sites: Sequence[int | str] | None = None) -> dict:
+               sites: Sequence[int | str] | None = None) -> dict:  # fmt: skip
     """The data a standalone page embeds: initial state, options, selection table, states.
 
     See :func:`to_html` for the parameters. Raises ``ValueError`` when the
@@ -169,26 +181,42 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
         raise ValueError(f"a {d.name} has no colour scale to embed")
     stat_opts = _stat_options(d, stats)
     classes = cap.classes(kept=False)
-    pairs = [(a, b) for a in classes for b in classes if a != b] \
-        if stat_opts and differences and d.has("difference") else []
-    keys = tuple(k for k in SELECTION if k not in ("stat", "difference")
-                 or (k == "stat" and stat_opts) or (k == "difference" and pairs)) \
-        + (("scale",) if has_scale else ())
+    pairs = (
+        [(a, b) for a in classes for b in classes if a != b]
+        if stat_opts and differences and d.has("difference")
+        else []
+    )
+    keys = tuple(
+        k
+        for k in SELECTION
+        if k not in ("stat", "difference") or (k == "stat" and stat_opts) or (k == "difference" and pairs)
+    ) + (("scale",) if has_scale else ())
     diff = None
     if pairs:
-        diff = {"ignored": {"label": None, "sample": "mean",
-                            **({"stat": "mean" if "mean" in stat_opts else stat_opts[0]})},
-                "forced": {"scale": "linear"} if has_scale else {}}
-    layer_ids = (sites_for(cap, d.kind) if layers is None
-                 else [cap.layers.index(cap.site_name(x)) for x in layers])
+        diff = {
+            "ignored": {
+                "label": None,
+                "sample": "mean",
+                **({"stat": "mean" if "mean" in stat_opts else stat_opts[0]}),
+            },
+            "forced": {"scale": "linear"} if has_scale else {},
+        }
+    layer_ids = (
+        sites_for(cap, d.kind) if layers is None else [cap.layers.index(cap.site_name(x)) for x in layers]
+    )
     if not layer_ids:
         raise ValueError(f"this capture has no site a {d.name} can show")
     labels = [None] + [_plain(x) for x in cap.classes()]
     sample_opts: dict[str, list] = {}
     for lb in labels:
         n = cap.class_count(lb)  # 0 for a class with statistics and no kept sample
-        idx = list(range(min(n, samples))) if isinstance(samples, int) else \
-            list(range(n)) if samples is None else [s for s in samples if 0 <= s < n]
+        idx = (
+            list(range(min(n, samples)))
+            if isinstance(samples, int)
+            else list(range(n))
+            if samples is None
+            else [s for s in samples if 0 <= s < n]
+        )
         sample_opts[_label_key(lb)] = ["mean"] + idx
     layer_opts, table, states, seen, memo = [], {}, [], {}, {}
     total = 0
@@ -197,8 +225,9 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
         nonlocal total
         # selections that give frame() the same arguments share one entry, computed once
         # (the views' own frame cache is keyed the same way)
-        same = json.dumps([_jsonable(frame_args(cap, _at(d, sel))), sel.get("scale")],
-                          sort_keys=True, default=str)
+        same = json.dumps(
+            [_jsonable(frame_args(cap, _at(d, sel))), sel.get("scale")], sort_keys=True, default=str
+        )
         if same not in memo:
             data = _sent_at(d, sel)
             blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -211,7 +240,8 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
                     raise ValueError(
                         f"the frames of this view take more than {max_bytes / 2**20:.0f} MiB; "
                         f"embed fewer with layers=, heads=, samples=, steps=, stats= or "
-                        f"differences=False, a smaller view size, or raise max_bytes")
+                        f"differences=False, a smaller view size, or raise max_bytes"
+                    )
             memo[same] = seen[digest]
         table[_key(sel, keys)] = memo[same]
 
@@ -242,8 +272,7 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
                         sel["scale"] = scale
                     add(sel)
         for step, head, pair in itertools.product(st, hs, pairs):
-            add(dict(layer=li, head=head, step=step, difference=pair, **diff["ignored"],
-                     **diff["forced"]))
+            add(dict(layer=li, head=head, step=step, difference=pair, **diff["ignored"], **diff["forced"]))
     if not table:
         raise ValueError("no frame to embed: the sites and steps asked for do not exist")
     # the module text travels once, in its own script; the labels go with each frame's header
@@ -271,15 +300,21 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
         "keys": list(keys),
         "options": {
             "layers": layer_opts,
-            "labels": [{"value": lb, "name": "all samples" if lb is None else class_name(lb, class_names)}
-                       for lb in labels],
+            "labels": [
+                {"value": lb, "name": "all samples" if lb is None else class_name(lb, class_names)}
+                for lb in labels
+            ],
             "samples": sample_opts,
             "colormaps": list(COLORMAPS) if "colormap" in state else [],
             "scales": scale_opts,
             "stats": [[s, {value: n for n, value in STAT_CHOICES}[s]] for s in stat_opts],
-            "differences": [{"value": list(p), "name": f"{class_name(p[0], class_names)} − "
-                                                      f"{class_name(p[1], class_names)}"}
-                            for p in pairs],
+            "differences": [
+                {
+                    "value": list(p),
+                    "name": f"{class_name(p[0], class_names)} − {class_name(p[1], class_names)}",
+                }
+                for p in pairs
+            ],
         },
         "difference": diff,
         "table": table,
@@ -294,7 +329,9 @@ def _module_text(d: ViewDescription, esm: Any) -> str:
     if isinstance(src, pathlib.Path) or (isinstance(src, str) and "\n" not in src and src.endswith(".js")):
         p = pathlib.Path(src)
         if not p.exists():
-            raise FileNotFoundError(f"the view's JS bundle {str(p)!r} does not exist; build it with `npm run build`")
+            raise FileNotFoundError(
+                f"the view's JS bundle {str(p)!r} does not exist; build it with `npm run build`"
+            )
         return p.read_text(encoding="utf-8")
     return str(src)
 
@@ -313,7 +350,7 @@ def inline_module(text: str) -> str | None:
         return None
     tail = _EXPORT_TAIL.search(text)
     if tail and not _EXPORT_DEFAULT.search(text):
-        body = text[:tail.start()] + f"\n__awModule = {{ default: {tail.group(1)} }};\n"
+        body = text[: tail.start()] + f"\n__awModule = {{ default: {tail.group(1)} }};\n"
     elif len(_EXPORT_DEFAULT.findall(text)) == 1 and "export " not in _EXPORT_DEFAULT.sub("", text, count=1):
         body = _EXPORT_DEFAULT.sub(lambda m: m.group(1) + "\n__awModule.default = ", text, count=1)
         body = "__awModule = {};\n" + body
@@ -323,12 +360,11 @@ def inline_module(text: str) -> str | None:
 
 
 def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] | None = None,
-            sites: Sequence[int | str] | None = None,
-            heads: Sequence[int | str] | None = None, samples: int | Sequence[int] | None = 16,
-            steps: Sequence[int] | None = None, scales: Sequence[str] | None = None,
-            stats: Sequence[str] | None = None, differences: bool = True,
-            class_names: dict | None = None, title: str | None = None, esm: Any = None,
-            max_bytes: int = 64 * 2**20) -> str:
+            sites: Sequence[int | str] | None = None, heads: Sequence[int | str] | None = None,
+            samples: int | Sequence[int] | None = 16, steps: Sequence[int] | None = None,
+            scales: Sequence[str] | None = None, stats: Sequence[str] | None = None,
+            differences: bool = True, class_names: dict | None = None, title: str | None = None,
+            esm: Any = None, max_bytes: int = 64 * 2**20) -> str:  # fmt: skip
     """Write one HTML file that shows a view offline, with working controls and no kernel.
 
     Parameters
@@ -377,34 +413,49 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
     path = os.fspath(path)
     if not path.lower().endswith((".html", ".htm")):
         raise ValueError(f"to_html writes an .html file, not {path!r}")
-    data = page_table(view, layers=layers, sites=sites, heads=heads, samples=samples, steps=steps,
-                      scales=scales, stats=stats, differences=differences,
-                      class_names=class_names or d.class_names, max_bytes=max_bytes)
+    data = page_table(
+        view,
+        layers=layers,
+        sites=sites,
+        heads=heads,
+        samples=samples,
+        steps=steps,
+        scales=scales,
+        stats=stats,
+        differences=differences,
+        class_names=class_names or d.class_names,
+        max_bytes=max_bytes,
+    )
     module = _module_text(d, esm)
     inlined = inline_module(module)
     runtime = (_HERE / "_page.js").read_text(encoding="utf-8")
     if inlined is not None:
         loader = f"let __awModule;\n{inlined}\n{runtime}\nawPage(__awModule);\n"
     else:
-        loader = (f"{runtime}\nconst __awSrc = JSON.parse(document.getElementById('aw-esm').textContent);\n"
-                  "const __awUrl = URL.createObjectURL(new Blob([__awSrc], {type: 'text/javascript'}));\n"
-                  "import(__awUrl).then(awPage, (e) => { const s = document.getElementById('aw-status');\n"
-                  "  s.textContent = `This page could not load the view's module: ${e}`;\n"
-                  "  s.className = 'aw-error'; document.body.dataset.awReady = 'error'; });\n")
-    esm_tag = "" if inlined is not None else \
-        f'<script type="application/json" id="aw-esm">{_script_json(module)}</script>\n'
+        loader = (
+            f"{runtime}\nconst __awSrc = JSON.parse(document.getElementById('aw-esm').textContent);\n"
+            "const __awUrl = URL.createObjectURL(new Blob([__awSrc], {type: 'text/javascript'}));\n"
+            "import(__awUrl).then(awPage, (e) => { const s = document.getElementById('aw-status');\n"
+            "  s.textContent = `This page could not load the view's module: ${e}`;\n"
+            "  s.className = 'aw-error'; document.body.dataset.awReady = 'error'; });\n"
+        )
+    esm_tag = (
+        ""
+        if inlined is not None
+        else f'<script type="application/json" id="aw-esm">{_script_json(module)}</script>\n'
+    )
     page_title = title or f"attnwidget · {d.name} · {d.site}"
     doc = (
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">\n"
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
         f"<title>{html.escape(page_title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
         f"<h1>{html.escape(page_title)}</h1>\n"
-        "<div id=\"aw-controls\" class=\"aw-static-controls\"></div>\n"
-        "<div id=\"aw-root\"></div>\n<p id=\"aw-status\">Loading…</p>\n"
-        f"<p class=\"aw-note\">Saved by attnwidget: {len(data['table'])} selections, "
+        '<div id="aw-controls" class="aw-static-controls"></div>\n'
+        '<div id="aw-root"></div>\n<p id="aw-status">Loading…</p>\n'
+        f'<p class="aw-note">Saved by attnwidget: {len(data["table"])} selections, '
         f"{len(data['states'])} distinct frames embedded; works offline.</p>\n"
-        f"<script type=\"application/json\" id=\"aw-data\">{_script_json(data)}</script>\n"
-        f"{esm_tag}<script type=\"module\">\n{loader}</script>\n</body>\n</html>\n"
+        f'<script type="application/json" id="aw-data">{_script_json(data)}</script>\n'
+        f'{esm_tag}<script type="module">\n{loader}</script>\n</body>\n</html>\n'
     )
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)

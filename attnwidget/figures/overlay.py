@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -29,6 +30,7 @@ def as_image(image: Any) -> np.ndarray:
     """
     if isinstance(image, (str, os.PathLike)):
         from PIL import Image
+
         if not os.path.exists(image):
             raise FileNotFoundError(f"no image at {os.fspath(image)!r}")
         with Image.open(image) as im:
@@ -64,15 +66,16 @@ def patch_grid(n: int, grid: Sequence[int] | None = None) -> tuple[int, int]:
         return gh, gw
     side = math.isqrt(n)
     if side * side != n:
-        raise ValueError(f"{n} patch keys do not make a square grid; pass grid=(rows, cols) "
-                         f"or skip= the number of non-patch tokens (e.g. 1 for CLS)")
+        raise ValueError(
+            f"{n} patch keys do not make a square grid; pass grid=(rows, cols) "
+            f"or skip= the number of non-patch tokens (e.g. 1 for CLS)"
+        )
     return side, side
 
 
-def overlay_figure(fr: Frame, image: Any, *, grid: Sequence[int] | None = None,
-                   colormap: str = "jet", scale: str = "linear", alpha: float = 0.5,
-                   vmin: float | None = None, vmax: float | None = None,
-                   title: str | None = None) -> Figure:
+def overlay_figure(fr: Frame, image: Any, *, grid: Sequence[int] | None = None, colormap: str = "jet",
+                   scale: str = "linear", alpha: float = 0.5, vmin: float | None = None,
+                   vmax: float | None = None, title: str | None = None) -> Figure:  # fmt: skip
     """Draw a one-row frame as a patch grid over an image, next to the grid alone.
 
     Parameters
@@ -121,9 +124,8 @@ def overlay_figure(fr: Frame, image: Any, *, grid: Sequence[int] | None = None,
 
 def cls_overlay(cap: Capture, layer: int | str | None = None, image: Any = None, *,
                 site: int | str | None = None, query: int = 0, skip: int = 1, head: int | str = "mean",
-                sample: int | str = 0, label: Any = None, step: int = 0,
-                grid: Sequence[int] | None = None, colormap: str = "jet",
-                scale: str = "linear", alpha: float = 0.5) -> Figure:
+                sample: int | str = 0, label: Any = None, step: int = 0, grid: Sequence[int] | None = None,
+                colormap: str = "jet", scale: str = "linear", alpha: float = 0.5) -> Figure:  # fmt: skip
     """The CLS token's attention to image patches, laid over the image.
 
     Parameters
@@ -151,7 +153,15 @@ def cls_overlay(cap: Capture, layer: int | str | None = None, image: Any = None,
     name = cap.site_name(site_arg(site, layer, -1, "cls_overlay()"))
     if cap.kinds[name] == "weights":
         raise ValueError(f"site {name!r} holds tapped weights, not query x key attention")
-    fr = frame(cap, name, head=head, sample=sample, label=label, step=step,
-               region=(query, query + 1, skip, 10**9))
-    return overlay_figure(fr, image, grid=grid, colormap=colormap, scale=scale, alpha=alpha,
-                          title=f"{fr.title} · query {text_label(fr.row_labels[0])}")
+    fr = frame(
+        cap, name, head=head, sample=sample, label=label, step=step, region=(query, query + 1, skip, 10**9)
+    )
+    return overlay_figure(
+        fr,
+        image,
+        grid=grid,
+        colormap=colormap,
+        scale=scale,
+        alpha=alpha,
+        title=f"{fr.title} · query {text_label(fr.row_labels[0])}",
+    )

@@ -31,8 +31,10 @@ def describe(view: Any) -> ViewDescription:
     method = getattr(view, "describe", None)
     d = method() if callable(method) else None
     if not isinstance(d, ViewDescription):
-        raise TypeError(f"expected an attnwidget view (Heatmap, HeadGrid, ImageOverlay, "
-                        f"WeightsView, HeadStats or Explorer), not {type(view).__name__}")
+        raise TypeError(
+            f"expected an attnwidget view (Heatmap, HeadGrid, ImageOverlay, "
+            f"WeightsView, HeadStats or Explorer), not {type(view).__name__}"
+        )
     return d
 
 
@@ -40,8 +42,10 @@ def canvas_description(view: Any, what: str) -> ViewDescription:
     """:func:`describe` for what needs frames (a canvas view); a TypeError for a bar chart."""
     d = describe(view)
     if d.spec is None:
-        raise TypeError(f"{what} needs a view that shows frames (Heatmap, HeadGrid, ImageOverlay, "
-                        f"WeightsView or Explorer); {d.name} is a bar chart")
+        raise TypeError(
+            f"{what} needs a view that shows frames (Heatmap, HeadGrid, ImageOverlay, "
+            f"WeightsView or Explorer); {d.name} is a bar chart"
+        )
     return d
 
 
@@ -79,21 +83,27 @@ def view_figure(view: Any, *, axes: bool = True, pixels_per_cell: int = 1) -> Fi
     scale = d.spec.scale
     if not axes:
         fr = view_frame(d.cap, d.spec, d.selection)
-        return bare_figure(fr, colormap=colormap, scale=scale, pixels_per_cell=pixels_per_cell,
-                           **_sent_range(fr, scale))
+        return bare_figure(
+            fr, colormap=colormap, scale=scale, pixels_per_cell=pixels_per_cell, **_sent_range(fr, scale)
+        )
     if d.kind == "headgrid":
         frames = view_panels(d.cap, d.spec, d.selection)
         heads = max(int(f.selection["head"]) for f in frames) + 1
         # each thumbnail is quantized over its own range, as the widget sends it
-        return frames_grid(frames, colormap=colormap, scale="linear", shared=False,
-                           cols=min(heads, 6) if d.spec.mode == "layer" else heads,
-                           titles=[f"L{d.cap.layers.index(f.selection['layer'])} H{f.selection['head']}"
-                                   for f in frames],
-                           suptitle=f"{frames[0].title.split(' · ')[0]} · all heads")
+        return frames_grid(
+            frames,
+            colormap=colormap,
+            scale="linear",
+            shared=False,
+            cols=min(heads, 6) if d.spec.mode == "layer" else heads,
+            titles=[f"L{d.cap.layers.index(f.selection['layer'])} H{f.selection['head']}" for f in frames],
+            suptitle=f"{frames[0].title.split(' · ')[0]} · all heads",
+        )
     fr = view_frame(d.cap, d.spec, d.selection)
     if d.kind == "overlay":
-        return overlay_figure(fr, d.image, colormap=colormap, scale=scale, alpha=d.opacity,
-                              **_sent_range(fr, scale))
+        return overlay_figure(
+            fr, d.image, colormap=colormap, scale=scale, alpha=d.opacity, **_sent_range(fr, scale)
+        )
     return frame_figure(fr, colormap=colormap, scale=scale, **_sent_range(fr, scale))
 
 
@@ -106,8 +116,9 @@ def _sent_range(fr, scale: str) -> dict:
     return {"vmin": lo, "vmax": hi}
 
 
-def save_view(view: Any, path: str | os.PathLike, dpi: int = 150, *, axes: bool = True,
-              pixels_per_cell: int = 1) -> str:
+def save_view(
+    view: Any, path: str | os.PathLike, dpi: int = 150, *, axes: bool = True, pixels_per_cell: int = 1
+) -> str:
     """Save what a view shows as PNG, PDF or SVG (by extension).
 
     Parameters

@@ -22,10 +22,15 @@ from __future__ import annotations
 from .eeg import eeg_dashboard
 from .gallery import export_gallery
 from .summary import attention_summary
-from .weights import (inter_group, intra_group, layer_weight_comparison, layer_weight_heatmap,
-                      temporal_heatmap)
+from .weights import inter_group, intra_group, layer_weight_comparison, layer_weight_heatmap, temporal_heatmap
 
 __all__ = [
-    "layer_weight_heatmap", "layer_weight_comparison", "temporal_heatmap", "intra_group",
-    "inter_group", "attention_summary", "eeg_dashboard", "export_gallery",
+    "attention_summary",
+    "eeg_dashboard",
+    "export_gallery",
+    "inter_group",
+    "intra_group",
+    "layer_weight_comparison",
+    "layer_weight_heatmap",
+    "temporal_heatmap",
 ]

@@ -11,13 +11,13 @@ Every panel is a frame from :func:`attnwidget.frame`.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
 from .._frame import Frame, frame
-from ..store import Capture
 from ..figures._draw import check_style, class_name, colorbar, draw_frame, new_figure, text_label
+from ..store import Capture
 
 __all__ = ["eeg_dashboard"]
 
@@ -44,7 +44,7 @@ def eeg_dashboard(cap: Capture, epoch_layer: int | str, channel_layer: int | str
                   epochs: Sequence[int] | None = None, channel_names: Sequence[str] | None = None,
                   epoch_labels: Sequence | None = None, epoch_predictions: Sequence | None = None,
                   class_names: dict | None = None, head: int | str = "mean", step: int = 0,
-                  max_channels: int = 3, colormap: str = "viridis") -> Figure:
+                  max_channels: int = 3, colormap: str = "viridis") -> Figure:  # fmt: skip
     """Inter-epoch attention on top; channel and temporal attention of chosen epochs below.
 
     Parameters
@@ -98,10 +98,18 @@ def eeg_dashboard(cap: Capture, epoch_layer: int | str, channel_layer: int | str
             cname = cap.site_name(channel_layer)
             per = _samples(cap, cname, step) // rec
             if per != n_ep:
-                raise ValueError(f"channel site {cname!r} holds {per * rec} samples; expected "
-                                 f"recordings x epochs = {rec} x {n_ep}")
-            fr = frame(cap, cname, head=head, sample=sample * n_ep + e, step=step,
-                       tokens=list(channel_names) if channel_names else None)
+                raise ValueError(
+                    f"channel site {cname!r} holds {per * rec} samples; expected "
+                    f"recordings x epochs = {rec} x {n_ep}"
+                )
+            fr = frame(
+                cap,
+                cname,
+                head=head,
+                sample=sample * n_ep + e,
+                step=step,
+                tokens=list(channel_names) if channel_names else None,
+            )
             row.append((fr, f"epoch {e} · channels"))
         if temporal_layer is not None:
             tname = cap.site_name(temporal_layer)
@@ -110,7 +118,11 @@ def eeg_dashboard(cap: Capture, epoch_layer: int | str, channel_layer: int | str
             for c in chans:
                 idx = (sample * n_ep + e) * per + (c or 0)
                 fr = frame(cap, tname, head=head, sample=idx, step=step)
-                who = "" if c is None else f" · {channel_names[c] if channel_names and c < len(channel_names) else f'channel {c}'}"
+                who = (
+                    ""
+                    if c is None
+                    else f" · {channel_names[c] if channel_names and c < len(channel_names) else f'channel {c}'}"
+                )
                 row.append((fr, f"epoch {e}{who} · time"))
         rows.append(row)
 

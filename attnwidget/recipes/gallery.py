@@ -32,21 +32,37 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from .._names import (ExportError, check_folder, clean_stale_temporaries, fold, make_folder,
-                      remove_folders, unique_names, write_into)
+from .._names import (
+    ExportError,
+    check_folder,
+    clean_stale_temporaries,
+    fold,
+    make_folder,
+    remove_folders,
+    unique_names,
+    write_into,
+)
 from .._names import advice as _advice
 from .._names import safe_name as _safe_name
-from ..store import Capture
-from ..figures._draw import FORMATS, class_name, save_figure
 from ..errors import NoLabelsError, check_head
+from ..figures._draw import FORMATS, class_name, save_figure
 from ..figures.grid import head_grid
 from ..figures.heatmap import heatmap
+from ..store import Capture
 from .summary import attention_summary
-from .weights import (WEIGHT_AXES, class_labels, inter_group, intra_group, layer_weight_comparison,
-                      layer_weight_heatmap, temporal_heatmap)
+from .weights import (
+    WEIGHT_AXES,
+    class_labels,
+    inter_group,
+    intra_group,
+    layer_weight_comparison,
+    layer_weight_heatmap,
+    temporal_heatmap,
+)
 
 __all__ = ["plan_gallery", "export_gallery", "Job", "safe_name", "class_file_names"]
 
@@ -110,11 +126,15 @@ def _check_label(cap: Capture, label: Any, kept: list, class_names: dict | None)
     """Raise a clear error unless ``label`` keeps samples or has statistics in the capture."""
     known = kept + [c for c in cap.classes(kept=False) if c not in kept]
     if not known:
-        raise NoLabelsError(f"cannot show class {label!r}: this capture has no labels and no class "
-                         "statistics; collect it with aw.collect(..., labels=...)")
+        raise NoLabelsError(
+            f"cannot show class {label!r}: this capture has no labels and no class "
+            "statistics; collect it with aw.collect(..., labels=...)"
+        )
     if label not in known:
-        raise ValueError(f"unknown class {label!r}; classes are: "
-                         + ", ".join(f"{c} ({class_name(c, class_names)})" for c in known))
+        raise ValueError(
+            f"unknown class {label!r}; classes are: "
+            + ", ".join(f"{c} ({class_name(c, class_names)})" for c in known)
+        )
 
 
 def _stats_step(cap: Capture, site: str) -> tuple[int | None, list]:
@@ -142,8 +162,8 @@ def _weight_classes(cap: Capture, site: str, kept_classes: list, label: Any) -> 
     return (streamed, streamed) if streamed else ([None], [None])
 
 
-def _stats_jobs(cap: Capture, site: str, head: Any, label: Any, class_names: dict | None,
-                fmt: str, fig_job: Callable, means: bool = True) -> list[Job]:
+def _stats_jobs(cap: Capture, site: str, head: Any, label: Any, class_names: dict | None, fmt: str,
+                fig_job: Callable, means: bool = True) -> list[Job]:  # fmt: skip
     """A site's class-mean figures (``means``) and, without ``label``, each class minus the first.
 
     Classes are those of :meth:`attnwidget.Capture.classes` that the site has
@@ -157,29 +177,46 @@ def _stats_jobs(cap: Capture, site: str, head: Any, label: Any, class_names: dic
     stem = f"layer_{cap.layers.index(site)}_{safe_name(site)}"
     file_names = class_file_names(cap.classes(kept=False), class_names)  # the same name in every export
     names = [file_names[c] for c in classes]
-    jobs = [fig_job(f"class_mean_{stem}_{n}.{fmt}",
-                    lambda c=c: heatmap(cap, site, head=head, step=step, stat="mean", label=c))
-            for c, n in zip(classes, names) if means]
+    jobs = [
+        fig_job(
+            f"class_mean_{stem}_{n}.{fmt}",
+            lambda c=c: heatmap(cap, site, head=head, step=step, stat="mean", label=c),
+        )
+        for c, n in zip(classes, names)
+        if means
+    ]
     if label is None:
-        jobs += [fig_job(f"class_difference_{stem}_{n}_minus_{names[0]}.{fmt}",
-                         lambda c=c: heatmap(cap, site, head=head, step=step, difference=(c, classes[0])))
-                 for c, n in zip(classes[1:], names[1:])]
+        jobs += [
+            fig_job(
+                f"class_difference_{stem}_{n}_minus_{names[0]}.{fmt}",
+                lambda c=c: heatmap(cap, site, head=head, step=step, difference=(c, classes[0])),
+            )
+            for c, n in zip(classes[1:], names[1:])
+        ]
     if len(cap.stats[site]) > 1:  # statistics at several steps (diffusion, generation): walk them
         from ..figures.animate import animate
-        jobs += [Job(f"class_mean_steps_{stem}_{n}.gif",
-                     lambda path, c=c: animate(cap, path, layer=site, head=head, stat="mean", label=c))
-                 for c, n in zip(classes, names)]
+
+        jobs += [
+            Job(
+                f"class_mean_steps_{stem}_{n}.gif",
+                lambda path, c=c: animate(cap, path, layer=site, head=head, stat="mean", label=c),
+            )
+            for c, n in zip(classes, names)
+        ]
         if label is None:
-            jobs += [Job(f"class_difference_steps_{stem}_{n}_minus_{names[0]}.gif",
-                         lambda path, c=c: animate(cap, path, layer=site, head=head,
-                                                   difference=(c, classes[0])))
-                     for c, n in zip(classes[1:], names[1:])]
+            jobs += [
+                Job(
+                    f"class_difference_steps_{stem}_{n}_minus_{names[0]}.gif",
+                    lambda path, c=c: animate(cap, path, layer=site, head=head, difference=(c, classes[0])),
+                )
+                for c, n in zip(classes[1:], names[1:])
+            ]
     return jobs
 
 
 def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, head: int | str = "mean",
-                 label: Any = None, class_names: dict | None = None, fmt: str = "png",
-                 dpi: int = 150, sample: int | str = 0, raw: bool = False) -> list[Job]:
+                 label: Any = None, class_names: dict | None = None, fmt: str = "png", dpi: int = 150,
+                 sample: int | str = 0, raw: bool = False) -> list[Job]:  # fmt: skip
     """The files :func:`export_gallery` would write, in order (nothing is drawn yet).
 
     Parameters are those of :func:`export_gallery`. The class-statistics
@@ -215,53 +252,88 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
             for c in site_classes:
                 cname = file_names[c]
                 if kind == "other":
-                    jobs.append(fig_job(
-                        f"weights_layer_{i}_{safe_name(site)}_{cname}.{fmt}",
-                        lambda s=site, c=c: heatmap(cap, s, head=head, sample="mean", label=c)))
+                    jobs.append(
+                        fig_job(
+                            f"weights_layer_{i}_{safe_name(site)}_{cname}.{fmt}",
+                            lambda s=site, c=c: heatmap(cap, s, head=head, sample="mean", label=c),
+                        )
+                    )
                     continue
                 stem, draw = _WEIGHT_FIGURES[kind]
-                jobs.append(fig_job(f"{stem}_{cname}{tag}.{fmt}",
-                                    lambda s=site, c=c, d=draw: d(cap, s, label=c, class_names=class_names)))
+                jobs.append(
+                    fig_job(
+                        f"{stem}_{cname}{tag}.{fmt}",
+                        lambda s=site, c=c, d=draw: d(cap, s, label=c, class_names=class_names),
+                    )
+                )
             if kind == "layer_weights" and site_classes:
-                jobs.append(fig_job(f"layer_weight_comparison{tag}.{fmt}",
-                                    lambda s=site, cs=site_classes: layer_weight_comparison(
-                                        cap, s, labels=cs, class_names=class_names)))
+                jobs.append(
+                    fig_job(
+                        f"layer_weight_comparison{tag}.{fmt}",
+                        lambda s=site, cs=site_classes: layer_weight_comparison(
+                            cap, s, labels=cs, class_names=class_names
+                        ),
+                    )
+                )
             # class differences (and, beside kept samples, the data set's class means)
-            jobs.extend(_stats_jobs(cap, site, head, label, class_names, fmt, fig_job,
-                                    means=bool(cap.steps_of(site))))
+            jobs.extend(
+                _stats_jobs(cap, site, head, label, class_names, fmt, fig_job, means=bool(cap.steps_of(site)))
+            )
 
     lab = label  # attention figures show one sample of the class (or of all samples)
     for site in attention:
         i = cap.layers.index(site)
         stem = f"layer_{i}_{safe_name(site)}"
         if classes:  # figures of kept samples; none for a class that has statistics alone
-            jobs.append(fig_job(f"heatmap_{stem}.{fmt}",
-                                lambda s=site: heatmap(cap, s, head=head, sample=sample, label=lab)))
+            jobs.append(
+                fig_job(
+                    f"heatmap_{stem}.{fmt}",
+                    lambda s=site: heatmap(cap, s, head=head, sample=sample, label=lab),
+                )
+            )
             if (cap.num_heads(site) or 0) > 1:
-                jobs.append(fig_job(f"multihead_{stem}.{fmt}",
-                                    lambda s=site: head_grid(cap, s, sample=sample, label=lab)))
+                jobs.append(
+                    fig_job(
+                        f"multihead_{stem}.{fmt}", lambda s=site: head_grid(cap, s, sample=sample, label=lab)
+                    )
+                )
             if len(cap.steps_of(site)) > 1:
                 from ..figures.animate import animate
-                jobs.append(Job(f"steps_{stem}.gif",
-                                lambda path, s=site: animate(cap, path, layer=s, head=head,
-                                                             sample=sample, label=lab)))
+
+                jobs.append(
+                    Job(
+                        f"steps_{stem}.gif",
+                        lambda path, s=site: animate(cap, path, layer=s, head=head, sample=sample, label=lab),
+                    )
+                )
         jobs.extend(_stats_jobs(cap, site, head, label, class_names, fmt, fig_job))
     # a decoder's summary: the last cross- and self-attention among the sites asked for
     crosses = [n for n in attention if cap.kinds[n] == "cross"]
     selfs = [n for n in attention if cap.kinds[n] == "self"]
     if crosses and classes:
-        jobs.append(fig_job(f"attention_summary.{fmt}",
-                            lambda: attention_summary(cap, crosses[-1], selfs[-1] if selfs else None,
-                                                      sample=sample, label=lab)))
+        jobs.append(
+            fig_job(
+                f"attention_summary.{fmt}",
+                lambda: attention_summary(
+                    cap, crosses[-1], selfs[-1] if selfs else None, sample=sample, label=lab
+                ),
+            )
+        )
     if raw:
-        from ..figures.arrays import npy_name, stats_npy_arrays
         import numpy as np
+
+        from ..figures.arrays import npy_name, stats_npy_arrays
+
         for site in names:
             i = cap.layers.index(site)
             steps = cap.steps_of(site)
             for st in steps:
-                jobs.append(Job(npy_name(i, site, st if len(steps) > 1 else None),
-                                lambda path, s=site, st=st: np.save(path, cap.get(s, st))))
+                jobs.append(
+                    Job(
+                        npy_name(i, site, st if len(steps) > 1 else None),
+                        lambda path, s=site, st=st: np.save(path, cap.get(s, st)),
+                    )
+                )
             for filename, a in stats_npy_arrays(cap, site):
                 jobs.append(Job(filename, lambda path, a=a: np.save(path, a)))
         jobs.append(Job("capture.npz", lambda path: cap.save(path)))
@@ -275,7 +347,7 @@ def export_gallery(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int
                    head: int | str = "mean", label: Any = None, class_names: dict | None = None,
                    fmt: str = "png", dpi: int = 150, sample: int | str = 0, raw: bool = False,
                    progress: bool = True, overwrite: bool = False,
-                   protect: Sequence[str | os.PathLike] = ()) -> list[str]:
+                   protect: Sequence[str | os.PathLike] = ()) -> list[str]:  # fmt: skip
     """Write every figure for a capture into a folder.
 
     Nothing is written before the folder is checked (it is not a file, and
@@ -327,8 +399,17 @@ def export_gallery(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int
         (an ``OSError``) the folder cannot be used or a write failed; its
         message says which file, why, and how many were written whole.
     """
-    jobs = plan_gallery(cap, layers=layers, head=head, label=label, class_names=class_names,
-                        fmt=fmt, dpi=dpi, sample=sample, raw=raw)
+    jobs = plan_gallery(
+        cap,
+        layers=layers,
+        head=head,
+        label=label,
+        class_names=class_names,
+        fmt=fmt,
+        dpi=dpi,
+        sample=sample,
+        raw=raw,
+    )
     out = os.fspath(out)
     check_folder(out, [j.filename for j in jobs], overwrite=overwrite, protect=protect)
     created = make_folder(out)
@@ -344,9 +425,11 @@ def export_gallery(cap: Capture, out: str | os.PathLike, *, layers: Sequence[int
                 except ExportError:
                     raise
                 except OSError as e:
-                    raise ExportError(f"could not write {job.filename!r} in {out!r}: {e.strerror or e} "
-                                      f"({len(written)} of {len(jobs)} files written whole before it); "
-                                      f"{_advice(e)}") from e
+                    raise ExportError(
+                        f"could not write {job.filename!r} in {out!r}: {e.strerror or e} "
+                        f"({len(written)} of {len(jobs)} files written whole before it); "
+                        f"{_advice(e)}"
+                    ) from e
     except BaseException:
         if not written:
             remove_folders(created)  # nothing written: leave no empty folder behind either

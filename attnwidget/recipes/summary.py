@@ -14,8 +14,8 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from .._frame import frame
-from ..store import Capture
 from ..figures._draw import check_style, color_range, colorbar, draw_frame, new_figure, text_label
+from ..store import Capture
 
 __all__ = ["attention_summary", "default_pair"]
 
@@ -28,10 +28,9 @@ def default_pair(cap: Capture) -> tuple[str | None, str | None]:
 
 
 def attention_summary(cap: Capture, cross_layer: int | str | None = None,
-                      self_layer: int | str | None = None, *, sample: int | str = 0,
-                      label: Any = None, step: int = 0, tokens: Any = None,
-                      heads: bool = True, colormap: str = "viridis",
-                      scale: str = "linear") -> Figure:
+                      self_layer: int | str | None = None, *, sample: int | str = 0, label: Any = None,
+                      step: int = 0, tokens: Any = None, heads: bool = True, colormap: str = "viridis",
+                      scale: str = "linear") -> Figure:  # fmt: skip
     """Cross- and self-attention side by side (head mean), and the heads of the first.
 
     Parameters
@@ -76,10 +75,11 @@ def attention_summary(cap: Capture, cross_layer: int | str | None = None,
     span = cols // len(top)
     top_axes = []
     for i, (s, fr) in enumerate(zip(sites, top)):
-        ax = fig.add_subplot(gs[0, i * span:(i + 1) * span])
+        ax = fig.add_subplot(gs[0, i * span : (i + 1) * span])
         what = "cross-attention" if cap.kinds[s] == "cross" else "self-attention"
-        _, lo, hi = draw_frame(ax, fr, colormap=colormap, scale=scale,
-                               title=f"{what} · {fr.title}", aspect="auto")
+        _, lo, hi = draw_frame(
+            ax, fr, colormap=colormap, scale=scale, title=f"{what} · {fr.title}", aspect="auto"
+        )
         colorbar(fig, ax, lo, hi, colormap=colormap, scale=scale)
         top_axes.append(ax)
     if head_frames:
@@ -88,13 +88,19 @@ def attention_summary(cap: Capture, cross_layer: int | str | None = None,
         axs = []
         for h, fr in enumerate(head_frames):
             r, c = divmod(h, hcols)
-            ax = fig.add_subplot(gs[1 + r, c * hspan:(c + 1) * hspan])
-            draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=lo, vmax=hi,
-                       title=f"head {h}", max_ticks=12)
+            ax = fig.add_subplot(gs[1 + r, c * hspan : (c + 1) * hspan])
+            draw_frame(
+                ax, fr, colormap=colormap, scale=scale, vmin=lo, vmax=hi, title=f"head {h}", max_ticks=12
+            )
             ax.set_xlabel("")
             ax.set_ylabel("")
             axs.append(ax)
         colorbar(fig, axs, lo, hi, colormap=colormap, scale=scale)
-    fig.suptitle(text_label(f"Attention summary · sample {sample}" if sample != "mean"
-                            else "Attention summary · mean of samples"))
+    fig.suptitle(
+        text_label(
+            f"Attention summary · sample {sample}"
+            if sample != "mean"
+            else "Attention summary · mean of samples"
+        )
+    )
     return fig

@@ -20,18 +20,36 @@ bars are the mean and spread of that frame's rows).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from .._frame import frame
+from ..figures._draw import (
+    check_style,
+    class_name,
+    color_range,
+    colorbar,
+    draw_frame,
+    frame_rgb,
+    heat_size,
+    new_figure,
+    text_label,
+)
 from ..store import Capture, site_arg
-from ..figures._draw import (check_style, class_name, color_range, colorbar, draw_frame, frame_rgb,
-                    heat_size, new_figure, text_label)
 
-__all__ = ["layer_weight_heatmap", "layer_weight_comparison", "temporal_heatmap",
-           "intra_group", "inter_group", "find_sites", "class_labels", "WEIGHT_AXES"]
+__all__ = [
+    "layer_weight_heatmap",
+    "layer_weight_comparison",
+    "temporal_heatmap",
+    "intra_group",
+    "inter_group",
+    "find_sites",
+    "class_labels",
+    "WEIGHT_AXES",
+]
 
 # axis names of the tapped sites each figure here draws
 WEIGHT_AXES = {
@@ -60,13 +78,17 @@ def _site(cap: Capture, layer, what: str) -> str:
     if layer is not None:
         name = cap.site_name(layer)
         if tuple(cap.axes[name]) != WEIGHT_AXES[what]:
-            raise ValueError(f"site {name!r} has axes {cap.axes[name]}, but this figure "
-                             f"draws a site with axes {WEIGHT_AXES[what]}")
+            raise ValueError(
+                f"site {name!r} has axes {cap.axes[name]}, but this figure "
+                f"draws a site with axes {WEIGHT_AXES[what]}"
+            )
         return name
     found = find_sites(cap, what)
     if not found:
-        raise ValueError(f"this capture has no site with axes {WEIGHT_AXES[what]} "
-                         f"(sites: {', '.join(f'{n} {cap.axes[n]}' for n in cap.layers)})")
+        raise ValueError(
+            f"this capture has no site with axes {WEIGHT_AXES[what]} "
+            f"(sites: {', '.join(f'{n} {cap.axes[n]}' for n in cap.layers)})"
+        )
     return found[0]
 
 
@@ -87,11 +109,10 @@ def _class_title(what: str, label, class_names, n: int) -> str:
     return f"{what} · {who} (n={n})"
 
 
-def layer_weight_heatmap(cap: Capture, layer: int | str | None = None, *,
-                         site: int | str | None = None, label: Any = None,
-                         class_names: dict | None = None, num_runs: int | None = None,
+def layer_weight_heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | None = None,
+                         label: Any = None, class_names: dict | None = None, num_runs: int | None = None,
                          step: int = 0, colormap: str = "YlOrRd", scale: str = "linear",
-                         vmin: float | None = None, vmax: float | None = None) -> Figure:
+                         vmin: float | None = None, vmax: float | None = None) -> Figure:  # fmt: skip
     """Layer weights of one class: one row per sample, one column per SSL layer.
 
     Parameters
@@ -114,22 +135,29 @@ def layer_weight_heatmap(cap: Capture, layer: int | str | None = None, *,
     matplotlib.figure.Figure
     """
     name = _site(cap, site_arg(site, layer, None, "layer_weight_heatmap()"), "layer_weights")
-    fr = frame(cap, name, sample="mean", label=label, step=step,
-               region=None if num_runs is None else (0, int(num_runs), 0, 10**9))
+    fr = frame(
+        cap,
+        name,
+        sample="mean",
+        label=label,
+        step=step,
+        region=None if num_runs is None else (0, int(num_runs), 0, 10**9),
+    )
     fig = new_figure(*heat_size(*fr.shape, base=5.0))
     ax = fig.add_subplot()
-    title = _class_title("Layer weights", label, class_names, _class_size(cap, name, label, step, fr.shape[0]))
+    title = _class_title(
+        "Layer weights", label, class_names, _class_size(cap, name, label, step, fr.shape[0])
+    )
     _, lo, hi = draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax, title=title)
     ax.set_xlabel("SSL layer")
     colorbar(fig, ax, lo, hi, colormap=colormap, scale=scale, label="weight")
     return fig
 
 
-def layer_weight_comparison(cap: Capture, layer: int | str | None = None, *,
-                            site: int | str | None = None,
+def layer_weight_comparison(cap: Capture, layer: int | str | None = None, *, site: int | str | None = None,
                             labels: Sequence | None = None, class_names: dict | None = None,
-                            num_runs: int | None = None, step: int = 0,
-                            colormap: str = "YlOrRd", scale: str = "linear") -> Figure:
+                            num_runs: int | None = None, step: int = 0, colormap: str = "YlOrRd",
+                            scale: str = "linear") -> Figure:  # fmt: skip
     """The classes' layer weights side by side on one colour scale, with their means.
 
     Top row: one heatmap per class (rows samples, columns SSL layers). Bottom:
@@ -160,15 +188,28 @@ def layer_weight_comparison(cap: Capture, layer: int | str | None = None, *,
     gs = fig.add_gridspec(2, n, height_ratios=[2.2, 1])
     axs = [fig.add_subplot(gs[0, i]) for i in range(n)]
     for ax, fr, lb in zip(axs, frames, labels):
-        draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=lo, vmax=hi,
-                   title=_class_title("Layer weights", lb, class_names,
-                                      _class_size(cap, name, lb, step, fr.shape[0])))
+        draw_frame(
+            ax,
+            fr,
+            colormap=colormap,
+            scale=scale,
+            vmin=lo,
+            vmax=hi,
+            title=_class_title(
+                "Layer weights", lb, class_names, _class_size(cap, name, lb, step, fr.shape[0])
+            ),
+        )
         ax.set_xlabel("SSL layer")
     colorbar(fig, axs, lo, hi, colormap=colormap, scale=scale, label="weight")
     mean_ax = fig.add_subplot(gs[1, :])
     for fr, lb in zip(frames, labels):
-        mean_ax.plot(np.arange(fr.shape[1]), fr.values.mean(axis=0), marker="o", ms=3,
-                     label=text_label(class_name(lb, class_names)))
+        mean_ax.plot(
+            np.arange(fr.shape[1]),
+            fr.values.mean(axis=0),
+            marker="o",
+            ms=3,
+            label=text_label(class_name(lb, class_names)),
+        )
     mean_ax.set_xlabel("SSL layer")
     mean_ax.set_ylabel("mean weight")
     mean_ax.set_xticks(np.arange(frames[0].shape[1]))
@@ -179,11 +220,10 @@ def layer_weight_comparison(cap: Capture, layer: int | str | None = None, *,
     return fig
 
 
-def temporal_heatmap(cap: Capture, layer: int | str | None = None, *,
-                     site: int | str | None = None, label: Any = None,
-                     sample: int | str = "mean", class_names: dict | None = None,
+def temporal_heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | None = None,
+                     label: Any = None, sample: int | str = "mean", class_names: dict | None = None,
                      step: int = 0, colormap: str = "viridis", scale: str = "linear",
-                     vmin: float | None = None, vmax: float | None = None) -> Figure:
+                     vmin: float | None = None, vmax: float | None = None) -> Figure:  # fmt: skip
     """Temporal attention: SSL layers down, time frames across (mean of the class).
 
     Parameters
@@ -209,19 +249,26 @@ def temporal_heatmap(cap: Capture, layer: int | str | None = None, *,
     ax = fig.add_subplot()
     one = sample != "mean" and not cap.is_stats_only(name, step)  # statistics alone: the class mean
     what = f"Temporal attention, sample {sample}" if one else "Temporal attention"
-    _, lo, hi = draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax,
-                           title=_class_title(what, label, class_names, n), max_ticks=25)
+    _, lo, hi = draw_frame(
+        ax,
+        fr,
+        colormap=colormap,
+        scale=scale,
+        vmin=vmin,
+        vmax=vmax,
+        title=_class_title(what, label, class_names, n),
+        max_ticks=25,
+    )
     ax.set_xlabel("time frame")
     ax.set_ylabel("SSL layer")
     colorbar(fig, ax, lo, hi, colormap=colormap, scale=scale)
     return fig
 
 
-def intra_group(cap: Capture, layer: int | str | None = None, *,
-                site: int | str | None = None, label: Any = None,
-                class_names: dict | None = None, step: int = 0, colormap: str = "viridis",
-                scale: str = "linear", vmin: float | None = None,
-                vmax: float | None = None) -> Figure:
+def intra_group(cap: Capture, layer: int | str | None = None, *, site: int | str | None = None,
+                label: Any = None, class_names: dict | None = None, step: int = 0,
+                colormap: str = "viridis", scale: str = "linear", vmin: float | None = None,
+                vmax: float | None = None) -> Figure:  # fmt: skip
     """Intra-group weights: groups down, layers within a group across (class mean).
 
     Parameters
@@ -241,22 +288,35 @@ def intra_group(cap: Capture, layer: int | str | None = None, *,
     n = _class_size(cap, name, label, step)
     fig = new_figure(5.5, 1.2 + 0.45 * fr.shape[0] + 1.2)
     ax = fig.add_subplot()
-    _, lo, hi = draw_frame(ax, fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax,
-                           title=_class_title("Intra-group weights", label, class_names, n))
+    _, lo, hi = draw_frame(
+        ax,
+        fr,
+        colormap=colormap,
+        scale=scale,
+        vmin=vmin,
+        vmax=vmax,
+        title=_class_title("Intra-group weights", label, class_names, n),
+    )
     # the weights are few: print each cell's value on it
     for (i, j), v in np.ndenumerate(fr.values):
-        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                color="white" if (v - lo) < 0.5 * (hi - lo) else "black")
+        ax.text(
+            j,
+            i,
+            f"{v:.2f}",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if (v - lo) < 0.5 * (hi - lo) else "black",
+        )
     ax.set_xlabel("layer within group")
     ax.set_ylabel("group")
     colorbar(fig, ax, lo, hi, colormap=colormap, scale=scale, label="weight")
     return fig
 
 
-def inter_group(cap: Capture, layer: int | str | None = None, *,
-                site: int | str | None = None, label: Any = None,
-                class_names: dict | None = None, step: int = 0,
-                colormap: str = "viridis", scale: str = "linear") -> Figure:
+def inter_group(cap: Capture, layer: int | str | None = None, *, site: int | str | None = None,
+                label: Any = None, class_names: dict | None = None, step: int = 0,
+                colormap: str = "viridis", scale: str = "linear") -> Figure:  # fmt: skip
     """Inter-group weights as bars: mean weight of each group over the class, with spread.
 
     Bars are coloured by their height with the same table as the heatmaps.
@@ -285,8 +345,7 @@ def inter_group(cap: Capture, layer: int | str | None = None, *,
     fig = new_figure(1.6 + 0.7 * len(mean), 4.2)
     ax = fig.add_subplot()
     x = np.arange(len(mean))
-    ax.bar(x, mean, yerr=std if n > 1 else None, color=colours,
-           edgecolor="black", linewidth=0.6, capsize=3)
+    ax.bar(x, mean, yerr=std if n > 1 else None, color=colours, edgecolor="black", linewidth=0.6, capsize=3)
     ax.set_xticks(x)
     ax.set_xticklabels([text_label(s) for s in fr.col_labels])
     ax.set_xlabel("group")

@@ -6,6 +6,13 @@ so that validation (and its error messages) lives in one place and
 computed by :mod:`attnwidget._view_state`, the function the standalone page
 calls too, and what a capture holds is asked of the capture itself.
 
+Every view and the explorer can be given another capture while it is open
+(``view.capture = new_cap``, or ``view.update(new_cap)``), or the same one
+grown (``aw.record`` appends a step per record): :func:`carry_selection`
+says what the selection becomes (the same site by name, a head the site
+still has, the step clamped...), :func:`apply_selection` sets it, and the
+view draws once, at the end.
+
 Captures from ``aw.collect(..., keep="stats"|"both")`` carry per-class
 statistics (``cap.stats``). A site with statistics and no per-sample arrays
 ("stats-only") has its shapes, heads and classes read from the statistics,
@@ -22,19 +29,45 @@ capture use for the same condition.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import traitlets as t
 
 from .. import wire
+from .._record import Recorder
 from .._view_state import SELECTION, frame_args
 from ..colormaps import COLORMAPS
-from ..errors import (SelectionError, check_head, no_labels, sample_out_of_range, site_out_of_range,
-                      unknown_site)
+from ..errors import (
+    SelectionError,
+    check_head,
+    no_labels,
+    sample_out_of_range,
+    site_out_of_range,
+    unknown_site,
+)
 from ..store import FIELDS, Capture, site_arg
 
-__all__ = ["Selection", "check_kwargs", "check_capture", "take_site", "colormap_trait", "scale_trait"]
+__all__ = [
+    "Selection",
+    "check_kwargs",
+    "check_capture",
+    "take_site",
+    "colormap_trait",
+    "scale_trait",
+    "carry_selection",
+    "apply_selection",
+    "recorder_of",
+    "KEEP",
+]
+
+#: ``update(cap, tokens=KEEP)``: keep the tokens the view was given
+KEEP: Any = type("Keep", (), {"__repr__": lambda self: "KEEP"})()
+
+#: the order :func:`apply_selection` sets the traits in: each validator sees the values it depends on
+APPLY_ORDER = ("layer", "step", "head", "label", "difference", "sample", "stat")
 
 
 def _plain(value):
@@ -43,21 +76,38 @@ def _plain(value):
 
 def colormap_trait(default: str = "viridis"):
     """A synced colormap name, one of :data:`attnwidget.colormaps.COLORMAPS`."""
-    return t.Enum(list(COLORMAPS), default_value=default,
-                  help="colormap: " + ", ".join(COLORMAPS)).tag(sync=True)
+    return t.Enum(list(COLORMAPS), default_value=default, help="colormap: " + ", ".join(COLORMAPS)).tag(
+        sync=True
+    )
 
 
 def scale_trait():
     """A synced colour scale, ``"linear"`` or ``"log"``."""
-    return t.Enum(list(wire.SCALES), default_value="linear",
-                  help="colour scale: 'linear' or 'log'").tag(sync=True)
+    return t.Enum(list(wire.SCALES), default_value="linear", help="colour scale: 'linear' or 'log'").tag(
+        sync=True
+    )
+
+
+def recorder_of(source: Any) -> Recorder | None:
+    """``source`` if it is an ``aw.record`` recorder (a view given one follows it), else None."""
+    return source if isinstance(source, Recorder) else None
 
 
 def check_capture(cap: Any) -> Capture:
-    """Return ``cap`` if it is a Capture, else raise a TypeError saying how to get one."""
+    """Return ``cap`` if it is a Capture (a recorder's capture for a recorder), else raise a
+    TypeError saying how to get one."""
+    if isinstance(cap, Recorder):
+        if not cap.capture.layers:
+            raise ValueError(
+                "this recorder has recorded nothing yet (it was made with start=False): call "
+                "rec.record() once, or wait for its first record, then show it"
+            )
+        cap = cap.capture
     if not isinstance(cap, Capture):
-        raise TypeError(f"expected an attnwidget Capture (from aw.capture(model) or aw.load(path)), "
-                        f"not {type(cap).__name__}")
+        raise TypeError(
+            f"expected an attnwidget Capture (from aw.capture(model), aw.load(path) or "
+            f"aw.record(...).capture), not {type(cap).__name__}"
+        )
     if not cap.layers:
         raise ValueError("this capture holds no sites: run the model inside `with aw.capture(model)` first")
     return cap
@@ -76,8 +126,102 @@ def check_kwargs(cls: type, kwargs: dict, extra: tuple[str, ...] = ()) -> None:
     allowed -= {"comm", "keys", "log", "tabbable", "tooltip"}
     for key in kwargs:
         if key not in allowed:
-            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {key!r}; "
-                            f"it accepts: {', '.join(sorted(allowed))}")
+            raise TypeError(
+                f"{cls.__name__}() got an unexpected keyword argument {key!r}; "
+                f"it accepts: {', '.join(sorted(allowed))}"
+            )
+
+
+def _family(kind: str) -> str:
+    return "weights" if kind == "weights" else "attention"
+
+
+def carry_selection(
+    old: Capture, new: Capture, selection: dict, *, seen_steps: int | None = None, follow: bool = False
+) -> dict:
+    """The selection that shows on ``new`` what ``selection`` showed on ``old``, where it still exists.
+
+    ``old`` and ``new`` may be one capture that grew. The site is found by
+    name (else the first site of the same family, attention or weights,
+    else the first); an index of a head the new site lacks becomes
+    ``"mean"``; a class or class pair the new capture lacks is dropped; a
+    sample index past the class's samples is clamped to the last (``"mean"``
+    where none is kept); the step is clamped to the new steps.
+
+    Parameters
+    ----------
+    old, new : Capture
+    selection : dict
+        The :data:`~attnwidget._view_state.SELECTION` values shown on ``old``.
+    seen_steps : int, optional
+        How many steps the view last saw (default ``old.steps``; pass it when
+        ``new`` is ``old`` grown in place).
+    follow : bool
+        A selection on the last step seen moves to the new last step (a live
+        view keeps showing the newest record).
+
+    Returns
+    -------
+    dict
+        Values every validator of the new capture accepts.
+    """
+    sel = dict(selection)
+    layer = sel["layer"]
+    name = old.layers[layer] if isinstance(layer, int) and 0 <= layer < len(old.layers) else None
+    if name is not None and name in new.layers:
+        index = new.layers.index(name)
+    else:
+        family = _family(old.kinds[name]) if name is not None else "attention"
+        same = [i for i, n in enumerate(new.layers) if _family(new.kinds[n]) == family]
+        index = same[0] if same else 0
+    seen = old.steps if seen_steps is None else seen_steps
+    step = min(max(int(sel["step"]), 0), max(new.steps, 1) - 1)
+    if follow and sel["step"] >= seen - 1 and new.steps > seen:
+        step = new.steps - 1
+    head = sel["head"]
+    heads = new.num_heads(index)
+    if isinstance(head, int) and heads is not None and not 0 <= head < heads:
+        head = "mean"
+    classes = new.classes()
+    label = sel["label"]
+    if label is not None and _plain(label) not in classes:
+        label = None
+    difference = sel.get("difference")
+    if difference is not None and not all(_plain(v) in classes for v in difference):
+        difference = None
+    sample = sel["sample"]
+    if isinstance(sample, int) and not new.is_stats_only(index, step):
+        n = new.class_count(label)
+        sample = "mean" if not n else min(max(sample, 0), n - 1)
+    return {
+        "layer": index,
+        "head": head,
+        "sample": sample,
+        "label": label,
+        "step": step,
+        "stat": sel.get("stat", "mean"),
+        "difference": difference,
+    }
+
+
+def apply_selection(target: Any, selection: dict) -> None:
+    """Set a selection (from :func:`carry_selection`) on ``target``, in :data:`APPLY_ORDER`."""
+    for name in APPLY_ORDER:
+        if name in selection:
+            setattr(target, name, selection[name])
+
+
+@contextmanager
+def quiet(*parts: Any) -> Iterator[None]:
+    """Views that compute nothing on a trait change while a capture is swapped under them."""
+    before = [p.__dict__.get("_ready", True) for p in parts]
+    for p in parts:
+        p._ready = False
+    try:
+        yield
+    finally:
+        for p, was in zip(parts, before):
+            p._ready = was
 
 
 class Selection(t.HasTraits):
@@ -86,23 +230,35 @@ class Selection(t.HasTraits):
     The views' constructors take ``site=`` for ``layer=`` (see :func:`take_site`).
     """
 
-    layer = t.Union([t.Int(), t.Unicode()], default_value=0,
-                    help="site: index in cap.sites (a site name is accepted and stored as its index)"
-                    ).tag(sync=True)
-    head = t.Union([t.Int(), t.Unicode()], default_value="mean",
-                   help="head: an index, 'mean' or 'max' over heads").tag(sync=True)
-    sample = t.Union([t.Int(), t.Unicode()], default_value=0,
-                     help="sample: index among the samples of `label` (all samples when None), or 'mean'"
-                     ).tag(sync=True)
-    label = t.Any(None, allow_none=True,
-                  help="class filter: None for all samples, or one value of cap.labels").tag(sync=True)
+    layer = t.Union(
+        [t.Int(), t.Unicode()],
+        default_value=0,
+        help="site: index in cap.sites (a site name is accepted and stored as its index)",
+    ).tag(sync=True)
+    head = t.Union(
+        [t.Int(), t.Unicode()], default_value="mean", help="head: an index, 'mean' or 'max' over heads"
+    ).tag(sync=True)
+    sample = t.Union(
+        [t.Int(), t.Unicode()],
+        default_value=0,
+        help="sample: index among the samples of `label` (all samples when None), or 'mean'",
+    ).tag(sync=True)
+    label = t.Any(
+        None, allow_none=True, help="class filter: None for all samples, or one value of cap.labels"
+    ).tag(sync=True)
     step = t.Int(0, help="step: forward call (generation or diffusion step), 0-based").tag(sync=True)
-    stat = t.Enum(list(FIELDS), default_value="mean",
-                  help="class statistic shown where the frame comes from cap.stats (sample 'mean' or a "
-                       "stats-only site): 'mean', 'var', 'min' or 'max'").tag(sync=True)
-    difference = t.Any(None, allow_none=True,
-                       help="None, or a pair of class labels (a, b): show the class-difference map "
-                            "mean[a] - mean[b] (symmetric colour range)").tag(sync=True)
+    stat = t.Enum(
+        list(FIELDS),
+        default_value="mean",
+        help="class statistic shown where the frame comes from cap.stats (sample 'mean' or a "
+        "stats-only site): 'mean', 'var', 'min' or 'max'",
+    ).tag(sync=True)
+    difference = t.Any(
+        None,
+        allow_none=True,
+        help="None, or a pair of class labels (a, b): show the class-difference map "
+        "mean[a] - mean[b] (symmetric colour range)",
+    ).tag(sync=True)
 
     cap: Capture
 
@@ -121,8 +277,14 @@ class Selection(t.HasTraits):
     @t.validate("head")
     def _check_head(self, proposal):
         try:
-            return check_head(proposal["value"], self.num_heads(self.layer), self.cap.layers[self.layer],
-                              self.layer, negative=False)
+            # at construction the layer may still be the site name it was given
+            name = self.cap.site_name(self.layer)
+        except (IndexError, KeyError, TypeError):
+            return proposal["value"]  # the layer's own check says what is wrong with it
+        try:
+            return check_head(
+                proposal["value"], self.num_heads(name), name, self.cap.layers.index(name), negative=False
+            )
         except (SelectionError, ValueError) as e:
             raise t.TraitError(str(e)) from None
 
@@ -196,6 +358,61 @@ class Selection(t.HasTraits):
         if isinstance(self.head, int) and n is not None and self.head >= n:
             self.head = "mean"
 
+    # ------------------------------------------------------------ another capture
+    @property
+    def capture(self) -> Capture:
+        """The capture shown; assigning one (or a recorder) is :meth:`update` with its defaults."""
+        return self.cap
+
+    @capture.setter
+    def capture(self, cap) -> None:
+        self.update(cap)
+
+    def update(self, cap, *, tokens: Any = KEEP, follow: bool = False) -> None:
+        """Show another capture, or the same one grown, keeping the selection where it still exists.
+
+        Parameters
+        ----------
+        cap : Capture or Recorder
+            What to show (a recorder: its capture, and the view follows it).
+        tokens : optional
+            New token strings for the axes (default: keep those given before).
+        follow : bool
+            A view on the last step it saw moves to the new last step (how a
+            view follows ``aw.record`` as training goes).
+
+        The site is found again by name, a head index, class and sample where
+        the new capture still has them, the step clamped to its steps (see
+        :func:`carry_selection`); controls get the new options and ranges and
+        the view draws once.
+        """
+        recorder = recorder_of(cap)
+        new = check_capture(cap)
+        sel = carry_selection(
+            self.cap, new, self.selection(), seen_steps=self.__dict__.get("_steps_seen"), follow=follow
+        )
+        with quiet(*self._quiet_parts()):
+            self._take(new, tokens)
+            apply_selection(self, sel)
+        self._steps_seen = new.steps
+        self._taken()
+        if recorder is not None:
+            recorder.watch(self)
+
+    def _quiet_parts(self) -> list:
+        """What must compute nothing while the capture is swapped (this view and what it holds)."""
+        return [self]
+
+    def _take(self, cap: Capture, tokens: Any) -> None:
+        """Hold ``cap`` (before the selection is set on it); nothing is computed yet."""
+        self.cap = cap
+
+    def _taken(self) -> None:
+        """Draw what the new capture and selection show (once, after the swap)."""
+        refresh = getattr(self, "refresh", None)
+        if refresh is not None:
+            refresh()
+
     # ------------------------------------------------------------ what the capture holds
     def num_heads(self, layer: int | str) -> int | None:
         """Number of heads of a site, or None if it has no head axis (:meth:`Capture.num_heads`)."""
@@ -213,8 +430,9 @@ class Selection(t.HasTraits):
 
     def stats_only(self, layer: int | None = None, step: int | None = None) -> bool:
         """Whether a site (default: the selected one) has statistics but no per-sample array at a step."""
-        return self.cap.is_stats_only(self.layer if layer is None else layer,
-                                      self.step if step is None else step)
+        return self.cap.is_stats_only(
+            self.layer if layer is None else layer, self.step if step is None else step
+        )
 
     def num_samples(self, label=None) -> int:
         """Kept samples of class ``label`` (all when None); 0 where none is kept."""

@@ -14,7 +14,11 @@ Frames computed on a trait change are kept in a small per-view LRU cache
 (``FRAME_CACHE_SIZE`` entries) keyed by everything ``frame()`` reads, so
 flipping back to a layer or head shown a moment ago costs no recomputation;
 ``frame()`` itself always computes, and ``refresh()`` recomputes too (call
-it after changing the capture in place).
+it after changing the capture in place). ``view.capture = other`` (or
+``view.update(other)``) shows another capture, or the same one grown,
+keeping the selection where it still exists (see
+:meth:`~attnwidget.widgets._traits.Selection.update`); a view made from an
+``aw.record`` recorder follows it as training goes.
 """
 
 from __future__ import annotations
@@ -26,11 +30,11 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from ..colormaps import DIVERGING
 from .._frame import Frame
 from .._view_state import ViewDescription, ViewSpec, view_frame, view_state
+from ..colormaps import DIVERGING
 from ._save import Savable
-from ._traits import Selection, check_capture, check_kwargs, take_site
+from ._traits import KEEP, Selection, check_capture, check_kwargs, recorder_of, take_site
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 
@@ -51,9 +55,10 @@ class View(Savable, Selection, anywidget.AnyWidget):
 
     _frame = t.Bytes(b"", help="uint8 colour codes of the shown frame, row-major, h*w bytes").tag(sync=True)
     _frame_meta = t.Dict(help="shape, vmin, vmax, scale, axes, region, block, title, error").tag(sync=True)
-    _labels = t.Dict(default_value={"rows": [], "cols": []},
-                     help="{'rows': [...], 'cols': [...]}: labels of the shown frame; "
-                          "assigned only when they change").tag(sync=True)
+    _labels = t.Dict(
+        default_value={"rows": [], "cols": []},
+        help="{'rows': [...], 'cols': [...]}: labels of the shown frame; assigned only when they change",
+    ).tag(sync=True)
 
     #: traits (besides the selection) whose change recomputes the frame
     _redraw_on: tuple[str, ...] = ()
@@ -67,15 +72,21 @@ class View(Savable, Selection, anywidget.AnyWidget):
         take_site(type(self), kwargs)
         check_kwargs(type(self), kwargs, self._extra_kwargs)
         self._frame_cache: dict = {}
+        recorder = recorder_of(cap)
         self.cap = check_capture(cap)
         self.tokens = tokens
         self._ready = False
         super().__init__(**kwargs)
         self._ready = True
-        self.observe(self._redraw, names=["layer", "head", "sample", "label", "step", "stat",
-                                          "difference", *self._redraw_on])
+        self.observe(
+            self._redraw,
+            names=["layer", "head", "sample", "label", "step", "stat", "difference", *self._redraw_on],
+        )
         self.on_msg(self._on_message)
         self.refresh()
+        self._steps_seen = self.cap.steps
+        if recorder is not None:
+            recorder.watch(self)
 
     # the cache holds frames of one capture with one set of tokens: replacing either empties it
     @property
@@ -96,6 +107,14 @@ class View(Savable, Selection, anywidget.AnyWidget):
         self.__dict__["_tokens"] = value
         self.__dict__.get("_frame_cache", {}).clear()
 
+    def _take(self, cap, tokens) -> None:
+        self.cap = cap  # empties the frame cache
+        if tokens is not KEEP:
+            self.tokens = tokens
+
+    def _taken(self) -> None:
+        self.refresh()
+
     def notify_change(self, change) -> None:
         # one comm message per change: the changed trait's own update and the
         # frame its observers compute travel together (nested holds send once)
@@ -114,16 +133,24 @@ class View(Savable, Selection, anywidget.AnyWidget):
     def describe(self) -> ViewDescription:
         """This view as plain data, for figures and standalone pages (they read no widget)."""
         state = {k: v for k, v in self.get_state().items() if k not in ("_esm", "_css", "layout", "comm")}
-        return ViewDescription(kind=self.view_spec().kind, name=type(self).__name__.lstrip("_"),
-                               cap=self.cap, selection=self.selection(), spec=self.view_spec(),
-                               colormap=getattr(self, "colormap", None), state=state, esm=self._esm,
-                               restore=dict(self.__dict__.get("_before_difference") or {}))
+        return ViewDescription(
+            kind=self.view_spec().kind,
+            name=type(self).__name__.lstrip("_"),
+            cap=self.cap,
+            selection=self.selection(),
+            spec=self.view_spec(),
+            colormap=getattr(self, "colormap", None),
+            state=state,
+            esm=self._esm,
+            restore=dict(self.__dict__.get("_before_difference") or {}),
+        )
 
     def _cache_key(self) -> Any:
         """Everything ``frame()`` depends on: the selection, the frame traits, the capture's shape."""
         cap = self.cap
-        traits = tuple((n, _hashable(getattr(self, n))) for n in self._redraw_on
-                       if n not in self._not_in_frame)
+        traits = tuple(
+            (n, _hashable(getattr(self, n))) for n in self._redraw_on if n not in self._not_in_frame
+        )
         # a capture that grows (more steps or sites, new tokens or labels) is another capture
         grown = (cap.steps, len(cap.layers), id(cap.tokens), id(cap.labels))
         return (_hashable(self.frame_selection()), traits, grown)
@@ -153,10 +180,13 @@ class View(Savable, Selection, anywidget.AnyWidget):
 
     def _send_frame(self, fresh: bool = False) -> None:
         started = time.perf_counter()
-        state = view_state(self.cap, self.view_spec(), self.selection(),
-                           frame_of=lambda: self._cached_frame(fresh=fresh))
-        state[self._meta_trait] = {**state[self._meta_trait],
-                                   "compute_ms": round((time.perf_counter() - started) * 1000, 2)}
+        state = view_state(
+            self.cap, self.view_spec(), self.selection(), frame_of=lambda: self._cached_frame(fresh=fresh)
+        )
+        state[self._meta_trait] = {
+            **state[self._meta_trait],
+            "compute_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
         with self.hold_sync():
             for name, value in state.items():
                 if name != "_labels" or value != self._labels:  # unchanged labels are not sent again

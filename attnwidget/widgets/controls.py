@@ -5,13 +5,19 @@ Each control is hidden where the capture offers nothing to choose (one site,
 one head, no labels, one sample, one step, no statistics; the sample slider
 also on a statistics-only site, which keeps no sample to walk). The controls
 write the target's traits and follow them, so code that sets
-``explorer.head = 3`` moves the dropdown too.
+``explorer.head = 3`` moves the dropdown too. When the target is given
+another capture (``explorer.capture = other``, or a recorder's capture that
+grew), :meth:`Controls.configure` sets the options, ranges and what is shown
+anew. Where ``cap.metadata["step_labels"]`` labels the steps (``aw.record``:
+the training step of each record) a text beside the step slider names the
+step shown, e.g. ``training step 300``.
 """
 
 from __future__ import annotations
 
 import ipywidgets as widgets
 
+from .._frame import step_names
 from .._view_state import STAT_CHOICES
 from ..store import class_name
 from ._traits import Selection
@@ -27,8 +33,9 @@ def _shown(widget, visible: bool) -> None:
     widget.layout.display = None if visible else "none"
 
 
-def _dropdown_width(names, label_px: int = 90, char_px: float = 7.5, arrow_px: int = 36,
-                    most_px: int = 640) -> str:
+def _dropdown_width(
+    names, label_px: int = 90, char_px: float = 7.5, arrow_px: int = 36, most_px: int = 640
+) -> str:
     """A CSS min-width for a described dropdown that shows its longest option unclipped."""
     longest = max((len(str(n)) for n in names), default=0)
     return f"{min(most_px, max(200, int(label_px + char_px * longest + arrow_px)))}px"
@@ -50,57 +57,53 @@ class Controls(widgets.HBox):
         The individual controls (hidden ones have ``layout.display == "none"``).
         ``stat`` is shown when the capture has statistics, ``difference`` when
         they hold at least two classes.
+    step_label : ipywidgets.Label
+        What the step shown is called (``training step 300``), where the
+        capture labels its steps (``cap.metadata["step_labels"]``).
     """
 
     def __init__(self, target: Selection, class_names=None):
         super().__init__(layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
         self.target = target
-        cap = target.cap
-        names = class_names if class_names is not None else (cap.metadata or {}).get("class_names")
-        if isinstance(names, dict):
-            names = dict(names)
+        self._class_names = class_names
         # wide enough for the longest site name (e.g. decoder.layers.0.cross_attn): the
         # select's own flex basis is fixed, so "auto" alone clips long names
-        self.layer = widgets.Dropdown(description="layer", options=[(n, i) for i, n in enumerate(cap.layers)],
-                                      layout=widgets.Layout(width="auto", min_width=_dropdown_width(cap.layers)))
+        self.layer = widgets.Dropdown(description="layer", layout=widgets.Layout(width="auto"))
         self.head = widgets.Dropdown(description="head", layout=widgets.Layout(width="160px"))
-        self.label = widgets.Dropdown(
-            description="class",
-            options=[("all samples", ALL)] + [(class_name(c, names), i) for i, c in enumerate(target.classes())],
-            layout=widgets.Layout(width="220px"))
-        self.stat = widgets.Dropdown(description="statistic", options=list(STAT_CHOICES),
-                                     layout=widgets.Layout(width="220px"))
+        self.label = widgets.Dropdown(description="class", layout=widgets.Layout(width="220px"))
+        self.stat = widgets.Dropdown(
+            description="statistic", options=list(STAT_CHOICES), layout=widgets.Layout(width="220px")
+        )
         self.stat.tooltip = "class statistic over every sample collect() streamed"
-        stat_classes = cap.classes(kept=False)
-        pairs = [(a, b) for a in stat_classes for b in stat_classes if a != b]
-        self._pairs = pairs
-        diff_names = [f"{class_name(a, names)} − {class_name(b, names)}" for a, b in pairs]
-        self.difference = widgets.Dropdown(
-            description="difference", options=[("none", NONE)] + [(n, i) for i, n in enumerate(diff_names)],
-            layout=widgets.Layout(width="auto", min_width=_dropdown_width(["none"] + diff_names)))
+        self._pairs: list = []
+        self.difference = widgets.Dropdown(description="difference", layout=widgets.Layout(width="auto"))
         self.difference.tooltip = "class-difference map: mean of one class minus another"
-        self.sample = widgets.IntSlider(description="sample", min=0, max=0, continuous_update=False,
-                                        layout=widgets.Layout(width="260px"))
-        self.mean = widgets.ToggleButton(description="mean", tooltip="show the mean of the samples",
-                                         layout=widgets.Layout(width="70px"))
-        self.step = widgets.IntSlider(description="step", min=0, max=max(cap.steps - 1, 0),
-                                      layout=widgets.Layout(width="260px"))
-        self.play = widgets.Play(min=0, max=max(cap.steps - 1, 0), interval=400,
-                                 layout=widgets.Layout(width="150px"))
+        self.sample = widgets.IntSlider(
+            description="sample", min=0, max=0, continuous_update=False, layout=widgets.Layout(width="260px")
+        )
+        self.mean = widgets.ToggleButton(
+            description="mean", tooltip="show the mean of the samples", layout=widgets.Layout(width="70px")
+        )
+        self.step = widgets.IntSlider(description="step", min=0, max=0, layout=widgets.Layout(width="260px"))
+        self.play = widgets.Play(min=0, max=0, interval=400, layout=widgets.Layout(width="150px"))
+        self.step_label = widgets.Label(layout=widgets.Layout(margin="0 0 0 8px"))
         widgets.jslink((self.play, "value"), (self.step, "value"))
-        self.children = [self.layer, self.head, self.label, self.stat, self.difference, self.sample,
-                         self.mean, self.play, self.step]
+        self.children = [
+            self.layer,
+            self.head,
+            self.label,
+            self.stat,
+            self.difference,
+            self.sample,
+            self.mean,
+            self.play,
+            self.step,
+            self.step_label,
+        ]
         self.add_class("aw-controls")
 
-        _shown(self.layer, len(cap.layers) > 1)
-        _shown(self.label, bool(target.classes()))
-        _shown(self.stat, target.has_stats())
-        _shown(self.difference, target.has_stats() and len(stat_classes) >= 2)
-        _shown(self.step, cap.steps > 1)
-        _shown(self.play, cap.steps > 1)
-
         self._syncing = False
-        self._follow()
+        self.configure()
         self.layer.observe(lambda c: self._write("layer", c["new"]), names="value")
         self.head.observe(lambda c: self._write("head", c["new"]), names="value")
         self.label.observe(self._label_picked, names="value")
@@ -109,8 +112,66 @@ class Controls(widgets.HBox):
         self.sample.observe(lambda c: self._write("sample", c["new"]), names="value")
         self.mean.observe(self._mean_toggled, names="value")
         self.step.observe(lambda c: self._write("step", c["new"]), names="value")
-        target.observe(lambda c: self._follow(), names=["layer", "head", "sample", "label", "step",
-                                                        "stat", "difference"])
+        target.observe(
+            self._target_changed, names=["layer", "head", "sample", "label", "step", "stat", "difference"]
+        )
+
+    def configure(self) -> None:
+        """Set the options, ranges and shown controls from the target's capture, then follow it.
+
+        Called once at construction and again whenever the target is given
+        another capture, or its capture grew (``explorer.update``).
+        """
+        tg = self.target
+        cap = tg.cap
+        given = self._class_names
+        names = given if given is not None else (cap.metadata or {}).get("class_names")
+        if isinstance(names, dict):
+            names = dict(names)
+        stat_classes = cap.classes(kept=False)
+        self._pairs = [(a, b) for a in stat_classes for b in stat_classes if a != b]
+        diff_names = [f"{class_name(a, names)} − {class_name(b, names)}" for a, b in self._pairs]
+        last = max(cap.steps - 1, 0)
+        self._syncing = True
+        try:
+            options = {
+                self.layer: [(n, i) for i, n in enumerate(cap.layers)],
+                self.label: [("all samples", ALL)]
+                + [(class_name(c, names), i) for i, c in enumerate(tg.classes())],
+                self.difference: [("none", NONE)] + [(n, i) for i, n in enumerate(diff_names)],
+            }
+            for widget, opts in options.items():
+                if list(widget.options) != opts:
+                    widget.options = opts
+            self.layer.layout.min_width = _dropdown_width(cap.layers)
+            self.difference.layout.min_width = _dropdown_width(["none"] + diff_names)
+            # a shorter capture has no step past its end: the value comes back first
+            for w in (self.step, self.play):
+                if w.value > last:
+                    w.value = last
+                w.max = last
+        finally:
+            self._syncing = False
+
+        _shown(self.layer, len(cap.layers) > 1)
+        _shown(self.label, bool(tg.classes()))
+        _shown(self.stat, tg.has_stats())
+        _shown(self.difference, tg.has_stats() and len(stat_classes) >= 2)
+        _shown(self.step, cap.steps > 1)
+        _shown(self.play, cap.steps > 1)
+        _shown(self.step_label, cap.steps > 1 and step_names(cap) is not None)
+        self._follow()
+
+    def detach(self) -> None:
+        """Stop following the target (before these controls are closed and replaced)."""
+        self.target.unobserve(
+            self._target_changed, names=["layer", "head", "sample", "label", "step", "stat", "difference"]
+        )
+
+    def _target_changed(self, change) -> None:
+        # not while the target's capture is being swapped: the options are set anew after it
+        if self.__dict__.get("_ready", True):
+            self._follow()
 
     # ------------------------------------------------------------ control -> target
     def _write(self, name: str, value) -> None:
@@ -166,10 +227,23 @@ class Controls(widgets.HBox):
             for w in (self.label, self.stat, self.sample, self.mean):
                 w.disabled = diff or (w is self.sample and tg.sample == "mean")
             self.step.value = tg.step
+            labels = step_names(tg.cap)
+            self.step_label.value = labels[tg.step] if labels and 0 <= tg.step < len(labels) else ""
         finally:
             self._syncing = False
 
     def visible(self) -> list[str]:
         """Names of the controls shown (not hidden)."""
-        names = ("layer", "head", "label", "stat", "difference", "sample", "mean", "play", "step")
+        names = (
+            "layer",
+            "head",
+            "label",
+            "stat",
+            "difference",
+            "sample",
+            "mean",
+            "play",
+            "step",
+            "step_label",
+        )
         return [n for n in names if getattr(self, n).layout.display != "none"]

@@ -9,6 +9,12 @@ Captures from ``aw.collect(..., keep="stats"|"both")`` work too: the class
 filter shows each class's mean from ``cap.stats``, ``stat`` picks another
 statistic (variance, min, max) and ``difference`` the class-difference map
 (a diverging colormap, symmetric about zero).
+
+``explorer.capture = other`` (or ``explorer.update(other)``) shows another
+capture, or the same one grown, under the open explorer: the selection is
+kept where it still exists, the controls get the new options and ranges, and
+every view draws once. ``aw.show(rec)`` of an ``aw.record`` recorder is live:
+the recorder hands the explorer each new step as training goes.
 """
 
 from __future__ import annotations
@@ -16,10 +22,21 @@ from __future__ import annotations
 import ipywidgets as widgets
 import traitlets as t
 
-from ..colormaps import COLORMAPS
 from .._view_state import SELECTION, ViewDescription
-from ._traits import Selection, check_capture, check_kwargs, take_site
+from ..colormaps import COLORMAPS
+from ..store import Capture
 from ._save import Savable
+from ._traits import (
+    KEEP,
+    Selection,
+    apply_selection,
+    carry_selection,
+    check_capture,
+    check_kwargs,
+    quiet,
+    recorder_of,
+    take_site,
+)
 from .controls import Controls
 from .headgrid import HeadGrid
 from .headstats import HeadStats
@@ -30,6 +47,12 @@ from .weights import WeightsView
 __all__ = ["Explorer", "show"]
 
 
+def _views_for(cap) -> tuple[bool, bool]:
+    """Which views a capture needs: (attention views, weights view)."""
+    kinds = [cap.kinds[n] for n in cap.layers]
+    return any(k in ("self", "cross") for k in kinds), "weights" in kinds
+
+
 class Explorer(Savable, Selection, widgets.VBox):
     """Controls plus linked views for one capture (what :func:`show` returns).
 
@@ -38,7 +61,9 @@ class Explorer(Savable, Selection, widgets.VBox):
 
     Parameters
     ----------
-    cap : Capture
+    cap : Capture or Recorder
+        What to show; a recorder (``aw.record``): its capture, followed live
+        as training records new steps.
     tokens : list of str or dict, optional
         Token strings for the axes (defaults to ``cap.tokens``); always shown as text.
     class_names : dict or list, optional
@@ -62,24 +87,47 @@ class Explorer(Savable, Selection, widgets.VBox):
         All views shown, in display order.
     """
 
-    colormap = t.Enum(list(COLORMAPS), default_value="viridis",
-                      help="colormap of the matrix views: " + ", ".join(COLORMAPS))
+    colormap = t.Enum(
+        list(COLORMAPS), default_value="viridis", help="colormap of the matrix views: " + ", ".join(COLORMAPS)
+    )
 
-    def __init__(self, cap, *, tokens=None, class_names=None, image=None, patch_grid=None,
-                 colormap: str = "viridis", **kwargs):
+    def __init__(
+        self,
+        cap,
+        *,
+        tokens=None,
+        class_names=None,
+        image=None,
+        patch_grid=None,
+        colormap: str = "viridis",
+        **kwargs,
+    ):
         take_site(type(self), kwargs)
         check_kwargs(type(self), kwargs, ("layout",))
-        self.cap = check_capture(cap)
+        recorder = recorder_of(cap)
+        cap = self.cap = check_capture(cap)
         attention = [i for i, n in enumerate(cap.layers) if cap.kinds[n] in ("self", "cross")]
-        has_weights = any(k == "weights" for k in cap.kinds.values())
         if "layer" not in kwargs and attention:
             kwargs["layer"] = attention[0]
         super().__init__(**{k: v for k, v in kwargs.items() if k != "layout"})
         if "layout" in kwargs:
             self.layout = kwargs["layout"]
-        sel = self.selection()
+        self._given = {"tokens": tokens, "class_names": class_names, "image": image, "patch_grid": patch_grid}
+        self._build(colormap)
+        self.add_class("aw-explorer")
+        self._steps_seen = cap.steps
+        if recorder is not None:
+            recorder.watch(self)
+
+    def _build(self, colormap: str) -> None:
+        """The views that fit ``self.cap``, linked to the explorer, with controls above them."""
+        cap, sel = self.cap, self.selection()
+        tokens, image, patch_grid = (self._given[k] for k in ("tokens", "image", "patch_grid"))
+        class_names = self._given["class_names"]
         if class_names is None:
             class_names = (cap.metadata or {}).get("class_names")
+        self._built = _views_for(cap)
+        attention, has_weights = self._built
 
         self.heatmap = self.headgrid = self.headstats = self.overlay = self.weights = None
         if attention:
@@ -90,13 +138,19 @@ class Explorer(Savable, Selection, widgets.VBox):
             self.overlay = ImageOverlay(cap, image, patch_grid=patch_grid, tokens=tokens, **sel)
         if has_weights:
             own = {k: v for k, v in sel.items() if not (attention and k == "layer")}
-            self.weights = WeightsView(cap, class_names=class_names, tokens=tokens,
-                                       colormap=colormap, **own)
-        self.views = [v for v in (self.heatmap, self.headgrid, self.headstats, self.overlay,
-                                  self.weights) if v is not None]
-        self._links = [t.link((self, name), (view, name)) for view in self.views for name in SELECTION
-                       # beside attention views the weights view keeps its own site (its own dropdown)
-                       if not (view is self.weights and attention and name == "layer")]
+            self.weights = WeightsView(cap, class_names=class_names, tokens=tokens, colormap=colormap, **own)
+        self.views = [
+            v
+            for v in (self.heatmap, self.headgrid, self.headstats, self.overlay, self.weights)
+            if v is not None
+        ]
+        self._links = [
+            t.link((self, name), (view, name))
+            for view in self.views
+            for name in SELECTION
+            # beside attention views the weights view keeps its own site (its own dropdown)
+            if not (view is self.weights and attention and name == "layer")
+        ]
         # one colormap for the matrix views (the overlay keeps its own: jet reads best over photos)
         coloured = [v for v in (self.heatmap, self.headgrid, self.weights) if v is not None]
         self._links += [t.link((coloured[0], "colormap"), (v, "colormap")) for v in coloured[1:]]
@@ -104,14 +158,77 @@ class Explorer(Savable, Selection, widgets.VBox):
             self.colormap = coloured[0].colormap
             self._links.append(t.link((coloured[0], "colormap"), (self, "colormap")))
 
-        self.controls = Controls(self, class_names=class_names)
+        self.controls = Controls(self, class_names=self._given["class_names"])
         rows = [self.controls]
         top = [v for v in (self.heatmap, self.headgrid) if v is not None]
         if top:
-            rows.append(widgets.HBox(top, layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start")))
+            rows.append(
+                widgets.HBox(top, layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
+            )
         rows += [v for v in (self.headstats, self.overlay, self.weights) if v is not None]
         self.children = rows
-        self.add_class("aw-explorer")
+
+    # ------------------------------------------------------------ another capture
+    def update(self, cap, *, tokens=KEEP, follow: bool = False) -> None:
+        """Show another capture, or the same one grown, under the open explorer.
+
+        Parameters
+        ----------
+        cap : Capture or Recorder
+            What to show (a recorder: its capture, and the explorer follows it).
+        tokens : optional
+            New token strings (default: keep those given before).
+        follow : bool
+            An explorer on the last step it saw moves to the new last step
+            (how it follows ``aw.record`` as training goes).
+
+        The selection is kept where it still exists (the site by name, a head
+        index the site has, the class, the sample and the step clamped: see
+        :func:`~attnwidget.widgets._traits.carry_selection`); the controls get
+        the new options and ranges, and each view draws once. A capture that
+        needs other views (weights where there were none, no attention any
+        more) gets them, built anew.
+        """
+        recorder = recorder_of(cap)
+        new = check_capture(cap)
+        old, seen = self.cap, self.__dict__.get("_steps_seen")
+        sel = carry_selection(old, new, self.selection(), seen_steps=seen, follow=follow)
+        if tokens is not KEEP:
+            self._given["tokens"] = tokens
+        if _views_for(new) != self._built:
+            self._rebuild(new, sel)
+        else:
+            # beside attention views the weights view keeps its own site
+            own = None
+            if self.weights is not None and self.heatmap is not None:
+                own = carry_selection(old, new, self.weights.selection(), seen_steps=seen)["layer"]
+            parts = [self.controls] + [p for v in self.views for p in v._quiet_parts()]
+            with quiet(*parts):
+                for view in self.views:
+                    view._take(new, tokens)
+                self.cap = new
+                if own is not None:
+                    self.weights.layer = own
+                apply_selection(self, sel)
+            for view in self.views:
+                view._steps_seen = new.steps
+                view._taken()
+            self.controls.configure()
+        self._steps_seen = new.steps
+        if recorder is not None:
+            recorder.watch(self)
+
+    def _rebuild(self, new, sel: dict) -> None:
+        """Views built anew for a capture that needs other ones; the old ones are closed."""
+        for link in self._links:
+            link.unlink()
+        old = [*self.views, self.controls]
+        self.controls.detach()
+        self.cap = new
+        apply_selection(self, sel)
+        self._build(self.colormap)
+        for widget in old:
+            widget.close()
 
     def main_view(self):
         """The view whose frame the explorer stands for: the heatmap, else the weights, else the overlay."""
@@ -134,8 +251,10 @@ def show(cap, tokens=None, class_names=None, image=None, patch_grid=None, **kwar
 
     Parameters
     ----------
-    cap : Capture
-        From ``aw.capture(model)``, ``aw.collect(...)`` or ``aw.load(path)``.
+    cap : Capture, or attention from another tool
+        From ``aw.capture(model)``, ``aw.collect(...)`` or ``aw.load(path)``; or
+        what :meth:`Capture.from_attentions` reads (Hugging Face ``outputs.attentions``
+        or an encoder-decoder output, a TransformerLens cache, a dict of arrays).
     tokens : list of str or dict, optional
         Token strings for the axes; shown as text, never as HTML.
     class_names : dict, optional
@@ -158,5 +277,7 @@ def show(cap, tokens=None, class_names=None, image=None, patch_grid=None, **kwar
     >>> import attnwidget as aw
     >>> aw.show(cap, tokens=tokens, layer=3, head="mean")  # doctest: +SKIP
     """
-    return Explorer(cap, tokens=tokens, class_names=class_names, image=image,
-                    patch_grid=patch_grid, **kwargs)
+    if not isinstance(cap, Capture) and recorder_of(cap) is None:
+        cap = Capture.from_attentions(cap, tokens=tokens)
+        tokens = None  # they are cap.tokens now, spelled out per site for an encoder-decoder output
+    return Explorer(cap, tokens=tokens, class_names=class_names, image=image, patch_grid=patch_grid, **kwargs)

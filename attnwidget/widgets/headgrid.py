@@ -44,14 +44,18 @@ class HeadGrid(View):
 
     _esm = STATIC / "headgrid.js"
 
-    mode = t.Enum(["layer", "model"], default_value="layer",
-                  help="'layer': heads of the selected layer; 'model': layers x heads").tag(sync=True)
+    mode = t.Enum(
+        ["layer", "model"],
+        default_value="layer",
+        help="'layer': heads of the selected layer; 'model': layers x heads",
+    ).tag(sync=True)
     thumb = t.Int(64, help="largest thumbnail side in cells; bigger heads are pooled").tag(sync=True)
     colormap = colormap_trait()
 
     _thumbs = t.Bytes(b"", help="all thumbnails' uint8 codes, concatenated").tag(sync=True)
-    _thumbs_meta = t.Dict(help="{layers, heads, thumbs: [{layer, head, shape, offset, vmin, vmax}]}"
-                          ).tag(sync=True)
+    _thumbs_meta = t.Dict(help="{layers, heads, thumbs: [{layer, head, shape, offset, vmin, vmax}]}").tag(
+        sync=True
+    )
 
     _redraw_on = ("mode", "thumb")
     _meta_trait = "_thumbs_meta"
@@ -65,8 +69,9 @@ class HeadGrid(View):
     def _redraw(self, change=None) -> None:
         # the highlight is drawn in the browser: picking another head (or, in
         # "model" mode, another layer) needs no new thumbnails
-        if change is not None and (change["name"] == "head"
-                                   or (change["name"] == "layer" and self.mode == "model")):
+        if change is not None and (
+            change["name"] == "head" or (change["name"] == "layer" and self.mode == "model")
+        ):
             return
         super()._redraw(change)
 
@@ -93,5 +98,7 @@ class HeadGrid(View):
     def thumbnails(self) -> list[np.ndarray]:
         """The uint8 code arrays as sent, one ``[h, w]`` array per thumbnail."""
         buf = np.frombuffer(self._thumbs, dtype=np.uint8)
-        return [buf[m["offset"]:m["offset"] + m["shape"][0] * m["shape"][1]].reshape(m["shape"])
-                for m in self._thumbs_meta.get("thumbs", [])]
+        return [
+            buf[m["offset"] : m["offset"] + m["shape"][0] * m["shape"][1]].reshape(m["shape"])
+            for m in self._thumbs_meta.get("thumbs", [])
+        ]

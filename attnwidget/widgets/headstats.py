@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import html
 
+import ipywidgets as widgets
 import numpy as np
 import traitlets as t
-import ipywidgets as widgets
 
 from .._frame import select_samples
 from .._view_state import ViewDescription
 from ..reduce import head_stats
 from ._save import Savable
-from ._traits import Selection, check_capture, check_kwargs, take_site
+from ._traits import Selection, check_capture, check_kwargs, recorder_of, take_site
 
 __all__ = ["HeadStats", "stats_for", "stats_entropy"]
 
@@ -43,7 +43,7 @@ def stats_for(cap, layer, step: int = 0, label=None) -> dict[str, np.ndarray]:
         raise ValueError(f"site {name!r} holds weights, not heads of query x key attention")
     if cap.is_stats_only(name, step):
         return {"entropy": stats_entropy(cap, name, step, label)}
-    return head_stats(np.asarray(cap.get(name, step))[select_samples(cap, label)])
+    return head_stats(cap.get(name, step), select_samples(cap, label))
 
 
 def stats_entropy(cap, name: str, step: int = 0, label=None) -> np.ndarray:
@@ -87,40 +87,59 @@ class HeadStats(Savable, Selection, widgets.VBox):
 
     TITLE = "head statistics"
     STATS_TITLE = "head entropy from the statistics ({n} samples{of})"
-    STATS_NOTE = ("statistics-only capture: per-head entropy over every streamed sample; the row "
-                  "maximum and sparsity need per-sample arrays (collect with keep='both')")
+    STATS_NOTE = (
+        "statistics-only capture: per-head entropy over every streamed sample; the row "
+        "maximum and sparsity need per-sample arrays (collect with keep='both')"
+    )
 
     def __init__(self, cap, **kwargs):
         take_site(type(self), kwargs)
         check_kwargs(type(self), kwargs, ("layout",))
+        recorder = recorder_of(cap)
         self.cap = check_capture(cap)
         layout = kwargs.pop("layout", None)
         super().__init__(**kwargs)
         if layout is not None:
             self.layout = layout
+        self._steps_seen = self.cap.steps
         import bqplot as bq
 
         xs, ys = bq.OrdinalScale(), bq.LinearScale(min=0.0, max=1.0)
         # bqplot draws its legend inside the plot area, over the last heads' bars:
         # the legend is a row of its own above the chart instead
-        self.bars = bq.Bars(x=[], y=[], scales={"x": xs, "y": ys}, type="grouped",
-                            labels=list(STATS), display_legend=False, colors=list(COLORS),
-                            interactions={"click": "select"})
-        self.legend = widgets.HTML(_legend_html(STATS, COLORS),
-                                   layout=widgets.Layout(align_self="flex-end", margin="0 20px 0 0"))
+        self.bars = bq.Bars(
+            x=[],
+            y=[],
+            scales={"x": xs, "y": ys},
+            type="grouped",
+            labels=list(STATS),
+            display_legend=False,
+            colors=list(COLORS),
+            interactions={"click": "select"},
+        )
+        self.legend = widgets.HTML(
+            _legend_html(STATS, COLORS), layout=widgets.Layout(align_self="flex-end", margin="0 20px 0 0")
+        )
         self.legend.add_class("aw-headstats-legend")
         self.message = widgets.HTML()
-        self.figure = bq.Figure(marks=[self.bars],
-                                axes=[bq.Axis(scale=xs, label="head"),
-                                      bq.Axis(scale=ys, side="left", label="value (0..1)")],
-                                title="head statistics",
-                                layout=widgets.Layout(height="240px", width="100%"),
-                                fig_margin={"top": 40, "bottom": 40, "left": 50, "right": 20})
+        self.figure = bq.Figure(
+            marks=[self.bars],
+            axes=[bq.Axis(scale=xs, label="head"), bq.Axis(scale=ys, side="left", label="value (0..1)")],
+            title="head statistics",
+            layout=widgets.Layout(height="240px", width="100%"),
+            fig_margin={"top": 40, "bottom": 40, "left": 50, "right": 20},
+        )
         self.children = [self.legend, self.figure, self.message]
         self.add_class("aw-headstats")
         self.bars.observe(self._bar_clicked, names=["selected"])
-        self.observe(lambda change: self.refresh(), names=["layer", "label", "step"])
+        self.observe(self._selection_changed, names=["layer", "label", "step"])
         self.refresh()
+        if recorder is not None:
+            recorder.watch(self)
+
+    def _selection_changed(self, change) -> None:
+        if self.__dict__.get("_ready", True):  # not while a capture is swapped in (update())
+            self.refresh()
 
     @property
     def title(self) -> str:
@@ -142,7 +161,8 @@ class HeadStats(Savable, Selection, widgets.VBox):
         else:  # statistics only: the entropy of every streamed sample
             count = self.cap.class_count(self.label, self.layer, self.step)
             self.figure.title = self.STATS_TITLE.format(
-                n=count, of="" if self.label is None else f" of class {self.label}")
+                n=count, of="" if self.label is None else f" of class {self.label}"
+            )
             self.message.value = f"<i>{html.escape(self.STATS_NOTE, quote=False)}</i>"
         self.stats = {k: [float(v) for v in stats[k]] for k in names}
         self.bars.labels = names
@@ -155,8 +175,14 @@ class HeadStats(Savable, Selection, widgets.VBox):
 
     def describe(self) -> ViewDescription:
         """The chart as plain data: the bars shown and the title (for figures)."""
-        return ViewDescription(kind="headstats", name="HeadStats", cap=self.cap, selection=self.selection(),
-                               bars=dict(self.stats or {}), title=self.title)
+        return ViewDescription(
+            kind="headstats",
+            name="HeadStats",
+            cap=self.cap,
+            selection=self.selection(),
+            bars=dict(self.stats or {}),
+            title=self.title,
+        )
 
     def _bar_clicked(self, change) -> None:
         picked = change["new"]
@@ -165,8 +191,10 @@ class HeadStats(Savable, Selection, widgets.VBox):
 
 
 def _legend_html(names, colors) -> str:
-    items = "".join(f'<span style="margin-left:12px;white-space:nowrap">'
-                    f'<span style="display:inline-block;width:10px;height:10px;background:{c};'
-                    f'margin-right:4px"></span>{html.escape(n, quote=False)}</span>'
-                    for n, c in zip(names, colors))
+    items = "".join(
+        f'<span style="margin-left:12px;white-space:nowrap">'
+        f'<span style="display:inline-block;width:10px;height:10px;background:{c};'
+        f'margin-right:4px"></span>{html.escape(n, quote=False)}</span>'
+        for n, c in zip(names, colors)
+    )
     return f'<div style="font-size:12px">{items}</div>'

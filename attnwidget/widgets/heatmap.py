@@ -6,7 +6,7 @@ import traitlets as t
 
 from .._frame import frame
 from .._view_state import ViewSpec
-from ._traits import colormap_trait, scale_trait
+from ._traits import colormap_trait, quiet, scale_trait
 from ._view import STATIC, View
 
 __all__ = ["Heatmap"]
@@ -46,13 +46,20 @@ class Heatmap(View):
 
     colormap = colormap_trait()
     scale = scale_trait()
-    region = t.List(t.Int(), default_value=None, allow_none=True, minlen=4, maxlen=4,
-                    help="zoom: [row0, row1, col0, col1] of the full matrix, or None for all"
-                    ).tag(sync=True)
+    region = t.List(
+        t.Int(),
+        default_value=None,
+        allow_none=True,
+        minlen=4,
+        maxlen=4,
+        help="zoom: [row0, row1, col0, col1] of the full matrix, or None for all",
+    ).tag(sync=True)
     size = t.Int(512, help="largest rows/columns sent; bigger frames are block-pooled").tag(sync=True)
-    pinned = t.Dict(default_value=None, allow_none=True,
-                    help="pinned row or column: {'axis': 'query'|'key', 'index': int} or None"
-                    ).tag(sync=True)
+    pinned = t.Dict(
+        default_value=None,
+        allow_none=True,
+        help="pinned row or column: {'axis': 'query'|'key', 'index': int} or None",
+    ).tag(sync=True)
 
     _redraw_on = ("scale", "region", "size")
 
@@ -69,8 +76,10 @@ class Heatmap(View):
             return None
         r0, r1, c0, c1 = region
         if r1 <= r0 or c1 <= c0 or r0 < 0 or c0 < 0:
-            raise t.TraitError(f"region must be [row0, row1, col0, col1] with row0 < row1 and "
-                               f"col0 < col1, all >= 0; got {list(region)}")
+            raise t.TraitError(
+                f"region must be [row0, row1, col0, col1] with row0 < row1 and "
+                f"col0 < col1, all >= 0; got {list(region)}"
+            )
         return list(region)
 
     @t.validate("pinned")
@@ -79,8 +88,9 @@ class Heatmap(View):
         if pin is None:
             return None
         if pin.get("axis") not in ("query", "key") or not isinstance(pin.get("index"), int):
-            raise t.TraitError("pinned must be None or {'axis': 'query' or 'key', 'index': int}, "
-                               f"not {pin!r}")
+            raise t.TraitError(
+                f"pinned must be None or {{'axis': 'query' or 'key', 'index': int}}, not {pin!r}"
+            )
         return dict(pin)
 
     @t.observe("layer", "step")
@@ -98,10 +108,27 @@ class Heatmap(View):
                 return
         self.region = None
 
+    def _taken(self) -> None:
+        # after a capture swap the zoom holds while the matrix keeps its shape
+        if self.region is not None:
+            try:
+                now = list(self.frame_full_shape())
+            except (IndexError, KeyError, ValueError):
+                now = None
+            if now is None or now != self._frame_meta.get("full_shape"):
+                with quiet(self):
+                    self.region = None
+        super()._taken()
+
     def view_spec(self) -> ViewSpec:
         """The frame shown: the selection, cut to ``region``, pooled to ``size``."""
-        return ViewSpec("heatmap", size=self.size, region=None if self.region is None else tuple(self.region),
-                        tokens=self.tokens, scale=self.scale)
+        return ViewSpec(
+            "heatmap",
+            size=self.size,
+            region=None if self.region is None else tuple(self.region),
+            tokens=self.tokens,
+            scale=self.scale,
+        )
 
     def _msg_zoom(self, content: dict) -> dict:
         """``{type: "zoom", region: [r0, r1, c0, c1] | null, id}``: show that region."""

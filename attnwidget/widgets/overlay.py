@@ -84,7 +84,9 @@ class ImageOverlay(View):
 
     def __init__(self, cap, image=None, *, patch_grid=None, **kwargs):
         if image is None:
-            raise TypeError("ImageOverlay needs the input image: ImageOverlay(cap, image=..., patch_grid=(14, 14))")
+            raise TypeError(
+                "ImageOverlay needs the input image: ImageOverlay(cap, image=..., patch_grid=(14, 14))"
+            )
         rgba = image_rgba(image)
         self.patch_grid = None if patch_grid is None else tuple(int(v) for v in patch_grid)
         if self.patch_grid is not None and (len(self.patch_grid) != 2 or min(self.patch_grid) < 1):
@@ -106,8 +108,9 @@ class ImageOverlay(View):
 
     def view_spec(self) -> ViewSpec:
         """The ``query`` row as a ``[grid_rows, grid_cols]`` frame (leading non-patch keys dropped)."""
-        return ViewSpec("overlay", tokens=self.tokens, query=self.query, patch_grid=self.patch_grid,
-                        scale=self.scale)
+        return ViewSpec(
+            "overlay", tokens=self.tokens, query=self.query, patch_grid=self.patch_grid, scale=self.scale
+        )
 
     def describe(self) -> ViewDescription:
         """The view as plain data, with the image (``[H, W, 3]`` uint8) and the opacity."""

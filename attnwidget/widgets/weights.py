@@ -8,14 +8,23 @@ last axis: bars (e.g. inter-group weights), or lines when that axis is time.
 
 from __future__ import annotations
 
+import ipywidgets as widgets
 import numpy as np
 import traitlets as t
-import ipywidgets as widgets
 
 from .._frame import Frame, select_samples
 from .._view_state import SELECTION, ViewDescription, ViewSpec
 from ..store import class_name
-from ._traits import Selection, check_capture, check_kwargs, colormap_trait, scale_trait, take_site
+from ._traits import (
+    Selection,
+    check_capture,
+    check_kwargs,
+    colormap_trait,
+    quiet,
+    recorder_of,
+    scale_trait,
+    take_site,
+)
 from ._view import STATIC, View
 
 __all__ = ["WeightsView", "class_profile"]
@@ -97,9 +106,11 @@ class WeightsView(Selection, widgets.VBox):
     def __init__(self, cap, *, class_names=None, tokens=None, **kwargs):
         take_site(type(self), kwargs)
         check_kwargs(type(self), kwargs, ("layout",))
-        self.cap = check_capture(cap)
-        self.class_names = (list(class_names) if isinstance(class_names, (list, tuple))
-                            else dict(class_names or {}))
+        recorder = recorder_of(cap)
+        cap = self.cap = check_capture(cap)
+        self.class_names = (
+            list(class_names) if isinstance(class_names, (list, tuple)) else dict(class_names or {})
+        )
         layout = kwargs.pop("layout", None)
         sites = [i for i, n in enumerate(cap.layers) if cap.kinds[n] == "weights"]
         if "layer" not in kwargs and sites:
@@ -107,22 +118,56 @@ class WeightsView(Selection, widgets.VBox):
         super().__init__(**kwargs)
         if layout is not None:
             self.layout = layout
-        self.canvas = _WeightsCanvas(cap, tokens=tokens, **self.selection(), colormap=self.colormap,
-                                     scale=self.scale)
+        self.canvas = _WeightsCanvas(
+            cap, tokens=tokens, **self.selection(), colormap=self.colormap, scale=self.scale
+        )
         for name in (*SELECTION, "colormap", "scale"):
             t.link((self, name), (self.canvas, name))
         self.chart = self._make_chart()
         # its own site chooser: the explorer's layer control picks attention sites
-        self.site = widgets.Dropdown(description="weights", options=[(cap.layers[i], i) for i in sites],
-                                     layout=widgets.Layout(width="auto"))
+        self.site = widgets.Dropdown(description="weights", layout=widgets.Layout(width="auto"))
+        self._site_options()
+        self.site.observe(self._site_picked, names="value")
+        self.children = [self.site, self.canvas, self.chart]
+        self.add_class("aw-weights-view")
+        self.observe(self._chart_changed, names=["layer", "step"])
+        self.observe(self._follow_site, names="layer")
+        self._update_chart()
+        self._steps_seen = cap.steps
+        if recorder is not None:
+            recorder.watch(self)
+
+    def _site_options(self) -> None:
+        """The weights sites of the capture in the site dropdown (shown when there are several)."""
+        sites = [i for i, n in enumerate(self.cap.layers) if self.cap.kinds[n] == "weights"]
+        options = [(self.cap.layers[i], i) for i in sites]
+        if list(self.site.options) != options:
+            self.site.options = options
         if self.layer in sites:
             self.site.value = self.layer
         self.site.layout.display = None if len(sites) > 1 else "none"
-        self.site.observe(lambda change: setattr(self, "layer", change["new"]), names="value")
-        self.children = [self.site, self.canvas, self.chart]
-        self.add_class("aw-weights-view")
-        self.observe(lambda change: self._update_chart(), names=["layer", "step"])
-        self.observe(self._follow_site, names="layer")
+
+    def _site_picked(self, change) -> None:
+        if self.__dict__.get("_ready", True) and change["new"] is not None:
+            self.layer = change["new"]
+
+    def _chart_changed(self, change) -> None:
+        if self.__dict__.get("_ready", True):
+            self._update_chart()
+
+    # ------------------------------------------------------------ another capture (update())
+    def _quiet_parts(self) -> list:
+        return [self, self.canvas]
+
+    def _take(self, cap, tokens) -> None:
+        self.cap = cap
+        self.canvas._take(cap, tokens)
+
+    def _taken(self) -> None:
+        with quiet(self):
+            self._site_options()
+        self.canvas._steps_seen = self.cap.steps
+        self.canvas._taken()
         self._update_chart()
 
     def frame(self) -> Frame:
@@ -148,15 +193,25 @@ class WeightsView(Selection, widgets.VBox):
 
         self._x_ord, self._x_lin, self._y = bq.OrdinalScale(), bq.LinearScale(), bq.LinearScale()
         colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-        self._bars = bq.Bars(x=[], y=[], scales={"x": self._x_ord, "y": self._y}, type="grouped",
-                             display_legend=True, colors=colors)
-        self._lines = bq.Lines(x=[], y=[], scales={"x": self._x_lin, "y": self._y}, display_legend=True,
-                               colors=colors)
+        self._bars = bq.Bars(
+            x=[],
+            y=[],
+            scales={"x": self._x_ord, "y": self._y},
+            type="grouped",
+            display_legend=True,
+            colors=colors,
+        )
+        self._lines = bq.Lines(
+            x=[], y=[], scales={"x": self._x_lin, "y": self._y}, display_legend=True, colors=colors
+        )
         self._x_axis = bq.Axis(scale=self._x_ord, label="")
         y_axis = bq.Axis(scale=self._y, side="left", label="mean weight")
-        return bq.Figure(marks=[self._bars], axes=[self._x_axis, y_axis],
-                         layout=widgets.Layout(height="260px", width="100%"),
-                         fig_margin={"top": 20, "bottom": 40, "left": 60, "right": 20})
+        return bq.Figure(
+            marks=[self._bars],
+            axes=[self._x_axis, y_axis],
+            layout=widgets.Layout(height="260px", width="100%"),
+            fig_margin={"top": 20, "bottom": 40, "left": 60, "right": 20},
+        )
 
     def _update_chart(self) -> None:
         classes = self.classes()

@@ -52,16 +52,26 @@ def _npm_pack(version: str) -> Path:
     bundle = target / "package" / "dist" / "cdn" / "iife.js"
     if not bundle.exists():
         target.mkdir(parents=True, exist_ok=True)
-        out = subprocess.run(["npm", "pack", "--silent", f"circuitsvis@{version}"], cwd=target,
-                             check=True, capture_output=True, text=True).stdout.split()[-1]
+        out = subprocess.run(
+            ["npm", "pack", "--silent", f"circuitsvis@{version}"],
+            cwd=target,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()[-1]
         with tarfile.open(target / out) as tar:
             tar.extractall(target, filter="data")
     return bundle
 
 
-def write_attention_heads(path: Path, attention: np.ndarray, tokens: list[str],
-                          head_names: list[str] | None = None, uuid: str = "circuits-vis-bench0001",
-                          js: str | None = None) -> int:
+def write_attention_heads(
+    path: Path,
+    attention: np.ndarray,
+    tokens: list[str],
+    head_names: list[str] | None = None,
+    uuid: str = "circuits-vis-bench0001",
+    js: str | None = None,
+) -> int:
     """Write ``attention_heads(attention, tokens, head_names).local_src`` in an HTML page.
 
     ``attention`` is ``[heads, query, key]``. Returns the file size in bytes.
@@ -78,9 +88,11 @@ def write_attention_heads(path: Path, attention: np.ndarray, tokens: list[str],
 
 def _fragment_head(uuid: str, js: str) -> str:
     # the text of circuitsvis.utils.render.render_local up to the props
-    return (f'<div id="{uuid}" style="margin: 15px 0;"/>\n    <script crossorigin type="module">\n'
-            f'    {js}\n    \n    CircuitsVis.render(\n      "{uuid}",\n'
-            f'      CircuitsVis.AttentionHeads,\n      ')
+    return (
+        f'<div id="{uuid}" style="margin: 15px 0;"/>\n    <script crossorigin type="module">\n'
+        f'    {js}\n    \n    CircuitsVis.render(\n      "{uuid}",\n'
+        f"      CircuitsVis.AttentionHeads,\n      "
+    )
 
 
 def _fragment_tail() -> str:

@@ -22,7 +22,6 @@ import torch
 from . import _blocks, _fit
 
 
-
 def user_cache_dir() -> Path:
     """The per-user folder lesson weights are cached in."""
     chosen = os.environ.get("ATTNWIDGET_LESSONS_CACHE", "")
@@ -58,8 +57,14 @@ def trained(lesson, **train_args):
     if use:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save({"model_class": type(model).__name__, "state_dict": model.state_dict(),
-                    "report": {k: v for k, v in report.items() if k != "losses"}
-                    | {"final_loss": report["losses"][-1]}}, tmp)
+        torch.save(
+            {
+                "model_class": type(model).__name__,
+                "state_dict": model.state_dict(),
+                "report": {k: v for k, v in report.items() if k != "losses"}
+                | {"final_loss": report["losses"][-1]},
+            },
+            tmp,
+        )
         os.replace(tmp, path)
     return model, report

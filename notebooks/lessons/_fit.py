@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 
-def fit(model: torch.nn.Module, batch: Callable[[torch.Generator], Any],
-        loss: Callable[[torch.nn.Module, Any], torch.Tensor], *, steps: int,
-        lr: float = 3e-3, seed: int = 0, log_every: int = 0) -> dict:
+def fit(
+    model: torch.nn.Module,
+    batch: Callable[[torch.Generator], Any],
+    loss: Callable[[torch.nn.Module, Any], torch.Tensor],
+    *,
+    steps: int,
+    lr: float = 3e-3,
+    seed: int = 0,
+    log_every: int = 0,
+) -> dict:
     """Train ``model`` with AdamW for ``steps`` steps and return what happened.
 
     ``batch(generator)`` draws one training batch; ``loss(model, batch)`` is
@@ -37,5 +45,8 @@ def fit(model: torch.nn.Module, batch: Callable[[torch.Generator], Any],
         if log_every and (i + 1) % log_every == 0:
             print(f"step {i + 1}/{steps}  loss {sum(losses[-log_every:]) / log_every:.4f}")
     model.eval()
-    return {"losses": losses, "seconds": time.perf_counter() - start,
-            "cpu_seconds": time.process_time() - cpu}
+    return {
+        "losses": losses,
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
+    }

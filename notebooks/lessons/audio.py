@@ -29,7 +29,7 @@ import attnwidget as aw
 from ._blocks import EncoderLayer, sinusoids
 from ._fit import fit
 
-CLASS_NAMES = ["spoof", "bonafide"]     # label 0 = spoof, 1 = bonafide, as in the seed
+CLASS_NAMES = ["spoof", "bonafide"]  # label 0 = spoof, 1 = bonafide, as in the seed
 SAMPLE_RATE = 4000
 SECONDS = 1.0
 N_FFT, HOP = 64, 160
@@ -37,6 +37,7 @@ FRAMES = int(SAMPLE_RATE * SECONDS) // HOP + 1
 
 
 # ---------------------------------------------------------------- data
+
 
 def make_clip(rng: np.random.Generator, spoof: bool):
     """One clip: ``(waveform float32 [samples], artefact bool [frames])``."""
@@ -54,7 +55,7 @@ def make_clip(rng: np.random.Generator, spoof: bool):
         for start in rng.uniform(0.05, 0.9, size=rng.integers(2, 4)):
             a, b = int(start * SAMPLE_RATE), int((start + 0.06) * SAMPLE_RATE)
             wave[a:b] += 0.3 * np.sign(np.sin(2 * np.pi * freq * t[a:b]))
-            artefact[a // HOP: b // HOP + 1] = True
+            artefact[a // HOP : b // HOP + 1] = True
     return wave.astype(np.float32), artefact
 
 
@@ -68,18 +69,17 @@ def make_dataset(n: int, seed: int = 0):
         waves.append(w)
         labels.append(0 if spoof else 1)
         artefacts.append(a)
-    return (torch.from_numpy(np.stack(waves)), torch.tensor(labels),
-            np.stack(artefacts))
+    return (torch.from_numpy(np.stack(waves)), torch.tensor(labels), np.stack(artefacts))
 
 
 def loader(n: int = 200, batch_size: int = 50, seed: int = 1):
     """A DataLoader of ``(waveform, label)`` batches for ``aw.collect``."""
     waves, labels, _ = make_dataset(n, seed)
-    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(waves, labels),
-                                       batch_size=batch_size)
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(waves, labels), batch_size=batch_size)
 
 
 # ---------------------------------------------------------------- model
+
 
 class LayerAttentionModel(nn.Module):
     """``model(waveform [sample, samples]) -> logits [sample, 2]`` (0 = spoof)."""
@@ -93,7 +93,7 @@ class LayerAttentionModel(nn.Module):
         self.frontend = nn.Linear(N_FFT // 2 + 1, dim)
         self.encoder = nn.ModuleList(EncoderLayer(dim, heads) for _ in range(layers))
         # one learned query per layer scores that layer's frames
-        self.temporal_query = nn.Parameter(torch.randn(layers, dim) / dim ** 0.5)
+        self.temporal_query = nn.Parameter(torch.randn(layers, dim) / dim**0.5)
         self.intra_score = nn.Linear(dim, 1)
         self.inter_score = nn.Linear(dim, 1)
         self.classifier = nn.Linear(dim, len(CLASS_NAMES))
@@ -109,13 +109,13 @@ class LayerAttentionModel(nn.Module):
         for layer in self.encoder:
             x = layer(x)
             hidden.append(x)
-        h = torch.stack(hidden, dim=1)                                    # [sample, layer, frame, dim]
+        h = torch.stack(hidden, dim=1)  # [sample, layer, frame, dim]
 
         temporal = torch.einsum("sltd,ld->slt", h, self.temporal_query).softmax(-1)
         aw.tap("temporal", temporal, axes=("sample", "layer", "frame"))
-        pooled = torch.einsum("slt,sltd->sld", temporal, h)              # [sample, layer, dim]
+        pooled = torch.einsum("slt,sltd->sld", temporal, h)  # [sample, layer, dim]
 
-        groups = pooled.unflatten(1, (-1, self.group_size))              # [sample, group, member, dim]
+        groups = pooled.unflatten(1, (-1, self.group_size))  # [sample, group, member, dim]
         intra = self.intra_score(groups).squeeze(-1).softmax(-1)
         aw.tap("intra_group", intra, axes=("sample", "group", "member"))
         group_vec = torch.einsum("sgm,sgmd->sgd", intra, groups)
@@ -137,8 +137,15 @@ def train(steps: int = 120, batch_size: int = 16, seed: int = 0, log_every: int 
         idx = torch.randint(0, len(waves), (batch_size,), generator=gen)
         return waves[idx], labels[idx]
 
-    report = fit(model, batch, lambda m, b: F.cross_entropy(m(b[0]), b[1]),
-                 steps=steps, lr=2e-3, seed=seed, log_every=log_every)
+    report = fit(
+        model,
+        batch,
+        lambda m, b: F.cross_entropy(m(b[0]), b[1]),
+        steps=steps,
+        lr=2e-3,
+        seed=seed,
+        log_every=log_every,
+    )
     test_w, test_y, _ = make_dataset(200, seed + 1)
     with torch.no_grad():
         report["test_accuracy"] = float((model(test_w).argmax(-1) == test_y).float().mean())
@@ -147,13 +154,18 @@ def train(steps: int = 120, batch_size: int = 16, seed: int = 0, log_every: int 
 
 def collect(model, n: int = 200, seed: int = 1):
     """``aw.collect`` over ``n`` generated clips with labels and predictions."""
-    return aw.collect(model, loader(n, seed=seed), num_samples=n,
-                      forward=lambda m, batch: m(batch[0]),
-                      labels=lambda batch: batch[1],
-                      predict=lambda out: out.argmax(-1))
+    return aw.collect(
+        model,
+        loader(n, seed=seed),
+        num_samples=n,
+        forward=lambda m, batch: m(batch[0]),
+        labels=lambda batch: batch[1],
+        predict=lambda out: out.argmax(-1),
+    )
 
 
 # ---------------------------------------------------------------- the lesson's claims
+
 
 def site(cap, name: str) -> str:
     """The full site name ending in ``name`` (e.g. ``"layer_weights"``)."""
@@ -176,8 +188,12 @@ def layer_weight_difference(cap) -> dict:
     spoof, bona = w[labels == 0], w[labels == 1]
     gap = np.abs(spoof.mean(0) - bona.mean(0))
     pooled = np.sqrt((spoof.var(0) + bona.var(0)) / 2) + 1e-8
-    return {"spoof": spoof.mean(0), "bonafide": bona.mean(0),
-            "distance": float(gap.sum() / 2), "separation": float((gap / pooled).max())}
+    return {
+        "spoof": spoof.mean(0),
+        "bonafide": bona.mean(0),
+        "distance": float(gap.sum() / 2),
+        "separation": float((gap / pooled).max()),
+    }
 
 
 def artefact_attention(cap, artefact: np.ndarray) -> dict:
@@ -186,8 +202,7 @@ def artefact_attention(cap, artefact: np.ndarray) -> dict:
     Returns ``{"on_artefact", "artefact_area"}``: attention mass on frames with
     an artefact, and the fraction of frames that have one (uniform attention).
     """
-    t = cap.get(site(cap, "temporal")).mean(axis=1)                  # [sample, frame]
+    t = cap.get(site(cap, "temporal")).mean(axis=1)  # [sample, frame]
     spoof = np.asarray(cap.labels) == 0
     a = artefact[: len(t)][spoof]
-    return {"on_artefact": float((t[spoof] * a).sum(-1).mean()),
-            "artefact_area": float(a.mean())}
+    return {"on_artefact": float((t[spoof] * a).sum(-1).mean()), "artefact_area": float(a.mean())}

@@ -24,12 +24,13 @@ from torch import nn
 from ._blocks import DecoderLayer, sinusoids
 from ._fit import fit
 
-PARTS, POINTS = 4, 8                   # parts per object, latent points per part
-TRAIN_STEPS = 100                      # diffusion timesteps used in training
+PARTS, POINTS = 4, 8  # parts per object, latent points per part
+TRAIN_STEPS = 100  # diffusion timesteps used in training
 PART_NAMES = [f"part {p}" for p in range(PARTS)]
 
 
 # ---------------------------------------------------------------- data
+
 
 def make_conditions(n: int, seed: int = 0) -> torch.Tensor:
     """``n`` objects' conditions ``float32 [n, part, 3]``: centre x, centre y, radius."""
@@ -42,8 +43,8 @@ def make_conditions(n: int, seed: int = 0) -> torch.Tensor:
 def render(cond: torch.Tensor) -> torch.Tensor:
     """The clean object for each condition: ``[n, part * point, 2]`` (parts in order)."""
     angle = torch.arange(POINTS) * (2 * math.pi / POINTS)
-    ring = torch.stack([angle.cos(), angle.sin()], -1)                  # [point, 2]
-    pts = cond[:, :, None, :2] + cond[:, :, None, 2:] * ring            # [n, part, point, 2]
+    ring = torch.stack([angle.cos(), angle.sin()], -1)  # [point, 2]
+    pts = cond[:, :, None, :2] + cond[:, :, None, 2:] * ring  # [n, part, point, 2]
     return pts.flatten(1, 2)
 
 
@@ -54,8 +55,10 @@ def part_of_query() -> np.ndarray:
 
 def tokens() -> dict:
     """Query and key token strings for cross-attention sites."""
-    return {"query": [f"p{p}.{k}" for p in range(PARTS) for k in range(POINTS)],
-            "key": [f"cond {p}" for p in range(PARTS)]}
+    return {
+        "query": [f"p{p}.{k}" for p in range(PARTS) for k in range(POINTS)],
+        "key": [f"cond {p}" for p in range(PARTS)],
+    }
 
 
 def alpha_bar(t: torch.Tensor) -> torch.Tensor:
@@ -67,6 +70,7 @@ def alpha_bar(t: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- model
+
 
 class Denoiser(nn.Module):
     """``model(noisy [n, 32, 2], t [n], cond [n, 4, 3]) -> predicted noise [n, 32, 2]``.
@@ -91,8 +95,7 @@ class Denoiser(nn.Module):
 
     def forward(self, noisy, t, cond):
         time = self.time_mlp(_timestep_code(t, self.dim))[:, None]
-        x = (self.point_in(noisy) + self.part_embed(self.part_ids)
-             + self.point_embed(self.point_ids) + time)
+        x = self.point_in(noisy) + self.part_embed(self.part_ids) + self.point_embed(self.point_ids) + time
         c = self.cond_in(cond) + self.part_embed.weight
         for layer in self.layers:
             x = layer(x, c)
@@ -146,9 +149,10 @@ def sample(model: Denoiser, cond: torch.Tensor, steps: int = 20, seed: int = 0) 
 
 # ---------------------------------------------------------------- the lesson's claims
 
+
 def part_attention(cap, layer, step=-1) -> np.ndarray:
     """Part-wise cross-attention ``[part, condition]``: heads, samples and the queries of each part averaged."""
-    w = cap.get(layer, step).mean(axis=(0, 1))                         # [query, key]
+    w = cap.get(layer, step).mean(axis=(0, 1))  # [query, key]
     part = part_of_query()
     return np.stack([w[part == p].mean(axis=0) for p in range(PARTS)])
 
@@ -162,7 +166,10 @@ def step_statistics(cap, layer) -> dict:
     """Per inference step: ``entropy`` (mean row entropy, nats), ``max`` (mean row maximum)
     and ``own_part`` (:func:`own_part_mass`), each a list over the steps the site ran."""
     from attnwidget.reduce import entropy
+
     steps = cap.steps_of(layer)
-    return {"entropy": [float(entropy(cap.get(layer, s)).mean()) for s in steps],
-            "max": [float(cap.get(layer, s).max(-1).mean()) for s in steps],
-            "own_part": [own_part_mass(cap, layer, s) for s in steps]}
+    return {
+        "entropy": [float(entropy(cap.get(layer, s)).mean()) for s in steps],
+        "max": [float(cap.get(layer, s).max(-1).mean()) for s in steps],
+        "own_part": [own_part_mass(cap, layer, s) for s in steps],
+    }

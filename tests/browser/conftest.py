@@ -10,7 +10,6 @@ skipped, with the reason, on a machine without Chromium, Playwright or Jupyter.
 from __future__ import annotations
 
 import pytest
-
 from aw_browser import Server, launch_browser, missing, pw, watch_errors
 
 
@@ -55,5 +54,3 @@ def page(browser):
     watch_errors(pg)
     yield pg
     ctx.close()
-
-

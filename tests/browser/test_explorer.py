@@ -17,9 +17,7 @@ import json
 
 import numpy as np
 import pytest
-
-from aw_browser import (open_notebook, run_all, run_cell, screenshot, wait_idle,
-                        watch_errors, write_notebook)
+from aw_browser import open_notebook, run_all, run_cell, screenshot, wait_idle, watch_errors, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -120,8 +118,7 @@ def canvas_cells(page, sel, h, w) -> np.ndarray:
 def wait_settled(page, sel, before: int | None = None, quiet_ms: int = 400) -> int:
     """Wait for a repaint after ``before`` (if given), then until no repaint for ``quiet_ms``."""
     if before is not None:
-        page.wait_for_function(f"([sel, v]) => {VERSION}(sel) > v", arg=[sel, before],
-                               timeout=30_000)
+        page.wait_for_function(f"([sel, v]) => {VERSION}(sel) > v", arg=[sel, before], timeout=30_000)
     last = page.evaluate(VERSION, sel)
     while True:
         page.wait_for_timeout(quiet_ms)
@@ -140,9 +137,11 @@ def assert_canvas_matches_kernel(page, sel=HEATMAP, view="ex.heatmap") -> dict:
     got = canvas_cells(page, sel, h, w)
     assert (got[..., 3] == 255).all(), "canvas has transparent cells"
     bad = np.argwhere((got[..., :3] != want).any(axis=-1))
-    assert bad.size == 0, (f"{len(bad)} of {h * w} cells differ from the kernel's frame "
-                           f"{exp['sel']}; first {bad[:5].tolist()}: canvas "
-                           f"{got[tuple(bad[0])].tolist()} vs kernel {want[tuple(bad[0])].tolist()}")
+    assert bad.size == 0, (
+        f"{len(bad)} of {h * w} cells differ from the kernel's frame "
+        f"{exp['sel']}; first {bad[:5].tolist()}: canvas "
+        f"{got[tuple(bad[0])].tolist()} vs kernel {want[tuple(bad[0])].tolist()}"
+    )
     return exp
 
 
@@ -181,17 +180,24 @@ def test_canvas_shows_the_kernel_frame(explorer):
     shape = page.evaluate(f"() => document.querySelector('{HEATMAP}').dataset.shape")
     assert shape == f"{len(TOKENS)},{len(TOKENS)}"
     # the head grid's thumbnails are the kernel's codes, coloured by the same table
-    thumbs = json.loads(run_cell(page, (
-        "print(json.dumps([{'layer': m['layer'], 'head': m['head'], "
-        "'rgb': colormaps.apply(c, ex.headgrid.colormap).tolist()} "
-        "for m, c in zip(ex.headgrid._thumbs_meta['thumbs'], ex.headgrid.thumbnails())]))")))
+    thumbs = json.loads(
+        run_cell(
+            page,
+            (
+                "print(json.dumps([{'layer': m['layer'], 'head': m['head'], "
+                "'rgb': colormaps.apply(c, ex.headgrid.colormap).tolist()} "
+                "for m, c in zip(ex.headgrid._thumbs_meta['thumbs'], ex.headgrid.thumbnails())]))"
+            ),
+        )
+    )
     drawn = {(t["layer"], t["head"]): t for t in page.evaluate(READ_THUMBS, HEADGRID)}
     assert len(thumbs) == 4 and set(drawn) == {(t["layer"], t["head"]) for t in thumbs}
     for t in thumbs:
         d = drawn[(t["layer"], t["head"])]
         got = np.array(d["rgba"], dtype=np.uint8).reshape(d["h"], d["w"], 4)
-        np.testing.assert_array_equal(got[..., :3], np.array(t["rgb"], dtype=np.uint8),
-                                      err_msg=f"thumbnail {t['layer'], t['head']}")
+        np.testing.assert_array_equal(
+            got[..., :3], np.array(t["rgb"], dtype=np.uint8), err_msg=f"thumbnail {t['layer'], t['head']}"
+        )
     screenshot(page, f"explorer-{page.flavor}-initial")
     screenshot(page.locator(".aw-explorer").first, f"explorer-{page.flavor}-widget")
 
@@ -237,7 +243,9 @@ def test_hover_tooltip_names_the_token_pair(explorer):
         page.wait_for_function(
             "([sel, q, k]) => { const t = document.querySelector(sel + ' .aw-tooltip').textContent;"
             " return t.includes(q) && t.includes(k); }",
-            arg=[HEATMAP, exp["rows"][i], exp["cols"][j]], timeout=10_000)
+            arg=[HEATMAP, exp["rows"][i], exp["cols"][j]],
+            timeout=10_000,
+        )
         text = tip.text_content()
         q, k = exp["rows"][i], exp["cols"][j]
         # the query names the row and comes first, the key second
@@ -260,9 +268,16 @@ def test_clicked_thumbnail_selects_its_head(explorer):
     # the grid highlights the clicked one, and the head dropdown follows
     page.wait_for_function(
         "(sel) => document.querySelector(sel + \" canvas.aw-thumb[data-head='3']\")"
-        ".classList.contains('aw-selected')", arg=HEADGRID, timeout=10_000)
-    assert page.locator(".aw-controls .widget-dropdown:has(label:text-is('head')) select") \
-        .evaluate("s => s.options[s.selectedIndex].text") == "3"
+        ".classList.contains('aw-selected')",
+        arg=HEADGRID,
+        timeout=10_000,
+    )
+    assert (
+        page.locator(".aw-controls .widget-dropdown:has(label:text-is('head')) select").evaluate(
+            "s => s.options[s.selectedIndex].text"
+        )
+        == "3"
+    )
     screenshot(page.locator(".aw-explorer").first, f"explorer-{page.flavor}-thumbnail-click")
 
 

@@ -7,7 +7,6 @@ tests points at the widget rather than at the setup.
 from __future__ import annotations
 
 import pytest
-
 from aw_browser import kernel_eval, open_notebook, run_all, run_cell, write_notebook
 
 pytestmark = pytest.mark.browser
@@ -39,9 +38,9 @@ def test_tiny_widget_round_trip(which, page, request):
     button = page.locator("button.tiny-widget")
     button.wait_for()
     assert button.text_content() == "n=5"
-    run_cell(page, "tiny.n = 7")                     # kernel -> browser
+    run_cell(page, "tiny.n = 7")  # kernel -> browser
     page.wait_for_function("() => document.querySelector('button.tiny-widget').textContent === 'n=7'")
-    button.click()                                   # browser -> kernel
+    button.click()  # browser -> kernel
     assert kernel_eval(page, "print(tiny.n)", "8") == "8"
     with pytest.raises(AssertionError, match="ZeroDivisionError"):
         run_cell(page, "1/0")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from aw_browser import ROOT, open_notebook, run_all, screenshot
 
 pytestmark = pytest.mark.browser
@@ -44,13 +43,18 @@ def test_lesson_notebook_runs_in_jupyterlab(name, request):
     page.set_viewport_size({"width": 1400, "height": 2400})  # a whole explorer fits in a screenshot
     folder = lab_server.root / "lessons_copy"
     if not folder.exists():
-        shutil.copytree(ROOT / "notebooks", folder,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        shutil.copytree(
+            ROOT / "notebooks", folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+        )
     open_notebook(page, lab_server, f"lessons_copy/{name}")
+    page.wait_for_timeout(1000)  # JupyterLab marks a notebook dirty right after loading, if it will
+    dirty = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty")
+    assert not dirty, f"opening notebooks/{name} marks it modified: it is not stored as JupyterLab writes it"
     run_all(page, timeout_ms=300_000)
     page.wait_for_selector(".aw-explorer", timeout=60_000)
-    page.wait_for_function(f"() => ({PAINTED})().every(e => e.views > 0 && e.painted === e.views)",
-                           timeout=60_000)
+    page.wait_for_function(
+        f"() => ({PAINTED})().every(e => e.views > 0 && e.painted === e.views)", timeout=60_000
+    )
     explorers = page.evaluate(PAINTED)
     assert explorers, "the notebook shows no explorer (aw.show)"
     for i, e in enumerate(explorers):

@@ -85,7 +85,10 @@ def open_offline(browser, path: pathlib.Path):
             route.abort()
 
     page.route("**/*", guard)
-    page.on("request", lambda r: None if r.url.startswith(("file://", "data:", "blob:")) else blocked.append(r.url))
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(("file://", "data:", "blob:")) else blocked.append(r.url),
+    )
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.goto(path.as_uri())
@@ -123,8 +126,7 @@ def test_heatmap_page_draws_offline_and_controls_change_it(chromium, tmp_path):
 
     cap = make_text_capture()
     view = Heatmap(cap, layer=1)
-    path = pathlib.Path(to_html(view, tmp_path / "heatmap.html", esm=MINIMAL_ESM,
-                                scales=("linear", "log")))
+    path = pathlib.Path(to_html(view, tmp_path / "heatmap.html", esm=MINIMAL_ESM, scales=("linear", "log")))
     page, blocked, errors = open_offline(chromium, path)
     try:
         assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
@@ -166,8 +168,7 @@ def test_weights_page_class_control(chromium, tmp_path):
 
     cap = make_audio_capture()
     view = WeightsView(cap, layer=0, class_names=CLASS_NAMES)
-    path = pathlib.Path(to_html(view, tmp_path / "weights.html", esm=MINIMAL_ESM,
-                                class_names=CLASS_NAMES))
+    path = pathlib.Path(to_html(view, tmp_path / "weights.html", esm=MINIMAL_ESM, class_names=CLASS_NAMES))
     page, blocked, errors = open_offline(chromium, path)
     try:
         assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
@@ -223,7 +224,7 @@ def test_real_head_grid_click_is_answered_by_the_page(chromium, tmp_path):
         thumbs.nth(2).click()  # the bundle sends {type: "select", layer, head}; the page answers
         wait_until(page, f"(document.body.dataset.awVersion || '0') !== {before!r}")
         assert page.input_value("select.aw-ctl-head") == "2"
-        assert page.evaluate("document.body.dataset.awSelection").startswith('[1,2,')
+        assert page.evaluate("document.body.dataset.awSelection").startswith("[1,2,")
         page.screenshot(path=str(SHOTS / "real_headgrid_head2.png"))
         choose(page, "layer", "2")  # another layer's heads: new thumbnails
         page.screenshot(path=str(SHOTS / "real_headgrid_layer2.png"))
@@ -263,6 +264,7 @@ def stats_capture():
     from _collect_models import batches, data, model
 
     import attnwidget as aw
+
     ids, labels = data(40)
     return aw.collect(model(), batches(ids, labels, 8), labels=1, keep="stats", progress=False)
 
@@ -271,8 +273,9 @@ def test_statistics_page_draws_each_class_and_the_difference_map(chromium, tmp_p
     from attnwidget.widgets import Heatmap
 
     view = Heatmap(stats_capture, layer=1)
-    path = pathlib.Path(to_html(view, tmp_path / "stats.html", esm=MINIMAL_ESM,
-                                class_names={0: "<b>neg</b>", 1: "pos"}))
+    path = pathlib.Path(
+        to_html(view, tmp_path / "stats.html", esm=MINIMAL_ESM, class_names={0: "<b>neg</b>", 1: "pos"})
+    )
 
     def shown_codes():
         return np.frombuffer(view._frame, dtype=np.uint8).reshape(view._frame_meta["shape"])
@@ -310,7 +313,9 @@ def test_statistics_page_draws_each_class_and_the_difference_map(chromium, tmp_p
         view.difference = None
         assert page.input_value("select.aw-ctl-colormap") == '"viridis"'
         assert np.array_equal(canvas_pixels(page)[..., 0], shown_codes())  # class 0's variance again
-        assert page.evaluate("document.body.dataset.awSelection") == '[1,"mean","mean",0,0,"var",null,"linear"]'
+        assert (
+            page.evaluate("document.body.dataset.awSelection") == '[1,"mean","mean",0,0,"var",null,"linear"]'
+        )
     finally:
         page.close()
     assert blocked == [], f"the page tried the network: {blocked}"

@@ -18,8 +18,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -89,7 +90,7 @@ def padding_mask(batch: int, length: int, lengths: list[int], left: bool = False
     mask = torch.zeros(batch, length, dtype=torch.long)
     for b, n in enumerate(lengths):
         if left:
-            mask[b, length - n:] = 1
+            mask[b, length - n :] = 1
         else:
             mask[b, :n] = 1
     return mask
@@ -147,16 +148,21 @@ def hf_reference(eager, inputs: dict, groups: dict[str, list[str]], convert=None
         with torch.no_grad():
             out = eager(**{**inputs, "output_attentions": True})
         if getattr(out, "encoder_attentions", None) is not None:
-            tensors = {"encoder": out.encoder_attentions, "decoder": out.decoder_attentions,
-                       "cross": out.cross_attentions}
+            tensors = {
+                "encoder": out.encoder_attentions,
+                "decoder": out.decoder_attentions,
+                "cross": out.cross_attentions,
+            }
         else:
-            tensors = {"encoder": out.attentions, "decoder": (),
-                       "cross": getattr(out, "cross_attentions", None) or ()}
+            tensors = {
+                "encoder": out.attentions,
+                "decoder": (),
+                "cross": getattr(out, "cross_attentions", None) or (),
+            }
         ref = {}
         for group, names in groups.items():
             got = list(tensors[group] or ())
-            assert len(got) == len(names), (
-                f"HF returned {len(got)} {group} attentions for the sites {names}")
+            assert len(got) == len(names), f"HF returned {len(got)} {group} attentions for the sites {names}"
             for name, t in zip(names, got):
                 ref[name] = convert(t) if convert is not None else t
         return ref
@@ -164,9 +170,19 @@ def hf_reference(eager, inputs: dict, groups: dict[str, list[str]], convert=None
     return reference
 
 
-def hf_case(model_cls, config, inputs: dict, classes: tuple[str, ...], cross: tuple[str, ...] = (),
-            attn: str | None = "sdpa", calls: int = 1, valid_rows=None, convert=None,
-            expect_attn: str | None = None, count: int = LAYERS) -> Case:
+def hf_case(
+    model_cls,
+    config,
+    inputs: dict,
+    classes: tuple[str, ...],
+    cross: tuple[str, ...] = (),
+    attn: str | None = "sdpa",
+    calls: int = 1,
+    valid_rows=None,
+    convert=None,
+    expect_attn: str | None = None,
+    count: int = LAYERS,
+) -> Case:
     """A Hugging Face entry: sites are the modules of ``classes`` (each called ``calls`` times)."""
     model, eager = hf_twins(model_cls, config, attn)
     if expect_attn is not None:
@@ -177,14 +193,27 @@ def hf_case(model_cls, config, inputs: dict, classes: tuple[str, ...], cross: tu
         paths = [p if i == 0 else f"{p}#{i}" for p in paths for i in range(calls)]
     groups = hf_groups(paths, cross)
     sites = {p: ("cross" if p in groups["cross"] else "self") for p in paths}
-    return Case(model=model, forward=lambda m: m(**inputs), sites=sites,
-                reference=hf_reference(eager, inputs, groups, convert), valid_rows=valid_rows, count=count)
+    return Case(
+        model=model,
+        forward=lambda m: m(**inputs),
+        sites=sites,
+        reference=hf_reference(eager, inputs, groups, convert),
+        valid_rows=valid_rows,
+        count=count,
+    )
 
 
 def bert_config(**kw):
     T = _transformers()
-    return T.BertConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
-                        num_attention_heads=HEADS, intermediate_size=64, max_position_embeddings=64, **kw)
+    return T.BertConfig(
+        vocab_size=VOCAB,
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        **kw,
+    )
 
 
 def _bert(attn, output_attentions: bool = False):
@@ -194,66 +223,119 @@ def _bert(attn, output_attentions: bool = False):
         inputs = dict(input_ids=ids(2, 9), attention_mask=mask)
         if output_attentions:  # the caller asks for them: the module returns the weights the capture sees
             inputs["output_attentions"] = True
-        return hf_case(T.BertModel, bert_config(), inputs, ("BertSelfAttention",), attn=attn,
-                       expect_attn=attn)
+        return hf_case(
+            T.BertModel, bert_config(), inputs, ("BertSelfAttention",), attn=attn, expect_attn=attn
+        )
+
     return build
 
 
 def _roberta():
     T = _transformers()
-    cfg = T.RobertaConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
-                          num_attention_heads=HEADS, intermediate_size=64, max_position_embeddings=64,
-                          pad_token_id=1)
+    cfg = T.RobertaConfig(
+        vocab_size=VOCAB,
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        pad_token_id=1,
+    )
     mask = padding_mask(2, 8, [8, 6])
-    return hf_case(T.RobertaModel, cfg, dict(input_ids=ids(2, 8), attention_mask=mask),
-                   ("RobertaSelfAttention",))
+    return hf_case(
+        T.RobertaModel, cfg, dict(input_ids=ids(2, 8), attention_mask=mask), ("RobertaSelfAttention",)
+    )
 
 
 def _distilbert():
     T = _transformers()
-    cfg = T.DistilBertConfig(vocab_size=VOCAB, dim=HIDDEN, n_layers=LAYERS, n_heads=HEADS, hidden_dim=64,
-                             max_position_embeddings=64)
+    cfg = T.DistilBertConfig(
+        vocab_size=VOCAB,
+        dim=HIDDEN,
+        n_layers=LAYERS,
+        n_heads=HEADS,
+        hidden_dim=64,
+        max_position_embeddings=64,
+    )
     mask = padding_mask(2, 7, [7, 4])
-    return hf_case(T.DistilBertModel, cfg, dict(input_ids=ids(2, 7), attention_mask=mask),
-                   ("DistilBertSelfAttention", "MultiHeadSelfAttention"))
+    return hf_case(
+        T.DistilBertModel,
+        cfg,
+        dict(input_ids=ids(2, 7), attention_mask=mask),
+        ("DistilBertSelfAttention", "MultiHeadSelfAttention"),
+    )
 
 
 def _albert():
     T = _transformers()
-    cfg = T.AlbertConfig(vocab_size=VOCAB, embedding_size=16, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
-                         num_attention_heads=HEADS, intermediate_size=64, max_position_embeddings=64)
+    cfg = T.AlbertConfig(
+        vocab_size=VOCAB,
+        embedding_size=16,
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     mask = padding_mask(2, 8, [8, 5])
     # one shared layer run twice: one site per call, "path" and "path#1"
-    return hf_case(T.AlbertModel, cfg, dict(input_ids=ids(2, 8), attention_mask=mask),
-                   ("AlbertAttention", "AlbertSdpaAttention"), calls=LAYERS)
+    return hf_case(
+        T.AlbertModel,
+        cfg,
+        dict(input_ids=ids(2, 8), attention_mask=mask),
+        ("AlbertAttention", "AlbertSdpaAttention"),
+        calls=LAYERS,
+    )
 
 
 def _electra():
     T = _transformers()
-    cfg = T.ElectraConfig(vocab_size=VOCAB, embedding_size=16, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
-                          num_attention_heads=HEADS, intermediate_size=64, max_position_embeddings=64)
+    cfg = T.ElectraConfig(
+        vocab_size=VOCAB,
+        embedding_size=16,
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     mask = padding_mask(2, 8, [8, 6])
-    return hf_case(T.ElectraModel, cfg, dict(input_ids=ids(2, 8), attention_mask=mask),
-                   ("ElectraSelfAttention",))
+    return hf_case(
+        T.ElectraModel, cfg, dict(input_ids=ids(2, 8), attention_mask=mask), ("ElectraSelfAttention",)
+    )
 
 
 def _deberta_v2():
     T = _transformers()
-    cfg = T.DebertaV2Config(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
-                            num_attention_heads=HEADS, intermediate_size=64, max_position_embeddings=64,
-                            relative_attention=True, position_buckets=8, pos_att_type=["p2c", "c2p"])
+    cfg = T.DebertaV2Config(
+        vocab_size=VOCAB,
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        relative_attention=True,
+        position_buckets=8,
+        pos_att_type=["p2c", "c2p"],
+    )
     mask = padding_mask(2, 8, [8, 5])
-    return hf_case(T.DebertaV2Model, cfg, dict(input_ids=ids(2, 8), attention_mask=mask),
-                   ("DisentangledSelfAttention",))
+    return hf_case(
+        T.DebertaV2Model, cfg, dict(input_ids=ids(2, 8), attention_mask=mask), ("DisentangledSelfAttention",)
+    )
 
 
 def _mpnet():
     T = _transformers()
-    cfg = T.MPNetConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
-                        num_attention_heads=HEADS, intermediate_size=64, max_position_embeddings=64)
+    cfg = T.MPNetConfig(
+        vocab_size=VOCAB,
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     mask = padding_mask(2, 8, [8, 6])
-    return hf_case(T.MPNetModel, cfg, dict(input_ids=ids(2, 8), attention_mask=mask),
-                   ("MPNetSelfAttention",))
+    return hf_case(T.MPNetModel, cfg, dict(input_ids=ids(2, 8), attention_mask=mask), ("MPNetSelfAttention",))
 
 
 def band_to_dense(band: torch.Tensor, window: int) -> torch.Tensor:
@@ -276,43 +358,80 @@ def band_to_dense(band: torch.Tensor, window: int) -> torch.Tensor:
 
 def _longformer(output_attentions: bool = False):
     T = _transformers()
-    cfg = T.LongformerConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
-                             num_attention_heads=HEADS, intermediate_size=64, max_position_embeddings=64,
-                             attention_window=4, pad_token_id=1)
+    cfg = T.LongformerConfig(
+        vocab_size=VOCAB,
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        attention_window=4,
+        pad_token_id=1,
+    )
     mask = padding_mask(2, 8, [8, 6])
     inputs = dict(input_ids=ids(2, 8), attention_mask=mask)
     if output_attentions:  # the model also returns its bands: still one site per layer, query x key
         inputs["output_attentions"] = True
-    return hf_case(T.LongformerModel, cfg, inputs, ("LongformerSelfAttention",),
-                   convert=lambda t: band_to_dense(t, 4))
+    return hf_case(
+        T.LongformerModel, cfg, inputs, ("LongformerSelfAttention",), convert=lambda t: band_to_dense(t, 4)
+    )
 
 
 def _gpt2(left: bool):
     def build():
         T = _transformers()
-        cfg = T.GPT2Config(vocab_size=VOCAB, n_embd=HIDDEN, n_layer=LAYERS, n_head=HEADS, n_positions=64,
-                           bos_token_id=1, eos_token_id=2, pad_token_id=0)
+        cfg = T.GPT2Config(
+            vocab_size=VOCAB,
+            n_embd=HIDDEN,
+            n_layer=LAYERS,
+            n_head=HEADS,
+            n_positions=64,
+            bos_token_id=1,
+            eos_token_id=2,
+            pad_token_id=0,
+        )
         mask = padding_mask(2, 8, [8, 5], left=left)
         # a left-padded row's pad queries see no key at all: what the kernel did there is not
         # what eager did (see the engine's rule), so only rows with a token are compared
-        return hf_case(T.GPT2LMHeadModel, cfg, dict(input_ids=ids(2, 8), attention_mask=mask),
-                       ("GPT2Attention",), valid_rows=mask.bool().numpy())
+        return hf_case(
+            T.GPT2LMHeadModel,
+            cfg,
+            dict(input_ids=ids(2, 8), attention_mask=mask),
+            ("GPT2Attention",),
+            valid_rows=mask.bool().numpy(),
+        )
+
     return build
 
 
 def _gpt_neo():
     T = _transformers()
-    cfg = T.GPTNeoConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_layers=LAYERS, num_heads=HEADS,
-                         attention_types=[[["global", "local"], 1]], window_size=4,
-                         max_position_embeddings=64,
-                         bos_token_id=1, eos_token_id=2)
+    cfg = T.GPTNeoConfig(
+        vocab_size=VOCAB,
+        hidden_size=HIDDEN,
+        num_layers=LAYERS,
+        num_heads=HEADS,
+        attention_types=[[["global", "local"], 1]],
+        window_size=4,
+        max_position_embeddings=64,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     return hf_case(T.GPTNeoModel, cfg, dict(input_ids=ids(2, 8)), ("GPTNeoSelfAttention",))
 
 
 def _gptj():
     T = _transformers()
-    cfg = T.GPTJConfig(vocab_size=VOCAB, n_embd=HIDDEN, n_layer=LAYERS, n_head=HEADS, rotary_dim=4,
-                       n_positions=64, bos_token_id=1, eos_token_id=2)
+    cfg = T.GPTJConfig(
+        vocab_size=VOCAB,
+        n_embd=HIDDEN,
+        n_layer=LAYERS,
+        n_head=HEADS,
+        rotary_dim=4,
+        n_positions=64,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     mask = padding_mask(2, 7, [7, 5])
     return hf_case(T.GPTJModel, cfg, dict(input_ids=ids(2, 7), attention_mask=mask), ("GPTJAttention",))
 
@@ -320,110 +439,212 @@ def _gptj():
 def _llama_like(name: str, **extra):
     def build():
         T = _transformers()
-        cfg = getattr(T, f"{name}Config")(vocab_size=VOCAB, hidden_size=HIDDEN, intermediate_size=64,
-                                          num_hidden_layers=LAYERS, num_attention_heads=HEADS,
-                                          num_key_value_heads=2, max_position_embeddings=64,
-                                          bos_token_id=1, eos_token_id=2, pad_token_id=0, **extra)
+        cfg = getattr(T, f"{name}Config")(
+            vocab_size=VOCAB,
+            hidden_size=HIDDEN,
+            intermediate_size=64,
+            num_hidden_layers=LAYERS,
+            num_attention_heads=HEADS,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
+            bos_token_id=1,
+            eos_token_id=2,
+            pad_token_id=0,
+            **extra,
+        )
         mask = padding_mask(2, 9, [9, 6], left=True)
-        return hf_case(getattr(T, f"{name}Model"), cfg, dict(input_ids=ids(2, 9), attention_mask=mask),
-                       (f"{name}Attention",), valid_rows=mask.bool().numpy())
+        return hf_case(
+            getattr(T, f"{name}Model"),
+            cfg,
+            dict(input_ids=ids(2, 9), attention_mask=mask),
+            (f"{name}Attention",),
+            valid_rows=mask.bool().numpy(),
+        )
+
     return build
 
 
 def _bart():
     T = _transformers()
-    cfg = T.BartConfig(vocab_size=VOCAB, d_model=HIDDEN, encoder_layers=LAYERS, decoder_layers=LAYERS,
-                       encoder_attention_heads=HEADS, decoder_attention_heads=HEADS, encoder_ffn_dim=64,
-                       decoder_ffn_dim=64, max_position_embeddings=64, pad_token_id=1, bos_token_id=0,
-                       eos_token_id=2, decoder_start_token_id=2)
+    cfg = T.BartConfig(
+        vocab_size=VOCAB,
+        d_model=HIDDEN,
+        encoder_layers=LAYERS,
+        decoder_layers=LAYERS,
+        encoder_attention_heads=HEADS,
+        decoder_attention_heads=HEADS,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=64,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+    )
     mask = padding_mask(2, 8, [8, 6])
     # decoder as long as the encoder: cross-attention must be told from the call, not the shapes
     inputs = dict(input_ids=ids(2, 8), attention_mask=mask, decoder_input_ids=ids(2, 8, seed=3))
-    return hf_case(T.BartModel, cfg, inputs, ("BartAttention",),
-                   cross=("encoder_attn",), count=3 * LAYERS)
+    return hf_case(T.BartModel, cfg, inputs, ("BartAttention",), cross=("encoder_attn",), count=3 * LAYERS)
 
 
 def _t5():
     T = _transformers()
-    cfg = T.T5Config(vocab_size=VOCAB, d_model=HIDDEN, d_kv=8, d_ff=64, num_layers=LAYERS,
-                     num_decoder_layers=LAYERS, num_heads=HEADS, relative_attention_num_buckets=8,
-                     pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    cfg = T.T5Config(
+        vocab_size=VOCAB,
+        d_model=HIDDEN,
+        d_kv=8,
+        d_ff=64,
+        num_layers=LAYERS,
+        num_decoder_layers=LAYERS,
+        num_heads=HEADS,
+        relative_attention_num_buckets=8,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
     mask = padding_mask(2, 7, [7, 5])
     inputs = dict(input_ids=ids(2, 7), attention_mask=mask, decoder_input_ids=ids(2, 6, seed=3))
-    return hf_case(T.T5Model, cfg, inputs, ("T5Attention",),
-                   cross=("EncDecAttention",), count=3 * LAYERS)
+    return hf_case(T.T5Model, cfg, inputs, ("T5Attention",), cross=("EncDecAttention",), count=3 * LAYERS)
 
 
 def _marian():
     T = _transformers()
-    cfg = T.MarianConfig(vocab_size=VOCAB, d_model=HIDDEN, encoder_layers=LAYERS, decoder_layers=LAYERS,
-                         encoder_attention_heads=HEADS, decoder_attention_heads=HEADS, encoder_ffn_dim=64,
-                         decoder_ffn_dim=64, max_position_embeddings=64, pad_token_id=0,
-                         decoder_start_token_id=0, eos_token_id=1)
+    cfg = T.MarianConfig(
+        vocab_size=VOCAB,
+        d_model=HIDDEN,
+        encoder_layers=LAYERS,
+        decoder_layers=LAYERS,
+        encoder_attention_heads=HEADS,
+        decoder_attention_heads=HEADS,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=64,
+        pad_token_id=0,
+        decoder_start_token_id=0,
+        eos_token_id=1,
+    )
     mask = padding_mask(2, 7, [7, 4])
     inputs = dict(input_ids=ids(2, 7), attention_mask=mask, decoder_input_ids=ids(2, 6, seed=3))
-    return hf_case(T.MarianModel, cfg, inputs, ("MarianAttention",),
-                   cross=("encoder_attn",), count=3 * LAYERS)
+    return hf_case(
+        T.MarianModel, cfg, inputs, ("MarianAttention",), cross=("encoder_attn",), count=3 * LAYERS
+    )
 
 
 def _mbart():
     T = _transformers()
-    cfg = T.MBartConfig(vocab_size=VOCAB, d_model=HIDDEN, encoder_layers=LAYERS, decoder_layers=LAYERS,
-                        encoder_attention_heads=HEADS, decoder_attention_heads=HEADS, encoder_ffn_dim=64,
-                        decoder_ffn_dim=64, max_position_embeddings=64, pad_token_id=1, bos_token_id=0,
-                        eos_token_id=2, decoder_start_token_id=2)
+    cfg = T.MBartConfig(
+        vocab_size=VOCAB,
+        d_model=HIDDEN,
+        encoder_layers=LAYERS,
+        decoder_layers=LAYERS,
+        encoder_attention_heads=HEADS,
+        decoder_attention_heads=HEADS,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=64,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+    )
     mask = padding_mask(2, 7, [7, 5])
     inputs = dict(input_ids=ids(2, 7), attention_mask=mask, decoder_input_ids=ids(2, 6, seed=3))
-    return hf_case(T.MBartModel, cfg, inputs, ("MBartAttention",),
-                   cross=("encoder_attn",), count=3 * LAYERS)
+    return hf_case(T.MBartModel, cfg, inputs, ("MBartAttention",), cross=("encoder_attn",), count=3 * LAYERS)
 
 
 def _vit():
     T = _transformers()
-    cfg = T.ViTConfig(image_size=16, patch_size=8, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
-                      num_attention_heads=HEADS, intermediate_size=64)
-    return hf_case(T.ViTModel, cfg, dict(pixel_values=randn(2, 3, 16, 16)),
-                   ("ViTAttention", "ViTSelfAttention"))
+    cfg = T.ViTConfig(
+        image_size=16,
+        patch_size=8,
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=64,
+    )
+    return hf_case(
+        T.ViTModel, cfg, dict(pixel_values=randn(2, 3, 16, 16)), ("ViTAttention", "ViTSelfAttention")
+    )
 
 
 def _whisper():
     T = _transformers()
-    cfg = T.WhisperConfig(vocab_size=VOCAB, d_model=HIDDEN, encoder_layers=LAYERS, decoder_layers=LAYERS,
-                          encoder_attention_heads=HEADS, decoder_attention_heads=HEADS, encoder_ffn_dim=64,
-                          decoder_ffn_dim=64, num_mel_bins=8, max_source_positions=8,
-                          max_target_positions=16, pad_token_id=0, bos_token_id=1, eos_token_id=2,
-                          decoder_start_token_id=1)
+    cfg = T.WhisperConfig(
+        vocab_size=VOCAB,
+        d_model=HIDDEN,
+        encoder_layers=LAYERS,
+        decoder_layers=LAYERS,
+        encoder_attention_heads=HEADS,
+        decoder_attention_heads=HEADS,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        num_mel_bins=8,
+        max_source_positions=8,
+        max_target_positions=16,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=1,
+    )
     # 16 frames -> 8 encoder positions (stride 2); 8 decoder tokens: as long as the encoder
     inputs = dict(input_features=randn(2, 8, 16), decoder_input_ids=ids(2, 8, seed=3))
-    return hf_case(T.WhisperModel, cfg, inputs, ("WhisperAttention",),
-                   cross=("encoder_attn",), count=3 * LAYERS)
+    return hf_case(
+        T.WhisperModel, cfg, inputs, ("WhisperAttention",), cross=("encoder_attn",), count=3 * LAYERS
+    )
 
 
 def _wav2vec2():
     T = _transformers()
-    cfg = T.Wav2Vec2Config(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
-                           num_attention_heads=HEADS, intermediate_size=64, conv_dim=(16, 16),
-                           conv_kernel=(10, 3), conv_stride=(5, 2), conv_bias=True,
-                           num_conv_pos_embeddings=4, num_conv_pos_embedding_groups=2,
-                           feat_extract_norm="layer", do_stable_layer_norm=True, apply_spec_augment=False)
+    cfg = T.Wav2Vec2Config(
+        vocab_size=VOCAB,
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=64,
+        conv_dim=(16, 16),
+        conv_kernel=(10, 3),
+        conv_stride=(5, 2),
+        conv_bias=True,
+        num_conv_pos_embeddings=4,
+        num_conv_pos_embedding_groups=2,
+        feat_extract_norm="layer",
+        do_stable_layer_norm=True,
+        apply_spec_augment=False,
+    )
     mask = torch.ones(2, 120, dtype=torch.long)
     mask[1, 90:] = 0
-    return hf_case(T.Wav2Vec2Model, cfg, dict(input_values=randn(2, 120), attention_mask=mask),
-                   ("Wav2Vec2Attention",))
+    return hf_case(
+        T.Wav2Vec2Model, cfg, dict(input_values=randn(2, 120), attention_mask=mask), ("Wav2Vec2Attention",)
+    )
 
 
 def _speecht5():
     T = _transformers()
-    cfg = T.SpeechT5Config(vocab_size=VOCAB, hidden_size=HIDDEN, encoder_layers=LAYERS, decoder_layers=LAYERS,
-                           encoder_attention_heads=HEADS, decoder_attention_heads=HEADS,
-                           encoder_ffn_dim=64, decoder_ffn_dim=64, max_speech_positions=64,
-                           max_text_positions=64, encoder_max_relative_position=8, num_mel_bins=8,
-                           speech_decoder_prenet_units=16, speech_decoder_postnet_units=16)
+    cfg = T.SpeechT5Config(
+        vocab_size=VOCAB,
+        hidden_size=HIDDEN,
+        encoder_layers=LAYERS,
+        decoder_layers=LAYERS,
+        encoder_attention_heads=HEADS,
+        decoder_attention_heads=HEADS,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_speech_positions=64,
+        max_text_positions=64,
+        encoder_max_relative_position=8,
+        num_mel_bins=8,
+        speech_decoder_prenet_units=16,
+        speech_decoder_postnet_units=16,
+    )
     # SpeechT5Model without pre-nets takes hidden states on both sides
-    inputs = dict(input_values=randn(2, 7, HIDDEN), decoder_input_values=randn(2, 6, HIDDEN, seed=5),
-                  attention_mask=padding_mask(2, 7, [7, 5]))
-    return hf_case(T.SpeechT5Model, cfg, inputs, ("SpeechT5Attention",),
-                   cross=("encoder_attn",), count=3 * LAYERS)
+    inputs = dict(
+        input_values=randn(2, 7, HIDDEN),
+        decoder_input_values=randn(2, 6, HIDDEN, seed=5),
+        attention_mask=padding_mask(2, 7, [7, 5]),
+    )
+    return hf_case(
+        T.SpeechT5Model, cfg, inputs, ("SpeechT5Attention",), cross=("encoder_attn",), count=3 * LAYERS
+    )
 
 
 # --------------------------------------------------------------------------- diffusers
@@ -457,26 +678,43 @@ def _diffusers_case(model: nn.Module, inputs: dict, count: int) -> Case:
 
     model.eval()
     # attn2 reads encoder_hidden_states (cross); DiT's blocks have only attn1
-    sites = {name: ("cross" if getattr(m, "is_cross_attention", False) else "self")
-             for name, m in model.named_modules() if isinstance(m, Attention)}
+    sites = {
+        name: ("cross" if getattr(m, "is_cross_attention", False) else "self")
+        for name, m in model.named_modules()
+        if isinstance(m, Attention)
+    }
 
     def run(m):
         return m(**inputs)
 
-    return Case(model=model, forward=run, sites=sites, reference=diffusers_reference(model, run),
-                main=lambda out: out.sample, count=count)
+    return Case(
+        model=model,
+        forward=run,
+        sites=sites,
+        reference=diffusers_reference(model, run),
+        main=lambda out: out.sample,
+        count=count,
+    )
 
 
 def _unet():
     diffusers = pytest.importorskip("diffusers")
     torch.manual_seed(0)
     model = diffusers.UNet2DConditionModel(
-        sample_size=8, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16, attention_head_dim=4,
-        norm_num_groups=8)
-    inputs = dict(sample=randn(2, 4, 8, 8), timestep=torch.tensor([3, 7]),
-                  encoder_hidden_states=randn(2, 6, 16, seed=4))
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=16,
+        attention_head_dim=4,
+        norm_num_groups=8,
+    )
+    inputs = dict(
+        sample=randn(2, 4, 8, 8), timestep=torch.tensor([3, 7]), encoder_hidden_states=randn(2, 6, 16, seed=4)
+    )
     # one transformer block (self + cross) in the down, mid and each of the two up-block resnets
     return _diffusers_case(model, inputs, count=8)
 
@@ -484,11 +722,18 @@ def _unet():
 def _dit():
     diffusers = pytest.importorskip("diffusers")
     torch.manual_seed(0)
-    model = diffusers.DiTTransformer2DModel(num_attention_heads=HEADS, attention_head_dim=8, in_channels=4,
-                                            num_layers=LAYERS, sample_size=8, patch_size=2,
-                                            num_embeds_ada_norm=10)
-    inputs = dict(hidden_states=randn(2, 4, 8, 8), timestep=torch.tensor([3, 7]),
-                  class_labels=torch.tensor([1, 4]))
+    model = diffusers.DiTTransformer2DModel(
+        num_attention_heads=HEADS,
+        attention_head_dim=8,
+        in_channels=4,
+        num_layers=LAYERS,
+        sample_size=8,
+        patch_size=2,
+        num_embeds_ada_norm=10,
+    )
+    inputs = dict(
+        hidden_states=randn(2, 4, 8, 8), timestep=torch.tensor([3, 7]), class_labels=torch.tensor([1, 4])
+    )
     return _diffusers_case(model, inputs, count=LAYERS)
 
 
@@ -498,8 +743,9 @@ def _xt(kind: str, flash: bool = False):
         xt = pytest.importorskip("x_transformers")
         torch.manual_seed(0)
         layers_cls = xt.Encoder if kind == "encoder" else xt.Decoder
-        layers = layers_cls(dim=HIDDEN, depth=LAYERS, heads=HEADS, cross_attend=(kind == "cross"),
-                            attn_flash=flash)
+        layers = layers_cls(
+            dim=HIDDEN, depth=LAYERS, heads=HEADS, cross_attend=(kind == "cross"), attn_flash=flash
+        )
         model = xt.TransformerWrapper(num_tokens=VOCAB, max_seq_len=16, attn_layers=layers).eval()
         x = ids(2, 8)
         # context as long as the sequence: cross-attention must be told from the call, not shapes
@@ -521,8 +767,14 @@ def _xt(kind: str, flash: bool = False):
             return dict(zip(sites, maps))
 
         # with attn_flash x-transformers calls sdpa and has no maps to return
-        return Case(model=model, forward=lambda m: m(x, **kw), sites=sites,
-                    reference=None if flash else reference, count=LAYERS * (2 if kind == "cross" else 1))
+        return Case(
+            model=model,
+            forward=lambda m: m(x, **kw),
+            sites=sites,
+            reference=None if flash else reference,
+            count=LAYERS * (2 if kind == "cross" else 1),
+        )
+
     return build
 
 
@@ -546,8 +798,16 @@ def mha_reference_weights(mha: nn.MultiheadAttention, query, key, value, kw: dic
     return w
 
 
-def _mha(batch_first: bool, need_weights: bool, cross: bool = False, padding: bool = False,
-         attn_mask: str | None = None, causal: bool = False, average: bool = False, kdim: int | None = None):
+def _mha(
+    batch_first: bool,
+    need_weights: bool,
+    cross: bool = False,
+    padding: bool = False,
+    attn_mask: str | None = None,
+    causal: bool = False,
+    average: bool = False,
+    kdim: int | None = None,
+):
     def build():
         torch.manual_seed(0)
         # kdim: keys and values of another width, projected by separate q/k/v weights
@@ -575,27 +835,40 @@ def _mha(batch_first: bool, need_weights: bool, cross: bool = False, padding: bo
         def run(m):
             return m(q, k, v, **kw)
 
-        return Case(model=model, forward=run, sites={"attn": "cross" if cross else "self"},
-                    reference=lambda: {"attn": mha_reference_weights(model.attn, q, k, v, kw)},
-                    torch_fast_path=True, main=lambda out: out[0], count=1)
+        return Case(
+            model=model,
+            forward=run,
+            sites={"attn": "cross" if cross else "self"},
+            reference=lambda: {"attn": mha_reference_weights(model.attn, q, k, v, kw)},
+            torch_fast_path=True,
+            main=lambda out: out[0],
+            count=1,
+        )
+
     return build
 
 
 def _encoder_layers(batch_first: bool, norm: bool, norm_first: bool = False, dropout: float = 0.0):
-    layer = nn.TransformerEncoderLayer(HIDDEN, HEADS, dim_feedforward=64, dropout=dropout,
-                                       batch_first=batch_first, norm_first=norm_first)
-    return nn.TransformerEncoder(layer, LAYERS, norm=nn.LayerNorm(HIDDEN) if norm else None,
-                                 enable_nested_tensor=True)
+    layer = nn.TransformerEncoderLayer(
+        HIDDEN, HEADS, dim_feedforward=64, dropout=dropout, batch_first=batch_first, norm_first=norm_first
+    )
+    return nn.TransformerEncoder(
+        layer, LAYERS, norm=nn.LayerNorm(HIDDEN) if norm else None, enable_nested_tensor=True
+    )
 
 
 def mha_sites(model: nn.Module) -> dict[str, str]:
     """Every ``nn.MultiheadAttention`` of a model: decoders' ``multihead_attn`` read the memory."""
-    return {name: ("cross" if name.endswith("multihead_attn") else "self")
-            for name, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)}
+    return {
+        name: ("cross" if name.endswith("multihead_attn") else "self")
+        for name, m in model.named_modules()
+        if isinstance(m, nn.MultiheadAttention)
+    }
 
 
-def _transformer_encoder(batch_first: bool, padding: bool, norm: bool, causal: bool = False,
-                         norm_first: bool = False):
+def _transformer_encoder(
+    batch_first: bool, padding: bool, norm: bool, causal: bool = False, norm_first: bool = False
+):
     def build():
         torch.manual_seed(0)
         model = _encoder_layers(batch_first, norm, norm_first=norm_first).eval()
@@ -616,43 +889,76 @@ def _transformer_encoder(batch_first: bool, padding: bool, norm: bool, causal: b
         # out 0 (norm(0) after a final norm): [batch, seq] -> the output's layout, over features
         if padding and model.use_nested_tensor:
             padded = (pad if batch_first else pad.t())[..., None]
-        return Case(model=model, forward=lambda m: m(x, **kw), sites=mha_sites(model),
-                    torch_fast_path=True, padded=padded, count=LAYERS)
+        return Case(
+            model=model,
+            forward=lambda m: m(x, **kw),
+            sites=mha_sites(model),
+            torch_fast_path=True,
+            padded=padded,
+            count=LAYERS,
+        )
+
     return build
 
 
 def _transformer_decoder(batch_first: bool):
     def build():
         torch.manual_seed(0)
-        layer = nn.TransformerDecoderLayer(HIDDEN, HEADS, dim_feedforward=64, dropout=0.0,
-                                           batch_first=batch_first)
+        layer = nn.TransformerDecoderLayer(
+            HIDDEN, HEADS, dim_feedforward=64, dropout=0.0, batch_first=batch_first
+        )
         model = nn.TransformerDecoder(layer, LAYERS).eval()
         tgt, mem = randn(2, 6, HIDDEN), randn(2, 6, HIDDEN, seed=5)  # memory as long as the target
         if not batch_first:
             tgt, mem = tgt.transpose(0, 1), mem.transpose(0, 1)
         mpm = torch.zeros(2, 6, dtype=torch.bool)
         mpm[0, 4:] = True
-        kw = dict(tgt_mask=nn.Transformer.generate_square_subsequent_mask(6), tgt_is_causal=True,
-                  memory_key_padding_mask=mpm)
-        return Case(model=model, forward=lambda m: m(tgt, mem, **kw), sites=mha_sites(model),
-                    torch_fast_path=True, count=2 * LAYERS)
+        kw = dict(
+            tgt_mask=nn.Transformer.generate_square_subsequent_mask(6),
+            tgt_is_causal=True,
+            memory_key_padding_mask=mpm,
+        )
+        return Case(
+            model=model,
+            forward=lambda m: m(tgt, mem, **kw),
+            sites=mha_sites(model),
+            torch_fast_path=True,
+            count=2 * LAYERS,
+        )
+
     return build
 
 
 def _transformer(batch_first: bool):
     def build():
         torch.manual_seed(0)
-        model = nn.Transformer(HIDDEN, HEADS, num_encoder_layers=LAYERS, num_decoder_layers=LAYERS,
-                               dim_feedforward=64, dropout=0.0, batch_first=batch_first).eval()
+        model = nn.Transformer(
+            HIDDEN,
+            HEADS,
+            num_encoder_layers=LAYERS,
+            num_decoder_layers=LAYERS,
+            dim_feedforward=64,
+            dropout=0.0,
+            batch_first=batch_first,
+        ).eval()
         src, tgt = randn(2, 7, HIDDEN), randn(2, 7, HIDDEN, seed=5)
         if not batch_first:
             src, tgt = src.transpose(0, 1), tgt.transpose(0, 1)
         spm = torch.zeros(2, 7, dtype=torch.bool)
         spm[1, 5:] = True
-        kw = dict(tgt_mask=nn.Transformer.generate_square_subsequent_mask(7),
-                  src_key_padding_mask=spm, memory_key_padding_mask=spm)
-        return Case(model=model, forward=lambda m: m(src, tgt, **kw), sites=mha_sites(model),
-                    torch_fast_path=True, count=3 * LAYERS)
+        kw = dict(
+            tgt_mask=nn.Transformer.generate_square_subsequent_mask(7),
+            src_key_padding_mask=spm,
+            memory_key_padding_mask=spm,
+        )
+        return Case(
+            model=model,
+            forward=lambda m: m(src, tgt, **kw),
+            sites=mha_sites(model),
+            torch_fast_path=True,
+            count=3 * LAYERS,
+        )
+
     return build
 
 
@@ -689,8 +995,9 @@ class SdpaBlock(nn.Module):
 
     def forward(self, x, attn_mask=None, is_causal=False):
         q, k, v = self.operands(x)
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
-                                           enable_gqa=self.kv_heads != HEADS)
+        o = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, is_causal=is_causal, enable_gqa=self.kv_heads != HEADS
+        )
         return self.merge(o, *x.shape[:2])
 
 
@@ -742,8 +1049,13 @@ def sdpa_reference(model: SdpaStack, x: torch.Tensor, mask, is_causal: bool):
     return reference
 
 
-def _sdpa(mask_kind: str | None = None, causal: bool = False, dtype=torch.float32,
-          autocast: torch.dtype | None = None, **block):
+def _sdpa(
+    mask_kind: str | None = None,
+    causal: bool = False,
+    dtype=torch.float32,
+    autocast: torch.dtype | None = None,
+    **block,
+):
     def build():
         torch.manual_seed(0)
         model = SdpaStack(**block).eval()
@@ -784,10 +1096,15 @@ def _sdpa(mask_kind: str | None = None, causal: bool = False, dtype=torch.float3
 
         # no reference below float32: the kernel's rounding there is its own (checked by reproducing)
         low = dtype in (torch.float16, torch.bfloat16) or autocast is not None
-        return Case(model=model, forward=lambda m: m(x, attn_mask=mask, is_causal=causal),
-                    sites={f"layers.{i}": "self" for i in range(LAYERS)},
-                    reference=None if low else sdpa_reference(model, x, mask, causal),
-                    context=context, count=LAYERS)
+        return Case(
+            model=model,
+            forward=lambda m: m(x, attn_mask=mask, is_causal=causal),
+            sites={f"layers.{i}": "self" for i in range(LAYERS)},
+            reference=None if low else sdpa_reference(model, x, mask, causal),
+            context=context,
+            count=LAYERS,
+        )
+
     return build
 
 
@@ -803,16 +1120,24 @@ def _compiled():
         # inductor raises InvalidCxxCompiler ("No working C++ compiler found ..." or "Compiler: x is
         # not found."), often wrapped by dynamo's BackendCompilerFailed, which quotes it
         text = f"{type(e).__name__}: {e}"
-        if "InvalidCxxCompiler" in text or "C++ compiler found" in text or (
-                "Compiler:" in text and "is not found" in text):
+        if (
+            "InvalidCxxCompiler" in text
+            or "C++ compiler found" in text
+            or ("Compiler:" in text and "is not found" in text)
+        ):
             pytest.skip(f"torch.compile found no C++ compiler: {text[:300]}")
         raise
     x = randn(2, 8, HIDDEN)
     mask = torch.ones(2, 1, 8, 8, dtype=torch.bool)
     mask[1, :, :, 6:] = False
-    return Case(model=compiled, forward=lambda m: m(x, attn_mask=mask),
-                sites={f"layers.{i}": "self" for i in range(LAYERS)},
-                reference=sdpa_reference(model, x, mask, False), eager_model=model, count=LAYERS)
+    return Case(
+        model=compiled,
+        forward=lambda m: m(x, attn_mask=mask),
+        sites={f"layers.{i}": "self" for i in range(LAYERS)},
+        reference=sdpa_reference(model, x, mask, False),
+        eager_model=model,
+        count=LAYERS,
+    )
 
 
 def _bert_train():
@@ -822,9 +1147,13 @@ def _bert_train():
     model = T.BertModel._from_config(cfg, attn_implementation="sdpa").train()
     mask = padding_mask(2, 8, [8, 5])
     inputs = dict(input_ids=ids(2, 8), attention_mask=mask)
-    return Case(model=model, forward=lambda m: m(**inputs),
-                sites={p: "self" for p in modules_of(model, ("BertSelfAttention",))}, grad=True,
-                count=LAYERS)
+    return Case(
+        model=model,
+        forward=lambda m: m(**inputs),
+        sites={p: "self" for p in modules_of(model, ("BertSelfAttention",))},
+        grad=True,
+        count=LAYERS,
+    )
 
 
 def _encoder_train():
@@ -833,8 +1162,13 @@ def _encoder_train():
     x = randn(2, 8, HIDDEN)
     pad = torch.zeros(2, 8, dtype=torch.bool)
     pad[1, 6:] = True
-    return Case(model=model, forward=lambda m: m(x, src_key_padding_mask=pad), sites=mha_sites(model),
-                grad=True, count=LAYERS)
+    return Case(
+        model=model,
+        forward=lambda m: m(x, src_key_padding_mask=pad),
+        sites=mha_sites(model),
+        grad=True,
+        count=LAYERS,
+    )
 
 
 # --------------------------------------------------------------------------- known engine defects

@@ -8,7 +8,6 @@ options are checked against an independent implementation.
 
 from __future__ import annotations
 
-import importlib
 import gc
 import json
 import math
@@ -23,7 +22,7 @@ from torch import nn
 
 import attnwidget as aw
 
-H, D = 4, 8          # heads, head size
+H, D = 4, 8  # heads, head size
 N, L, M = 2, 23, 17  # samples, query length (prime: partial blocks), memory length
 
 
@@ -109,8 +108,9 @@ def np_pool(a, axis, block, how):
     parts = []
     for start in range(0, n, block):
         chunk = np.take(a, np.arange(start, min(start + block, n)), axis=axis)
-        parts.append(chunk.mean(axis=axis, keepdims=True) if how == "mean"
-                     else chunk.max(axis=axis, keepdims=True))
+        parts.append(
+            chunk.mean(axis=axis, keepdims=True) if how == "mean" else chunk.max(axis=axis, keepdims=True)
+        )
     return np.concatenate(parts, axis=axis)
 
 
@@ -240,9 +240,19 @@ def test_default_dtype_is_float32(setup):
     assert all(full.get(n).dtype == np.float32 for n in SITES)
 
 
-@pytest.mark.parametrize("bad", [dict(heads="median"), dict(heads=[]), dict(max_size=0),
-                                 dict(max_size=-3), dict(pool="sum"), dict(dtype=torch.int8),
-                                 dict(dtype="float64"), dict(rows=[])])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(heads="median"),
+        dict(heads=[]),
+        dict(max_size=0),
+        dict(max_size=-3),
+        dict(pool="sum"),
+        dict(dtype=torch.int8),
+        dict(dtype="float64"),
+        dict(rows=[]),
+    ],
+)
 def test_bad_option_values(setup, bad):
     model, inputs, _ = setup
     key, value = next(iter(bad.items()))
@@ -252,16 +262,19 @@ def test_bad_option_values(setup, bad):
 
 
 # --------------------------------------------------------------------------- include / exclude
-@pytest.mark.parametrize("include,exclude,expected", [
-    ("blocks.1", None, ["blocks.1"]),
-    ("blocks.*", None, ["blocks.0", "blocks.1", "blocks.2"]),
-    (["blocks.0", "cross"], None, ["blocks.0", "cross"]),
-    (None, "blocks.*", ["cross"]),
-    (None, ["blocks.0", "blocks.2"], ["blocks.1", "cross"]),
-    ("blocks.*", "*.1", ["blocks.0", "blocks.2"]),
-    (lambda name: name.endswith("2") or name == "cross", None, ["blocks.2", "cross"]),
-    (None, lambda name: name.startswith("blocks"), ["cross"]),
-])
+@pytest.mark.parametrize(
+    "include,exclude,expected",
+    [
+        ("blocks.1", None, ["blocks.1"]),
+        ("blocks.*", None, ["blocks.0", "blocks.1", "blocks.2"]),
+        (["blocks.0", "cross"], None, ["blocks.0", "cross"]),
+        (None, "blocks.*", ["cross"]),
+        (None, ["blocks.0", "blocks.2"], ["blocks.1", "cross"]),
+        ("blocks.*", "*.1", ["blocks.0", "blocks.2"]),
+        (lambda name: name.endswith("2") or name == "cross", None, ["blocks.2", "cross"]),
+        (None, lambda name: name.startswith("blocks"), ["cross"]),
+    ],
+)
 def test_include_exclude(setup, include, exclude, expected):
     model, inputs, full = setup
     cap = run(model, inputs, include=include, exclude=exclude)
@@ -396,7 +409,7 @@ def test_tap_with_mismatched_axes_names():
     assert "scores" in msg and "('sample', 'query', 'key')" in msg and "(2, 2, 6, 6)" in msg
     assert_clean(m)
     with pytest.raises(ValueError, match="repeat"):
-        with aw.capture(Outer(axes=("sample", "head", "query", "query"))) :
+        with aw.capture(Outer(axes=("sample", "head", "query", "query"))):
             Outer(axes=("sample", "head", "query", "query"))(x)
 
 
@@ -459,18 +472,26 @@ _MHA = F.multi_head_attention_forward
 def hook_counts(model):
     counts = {}
     for name, mod in model.named_modules():
-        for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
-                     "_backward_pre_hooks", "_forward_hooks_with_kwargs",
-                     "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called"):
+        for attr in (
+            "_forward_hooks",
+            "_forward_pre_hooks",
+            "_backward_hooks",
+            "_backward_pre_hooks",
+            "_forward_hooks_with_kwargs",
+            "_forward_pre_hooks_with_kwargs",
+            "_forward_hooks_always_called",
+        ):
             counts[(name, attr)] = len(getattr(mod, attr, {}) or {})
     return counts
 
 
 def assert_clean(model):
     """No hook, mode or patch of the capture is left behind, and a new capture can open."""
-    assert all(v == 0 for v in hook_counts(model).values()), \
-        {k: v for k, v in hook_counts(model).items() if v}
+    assert all(v == 0 for v in hook_counts(model).values()), {
+        k: v for k, v in hook_counts(model).items() if v
+    }
     from torch.nn.modules import module as torch_module
+
     assert not torch_module._global_forward_hooks and not torch_module._global_forward_pre_hooks
     assert torch._C._len_torch_function_stack() == 0, "a torch function mode is still active"
     assert F.scaled_dot_product_attention is _SDPA and F.multi_head_attention_forward is _MHA
@@ -581,7 +602,7 @@ def test_memory_flat_over_repeated_captures(setup):
         tracemalloc.stop()
     py_growth = sum(s.size_diff for s in snap1.compare_to(snap0, "filename"))
     assert py_growth < 200_000, f"Python allocations grew by {py_growth} bytes over 200 captures"
-    assert rss1 - rss0 < 40 * 2 ** 20, f"RSS grew by {(rss1 - rss0) / 2 ** 20:.1f} MiB over 200 captures"
+    assert rss1 - rss0 < 40 * 2**20, f"RSS grew by {(rss1 - rss0) / 2**20:.1f} MiB over 200 captures"
     assert_clean(model)
 
 
@@ -596,8 +617,7 @@ def rich_capture(setup):
         t(torch.randn(2, 6, 8))
     # add the tapped sites (a "weights" site with its own axes) to one capture
     for name in tcap.layers:
-        cap.add(name, 0, tcap.get(name), kind=tcap.kinds[name], axes=tcap.axes[name],
-                info=tcap.info[name])
+        cap.add(name, 0, tcap.get(name), kind=tcap.kinds[name], axes=tcap.axes[name], info=tcap.info[name])
     cap.tokens = {"query": [f"q{i}" for i in range(L)], "key": [f"k{i}" for i in range(L)]}
     cap.labels = np.array([1, 0])
     cap.predictions = np.array([1, 1])
@@ -638,6 +658,7 @@ def test_save_load_round_trip_bit_exact(setup, tmp_path):
 
 class Evil:
     """Unpickling this would run code (it records that it ran)."""
+
     ran = []
 
     def __reduce__(self):
@@ -667,6 +688,7 @@ def test_crafted_files_are_rejected_without_unpickling(tmp_path, setup):
         assert fname in str(err.value) or "capture" in str(err.value)
     raw = tmp_path / "pickle.npz"
     import pickle
+
     raw.write_bytes(pickle.dumps(Evil()))
     with pytest.raises(ValueError):
         aw.load(raw)

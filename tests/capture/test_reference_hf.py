@@ -82,7 +82,8 @@ def assert_matches(cap, out, step=0, valid_queries=None):
     for group in ("encoder", "decoder", "cross"):
         assert len(sites[group]) == len(ref[group]), (
             f"{group}: capture has sites {sites[group]} but HF returned {len(ref[group])} tensors; "
-            f"all sites: {cap.layers} kinds {cap.kinds}")
+            f"all sites: {cap.layers} kinds {cap.kinds}"
+        )
         for name, expected in zip(sites[group], ref[group]):
             got = cap.get(name, step=step)
             expected = expected.detach().float().numpy()
@@ -148,40 +149,80 @@ def rows_sum_to_one(a, valid_rows=None):
 
 # --------------------------------------------------------------------------- models
 def bert_config():
-    return transformers.BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=3,
-                                   num_attention_heads=4, intermediate_size=64,
-                                   max_position_embeddings=64)
+    return transformers.BertConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
 
 
 def gpt2_config():
-    return transformers.GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4,
-                                   n_positions=64, bos_token_id=1, eos_token_id=2)
+    return transformers.GPT2Config(
+        vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_positions=64, bos_token_id=1, eos_token_id=2
+    )
 
 
 def bart_config():
-    return transformers.BartConfig(vocab_size=VOCAB, d_model=32, encoder_layers=2, decoder_layers=2,
-                                   encoder_attention_heads=4, decoder_attention_heads=4,
-                                   encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
-                                   pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                                   decoder_start_token_id=2)
+    return transformers.BartConfig(
+        vocab_size=VOCAB,
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=64,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+    )
 
 
 def t5_config():
-    return transformers.T5Config(vocab_size=VOCAB, d_model=32, d_kv=8, d_ff=64, num_layers=2,
-                                 num_decoder_layers=2, num_heads=4, relative_attention_num_buckets=8,
-                                 pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    return transformers.T5Config(
+        vocab_size=VOCAB,
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
 
 
 def vit_config():
-    return transformers.ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
-                                  num_attention_heads=4, intermediate_size=64)
+    return transformers.ViTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+    )
 
 
 def llama_config():
-    return transformers.LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
-                                    num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                                    max_position_embeddings=64, bos_token_id=1, eos_token_id=2,
-                                    pad_token_id=0)
+    return transformers.LlamaConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
 
 
 def ids(batch, length, seed=1):
@@ -315,8 +356,7 @@ def test_bart_encoder_decoder_cross(decoder_len):
     sdpa, eager = twins(transformers.BartModel, bart_config())
     mask = torch.ones(2, 7, dtype=torch.long)
     mask[1, 5:] = 0
-    inputs = dict(input_ids=ids(2, 7), attention_mask=mask,
-                  decoder_input_ids=ids(2, decoder_len, seed=2))
+    inputs = dict(input_ids=ids(2, 7), attention_mask=mask, decoder_input_ids=ids(2, decoder_len, seed=2))
     cap, ref = run_and_compare(sdpa, eager, inputs)
     groups = group_sites(cap)
     assert groups["encoder"] == [f"encoder.layers.{i}.self_attn" for i in range(2)]

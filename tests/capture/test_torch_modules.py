@@ -26,12 +26,12 @@ TOL = 1e-5
 def projections(mha: nn.MultiheadAttention):
     e = mha.embed_dim
     if mha.in_proj_weight is not None:
-        wq, wk = mha.in_proj_weight[:e], mha.in_proj_weight[e:2 * e]
+        wq, wk = mha.in_proj_weight[:e], mha.in_proj_weight[e : 2 * e]
     else:
         wq, wk = mha.q_proj_weight, mha.k_proj_weight
     bq = bk = None
     if mha.in_proj_bias is not None:
-        bq, bk = mha.in_proj_bias[:e], mha.in_proj_bias[e:2 * e]
+        bq, bk = mha.in_proj_bias[:e], mha.in_proj_bias[e : 2 * e]
     return wq, wk, bq, bk
 
 
@@ -39,13 +39,11 @@ def additive(mask, shape):
     """A boolean ("True = ignore") or float mask as float64 additive numbers, broadcast to shape."""
     if mask is None:
         return np.zeros(shape)
-    m = mask.detach().double().numpy() if mask.dtype != torch.bool else \
-        np.where(mask.numpy(), -np.inf, 0.0)
+    m = mask.detach().double().numpy() if mask.dtype != torch.bool else np.where(mask.numpy(), -np.inf, 0.0)
     return np.broadcast_to(m, shape)
 
 
-def reference_weights(mha, query, key, batch_first, attn_mask=None, key_padding_mask=None,
-                      causal=False):
+def reference_weights(mha, query, key, batch_first, attn_mask=None, key_padding_mask=None, causal=False):
     """Per-head weights [sample, head, query, key] computed from the parameters, in float64."""
     q, k = query.detach(), key.detach()
     if q.is_nested:
@@ -108,8 +106,7 @@ class NoWeights(nn.Module):
         self.out = nn.Linear(embed, embed)
 
     def forward(self, x, key_padding_mask=None, attn_mask=None):
-        y, w = self.attn(x, x, x, need_weights=False, key_padding_mask=key_padding_mask,
-                         attn_mask=attn_mask)
+        y, w = self.attn(x, x, x, need_weights=False, key_padding_mask=key_padding_mask, attn_mask=attn_mask)
         self.returned = w
         return self.out(y)
 
@@ -220,8 +217,11 @@ def record_layer_inputs(layers):
     """Forward pre hooks that keep each layer's positional and keyword inputs."""
     seen, handles = [], []
     for layer in layers:
-        handles.append(layer.register_forward_pre_hook(
-            lambda mod, args, kwargs: seen.append((args, kwargs)), with_kwargs=True))
+        handles.append(
+            layer.register_forward_pre_hook(
+                lambda mod, args, kwargs: seen.append((args, kwargs)), with_kwargs=True
+            )
+        )
     return seen, handles
 
 
@@ -257,7 +257,7 @@ def test_transformer_encoder_fast_path(norm_first, padded):
 
 
 def check_encoder_layers(enc, cap, seen, pad, valid, norm_first):
-    for i, (args, kwargs) in enumerate(seen):
+    for i, (args, _kwargs) in enumerate(seen):
         src = args[0]
         if src.is_nested:
             src = torch.nested.to_padded_tensor(src, 0.0, (3, 10, 32))
@@ -282,7 +282,7 @@ def test_transformer_encoder_sequence_first_causal():
         with aw.capture(enc) as cap:
             out = enc(x, mask=mask, is_causal=True)
     assert torch.equal(plain, out)
-    for i, (args, kwargs) in enumerate(seen):
+    for i, (args, _kwargs) in enumerate(seen):
         expected = reference_weights(enc.layers[i].self_attn, args[0], args[0], False, causal=True)
         got = cap.get(i)
         assert got.shape == (2, 2, 6, 6)
@@ -304,9 +304,12 @@ def test_transformer_decoder(batch_first):
     for i, lay in enumerate(dec.layers):
         for which in ("self_attn", "multihead_attn"):
             mha = getattr(lay, which)
-            handles.append(mha.register_forward_pre_hook(
-                lambda mod, args, kwargs, i=i, which=which: calls.append((i, which, mod, args, kwargs)),
-                with_kwargs=True))
+            handles.append(
+                mha.register_forward_pre_hook(
+                    lambda mod, args, kwargs, i=i, which=which: calls.append((i, which, mod, args, kwargs)),
+                    with_kwargs=True,
+                )
+            )
     with torch.no_grad():
         plain = dec(tgt, memory, tgt_mask=causal, memory_key_padding_mask=mem_pad)
         for h in handles:
@@ -314,15 +317,24 @@ def test_transformer_decoder(batch_first):
         with aw.capture(dec) as cap:
             out = dec(tgt, memory, tgt_mask=causal, memory_key_padding_mask=mem_pad)
     assert torch.equal(plain, out)
-    assert cap.layers == ["layers.0.self_attn", "layers.0.multihead_attn",
-                          "layers.1.self_attn", "layers.1.multihead_attn"]
+    assert cap.layers == [
+        "layers.0.self_attn",
+        "layers.0.multihead_attn",
+        "layers.1.self_attn",
+        "layers.1.multihead_attn",
+    ]
     assert [cap.kinds[n] for n in cap.layers] == ["self", "cross", "self", "cross"]
     assert len(calls) == 4
     for i, which, mha, args, kwargs in calls:
         query, key = args[0], args[1]
-        expected = reference_weights(mha, query, key, batch_first,
-                                     attn_mask=kwargs.get("attn_mask"),
-                                     key_padding_mask=kwargs.get("key_padding_mask"))
+        expected = reference_weights(
+            mha,
+            query,
+            key,
+            batch_first,
+            attn_mask=kwargs.get("attn_mask"),
+            key_padding_mask=kwargs.get("key_padding_mask"),
+        )
         got = cap.get(f"layers.{i}.{which}")
         assert got.shape == ((2, 4, 5, 5) if which == "self_attn" else (2, 4, 5, 9))
         close(got, expected, what=f"layers.{i}.{which}")

@@ -48,14 +48,14 @@ def captured(model, *args, **kwargs):
 def test_fully_masked_rows_get_the_weights_the_kernel_applied(fill):
     q, k, v = qkv(2, 3, 5, 8)
     mask = torch.zeros(2, 1, 5, 5)
-    mask[0, :, 1, :] = fill            # query 1 of sample 0 sees no key
-    mask[1, :, :, 3:] = fill           # sample 1: keys 3.. are padding
+    mask[0, :, 1, :] = fill  # query 1 of sample 0 sees no key
+    mask[1, :, :, 3:] = fill  # sample 1: keys 3.. are padding
     cap, out = captured(Attend(), q, k, v, mask)
     w = torch.from_numpy(cap.get(0))
     worst, allowed = reproduces(w, v, out)
     assert worst <= 1e-5, worst
     if fill == float("-inf"):
-        assert torch.all(w[0, :, 1] == 0)                 # the kernel's output row is 0
+        assert torch.all(w[0, :, 1] == 0)  # the kernel's output row is 0
     else:
         assert torch.allclose(w[0, :, 1], torch.full((3, 5), 0.2))  # a finite mask: 1/n each
     assert torch.allclose(w[1].sum(-1), torch.ones(3, 5))
@@ -79,8 +79,14 @@ def test_verify_names_the_site_whose_weights_do_not_reproduce_its_output():
     from attnwidget._capture.verify import check_output
 
     with pytest.raises(VerificationError, match="site 'blocks.0.attn'"):
-        check_output("blocks.0.attn", w, {"heads": "all", "rows": None, "block": [1, 1]}, {}, v,
-                     F.scaled_dot_product_attention(q, k, v))
+        check_output(
+            "blocks.0.attn",
+            w,
+            {"heads": "all", "rows": None, "block": [1, 1]},
+            {},
+            v,
+            F.scaled_dot_product_attention(q, k, v),
+        )
 
 
 # -- 2. autocast and dtypes: outputs bit-identical -------------------------------------------------
@@ -119,16 +125,22 @@ def test_transformer_encoder_padded_positions_stay_as_on_the_fast_path(norm):
         ref = model(x, src_key_padding_mask=pad)
         with aw.capture(model) as cap:
             out = model(x, src_key_padding_mask=pad)
-    assert torch.equal(out[pad], ref[pad])          # 0 (or the norm of 0), exactly as uncaptured
-    assert float((out - ref).abs().max()) <= 2e-6   # the rest: float rounding of the standard path
+    assert torch.equal(out[pad], ref[pad])  # 0 (or the norm of 0), exactly as uncaptured
+    assert float((out - ref).abs().max()) <= 2e-6  # the rest: float rounding of the standard path
     assert cap.layers == ["layers.0.self_attn", "layers.1.self_attn"]
 
 
 # -- 4-5. weights only when asked, and weights that are not query x key ---------------------------
 def _tiny_hf(config_cls, model_cls, **extra):
     torch.manual_seed(0)
-    config = config_cls(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, **extra)
+    config = config_cls(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        **extra,
+    )
     return model_cls(config).eval()
 
 
@@ -145,12 +157,12 @@ def test_attention_returned_only_when_asked_is_found_and_outputs_do_not_gain_it(
         with aw.capture(model) as cap:
             out = model(input_ids=ids, attention_mask=mask)
         eager = model(input_ids=ids, attention_mask=mask, output_attentions=True).attentions
-    assert list(out.keys()) == list(ref.keys())         # no attentions added to the outputs
+    assert list(out.keys()) == list(ref.keys())  # no attentions added to the outputs
     assert torch.equal(out.last_hidden_state, ref.last_hidden_state)
     assert len(cap.layers) == 2 and all(cap.kinds[s] == "self" for s in cap.layers)
     for i, site in enumerate(cap.layers):
         w = cap.get(site)
-        assert w.shape[-1] == w.shape[-2], w.shape      # query x key, also for Longformer's bands
+        assert w.shape[-1] == w.shape[-2], w.shape  # query x key, also for Longformer's bands
         sums = w.sum(-1)
         assert np.all(np.isclose(sums, 1, atol=1e-5) | (sums == 0))
         if name != "Longformer":
@@ -217,7 +229,7 @@ class TwoBlocks(nn.Module):
 def test_self_or_cross_is_decided_by_where_keys_come_from_not_by_lengths():
     torch.manual_seed(0)
     model = TwoBlocks().eval()
-    x, context = torch.randn(2, 6, 16), torch.randn(2, 6, 16)   # same length
+    x, context = torch.randn(2, 6, 16), torch.randn(2, 6, 16)  # same length
     cap, _ = captured(model, x, context)
     assert cap.kinds == {"mix": "self", "look": "cross"}
 
@@ -227,7 +239,7 @@ def test_a_compiled_model_is_captured_and_runs_eagerly_inside_the_block():
     torch.manual_seed(0)
     layer = nn.TransformerEncoderLayer(16, 2, 32, batch_first=True, dropout=0.0)
     model = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False).eval()
-    compiled = torch.compile(model, backend="eager")   # dynamo traces; no C++ compiler needed
+    compiled = torch.compile(model, backend="eager")  # dynamo traces; no C++ compiler needed
     x = torch.randn(2, 5, 16)
     with torch.no_grad():
         ref = compiled(x)
@@ -236,7 +248,7 @@ def test_a_compiled_model_is_captured_and_runs_eagerly_inside_the_block():
         after = compiled(x)
     assert cap.layers == ["layers.0.self_attn", "layers.1.self_attn"]
     assert float((out - ref).abs().max()) <= 2e-6
-    assert torch.equal(after, ref)     # outside the block the compiled code is as it was
+    assert torch.equal(after, ref)  # outside the block the compiled code is as it was
 
 
 # -- 8. scope: the captured model's calls, in its own thread ---------------------------------------
@@ -254,8 +266,8 @@ def test_other_models_bare_calls_and_other_threads_are_not_recorded():
 
     with torch.no_grad():
         with aw.capture(model) as cap:
-            F.scaled_dot_product_attention(q, k, v)      # a bare call
-            other(q, k, v)                               # another model
+            F.scaled_dot_product_attention(q, k, v)  # a bare call
+            other(q, k, v)  # another model
             model(q, k, v)
             t = threading.Thread(target=in_thread)
             t.start()
@@ -266,12 +278,15 @@ def test_other_models_bare_calls_and_other_threads_are_not_recorded():
 
 
 # -- 9. whatever runs uncaptured runs captured -----------------------------------------------------
-@pytest.mark.parametrize("q_shape,k_shape,mask_shape", [
-    ((2, 3, 4, 5, 8), (2, 3, 4, 5, 8), (3, 1, 5, 5)),      # 5-D with a 4-D broadcast mask
-    ((2, 3, 4, 5, 8), (2, 3, 4, 7, 8), (4, 5, 7)),
-    ((2, 3, 0, 8), (2, 3, 5, 8), None),                    # no query
-    ((2, 3, 4, 8), (2, 3, 0, 8), None),                    # no key
-])
+@pytest.mark.parametrize(
+    "q_shape,k_shape,mask_shape",
+    [
+        ((2, 3, 4, 5, 8), (2, 3, 4, 5, 8), (3, 1, 5, 5)),  # 5-D with a 4-D broadcast mask
+        ((2, 3, 4, 5, 8), (2, 3, 4, 7, 8), (4, 5, 7)),
+        ((2, 3, 0, 8), (2, 3, 5, 8), None),  # no query
+        ((2, 3, 4, 8), (2, 3, 0, 8), None),  # no key
+    ],
+)
 def test_calls_that_run_uncaptured_run_captured(q_shape, k_shape, mask_shape):
     g = torch.Generator().manual_seed(0)
     q, k = torch.randn(*q_shape, generator=g), torch.randn(*k_shape, generator=g)
@@ -281,8 +296,12 @@ def test_calls_that_run_uncaptured_run_captured(q_shape, k_shape, mask_shape):
     cap, out = captured(Attend(), q, k, v, mask)
     assert torch.equal(out, ref)
     w = cap.get(0)
-    assert w.shape == (int(np.prod(q_shape[:-3])) if len(q_shape) > 3 else 1, q_shape[-3],
-                       q_shape[-2], k_shape[-2])
+    assert w.shape == (
+        int(np.prod(q_shape[:-3])) if len(q_shape) > 3 else 1,
+        q_shape[-3],
+        q_shape[-2],
+        k_shape[-2],
+    )
 
 
 # -- 10. memory ------------------------------------------------------------------------------------

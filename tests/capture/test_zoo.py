@@ -73,8 +73,10 @@ class Recorder(TorchFunctionMode):
         self.calls: list[dict] = []
 
     def __enter__(self):
-        self._hooks = [register_module_forward_pre_hook(self._pre),
-                       register_module_forward_hook(self._post, always_call=True)]
+        self._hooks = [
+            register_module_forward_pre_hook(self._pre),
+            register_module_forward_hook(self._post, always_call=True),
+        ]
         return super().__enter__()
 
     def __exit__(self, *exc):
@@ -103,16 +105,20 @@ class Recorder(TorchFunctionMode):
             out = func(*args, **kwargs)
             names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
             call = dict(zip(names, args)) | kwargs
-            self.calls.append(dict(kind="sdpa", site=site, value=call["value"].detach().clone(),
-                                   output=out.detach().clone()))
+            self.calls.append(
+                dict(
+                    kind="sdpa", site=site, value=call["value"].detach().clone(), output=out.detach().clone()
+                )
+            )
             return out
         if func is F.multi_head_attention_forward:
             site = self._name()
             out = func(*args, **kwargs)
             bound = _MHA_SIGNATURE.bind(*args, **kwargs)
             bound.apply_defaults()
-            self.calls.append(dict(kind="mha", site=site, call=dict(bound.arguments),
-                                   output=out[0].detach().clone()))
+            self.calls.append(
+                dict(kind="mha", site=site, call=dict(bound.arguments), output=out[0].detach().clone())
+            )
             return out
         return func(*args, **kwargs)
 
@@ -246,10 +252,12 @@ def test_every_site_found(entry):
     cap, expected = res.cap, res.case.sites
     assert expected, "the zoo entry expects no site"
     assert res.case.count is not None and len(expected) == res.case.count, (
-        f"{len(expected)} attention modules derived from the model, its config declares {res.case.count}")
+        f"{len(expected)} attention modules derived from the model, its config declares {res.case.count}"
+    )
     assert set(cap.layers) == set(expected), (
         f"sites {cap.layers}; expected {list(expected)}; missing {sorted(set(expected) - set(cap.layers))}, "
-        f"extra {sorted(set(cap.layers) - set(expected))}")
+        f"extra {sorted(set(cap.layers) - set(expected))}"
+    )
     assert len(cap.layers) == len(expected)
     assert cap.steps == 1
     recorded = {c["site"] for c in res.calls}
@@ -290,19 +298,23 @@ def test_outputs_unchanged(entry):
             valid = torch.ones_like(b, dtype=torch.bool)
             if padded is not None and b.shape == padded.shape:
                 # the fast path leaves padded positions at 0 (or norm(0)): exactly those values
-                assert identical(a[padded], b[padded]), (f"{path}: padded positions differ from the fast "
-                                                         f"path by {max_diff(a[padded], b[padded]):.3g}")
+                assert identical(a[padded], b[padded]), (
+                    f"{path}: padded positions differ from the fast "
+                    f"path by {max_diff(a[padded], b[padded]):.3g}"
+                )
                 valid, checked = ~padded, True
             s = standard[path]
             assert identical(s[valid], b[valid]), (
-                f"{path}: captured differs from torch's standard path by {max_diff(s[valid], b[valid]):.3g}")
+                f"{path}: captured differs from torch's standard path by {max_diff(s[valid], b[valid]):.3g}"
+            )
         assert padded is None or checked, "the padded positions were never compared"
     if case.grad:
         assert res.grads_plain, "the backward pass reached no parameter"
         assert res.grads_plain.keys() == res.grads_captured.keys()
         for name, g in res.grads_plain.items():
             assert identical(g, res.grads_captured[name]), (
-                f"gradient of {name} differs by {max_diff(g, res.grads_captured[name]):.3g}")
+                f"gradient of {name} differs by {max_diff(g, res.grads_captured[name]):.3g}"
+            )
 
 
 @pytest.mark.parametrize("entry", params("rows"))
@@ -315,7 +327,8 @@ def test_rows_sum_to_one_or_zero(entry):
         off = np.minimum(np.abs(sums - 1.0), np.abs(sums))
         assert off.max() <= ROW_TOL, (
             f"site {name}: row sums {np.unique(sums.round(4))[:8]} are neither 1 nor 0 "
-            f"(worst {off.max():.3g})")
+            f"(worst {off.max():.3g})"
+        )
 
 
 def _mha_reconstruction(weights: torch.Tensor, call: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -366,16 +379,21 @@ def check_reproduces(res) -> None:
                 worst, allowed = reproduces(w, v, out)
                 assert worst <= allowed, f"{c['site']}: verify.reproduces says {worst:.3g} > {allowed:.3g}"
             else:
-                recon, vv = _mha_reconstruction(w.double(), {k: (t.double() if isinstance(t, torch.Tensor)
-                                                               and t.is_floating_point() else t)
-                                                            for k, t in c["call"].items()})
+                recon, vv = _mha_reconstruction(
+                    w.double(),
+                    {
+                        k: (t.double() if isinstance(t, torch.Tensor) and t.is_floating_point() else t)
+                        for k, t in c["call"].items()
+                    },
+                )
                 scale = float(vv.abs().max())
             diff = (recon - out.double()).abs()
             diff = diff[~out.isnan()] if out.is_floating_point() else diff
             worst = float(diff.max()) if diff.numel() else 0.0
             assert worst <= tol * max(1.0, scale), (
                 f"site {c['site']} ({c['kind']}): weights @ value differs from the call's output by "
-                f"{worst:.3g} (allowed {tol * max(1.0, scale):.3g}, output {out.dtype})")
+                f"{worst:.3g} (allowed {tol * max(1.0, scale):.3g}, output {out.dtype})"
+            )
 
 
 @pytest.mark.parametrize("entry", params("verify"))
@@ -445,10 +463,36 @@ def test_zoo_covers_the_brief():
     """The zoo holds what issue 11 names (a guard against entries dropped by accident)."""
     names = {e.id for e in _zoo.ZOO}
     assert len(names) == len(_zoo.ZOO), "duplicate zoo ids"
-    for needed in ("bert-sdpa", "bert-eager", "roberta", "distilbert", "albert-shared-layers", "electra",
-                   "deberta-v2", "mpnet", "longformer", "gpt2-right-padded", "gpt2-left-padded", "llama-gqa",
-                   "bart", "t5", "vit", "whisper", "diffusers-unet", "diffusers-dit", "xt-encoder",
-                   "xt-decoder", "xt-cross-decoder", "compiled-encoder", "bert-train-grad",
-                   "sdpa-autocast-bf16", "sdpa-float16", "sdpa-bfloat16", "sdpa-float64",
-                   "sdpa-minus-1e9-rows", "sdpa-finfo-min-rows", "transformer-batch-first"):
+    for needed in (
+        "bert-sdpa",
+        "bert-eager",
+        "roberta",
+        "distilbert",
+        "albert-shared-layers",
+        "electra",
+        "deberta-v2",
+        "mpnet",
+        "longformer",
+        "gpt2-right-padded",
+        "gpt2-left-padded",
+        "llama-gqa",
+        "bart",
+        "t5",
+        "vit",
+        "whisper",
+        "diffusers-unet",
+        "diffusers-dit",
+        "xt-encoder",
+        "xt-decoder",
+        "xt-cross-decoder",
+        "compiled-encoder",
+        "bert-train-grad",
+        "sdpa-autocast-bf16",
+        "sdpa-float16",
+        "sdpa-bfloat16",
+        "sdpa-float64",
+        "sdpa-minus-1e9-rows",
+        "sdpa-finfo-min-rows",
+        "transformer-batch-first",
+    ):
         assert needed in names, needed

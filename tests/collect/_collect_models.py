@@ -78,7 +78,7 @@ def data(n: int = 64, length: int = LENGTH, seed: int = 1):
 
 def batches(ids, labels, size: int):
     """Tuple batches ``(ids, labels)`` in order."""
-    return [(ids[i:i + size], labels[i:i + size]) for i in range(0, len(ids), size)]
+    return [(ids[i : i + size], labels[i : i + size]) for i in range(0, len(ids), size)]
 
 
 def three_steps(m, batch):
@@ -92,9 +92,11 @@ def stats_captures() -> dict:
     kept sample, of class 1: class 0 has statistics and no kept sample) and ``"steps"`` (3 steps)."""
     ids, labels = data(40)
     bs = batches(ids, labels, 8)
-    return {"stats": aw.collect(model(), bs, labels=1, keep="stats", progress=False),
-            "both": aw.collect(model(), bs, num_samples=1, labels=1, keep="both", progress=False),
-            "steps": aw.collect(model(), bs, labels=1, keep="stats", progress=False, forward=three_steps)}
+    return {
+        "stats": aw.collect(model(), bs, labels=1, keep="stats", progress=False),
+        "both": aw.collect(model(), bs, num_samples=1, labels=1, keep="both", progress=False),
+        "steps": aw.collect(model(), bs, labels=1, keep="stats", progress=False, forward=three_steps),
+    }
 
 
 def slow_forward(model, batch, delay: float = 0.05):

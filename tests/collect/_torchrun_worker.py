@@ -11,11 +11,11 @@ import sys
 
 import torch
 import torch.distributed as dist
+from _collect_models import data, model
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
 import attnwidget as aw
-from _collect_models import data, model
 
 out = sys.argv[1]
 torch.set_num_threads(1)
@@ -26,8 +26,17 @@ net = model()
 ids, labels = data(64)
 ds = TensorDataset(ids, labels)
 loader = DataLoader(ds, batch_size=5, sampler=DistributedSampler(ds, shuffle=False))
-cap = aw.collect(net, loader, num_samples=21, labels=1, keep="both", progress=False,
-                 predict=lambda out: out.argmax(-1), checkpoint=os.path.join(out, "run.npz"), every=10)
+cap = aw.collect(
+    net,
+    loader,
+    num_samples=21,
+    labels=1,
+    keep="both",
+    progress=False,
+    predict=lambda out: out.argmax(-1),
+    checkpoint=os.path.join(out, "run.npz"),
+    every=10,
+)
 assert (cap is None) == (rank != 0), "only rank 0 returns the capture"
 if rank == 0:
     cap.save(os.path.join(out, "mixed.npz"))

@@ -10,11 +10,11 @@ import time
 
 import numpy as np
 import pytest
+from _collect_models import assert_same_stats, batches, data, model, slow_forward
 
 import attnwidget as aw
 from attnwidget._collect import checkpoint as ckpt_module
 from attnwidget._collect.checkpoint import read_checkpoint, write_checkpoint
-from _collect_models import assert_same_stats, batches, data, model, slow_forward
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OPTIONS = dict(num_samples=30, labels=1, keep="both", predict=lambda out: out.argmax(-1), progress=False)
@@ -48,14 +48,22 @@ def _assert_same(got, want):
 
 def test_killed_collection_resumes_to_the_uninterrupted_result(tmp_path):
     path = tmp_path / "run.npz"
-    env = dict(os.environ, OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([HERE, os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "_kill_worker.py"), str(path)],
-                            cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = dict(
+        os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([HERE, os.environ.get("PYTHONPATH", "")])
+    )
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "_kill_worker.py"), str(path)],
+        cwd=HERE,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while not path.exists():
-            assert proc.poll() is None, f"the worker ended before its first checkpoint: {proc.stdout.read()!r}"
+            assert proc.poll() is None, (
+                f"the worker ended before its first checkpoint: {proc.stdout.read()!r}"
+            )
             assert time.monotonic() < deadline, "no checkpoint appeared within 60 s"
             time.sleep(0.01)
         time.sleep(0.1)  # let it run on a little past the first checkpoint
@@ -69,8 +77,9 @@ def test_killed_collection_resumes_to_the_uninterrupted_result(tmp_path):
     assert 0 < done < 24 and header["position"] == 4 * done
 
     counted = counting_model()  # the worker's model, forward= and predict=, as a resumed run must be
-    resumed = aw.collect(counted, batches(ids, labels, 4), forward=slow_forward, checkpoint=path, every=8,
-                         **OPTIONS)
+    resumed = aw.collect(
+        counted, batches(ids, labels, 4), forward=slow_forward, checkpoint=path, every=8, **OPTIONS
+    )
     assert counted.calls == 24 - done  # batches before the checkpoint are not run again
     want = aw.collect(model(), batches(ids, labels, 4), **OPTIONS)
     _assert_same(resumed, want)
@@ -78,8 +87,9 @@ def test_killed_collection_resumes_to_the_uninterrupted_result(tmp_path):
     assert resumed.metadata == want.metadata
 
     again = counting_model()  # a finished checkpoint: nothing left to run, same result
-    _assert_same(aw.collect(again, batches(ids, labels, 4), forward=slow_forward, checkpoint=path,
-                            **OPTIONS), want)
+    _assert_same(
+        aw.collect(again, batches(ids, labels, 4), forward=slow_forward, checkpoint=path, **OPTIONS), want
+    )
     assert again.calls == 0
 
 
@@ -95,8 +105,9 @@ def test_checkpoint_every_and_final_write(tmp_path, monkeypatch):
         write_checkpoint(p, header, arrays)
 
     monkeypatch.setattr(state_module, "write_checkpoint", spy)
-    aw.collect(model(), batches(ids, labels, 5), keep="stats", labels=1, checkpoint=path, every=12,
-               progress=False)
+    aw.collect(
+        model(), batches(ids, labels, 5), keep="stats", labels=1, checkpoint=path, every=12, progress=False
+    )
     assert writes == [15, 30, 40]  # after >= 12 more samples, and once at the end
 
 
@@ -105,11 +116,17 @@ def test_options_mismatch_is_a_clear_error(tmp_path):
     ids, labels = data(20)
     aw.collect(model(), batches(ids, labels, 5), keep="stats", labels=1, checkpoint=path, progress=False)
     with pytest.raises(ValueError, match=r"other options .*keep.*delete the file"):
-        aw.collect(model(), batches(ids, labels, 5), keep="both", labels=1, checkpoint=path,
-                   progress=False)
+        aw.collect(model(), batches(ids, labels, 5), keep="both", labels=1, checkpoint=path, progress=False)
     with pytest.raises(ValueError, match="heads"):
-        aw.collect(model(), batches(ids, labels, 5), keep="stats", labels=1, checkpoint=path,
-                   heads="mean", progress=False)
+        aw.collect(
+            model(),
+            batches(ids, labels, 5),
+            keep="stats",
+            labels=1,
+            checkpoint=path,
+            heads="mean",
+            progress=False,
+        )
 
 
 def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -148,7 +165,7 @@ def test_labels_with_none_survive_a_checkpoint_and_resume(tmp_path):
     path = tmp_path / "run.npz"
     ids, labels = data(20)
     raw = [None if i % 3 == 0 else int(v) for i, v in enumerate(labels)]
-    bs = [(ids[i:i + 5], raw[i:i + 5]) for i in range(0, 20, 5)]
+    bs = [(ids[i : i + 5], raw[i : i + 5]) for i in range(0, 20, 5)]
     # keep="samples": the statistics sort their classes with np.unique, which None labels defeat
     opts = dict(labels=lambda b: b[1], num_samples=20, progress=False)
     aw.collect(model(), bs[:2], checkpoint=path, **opts)
@@ -164,9 +181,10 @@ def test_a_damaged_checkpoint_is_a_capture_file_error_saying_delete_it(tmp_path)
     ids, labels = data(10)
     aw.collect(model(), batches(ids, labels, 5), keep="stats", labels=1, checkpoint=path, progress=False)
     data_ = path.read_bytes()
-    path.write_bytes(data_[:len(data_) - 100])
-    with pytest.raises(aw.CaptureFileError,
-                       match=r"not a readable collect\(\) checkpoint: .*delete it to start over$"):
+    path.write_bytes(data_[: len(data_) - 100])
+    with pytest.raises(
+        aw.CaptureFileError, match=r"not a readable collect\(\) checkpoint: .*delete it to start over$"
+    ):
         aw.collect(model(), batches(ids, labels, 5), keep="stats", labels=1, checkpoint=path, progress=False)
     write_checkpoint(str(path), {"options": {}, "batches": "two"}, {})
     with pytest.raises(aw.CaptureFileError, match=r"'batches' is str, not int.*delete it to start over$"):

@@ -11,9 +11,9 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+from _collect_models import assert_same_stats, batches, data, model
 
 import attnwidget as aw
-from _collect_models import assert_same_stats, batches, data, model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -30,12 +30,26 @@ def torchrun_out(tmp_path_factory):
     if torchrun is None or not torch.distributed.is_available():
         pytest.skip("torchrun / torch.distributed is not available")
     out = tmp_path_factory.mktemp("torchrun")
-    env = dict(os.environ, OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([HERE, os.environ.get("PYTHONPATH", "")]))
-    cmd = [torchrun, "--nproc_per_node=2", "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
-           os.path.join(HERE, "_torchrun_worker.py"), str(out)]
-    proc = subprocess.Popen(cmd, cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    env = dict(
+        os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([HERE, os.environ.get("PYTHONPATH", "")])
+    )
+    cmd = [
+        torchrun,
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        os.path.join(HERE, "_torchrun_worker.py"),
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=HERE,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         log, _ = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
@@ -53,8 +67,15 @@ def _assert_same_stats(got, want):
 def test_two_ranks_give_the_statistics_and_samples_of_one_process(torchrun_out):
     got = aw.load(os.path.join(torchrun_out, "mixed.npz"))
     ids, labels = data(64)
-    want = aw.collect(model(), batches(ids, labels, 7), num_samples=21, labels=1, keep="both",
-                      predict=lambda out: out.argmax(-1), progress=False)
+    want = aw.collect(
+        model(),
+        batches(ids, labels, 7),
+        num_samples=21,
+        labels=1,
+        keep="both",
+        predict=lambda out: out.argmax(-1),
+        progress=False,
+    )
     _assert_same_stats(got, want)
     assert got.stats[got.layers[0]][0]["count"][0] == 64
     # kept samples: gathered on rank 0 in global sample order
@@ -65,7 +86,9 @@ def test_two_ranks_give_the_statistics_and_samples_of_one_process(torchrun_out):
         np.testing.assert_allclose(got.get(layer), want.get(layer), rtol=1e-5, atol=1e-7)
     # one checkpoint file per rank
     assert sorted(p.name for p in torchrun_out.iterdir() if p.name.startswith("run")) == [
-        "run.rank0.npz", "run.rank1.npz"]
+        "run.rank0.npz",
+        "run.rank1.npz",
+    ]
 
 
 def test_ranks_that_saw_different_classes_and_sampler_padding(torchrun_out):

@@ -10,12 +10,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _collect_models import Tiny, batches, data, model
 
 import attnwidget as aw
 from attnwidget._collect import loop as loop_module
 from attnwidget._collect.checkpoint import code_text, fingerprint, read_checkpoint, write_checkpoint
 from attnwidget.errors import CaptureMismatchError
-from _collect_models import Tiny, batches, data, model
 
 OPTIONS = dict(num_samples=40, labels=1, keep="both", progress=False)
 
@@ -31,15 +31,23 @@ def first_half(ids, labels):
 
 def start(path, m=None, **kw):
     ids, labels = data(40)
-    aw.collect(m if m is not None else model(), first_half(ids, labels), checkpoint=path,
-               **dict(OPTIONS, **{"predict": argmax, **kw}))
+    aw.collect(
+        m if m is not None else model(),
+        first_half(ids, labels),
+        checkpoint=path,
+        **dict(OPTIONS, **{"predict": argmax, **kw}),
+    )
     return ids, labels
 
 
 def resume(path, m=None, **kw):
     ids, labels = data(40)
-    return aw.collect(m if m is not None else model(), batches(ids, labels, 8), checkpoint=path,
-                      **dict(OPTIONS, **{"predict": argmax, **kw}))
+    return aw.collect(
+        m if m is not None else model(),
+        batches(ids, labels, 8),
+        checkpoint=path,
+        **dict(OPTIONS, **{"predict": argmax, **kw}),
+    )
 
 
 def refused(path, match: str, **kw) -> str:
@@ -79,8 +87,9 @@ def test_another_dtype_or_architecture_is_refused(tmp_path):
     start(path)
     refused(path, r"dtypes differ \(embed\.weight: float32 there, float64 now", m=model().double())
     torch.manual_seed(0)
-    refused(path, r"other parameters or buffers \(only there: blocks\.1\.qkv\.weight",
-            m=Tiny(layers=1).eval())
+    refused(
+        path, r"other parameters or buffers \(only there: blocks\.1\.qkv\.weight", m=Tiny(layers=1).eval()
+    )
 
 
 def test_another_forward_or_predict_function_is_refused(tmp_path):
@@ -90,24 +99,29 @@ def test_another_forward_or_predict_function_is_refused(tmp_path):
     def forward(m, batch):
         return m(batch[0].flip(1))
 
-    refused(path, r"forward= is a different function \(default_forward there, .*forward now\)",
-            forward=forward)
+    refused(
+        path, r"forward= is a different function \(default_forward there, .*forward now\)", forward=forward
+    )
     refused(path, r"predict= is a different function", predict=lambda out: out.argmin(-1))
 
 
 def test_another_callable_of_the_same_name_is_refused(tmp_path):
     def make(flip: bool):
         if flip:
+
             def forward(m, batch):
                 return m(batch[0].flip(1))
         else:
+
             def forward(m, batch):
                 return m(batch[0])
+
         return forward
 
     def scaled(k):
         def forward(m, batch):
             return m(batch[0]) * k  # same code, other closure value
+
         return forward
 
     path = tmp_path / "run.npz"
@@ -125,8 +139,7 @@ def test_the_same_run_resumes_and_equals_the_uninterrupted_one(tmp_path):
     header, _ = read_checkpoint(str(path))
     assert header["batches"] == 2 and header["fingerprint"]["model"]["tensors"][0]["name"] == "embed.weight"
     # a fresh model built the same way, and the same lambda written on another line: the same run
-    got = resume(path,
-                 predict=lambda out: out.argmax(-1))
+    got = resume(path, predict=lambda out: out.argmax(-1))
     ids, labels = data(40)
     want = aw.collect(model(), batches(ids, labels, 8), predict=argmax, **OPTIONS)
     np.testing.assert_array_equal(got.get(0), want.get(0))
@@ -140,8 +153,9 @@ def test_a_checkpoint_without_a_fingerprint_resumes_with_a_warning(tmp_path):
     start(path)
     header, arrays = read_checkpoint(path)
     del header["fingerprint"]  # what a checkpoint of the previous release holds
-    write_checkpoint(path, {k: v for k, v in header.items() if k not in ("format", "version", "values")},
-                     arrays)
+    write_checkpoint(
+        path, {k: v for k, v in header.items() if k not in ("format", "version", "values")}, arrays
+    )
     with pytest.warns(UserWarning, match="cannot check them"):
         cap = resume(path)
     assert cap.stats["blocks.0"][0]["count"][0] == 40
@@ -182,11 +196,14 @@ def test_code_text_ignores_where_the_code_is_and_keeps_what_it_does():
 
 def test_predict_returning_the_wrong_number_of_values_names_the_batch():
     ids, labels = data(12)
-    with pytest.raises(ValueError,
-                       match=r"predict= returned 3 value\(s\) for batch 0, which has 4 sample\(s\) and "
-                             r"labels"):
-        aw.collect(model(), batches(ids, labels, 4), labels=1, predict=lambda out: out.argmax(-1)[:3],
-                   progress=False)
+    with pytest.raises(
+        ValueError,
+        match=r"predict= returned 3 value\(s\) for batch 0, which has 4 sample\(s\) and "
+        r"labels",
+    ):
+        aw.collect(
+            model(), batches(ids, labels, 4), labels=1, predict=lambda out: out.argmax(-1)[:3], progress=False
+        )
     with pytest.raises(ValueError, match=r"returned 8 value\(s\) for batch 0"):
         aw.collect(model(), batches(ids, labels, 4), predict=lambda out: out.reshape(-1), progress=False)
     with warnings.catch_warnings():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _collect_models import batches, data, model
 
 import attnwidget as aw
 from attnwidget._frame import frame
-from _collect_models import batches, data, model
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +73,18 @@ def test_samples_behaviour_is_unchanged_and_stat_works_from_samples(caps):
     np.testing.assert_array_equal(a.values, samples.get(1)[np.flatnonzero(samples.labels == 0)[3], 1])
     assert a.title == b.title and "stat" not in b.selection
     # stat= without statistics is computed from the kept samples, and agrees with the streamed one
-    np.testing.assert_allclose(frame(samples, 1, stat="var", label=1).values,
-                               frame(both, 1, stat="var", label=1).values, rtol=1e-5, atol=1e-9)
-    np.testing.assert_allclose(frame(samples, 1, difference=(0, 1)).values,
-                               frame(both, 1, difference=(0, 1)).values, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        frame(samples, 1, stat="var", label=1).values,
+        frame(both, 1, stat="var", label=1).values,
+        rtol=1e-5,
+        atol=1e-9,
+    )
+    np.testing.assert_allclose(
+        frame(samples, 1, difference=(0, 1)).values,
+        frame(both, 1, difference=(0, 1)).values,
+        rtol=1e-5,
+        atol=1e-7,
+    )
 
 
 def test_stats_round_trip_through_save_and_load(caps, tmp_path):
@@ -90,6 +98,7 @@ def test_stats_round_trip_through_save_and_load(caps, tmp_path):
             for field in ("count", "mean", "var", "min", "max", "entropy"):
                 np.testing.assert_array_equal(t[field], s[field])
                 assert t[field].dtype == s[field].dtype
-        np.testing.assert_array_equal(frame(back, 0, difference=(0, 1)).values,
-                                      frame(cap, 0, difference=(0, 1)).values)
+        np.testing.assert_array_equal(
+            frame(back, 0, difference=(0, 1)).values, frame(cap, 0, difference=(0, 1)).values
+        )
     assert aw.load(stats.save(tmp_path / "s.npz")).num_samples == 0

@@ -5,16 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _collect_models import batches, data, model
 
 import attnwidget as aw
-from _collect_models import batches, data, model
 
 
 def test_samples_equal_one_capture_per_batch_with_labels_and_predictions():
     net = model()
     ids, labels = data(30)
-    cap = aw.collect(net, batches(ids, labels, 8), num_samples=None, labels=1,
-                     predict=lambda out: out.argmax(-1), progress=False)
+    cap = aw.collect(
+        net,
+        batches(ids, labels, 8),
+        num_samples=None,
+        labels=1,
+        predict=lambda out: out.argmax(-1),
+        progress=False,
+    )
     assert cap.layers == ["blocks.0", "blocks.1"]
     assert cap.num_samples == 30 and cap.metadata["num_samples"] == 30
     assert cap.metadata["model"] == "Tiny" and "keep" not in cap.metadata
@@ -38,8 +44,7 @@ def test_num_samples_truncates_and_stops_reading():
             read.append(len(b[0]))
             yield b
 
-    cap = aw.collect(model(), gen(), num_samples=19, labels=1, predict=lambda o: o.argmax(-1),
-                     progress=False)
+    cap = aw.collect(model(), gen(), num_samples=19, labels=1, predict=lambda o: o.argmax(-1), progress=False)
     assert cap.num_samples == 19 and len(cap.labels) == 19 and len(cap.predictions) == 19
     assert read == [8, 8, 8]  # the fourth batch is never fetched
     np.testing.assert_array_equal(cap.labels, labels[:19].numpy())
@@ -106,13 +111,19 @@ def test_index_orders_kept_samples():
     bs = batches(ids, labels, 6)
     starts = {id(b): i * 6 for i, b in enumerate(bs)}
     shuffled = [bs[2], bs[0], bs[3], bs[1]]
-    cap = aw.collect(net, shuffled, num_samples=10, labels=1, keep="both",
-                     index=lambda b: np.arange(starts[id(b)], starts[id(b)] + len(b[0])), progress=False)
+    cap = aw.collect(
+        net,
+        shuffled,
+        num_samples=10,
+        labels=1,
+        keep="both",
+        index=lambda b: np.arange(starts[id(b)], starts[id(b)] + len(b[0])),
+        progress=False,
+    )
     want = aw.collect(net, bs, num_samples=10, labels=1, keep="both", progress=False)
     np.testing.assert_array_equal(cap.labels, want.labels)
     np.testing.assert_allclose(cap.get(0), want.get(0), rtol=1e-6)
     # the same samples in another order of batches: equal up to float32 rounding of batch sums
-    np.testing.assert_allclose(cap.stats["blocks.0"][0]["mean"], want.stats["blocks.0"][0]["mean"],
-                               rtol=1e-6)
+    np.testing.assert_allclose(cap.stats["blocks.0"][0]["mean"], want.stats["blocks.0"][0]["mean"], rtol=1e-6)
     with pytest.raises(ValueError, match="integer global sample indices"):
         aw.collect(net, bs, index=lambda b: np.zeros(len(b[0])) + 0.5, progress=False)

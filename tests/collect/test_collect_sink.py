@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _collect_models import Tapped, Tiny, batches, data, model
 
 import attnwidget as aw
-from _collect_models import Tapped, Tiny, batches, data, model
 
 
 def test_kept_samples_are_copies_of_each_site_not_the_reused_buffer():

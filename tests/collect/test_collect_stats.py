@@ -5,19 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _collect_models import batches, data, model
 
 import attnwidget as aw
-from attnwidget.reduce import entropy
 from attnwidget._collect.stats import ALL, StreamingStats
-from _collect_models import batches, data, model
+from attnwidget.reduce import entropy
 
 FIELDS = ("mean", "var", "min", "max")
 
 
 def _reference(x: np.ndarray) -> dict[str, np.ndarray]:
     x = x.astype(np.float64)
-    return {"mean": x.mean(0), "var": x.var(0), "min": x.min(0), "max": x.max(0),
-            "entropy": entropy(x, axis=-1).astype(np.float64).mean(axis=(0, 2))}
+    return {
+        "mean": x.mean(0),
+        "var": x.var(0),
+        "min": x.min(0),
+        "max": x.max(0),
+        "entropy": entropy(x, axis=-1).astype(np.float64).mean(axis=(0, 2)),
+    }
 
 
 def _check(st, kept, labels, classes):
@@ -27,14 +32,16 @@ def _check(st, kept, labels, classes):
         assert st["count"][i] == len(x)
         ref = _reference(x)
         for field in FIELDS + ("entropy",):
-            np.testing.assert_allclose(st[field][i], ref[field], rtol=1e-6, atol=1e-12,
-                                       err_msg=f"{c} {field}")
+            np.testing.assert_allclose(
+                st[field][i], ref[field], rtol=1e-6, atol=1e-12, err_msg=f"{c} {field}"
+            )
 
 
 def test_streaming_stats_equal_stats_of_the_kept_samples():
     ids, labels = data(57)  # batches of 5 leave a short last batch
-    cap = aw.collect(model(), batches(ids, labels, 5), num_samples=None, labels=1, keep="both",
-                     progress=False)
+    cap = aw.collect(
+        model(), batches(ids, labels, 5), num_samples=None, labels=1, keep="both", progress=False
+    )
     assert cap.num_samples == 57 and cap.metadata["stats_samples"] == 57
     assert cap.metadata["keep"] == "both"
     for layer in cap.layers:
@@ -62,8 +69,9 @@ def test_stats_only_keeps_no_sample_and_equals_both():
 
 def test_without_labels_only_the_all_entry_and_max_samples_caps():
     ids, labels = data(30)
-    cap = aw.collect(model(), batches(ids, labels, 4), num_samples=None, keep="both", max_samples=13,
-                     progress=False)
+    cap = aw.collect(
+        model(), batches(ids, labels, 4), num_samples=None, keep="both", max_samples=13, progress=False
+    )
     st = cap.stats["blocks.1"][0]
     assert st["classes"] == [ALL] and list(st["count"]) == [13]
     kept = aw.collect(model(), batches(ids, labels, 4), num_samples=13, progress=False)
@@ -75,8 +83,16 @@ def test_without_labels_only_the_all_entry_and_max_samples_caps():
 
 def test_reduced_heads_and_pooling_are_streamed_too():
     ids, labels = data(20)
-    cap = aw.collect(model(), batches(ids, labels, 6), num_samples=None, labels=1, keep="both",
-                     heads="mean", max_size=4, progress=False)
+    cap = aw.collect(
+        model(),
+        batches(ids, labels, 6),
+        num_samples=None,
+        labels=1,
+        keep="both",
+        heads="mean",
+        max_size=4,
+        progress=False,
+    )
     st = cap.stats["blocks.0"][0]
     assert st["mean"].shape == (3, 1, 4, 4)
     _check(st, cap.get("blocks.0"), cap.labels, [0, 1])
@@ -89,7 +105,7 @@ def test_merge_of_parts_equals_the_whole():
     whole, a, b = StreamingStats(), StreamingStats(), StreamingStats()
     whole.update("s", 0, x, y)
     for i in range(0, 21, 3):
-        a.update("s", 0, x[i:i + 3], y[i:i + 3])
+        a.update("s", 0, x[i : i + 3], y[i : i + 3])
     b.update("s", 0, x[21:], y[21:])
     got = a.merge(b).result()["s"][0]
     want = whole.result()["s"][0]
@@ -101,8 +117,13 @@ def test_merge_of_parts_equals_the_whole():
 
 def test_string_labels_and_weights_sites():
     acc = StreamingStats()
-    acc.update("w", 0, np.arange(12.0).reshape(4, 3), np.array(["real", "fake", "real", "real"]),
-               axes=("sample", "channel"))
+    acc.update(
+        "w",
+        0,
+        np.arange(12.0).reshape(4, 3),
+        np.array(["real", "fake", "real", "real"]),
+        axes=("sample", "channel"),
+    )
     st = acc.result()["w"][0]
     assert st["classes"] == ["all", "fake", "real"] and "entropy" not in st
     np.testing.assert_allclose(st["mean"][2], [5, 6, 7])
@@ -127,13 +148,14 @@ def test_memory_does_not_grow_with_samples():
     acc = StreamingStats()
     x = np.random.default_rng(1).random((16, 2, 8, 8))
     acc.update("s", 0, x, np.arange(16) % 2)
-    size = sum(a.nbytes for m in acc.sites[("s", 0)].classes.values()
-               for a in (m.mean, m.m2, m.min, m.max))
+    size = sum(a.nbytes for m in acc.sites[("s", 0)].classes.values() for a in (m.mean, m.m2, m.min, m.max))
     for _ in range(20):
         acc.update("s", 0, x, np.arange(16) % 2)
     assert acc.num_samples == 16 * 21
-    assert sum(a.nbytes for m in acc.sites[("s", 0)].classes.values()
-               for a in (m.mean, m.m2, m.min, m.max)) == size
+    assert (
+        sum(a.nbytes for m in acc.sites[("s", 0)].classes.values() for a in (m.mean, m.m2, m.min, m.max))
+        == size
+    )
 
 
 def test_head_entropy_matches_reduce_entropy():
@@ -147,8 +169,12 @@ def test_head_entropy_matches_reduce_entropy():
     x[3, 1, 2, 3] = -0.5  # negative weights are clipped
     want = entropy(x, axis=-1).astype(np.float64).mean(axis=-1)
     np.testing.assert_allclose(head_entropy(x), want, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(head_entropy(x.astype(np.float16)),
-                               entropy(x.astype(np.float16), axis=-1).mean(axis=-1), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(
+        head_entropy(x.astype(np.float16)),
+        entropy(x.astype(np.float16), axis=-1).mean(axis=-1),
+        rtol=1e-3,
+        atol=1e-3,
+    )
 
 
 def test_float32_variance_keeps_its_precision_when_tiny_next_to_the_mean():
@@ -157,7 +183,7 @@ def test_float32_variance_keeps_its_precision_when_tiny_next_to_the_mean():
     x[:, 0, 0, 0] = 0.7  # a constant cell: variance exactly 0
     acc = StreamingStats()
     for i in range(0, 40, 7):
-        acc.update("s", 0, x[i:i + 7], np.arange(i, min(i + 7, 40)) % 3)
+        acc.update("s", 0, x[i : i + 7], np.arange(i, min(i + 7, 40)) % 3)
     st = acc.result()["s"][0]
     x64 = x.astype(np.float64)
     np.testing.assert_allclose(st["var"][0], x64.var(0), rtol=1e-6, atol=1e-20)
@@ -189,4 +215,6 @@ def test_batches_of_other_types_reads_and_releases_between_them_fold_in_exactly(
     for i, rows in enumerate((slice(None), y == 0, y == 1)):
         ref = _reference(want[rows])
         for field in FIELDS + ("entropy",):
-            np.testing.assert_allclose(st[field][i], ref[field], rtol=1e-6, atol=1e-12, err_msg=f"{i} {field}")
+            np.testing.assert_allclose(
+                st[field][i], ref[field], rtol=1e-6, atol=1e-12, err_msg=f"{i} {field}"
+            )

@@ -24,8 +24,11 @@ def softmax_rows(a: np.ndarray) -> np.ndarray:
 @pytest.fixture
 def parts():
     rng = np.random.default_rng(0)
-    return (softmax_rows(rng.normal(size=(6, 2, 4, 4))), softmax_rows(rng.normal(size=(6, 3, 4, 5))),
-            rng.random((6, 5)).astype(np.float32))
+    return (
+        softmax_rows(rng.normal(size=(6, 2, 4, 4))),
+        softmax_rows(rng.normal(size=(6, 3, 4, 5))),
+        rng.random((6, 5)).astype(np.float32),
+    )
 
 
 @pytest.fixture
@@ -49,8 +52,12 @@ def cap(parts):
 def test_sites_and_what_each_holds_at_each_step(cap):
     assert cap.sites == cap.layers == ["enc.0", "enc.1", "pool.w"]
     assert cap.site_name(-1) == cap.layer_name(2) == "pool.w"
-    assert [cap.holds("enc.0", 0), cap.holds("enc.1", 1), cap.holds("enc.1", 0), cap.holds("pool.w", 1)] \
-        == ["samples", "stats", None, None]
+    assert [cap.holds("enc.0", 0), cap.holds("enc.1", 1), cap.holds("enc.1", 0), cap.holds("pool.w", 1)] == [
+        "samples",
+        "stats",
+        None,
+        None,
+    ]
     assert cap.holds("enc.1", -1) == "stats"  # a negative step counts from the last
     assert cap.is_stats_only("enc.1") and cap.is_stats_only("enc.1", 1)
     assert not cap.is_stats_only("enc.0") and not cap.is_stats_only("enc.0", 0)
@@ -101,8 +108,14 @@ def test_stat_from_the_statistics_or_from_kept_samples(cap, parts):
 
 
 def test_the_statistics_module_keeps_only_the_accumulator():
-    assert set(stats_module.__all__) == {"ALL", "FIELDS", "Moments", "SiteStats", "StreamingStats",
-                                         "head_entropy"}
+    assert set(stats_module.__all__) == {
+        "ALL",
+        "FIELDS",
+        "Moments",
+        "SiteStats",
+        "StreamingStats",
+        "head_entropy",
+    }
     for moved in ("site_steps", "stat_array", "class_count", "class_key"):
         assert moved not in stats_module.__all__
 

@@ -92,9 +92,10 @@ def assert_every_member_loads_without_pickle(path) -> None:
 def test_a_none_label_from_collect_saves_and_loads_back_equal(tmp_path):
     ids = torch.randint(0, 10, (8, 5), generator=torch.Generator().manual_seed(1))
     raw = [0, None, 1, 1, None, 0, 1, 0]  # a data set with two unlabelled samples
-    batches = [(ids[i:i + 4], raw[i:i + 4]) for i in (0, 4)]
-    cap = aw.collect(Attend().eval(), batches, labels=lambda b: b[1], predict=lambda out: out.argmax(-1),
-                     progress=False)
+    batches = [(ids[i : i + 4], raw[i : i + 4]) for i in (0, 4)]
+    cap = aw.collect(
+        Attend().eval(), batches, labels=lambda b: b[1], predict=lambda out: out.argmax(-1), progress=False
+    )
     assert cap.labels.dtype == object and cap.labels.tolist() == raw
     path = cap.save(tmp_path / "run.npz")  # today: pickled, and load() refuses the file
     assert_every_member_loads_without_pickle(path)
@@ -133,15 +134,20 @@ def test_values_a_file_cannot_hold_are_refused_before_anything_is_written(tmp_pa
         return str(e.value)
 
     assert "cap.labels[1] is a builtins.dict" in attempt(
-        lambda c: setattr(c, "labels", np.array([0, {"a": 1}, 2], dtype=object)))
+        lambda c: setattr(c, "labels", np.array([0, {"a": 1}, 2], dtype=object))
+    )
     assert "bytes" in attempt(lambda c: setattr(c, "labels", np.array([b"a", b"b", b"c"])))
     assert "object" in attempt(lambda c: c._data["pool"].__setitem__(0, np.array([[None]] * 3, dtype=object)))
     assert "metadata" in attempt(lambda c: c.metadata.update(model=object()))
     assert "tokens[1]" in attempt(lambda c: setattr(c, "tokens", ["a", object()]))
     assert "2 labels for 3 samples" in attempt(lambda c: setattr(c, "labels", np.array([0, 1])))
     stats_cap = small_capture()
-    stats_cap.add_stats("enc.attn", 0, {"classes": ["all"], "count": np.array([3]),
-                                        "mean": np.zeros((1, 2, 4, 4), dtype=object)}, kind="self")
+    stats_cap.add_stats(
+        "enc.attn",
+        0,
+        {"classes": ["all"], "count": np.array([3]), "mean": np.zeros((1, 2, 4, 4), dtype=object)},
+        kind="self",
+    )
     with pytest.raises(CaptureFileError, match="object"):
         stats_cap.save(path)
     assert path.read_bytes() == before
@@ -162,7 +168,7 @@ def _crafted(tmp_path, name: str):
     h = header_of(path)
     if name == "truncated":
         data = path.read_bytes()
-        path.write_bytes(data[:len(data) // 2])
+        path.write_bytes(data[: len(data) // 2])
     elif name == "npy_renamed":
         os.unlink(path)
         with open(path, "wb") as f:
@@ -238,11 +244,33 @@ def _crafted(tmp_path, name: str):
     return path
 
 
-CRAFTED = ["truncated", "npy_renamed", "empty", "header_list", "header_number", "header_int_array",
-           "deep_nesting", "unknown_kind", "wrong_axes", "weights_axes_mismatch", "duplicate_sites",
-           "step_out_of_range", "step_not_a_number", "missing_array", "labels_length", "samples_disagree",
-           "string_site_array", "complex_array", "wrong_type_fields", "stats_rows", "stats_unknown_site",
-           "bad_label_codes", "damaged_npy_header", "duplicate_members", "cut_member"]
+CRAFTED = [
+    "truncated",
+    "npy_renamed",
+    "empty",
+    "header_list",
+    "header_number",
+    "header_int_array",
+    "deep_nesting",
+    "unknown_kind",
+    "wrong_axes",
+    "weights_axes_mismatch",
+    "duplicate_sites",
+    "step_out_of_range",
+    "step_not_a_number",
+    "missing_array",
+    "labels_length",
+    "samples_disagree",
+    "string_site_array",
+    "complex_array",
+    "wrong_type_fields",
+    "stats_rows",
+    "stats_unknown_site",
+    "bad_label_codes",
+    "damaged_npy_header",
+    "duplicate_members",
+    "cut_member",
+]
 
 
 @pytest.mark.parametrize("name", CRAFTED)
@@ -263,10 +291,17 @@ def test_attnwidget_info_reports_broken_files_in_one_line(tmp_path, name):
 
 
 def test_messages_say_what_is_wrong(tmp_path):
-    cases = {"npy_renamed": ".npy array, not a .npz", "header_list": "header is a JSON list",
-             "deep_nesting": "nested too deeply", "duplicate_sites": "listed twice",
-             "labels_length": "5 labels for 3 samples", "missing_array": "does not hold",
-             "truncated": "cut short", "samples_disagree": "2 and 3 samples", "cut_member": "cut short"}
+    cases = {
+        "npy_renamed": ".npy array, not a .npz",
+        "header_list": "header is a JSON list",
+        "deep_nesting": "nested too deeply",
+        "duplicate_sites": "listed twice",
+        "labels_length": "5 labels for 3 samples",
+        "missing_array": "does not hold",
+        "truncated": "cut short",
+        "samples_disagree": "2 and 3 samples",
+        "cut_member": "cut short",
+    }
     for name, words in cases.items():
         with pytest.raises(CaptureFileError, match=words):
             aw.load(_crafted(tmp_path, name))
@@ -307,8 +342,9 @@ def test_decompressed_size_is_bounded_before_anything_is_allocated(tmp_path):
     assert path.stat().st_size < 2**20  # well under 1 MiB on disk
     tracemalloc.start()
     try:
-        with pytest.raises(CaptureFileError,
-                           match=r"64\.0 MiB in memory.*above the 16\.0 MiB limit.*max_bytes=None"):
+        with pytest.raises(
+            CaptureFileError, match=r"64\.0 MiB in memory.*above the 16\.0 MiB limit.*max_bytes=None"
+        ):
             aw.load(path, max_bytes=16 * 2**20)
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -320,19 +356,33 @@ def test_decompressed_size_is_bounded_before_anything_is_allocated(tmp_path):
 
 def test_version_1_files_of_the_previous_release_still_load(tmp_path):
     # exactly what Capture.save wrote before version 2: labels as a plain string array, no 'values'
-    header = {"format": "attnwidget-capture", "version": 1, "layers": ["enc", "pool"],
-              "kinds": {"enc": "self", "pool": "weights"},
-              "axes": {"enc": ["sample", "head", "query", "key"], "pool": ["sample", "layer"]},
-              "info": {"enc": {"heads": "all"}, "pool": {}}, "steps": 2, "tokens": ["a", "b", "c"],
-              "metadata": {"model": "Toy"},
-              "arrays": {"enc": {"0": "a0_s0", "1": "a0_s1"}, "pool": {"0": "a1_s0"}},
-              "stats": {"enc": {"0": {"classes": ["all", "cat"], "arrays": {"count": "t0_s0_count",
-                                                                            "mean": "t0_s0_mean"}}}}}
+    header = {
+        "format": "attnwidget-capture",
+        "version": 1,
+        "layers": ["enc", "pool"],
+        "kinds": {"enc": "self", "pool": "weights"},
+        "axes": {"enc": ["sample", "head", "query", "key"], "pool": ["sample", "layer"]},
+        "info": {"enc": {"heads": "all"}, "pool": {}},
+        "steps": 2,
+        "tokens": ["a", "b", "c"],
+        "metadata": {"model": "Toy"},
+        "arrays": {"enc": {"0": "a0_s0", "1": "a0_s1"}, "pool": {"0": "a1_s0"}},
+        "stats": {
+            "enc": {
+                "0": {"classes": ["all", "cat"], "arrays": {"count": "t0_s0_count", "mean": "t0_s0_mean"}}
+            }
+        },
+    }
     rng = np.random.default_rng(0)
-    arrays = {"a0_s0": rng.random((2, 1, 3, 3), dtype=np.float32), "a0_s1": rng.random((2, 1, 3, 3)),
-              "a1_s0": rng.random((2, 6)).astype(np.float16), "t0_s0_count": np.array([2, 2]),
-              "t0_s0_mean": rng.random((2, 1, 3, 3)), "labels": np.array(["cat", "cat"]),
-              "predictions": np.array([0, 1])}
+    arrays = {
+        "a0_s0": rng.random((2, 1, 3, 3), dtype=np.float32),
+        "a0_s1": rng.random((2, 1, 3, 3)),
+        "a1_s0": rng.random((2, 6)).astype(np.float16),
+        "t0_s0_count": np.array([2, 2]),
+        "t0_s0_mean": rng.random((2, 1, 3, 3)),
+        "labels": np.array(["cat", "cat"]),
+        "predictions": np.array([0, 1]),
+    }
     path = tmp_path / "v1.npz"
     np.savez(path, header=np.array(json.dumps(header)), **arrays)
     cap = aw.load(path)
@@ -358,8 +408,11 @@ def test_checkpoints_share_the_reader_and_say_delete_it_to_start_over(tmp_path):
     for broken in (data[: len(data) // 2], b"", b"\x93NUMPY" + data[6:]):
         with open(path, "wb") as f:
             f.write(broken)
-        with pytest.raises(CaptureFileError, match=r"not a readable collect\(\) checkpoint: .*delete it to "
-                                                   r"start over$"):
+        with pytest.raises(
+            CaptureFileError,
+            match=r"not a readable collect\(\) checkpoint: .*delete it to "
+            r"start over$",
+        ):
             read_checkpoint(path)
     np.savez(path, header=np.array(json.dumps({"format": "attnwidget-collect-checkpoint", "version": 7})))
     with pytest.raises(CaptureFileError, match="newer attnwidget"):
@@ -384,8 +437,12 @@ def _kill_mid_write(folder, path) -> list[str]:
     """Run a worker that saves ``path`` in a loop; SIGKILL it while a temporary file exists."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     for _ in range(5):
-        proc = subprocess.Popen([sys.executable, "-c", _WORKER, str(path), ROOT], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(path), ROOT],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             assert proc.stdout.readline() == b"saved\n", proc.stdout.read()
             deadline = time.monotonic() + 30
@@ -419,9 +476,9 @@ def test_stale_temporaries_of_live_writers_and_others_are_kept(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     names = {
-        "dead": f"{prefix}{dead.pid}-{host}-0000aaaa",          # ours, its writer gone: removed
-        "mine": f"{prefix}{os.getpid()}-{host}-0000bbbb",       # this process: a live writer
-        "init": f"{prefix}1-{host}-0000cccc",                   # pid 1 is alive
+        "dead": f"{prefix}{dead.pid}-{host}-0000aaaa",  # ours, its writer gone: removed
+        "mine": f"{prefix}{os.getpid()}-{host}-0000bbbb",  # this process: a live writer
+        "init": f"{prefix}1-{host}-0000cccc",  # pid 1 is alive
         "other_host": f"{prefix}{dead.pid}-deadbeef-0000dddd",  # another machine on a shared folder
         "other_target": f"{_files.temporary_prefix(str(tmp_path / 'x.npz'))}{dead.pid}-{host}-0000eeee",
         "user_file": ".run.npz.backup",

@@ -75,8 +75,9 @@ def test_head_entropy_from_the_log_weights_equals_the_entropy_of_the_weights(whi
         assert ent is not None and ent.shape == (2, 4) and ent.dtype == torch.float64
         torch.testing.assert_close(ent, _entropy_reference(w), rtol=1e-6, atol=1e-7)
         # kept rows and a head list: the entropy of exactly what is kept
-        w2, _, ent2 = sdpa_weights(call, Reducer(heads=[3, 0], rows=[0, 5, 36]), "site", lse=fast[1],
-                                   entropy=True)
+        w2, _, ent2 = sdpa_weights(
+            call, Reducer(heads=[3, 0], rows=[0, 5, 36]), "site", lse=fast[1], entropy=True
+        )
         assert w2.shape == (2, 2, 3, 37)
         torch.testing.assert_close(ent2, _entropy_reference(w2), rtol=1e-6, atol=1e-7)
 

@@ -13,10 +13,14 @@ def cap():
     c = Capture()
     c.add("attn", 0, rng.random((4, 3, 6, 6)).astype(np.float32), kind="self")
     c.add("attn", 1, rng.random((4, 3, 1, 7)).astype(np.float32), kind="self")
-    c.add("layer_weights", 0, rng.random((4, 5)).astype(np.float32), kind="weights",
-          axes=("sample", "layer"))
-    c.add("temporal", 0, rng.random((4, 5, 9)).astype(np.float32), kind="weights",
-          axes=("sample", "layer", "frame"))
+    c.add("layer_weights", 0, rng.random((4, 5)).astype(np.float32), kind="weights", axes=("sample", "layer"))
+    c.add(
+        "temporal",
+        0,
+        rng.random((4, 5, 9)).astype(np.float32),
+        kind="weights",
+        axes=("sample", "layer", "frame"),
+    )
     c.labels = np.array([0, 1, 1, 0])
     c.tokens = [f"t{i}" for i in range(6)]
     return c

@@ -42,7 +42,7 @@ def imported(path: pathlib.Path) -> list[tuple[int, str]]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
-                base = base[:len(base) - node.level + 1]
+                base = base[: len(base) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
@@ -64,9 +64,11 @@ def violations() -> list[str]:
         banned = FORBIDDEN.get(room, ())
         for line, target in imported(path):
             if room_of(target) in banned:
-                found.setdefault((path, line, room_of(target)),
-                                 f"{path.relative_to(PACKAGE.parent)}:{line} imports {target} "
-                                 f"({room} may not import {', '.join(banned)})")
+                found.setdefault(
+                    (path, line, room_of(target)),
+                    f"{path.relative_to(PACKAGE.parent)}:{line} imports {target} "
+                    f"({room} may not import {', '.join(banned)})",
+                )
     return list(found.values())
 
 
@@ -81,8 +83,8 @@ def test_the_check_sees_relative_and_nested_imports(tmp_path, monkeypatch):
     (fake / "__init__.py").write_text("")
     (fake / "figures" / "__init__.py").write_text("from .. import widgets\n")
     (fake / "figures" / "bad.py").write_text(
-        "from ..widgets.controls import STAT_CHOICES\n"
-        "def f():\n    import attnwidget.widgets\n")
+        "from ..widgets.controls import STAT_CHOICES\ndef f():\n    import attnwidget.widgets\n"
+    )
     (fake / "store.py").write_text("from .recipes import gallery\nfrom .errors import listing\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     found = violations()

@@ -36,8 +36,8 @@ def test_rollout_and_entropy():
     assert np.allclose(rollout([uniform], residual=False), uniform)
     assert np.isclose(entropy(np.full(8, 1 / 8)), np.log(8), atol=1e-6)
     w = np.zeros((1, 2, 3, 4), np.float32)
-    w[0, 0] = 0.25                      # head 0 uniform
-    w[0, 1, :, 0] = 1.0                 # head 1 collapsed on key 0
+    w[0, 0] = 0.25  # head 0 uniform
+    w[0, 1, :, 0] = 1.0  # head 1 collapsed on key 0
     s = head_stats(w)
     assert np.allclose(s["entropy"], [1.0, 0.0], atol=1e-6)
     assert np.allclose(s["max"], [0.25, 1.0])
@@ -46,7 +46,7 @@ def test_rollout_and_entropy():
 
 def test_quantize_linear_and_log():
     v = np.array([[0.0, 0.5, 1.0]])
-    assert wire.quantize(v, 0, 1).tolist() == [[0, 127, wire.TOP]]   # codes 0..254; 255 is NaN
+    assert wire.quantize(v, 0, 1).tolist() == [[0, 127, wire.TOP]]  # codes 0..254; 255 is NaN
     lg = wire.quantize(np.array([[1e-3, 1e-2, 1e-1]]), 1e-3, 1e-1, "log")
     assert lg.tolist() == [[0, 127, wire.TOP]]
     header, payload = wire.encode(np.random.rand(7, 5))
@@ -60,6 +60,7 @@ def test_js_colormaps_match_python_tables():
     assert text == colormaps._js_module(), "regenerate: python -m attnwidget.colormaps > js/colormaps.js"
     tables = re.search(r"const TABLES = (\{.*\});", text).group(1)
     import json
+
     for name, values in json.loads(tables).items():
         assert np.array_equal(np.array(values, dtype=np.uint8).reshape(256, 3), colormaps.lut(name))
     with pytest.raises(ValueError, match="unknown colormap"):

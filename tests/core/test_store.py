@@ -12,10 +12,10 @@ def make_capture():
     cap = Capture()
     for step in range(3):
         cap.add("enc.0.attn", step, rng.random((2, 4, 5, 5), dtype=np.float32), kind="self")
-        cap.add("dec.0.cross", step, rng.random((2, 4, 3, 5), dtype=np.float32).astype(np.float16),
-                kind="cross")
-    cap.add("pool.weights", 0, rng.random((2, 6), dtype=np.float32), kind="weights",
-            axes=("sample", "layer"))
+        cap.add(
+            "dec.0.cross", step, rng.random((2, 4, 3, 5), dtype=np.float32).astype(np.float16), kind="cross"
+        )
+    cap.add("pool.weights", 0, rng.random((2, 6), dtype=np.float32), kind="weights", axes=("sample", "layer"))
     cap.labels = np.array([0, 1])
     cap.predictions = np.array([0, 0])
     cap.tokens = {"query": ["a", "<img src=x onerror=alert(1)>", "c"], "key": list("vwxyz")}

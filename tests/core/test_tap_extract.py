@@ -16,7 +16,7 @@ class LayerPool(nn.Module):
         self.score = nn.Linear(dim, 1)
         self.layer_logits = nn.Parameter(torch.randn(layers))
 
-    def forward(self, x):                      # x: [sample, layer, frame, dim]
+    def forward(self, x):  # x: [sample, layer, frame, dim]
         frames = torch.softmax(self.score(x).squeeze(-1), dim=-1)
         aw.tap("temporal", frames, axes=("sample", "layer", "frame"))
         layer_w = torch.softmax(self.layer_logits, 0).expand(x.shape[0], -1)
@@ -33,7 +33,7 @@ class OwnAttention(nn.Module):
 
     def forward(self, x):
         q, k = self.qk(x).chunk(2, -1)
-        self.attn = torch.softmax(q @ k.transpose(1, 2) / 8 ** 0.5, -1)
+        self.attn = torch.softmax(q @ k.transpose(1, 2) / 8**0.5, -1)
         return self.attn @ x, self.attn
 
 
@@ -119,7 +119,9 @@ def test_extract_by_attribute_index_or_callable(extract):
 
 def test_include_matching_nothing_and_models_without_attention():
     net = Net()
-    with pytest.raises(LookupError, match=r"\['decoder\.\*'\] matched no attention site; sites that ran: pool\.temporal"):
+    with pytest.raises(
+        LookupError, match=r"\['decoder\.\*'\] matched no attention site; sites that ran: pool\.temporal"
+    ):
         with aw.capture(net, include=["decoder.*"]):
             net(torch.randn(1, 4, 5, 8))
     mlp = nn.Sequential(nn.Linear(3, 3), nn.ReLU())

@@ -18,14 +18,18 @@ from attnwidget.store import Capture
 CLASS_NAMES = {0: "spoof", 1: "bonafide"}
 
 
-def make_audio_capture(n: int = 12, layers: int = 25, frames: int = 50, group: int = 3,
-                       seed: int = 0) -> Capture:
+def make_audio_capture(
+    n: int = 12, layers: int = 25, frames: int = 50, group: int = 3, seed: int = 0
+) -> Capture:
     g = torch.Generator().manual_seed(seed)
     labels = np.array([i % 2 for i in range(n)])
     groups = -(-layers // group)
     # spoof samples lean on early layers, bonafide on late ones, so the classes differ
     bias = torch.linspace(-1.5, 1.5, layers)
-    logits = torch.randn(n, layers, generator=g) + torch.from_numpy(np.where(labels[:, None] == 0, -1.0, 1.0)).float() * bias
+    logits = (
+        torch.randn(n, layers, generator=g)
+        + torch.from_numpy(np.where(labels[:, None] == 0, -1.0, 1.0)).float() * bias
+    )
     layer_w = torch.softmax(logits, dim=-1).numpy()
     t_logits = torch.randn(n, layers, frames, generator=g) * 0.5
     t_logits[labels == 0, :, :8] += 2.0  # spoof: attention to the start of the clip
@@ -43,8 +47,9 @@ def make_audio_capture(n: int = 12, layers: int = 25, frames: int = 50, group: i
     return cap
 
 
-def mha_weights(q_len: int, k_len: int, heads: int = 4, batch: int = 2, dim: int = 32,
-                causal: bool = False, seed: int = 0) -> np.ndarray:
+def mha_weights(
+    q_len: int, k_len: int, heads: int = 4, batch: int = 2, dim: int = 32, causal: bool = False, seed: int = 0
+) -> np.ndarray:
     """Real attention weights ``[sample, head, query, key]`` from nn.MultiheadAttention."""
     torch.manual_seed(seed)
     mha = torch.nn.MultiheadAttention(dim, heads, batch_first=True)
@@ -64,8 +69,10 @@ def make_text_capture(steps: int = 3) -> Capture:
         cap.add("decoder.layers.0.self_attn", s, mha_weights(6, 6, causal=True, seed=s), kind="self")
         cap.add("decoder.layers.0.cross_attn", s, mha_weights(6, 6, seed=10 + s), kind="cross")
         cap.add("decoder.layers.1.cross_attn", s, mha_weights(6, 6, seed=20 + s), kind="cross")
-    cap.tokens = {"decoder.layers.0.self_attn": {"query": tgt, "key": tgt},
-                  "decoder.layers.0.cross_attn": {"query": tgt, "key": src},
-                  "decoder.layers.1.cross_attn": {"query": tgt, "key": src}}
+    cap.tokens = {
+        "decoder.layers.0.self_attn": {"query": tgt, "key": tgt},
+        "decoder.layers.0.cross_attn": {"query": tgt, "key": src},
+        "decoder.layers.1.cross_attn": {"query": tgt, "key": src},
+    }
     cap.labels = np.array([0, 1])
     return cap

@@ -35,4 +35,5 @@ def text_capture():
 def save_png(fig, path) -> str:
     """Save a figure as a small PNG for people to look at."""
     from attnwidget.figures import save_figure
+
     return save_figure(fig, path, dpi=80)

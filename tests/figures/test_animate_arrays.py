@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 import attnwidget as aw
+from attnwidget._frame import frame
 from attnwidget.figures import animate, save_arrays
 from attnwidget.figures.animate import gif_frames, step_frames
-from attnwidget._frame import frame
 
 
 def test_animate_capture_one_gif_frame_per_step(text_capture, tmp_path, artifacts):
@@ -28,6 +28,7 @@ def test_animate_capture_one_gif_frame_per_step(text_capture, tmp_path, artifact
 
 def test_animate_view_uses_its_selection_and_leaves_it_alone(text_capture, tmp_path):
     import attnwidget.widgets as widgets
+
     view = widgets.Heatmap(text_capture, layer=2, head=1, colormap="magma")
     path = aw.animate(view, tmp_path / "v.gif", fps=4)
     with Image.open(path) as im:
@@ -59,6 +60,7 @@ def test_save_arrays_npy_per_layer_and_npz_capture(audio_capture, text_capture, 
     # several steps: one file per step
     steps = save_arrays(text_capture, tmp_path / "steps", layers=[0], npz=False)
     assert [p.split("/")[-1] for p in steps] == [
-        f"attn_raw_layer_0_decoder.layers.0.self_attn_step_{s}.npy" for s in range(3)]
+        f"attn_raw_layer_0_decoder.layers.0.self_attn_step_{s}.npy" for s in range(3)
+    ]
     with pytest.raises(TypeError, match="Capture"):
         save_arrays({"a": 1}, tmp_path)

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from attnwidget.colormaps import apply, lut
-from attnwidget.figures._draw import (class_name, color_range, frame_rgb, save_figure, text_label,
-                                      thin_ticks)
-from attnwidget.figures.heatmap import frame_figure
 from attnwidget._frame import frame
+from attnwidget.colormaps import apply, lut
+from attnwidget.figures._draw import class_name, color_range, frame_rgb, save_figure, text_label, thin_ticks
+from attnwidget.figures.heatmap import frame_figure
 from attnwidget.wire import quantize, value_range
 
 

@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from aw_figure_captures import CLASS_NAMES, mha_weights
 from matplotlib.figure import Figure
 
+from attnwidget._frame import frame
 from attnwidget.colormaps import apply
 from attnwidget.figures import cls_overlay, head_grid, heatmap
-from attnwidget.recipes import (attention_summary, eeg_dashboard, inter_group, intra_group,
-                                layer_weight_comparison, layer_weight_heatmap, temporal_heatmap)
 from attnwidget.figures._draw import save_figure
-from attnwidget._frame import frame
+from attnwidget.recipes import (
+    attention_summary,
+    eeg_dashboard,
+    inter_group,
+    intra_group,
+    layer_weight_comparison,
+    layer_weight_heatmap,
+    temporal_heatmap,
+)
 from attnwidget.store import Capture
 from attnwidget.wire import quantize, value_range
-from aw_figure_captures import CLASS_NAMES, mha_weights
 
 
 def coloured(values, cmap, lo=None, hi=None):
-    l, h = value_range(values)
-    return apply(quantize(values, l if lo is None else lo, h if hi is None else hi), cmap)
+    low, high = value_range(values)
+    return apply(quantize(values, low if lo is None else lo, high if hi is None else hi), cmap)
 
 
 def first_image(fig: Figure) -> np.ndarray:
@@ -135,6 +142,7 @@ def test_cls_overlay(artifacts, tmp_path):
     assert np.array_equal(np.asarray(patch_ax.images[0].get_array()), coloured(row, "jet"))
     save_figure(fig, artifacts / "cls_overlay.png", dpi=80)
     from PIL import Image
+
     Image.fromarray(image).save(tmp_path / "img.png")
     cls_overlay(cap, image=tmp_path / "img.png", query=3)  # a path works, and another query row
     with pytest.raises(ValueError, match="square grid"):
@@ -170,9 +178,17 @@ def test_eeg_dashboard(artifacts):
     cap.add("enc.channel", 0, mha_weights(channels, channels, batch=epochs, seed=2), kind="self")
     cap.add("seq.epoch", 0, mha_weights(epochs, epochs, batch=1, seed=3), kind="self")
     stages = {0: "W", 1: "N1", 2: "N2", 3: "N3", 4: "REM"}
-    fig = eeg_dashboard(cap, "seq.epoch", "enc.channel", "enc.temporal", epochs=[0, 4],
-                        channel_names=["EEG1", "EEG2", "EEG3"], epoch_labels=[0, 1, 2, 2, 3, 4],
-                        epoch_predictions=[0, 1, 2, 3, 3, 4], class_names=stages)
+    fig = eeg_dashboard(
+        cap,
+        "seq.epoch",
+        "enc.channel",
+        "enc.temporal",
+        epochs=[0, 4],
+        channel_names=["EEG1", "EEG2", "EEG3"],
+        epoch_labels=[0, 1, 2, 2, 3, 4],
+        epoch_predictions=[0, 1, 2, 3, 3, 4],
+        class_names=stages,
+    )
     panels = [ax for ax in fig.axes if ax.images]
     assert len(panels) == 1 + 2 * (1 + 3)
     assert [t.get_text() for t in panels[0].get_yticklabels()][3] == "3: N2→N3"

@@ -7,12 +7,12 @@ import re
 
 import numpy as np
 import pytest
-
-from attnwidget.figures import to_html
-from attnwidget.figures.html import inline_module, page_table
 from aw_figure_captures import CLASS_NAMES, make_audio_capture
 
 import attnwidget.widgets as widgets  # noqa: E402
+from attnwidget.figures import to_html
+from attnwidget.figures.html import inline_module, page_table
+
 ESM = "export default { render({ model, el }) { el.textContent = 'x'; } };"
 
 
@@ -36,6 +36,7 @@ def test_table_holds_what_the_view_sends_for_each_selection(text_capture):
     assert data["keys"] == ["layer", "head", "sample", "label", "step", "scale"]
     entry = data["states"][data["table"]['[2,3,0,null,1,"linear"]']]
     import base64
+
     assert base64.b64decode(entry["_frame"]["__bytes__"]) == view._frame
     assert entry["_frame_meta"]["title"] == view._frame_meta["title"]
 
@@ -76,6 +77,7 @@ def test_both_scales_can_be_embedded(text_capture):
     assert lin["_frame"] != log["_frame"] and log["_frame_meta"]["scale"] == "log"
     view.scale = "log"
     import base64
+
     assert base64.b64decode(log["_frame"]["__bytes__"]) == view._frame
     with pytest.raises(ValueError, match="no colour scale"):
         page_table(widgets.HeadGrid(text_capture), scales=("log",))
@@ -93,8 +95,8 @@ def test_weights_page_and_class_names(tmp_path):
     cap = make_audio_capture()
     view = widgets.WeightsView(cap, layer=0, class_names=CLASS_NAMES)
     data = embedded(to_html(view, tmp_path / "w.html", esm=ESM))
-    assert [l["name"] for l in data["options"]["labels"]] == ["all samples", "spoof", "bonafide"]
-    assert [l["index"] for l in data["options"]["layers"]] == [0, 1, 2, 3]
+    assert [c["name"] for c in data["options"]["labels"]] == ["all samples", "spoof", "bonafide"]
+    assert [s["index"] for s in data["options"]["layers"]] == [0, 1, 2, 3]
     assert data["options"]["layers"][0]["heads"] == ["mean"]
 
 
@@ -104,8 +106,9 @@ def test_limits_and_errors(text_capture, tmp_path):
         to_html(view, tmp_path / "big.html", esm=ESM, max_bytes=2000)
     with pytest.raises(ValueError, match=r"\.html"):
         to_html(view, tmp_path / "p.txt", esm=ESM)
-    small = embedded(to_html(view, tmp_path / "s.html", esm=ESM, layers=[1], heads=["mean"],
-                             samples=[0], steps=[0]))
+    small = embedded(
+        to_html(view, tmp_path / "s.html", esm=ESM, layers=[1], heads=["mean"], samples=[0], steps=[0])
+    )
     assert len(small["table"]) == 6  # (mean, sample 0) for all samples, class 0 and class 1
     with pytest.raises(TypeError, match="expected an attnwidget view"):
         to_html(np.zeros(3), tmp_path / "x.html")

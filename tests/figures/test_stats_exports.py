@@ -25,11 +25,11 @@ from _collect_models import stats_captures  # noqa: E402
 import attnwidget as aw  # noqa: E402
 import attnwidget.widgets as widgets  # noqa: E402
 from attnwidget import wire  # noqa: E402
+from attnwidget._collect.stats import FIELDS  # noqa: E402
 from attnwidget.cli import main  # noqa: E402
 from attnwidget.figures import animate, save_arrays, to_html  # noqa: E402
 from attnwidget.figures.animate import gif_frames, step_frames  # noqa: E402
 from attnwidget.figures.html import page_table  # noqa: E402
-from attnwidget._collect.stats import FIELDS  # noqa: E402
 
 ESM = "export default { render({ model, el }) { el.textContent = 'x'; } };"
 LAYERS = ("blocks.0", "blocks.1")
@@ -56,7 +56,9 @@ def key(data: dict, **sel) -> str:
 
 def codes_of(state: dict) -> np.ndarray:
     meta = state["_frame_meta"]
-    return np.frombuffer(base64.b64decode(state["_frame"]["__bytes__"]), dtype=np.uint8).reshape(meta["shape"])
+    return np.frombuffer(base64.b64decode(state["_frame"]["__bytes__"]), dtype=np.uint8).reshape(
+        meta["shape"]
+    )
 
 
 def assert_embeds(state: dict, fr, symmetric: bool = False) -> None:
@@ -90,32 +92,104 @@ def test_stats_page_embeds_every_class_statistic(caps, tmp_path):
         for head in ("mean", "max", 0, 1):
             for label in (None, 0, 1):
                 for stat in FIELDS:
-                    state = data["states"][data["table"][key(
-                        data, layer=li, head=head, sample="mean", label=label, step=0, stat=stat,
-                        difference=None, scale="linear")]]
+                    state = data["states"][
+                        data["table"][
+                            key(
+                                data,
+                                layer=li,
+                                head=head,
+                                sample="mean",
+                                label=label,
+                                step=0,
+                                stat=stat,
+                                difference=None,
+                                scale="linear",
+                            )
+                        ]
+                    ]
                     assert_embeds(state, aw.frame(cap, name, head=head, label=label, stat=stat, size=size))
             # the class-difference map: stored once, symmetric about zero
-            state = data["states"][data["table"][key(
-                data, layer=li, head=head, sample="mean", label=None, step=0, stat="mean",
-                difference=[0, 1], scale="linear")]]
+            state = data["states"][
+                data["table"][
+                    key(
+                        data,
+                        layer=li,
+                        head=head,
+                        sample="mean",
+                        label=None,
+                        step=0,
+                        stat="mean",
+                        difference=[0, 1],
+                        scale="linear",
+                    )
+                ]
+            ]
             fr = aw.frame(cap, name, head=head, difference=(0, 1), size=size)
             assert_embeds(state, fr, symmetric=True)
             assert state["_frame_meta"]["vmin"] == -state["_frame_meta"]["vmax"]
     # the class means differ, so the page does not show one picture for every class
-    mean0 = data["table"][key(data, layer=1, head="mean", sample="mean", label=0, step=0, stat="mean",
-                              difference=None, scale="linear")]
-    mean1 = data["table"][key(data, layer=1, head="mean", sample="mean", label=1, step=0, stat="mean",
-                              difference=None, scale="linear")]
+    mean0 = data["table"][
+        key(
+            data,
+            layer=1,
+            head="mean",
+            sample="mean",
+            label=0,
+            step=0,
+            stat="mean",
+            difference=None,
+            scale="linear",
+        )
+    ]
+    mean1 = data["table"][
+        key(
+            data,
+            layer=1,
+            head="mean",
+            sample="mean",
+            label=1,
+            step=0,
+            stat="mean",
+            difference=None,
+            scale="linear",
+        )
+    ]
     assert not np.array_equal(codes_of(data["states"][mean0]), codes_of(data["states"][mean1]))
     # what the widget shows for a selection is the embedded entry, byte for byte
     hm = view.heatmap
     view.layer, view.label, view.stat = 1, 0, "var"
-    state = data["states"][data["table"][key(data, layer=1, head="mean", sample="mean", label=0,
-                                              step=0, stat="var", difference=None, scale="linear")]]
+    state = data["states"][
+        data["table"][
+            key(
+                data,
+                layer=1,
+                head="mean",
+                sample="mean",
+                label=0,
+                step=0,
+                stat="var",
+                difference=None,
+                scale="linear",
+            )
+        ]
+    ]
     assert base64.b64decode(state["_frame"]["__bytes__"]) == hm._frame
     view.difference = (1, 0)
-    state = data["states"][data["table"][key(data, layer=1, head="mean", sample="mean", label=None,
-                                              step=0, stat="mean", difference=[1, 0], scale="linear")]]
+    state = data["states"][
+        data["table"][
+            key(
+                data,
+                layer=1,
+                head="mean",
+                sample="mean",
+                label=None,
+                step=0,
+                stat="mean",
+                difference=[1, 0],
+                scale="linear",
+            )
+        ]
+    ]
     assert base64.b64decode(state["_frame"]["__bytes__"]) == hm._frame
     assert data["difference"]["ignored"] == {"label": None, "sample": "mean", "stat": "mean"}
     assert data["difference"]["forced"] == {"scale": "linear"}
@@ -129,21 +203,37 @@ def test_stats_page_embeds_every_class_statistic(caps, tmp_path):
 def test_stats_page_of_a_heatmap_and_a_head_grid(caps, tmp_path):
     cap = caps["stats"]
     data = embedded(to_html(widgets.Heatmap(cap), tmp_path / "h.html", esm=ESM))
-    state = data["states"][data["table"][key(data, layer=0, head=1, sample="mean", label=1, step=0,
-                                              stat="max", difference=None, scale="linear")]]
+    state = data["states"][
+        data["table"][
+            key(
+                data,
+                layer=0,
+                head=1,
+                sample="mean",
+                label=1,
+                step=0,
+                stat="max",
+                difference=None,
+                scale="linear",
+            )
+        ]
+    ]
     assert_embeds(state, aw.frame(cap, 0, head=1, label=1, stat="max", size=512))
 
     grid = widgets.HeadGrid(cap)
     data = page_table(grid, stats=("mean",), differences=False)
     assert data["keys"] == ["layer", "head", "sample", "label", "step", "stat"]
     assert data["difference"] is None and data["options"]["differences"] == []
-    state = data["states"][data["table"][key(data, layer=1, head=0, sample="mean", label=0, step=0,
-                                              stat="mean")]]
+    state = data["states"][
+        data["table"][key(data, layer=1, head=0, sample="mean", label=0, step=0, stat="mean")]
+    ]
     thumbs = np.frombuffer(base64.b64decode(state["_thumbs"]["__bytes__"]), dtype=np.uint8)
     for meta in state["_thumbs_meta"]["thumbs"]:
-        got = thumbs[meta["offset"]:meta["offset"] + np.prod(meta["shape"])].reshape(meta["shape"])
+        got = thumbs[meta["offset"] : meta["offset"] + np.prod(meta["shape"])].reshape(meta["shape"])
         fr = aw.frame(cap, 1, head=meta["head"], label=0, stat="mean", size=grid.thumb)
-        assert np.array_equal(got, np.frombuffer(wire.encode(fr.values)[1], dtype=np.uint8).reshape(got.shape))
+        assert np.array_equal(
+            got, np.frombuffer(wire.encode(fr.values)[1], dtype=np.uint8).reshape(got.shape)
+        )
     to_html(grid, tmp_path / "g.html", esm=ESM)  # writes
 
 
@@ -152,17 +242,32 @@ def test_stats_page_options_and_errors(caps, tmp_path):
     data = page_table(widgets.Heatmap(cap), stats=("var", "mean"), layers=[1], heads=["mean"])
     assert [s for s, _ in data["options"]["stats"]] == ["var", "mean"]
     assert data["options"]["layers"] == [
-        {"index": 1, "name": "blocks.1", "heads": ["mean"], "steps": [0, 1, 2]}]
+        {"index": 1, "name": "blocks.1", "heads": ["mean"], "steps": [0, 1, 2]}
+    ]
     # 3 steps x 3 classes x 2 statistics, plus 3 steps x 2 difference maps
     assert len(data["table"]) == 3 * 3 * 2 + 3 * 2
-    state = data["states"][data["table"][key(data, layer=1, head="mean", sample="mean", label=0, step=2,
-                                              stat="var", difference=None, scale="linear")]]
+    state = data["states"][
+        data["table"][
+            key(
+                data,
+                layer=1,
+                head="mean",
+                sample="mean",
+                label=0,
+                step=2,
+                stat="var",
+                difference=None,
+                scale="linear",
+            )
+        ]
+    ]
     assert_embeds(state, aw.frame(cap, 1, label=0, step=2, stat="var", size=512))
     with pytest.raises(ValueError, match="stats must be"):
         page_table(widgets.Heatmap(cap), stats=("median",))
     with pytest.raises(ValueError, match="stats must be"):
         page_table(widgets.Heatmap(cap), stats=())
     from aw_figure_captures import make_text_capture
+
     with pytest.raises(ValueError, match="no class statistics"):
         page_table(widgets.Heatmap(make_text_capture()), stats=("mean",))
 
@@ -175,14 +280,20 @@ def test_both_page_classes_without_kept_samples_embed_their_statistics(caps, tmp
     assert data["options"]["samples"] == {"null": ["mean", 0], "0": ["mean"], "1": ["mean", 0]}
     sel = dict(layer=0, head="mean", step=0, stat="mean", difference=None, scale="linear")
     assert key(data, sample=0, label=0, **sel) not in data["table"]
-    assert_embeds(data["states"][data["table"][key(data, sample="mean", label=0, **sel)]],
-                  aw.frame(cap, 0, label=0, stat="mean", size=512))
+    assert_embeds(
+        data["states"][data["table"][key(data, sample="mean", label=0, **sel)]],
+        aw.frame(cap, 0, label=0, stat="mean", size=512),
+    )
     # "mean" of a class with statistics is the statistic over every streamed sample
-    assert_embeds(data["states"][data["table"][key(data, sample="mean", label=1, **sel)]],
-                  aw.frame(cap, 0, label=1, stat="mean", size=512))
+    assert_embeds(
+        data["states"][data["table"][key(data, sample="mean", label=1, **sel)]],
+        aw.frame(cap, 0, label=1, stat="mean", size=512),
+    )
     # a kept sample is itself
-    assert_embeds(data["states"][data["table"][key(data, sample=0, label=1, **sel)]],
-                  aw.frame(cap, 0, sample=0, label=1, size=512))
+    assert_embeds(
+        data["states"][data["table"][key(data, sample=0, label=1, **sel)]],
+        aw.frame(cap, 0, sample=0, label=1, size=512),
+    )
     assert data["initial"]["sample"] == 0 and data["initial"]["label"] is None
     # the statistic does not change a kept sample's frame: one state for all four
     ids = {data["table"][key(data, sample=0, label=1, **dict(sel, stat=s))] for s in FIELDS}
@@ -269,8 +380,10 @@ def test_save_arrays_writes_the_statistics(caps, tmp_path):
     np.testing.assert_array_equal(back.stats["blocks.1"][0]["var"], st["var"])
 
     both = save_arrays(caps["both"], tmp_path / "both", layers=[0], npz=False)
-    assert [pathlib.Path(p).name for p in both][:2] == ["attn_raw_layer_0_blocks.0.npy",
-                                                         "attn_stats_layer_0_blocks.0_classes.npy"]
+    assert [pathlib.Path(p).name for p in both][:2] == [
+        "attn_raw_layer_0_blocks.0.npy",
+        "attn_stats_layer_0_blocks.0_classes.npy",
+    ]
     steps = save_arrays(caps["steps"], tmp_path / "steps", layers=[0], npz=False)
     assert "attn_stats_layer_0_blocks.0_step_2_mean.npy" in [pathlib.Path(p).name for p in steps]
 
@@ -290,9 +403,17 @@ def test_command_line_on_saved_statistics_captures(caps, tmp_path, capsys):
     assert main(["export", stats, "--out", str(out_dir), "--quiet", "--raw"]) == 0
     names = sorted(p.name for p in out_dir.iterdir())
     figures = [n for n in names if n.endswith(".png")]
-    assert figures == sorted(f"{kind}_layer_{i}_blocks.{i}{tail}.png" for i in range(2) for kind, tail in [
-        ("heatmap", ""), ("multihead", ""), ("class_mean", "_0"), ("class_mean", "_1"),
-        ("class_difference", "_1_minus_0")])
+    assert figures == sorted(
+        f"{kind}_layer_{i}_blocks.{i}{tail}.png"
+        for i in range(2)
+        for kind, tail in [
+            ("heatmap", ""),
+            ("multihead", ""),
+            ("class_mean", "_0"),
+            ("class_mean", "_1"),
+            ("class_difference", "_1_minus_0"),
+        ]
+    )
     assert "capture.npz" in names and len([n for n in names if n.startswith("attn_stats_")]) == 14
     with Image.open(out_dir / "heatmap_layer_1_blocks.1.png") as im:
         assert im.format == "PNG" and im.size[0] > 300
@@ -302,9 +423,12 @@ def test_command_line_on_saved_statistics_captures(caps, tmp_path, capsys):
     assert main(["export", stats, "--out", str(tmp_path / "s0"), "--class", "0", "--quiet"]) == 0
     assert main(["export", both, "--out", str(tmp_path / "b0"), "--class", "0", "--quiet"]) == 0
     assert sorted(p.name for p in (tmp_path / "b0").iterdir()) == [
-        "class_mean_layer_0_blocks.0_0.png", "class_mean_layer_1_blocks.1_0.png"]
+        "class_mean_layer_0_blocks.0_0.png",
+        "class_mean_layer_1_blocks.1_0.png",
+    ]
 
-    done = subprocess.run([sys.executable, "-m", "attnwidget", "info", stats], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "attnwidget", "info", stats], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "statistics: 40 sample(s)" in done.stdout

@@ -19,6 +19,7 @@ from PIL import Image
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "collect"))
 from _collect_models import Tapped, batches, data, stats_captures  # noqa: E402
+from aw_figure_captures import make_text_capture  # noqa: E402
 
 import attnwidget as aw  # noqa: E402
 from attnwidget.cli import main  # noqa: E402
@@ -27,7 +28,6 @@ from attnwidget.figures import heatmap  # noqa: E402
 from attnwidget.recipes import export_gallery  # noqa: E402
 from attnwidget.recipes.gallery import plan_gallery  # noqa: E402
 from attnwidget.wire import quantize, value_range  # noqa: E402
-from aw_figure_captures import make_text_capture  # noqa: E402
 
 NAMES = {0: "bonafide", 1: "spoof"}
 STATS_FIELDS = ("classes", "count", "mean", "var", "min", "max", "entropy")
@@ -62,7 +62,7 @@ def heat_cells(path, shape) -> np.ndarray:
     wide = np.flatnonzero(cols > 0.5 * cols.max())
     gaps = np.flatnonzero(np.diff(wide) > 1)
     x0, x1 = wide[0], (wide[gaps[0]] if gaps.size else wide[-1])
-    rows = ink[:, x0:x1 + 1].sum(axis=1)
+    rows = ink[:, x0 : x1 + 1].sum(axis=1)
     tall = np.flatnonzero(rows > 0.5 * (x1 - x0 + 1))
     y0, y1 = tall[0], tall[-1]
     h, w = shape
@@ -101,16 +101,23 @@ def test_plan_of_a_statistics_capture(caps):
     want = []
     for i in range(2):
         site = f"layer_{i}_blocks.{i}"
-        want += [f"heatmap_{site}.png", f"multihead_{site}.png",  # the mean of every sample
-                 f"class_mean_{site}_bonafide.png", f"class_mean_{site}_spoof.png",
-                 f"class_difference_{site}_spoof_minus_bonafide.png"]
+        want += [
+            f"heatmap_{site}.png",
+            f"multihead_{site}.png",  # the mean of every sample
+            f"class_mean_{site}_bonafide.png",
+            f"class_mean_{site}_spoof.png",
+            f"class_difference_{site}_spoof_minus_bonafide.png",
+        ]
     assert names == want
     # without names: the labels; pdf
     assert "class_difference_layer_1_blocks.1_1_minus_0.pdf" in [
-        j.filename for j in plan_gallery(cap, fmt="pdf")]
+        j.filename for j in plan_gallery(cap, fmt="pdf")
+    ]
     # one class: its means alone (no kept sample to draw, no difference)
     assert [j.filename for j in plan_gallery(cap, label=1, class_names=NAMES)] == [
-        "class_mean_layer_0_blocks.0_spoof.png", "class_mean_layer_1_blocks.1_spoof.png"]
+        "class_mean_layer_0_blocks.0_spoof.png",
+        "class_mean_layer_1_blocks.1_spoof.png",
+    ]
     with pytest.raises(ValueError, match=r"unknown class 7; classes are: 0 \(bonafide\), 1 \(spoof\)"):
         plan_gallery(cap, label=7, class_names=NAMES)
     unlabelled = make_text_capture()
@@ -123,17 +130,23 @@ def test_plan_of_a_capture_keeping_some_classes(caps):
     cap = caps["both"]
     # class 0 keeps no sample: the figures of kept samples are not planned for it
     jobs = plan_gallery(cap, label=0, class_names=NAMES)
-    assert [j.filename for j in jobs] == ["class_mean_layer_0_blocks.0_bonafide.png",
-                                          "class_mean_layer_1_blocks.1_bonafide.png"]
+    assert [j.filename for j in jobs] == [
+        "class_mean_layer_0_blocks.0_bonafide.png",
+        "class_mean_layer_1_blocks.1_bonafide.png",
+    ]
     # class 1 keeps one: its sample figures, then its statistics
     assert [j.filename for j in plan_gallery(cap, label=1, class_names=NAMES, layers=[1])] == [
-        "heatmap_layer_1_blocks.1.png", "multihead_layer_1_blocks.1.png",
-        "class_mean_layer_1_blocks.1_spoof.png"]
+        "heatmap_layer_1_blocks.1.png",
+        "multihead_layer_1_blocks.1.png",
+        "class_mean_layer_1_blocks.1_spoof.png",
+    ]
     # raw: kept samples and statistics of each site
     raw = [j.filename for j in plan_gallery(cap, raw=True, layers=[0])]
-    assert raw[-9:] == (["attn_raw_layer_0_blocks.0.npy"]
-                        + [f"attn_stats_layer_0_blocks.0_{f}.npy" for f in STATS_FIELDS]
-                        + ["capture.npz"])
+    assert raw[-9:] == (
+        ["attn_raw_layer_0_blocks.0.npy"]
+        + [f"attn_stats_layer_0_blocks.0_{f}.npy" for f in STATS_FIELDS]
+        + ["capture.npz"]
+    )
 
 
 # ---------------------------------------------------------------------- what is written
@@ -175,20 +188,44 @@ def test_class_maps_of_several_steps_show_step_0_and_gifs_walk_the_steps(caps, t
 def test_export_command_class_of_a_statistics_capture(caps, tmp_path, capsys):
     run = caps["stats"].save(tmp_path / "stats.npz")
     out = tmp_path / "spoof"
-    assert main(["export", run, "--out", str(out), "--quiet", "--class", "spoof",
-                 "--class-names", "0=bonafide,1=spoof"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["class_mean_layer_0_blocks.0_spoof.png",
-                                                     "class_mean_layer_1_blocks.1_spoof.png"]
+    assert (
+        main(
+            [
+                "export",
+                run,
+                "--out",
+                str(out),
+                "--quiet",
+                "--class",
+                "spoof",
+                "--class-names",
+                "0=bonafide,1=spoof",
+            ]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "class_mean_layer_0_blocks.0_spoof.png",
+        "class_mean_layer_1_blocks.1_spoof.png",
+    ]
     # names in label order, and the label itself, work too
     out0 = tmp_path / "zero"
-    assert main(["export", run, "--out", str(out0), "--quiet", "--class", "0",
-                 "--class-names", "bonafide,spoof"]) == 0
-    assert sorted(p.name for p in out0.iterdir()) == ["class_mean_layer_0_blocks.0_bonafide.png",
-                                                      "class_mean_layer_1_blocks.1_bonafide.png"]
+    assert (
+        main(
+            ["export", run, "--out", str(out0), "--quiet", "--class", "0", "--class-names", "bonafide,spoof"]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in out0.iterdir()) == [
+        "class_mean_layer_0_blocks.0_bonafide.png",
+        "class_mean_layer_1_blocks.1_bonafide.png",
+    ]
     capsys.readouterr()
     never = tmp_path / "never"
-    assert main(["export", run, "--out", str(never), "--class", "fake",
-                 "--class-names", "0=bonafide,1=spoof"]) == 2
+    assert (
+        main(["export", run, "--out", str(never), "--class", "fake", "--class-names", "0=bonafide,1=spoof"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "unknown class 'fake'; classes are: 0 (bonafide), 1 (spoof)" in err and "Traceback" not in err
     assert not never.exists()
@@ -197,8 +234,24 @@ def test_export_command_class_of_a_statistics_capture(caps, tmp_path, capsys):
 def test_export_command_class_with_statistics_alone_in_a_both_capture(caps, tmp_path, capsys):
     run = caps["both"].save(tmp_path / "both.npz")
     out = tmp_path / "o"
-    assert main(["export", run, "--out", str(out), "--quiet", "--class", "bonafide",
-                 "--class-names", "0=bonafide,1=spoof", "--layer", "0"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                run,
+                "--out",
+                str(out),
+                "--quiet",
+                "--class",
+                "bonafide",
+                "--class-names",
+                "0=bonafide,1=spoof",
+                "--layer",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == ["class_mean_layer_0_blocks.0_bonafide.png"]
     assert main(["export", run, "--out", str(tmp_path / "n"), "--class", "2"]) == 2
     assert "unknown class '2'; classes are: 0, 1" in capsys.readouterr().err
@@ -244,8 +297,11 @@ def test_tapped_weights_streamed_over_a_data_set_get_per_class_figures_and_a_dif
     cap = aw.collect(Tapped().eval(), batches(ids, labels, 5), labels=1, keep="stats", progress=False)
     jobs = {j.filename: j for j in plan_gallery(cap, layers=["gate"], class_names=NAMES)}
     # the per-class figures of a tapped site draw each class's streamed mean (no class_mean_ twin)
-    assert list(jobs) == ["weights_layer_0_gate_bonafide.png", "weights_layer_0_gate_spoof.png",
-                          "class_difference_layer_0_gate_spoof_minus_bonafide.png"]
+    assert list(jobs) == [
+        "weights_layer_0_gate_bonafide.png",
+        "weights_layer_0_gate_spoof.png",
+        "class_difference_layer_0_gate_spoof_minus_bonafide.png",
+    ]
     path = tmp_path / "spoof.png"
     jobs["weights_layer_0_gate_spoof.png"].write(str(path))
     fr = aw.frame(cap, "gate", stat="mean", label=1)  # one row: the mean gate over the class
@@ -275,13 +331,20 @@ def test_seed000_weight_figures_of_a_class_streamed_over_a_data_set(tmp_path):
     data3 = [(torch.randn(4, 40, generator=g), torch.tensor([0, 1, 0, 1])) for _ in range(3)]
     cap = aw.collect(SeedTaps().eval(), data3, labels=1, keep="stats", progress=False)
     names = [j.filename for j in plan_gallery(cap, class_names=NAMES)]
-    assert names[:3] == ["layer_weight_heatmap_bonafide.png", "layer_weight_heatmap_spoof.png",
-                         "layer_weight_comparison.png"]  # seed 000's files, from the statistics
+    assert names[:3] == [
+        "layer_weight_heatmap_bonafide.png",
+        "layer_weight_heatmap_spoof.png",
+        "layer_weight_comparison.png",
+    ]  # seed 000's files, from the statistics
     assert "temporal_attention_heatmap_spoof.png" in names and "inter_group_attention_bonafide.png" in names
     written = export_gallery(cap, tmp_path / "gallery", class_names=NAMES, progress=False)
     assert sorted(pathlib.Path(p).name for p in written) == sorted(names)
-    for draw, site in ((layer_weight_heatmap, "layer_weights"), (temporal_heatmap, "temporal"),
-                       (intra_group, "intra"), (inter_group, "inter")):
+    for draw, site in (
+        (layer_weight_heatmap, "layer_weights"),
+        (temporal_heatmap, "temporal"),
+        (intra_group, "intra"),
+        (inter_group, "inter"),
+    ):
         fig = draw(cap, site, label=1, class_names=NAMES)
         assert "spoof (n=6)" in fig.axes[0].get_title()  # the streamed count, not the one drawn row
     title = temporal_heatmap(cap, "temporal", label=1, sample=0).axes[0].get_title()

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from aw_figure_captures import CLASS_NAMES, make_audio_capture, mha_weights
 from PIL import Image
 
+import attnwidget.widgets as widgets  # noqa: E402
 from attnwidget.colormaps import apply
 from attnwidget.figures import save_view, view_figure
-from aw_figure_captures import CLASS_NAMES, make_audio_capture, mha_weights
 from attnwidget.store import Capture
-
-import attnwidget.widgets as widgets  # noqa: E402
 
 
 def sent(view) -> np.ndarray:
@@ -28,10 +27,10 @@ def png(path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-@pytest.mark.parametrize("colormap,scale", [("viridis", "linear"), ("magma", "log"),
-                                            ("coolwarm", "linear"), ("jet", "log")])
-def test_heatmap_png_without_axes_equals_the_sent_frame(tmp_path, text_capture, colormap, scale,
-                                                        artifacts):
+@pytest.mark.parametrize(
+    "colormap,scale", [("viridis", "linear"), ("magma", "log"), ("coolwarm", "linear"), ("jet", "log")]
+)
+def test_heatmap_png_without_axes_equals_the_sent_frame(tmp_path, text_capture, colormap, scale, artifacts):
     view = widgets.Heatmap(text_capture, layer=1, head=2, colormap=colormap, scale=scale)
     path = save_view(view, tmp_path / "bare.png", axes=False, pixels_per_cell=4)
     img = png(path)
@@ -73,8 +72,9 @@ def test_view_save_method_writes_png_pdf_svg(tmp_path, text_capture):
 
 def test_weights_view_agrees(tmp_path, artifacts):
     cap = make_audio_capture()
-    view = widgets.WeightsView(cap, layer=1, label=0, sample="mean", colormap="YlOrRd",
-                               class_names=CLASS_NAMES)
+    view = widgets.WeightsView(
+        cap, layer=1, label=0, sample="mean", colormap="YlOrRd", class_names=CLASS_NAMES
+    )
     img = png(save_view(view, tmp_path / "w.png", axes=False))
     assert np.array_equal(img, apply(sent(view.canvas), "YlOrRd"))
     view.save(str(artifacts / "weights_view_temporal_spoof.png"), dpi=80)

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from lessons import audio
 from lessons._cache import trained
 
@@ -31,10 +30,16 @@ def collected():
 
 def test_collect_records_the_four_tapped_arrays(collected):
     _, cap = collected
-    shapes = {name: cap.get(audio.site(cap, name)).shape
-              for name in ("layer_weights", "temporal", "intra_group", "inter_group")}
-    assert shapes == {"layer_weights": (200, 9), "temporal": (200, 9, audio.FRAMES),
-                      "intra_group": (200, 3, 3), "inter_group": (200, 3)}
+    shapes = {
+        name: cap.get(audio.site(cap, name)).shape
+        for name in ("layer_weights", "temporal", "intra_group", "inter_group")
+    }
+    assert shapes == {
+        "layer_weights": (200, 9),
+        "temporal": (200, 9, audio.FRAMES),
+        "intra_group": (200, 3, 3),
+        "inter_group": (200, 3),
+    }
     assert cap.axes[audio.site(cap, "intra_group")] == ("sample", "group", "member")
     lw = cap.get(audio.site(cap, "layer_weights"))
     assert np.allclose(lw.sum(-1), 1, atol=1e-5)

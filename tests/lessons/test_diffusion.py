@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
-
-import attnwidget as aw
 from lessons import diffusion
 from lessons._cache import trained
+
+import attnwidget as aw
 
 
 def test_render_puts_each_part_on_its_ring():
@@ -45,7 +45,7 @@ def test_samples_land_on_the_conditioned_rings(sampled):
 def test_queries_attend_to_their_own_part(sampled):
     cap, _, _ = sampled
     best = max(diffusion.own_part_mass(cap, name) for name in ("layers.0.cross_attn", "layers.1.cross_attn"))
-    assert best > 0.6                         # chance: 0.25
+    assert best > 0.6  # chance: 0.25
     grid = diffusion.part_attention(cap, "layers.0.cross_attn")
     assert grid.shape == (4, 4) and np.allclose(grid.sum(-1), 1, atol=1e-5)
 

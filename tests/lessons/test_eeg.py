@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
-
-import attnwidget as aw
 from lessons import eeg
 from lessons._cache import trained
+
+import attnwidget as aw
 
 
 def test_data_is_deterministic_with_distinct_stage_spectra():
@@ -54,4 +54,4 @@ def test_stages_epochs(captured):
 def test_channel_attention_looks_away_from_artefacts(captured):
     _, cap, _, artefacts, _ = captured
     result = eeg.artefact_channel_attention(cap, artefacts)
-    assert result["on_artefact"] < 0.2           # chance: 1/3
+    assert result["on_artefact"] < 0.2  # chance: 1/3

@@ -1,9 +1,9 @@
 """Lesson 6: MiniLM's heads show named patterns; GPT-2 generation attention follows the KV cache."""
 
 import pytest
+from lessons import language
 
 import attnwidget as aw
-from lessons import language
 
 
 @pytest.fixture(scope="module")

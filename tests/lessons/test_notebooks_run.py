@@ -16,9 +16,16 @@ import nbformat
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ["00_gallery", "01_translation", "02_vision", "03_audio_spoofing", "04_eeg_sleep",
-         "05_diffusion", "06_language"]
-LIMIT_S = {"00_gallery": 60}       # seconds; 180 for a lesson
+NAMES = [
+    "00_gallery",
+    "01_translation",
+    "02_vision",
+    "03_audio_spoofing",
+    "04_eeg_sleep",
+    "05_diffusion",
+    "06_language",
+]
+LIMIT_S = {"00_gallery": 60}  # seconds; 180 for a lesson
 
 
 def test_every_notebook_is_listed():
@@ -34,8 +41,9 @@ def test_notebook_runs_and_its_claim_holds(name):
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "outputs not stripped"
     assert "assert" in nb.cells[-1].source, "the last cell must assert the lesson's claim"
     start = time.perf_counter()
-    NotebookClient(nb, timeout=180, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    ).execute()
     assert time.perf_counter() - start < LIMIT_S.get(name, 180)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
@@ -44,8 +52,11 @@ def test_notebook_runs_and_its_claim_holds(name):
 @pytest.mark.parametrize("name", NAMES[1:])
 def test_every_lesson_keeps_its_figures(name):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    heads = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
-             and c.source.startswith("## Figures to keep")]
+    heads = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "markdown" and c.source.startswith("## Figures to keep")
+    ]
     assert len(heads) == 1, "one 'Figures to keep' section"
     code = nb.cells[heads[0] + 1]
     assert code.cell_type == "code" and 'FIGURES / "' in code.source and "assert size > 0" in code.source

@@ -18,7 +18,9 @@ def test_notebook_is_stripped_and_canonical(path):
     nb = nbformat.reads(text, as_version=4)
     nbformat.validate(nb)
     for cell in nb.cells:
-        assert "id" in cell, f"{path.name}: a cell without an id (JupyterLab would add one and mark it modified)"
+        assert "id" in cell, (
+            f"{path.name}: a cell without an id (JupyterLab would add one and mark it modified)"
+        )
         if cell.cell_type == "code":
             assert cell.outputs == [], f"{path.name} cell {cell.id}: outputs are committed"
             assert cell.execution_count is None, f"{path.name} cell {cell.id}: an execution count"

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-
-import attnwidget as aw
 from lessons import translation
 from lessons._cache import trained
+
+import attnwidget as aw
 
 
 def test_example_alignment_points_at_the_right_words():
@@ -54,7 +54,7 @@ def test_capture_steps_follow_generated_tokens(model):
 
 def test_cross_attention_peaks_on_aligned_source_word(model):
     scores = []
-    for source, target, alignment in translation.make_dataset(10, seed=7):
+    for source, _target, alignment in translation.make_dataset(10, seed=7):
         with aw.capture(model) as cap:
             translation.translate(model, source)
         scores.append(translation.alignment_accuracy(cap, alignment, "decoder.layers.0.cross_attn"))

@@ -3,18 +3,18 @@
 import numpy as np
 import pytest
 import torch
-
-import attnwidget as aw
 from lessons import vision
 from lessons._cache import trained
+
+import attnwidget as aw
 
 
 def test_patchify_keeps_pixels_in_grid_order():
     img = torch.arange(64, dtype=torch.float32).reshape(1, 8, 8)
     p = vision.patchify(img)
     assert p.shape == (1, 16, 4)
-    assert p[0, 0].tolist() == [0, 1, 8, 9]            # top-left 2x2
-    assert p[0, 5].tolist() == [18, 19, 26, 27]        # row 1, column 1
+    assert p[0, 0].tolist() == [0, 1, 8, 9]  # top-left 2x2
+    assert p[0, 5].tolist() == [18, 19, 26, 27]  # row 1, column 1
     assert vision.tokens()[:2] == ["CLS", "0,0"] and len(vision.tokens()) == 17
 
 
@@ -23,7 +23,9 @@ def test_ink_mask_finds_ink():
     img[0, 2:4, 4:6] = 1.0
     mask = vision.ink_mask(img)
     assert mask.sum() == 1 and mask[0, 1, 2]
-    att = np.zeros((1, 4, 4)); att[0, 1, 2] = 3; att[0, 0, 0] = 1
+    att = np.zeros((1, 4, 4))
+    att[0, 1, 2] = 3
+    att[0, 0, 0] = 1
     assert vision.ink_mass(att, img) == {"on_ink": 0.75, "ink_area": 1 / 16}
 
 
@@ -54,8 +56,10 @@ def test_capture_has_one_site_per_layer(captured):
 
 def test_cls_attention_lies_mostly_on_ink(captured):
     _, _, cap, images, _, _ = captured
-    best = max(vision.ink_mass(vision.cls_attention(cap, name), images)["on_ink"]
-               for name in vision.self_attention_layers(cap))
+    best = max(
+        vision.ink_mass(vision.cls_attention(cap, name), images)["on_ink"]
+        for name in vision.self_attention_layers(cap)
+    )
     area = vision.ink_mass(vision.cls_attention(cap, 0), images)["ink_area"]
     assert best > 0.6 and best > area + 0.15
     assert vision.ink_mass(vision.cls_rollout(cap), images)["on_ink"] > area

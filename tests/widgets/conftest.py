@@ -23,8 +23,12 @@ def cap() -> Capture:
     rng = np.random.default_rng(0)
     c = Capture()
     for layer in range(3):
-        c.add(f"encoder.layer.{layer}.attention", 0,
-              softmax_rows(rng.normal(size=(6, 4, 10, 10)) * 2), kind="self")
+        c.add(
+            f"encoder.layer.{layer}.attention",
+            0,
+            softmax_rows(rng.normal(size=(6, 4, 10, 10)) * 2),
+            kind="self",
+        )
     c.labels = np.array([0, 1, 0, 1, 1, 0])
     c.tokens = [HOSTILE, "the", "cat", "&amp;", "sat", "on", "the", "mat", "</script>", "[SEP]"]
     return c
@@ -61,8 +65,13 @@ def weights_cap() -> Capture:
     rng = np.random.default_rng(2)
     c = Capture()
     c.add("encoder.attn", 0, softmax_rows(rng.normal(size=(4, 2, 5, 5))), kind="self")
-    c.add("pool.layer_weights", 0, rng.random((4, 3, 7)).astype(np.float32), kind="weights",
-          axes=("sample", "group", "layer"))
+    c.add(
+        "pool.layer_weights",
+        0,
+        rng.random((4, 3, 7)).astype(np.float32),
+        kind="weights",
+        axes=("sample", "group", "layer"),
+    )
     c.labels = np.array([0, 0, 1, 1])
     return c
 

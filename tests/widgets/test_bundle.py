@@ -19,13 +19,15 @@ def test_bundles_are_up_to_date(tmp_path):
     if not (ROOT / "node_modules" / "esbuild").is_dir():
         pytest.skip("node_modules/esbuild is missing: run `npm ci` first")
     out = tmp_path / "static"
-    done = subprocess.run(["node", "js/build.mjs", str(out)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        ["node", "js/build.mjs", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     for view in VIEWS:
         fresh = (out / f"{view}.js").read_text()
         assert (STATIC / f"{view}.js").read_text() == fresh, (
-            f"attnwidget/static/{view}.js is stale: run `npm run build` and check it in")
+            f"attnwidget/static/{view}.js is stale: run `npm run build` and check it in"
+        )
 
 
 def test_each_view_module_exports_render():

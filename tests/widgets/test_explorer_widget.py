@@ -65,8 +65,9 @@ def test_controls_write_the_selection(cap):
     ex.controls.mean.value = False
     ex.controls.sample.value = 2
     assert ex.heatmap.sample == 2
-    np.testing.assert_allclose(ex.heatmap.frame().values,
-                               cap.get(ex.layer)[np.flatnonzero(cap.labels == 1)[2]].mean(axis=0))
+    np.testing.assert_allclose(
+        ex.heatmap.frame().values, cap.get(ex.layer)[np.flatnonzero(cap.labels == 1)[2]].mean(axis=0)
+    )
     ex.controls.head.value = "max"
     assert ex.heatmap.head == "max"
 

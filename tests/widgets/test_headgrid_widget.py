@@ -40,8 +40,12 @@ def test_whole_model_grid_bert_base_size_in_one_message():
     rng = np.random.default_rng(0)
     cap = Capture()
     for layer in range(12):
-        cap.add(f"bert.encoder.layer.{layer}.attention.self", 0,
-                rng.random((1, 12, 512, 512), dtype=np.float32), kind="self")
+        cap.add(
+            f"bert.encoder.layer.{layer}.attention.self",
+            0,
+            rng.random((1, 12, 512, 512), dtype=np.float32),
+            kind="self",
+        )
     started = time.perf_counter()
     grid = aw.HeadGrid(cap, mode="model", thumb=64)
     elapsed = time.perf_counter() - started
@@ -49,8 +53,9 @@ def test_whole_model_grid_bert_base_size_in_one_message():
     assert len(grid._thumbs) == 144 * 64 * 64  # ~590 kB: one byte per thumbnail cell
     assert elapsed < 20, f"building the 144 thumbnails took {elapsed:.1f}s"
     fr = frame(cap, 7, head=5, sample=0, size=64)
-    np.testing.assert_array_equal(grid.thumbnails()[7 * 12 + 5],
-                                  wire.quantize(fr.values, *wire.value_range(fr.values)))
+    np.testing.assert_array_equal(
+        grid.thumbnails()[7 * 12 + 5], wire.quantize(fr.values, *wire.value_range(fr.values))
+    )
 
 
 def test_picking_a_head_does_not_resend_thumbnails(cap):

@@ -88,8 +88,9 @@ def test_class_filter_mean_equals_frame(cap):
     idx = select_samples(cap, 1)
     expected = cap.get(1)[idx, 0].mean(axis=0)
     np.testing.assert_allclose(hm.frame().values, expected, rtol=1e-6)
-    np.testing.assert_allclose(hm.frame().values,
-                               frame(cap, 1, head=0, label=1, sample="mean", size=hm.size).values)
+    np.testing.assert_allclose(
+        hm.frame().values, frame(cap, 1, head=0, label=1, sample="mean", size=hm.size).values
+    )
     assert "class 1" in hm._frame_meta["title"]
     hm.sample = 1  # the second sample *of class 1*
     np.testing.assert_allclose(hm.frame().values, cap.get(1)[idx[1], 0])

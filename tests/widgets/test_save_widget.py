@@ -16,8 +16,9 @@ def test_save_writes_a_png_of_each_view(cap, tmp_path):
 
 
 def test_bare_export_has_the_widget_colours(cap, tmp_path):
-    import attnwidget.figures as figures
     import matplotlib.image
+
+    import attnwidget.figures as figures
 
     hm = aw.Heatmap(cap, layer=2, head=1, colormap="magma")
     path = figures.save_view(hm, tmp_path / "bare.png", axes=False, pixels_per_cell=1)

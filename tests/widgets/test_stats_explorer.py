@@ -12,9 +12,9 @@ from PIL import Image
 from torch.utils.data import DataLoader, TensorDataset
 
 import attnwidget as aw
+from attnwidget._frame import frame
 from attnwidget.colormaps import apply
 from attnwidget.figures import save_view
-from attnwidget._frame import frame
 from attnwidget.store import Capture
 from attnwidget.widgets.headstats import stats_entropy
 
@@ -46,8 +46,7 @@ def test_the_issue_snippet_works(stats_cap):
     assert ex.heatmap._frame_meta["error"] is None
     assert ex.heatmap.num_heads(ex.layer) == 2
     assert ex.controls.head.layout.display != "none"  # two heads, from the statistics
-    np.testing.assert_allclose(ex.heatmap.frame().values,
-                               frame(stats_cap, ex.layer, stat="mean").values)
+    np.testing.assert_allclose(ex.heatmap.frame().values, frame(stats_cap, ex.layer, stat="mean").values)
     assert ex.headgrid._thumbs_meta["error"] is None and len(ex.headgrid.thumbnails()) == 2
     assert ex.classes() == [0, 1]
 
@@ -57,14 +56,16 @@ def test_class_filter_shows_the_class_mean_of_the_statistics(stats_cap):
     assert [o[0] for o in ex.controls.label.options] == ["all samples", "spoof", "bonafide"]
     ex.label = 1
     for view in (ex.heatmap, ex):
-        np.testing.assert_array_equal(view.frame().values,
-                                      frame(stats_cap, ex.layer, label=1, stat="mean").values)
+        np.testing.assert_array_equal(
+            view.frame().values, frame(stats_cap, ex.layer, label=1, stat="mean").values
+        )
     assert "class 1" in ex.heatmap._frame_meta["title"]
     # the control picks a class too
     ex.controls.label.value = 0
     assert ex.label == 0
-    np.testing.assert_array_equal(ex.heatmap.frame().values,
-                                  frame(stats_cap, ex.layer, label=0, stat="mean").values)
+    np.testing.assert_array_equal(
+        ex.heatmap.frame().values, frame(stats_cap, ex.layer, label=0, stat="mean").values
+    )
 
 
 def test_class_names_default_to_the_capture_metadata(stats_cap):
@@ -72,8 +73,11 @@ def test_class_names_default_to_the_capture_metadata(stats_cap):
     try:
         ex = aw.show(stats_cap)
         assert [o[0] for o in ex.controls.label.options] == ["all samples", "spoof", "bonafide"]
-        assert [o[0] for o in ex.controls.difference.options] == \
-            ["none", "spoof − bonafide", "bonafide − spoof"]
+        assert [o[0] for o in ex.controls.difference.options] == [
+            "none",
+            "spoof − bonafide",
+            "bonafide − spoof",
+        ]
     finally:
         del stats_cap.metadata["class_names"]
 
@@ -84,11 +88,11 @@ def test_stat_trait_and_control(stats_cap):
     for stat in ("var", "min", "max"):
         ex.controls.stat.value = stat
         assert ex.stat == ex.heatmap.stat == stat
-        np.testing.assert_array_equal(ex.heatmap.frame().values,
-                                      frame(stats_cap, 1, stat=stat).values)
+        np.testing.assert_array_equal(ex.heatmap.frame().values, frame(stats_cap, 1, stat=stat).values)
     ex.label, ex.head = 0, 1
-    np.testing.assert_array_equal(ex.heatmap.frame().values,
-                                  frame(stats_cap, 1, head=1, label=0, stat="max").values)
+    np.testing.assert_array_equal(
+        ex.heatmap.frame().values, frame(stats_cap, 1, head=1, label=0, stat="max").values
+    )
     with pytest.raises(Exception, match="stat|mean"):
         ex.stat = "median"
 
@@ -101,8 +105,9 @@ def test_difference_shows_mean1_minus_mean0_on_a_symmetric_range(stats_cap):
     st = stats_cap.stats[name][0]
     expected = (st["mean"][st["classes"].index(1)] - st["mean"][st["classes"].index(0)]).mean(axis=0)
     np.testing.assert_allclose(ex.heatmap.frame().values, expected, rtol=1e-5, atol=1e-7)
-    np.testing.assert_array_equal(ex.heatmap.frame().values,
-                                  frame(stats_cap, ex.layer, difference=(1, 0)).values)
+    np.testing.assert_array_equal(
+        ex.heatmap.frame().values, frame(stats_cap, ex.layer, difference=(1, 0)).values
+    )
     meta = ex.heatmap._frame_meta
     m = float(np.abs(expected).max())
     assert meta["vmin"] == pytest.approx(-m) and meta["vmax"] == pytest.approx(m)
@@ -132,8 +137,9 @@ def test_sample_control_hidden_for_stats_only_shown_for_both(stats_cap, both_cap
     np.testing.assert_array_equal(both.heatmap.frame().values, both_cap.get(both.layer)[3].mean(axis=0))
     both.label = 1
     both.sample = "mean"
-    np.testing.assert_array_equal(both.heatmap.frame().values,
-                                  frame(both_cap, both.layer, label=1, stat="mean").values)
+    np.testing.assert_array_equal(
+        both.heatmap.frame().values, frame(both_cap, both.layer, label=1, stat="mean").values
+    )
     st = both_cap.stats[both_cap.layers[both.layer]][0]
     assert int(st["count"][st["classes"].index(1)]) > (np.asarray(both_cap.labels) == 1).sum()
 
@@ -165,8 +171,9 @@ def test_weights_site_with_statistics_only():
     cap.add_stats("pool.w", 0, acc.result()["pool.w"][0], kind="weights", axes=("sample", "group", "layer"))
     wv = aw.WeightsView(cap, class_names=["spoof", "bonafide"])
     np.testing.assert_allclose(wv.frame().values, x.mean(axis=0), rtol=1e-6)
-    np.testing.assert_allclose(np.asarray(wv._bars.y),
-                               [x[labels == c].mean(axis=(0, 1)) for c in (0, 1)], rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(wv._bars.y), [x[labels == c].mean(axis=(0, 1)) for c in (0, 1)], rtol=1e-6
+    )
     assert list(wv._bars.labels) == ["spoof", "bonafide"]
 
 
@@ -174,8 +181,9 @@ def test_saved_difference_png_matches_the_widget_codes(tmp_path, stats_cap):
     ex = aw.show(stats_cap, difference=(1, 0))
     view = ex.heatmap
     assert view.colormap == "coolwarm"
-    img = np.asarray(Image.open(save_view(view, tmp_path / "d.png", axes=False, pixels_per_cell=3))
-                     .convert("RGB"))
+    img = np.asarray(
+        Image.open(save_view(view, tmp_path / "d.png", axes=False, pixels_per_cell=3)).convert("RGB")
+    )
     expected = apply(sent(view), "coolwarm")
     assert np.array_equal(img[::3, ::3], expected)
     # the explorer's save, with axes: the drawn image is the sent codes
@@ -194,5 +202,6 @@ def test_saved_difference_png_matches_the_widget_codes(tmp_path, stats_cap):
 def test_loaded_stats_capture_shows(tmp_path, stats_cap):
     cap = aw.load(stats_cap.save(tmp_path / "s.npz"))
     ex = aw.show(cap, label=1)
-    np.testing.assert_array_equal(ex.heatmap.frame().values,
-                                  frame(stats_cap, ex.layer, label=1, stat="mean").values)
+    np.testing.assert_array_equal(
+        ex.heatmap.frame().values, frame(stats_cap, ex.layer, label=1, stat="mean").values
+    )

@@ -20,7 +20,7 @@ import attnwidget as aw
 from attnwidget import errors
 from attnwidget._frame import frame
 from attnwidget._view_state import SELECTION, ViewDescription, view_state
-from attnwidget.figures import heatmap, head_grid, view_figure
+from attnwidget.figures import head_grid, heatmap, view_figure
 from attnwidget.figures.html import page_table
 from attnwidget.recipes.gallery import plan_gallery
 from attnwidget.store import Capture
@@ -34,10 +34,12 @@ def without_timing(meta: dict) -> dict:
 
 
 def test_every_view_sends_view_state_of_its_spec_and_selection(cap, vit_cap, weights_cap):
-    views = [aw.Heatmap(cap, layer=1, head=2, region=[0, 6, 2, 9], scale="log"),
-             aw.HeadGrid(cap, layer=2, sample="mean", label=1),
-             aw.ImageOverlay(vit_cap, np.zeros((8, 8, 3), np.uint8), query=3),
-             aw.WeightsView(weights_cap, layer=1, label=0).canvas]
+    views = [
+        aw.Heatmap(cap, layer=1, head=2, region=[0, 6, 2, 9], scale="log"),
+        aw.HeadGrid(cap, layer=2, sample="mean", label=1),
+        aw.ImageOverlay(vit_cap, np.zeros((8, 8, 3), np.uint8), query=3),
+        aw.WeightsView(weights_cap, layer=1, label=0).canvas,
+    ]
     for view in views:
         assert tuple(view.selection()) == SELECTION
         state = view_state(view.cap, view.view_spec(), view.selection())
@@ -64,10 +66,13 @@ def test_figures_and_pages_need_only_the_description(cap):
     hm = aw.Heatmap(cap, layer=2, head=1, colormap="magma")
     stand_in = Described(hm.describe())
     a, b = view_figure(hm), view_figure(stand_in)
-    assert np.array_equal(np.asarray(a.axes[0].images[0].get_array()),
-                          np.asarray(b.axes[0].images[0].get_array()))
-    assert page_table(stand_in, layers=[2], heads=[1], samples=1)["table"] == \
-        page_table(hm, layers=[2], heads=[1], samples=1)["table"]
+    assert np.array_equal(
+        np.asarray(a.axes[0].images[0].get_array()), np.asarray(b.axes[0].images[0].get_array())
+    )
+    assert (
+        page_table(stand_in, layers=[2], heads=[1], samples=1)["table"]
+        == page_table(hm, layers=[2], heads=[1], samples=1)["table"]
+    )
     grid = aw.HeadGrid(cap, layer=1)
     images = [ax.images[0] for ax in view_figure(Described(grid.describe())).axes if ax.images]
     assert len(images) == len(grid.thumbnails()) == 4
@@ -132,8 +137,13 @@ def test_legends_controls_and_titles_name_a_class_alike():
     rng = np.random.default_rng(0)
     c = Capture()
     c.add("enc.attn", 0, rng.random((4, 2, 3, 3)).astype(np.float32), kind="self")
-    c.add("pool.w", 0, rng.random((4, 2, 5)).astype(np.float32), kind="weights",
-          axes=("sample", "group", "layer"))
+    c.add(
+        "pool.w",
+        0,
+        rng.random((4, 2, 5)).astype(np.float32),
+        kind="weights",
+        axes=("sample", "group", "layer"),
+    )
     c.labels = np.array([False, True, True, False])
     c.metadata["class_names"] = ["real", "fake"]  # a list indexed by the label
     controls = Controls(aw.Heatmap(c))
@@ -162,12 +172,18 @@ def test_recipes_take_site_for_layer():
     from attnwidget.recipes import intra_group
 
     c = Capture()
-    c.add("pool.intra", 0, np.random.default_rng(0).random((4, 3, 2)).astype(np.float32), kind="weights",
-          axes=("sample", "group", "member"))
+    c.add(
+        "pool.intra",
+        0,
+        np.random.default_rng(0).random((4, 3, 2)).astype(np.float32),
+        kind="weights",
+        axes=("sample", "group", "member"),
+    )
     c.labels = np.array([0, 1, 0, 1])
     by_site = intra_group(c, site="pool.intra", label=0)
     by_layer = intra_group(c, layer=0, label=0)
-    assert np.array_equal(np.asarray(by_site.axes[0].images[0].get_array()),
-                          np.asarray(by_layer.axes[0].images[0].get_array()))
+    assert np.array_equal(
+        np.asarray(by_site.axes[0].images[0].get_array()), np.asarray(by_layer.axes[0].images[0].get_array())
+    )
     with pytest.raises(TypeError, match=r"intra_group\(\) got both"):
         intra_group(c, site=0, layer=0)

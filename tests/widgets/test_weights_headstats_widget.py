@@ -34,8 +34,13 @@ def test_time_axis_is_drawn_as_lines():
     from attnwidget.store import Capture
 
     cap = Capture()
-    cap.add("tap.frames", 0, np.random.default_rng(0).random((3, 4, 9)).astype(np.float32),
-            kind="weights", axes=("sample", "layer", "time"))
+    cap.add(
+        "tap.frames",
+        0,
+        np.random.default_rng(0).random((3, 4, 9)).astype(np.float32),
+        kind="weights",
+        axes=("sample", "layer", "time"),
+    )
     wv = aw.WeightsView(cap)
     assert wv.chart.marks == [wv._lines]
     values, names, axis = class_profile(cap, 0)

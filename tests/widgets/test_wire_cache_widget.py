@@ -23,6 +23,7 @@ class Wire:
         def send(msg, buffers=None):
             self.messages.append((msg, [bytes(b) for b in buffers or []]))
             return real(msg, buffers=buffers)
+
         view._send = send
 
     def take(self):
@@ -112,8 +113,18 @@ def test_cache_hit_returns_the_same_frame_and_another_selection_misses(cap, monk
     assert np.array_equal(np.frombuffer(hm._frame, np.uint8).reshape(hm._frame_meta["shape"]), codes)
 
 
-@pytest.mark.parametrize("change", [dict(layer=1), dict(sample=2), dict(label=1), dict(sample="mean"),
-                                    dict(region=[0, 5, 0, 5]), dict(size=4), dict(head="max")])
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(layer=1),
+        dict(sample=2),
+        dict(label=1),
+        dict(sample="mean"),
+        dict(region=[0, 5, 0, 5]),
+        dict(size=4),
+        dict(head="max"),
+    ],
+)
 def test_every_part_of_the_selection_is_in_the_key(cap, change):
     hm = aw.Heatmap(cap, layer=0, head=0)
     key = hm._cache_key()
