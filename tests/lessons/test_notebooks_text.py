@@ -26,6 +26,10 @@ def test_notebook_is_stripped_and_canonical(path):
             assert cell.execution_count is None, f"{path.name} cell {cell.id}: an execution count"
     # what nbformat would write: a notebook saved from JupyterLab and stripped round-trips unchanged
     assert nbformat.writes(nb) + "\n" == text, f"{path.name} is not in nbformat's canonical form"
+    # the metadata JupyterLab fills in when the kernel connects, so that opening does not mark it
+    # modified (checked in a real JupyterLab by tests/browser/test_notebooks_browser.py)
+    assert nb.metadata["kernelspec"]["display_name"] == "Python 3 (ipykernel)", path.name
+    assert nb.metadata["language_info"].get("pygments_lexer") == "ipython3", path.name
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
