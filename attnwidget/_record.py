@@ -94,17 +94,9 @@ class Recorder:
         Optimiser steps counted so far (by :meth:`step`).
     """
 
-    def __init__(
-        self,
-        model: torch.nn.Module,
-        probe: Any,
-        every: int = 100,
-        forward: Callable | None = None,
-        *,
-        tokens: Any = None,
-        start: bool = True,
-        **capture_options,
-    ) -> None:
+    def __init__(self, model: torch.nn.Module, probe: Any, every: int = 100,
+                 forward: Callable | None = None, *, tokens: Any = None, start: bool = True,
+                 **capture_options) -> None:  # fmt: skip
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"record() needs a torch.nn.Module, not {type(model).__name__}")
         if forward is not None and not callable(forward):
@@ -272,16 +264,8 @@ class Recorder:
         )
 
 
-def record(
-    model: torch.nn.Module,
-    probe: Any,
-    every: int = 100,
-    forward: Callable | None = None,
-    *,
-    tokens: Any = None,
-    start: bool = True,
-    **capture_options,
-) -> Recorder:
+def record(model: torch.nn.Module, probe: Any, every: int = 100, forward: Callable | None = None, *,
+           tokens: Any = None, start: bool = True, **capture_options) -> Recorder:  # fmt: skip
     """Record the attention of ``model`` on one probe batch every ``every`` optimiser steps.
 
     Call ``rec.step()`` once per optimiser step (after ``optimizer.step()``),

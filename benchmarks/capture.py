@@ -179,55 +179,20 @@ def configurations(quick: bool) -> list[dict]:
                 warmup=True,
             ),
         ]
-    group = f"pooled {long_pair}"
+    pooled = dict(
+        label='aw.capture heads="mean", max_size=512', mode="capture", heads="mean", max_size=512, repeats=1
+    )
+    plain = dict(label="plain sdpa, no capture (context)", mode="sdpa", repeats=1)
     rows += [
-        dict(
-            group=group,
-            label="reference (eager, output_attentions)",
-            mode="reference",
-            tokens=long_pair,
-            repeats=1,
-        ),
-        dict(
-            group=group,
-            label='aw.capture heads="mean", max_size=512',
-            mode="capture",
-            heads="mean",
-            max_size=512,
-            tokens=long_pair,
-            repeats=1,
-            sdpa_target=POOLED_TARGET,
-        ),
-        dict(group=group, label="plain sdpa, no capture (context)", mode="sdpa", tokens=long_pair, repeats=1),
-    ]
-    group = f"pooled {longest}"
-    rows += [
-        dict(
-            group=group,
-            label='aw.capture heads="mean", max_size=512',
-            mode="capture",
-            heads="mean",
-            max_size=512,
-            tokens=longest,
-            repeats=1,
-            sdpa_target=POOLED_TARGET,
-            rss_target=LONG_RSS_TARGET_GIB,
-        ),
-        dict(group=group, label="plain sdpa, no capture (context)", mode="sdpa", tokens=longest, repeats=1),
-    ]
-    group = f"pooled {very_long}"
-    rows += [
-        dict(
-            group=group,
-            label='aw.capture heads="mean", max_size=512',
-            mode="capture",
-            heads="mean",
-            max_size=512,
-            tokens=very_long,
-            repeats=1,
-            rss_target=LONG_RSS_TARGET_GIB,
-        )
-    ]
+        dict(group=f"pooled {long_pair}", label="reference (eager, output_attentions)", mode="reference",
+             tokens=long_pair, repeats=1),
+        dict(pooled, group=f"pooled {long_pair}", tokens=long_pair, sdpa_target=POOLED_TARGET),
+        dict(plain, group=f"pooled {long_pair}", tokens=long_pair),
+        dict(pooled, group=f"pooled {longest}", tokens=longest, sdpa_target=POOLED_TARGET,
+             rss_target=LONG_RSS_TARGET_GIB),
+        dict(plain, group=f"pooled {longest}", tokens=longest),
+        dict(pooled, group=f"pooled {very_long}", tokens=very_long, rss_target=LONG_RSS_TARGET_GIB),
+    ]  # fmt: skip
     return rows
 
 

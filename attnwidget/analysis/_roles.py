@@ -25,26 +25,8 @@ ROLES = ("induction", "same", "previous", "first", "own", "local", "broad")
 #: a head whose strongest role scores below this is ``"other"`` (it does something unnamed)
 ROLE_MIN = 0.4
 #: the columns of a row of :class:`HeadRoles`
-COLUMNS = (
-    "site",
-    "kind",
-    "step",
-    "head",
-    "role",
-    "previous",
-    "first",
-    "own",
-    "local",
-    "broad",
-    "same",
-    "induction",
-    "entropy",
-    "max",
-    "sparsity",
-    "rows",
-    "source",
-)
 _FLOATS = ("previous", "first", "own", "local", "broad", "same", "induction", "entropy", "max", "sparsity")
+COLUMNS = ("site", "kind", "step", "head", "role", *_FLOATS, "rows", "source")
 
 
 def strongest_role(row: dict) -> str:
