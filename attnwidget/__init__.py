@@ -38,7 +38,7 @@ _PUBLIC = {
     "heads": ".analysis",
     "check": ".analysis",
     "significance": ".analysis",
-    "record": "._record",
+    "record": "._collect.record",
     "tokens": "._words",
     "words": "._words",
 }

@@ -13,10 +13,12 @@ A short guide to the room, in the order data passes through it:
   written to and read from checkpoints.
 - ``checkpoint.py``: atomic checkpoint files, one per rank.
 - ``distributed.py``: shards, round robins and gathers under ``torch.distributed``.
+- ``record.py``: :func:`attnwidget.record`, one probe batch captured every N optimiser
+  steps while a model trains (a collection over training time).
 
 This room may import ``_capture``, ``reduce``, ``store`` and ``errors``; it
-imports nothing above the store (frames, widgets, figures), and only the
-package root imports it.
+imports nothing above the store (frames, widgets, figures); the package root
+imports it, and the widgets only to recognise a recorder in ``aw.show``.
 """
 
 from .loop import collect

@@ -37,7 +37,7 @@ import numpy as np
 import traitlets as t
 
 from .. import wire
-from .._record import Recorder
+from .._collect.record import Recorder
 from .._view_state import SELECTION, frame_args
 from ..colormaps import COLORMAPS
 from ..errors import (

@@ -19,9 +19,10 @@ which hands every new step to the views it knows (``view.update(rec.capture,
 follow=True)``); the step slider grows and a view left on the newest step moves
 on to the next one.
 
-This room imports ``_capture``, ``_collect`` (how a batch becomes a forward
-call) and ``store``; it never imports the widgets, which it drives through
-their ``update`` method alone.
+It lives in ``_collect`` because it is a collection over training time: it
+imports ``_capture``, the loop's ``default_forward`` (how a batch becomes a
+forward call) and ``store``; it never imports the widgets, which it drives
+through their ``update`` method alone.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._capture import capture
-from ._collect.loop import default_forward
-from .store import Capture
+from .._capture import capture
+from ..store import Capture
+from .loop import default_forward
 
 __all__ = ["Recorder", "record", "STEP_LABEL_NAME"]
 
