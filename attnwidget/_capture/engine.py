@@ -64,6 +64,7 @@ def capture(
     include=None,
     exclude=None,
     extract=None,
+    axes=None,
     verify: bool = False,
     warn_bytes: int | None = 2 << 30,
 ) -> CaptureBlock:
@@ -90,6 +91,14 @@ def capture(
         For modules matched by ``include`` that compute weights themselves:
         ``fn(module, inputs, output) -> weights``, the name of the attribute
         holding them after forward, or their index in the output tuple.
+    axes : sequence of str, optional
+        With ``extract=``: one name per axis of what it returns, as ``aw.tap``
+        takes them (``("sample", "layer", "frame")``); the site is then stored
+        with those axes (kind ``"weights"`` unless they are
+        ``("sample", "head", "query", "key")``). Without it, ``extract=`` must
+        return ``[sample, head, query, key]`` attention (or ``[sample, query,
+        key]`` with as many queries as keys); anything else is refused with an
+        error saying to name the axes.
     verify : bool
         Recompute each full-resolution ``scaled_dot_product_attention`` site's
         output as ``weights @ value`` from the captured weights and raise
@@ -129,6 +138,10 @@ def capture(
         model, reducer, include, exclude, make_extractor(extract) if extract is not None else None
     )
     block.verify = bool(verify)
+    if axes is not None:
+        if extract is None:
+            raise TypeError("axes= names the axes of what extract= returns; pass extract= too")
+        block.extract_axes = (axes,) if isinstance(axes, str) else tuple(axes)
     block.warn_bytes = warn_bytes
     return block
 
@@ -253,6 +266,7 @@ class CaptureBlock:
         self.workspace: Workspace | None = None
         self._scratch: Workspace | None = None  # temporaries of weight computations, kept between sites
         self.verify = False
+        self.extract_axes: tuple | None = None  # axis names of what extract= returns, where given
         self.warn_bytes: int | None = None
         self._warned = False
         self._thread = threading.get_ident()
@@ -392,7 +406,20 @@ class CaptureBlock:
             self.depth = max(0, self.depth - 1)
         w = None
         if name in self._targets and output is not None:  # None: the forward raised
-            w = as_attention(self.extractor(module, inputs, output))
+            extracted = self.extractor(module, inputs, output)
+            if self.extract_axes is not None:  # named by the user: recorded as named, never guessed
+                axes = (
+                    tap_axes(extracted, self.extract_axes, name)
+                    if isinstance(extracted, torch.Tensor)
+                    else ()
+                )
+                if not isinstance(extracted, torch.Tensor):
+                    raise TypeError(
+                        f"extract= for {name!r} returned {type(extracted).__name__}, not a tensor"
+                    )
+                self._record_named(self._site(name), extracted, axes, None, f"extract= for {name!r}")
+                return
+            w = as_attention(extracted, name)
         if w is None:
             w = hf_eager(module, inputs, output)
             if w is not None and by_softmax:  # recorded from its softmax: parents pass the same tensor on
@@ -655,7 +682,12 @@ class CaptureBlock:
             raise TypeError(f"aw.tap needs a non-empty site name, not {name!r}")
         axes = tap_axes(weights, axes, name)
         caller = self.stack[-1] if self.stack else ""
-        site = self._site(f"{caller}.{name}" if caller else name)
+        self._record_named(
+            self._site(f"{caller}.{name}" if caller else name), weights, axes, kind, f"aw.tap({name!r}, ...)"
+        )
+
+    def _record_named(self, site: str, weights: torch.Tensor, axes: tuple, kind, what: str) -> None:
+        """Record a tensor whose axes are named (``aw.tap``, ``extract=`` with ``axes=``)."""
         if not self.keep(site):
             return
         w = weights.detach()
@@ -668,14 +700,16 @@ class CaptureBlock:
         if kind is None:
             kind = "self" if axes == ATTENTION_AXES else "weights"
         if kind not in ("self", "cross", "weights"):
-            raise ValueError(
-                f"aw.tap({name!r}, ...): kind must be 'self', 'cross' or 'weights', not {kind!r}"
-            )
+            raise ValueError(f"{what}: kind must be 'self', 'cross' or 'weights', not {kind!r}")
         if kind != "weights" and axes != ATTENTION_AXES:
-            raise ValueError(f"aw.tap({name!r}, ..., kind={kind!r}) needs axes {ATTENTION_AXES}, got {axes}")
+            raise ValueError(f"{what}, kind={kind!r} needs axes {ATTENTION_AXES}, got {axes}")
         with torch.no_grad():
             if kind == "weights":
                 out, info = w.to(self.reducer.dtype), {}
             else:
                 out, info = self.reducer.reduce(w, site)
+            if _storage(out) == _storage(
+                weights
+            ):  # the model's own tensor: later in-place edits stay its own
+                out = out.clone()
         self._store(site, out, kind, info, axes=axes)

@@ -23,15 +23,28 @@ __all__ = ["hf_eager", "make_extractor", "as_attention", "weights_of_softmax", "
 Extractor = Callable[[torch.nn.Module, tuple, object], "torch.Tensor | None"]
 
 
-def as_attention(w) -> torch.Tensor | None:
-    """Accept ``[sample, head, query, key]`` or ``[sample, query, key]``; anything else -> None."""
+def as_attention(w, site: str | None = None) -> torch.Tensor | None:
+    """``[sample, head, query, key]``, or ``[sample, query, key]`` with as many queries as keys.
+
+    None for what is no tensor of weights (None, integers). With ``site``
+    (weights ``extract=`` returned), any other shape is an error that says to
+    name its axes: a ``[sample, layer, frame]`` tensor must never be drawn as
+    query x key attention.
+    """
     if not isinstance(w, torch.Tensor) or not w.is_floating_point():
         return None
     if w.dim() == 4:
         return w
-    if w.dim() == 3:
+    if w.dim() == 3 and w.shape[1] == w.shape[2]:
         return w.unsqueeze(1)
-    return None
+    if site is None:
+        return None
+    raise ValueError(
+        f"extract= for {site!r} returned a tensor of shape {tuple(w.shape)}, which is not "
+        "[sample, head, query, key] attention; name its axes, e.g. aw.capture(model, include=..., "
+        "extract=..., axes=('sample', 'layer', 'frame')), or ('sample', 'query', 'key') for "
+        "cross-attention without heads"
+    )
 
 
 _HEAD_ATTRIBUTES = ("num_heads", "num_attention_heads", "n_heads", "n_head", "heads", "h")

@@ -178,24 +178,43 @@ def test_attention_returned_only_when_asked_is_found_and_outputs_do_not_gain_it(
                         assert np.allclose(w[:, :, q, key], band[:, :, q, j], atol=1e-6)
 
 
-def test_extract_with_weights_that_are_not_query_by_key_needs_named_axes():
-    class Pool(nn.Module):
-        def forward(self, x):
-            self.frames = torch.softmax(x.mean(-1), dim=-1)  # [sample, frame]: not query x key
-            return x
+class _Pool(nn.Module):
+    def forward(self, x):
+        self.frames = torch.softmax(x.mean(-1), dim=-1)  # [sample, frame]: not query x key
+        self.layers = torch.softmax(x, dim=1)  # [sample, layer, frame]: 3-D, not query x key either
+        return x
 
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.pool = Pool()
 
-        def forward(self, x):
-            return self.pool(x)
+class _PoolNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pool = _Pool()
 
-    net = Net()
-    with pytest.raises((LookupError, ValueError)):
-        with aw.capture(net, include=["pool"], extract="frames"):
-            net(torch.randn(2, 5, 3))
+    def forward(self, x):
+        return self.pool(x)
+
+
+def test_extract_refuses_weights_whose_axes_it_cannot_name():
+    net = _PoolNet()
+    for attribute in ("frames", "layers"):
+        with pytest.raises(ValueError, match="name its axes"):
+            with aw.capture(net, include=["pool"], extract=attribute):
+                net(torch.randn(2, 5, 3))
+
+
+def test_extract_with_named_axes_stores_them_as_weights():
+    net = _PoolNet()
+    x = torch.randn(2, 5, 3)
+    with torch.no_grad():
+        with aw.capture(net, include=["pool"], extract="layers", axes=("sample", "layer", "frame")) as cap:
+            net(x)
+        with aw.capture(net, include=["pool"], extract="frames", axes=("sample", "frame")) as cap2:
+            net(x)
+    assert cap.kinds == {"pool": "weights"} and cap.axes["pool"] == ("sample", "layer", "frame")
+    assert np.allclose(cap.get("pool"), torch.softmax(x, dim=1).numpy())
+    assert cap2.axes["pool"] == ("sample", "frame") and cap2.get("pool").shape == (2, 5)
+    with pytest.raises(TypeError, match="axes= names the axes of what extract= returns"):
+        aw.capture(net, axes=("sample", "frame"))
 
 
 # -- 6. self or cross, from the call ---------------------------------------------------------------
