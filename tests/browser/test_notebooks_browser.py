@@ -16,7 +16,7 @@ from aw_browser import ROOT, open_notebook, run_all, screenshot
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOKS = ["01_translation.ipynb", "02_vision.ipynb"]
+NOTEBOOKS = ["00_gallery.ipynb", "01_translation.ipynb", "02_vision.ipynb"]
 
 # painted views: every aw-canvas / aw-thumb canvas with more than one colour
 PAINTED = """() => [...document.querySelectorAll('.aw-explorer')].map(ex => {
