@@ -364,8 +364,12 @@ class CaptureBlock:
         return threading.get_ident() == self._thread
 
     def _in_model(self) -> bool:
-        """Is the captured model's forward running (in this thread)?"""
-        return self.depth > 0 and self._mine()
+        """Is the captured model, or one of its modules, running (in this thread)?
+
+        One of its modules: Hugging Face ``generate`` runs an encoder-decoder's
+        encoder by itself (``model.get_encoder()(...)``), outside the model's forward.
+        """
+        return (self.depth > 0 or bool(self.stack)) and self._mine()
 
     def _pre_hook(self, module, inputs) -> None:
         name = self._name_of(module)

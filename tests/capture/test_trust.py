@@ -359,3 +359,30 @@ def test_tiles_are_written_into_one_result_without_a_second_copy():
     extra, result = map(int, out.stdout.split())
     assert result == 4 * 4096 * 4096 * 4
     assert extra <= 1.1 * result + (64 << 20), (extra / 2**20, result / 2**20)
+
+
+def test_a_submodule_run_by_itself_is_recorded_as_generate_runs_the_encoder():
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.BartConfig(
+        vocab_size=60,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=32,
+    )
+    model = transformers.BartForConditionalGeneration(config).eval()
+    ids = torch.randint(4, 60, (1, 7), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        with aw.capture(model) as cap:
+            model.get_encoder()(input_ids=ids)  # the encoder alone, not the model's forward
+        assert cap.layers == ["model.encoder.layers.0.self_attn"]
+        with aw.capture(model) as gen:
+            model.generate(ids, max_new_tokens=3, do_sample=False, num_beams=1)
+    encoder = [s for s in gen.layers if ".encoder." in s]
+    assert encoder == ["model.encoder.layers.0.self_attn"], gen.layers
+    assert any(gen.kinds[s] == "cross" for s in gen.layers)
