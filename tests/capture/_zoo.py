@@ -19,7 +19,7 @@ import contextlib
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -67,11 +67,10 @@ class Case:
 
 @dataclass
 class Entry:
-    """A named zoo builder; ``xfail``: check name -> reason, for known engine defects."""
+    """A named zoo builder."""
 
     id: str
     build: Callable[[], Case]
-    xfail: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- inputs
