@@ -700,6 +700,7 @@ def check_capture(header: dict, members: Mapping[str, ArrayInfo], fail: Fail) ->
                         f"{len(classes)} classes"
                     )
                 used.add(member)
+    used |= _check_samples(header, members, seen, fail)
     values = _mapping(header, "values", fail, {}) if header.get("values") is not None else {}
     for field in ("labels", "predictions"):
         table = values.get(field)
@@ -717,4 +718,41 @@ def check_capture(header: dict, members: Mapping[str, ArrayInfo], fail: Fail) ->
         if counts and a.shape[0] not in counts:
             raise fail(f"it has {a.shape[0]} {field} for {' or '.join(map(str, sorted(counts)))} samples")
         used.add(member)
+    return used
+
+
+def _check_samples(header: dict, members: Mapping[str, ArrayInfo], sites: set, fail: Fail) -> set[str]:
+    """Check the valid positions (``'valid'``) and sample namings (``'sample_axes'``); the arrays used."""
+    used: set[str] = set()
+    valid = _mapping(header, "valid", fail, {}) if header.get("valid") is not None else {}
+    for name, per_step in valid.items():
+        if name not in sites or not isinstance(per_step, dict):
+            raise fail(f"its header has valid positions for {name!r}, which is not among its sites")
+        for s, pair in per_step.items():
+            _step(s, header["steps"], f"the valid positions of site {name!r}", fail)
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise fail(f"the valid positions of site {name!r} at step {s} are not [query, key]")
+            shapes = [
+                require_member(members, m, f"valid positions of {name!r}", fail, ndim=2, kinds="b")
+                for m in pair
+            ]
+            if shapes[0].shape[0] != shapes[1].shape[0]:
+                raise fail(f"the valid positions of site {name!r} at step {s} disagree on the sample count")
+            used |= set(pair)
+    axes = _mapping(header, "sample_axes", fail, {}) if header.get("sample_axes") is not None else {}
+    for name, factors in axes.items():
+        ok = (
+            name in sites
+            and isinstance(factors, list)
+            and all(
+                isinstance(f, list)
+                and len(f) == 2
+                and isinstance(f[0], str)
+                and isinstance(f[1], list)
+                and all(isinstance(v, str) for v in f[1])
+                for f in factors
+            )
+        )
+        if not ok:
+            raise fail(f"its header's sample naming of {name!r} is not [[factor, [names]], ...] of a site")
     return used

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ._samples import mask_rows, valid_mean
 from ._words import group_frame, group_names
 from .errors import HEAD_CHOICES, NoLabelsError, SelectionError, check_head, no_labels, sample_out_of_range
 from .reduce import pool_array
@@ -57,14 +58,30 @@ class Frame:
         return tuple(self.values.shape)  # type: ignore[return-value]
 
 
-def select_samples(cap: Capture, label: Any = None) -> np.ndarray:
-    """Indices of the samples in a class (all samples when ``label`` is None)."""
-    n = cap.num_samples
+def select_samples(cap: Capture, label: Any = None, site: int | str | None = None) -> np.ndarray:
+    """Indices of the samples in a class (all samples when ``label`` is None), at ``site`` (its own
+    sample count; the first site's when None).
+
+    Raises
+    ------
+    NoLabelsError
+        A class asked of a capture without labels.
+    SelectionError
+        A class asked of a site whose sample count is not the labels' (a model
+        that flattens epochs or channels into the batch axis): the labels do
+        not say which of its samples are in the class.
+    """
+    n = cap.num_samples if site is None else cap.samples_of(site)
     if label is None:
         return np.arange(n)
     if cap.labels is None:
         raise NoLabelsError(no_labels("filtering by class"))
     labels = np.asarray(cap.labels)
+    if site is not None and n and len(labels) != n:
+        raise SelectionError(
+            f"site {cap.site_name(site)!r} holds {n} samples and the labels are for {len(labels)}: "
+            "a class filter cannot apply to it (choose every sample)"
+        )
     idx = np.flatnonzero(labels == label)
     if idx.size == 0:
         raise ValueError(f"no sample has label {label!r}; labels present: {sorted(set(labels.tolist()))}")
@@ -74,7 +91,8 @@ def select_samples(cap: Capture, label: Any = None) -> np.ndarray:
 def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | None = None,
           head: int | str = "mean", sample: int | str = 0, label: Any = None, step: int = 0,
           region: Sequence[int] | None = None, size: int | None = None, tokens: Any = None,
-          stat: str | None = None, difference: Sequence[Any] | None = None, groups: Any = None) -> Frame:  # fmt: skip
+          stat: str | None = None, difference: Sequence[Any] | None = None, groups: Any = None,
+          padding: bool = False, assembled: bool | None = None) -> Frame:  # fmt: skip
     """Compute the 2D frame a view shows for one selection.
 
     Parameters
@@ -120,7 +138,24 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
         are dropped (with their weight); overlapping groups are an error. A
         pooled site cannot be grouped, and query rows kept by
         ``capture(rows=...)`` stay as they are. ``region`` and ``size`` then
-        count groups.
+        count groups. ``{"query": ..., "key": ...}`` groups each axis apart
+        (either form per axis; an axis left out stays as it is), e.g. a
+        cross-attention's query rows by part and its condition tokens as they
+        are. Positions are those of the frame: for one sample, its valid
+        (non-padding) positions.
+    padding : bool
+        Show a sample's padding too. By default a single sample's frame holds
+        its valid positions only (the rows and columns the engine saw no
+        padding at, :meth:`Capture.valid`), and a mean over samples is taken
+        cell by cell over the samples where the cell is valid (NaN where it is
+        valid in none), never over padding zeros.
+    assembled : bool or None
+        For a site whose steps are a generation loop (each step's keys extend
+        the previous step's: a KV cache, or decoding without one), show the
+        assembled matrix of the generated sequence (:meth:`Capture.assembled`)
+        with the rows generated up to ``step``: the prompt's rows at the first
+        step and one more row (or more) at each later one. None (default) does
+        so wherever the site's steps chain; False shows the step's own rows.
 
     When the site holds statistics but no per-sample arrays at ``step``
     (``keep="stats"``), the frame is the statistics' mean of ``label``
@@ -136,35 +171,42 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
     site_step = step + cap.steps if isinstance(step, (int, np.integer)) and step < 0 else step
     stats_only = cap.holds(name, site_step) == "stats"
     one_sample = False  # whether the frame is one sample (and its title says which)
+    which = None  # the absolute index of the one sample shown
+    reveal = (
+        None
+        if stat is not None or difference is not None or stats_only
+        else _reveal(cap, name, site_step, assembled)
+    )
     if stat is not None or difference is not None or stats_only:
         # a class statistic: one array with the shape of one sample
         arr = _class_statistic(cap, name, site_step, stat or "mean", label, difference)
         picked, axes = np.arange(1), axes[1:]
         if len(axes) < 2:
             arr, axes = arr[None], ["sample"] + axes
-    # samples: one, or the mean of the class
-    elif sample == "mean":
-        data = cap.get(name, step)
-        picked = select_samples(cap, label)
-        arr = data[picked].mean(axis=0)
-        axes = axes[1:]
-        if len(axes) < 2:  # 1D weights per sample: show the samples as rows
-            arr = data[picked]
-            axes = ["sample"] + axes
     else:
-        data = cap.get(name, step)
-        picked = select_samples(cap, label)
-        if not isinstance(sample, (int, np.integer)) or isinstance(sample, bool):
-            raise TypeError(f"sample must be an int or 'mean', not {sample!r}")
-        if not -len(picked) <= sample < len(picked):
-            raise SelectionError(sample_out_of_range(sample, len(picked), label))
-        arr = data[picked[sample]]
-        axes = axes[1:]
-        one_sample = True
-        if len(axes) < 2:  # 1D weights per sample: every sample of the class is a row
-            arr = data[picked]
-            axes = ["sample"] + axes
-            one_sample = False
+        data, valid = _site_data(cap, name, step, reveal, padding)
+        picked = select_samples(cap, label, name)
+        if sample == "mean":
+            # samples: the mean of the class, over the samples where each cell is valid
+            arr = data[picked].mean(axis=0) if valid is None else valid_mean(data[picked], valid[picked])
+            axes = axes[1:]
+            if len(axes) < 2:  # 1D weights per sample: show the samples as rows
+                arr = data[picked]
+                axes = ["sample"] + axes
+        else:
+            if not isinstance(sample, (int, np.integer)) or isinstance(sample, bool):
+                raise TypeError(f"sample must be an int or 'mean', not {sample!r}")
+            if not -len(picked) <= sample < len(picked):
+                raise SelectionError(sample_out_of_range(sample, len(picked), label))
+            which = int(picked[sample])
+            arr = data[which]
+            axes = axes[1:]
+            one_sample = True
+            if len(axes) < 2:  # 1D weights per sample: every sample of the class is a row
+                arr = data[picked]
+                axes = ["sample"] + axes
+                one_sample, which = False, None
+    keep = _valid_positions(cap, name, step, reveal, which, padding) if which is not None else None
 
     # heads
     if "head" in axes:
@@ -186,8 +228,23 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
         axes = ["sample"] + axes
     arr = np.asarray(arr, dtype=np.float32)
     row_axis, col_axis = axes
-    rows_full = _labels_for(cap, name, kind, row_axis, "query", arr.shape[0], tokens, picked, sample)
-    cols_full = _labels_for(cap, name, kind, col_axis, "key", arr.shape[1], tokens, picked, sample)
+    shown = which if which is not None else (int(picked[0]) if len(picked) == 1 else None)
+    if keep is not None:
+        # one sample's valid positions: its labels are those of its own tokens, padding dropped
+        rows_full = _sample_labels(cap, name, kind, "query", keep, tokens, which, arr.shape[0])
+        cols_full = _sample_labels(cap, name, kind, "key", keep, tokens, which, arr.shape[1])
+        arr = arr[np.ix_(keep[0], keep[1])]
+    elif (
+        padding
+        and which is not None
+        and (shown_valid := _valid_positions(cap, name, step, reveal, which, False))
+    ):
+        # every position: the sample's own tokens at its valid positions, the others named as padding
+        rows_full = _padded_labels(cap, name, kind, "query", shown_valid, tokens, which, arr.shape[0])
+        cols_full = _padded_labels(cap, name, kind, "key", shown_valid, tokens, which, arr.shape[1])
+    else:
+        rows_full = _labels_for(cap, name, kind, row_axis, "query", arr.shape[0], tokens, picked, shown)
+        cols_full = _labels_for(cap, name, kind, col_axis, "key", arr.shape[1], tokens, picked, shown)
     if groups is not None:
         # groups name full-resolution positions: applied before the region cut and the size pooling
         arr, rows_full, cols_full = group_frame(
@@ -217,37 +274,25 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
         cols_full = _block_labels(cols_full, bc)
 
     sel = dict(layer=name, head=head, sample=sample, label=label, step=step)
+    if which is not None:
+        sel["index"] = which  # the absolute sample index
     shown_head = head if "head" in cap.axes[name] else None
+    names = step_names(cap)
     if difference is not None:
         sel["difference"] = tuple(difference)
-        title = _title(name, kind, shown_head, None, None, step, cap.steps, step_names(cap))
+        title = _title(name, kind, shown_head, None, None, site_step, cap.steps, names)
         title += f" · mean of {class_text(cap, difference[0])} − {class_text(cap, difference[1])}"
     elif stat is not None or stats_only:
         sel["stat"] = stat or "mean"
-        title = (
-            _title(
-                name,
-                kind,
-                shown_head,
-                None,
-                class_text(cap, label) if label is not None else None,
-                step,
-                cap.steps,
-                step_names(cap),
-            )
-            + f" · {stat or 'mean'}"
-        )
+        label_text = class_text(cap, label) if label is not None else None
+        title = _title(name, kind, shown_head, None, label_text, site_step, cap.steps, names)
+        title += f" · {stat or 'mean'}"
     else:
-        title = _title(
-            name,
-            kind,
-            shown_head,
-            sample if one_sample or sample == "mean" else None,
-            class_text(cap, label) if label is not None else None,
-            step,
-            cap.steps,
-            step_names(cap),
-        )
+        label_text = class_text(cap, label) if label is not None else None
+        what = _sample_title(cap, name, sample, which, label) if one_sample or sample == "mean" else None
+        title = _title(name, kind, shown_head, what, label_text, site_step, cap.steps, names)
+    if reveal is not None:
+        sel["assembled"] = True
     if groups is not None:
         sel["groups"] = groups if isinstance(groups, str) else group_names(groups)
         title += " · by words" if isinstance(groups, str) else " · by groups"
@@ -266,8 +311,10 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
 
 
 def _labels_for(cap, name, kind, axis, role, n, tokens, picked, sample) -> list[str]:
+    """One label per position of an axis: tokens (of ``sample``, an absolute index or None for several
+    samples), block ranges when pooled, sample names, axis names from metadata, or indices."""
     if axis in ("query", "key"):
-        q, k = split_tokens(tokens if tokens is not None else cap.tokens, name, kind)
+        q, k = split_tokens(tokens if tokens is not None else cap.tokens, name, kind, sample)
         toks = q if axis == "query" else k
         info = cap.info.get(name, {})
         if axis == "query" and info.get("rows") is not None and toks is not None:
@@ -288,7 +335,10 @@ def _labels_for(cap, name, kind, axis, role, n, tokens, picked, sample) -> list[
             return [f"{i * b}-{min((i + 1) * b, info.get(role + '_len', (i + 1) * b)) - 1}" for i in range(n)]
         return [str(i) for i in range(n)]
     if axis == "sample":
-        return [str(int(i)) for i in picked][:n] if len(picked) == n else [str(i) for i in range(n)]
+        if len(picked) == n:
+            named = name in cap.sample_axes
+            return [cap.sample_name(name, int(i)) if named else str(int(i)) for i in picked]
+        return [str(i) for i in range(n)]
     names = cap.metadata.get("axis_labels", {}).get(name, {}).get(axis)
     if names is not None and len(names) == n:
         return [str(s) for s in names]
@@ -359,16 +409,126 @@ def step_names(cap: Capture) -> list[str] | None:
 def _title(name, kind, head, sample, label_text, step, steps, names=None) -> str:
     """``site · head 3 · class 1 · sample 0 · step 2``: what the frame shows; None leaves a part out.
 
+    ``sample``: the text saying which sample (:func:`_sample_title`), or None;
     ``names``: what each step is called (:func:`step_names`), else ``step i``."""
     parts = [name]
     if head is not None:
         parts.append(f"head {head}" if not isinstance(head, str) else f"{head} of heads")
     if label_text is not None:
         parts.append(label_text)
-    if sample == "mean":
-        parts.append("mean of samples")
-    elif sample is not None:
-        parts.append(f"sample {sample}")
+    if sample is not None:
+        parts.append(sample)
     if steps > 1:
         parts.append(names[step] if names and -len(names) <= step < len(names) else f"step {step}")
     return " · ".join(parts)
+
+
+def _sample_title(cap: Capture, name: str, sample: Any, which: int | None, label: Any) -> str:
+    """Which sample a frame shows: ``"sample 14 (2 of class 1) · true 1 → pred 3"``, its name where
+    the site's samples are named, or ``"mean of samples"``."""
+    if sample == "mean" or which is None:
+        return "mean of samples"
+    text = cap.sample_name(name, which)
+    if label is not None:
+        # the index the user chose counts within the class: say both
+        text += f" · #{int(sample) % max(len(select_samples(cap, label, name)), 1)} of the class"
+    n = cap.samples_of(name)
+    meta = cap.metadata or {}
+    names = meta.get("class_names")
+    truth = cap.labels if cap.labels is not None and len(cap.labels) == n else None
+    pred = cap.predictions if cap.predictions is not None and len(cap.predictions) == n else None
+    if truth is not None:
+        text += f" · true {class_name(_item(truth[which]), names)}"
+        if pred is not None:
+            text += f" → pred {class_name(_item(pred[which]), names)}"
+    elif pred is not None:
+        text += f" · pred {class_name(_item(pred[which]), names)}"
+    return text
+
+
+def _item(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+# ------------------------------------------------------------------ samples: data, valid positions, labels
+def _reveal(cap: Capture, name: str, step: Any, assembled: bool | None) -> tuple[int, int] | None:
+    """``(rows, keys)`` of the assembled generation shown at ``step``, or None for the step's own rows."""
+    if assembled is False or cap.kinds.get(name) == "weights":
+        return None
+    from ._assembled import generation
+
+    chain = generation(cap, name)
+    if chain is None:
+        if assembled:
+            cap.assembled(name)  # raises, saying why the steps do not chain
+        return None
+    steps = cap.steps_of(name)
+    return chain[steps.index(step)] if step in steps else None
+
+
+def _site_data(cap: Capture, name: str, step: int, reveal, padding: bool):
+    """A site's ``[sample, ...]`` array at a step (the assembled rows up to it when ``reveal``) and,
+    unless ``padding``, the validity of each cell ``[sample, query, key]`` (None: nothing is padding)."""
+    if reveal is not None:
+        from ._assembled import assembled_valid
+
+        r, k = reveal
+        data = cap.assembled(name)[..., :r, :k]
+        mask = assembled_valid(cap, name)
+        mask = None if mask is None else (mask[0][:, :r], mask[1][:, :k])
+    else:
+        data = cap.get(name, step)
+        mask = cap.valid_mask(name, step)
+    if mask is None or padding or cap.axes[name][-2:] != ("query", "key"):
+        return data, None
+    return data, mask_rows(data, *mask)
+
+
+def _valid_positions(cap: Capture, name: str, step: int, reveal, which: int, padding: bool):
+    """The (query, key) index arrays of one sample's valid positions, or None to show every position."""
+    if padding or cap.axes[name][-2:] != ("query", "key"):
+        return None
+    if reveal is not None:
+        from ._assembled import assembled_valid
+
+        mask = assembled_valid(cap, name)
+        mask = None if mask is None else (mask[0][:, : reveal[0]], mask[1][:, : reveal[1]])
+    else:
+        mask = cap.valid_mask(name, step)
+    if mask is None:
+        return None
+    q, k = np.flatnonzero(mask[0][which]), np.flatnonzero(mask[1][which])
+    if (len(q) == mask[0].shape[1] and len(k) == mask[1].shape[1]) or not len(q) or not len(k):
+        return None  # nothing to crop (or nothing valid at all: shown whole rather than blank)
+    return q, k
+
+
+#: what the labels of a sample's padded positions say (``frame(..., padding=True)``)
+PAD_LABEL = "(pad)"
+
+
+def _padded_labels(cap, name, kind, role, valid, tokens, which, n_full) -> list[str]:
+    """Labels of every position of a padded sample: its tokens (padding dropped, as ``aw.tokens``
+    gives them) at its valid positions and :data:`PAD_LABEL` at the others; tokens of every position
+    as they are."""
+    idx = valid[0] if role == "query" else valid[1]
+    q, k = split_tokens(tokens if tokens is not None else cap.tokens, name, kind, which)
+    toks = q if role == "query" else k
+    if toks is not None and len(toks) == len(idx) and len(idx) != n_full:
+        out = [PAD_LABEL] * n_full
+        for i, t in zip(idx, toks):
+            out[int(i)] = t
+        return out
+    return _labels_for(cap, name, kind, role, role, n_full, tokens, np.arange(1), which)
+
+
+def _sample_labels(cap, name, kind, role, keep, tokens, which, n_full) -> list[str]:
+    """Labels of one sample's valid positions on an axis: its own tokens with padding dropped
+    (``aw.tokens`` gives those), or the labels of the full axis at those positions."""
+    idx = keep[0] if role == "query" else keep[1]
+    q, k = split_tokens(tokens if tokens is not None else cap.tokens, name, kind, which)
+    toks = q if role == "query" else k
+    if toks is not None and len(toks) == len(idx) and len(idx) != n_full:
+        return list(toks)
+    full = _labels_for(cap, name, kind, role, role, n_full, tokens, np.arange(1), which)
+    return [full[i] for i in idx]

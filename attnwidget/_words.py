@@ -283,9 +283,11 @@ def group_frame(
     new_labels = [list(labels[0]), list(labels[1])]
     grouped = False
     block = info.get("block") or (1, 1)
+    per_axis = per_axis_groups(groups)
     for a, axis in enumerate(axes):
-        if axis not in ("query", "key"):
+        if axis not in ("query", "key") or (per_axis is not None and per_axis.get(axis) is None):
             continue
+        axis_groups = groups if per_axis is None else per_axis[axis]
         if axis == "query" and info.get("rows") is not None:
             continue  # the rows kept by capture(rows=...) are already a choice of positions
         if block[0 if axis == "query" else 1] > 1:
@@ -293,7 +295,7 @@ def group_frame(
                 f"site {site!r} was pooled by the capture (blocks of {block[0 if axis == 'query' else 1]} "
                 f"{axis} positions), so its positions cannot be grouped; capture without max_size= to use groups="
             )
-        named = _resolve(groups, new_labels[a], axis, site)
+        named = _resolve(axis_groups, new_labels[a], axis, site)
         index, starts, counts = _checked(named, out.shape[a], axis, site)
         # one gather and one reduceat per axis, accumulated in float64
         sums = np.add.reduceat(np.take(out, index, axis=a), starts, axis=a, dtype=np.float64)
@@ -313,11 +315,23 @@ def group_frame(
     return np.ascontiguousarray(out, dtype=np.float32), new_labels[0], new_labels[1]
 
 
-def group_names(groups: Any) -> list[str]:
-    """The names of groups given as a dict or a list of ranges (``"0"``, ``"1"``...), for a frame's selection."""
+def group_names(groups: Any) -> Any:
+    """The names of groups given as a dict or a list of ranges (``"0"``, ``"1"``...), for a frame's
+    selection; ``{"query": [...], "key": [...]}`` for groups given per axis."""
+    per_axis = per_axis_groups(groups)
+    if per_axis is not None:
+        return {a: g if isinstance(g, str) or g is None else group_names(g) for a, g in per_axis.items()}
     if isinstance(groups, Mapping):
         return [str(k) for k in groups]
     return [str(i) for i in range(len(groups))]
+
+
+def per_axis_groups(groups: Any) -> dict[str, Any] | None:
+    """``{"query": ..., "key": ...}``: groups for each axis apart (an axis left out, or None, stays
+    as it is); None when ``groups`` is one form for both axes."""
+    if isinstance(groups, Mapping) and groups and set(groups) <= {"query", "key"}:
+        return {"query": groups.get("query"), "key": groups.get("key")}
+    return None
 
 
 def _resolve(groups: Any, labels: list[str], axis: str, site: str) -> dict[str, list]:

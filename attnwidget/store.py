@@ -47,7 +47,8 @@ __all__ = ["Capture", "load", "ATTENTION_AXES", "ALL", "FIELDS", "class_key", "c
 
 ATTENTION_AXES = ("sample", "head", "query", "key")
 _FORMAT = "attnwidget-capture"
-_VERSION = 2  # 2: labels/predictions that are not numbers are coded (header 'values')
+_VERSION = 3  # 2: labels/predictions that are not numbers are coded (header 'values');
+# 3: valid positions per site (header 'valid'), named sample axes ('sample_axes')
 
 
 #: the class key of the every-sample entry of the statistics (``cap.stats[site][step]["classes"][0]``)
@@ -174,6 +175,10 @@ class Capture:
         self.tokens: Any = None
         self.metadata: dict[str, Any] = {}
         self.stats: dict[str, dict[int, dict[str, Any]]] = {}
+        #: site -> {step -> (query [sample, query], key [sample, key])}: True where a position is not padding
+        self.valid_masks: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
+        #: site -> [[factor, [value names]], ...]: what the flattened sample axis is (:meth:`name_samples`)
+        self.sample_axes: dict[str, list[list]] = {}
         # layer -> {step -> array}
         self._data: dict[str, dict[int, np.ndarray]] = {}
 
@@ -230,6 +235,17 @@ class Capture:
             self.info[layer] = dict(info or {})
         self.stats.setdefault(layer, {})[step] = stats
         self.steps = max(self.steps, step + 1)
+
+    def add_valid(self, site: str, step: int, query: Any, key: Any) -> None:
+        """Record which query and key positions of each sample are not padding at a site and step
+        (used by the capture engine): bool ``[sample, query]`` and ``[sample, key]``."""
+        q, k = np.asarray(query, bool), np.asarray(key, bool)
+        if q.ndim != 2 or k.ndim != 2 or q.shape[0] != k.shape[0]:
+            raise ValueError(
+                f"site {site!r}: validity must be [sample, query] and [sample, key], "
+                f"not {q.shape} and {k.shape}"
+            )
+        self.valid_masks.setdefault(site, {})[int(step)] = (q, k)
 
     @classmethod
     def from_attentions(cls, obj: Any, tokens: Any = None) -> Capture:
@@ -449,7 +465,7 @@ class Capture:
             raise ValueError(f"stat must be one of {FIELDS}, not {field!r}")
         data = self.get(name, step)
         if label is None or (isinstance(label, str) and label == ALL):
-            picked = data
+            picked, index = data, np.arange(len(data))
         else:
             if self.labels is None:
                 raise NoLabelsError(no_labels("a class statistic"))
@@ -458,10 +474,92 @@ class Capture:
                 raise ValueError(
                     f"no sample has label {label!r}; labels present: {self.classes(stats=False)}"
                 )
-            picked = data[mask]
+            if len(mask) != len(data):
+                raise SelectionError(
+                    f"site {name!r} holds {len(data)} samples and the labels are for {len(mask)}: "
+                    "a class statistic cannot apply to it"
+                )
+            picked, index = data[mask], np.flatnonzero(mask)
         picked = picked.astype(np.float64)
         reducers: dict[str, Any] = {"mean": np.mean, "var": np.var, "min": np.min, "max": np.max}
-        return reducers[field](picked, axis=0)
+        valid = self.valid_mask(name, step)
+        if valid is None or self.axes[name][-2:] != ("query", "key"):
+            return reducers[field](picked, axis=0)
+        # padding is no sample's attention: each cell over the samples where it is valid (NaN in none)
+        from ._samples import mask_rows
+
+        cells = mask_rows(picked, valid[0][index], valid[1][index])
+        cells = np.broadcast_to(
+            cells.reshape(cells.shape[:1] + (1,) * (picked.ndim - 3) + cells.shape[1:]), picked.shape
+        )
+        out = reducers[field](np.ma.masked_array(picked, mask=~cells), axis=0)
+        return np.ma.filled(out.astype(np.float64), np.nan)
+
+    # ------------------------------------------------------------------ samples
+    def samples_of(self, site: int | str) -> int:
+        """How many samples a site kept (sites may differ: a model that flattens epochs or channels
+        into its batch axis has more samples at those sites)."""
+        name = self.site_name(site)
+        for a in self._data[name].values():
+            return int(a.shape[0])
+        return 0
+
+    def valid_mask(self, site: int | str, step: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+        """Which positions of each sample are not padding at a site and step: bool ``[sample, query]``
+        and ``[sample, key]``, as the engine read them from the mask the model passed; None where
+        no position is padding (or nothing was recorded: attention computed elsewhere)."""
+        return (self.valid_masks.get(self.site_name(site)) or {}).get(self._step(step))
+
+    def valid(self, site: int | str, sample: int = 0, step: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The valid (query, key) positions of one sample at a site and step, as two index arrays.
+
+        Every position where the engine saw no padding. Positions are those of
+        the stored arrays (the query rows ``rows=`` kept, the pooled blocks of
+        ``max_size=``: a block is valid where any of its positions is)."""
+        name = self.site_name(site)
+        shape = self.get(name, step).shape if self.holds(name, step) == "samples" else None
+        n = shape[0] if shape is not None else 0
+        if not isinstance(sample, (int, np.integer)) or isinstance(sample, bool):
+            raise TypeError(f"sample must be an int, not {sample!r}")
+        if not -n <= sample < n:
+            raise SelectionError(f"site {name!r} holds {n} sample(s): no sample {sample}")
+        mask = self.valid_mask(name, step)
+        if mask is None:
+            return np.arange(shape[-2]), np.arange(shape[-1])
+        return np.flatnonzero(mask[0][sample]), np.flatnonzero(mask[1][sample])
+
+    def assembled(self, site: int | str) -> np.ndarray:
+        """The attention of a whole generated sequence at one site, as one ``[sample, head, query, key]``
+        array: the rows of each step of a generation loop (KV cache, or none) put together.
+
+        See :func:`attnwidget._assembled.assembled`."""
+        from ._assembled import assembled
+
+        return assembled(self, site)
+
+    def name_samples(self, site: int | str | Iterable, **factors: Any) -> Capture:
+        """Name the factors of a site's flattened sample axis, last varying fastest.
+
+        ``cap.name_samples("temporal.self_attn", recording=16, epoch=20, channel=["Fpz", "Pz", "EOG"])``:
+        each factor is a count or a list of value names, and their sizes
+        multiply to the site's sample count. Sliders, titles and file names
+        then say ``"recording 3 · epoch 5 · EOG"``. ``site`` may be a list of
+        sites sharing the naming. Returns the capture.
+        """
+        from ._samples import sample_factors
+
+        sites = [site] if isinstance(site, (str, int, np.integer)) else list(site)
+        for s in sites:
+            name = self.site_name(s)
+            self.sample_axes[name] = sample_factors(name, self.samples_of(name), factors)
+        return self
+
+    def sample_name(self, site: int | str, index: int) -> str:
+        """What a sample of a site is called: ``"recording 3 · epoch 5 · EOG"`` where the site's samples
+        are named (:meth:`name_samples`), else ``"sample 7"``."""
+        from ._samples import sample_text
+
+        return sample_text(self.sample_axes.get(self.site_name(site)), int(index))
 
     @property
     def num_samples(self) -> int:
@@ -475,10 +573,12 @@ class Capture:
     def nbytes(self) -> int:
         return sum(a.nbytes for s in self._data.values() for a in s.values())
 
-    def tokens_for(self, site: int | str) -> tuple[list[str] | None, list[str] | None]:
-        """Query and key token strings for a site, from ``tokens``."""
+    def tokens_for(
+        self, site: int | str, sample: int | None = 0
+    ) -> tuple[list[str] | None, list[str] | None]:
+        """Query and key token strings of one sample (absolute index) at a site, from ``tokens``."""
         name = self.site_name(site)
-        return split_tokens(self.tokens, name, self.kinds.get(name))
+        return split_tokens(self.tokens, name, self.kinds.get(name), sample=sample)
 
     def __repr__(self) -> str:
         lines = [
@@ -557,6 +657,8 @@ class Capture:
             "metadata": self.metadata,
             "arrays": {},
         }
+        if self.sample_axes:
+            header["sample_axes"] = {k: v for k, v in self.sample_axes.items() if k in self._data}
         arrays: dict[str, np.ndarray] = {}
         for i, name in enumerate(self.layers):
             for step, a in self._data[name].items():
@@ -571,6 +673,16 @@ class Capture:
                     if field != "classes":
                         arrays[f"t{i}_s{step}_{field}"] = np.ascontiguousarray(a)
                         entry["arrays"][field] = f"t{i}_s{step}_{field}"
+        for i, name in enumerate(self.layers):
+            for step, (q, k) in (self.valid_masks.get(name) or {}).items():
+                arrays[f"v{i}_s{step}_q"], arrays[f"v{i}_s{step}_k"] = (
+                    np.asarray(q, bool),
+                    np.asarray(k, bool),
+                )
+                header.setdefault("valid", {}).setdefault(name, {})[str(step)] = [
+                    f"v{i}_s{step}_q",
+                    f"v{i}_s{step}_k",
+                ]
         for field in ("labels", "predictions"):
             value = getattr(self, field)
             if value is None:
@@ -646,6 +758,15 @@ def load(path: str | os.PathLike, *, max_bytes: int | None = DEFAULT_MAX_BYTES) 
                 int(s): dict({f: ar.read(k) for f, k in st["arrays"].items()}, classes=st["classes"])
                 for s, st in per_step.items()
             }
+        for name, per_step in (header.get("valid") or {}).items():
+            cap.valid_masks[name] = {int(s): (ar.read(q), ar.read(k)) for s, (q, k) in per_step.items()}
+        for name, factors in (header.get("sample_axes") or {}).items():
+            size = int(np.prod([len(v) for _, v in factors]))
+            if cap._data[name] and size != cap.samples_of(name):
+                raise ar.fail(
+                    f"its sample naming of {name!r} makes {size} samples; the site holds {cap.samples_of(name)}"
+                )
+            cap.sample_axes[name] = [[f, list(v)] for f, v in factors]
         tables = header.get("values") or {}
         for field in ("labels", "predictions"):
             if field in tables:
@@ -656,24 +777,30 @@ def load(path: str | os.PathLike, *, max_bytes: int | None = DEFAULT_MAX_BYTES) 
     return cap
 
 
-def split_tokens(tokens: Any, layer: str | None = None, kind: str | None = None):
-    """Normalise the ``tokens`` forms into ``(query_tokens, key_tokens)``."""
+def split_tokens(tokens: Any, layer: str | None = None, kind: str | None = None, sample: int | None = 0):
+    """Normalise the ``tokens`` forms into ``(query_tokens, key_tokens)`` of one sample.
+
+    Any list in the forms may be one list per sample (a list of lists):
+    ``sample`` (an absolute index) picks one; None, for a frame of several
+    samples, gives None for per-sample lists."""
+    from ._samples import pick_tokens
+
     if tokens is None:
         return None, None
     if isinstance(tokens, dict):
         if layer is not None and layer in tokens:
-            return split_tokens(tokens[layer], None, kind)
+            return split_tokens(tokens[layer], None, kind, sample)
         if "query" in tokens or "key" in tokens:
-            q, k = tokens.get("query"), tokens.get("key")
+            q, k = pick_tokens(tokens.get("query"), sample), pick_tokens(tokens.get("key"), sample)
             if kind == "self":
                 # self-attention reads one sequence on both axes
                 q = q if q is not None else k
                 k = q if "key" not in tokens else k
             return _strs(q), _strs(k)
         if kind is not None and kind in tokens:
-            return split_tokens(tokens[kind], None, kind)
+            return split_tokens(tokens[kind], None, kind, sample)
         return None, None
-    toks = _strs(tokens)
+    toks = _strs(pick_tokens(tokens, sample))
     return toks, toks
 
 

@@ -5,6 +5,7 @@ One file per kind of site: ``sdpa.py`` (fused ``scaled_dot_product_attention``),
 ``extract.py`` (weights modules compute themselves: Hugging Face eager outputs,
 softmax-only eager attention, sliding-window bands), ``tap.py`` (``aw.tap``);
 ``fastpath.py`` keeps the outputs of ``nn.TransformerEncoder``'s nested fast path,
+``padding.py`` reads which positions are padding from the masks the model passed,
 ``verify.py`` checks ``weights @ value`` against each call's output,
 ``options.py`` holds the reductions applied on the device and ``workspace.py``
 the buffers reused between sites; ``engine.py`` ties them into the

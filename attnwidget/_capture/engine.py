@@ -9,7 +9,10 @@ While the block is open:
   the stack of module paths (so a call is named after the innermost module
   that made it), count the forward calls of the model (``steps``), and read
   weights that modules return themselves (Hugging Face ``eager``, ``extract=``);
-- ``aw.tap`` records into the open capture.
+- ``aw.tap`` records into the open capture;
+- forward pre-hooks on the model (and an encoder-decoder's encoder) read the
+  padding masks it is called with, so each stored site also records which of
+  its positions are padding (``padding.py``).
 
 Everything is removed when the block exits, also when the forward raises.
 """
@@ -34,6 +37,7 @@ from .extract import as_attention, heads_of_rows, hf_eager, make_extractor, weig
 from .fastpath import FastPathOutputs
 from .mha import bind_mha, mha_weights
 from .options import Reducer, patterns, site_filter
+from .padding import InputMasks, from_input_masks, mha_validity, sdpa_validity, self_queries, stored_positions
 from .sdpa import bind_sdpa, flash_with_lse, result_bytes, sdpa_weights, unpack_gqa
 from .tap import ACTIVE, tap_axes
 from .verify import check_output
@@ -114,6 +118,34 @@ def capture(
     that opened the block, and the ``aw.tap`` calls of that thread; other
     models, bare attention calls outside ``model``'s forward and other threads
     are not recorded.
+
+    Padding: where some query or key position of a sample is padding, the
+    capture records which (``cap.valid_mask(site, step)``, ``cap.valid(site,
+    sample=i)``; None where nothing is padding), at the positions of the
+    stored array (the rows ``rows=`` kept; a ``max_size=`` block is valid where
+    any of its positions is). Read, per site and axis, from:
+
+    - the model's own ``attention_mask`` ``[batch, length]`` of 0/1 (Hugging
+      Face; passed by keyword or position), where its batch is the site's
+      samples and its length the site's key length (queries: its last
+      positions, so a KV-cache step's query is the newest token). In an
+      encoder-decoder, encoder self-attention takes ``attention_mask``, decoder
+      self-attention ``decoder_attention_mask`` only (never the encoder's),
+      cross-attention keys from ``attention_mask`` and queries from
+      ``decoder_attention_mask``; the encoder's own ``attention_mask`` is read
+      also when ``generate`` runs the encoder by itself;
+    - else the attention call's mask: ``scaled_dot_product_attention``'s
+      ``attn_mask`` and ``nn.MultiheadAttention``'s ``key_padding_mask`` and
+      ``attn_mask`` (bool; float entries at most -1e4 count as masked). A key
+      is padding where no row of its sample attends it, a query where its row
+      attends no key (``is_causal`` and causal masks flag nothing; see
+      :func:`attnwidget._capture.padding.from_mask` for the whole rule);
+    - a self-attention site with as many queries as keys: a query is padding
+      where its key is.
+
+    Eager attention that returns its weights, and softmax-detected attention,
+    take the model's ``attention_mask`` only. ``aw.collect`` (which stores
+    through a sink) records no padding.
 
     Returns
     -------
@@ -248,6 +280,7 @@ class CaptureBlock:
         self._modules: dict[int, tuple[str, torch.nn.Module]] = {}
         self._mode: _Intercept | None = None
         self._fastpath: FastPathOutputs | None = None
+        self._inputs: InputMasks | None = None  # the padding masks the model was called with
         self._stance = None  # torch.compiler.set_stance("force_eager") while the block is open
         # a torch.compile'd model is captured through the module it wraps, run eagerly
         self.model = getattr(model, "_orig_mod", model) if _is_compiled(model) else model
@@ -285,6 +318,12 @@ class CaptureBlock:
             self._modules = {id(m): (name, m) for name, m in self.model.named_modules()}
             self._handles.append(register_module_forward_pre_hook(self._pre_hook))
             self._handles.append(register_module_forward_hook(self._post_hook, always_call=True))
+            self._inputs = InputMasks(self.model, self._modules)
+            self._handles.append(self.model.register_forward_pre_hook(self._read_masks, with_kwargs=True))
+            if self._inputs.encoder is not None:
+                self._handles.append(
+                    self._inputs.encoder.register_forward_pre_hook(self._read_encoder_mask, with_kwargs=True)
+                )
             self._fastpath = FastPathOutputs(self.model)
             self._scratch = Workspace()
             self._stance = _force_eager()
@@ -326,6 +365,7 @@ class CaptureBlock:
             self._fastpath.remove()
             self._fastpath = None
         self._scratch = None
+        self._inputs = None
         if self._mode is not None:
             mode, self._mode = self._mode, None
             mode.__exit__(None, None, None)
@@ -385,6 +425,16 @@ class CaptureBlock:
             self.depth += 1
         self.stack.append(name)
         self._products.append(None)
+
+    def _read_masks(self, module, args, kwargs) -> None:
+        """The model's outermost call: note the padding masks it was given (``attention_mask``...)."""
+        if self._inputs is not None and self.depth == 1 and self._mine():
+            self._inputs.read_model_call(args, kwargs)
+
+    def _read_encoder_mask(self, module, args, kwargs) -> None:
+        """An encoder-decoder's encoder, also when ``generate`` runs it by itself: its ``attention_mask``."""
+        if self._inputs is not None and self._mine() and self.depth <= 1:
+            self._inputs.read_encoder_call(args, kwargs)
 
     def _post_hook(self, module, inputs, output) -> None:
         name = self._name_of(module)
@@ -494,13 +544,63 @@ class CaptureBlock:
         info: dict,
         axes=ATTENTION_AXES,
         entropy: torch.Tensor | None = None,
+        valid=None,
     ) -> None:
+        """Store one site's reduced weights, and which of its positions are padding.
+
+        ``valid``: a function returning ``(query [sample, query], key [sample, key])``
+        bool, True where the call's own mask shows no padding, or None where it
+        shows none; called only where the model's input mask does not decide
+        both axes. A sink (``aw.collect``) receives the weights only: no validity.
+        """
         step = max(self.step, 0)
         if self.sink is not None:
             self.sink(name, step, w.detach(), kind=kind, axes=tuple(axes), info=info, entropy=entropy)
             return
         array = w.detach().to("cpu").numpy()
         self.cap.add(name, step, array, kind=kind, axes=axes, info=info)
+        if tuple(axes) == ATTENTION_AXES:
+            self._record_valid(name, step, kind, info, array.shape, valid)
+
+    def _record_valid(self, name: str, step: int, kind: str, info: dict, shape: tuple, valid) -> None:
+        """Record the site's padded positions (see :mod:`attnwidget._capture.padding`), where it has some.
+
+        Per axis, the model's input mask decides where it maps to the site, else
+        the call's mask; a self-attention site with as many queries as keys has
+        its padded keys' queries padded too. Positions are the stored array's
+        (``rows=``, ``max_size=`` blocks). Nothing is recorded where none is padding.
+        """
+        if kind not in ("self", "cross") or len(shape) != 4 or "query_len" not in info:
+            return
+        n_samples, n_query, n_key = int(shape[0]), int(info["query_len"]), int(info["key_len"])
+        with torch.no_grad():
+            queries, keys = (
+                from_input_masks(self._inputs, name, kind, n_samples, n_query, n_key)
+                if self._inputs is not None
+                else (None, None)
+            )
+            call = valid() if valid is not None and (queries is None or keys is None) else None
+            if call is not None:
+                q_call, k_call = call
+                if queries is None and tuple(q_call.shape) == (n_samples, n_query):
+                    queries = q_call
+                if keys is None and tuple(k_call.shape) == (n_samples, n_key):
+                    keys = k_call
+            if kind == "self" and n_query == n_key and keys is not None:
+                queries = keys if queries is None else self_queries(queries.to(keys.device), keys)
+            if queries is None and keys is None:
+                return
+            if queries is None:
+                assert keys is not None
+                queries = torch.ones(n_samples, n_query, dtype=torch.bool, device=keys.device)
+            if keys is None:
+                keys = torch.ones(n_samples, n_key, dtype=torch.bool, device=queries.device)
+            queries, keys = stored_positions(queries, keys, info)
+            if tuple(queries.shape) != (shape[0], shape[2]) or tuple(keys.shape) != (shape[0], shape[3]):
+                return
+            if bool(queries.all()) and bool(keys.all()):
+                return
+            self.cap.add_valid(name, step, queries.cpu().numpy(), keys.cpu().numpy())
 
     def _record_weights(self, base: str, w: torch.Tensor, same_input: bool | None = None) -> None:
         name = self._site(base)
@@ -571,7 +671,7 @@ class CaptureBlock:
             bool(call["is_causal"]),
             self._same_input(bound["query"], bound["key"]),
         )
-        self._store(name, reduced, kind, info, entropy=entropy)
+        self._store(name, reduced, kind, info, entropy=entropy, valid=lambda: sdpa_validity(call))
         return output
 
     def on_product(self, func, args) -> None:
@@ -669,7 +769,7 @@ class CaptureBlock:
                 bool(call["is_causal"]),
                 call["query"] is call["key"],
             )
-            self._store(name, reduced, kind, info)
+            self._store(name, reduced, kind, info, valid=lambda: mha_validity(call))
         out = func(*args, **(kwargs or {}))
         if isinstance(out, tuple) and len(out) > 1 and isinstance(out[1], torch.Tensor):
             # the weights MHA returns (need_weights=True) are this site's: not a second site

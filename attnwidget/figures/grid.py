@@ -91,13 +91,14 @@ def head_grid(cap: Capture, layer: int | str | None = None, *, site: int | str |
               sample: int | str = 0, label: Any = None, step: int = 0, region: Sequence[int] | None = None,
               size: int | None = None, tokens: Any = None, heads: Sequence[int] | None = None,
               colormap: str = "viridis", scale: str = "linear", vmin: float | None = None,
-              vmax: float | None = None, cols: int | None = None) -> Figure:  # fmt: skip
+              vmax: float | None = None, cols: int | None = None, groups: Any = None,
+              padding: bool = False, assembled: bool | None = None) -> Figure:  # fmt: skip
     """One panel per head of an attention site, sharing a colour range.
 
     Parameters
     ----------
     cap : Capture
-    site, layer, sample, label, step, region, size, tokens
+    site, layer, sample, label, step, region, size, tokens, groups, padding, assembled
         The selection, as :func:`attnwidget.frame` takes it (``layer`` is the
         older name of ``site``; default 0).
     heads : sequence of int, optional
@@ -116,7 +117,18 @@ def head_grid(cap: Capture, layer: int | str | None = None, *, site: int | str |
     heads = list(range(nh)) if heads is None else list(heads)
     frames = [
         frame(
-            cap, name, head=h, sample=sample, label=label, step=step, region=region, size=size, tokens=tokens
+            cap,
+            name,
+            head=h,
+            sample=sample,
+            label=label,
+            step=step,
+            region=region,
+            size=size,
+            tokens=tokens,
+            groups=groups,
+            padding=padding,
+            assembled=assembled,
         )
         for h in heads
     ]

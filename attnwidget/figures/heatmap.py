@@ -60,13 +60,14 @@ def heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | N
             region: Sequence[int] | None = None, size: int | None = None, tokens: Any = None,
             stat: str | None = None, difference: Any = None, colormap: str | None = None,
             scale: str = "linear", vmin: float | None = None, vmax: float | None = None,
-            title: str | None = None) -> Figure:  # fmt: skip
+            title: str | None = None, groups: Any = None, padding: bool = False,
+            assembled: bool | None = None) -> Figure:  # fmt: skip
     """Heatmap of one selection: query tokens down, key tokens across.
 
     Parameters
     ----------
     cap : Capture
-    site, layer, head, sample, label, step, region, size, tokens, stat, difference
+    site, layer, head, sample, label, step, region, size, tokens, stat, difference, groups, padding, assembled
         The selection, exactly as :func:`attnwidget.frame` takes it (``layer``
         is the older name of ``site``; default 0): ``stat``
         draws a class statistic (``"mean"``, ``"var"``, ``"min"``, ``"max"``
@@ -97,6 +98,9 @@ def heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | N
         tokens=tokens,
         stat=stat,
         difference=difference,
+        groups=groups,
+        padding=padding,
+        assembled=assembled,
     )
     if colormap is None:
         colormap = DIVERGING if difference is not None else "viridis"

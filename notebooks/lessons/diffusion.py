@@ -150,11 +150,18 @@ def sample(model: Denoiser, cond: torch.Tensor, steps: int = 20, seed: int = 0) 
 # ---------------------------------------------------------------- the lesson's claims
 
 
+def part_groups() -> dict:
+    """The latent queries of each part, as ``groups=`` takes them: ``{"part 0": range(0, 16), ...}``."""
+    return {f"part {p}": range(p * POINTS, (p + 1) * POINTS) for p in range(PARTS)}
+
+
 def part_attention(cap, layer, step=-1) -> np.ndarray:
-    """Part-wise cross-attention ``[part, condition]``: heads, samples and the queries of each part averaged."""
-    w = cap.get(layer, step).mean(axis=(0, 1))  # [query, key]
-    part = part_of_query()
-    return np.stack([w[part == p].mean(axis=0) for p in range(PARTS)])
+    """Part-wise cross-attention ``[part, condition]``: heads, samples and the queries of each part
+    averaged (``aw.frame`` with the query rows grouped by part, the condition tokens as they are)."""
+    import attnwidget as aw
+
+    fr = aw.frame(cap, layer, head="mean", sample="mean", step=step, groups={"query": part_groups()})
+    return fr.values
 
 
 def own_part_mass(cap, layer, step=-1) -> float:

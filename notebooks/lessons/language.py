@@ -110,15 +110,6 @@ def generate(model, input_ids: torch.Tensor, new_tokens: int = 6) -> torch.Tenso
     )
 
 
-def step_tokens(all_tokens, prompt_len: int, step: int) -> dict:
-    """Query and key tokens of generation step ``step``: the prompt at step 0, then one new token."""
-    if step == 0:
-        keys = list(all_tokens[:prompt_len])
-        return {"query": keys, "key": keys}
-    keys = list(all_tokens[: prompt_len + step])
-    return {"query": [keys[-1]], "key": keys}
-
-
 def kv_cache_check(cap, layer, prompt_len: int) -> dict:
     """What the KV cache does to the captured attention, step by step.
 

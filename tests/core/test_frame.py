@@ -38,8 +38,12 @@ def test_head_and_sample_selection(cap):
 
 
 def test_labels_steps_and_tokens(cap):
-    f = frame(cap, "attn", head=0, step=1)
+    f = frame(cap, "attn", head=0, step=1, assembled=False)
     assert f.shape == (1, 7) and f.row_axis == "query" and f.col_axis == "key"
+    # the steps chain as a KV cache (6 x 6, then 1 x 7): by default the step shows the rows so far
+    whole = frame(cap, "attn", head=0, step=1)
+    assert whole.shape == (7, 7) and whole.selection["assembled"]
+    np.testing.assert_array_equal(whole.values[6], f.values[0])
     f0 = frame(cap, "attn")
     assert f0.row_labels == cap.tokens and f0.col_labels == cap.tokens
 

@@ -1,5 +1,6 @@
 """Lesson 6: MiniLM's heads show named patterns; GPT-2 generation attention follows the KV cache."""
 
+import numpy as np
 import pytest
 from lessons import language
 
@@ -43,4 +44,13 @@ def test_generation_attention_grows_one_key_per_step(minilm):
     assert check["shapes"] == check["expected"]
     assert check["prompt_causal"] and check["rows_sum_to_one"]
     toks = tokenizer.convert_ids_to_tokens(out[0])
-    assert language.step_tokens(toks, ids.shape[1], 2) == {"query": [toks[5]], "key": toks[:6]}
+    n = ids.shape[1]
+    # every step shows the generated text's matrix so far, labelled by its tokens (the lesson's view)
+    for s in range(cap.steps):
+        fr = aw.frame(cap, layers[0], step=s, tokens=toks)
+        assert fr.shape == (n + s, n + s) and fr.selection["assembled"]
+        assert fr.row_labels == fr.col_labels == toks[: n + s]
+        np.testing.assert_allclose(fr.values[-1, : n + s], cap.get(layers[0], s)[0].mean(0)[-1], atol=1e-6)
+    whole = cap.assembled(layers[0])
+    assert whole.shape[-2:] == (n + cap.steps - 1, n + cap.steps - 1)
+    assert np.allclose(np.triu(whole, k=1), 0)

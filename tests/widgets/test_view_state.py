@@ -93,7 +93,8 @@ def test_a_zoom_holds_across_steps_of_one_shape_and_goes_when_the_shape_changes(
     gen.add("dec.attn", 1, rng.random((1, 2, 1, 7)).astype(np.float32), kind="self")
     hm = aw.Heatmap(gen, region=[0, 4, 0, 4])
     hm.step = 1
-    assert hm.region is None and hm._frame_meta["shape"] == [1, 7]  # the whole new row, not a cut of it
+    # the generated text so far (7 x 7, assembled from the steps), not a cut of the prompt's 4 x 4 zoom
+    assert hm.region is None and hm._frame_meta["shape"] == [7, 7]
 
 
 def test_the_head_grid_refreshes_as_every_view_does(cap):
