@@ -38,6 +38,8 @@ _PUBLIC = {
     "heads": ".analysis",
     "check": ".analysis",
     "significance": ".analysis",
+    "rollout": ".analysis",
+    "compare": ".analysis",
     "record": "._collect.record",
     "tokens": "._words",
     "words": "._words",

@@ -276,6 +276,8 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
     sel = dict(layer=name, head=head, sample=sample, label=label, step=step)
     if which is not None:
         sel["index"] = which  # the absolute sample index
+    if name in (cap.metadata or {}).get("difference_sites", ()):
+        sel["diverging"] = True  # a difference of two runs (aw.compare): drawn about zero
     shown_head = head if "head" in cap.axes[name] else None
     names = step_names(cap)
     if difference is not None:

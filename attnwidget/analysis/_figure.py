@@ -1,4 +1,11 @@
-"""The head-roles chart: sites down, heads across, each cell coloured by the head's strongest role.
+"""The analyses' figures: the head-roles chart, and class-difference maps with their significant cells.
+
+:func:`heads_figure` draws sites down, heads across, each cell coloured by the
+head's strongest role; :func:`significance_figure` draws the difference map of
+a :class:`~attnwidget.analysis.Significance` on the diverging colour scale,
+symmetric about zero, with the cells that differ at ``q < alpha`` outlined
+(:func:`outline_cells`) and their count in the title; :func:`side_by_side_figure`
+draws two runs and their difference (``aw.compare``).
 
 Drawn with matplotlib through :mod:`attnwidget.figures._draw` (a figure not
 registered with pyplot, saved by :func:`~attnwidget.figures._draw.save_figure`);
@@ -9,14 +16,17 @@ matplotlib.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from .._frame import Frame
 from ..store import Capture
 from ._roles import ROLES, HeadRoles, heads
+from ._significance import Significance
 
-__all__ = ["heads_figure", "ROLE_COLORS"]
+__all__ = ["heads_figure", "ROLE_COLORS", "significance_figure", "side_by_side_figure", "outline_cells"]
 
 #: one colour per role (Okabe-Ito, distinguishable with colour-blindness), grey for "other"
 ROLE_COLORS = {
@@ -120,6 +130,222 @@ def heads_figure(
         ),
         fontsize=10,
     )
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+# ---------------------------------------------------------------- significant cells on a difference map
+
+
+def outline_cells(ax, mask: Any, *, color: str = "black", linewidth: float = 1.2):
+    """Outline the cells where ``mask`` is true on an image drawn cell by cell (``imshow``, nearest).
+
+    Draws the cell edges between a marked cell and an unmarked one (or the
+    border), so a group of marked cells gets one outline around it and the
+    colours inside stay visible. Cell ``(i, j)`` spans ``j - 0.5 .. j + 0.5``
+    across and ``i - 0.5 .. i + 0.5`` down, as ``imshow`` places it.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    mask : bool array ``[rows, columns]`` (a 1-D mask is one row)
+    color : str
+    linewidth : float
+
+    Returns
+    -------
+    matplotlib.collections.LineCollection or None
+        None when no cell is marked.
+    """
+    from matplotlib.collections import LineCollection
+
+    m = np.asarray(mask, dtype=bool)
+    if m.ndim == 1:
+        m = m[None, :]
+    if m.ndim != 2:
+        raise ValueError(f"outline_cells needs a [rows, columns] mask, not shape {m.shape}")
+    if not m.any():
+        return None
+    padded = np.pad(m, 1)
+    segments = []
+    # a horizontal edge lies between rows i-1 and i where exactly one of the two is marked
+    for i, j in zip(*np.nonzero(padded[1:, 1:-1] != padded[:-1, 1:-1])):
+        segments.append([(j - 0.5, i - 0.5), (j + 0.5, i - 0.5)])
+    for i, j in zip(*np.nonzero(padded[1:-1, 1:] != padded[1:-1, :-1])):
+        segments.append([(j - 0.5, i - 0.5), (j - 0.5, i + 0.5)])
+    lines = LineCollection(segments, colors=color, linewidths=linewidth, capstyle="projecting")
+    ax.add_collection(lines, autolim=False)
+    return lines
+
+
+def _panels(sig: Significance) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(title, difference, mask)`` per panel: one map, or one per head (the leading axis)."""
+    diff, mask = np.asarray(sig.difference), np.asarray(sig.mask)
+    if diff.ndim <= 2:
+        return [("", diff, mask)]
+    if diff.ndim == 3:
+        return [(f"head {h}", diff[h], mask[h]) for h in range(diff.shape[0])]
+    raise ValueError(
+        f"significance_figure draws maps of one or two axes (or one per head); this test has shape "
+        f"{diff.shape}: pick a head (significance(..., head=0))"
+    )
+
+
+def significance_figure(
+    sig: Significance,
+    *,
+    labels: tuple[Any, Any] | None = None,
+    axes: tuple[str, str] = ("query", "key"),
+    color: str = "black",
+    title: str | None = None,
+    path: str | os.PathLike | None = None,
+):
+    """The difference map of a test, on the diverging scale, with the significant cells outlined.
+
+    Each panel shows ``sig.difference`` (``mean[a] - mean[b]``) in the
+    widget's diverging colormap with a range symmetric about zero, and
+    outlines the cells where ``q < alpha`` (:func:`outline_cells`). The title
+    is the test's count ("312 of 512^2 cells differ at q < 0.05") above its
+    caption (site, groups and their sizes). A test of every head
+    (``head=None`` on a site with several) gets one panel per head.
+
+    Parameters
+    ----------
+    sig : Significance
+        From :func:`attnwidget.significance` or :meth:`Comparison.significance`.
+    labels : (row labels, column labels), optional
+        Tick labels (e.g. tokens); default: positions.
+    axes : (str, str)
+        What rows and columns are (default query and key).
+    color : str
+        The outline's colour.
+    title : str, optional
+        Replaces the test's count and caption.
+    path : str or path, optional
+        Also save the figure there (png, pdf or svg).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from ..colormaps import DIVERGING
+    from ..figures._draw import (
+        color_range,
+        colorbar,
+        draw_frame,
+        heat_size,
+        new_figure,
+        save_figure,
+        text_label,
+    )
+
+    if not isinstance(sig, Significance):
+        raise TypeError(
+            f"significance_figure draws a Significance (from aw.significance), not {type(sig).__name__}"
+        )
+    panels = _panels(sig)
+    lo, hi = color_range([p[1] for p in panels], symmetric=True)
+    rows, cols = (1, panels[0][1].shape[0]) if panels[0][1].ndim == 1 else panels[0][1].shape[:2]
+    w, h = heat_size(rows, cols, base=4.0 if len(panels) > 1 else 6.0)
+    across = min(len(panels), 4)
+    down = -(-len(panels) // across)
+    fig = new_figure(min(w * across, 20), min(h * down + 0.6, 20))
+    grid = fig.subplots(down, across, squeeze=False)
+    for ax in grid.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (name, diff, mask) in zip(grid.ravel(), panels):
+        values = diff[None, :] if diff.ndim == 1 else diff
+        r, c = values.shape
+        row_labels, col_labels = labels if labels is not None else (None, None)
+        fr = Frame(
+            values=np.asarray(values, dtype=np.float32),
+            row_axis=axes[0] if diff.ndim == 2 else "",
+            col_axis=axes[1] if diff.ndim == 2 else "cell",
+            row_labels=[str(x) for x in row_labels] if row_labels is not None and len(row_labels) == r else [str(i) for i in range(r)],
+            col_labels=[str(x) for x in col_labels] if col_labels is not None and len(col_labels) == c else [str(i) for i in range(c)],
+            title=name,
+            region=(0, r, 0, c),
+            full_shape=(r, c),
+            selection={"layer": sig.site, "difference": (sig.a, sig.b), "step": sig.step},
+        )  # fmt: skip
+        draw_frame(ax, fr, colormap=DIVERGING, vmin=lo, vmax=hi, title=name)
+        outline_cells(ax, mask.reshape(values.shape), color=color)
+    colorbar(fig, grid.ravel()[: len(panels)].tolist(), lo, hi, colormap=DIVERGING, label="difference")
+    outlined = f" (outlined: q < {sig.alpha:g})" if sig.count else ""
+    fig.suptitle(
+        text_label(title if title is not None else f"{sig.title}{outlined}\n{sig.caption}"), fontsize=10
+    )
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def side_by_side_figure(
+    frames: Sequence[Frame],
+    names: Sequence[str],
+    *,
+    mask: Any = None,
+    alpha: float = 0.05,
+    title: str = "",
+    colormap: str = "viridis",
+    path: str | os.PathLike | None = None,
+):
+    """Run a, run b and their difference in one row: what :meth:`Comparison.figure` draws.
+
+    The two runs share one colour range on ``colormap``; the difference is on
+    the diverging colormap with a range symmetric about zero, and ``mask``
+    (the cells that differ at ``q < alpha``, of the difference frame's shape)
+    is outlined on it (:func:`outline_cells`).
+
+    Parameters
+    ----------
+    frames : (Frame, Frame, Frame)
+        Run a, run b and a - b, from :func:`attnwidget.frame`.
+    names : (str, str)
+        The runs' names, the panels' titles.
+    mask : bool array, optional
+    alpha : float
+        The false discovery rate the mask was drawn at (for the panel title).
+    title : str
+    colormap : str
+    path : str or path, optional
+        Also save the figure there (png, pdf or svg).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from ..colormaps import DIVERGING
+    from ..figures._draw import (
+        color_range,
+        colorbar,
+        draw_frame,
+        heat_size,
+        new_figure,
+        save_figure,
+        text_label,
+    )
+
+    fa, fb, fd = frames
+    a, b = names
+    lo, hi = color_range([fa.values, fb.values])
+    dlo, dhi = color_range(fd.values, symmetric=True)
+    w, h = heat_size(*fa.shape, base=4.0)
+    fig = new_figure(min(3 * w, 24), h + 0.8)
+    axes = fig.subplots(1, 3)
+    for ax, fr, text in zip(axes[:2], (fa, fb), (a, b)):
+        draw_frame(ax, fr, colormap=colormap, vmin=lo, vmax=hi, title=text)
+    colorbar(fig, axes[1], lo, hi, colormap=colormap)
+    marked = None if mask is None else np.asarray(mask, dtype=bool)
+    outlined = marked is not None and bool(marked.any()) and marked.size == fd.values.size
+    panel = f"{a} − {b}" + (f" (outlined: q < {alpha:g})" if outlined else "")
+    draw_frame(axes[2], fd, colormap=DIVERGING, vmin=dlo, vmax=dhi, title=panel)
+    colorbar(fig, axes[2], dlo, dhi, colormap=DIVERGING, label="difference")
+    if outlined and marked is not None:
+        outline_cells(axes[2], marked.reshape(fd.values.shape))
+    if title:
+        fig.suptitle(text_label(title), fontsize=10)
     if path is not None:
         save_figure(fig, path)
     return fig

@@ -158,7 +158,8 @@ def draw_frame(ax, fr: Frame, *, colormap: str = "viridis", scale: str = "linear
         Axes title; defaults to ``fr.title``. Pass ``""`` for none.
     """
     check_style(colormap, scale)
-    lo, hi = color_range(fr.values, scale, vmin, vmax, symmetric=fr.selection.get("difference") is not None)
+    diverging = fr.selection.get("difference") is not None or bool(fr.selection.get("diverging"))
+    lo, hi = color_range(fr.values, scale, vmin, vmax, symmetric=diverging)
     img = ax.imshow(frame_rgb(fr.values, lo, hi, scale, colormap), interpolation="nearest", aspect=aspect)
     if ticks:
         _ticks(ax, fr.col_labels, "x", max_ticks)

@@ -102,9 +102,10 @@ def heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | N
         padding=padding,
         assembled=assembled,
     )
+    diverging = difference is not None or bool(fr.selection.get("diverging"))
     if colormap is None:
-        colormap = DIVERGING if difference is not None else "viridis"
-    if difference is not None and vmin is None and vmax is None:
+        colormap = DIVERGING if diverging else "viridis"
+    if diverging and vmin is None and vmax is None:
         vmin, vmax = color_range(fr.values, scale, symmetric=True)
     return frame_figure(fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax, title=title)
 

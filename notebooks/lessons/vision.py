@@ -108,15 +108,13 @@ def cls_attention(cap, layer, head="mean", step=0) -> np.ndarray:
 
 
 def cls_rollout(cap, step=0) -> np.ndarray:
-    """Attention rollout of the CLS token through all layers (head mean): ``[sample, 4, 4]``."""
-    from attnwidget.reduce import rollout
+    """Attention rollout of the CLS token through all layers (head mean): ``[sample, 4, 4]``,
+    from ``aw.rollout`` (the residual identity included), its CLS row over the patches renormalised."""
+    import attnwidget as aw
 
-    layers = self_attention_layers(cap)
-    out = []
-    for s in range(cap.get(layers[0], step).shape[0]):
-        r = rollout([cap.get(name, step)[s].mean(axis=0) for name in layers])
-        out.append(r[0, 1:] / r[0, 1:].sum())
-    return np.stack(out).reshape(-1, *PATCH_GRID)
+    flow = aw.rollout(cap, self_attention_layers(cap), step=step)
+    cls = flow.get(-1)[:, 0, 0, 1:].astype(np.float64)  # the deepest layer's CLS row, patches only
+    return (cls / cls.sum(axis=1, keepdims=True)).reshape(-1, *PATCH_GRID)
 
 
 def ink_mask(images: np.ndarray, threshold: float = 0.25) -> np.ndarray:
