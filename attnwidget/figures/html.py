@@ -11,6 +11,15 @@ widget calls, run on the view's description (``view.describe()``), so the
 page shows the same frames (pooled to the view's size) as the notebook.
 Entries are stored once per distinct content. A Content-Security-Policy
 forbids every network request.
+
+Sites may keep different numbers of samples: each site's entry in
+``options.layers`` lists its own samples per class (``samples``), what each
+is called (``sample_names``, ``cap.sample_name``) and, where a class filter
+cannot apply to it, why (``class_reason``); ``options.samples`` is, per
+class, every sample index some site offers. A selection that a site cannot
+show is embedded as what the widget shows for it (the class filter left
+out, the sample clamped to the site's last), so no choice of the page's
+controls finds nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +38,17 @@ from typing import Any
 
 import numpy as np
 
-from .._view_state import SELECTION, STAT_CHOICES, ViewDescription, frame_args, sites_for, view_state
+from .._view_state import (
+    SELECTION,
+    STAT_CHOICES,
+    ViewDescription,
+    class_reason,
+    frame_args,
+    sample_index,
+    samples_at,
+    sites_for,
+    view_state,
+)
 from ..colormaps import COLORMAPS, DIVERGING
 from ..store import FIELDS, class_name, site_arg
 from .views import canvas_description
@@ -112,6 +131,15 @@ def _sent_at(d: ViewDescription, sel: dict) -> dict:
             "col_labels": labels["cols"],
         }
     return {k: _jsonable(_drop_timing(val)) for k, val in sent.items()}
+
+
+def _sample_name(cap: Any, layer: int, step: int, label: Any, sample: Any) -> str:
+    """What the page's sample control calls a choice at a site: the sample's name, or the mean."""
+    if sample == "mean":
+        return "mean of samples"
+    sel = {"layer": layer, "head": "mean", "sample": sample, "label": label, "step": step}
+    index = sample_index(cap, sel)
+    return cap.sample_name(layer, index) if index is not None else f"sample {sample}"
 
 
 def _heads_for(d: ViewDescription, layer: int, heads) -> list:
@@ -207,9 +235,10 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
     if not layer_ids:
         raise ValueError(f"this capture has no site a {d.name} can show")
     labels = [None] + [_plain(x) for x in cap.classes()]
-    sample_opts: dict[str, list] = {}
-    for lb in labels:
-        n = cap.class_count(lb)  # 0 for a class with statistics and no kept sample
+
+    def site_samples(li: int, step: int, lb: Any) -> list:
+        """The sample choices of a class at a site: "mean" and the first ``samples`` of its own."""
+        n = samples_at(cap, li, step, lb)  # 0 where the site keeps none (statistics alone)
         idx = (
             list(range(min(n, samples)))
             if isinstance(samples, int)
@@ -217,7 +246,9 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
             if samples is None
             else [s for s in samples if 0 <= s < n]
         )
-        sample_opts[_label_key(lb)] = ["mean"] + idx
+        return ["mean"] + idx
+
+    sample_opts: dict[str, list] = {_label_key(lb): ["mean"] for lb in labels}
     layer_opts, table, states, seen, memo = [], {}, [], {}, {}
     total = 0
 
@@ -245,22 +276,41 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
             memo[same] = seen[digest]
         table[_key(sel, keys)] = memo[same]
 
+    sites = []  # (index, steps, heads, the step whose samples are counted, own samples per class)
     for li in layer_ids:
-        name = cap.layers[li]
-        ran = cap.site_steps(name)
+        ran = cap.site_steps(li)
         st = ran if steps is None else [s for s in steps if s in ran]
-        if not st:
-            continue
-        hs = _heads_for(d, li, heads)
-        layer_opts.append({"index": li, "name": name, "heads": hs, "steps": st})
+        if st:
+            kept = next((s for s in st if cap.holds(li, s) == "samples"), st[0])
+            own = {_label_key(lb): site_samples(li, kept, lb) for lb in labels}
+            sites.append((li, st, _heads_for(d, li, heads), kept, own))
+            for key, opts in own.items():  # every sample some site offers (the page lists them all)
+                sample_opts[key] += [s for s in opts if s not in sample_opts[key]]
+    for li, st, hs, kept, own in sites:
+        reason = class_reason(cap, {**d.selection, "layer": li, "step": kept, "sample": 0})
+        layer_opts.append(
+            {
+                "index": li,
+                "name": cap.layers[li],
+                "heads": hs,
+                "steps": st,
+                "samples": own,
+                "sample_names": {
+                    _label_key(lb): [_sample_name(cap, li, kept, lb, s) for s in own[_label_key(lb)]]
+                    for lb in labels
+                },
+                "class_reason": reason if len(labels) > 1 else None,
+            }
+        )
         for step, head, scale in itertools.product(st, hs, scale_opts or [None]):
             stats_only, with_stats = cap.is_stats_only(li, step), cap.has_stats(li, step)
             for lb in labels:
                 if stats_only:  # no sample kept here: the frame is the class statistic
                     shown = ["mean"]
-                elif cap.class_count(lb) == 0 and not with_stats:
+                elif len(own[_label_key(lb)]) == 1 and not with_stats and reason is None:
                     continue  # neither samples of this class nor statistics here
                 else:
+                    # a sample only other sites have shows this site's last, as the widget clamps it
                     shown = sample_opts[_label_key(lb)]
                 for sample, stat in itertools.product(shown, stat_opts or [None]):
                     sel = dict(layer=li, head=head, sample=sample, label=lb, step=step)

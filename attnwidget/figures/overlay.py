@@ -27,6 +27,7 @@ from .._frame import Frame, frame
 from .._view_state import sample_index
 from ..store import Capture, site_arg
 from ._draw import check_style, color_range, colorbar, frame_rgb, new_figure, text_label
+from .fonts import label_fonts
 
 __all__ = [
     "cls_overlay",
@@ -283,7 +284,7 @@ def overlay_figure(fr: Frame, image: Any, *, grid: Sequence[int] | None = None, 
         ax.set_xticks([])
         ax.set_yticks([])
     colorbar(fig, ax_map, lo, hi, colormap=colormap, scale=scale)
-    fig.suptitle(text_label(fr.title if title is None else title))
+    fig.suptitle(text_label(fr.title if title is None else title), fontfamily=label_fonts())
     return fig
 
 

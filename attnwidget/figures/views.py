@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from .._view_state import ViewDescription, view_frame, view_panels
 from ..wire import value_range
 from ._draw import new_figure, save_figure, text_label
+from .fonts import label_fonts
 from .grid import frames_grid
 from .heatmap import bare_figure, frame_figure
 from .overlay import overlay_figure
@@ -68,7 +69,7 @@ def _head_stats_figure(d: ViewDescription) -> Figure:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
     title = d.title or "head statistics"  # says when from cap.stats
-    ax.set_title(text_label(f"{title} · {d.site}"), fontsize=10)
+    ax.set_title(text_label(f"{title} · {d.site}"), fontsize=10, fontfamily=label_fonts())
     return fig
 
 

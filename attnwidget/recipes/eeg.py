@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from .._frame import Frame, frame
 from ..figures._draw import check_style, class_name, colorbar, draw_frame, new_figure, text_label
+from ..figures.fonts import label_fonts
 from ..store import Capture
 
 __all__ = ["eeg_dashboard"]
@@ -139,5 +140,5 @@ def eeg_dashboard(cap: Capture, epoch_layer: int | str, channel_layer: int | str
             ax = fig.add_subplot(gs[1 + r, c])
             _, lo, hi = draw_frame(ax, fr, colormap=colormap, title=title, max_ticks=12)
             colorbar(fig, ax, lo, hi, colormap=colormap)
-    fig.suptitle(text_label(f"EEG attention dashboard · recording {sample}"))
+    fig.suptitle(text_label(f"EEG attention dashboard · recording {sample}"), fontfamily=label_fonts())
     return fig

@@ -38,6 +38,7 @@ from ..figures._draw import (
     new_figure,
     text_label,
 )
+from ..figures.fonts import label_fonts
 from ..store import Capture, site_arg
 
 __all__ = [
@@ -350,6 +351,8 @@ def inter_group(cap: Capture, layer: int | str | None = None, *, site: int | str
     ax.set_xticklabels([text_label(s) for s in fr.col_labels])
     ax.set_xlabel("group")
     ax.set_ylabel("mean weight")
-    ax.set_title(_class_title("Inter-group weights", label, class_names, n), fontsize=10)
+    ax.set_title(
+        _class_title("Inter-group weights", label, class_names, n), fontsize=10, fontfamily=label_fonts()
+    )
     ax.grid(axis="y", alpha=0.3)
     return fig
