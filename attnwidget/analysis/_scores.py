@@ -11,6 +11,7 @@ Which positions count
 * A query row is valid when its weights sum to more than 0 in some head: a
   row of zeros is no distribution (a padded position, or a query whose every
   key was masked with ``-inf``).
+* Positions the engine recorded as padding (:meth:`Capture.valid_mask`) are left out.
 * Keys are all valid, unless the capture says the site was zero-padded
   (``cap.info[site]["padded"]``, set by ``collect`` when samples of several
   lengths were stacked): then a sample's keys end where its own sequence
@@ -148,8 +149,11 @@ def _token_codes(tokens: Any, name: str, kind: str, samples: int, q: int, k: int
     return None, keys
 
 
-def _valid(cap: Capture, name: str, data: np.ndarray, pos_q: np.ndarray, mask: Any):
-    """First pass: valid query rows ``[S, Q]``, valid keys ``[S, K]`` and whether the site is causal."""
+def _valid(cap: Capture, name: str, data: np.ndarray, pos_q: np.ndarray, mask: Any, step: int | None = None):
+    """First pass: valid query rows ``[S, Q]``, valid keys ``[S, K]`` and whether the site is causal.
+
+    ``step``: where the data are the site's own samples at that step, the padding the engine
+    recorded there (:meth:`Capture.valid_mask`) is left out too."""
     s_n, _, q_n, k_n = data.shape
     kind = cap.kinds[name]
     padded = bool((cap.info.get(name) or {}).get("padded"))
@@ -172,6 +176,10 @@ def _valid(cap: Capture, name: str, data: np.ndarray, pos_q: np.ndarray, mask: A
             vk = vq.copy()
         else:
             vk = np.arange(k_n)[None, :] <= last_key[:, None]
+    recorded = cap.valid_mask(name, step) if step is not None else None
+    if recorded is not None and recorded[0].shape == vq.shape and recorded[1].shape == vk.shape:
+        vq &= recorded[0]
+        vk &= recorded[1]
     if mask is not None:
         m = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
         m = m.astype(bool)
@@ -225,7 +233,7 @@ def site_scores(
         return SiteScores(name, kind, step, list(range(h_n)), empty, 0, s_n, math.nan, False, source)
     self_site = kind == "self"
     pos_q = query_positions(cap, name, q_n, k_n) if self_site else np.full(q_n, -(10**9), np.int64)
-    vq, vk, causal = _valid(cap, name, data, pos_q, mask)
+    vq, vk, causal = _valid(cap, name, data, pos_q, mask, step if source == "samples" else None)
     codes = _token_codes(tokens, name, kind, s_n, q_n, k_n)
 
     kk = torch.arange(k_n)

@@ -52,33 +52,21 @@ def attention_layers(cap) -> list[str]:
     return [name for name in cap.layers if cap.kinds.get(name) == "self"]
 
 
-def head_patterns(cap, tokens, step=0) -> dict:
-    """Score every head of every layer for three named patterns (sample 0).
+def best_heads(cap, tokens, step=0) -> dict:
+    """For each of three named patterns, ``(layer, head, score)`` of the head that shows it most,
+    from ``aw.heads`` (sample 0, over valid positions):
 
-    Returns ``{"previous", "separator", "broad"}``, each ``float [layer, head]``:
-    mean attention from token ``i`` to ``i - 1`` (tokens after ``[CLS]``), mean
-    attention to the delimiters ``[CLS]`` and ``[SEP]``, and mean row entropy
-    divided by ``log(#keys)`` (1 = perfectly uniform).
+    ``previous`` (attention from each token to the one before it), ``first`` (attention parked on
+    the first token, ``[CLS]``) and ``broad`` (row entropy over ``log(#keys)``, 1 = uniform).
     """
-    from attnwidget.reduce import entropy
+    import attnwidget as aw
 
-    sep = [i for i, t in enumerate(tokens) if t in ("[CLS]", "[SEP]")]
-    prev, to_sep, broad = [], [], []
-    for name in attention_layers(cap):
-        w = cap.get(name, step)[0]  # [head, query, key]
-        n = w.shape[-1]
-        prev.append(np.stack([w[:, i, i - 1] for i in range(2, n)], -1).mean(-1))
-        to_sep.append(w[:, :, sep].sum(-1).mean(-1))
-        broad.append(entropy(w).mean(-1) / np.log(n))
-    return {"previous": np.stack(prev), "separator": np.stack(to_sep), "broad": np.stack(broad)}
-
-
-def best_heads(patterns: dict) -> dict:
-    """For each pattern, ``(layer, head, score)`` of the head that shows it most."""
+    roles = aw.heads(cap, tokens=tokens, step=step)
+    layers = attention_layers(cap)
     out = {}
-    for name, s in patterns.items():
-        layer, head = np.unravel_index(int(np.argmax(s)), s.shape)
-        out[name] = (int(layer), int(head), float(s[layer, head]))
+    for role in ("previous", "first", "broad"):
+        row = roles.best(role)[0]
+        out[role] = (layers.index(row["site"]), int(row["head"]), float(row[role]))
     return out
 
 

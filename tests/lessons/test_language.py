@@ -12,7 +12,7 @@ def minilm():
     return language.load_minilm()
 
 
-def test_minilm_has_previous_token_separator_and_broad_heads(minilm):
+def test_minilm_has_previous_token_first_token_and_broad_heads(minilm):
     model, tokenizer = minilm
     inputs, tokens = language.encode(tokenizer, language.SENTENCES[0])
     with aw.capture(model) as cap:
@@ -20,11 +20,9 @@ def test_minilm_has_previous_token_separator_and_broad_heads(minilm):
     layers = language.attention_layers(cap)
     assert len(layers) == 6
     assert cap.get(layers[0]).shape == (1, 12, len(tokens), len(tokens))
-    patterns = language.head_patterns(cap, tokens)
-    assert all(p.shape == (6, 12) for p in patterns.values())
-    best = language.best_heads(patterns)
+    best = language.best_heads(cap, tokens)
     assert best["previous"][2] > 0.9
-    assert best["separator"][2] > 0.7
+    assert best["first"][2] > 0.7
     assert best["broad"][2] > 0.8
     # three different heads: the patterns are not one head doing everything
     assert len({b[:2] for b in best.values()}) == 3
