@@ -11,6 +11,15 @@ with :func:`attnwidget.frame`. The widgets call it on each change, and
 :func:`attnwidget.figures.to_html` calls it for every selection it embeds,
 so a page shows what the notebook shows.
 
+Sites may hold different numbers of samples (a model that flattens epochs
+or channels into its batch axis): :func:`samples_at` counts a site's own,
+:func:`class_reason` says in one line why a class filter cannot apply to a
+site (the labels are for another site's samples), :func:`sample_index` and
+:func:`sample_text` say which sample a selection shows. :func:`frame_args`
+never asks :func:`attnwidget.frame` for what a site cannot show: a class
+filter that cannot apply is left out (the controls disable it, with the
+reason), a sample past the site's last is clamped to it.
+
 Each view also describes itself (``view.describe()``) as a
 :class:`ViewDescription`, plain data that the figures read instead of the
 widget: its kind, capture, selection, spec, colours and synced state.
@@ -39,6 +48,11 @@ __all__ = [
     "ViewSpec",
     "ViewDescription",
     "frame_args",
+    "samples_at",
+    "labels_fit",
+    "class_reason",
+    "sample_index",
+    "sample_text",
     "view_frame",
     "view_panels",
     "view_state",
@@ -155,13 +169,75 @@ class ViewDescription:
         return self.cap.site_name(self.selection["layer"])
 
 
+def _from_statistic(cap: Capture, layer: Any, step: int, sample: Any, stat: Any) -> bool:
+    """Whether the frame of a selection is a class statistic rather than kept samples."""
+    return cap.holds(layer, step) == "stats" or (
+        sample == "mean" and (cap.has_stats(layer, step) or (stat or "mean") != "mean")
+    )
+
+
+def labels_fit(cap: Capture, layer: int | str, step: int = 0) -> bool:
+    """Whether ``cap.labels`` name the kept samples of a site at a step (one label per sample there).
+
+    False where the capture has no labels, where the site keeps no sample at
+    the step, or where its sample count is another than the labels' (the
+    labels of a model's input say nothing of which flattened epoch or channel
+    belongs to a class).
+    """
+    if cap.labels is None or cap.holds(layer, step) != "samples":
+        return False
+    return len(cap.labels) == cap.get(layer, step).shape[0]
+
+
+def samples_at(cap: Capture, layer: int | str, step: int = 0, label: Any = None) -> int:
+    """The samples a sample slider walks at a site and step: the site's own count, or the class's
+    where a class filter applies there (:func:`labels_fit`); 0 where the site keeps no sample."""
+    if cap.holds(layer, step) != "samples":
+        return 0
+    n = int(cap.get(layer, step).shape[0])
+    if label is None or not labels_fit(cap, layer, step):
+        return n
+    return int(np.count_nonzero(np.asarray(cap.labels) == label))
+
+
+def class_reason(cap: Capture, selection: dict) -> str | None:
+    """Why the class filter cannot apply to a selection's site and step, in one line (None: it can).
+
+    A class statistic needs the class among the site's statistics; kept
+    samples need labels that name the site's samples (:func:`labels_fit`).
+    """
+    name = cap.site_name(selection["layer"])
+    step = selection["step"]
+    label = selection.get("label")
+    if cap.holds(name, step) is None or (cap.labels is None and not cap.has_stats()):
+        return None  # nothing here (the frame says so), or no class to filter by at all
+    if _from_statistic(cap, name, step, selection.get("sample"), selection.get("stat")) and cap.has_stats(
+        name, step
+    ):
+        if label is None or label in cap.classes(kept=False, site=name, step=step):
+            return None
+        return f"class filter off: {name} has no statistics of class {label!r} at step {step}"
+    if labels_fit(cap, name, step):
+        return None
+    n = int(cap.get(name, step).shape[0])
+    if cap.labels is None:
+        return f"class filter off: {name} keeps {n} samples and the capture has no labels for them"
+    return (
+        f"class filter off: {name} holds {n} samples and the {len(cap.labels)} labels are for "
+        "another site's samples"
+    )
+
+
 def frame_args(cap: Capture, selection: dict) -> dict:
     """The keyword arguments of :func:`attnwidget.frame` for a view's selection.
 
     ``difference`` when set; else ``stat`` where the frame is a class
     statistic: a site holding statistics alone at the step, or
     ``sample="mean"`` on a site with statistics there (or with a statistic
-    other than the mean of the kept samples).
+    other than the mean of the kept samples). A class filter that cannot
+    apply to the site (:func:`class_reason`) is left out, and a sample index
+    past the site's samples is clamped to its last, so no selection asks the
+    frame for what the site does not hold.
     """
     sel = {k: selection[k] for k in ("layer", "head", "sample", "label", "step")}
     if selection.get("difference") is not None:
@@ -169,11 +245,46 @@ def frame_args(cap: Capture, selection: dict) -> dict:
         return sel
     stat = selection.get("stat") or "mean"
     layer, step = sel["layer"], sel["step"]
-    if cap.holds(layer, step) == "stats" or (
-        sel["sample"] == "mean" and (cap.has_stats(layer, step) or stat != "mean")
-    ):
+    if sel["label"] is not None and class_reason(cap, {**selection, "stat": stat}) is not None:
+        sel["label"] = None
+    if _from_statistic(cap, layer, step, sel["sample"], stat):
         sel["stat"] = stat
+    elif isinstance(sel["sample"], (int, np.integer)) and not isinstance(sel["sample"], bool):
+        n = samples_at(cap, layer, step, sel["label"])
+        if n and not -n <= sel["sample"] < n:
+            sel["sample"] = n - 1 if sel["sample"] > 0 else 0
     return sel
+
+
+def sample_index(cap: Capture, selection: dict) -> int | None:
+    """The index in the site's sample axis of the one sample a selection shows (None: a mean, a
+    class statistic, a difference map, or nothing kept there)."""
+    args = frame_args(cap, selection)
+    sample = args["sample"]
+    if "stat" in args or "difference" in args or not isinstance(sample, (int, np.integer)):
+        return None
+    layer, step = args["layer"], args["step"]
+    if cap.holds(layer, step) != "samples":
+        return None
+    if args["label"] is None:
+        n = cap.get(layer, step).shape[0]
+        return int(sample) % n if n else None
+    picked = np.flatnonzero(np.asarray(cap.labels) == args["label"])
+    return int(picked[sample]) if -len(picked) <= sample < len(picked) else None
+
+
+def sample_text(cap: Capture, selection: dict) -> str:
+    """What a sample slider's readout says for a selection: the sample's name
+    (``"sequence 3 · epoch 5 · EEG2"`` where the site's samples are named, else ``"sample 7"``),
+    ``"mean of 320 samples"``, or ``"class statistic"``."""
+    index = sample_index(cap, selection)
+    if index is not None:
+        return cap.sample_name(selection["layer"], index)
+    args = frame_args(cap, selection)
+    if "stat" in args or "difference" in args:
+        return "class statistic"
+    n = samples_at(cap, args["layer"], args["step"], args["label"])
+    return f"mean of {n} sample{'' if n == 1 else 's'}" if n else ""
 
 
 def attention_sites(cap: Capture) -> list[int]:

@@ -25,6 +25,13 @@ equal but for case get a hash each, so they stay apart on macOS and Windows.
 ``--dpi`` is at most :data:`MAX_DPI`, and a figure above 300 megapixels is
 refused before it is drawn.
 
+Sites may keep different numbers of samples (a model that flattens epochs or
+channels into its batch axis): ``info`` gives each site's count and what its
+samples are named (``Capture.name_samples``). ``export --sample`` is checked
+against every site exported before anything is drawn (``-1`` is each site's
+last), and ``--class`` leaves out, with a note on stderr, the sites whose
+samples the labels do not name.
+
 ``info`` escapes control characters (``\\x1b``, ``\\r``, ...) in everything
 it prints: a file's site names, tokens and metadata cannot drive the terminal.
 """
@@ -163,6 +170,62 @@ def _resolve_head(value: str | None) -> Any:
         raise CommandError(f"--head must be an int, 'mean' or 'max', not {value!r}") from None
 
 
+def _exported_sites(cap, asked: list[str] | None, label: Any, sample: Any) -> list[str] | None:
+    """The sites an export draws (None: all), checked before anything is drawn.
+
+    A class (``--class``, or the per-class figures of tapped weights) needs
+    labels that name a site's samples: sites whose sample count is another
+    than the labels' are left out, with a note on stderr. ``--sample`` must
+    be a sample of every attention site exported.
+    """
+    from ._view_state import labels_fit
+
+    names = list(cap.layers) if asked is None else list(asked)
+
+    def unlabelled(name: str) -> bool:
+        # kept samples the labels do not name: no class filter, no per-class figures there
+        kept = cap.steps_of(name)
+        classed = label is not None or cap.kinds[name] == "weights"
+        return bool(kept) and cap.labels is not None and classed and not labels_fit(cap, name, kept[0])
+
+    left = [n for n in names if unlabelled(n)]
+    if left:
+        names = [n for n in names if n not in left]
+        what = f"class {label!r}" if label is not None else "per-class figures"
+        if not names:
+            raise CommandError(
+                f"no site can show {what}: the {len(cap.labels)} labels name none of their samples "
+                f"({listing(f'{n} ({cap.samples_of(n)} samples)' for n in left)})"
+            )
+        _emit(
+            printable(
+                f"attnwidget export: note: {what} leaves out {len(left)} site(s) whose samples the "
+                f"{len(cap.labels)} labels do not name: "
+                + listing(f"{n} ({cap.samples_of(n)} samples)" for n in left)
+            ),
+            sys.stderr,
+        )
+    if isinstance(sample, int):
+        short = []
+        for n in names:
+            kept = cap.steps_of(n)
+            if cap.kinds[n] == "weights" or not kept:
+                continue
+            count = cap.get(n, kept[0]).shape[0]
+            if label is not None:
+                count = int(np.count_nonzero(np.asarray(cap.labels) == label))
+            if not -count <= sample < count:
+                short.append(f"{n} ({count})")
+        if short:
+            of = f" of class {label!r}" if label is not None else ""
+            raise CommandError(
+                f"--sample {sample} is out of range for {len(short)} site(s), with these samples{of}: "
+                f"{listing(short)}; give a smaller --sample, -1 for each site's last, 'mean', "
+                "or --layer to choose sites"
+            )
+    return None if asked is None and not left else names
+
+
 def _load(path: str):
     from .store import load
 
@@ -186,8 +249,14 @@ def describe(cap, path: str | None = None, class_names: dict | None = None) -> s
     if path:
         lines.append(f"{path}  ({os.path.getsize(path) / 2**20:.2f} MiB on disk)")
     stats = cap.stats
+    counts = sorted({cap.samples_of(n) for n in cap.layers if cap.steps_of(n)})
+    samples = (
+        f"{counts[0] if counts else 0} sample(s)"
+        if len(counts) <= 1
+        else f"{counts[0]} to {counts[-1]} sample(s) by site"
+    )
     lines.append(
-        f"{len(cap.layers)} site(s), {cap.steps} step(s), {cap.num_samples} sample(s), "
+        f"{len(cap.layers)} site(s), {cap.steps} step(s), {samples}, "
         f"{cap.nbytes / 2**20:.2f} MiB of arrays" + (", class statistics" if stats else "")
     )
     lines.append("")
@@ -212,6 +281,13 @@ def describe(cap, path: str | None = None, class_names: dict | None = None) -> s
         ran_at = sorted(set(steps) | set(per_step))
         ran = f"steps {ran_at[0]}..{ran_at[-1]}" if len(ran_at) > 1 else f"step {ran_at[0]}"
         lines.append(f"  {i:>3}  {shown[name]:<{width}}  {kind:<7}  {axes}  {ran}")
+        factors = cap.sample_axes.get(name)
+        if factors:  # e.g. "samples: sequence 16 x epoch 20 x channel 3 (EEG1, EEG2, EEG3)"
+            parts = [
+                f"{f} {len(v)}" + ("" if v == [str(j) for j in range(len(v))] else f" ({listing(v, 6)})")
+                for f, v in factors
+            ]
+            lines.append(f"  {'':>3}  {'':<{width}}  {'':<7}  samples: {' x '.join(parts)}")
     if cap.labels is not None:
         labels = np.asarray(cap.labels)
         vals, counts = np.unique(labels, return_counts=True)
@@ -220,7 +296,11 @@ def describe(cap, path: str | None = None, class_names: dict | None = None) -> s
             name = (class_names or {}).get(v)
             parts.append(f"{v}" + (f" ({name})" if name else "") + f": {c}")
         lines.append("")
-        lines.append("classes: " + ", ".join(parts))
+        named = [n for n in cap.layers if cap.steps_of(n) and cap.samples_of(n) == len(labels)]
+        whose = ""
+        if len(counts) > 1:  # sites differ: say whose samples the labels name
+            whose = f" (labels of the {len(labels)} samples of {listing(named, 4)})" if named else ""
+        lines.append(f"classes{whose}: " + ", ".join(parts))
     if stats:
         # the counts of the first site's first step (every site sees the same samples)
         first = stats[next(iter(stats))]
@@ -308,11 +388,12 @@ def _run(args) -> int:
     if not isinstance(sample, (int, str)) or (isinstance(sample, str) and sample != "mean"):
         raise CommandError(f"--sample must be an int or 'mean', not {args.sample!r}")
     label = _resolve_class(args.klass, cap, class_names) if args.klass is not None else None
+    layers = _exported_sites(cap, _resolve_layers(args.layer, cap), label, sample)
     try:
         written = export_gallery(
             cap,
             args.out,
-            layers=_resolve_layers(args.layer, cap),
+            layers=layers,
             head=_resolve_head(args.head),
             label=label,
             class_names=class_names,

@@ -197,18 +197,27 @@ const awPage = async (viewModule) => {
         const shown = isDiff(state.difference) ? state.difference : null;
         fill(controls.difference, [[null, "none"], ...pairs], shown);
       }
-      const samples = DATA.options.samples[JSON.stringify(state.label)] || ["mean"];
+      // the site's own samples and their names (sites may keep different numbers of samples)
+      const labelKey = JSON.stringify(state.label);
+      const samples = (info.samples || {})[labelKey] || DATA.options.samples[labelKey] || ["mean"];
+      const names = (info.sample_names || {})[labelKey];
       // where the capture has class statistics, "mean" shows the statistic of every sample of the class
       const meanName = stats.length ? "class statistic" : "mean of samples";
-      const sampleName = (s) => (typeof s === "number" ? `sample ${s}` : meanName);
-      fill(controls.sample, samples.map((s) => [s, sampleName(s)]), state.sample);
+      const sampleName = (s, i) => (typeof s === "number" ? (names ? names[i] : `sample ${s}`) : meanName);
+      fill(controls.sample, samples.map((s, i) => [s, sampleName(s, i)]), state.sample);
       fill(controls.step, info.steps.map((s) => [s, `step ${s}`]), state.step);
       if (controls.colormap) fill(controls.colormap, DATA.options.colormaps.map((c) => [c, c]), state.colormap);
       if (controls.scale) fill(controls.scale, DATA.options.scales.map((c) => [c, c]), state.scale);
       // a difference map ignores the class, the statistic and the sample (and is drawn linear)
       const diff = DIFF !== null && isDiff(state.difference);
       for (const n of ["label", "stat", "sample", "scale"]) if (controls[n]) controls[n].disabled = diff;
+      // a class filter that cannot apply to this site: disabled, with its one-line reason
+      if (info.class_reason) controls.label.disabled = true;
+      controls.label.title = info.class_reason || "";
+      note.textContent = diff ? "" : info.class_reason || "";
     };
+    const note = document.createElement("span");
+    note.className = "aw-note aw-ctl-note";
     addSelect("layer", "layer", (v) => select({ layer: v }));
     addSelect("head", "head", (v) => select({ head: v }));
     addSelect("label", "class", (v) => select({ label: v }));
@@ -220,6 +229,7 @@ const awPage = async (viewModule) => {
     if ("colormap" in state && DATA.options.colormaps.length) {
       addSelect("colormap", "colormap", (v) => { model.set("colormap", v); model.save_changes(); });
     }
+    bar.append(note);
     syncControls();
     document.body.dataset.awSelection = keyOf(state);
 

@@ -48,12 +48,13 @@ from .._names import (
 )
 from .._names import advice as _advice
 from .._names import safe_name as _safe_name
+from .._view_state import labels_fit, sample_index
 from ..errors import NoLabelsError, check_head
 from ..figures._draw import FORMATS, class_name, save_figure
 from ..figures.grid import head_grid
 from ..figures.heatmap import heatmap
 from ..store import Capture
-from .summary import attention_summary
+from .summary import attention_summary, default_pair
 from .weights import (
     WEIGHT_AXES,
     class_labels,
@@ -284,6 +285,9 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
     for site in attention:
         i = cap.layers.index(site)
         stem = f"layer_{i}_{safe_name(site)}"
+        shown = sample_index(cap, dict(layer=site, head=head, sample=sample, label=lab, step=0))
+        if shown is not None and site in cap.sample_axes:  # "..._sequence_3_epoch_5_EEG2.png"
+            stem += f"_{safe_name(cap.sample_name(site, shown))}"
         if classes:  # figures of kept samples; none for a class that has statistics alone
             jobs.append(
                 fig_job(
@@ -311,12 +315,17 @@ def plan_gallery(cap: Capture, *, layers: Sequence[int | str] | None = None, hea
     crosses = [n for n in attention if cap.kinds[n] == "cross"]
     selfs = [n for n in attention if cap.kinds[n] == "self"]
     if crosses and classes:
+        partner = selfs[-1] if selfs else default_pair(cap)[1]
+        if (
+            partner is not None
+            and lab is not None
+            and not labels_fit(cap, partner, cap.site_steps(partner)[0])
+        ):
+            partner = False  # the class cannot filter that site's samples: the cross-attention alone
         jobs.append(
             fig_job(
                 f"attention_summary.{fmt}",
-                lambda: attention_summary(
-                    cap, crosses[-1], selfs[-1] if selfs else None, sample=sample, label=lab
-                ),
+                lambda: attention_summary(cap, crosses[-1], partner, sample=sample, label=lab),
             )
         )
     if raw:

@@ -53,7 +53,8 @@ def attention_summary(cap: Capture, cross_layer: int | str | None = None,
     check_style(colormap, scale)
     dc, ds = default_pair(cap)
     cross = cap.site_name(cross_layer) if cross_layer is not None else dc
-    selfl = cap.site_name(self_layer) if self_layer is not None else ds
+    # False: no self-attention panel (None: the capture's last self-attention site)
+    selfl = None if self_layer is False else cap.site_name(self_layer) if self_layer is not None else ds
     sites = [s for s in (cross, selfl) if s is not None]
     if not sites:
         raise ValueError("this capture has no 'self' or 'cross' attention site to summarise")

@@ -38,7 +38,7 @@ import traitlets as t
 
 from .. import wire
 from .._collect.record import Recorder
-from .._view_state import SELECTION, frame_args
+from .._view_state import SELECTION, frame_args, labels_fit, samples_at
 from ..colormaps import COLORMAPS
 from ..errors import (
     SelectionError,
@@ -191,7 +191,7 @@ def carry_selection(
         difference = None
     sample = sel["sample"]
     if isinstance(sample, int) and not new.is_stats_only(index, step):
-        n = new.class_count(label)
+        n = samples_at(new, index, step, label)
         sample = "mean" if not n else min(max(sample, 0), n - 1)
     return {
         "layer": index,
@@ -301,7 +301,9 @@ class Selection(t.HasTraits):
             return value  # nothing to walk: the frame is the class statistic whatever it says
         n = self.num_samples(self.label)
         if not 0 <= value < n:
-            raise t.TraitError(sample_out_of_range(value, n, self.label))
+            # the class counts only where its labels name the site's samples
+            fits = self.label is not None and labels_fit(self.cap, self.layer, self.step)
+            raise t.TraitError(sample_out_of_range(value, n, self.label if fits else None))
         return value
 
     @t.validate("label")
@@ -357,6 +359,11 @@ class Selection(t.HasTraits):
         n = self.num_heads(change["new"])
         if isinstance(self.head, int) and n is not None and self.head >= n:
             self.head = "mean"
+        # sites keep their own number of samples: an index past the new site's last is clamped to it
+        if isinstance(self.sample, int) and not self.stats_only():
+            kept = self.num_samples(self.label)
+            if self.sample >= kept:
+                self.sample = kept - 1 if kept else "mean"
 
     # ------------------------------------------------------------ another capture
     @property
@@ -414,6 +421,10 @@ class Selection(t.HasTraits):
             refresh()
 
     # ------------------------------------------------------------ what the capture holds
+    def site_choices(self) -> list[int]:
+        """The sites a layer control offers for this selection (every site)."""
+        return list(range(len(self.cap.layers)))
+
     def num_heads(self, layer: int | str) -> int | None:
         """Number of heads of a site, or None if it has no head axis (:meth:`Capture.num_heads`)."""
         return self.cap.num_heads(layer)
@@ -434,9 +445,16 @@ class Selection(t.HasTraits):
             self.layer if layer is None else layer, self.step if step is None else step
         )
 
-    def num_samples(self, label=None) -> int:
-        """Kept samples of class ``label`` (all when None); 0 where none is kept."""
-        return self.cap.class_count(label)
+    def num_samples(self, label=None, layer: int | None = None, step: int | None = None) -> int:
+        """Kept samples of class ``label`` (all when None) at a site and step (default: the selected
+        ones), which the sample index counts: the site's own samples, or the class's where the labels
+        name them (:func:`attnwidget._view_state.samples_at`); 0 where none is kept."""
+        layer = self.layer if layer is None else layer
+        step = self.step if step is None else step
+        try:
+            return samples_at(self.cap, layer, step, label)
+        except (IndexError, KeyError, TypeError):  # at construction the layer may not be valid yet
+            return self.cap.class_count(label)
 
     # ------------------------------------------------------------ what to show
     def selection(self) -> dict:

@@ -11,6 +11,15 @@ grew), :meth:`Controls.configure` sets the options, ranges and what is shown
 anew. Where ``cap.metadata["step_labels"]`` labels the steps (``aw.record``:
 the training step of each record) a text beside the step slider names the
 step shown, e.g. ``training step 300``.
+
+Sites may keep different numbers of samples (a model that flattens epochs or
+channels into its batch axis): the sample slider walks the selected site's
+own samples, and the text beside it names the one shown
+(``cap.sample_name``: ``"sequence 3 · epoch 5 · EEG2"``, else ``"sample 7"``).
+A control that cannot apply is disabled, never an error: the class filter on
+a site whose samples the labels do not name, or the class, statistic and
+sample under a class-difference map. Its reason, one line, is its tooltip
+and is shown in the ``note`` under the controls (:meth:`Controls.reasons`).
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from .._frame import step_names
-from .._view_state import STAT_CHOICES
+from .._view_state import STAT_CHOICES, class_reason, sample_text
 from ..store import class_name
 from ._traits import Selection
 
@@ -27,6 +36,8 @@ __all__ = ["Controls"]
 # option values of "every sample" and "no difference" (no class label can equal them)
 ALL = "__all__"
 NONE = "__none__"
+# why the sample slider rests while the mean is shown
+_MEAN_ON = "'mean' is on: press it again to walk the samples"
 
 
 def _shown(widget, visible: bool) -> None:
@@ -60,6 +71,11 @@ class Controls(widgets.HBox):
     step_label : ipywidgets.Label
         What the step shown is called (``training step 300``), where the
         capture labels its steps (``cap.metadata["step_labels"]``).
+    sample_name : ipywidgets.Label
+        Which sample is shown (``sequence 3 · epoch 5 · EEG2``, ``sample 7``,
+        ``mean of 320 samples``), beside the sample slider.
+    note : ipywidgets.Label
+        Why the disabled controls are disabled, one reason each (empty when none is).
     """
 
     def __init__(self, target: Selection, class_names=None):
@@ -85,8 +101,14 @@ class Controls(widgets.HBox):
             description="mean", tooltip="show the mean of the samples", layout=widgets.Layout(width="70px")
         )
         self.step = widgets.IntSlider(description="step", min=0, max=0, layout=widgets.Layout(width="260px"))
+        # the tooltips the controls have while they apply (a disabled one says why instead)
+        self._tooltips = {n: getattr(self, n).tooltip for n in ("label", "stat", "sample", "mean")}
         self.play = widgets.Play(min=0, max=0, interval=400, layout=widgets.Layout(width="150px"))
         self.step_label = widgets.Label(layout=widgets.Layout(margin="0 0 0 8px"))
+        self.sample_name = widgets.Label(layout=widgets.Layout(margin="0 8px 0 4px"))
+        self.note = widgets.Label(layout=widgets.Layout(width="100%", margin="2px 0 0 8px"))
+        self.note.add_class("aw-controls-note")
+        self._reasons: dict[str, str] = {}
         widgets.jslink((self.play, "value"), (self.step, "value"))
         self.children = [
             self.layer,
@@ -96,9 +118,11 @@ class Controls(widgets.HBox):
             self.difference,
             self.sample,
             self.mean,
+            self.sample_name,
             self.play,
             self.step,
             self.step_label,
+            self.note,
         ]
         self.add_class("aw-controls")
 
@@ -135,7 +159,7 @@ class Controls(widgets.HBox):
         self._syncing = True
         try:
             options = {
-                self.layer: [(n, i) for i, n in enumerate(cap.layers)],
+                self.layer: [(cap.layers[i], i) for i in tg.site_choices()],
                 self.label: [("all samples", ALL)]
                 + [(class_name(c, names), i) for i, c in enumerate(tg.classes())],
                 self.difference: [("none", NONE)] + [(n, i) for i, n in enumerate(diff_names)],
@@ -143,7 +167,7 @@ class Controls(widgets.HBox):
             for widget, opts in options.items():
                 if list(widget.options) != opts:
                     widget.options = opts
-            self.layer.layout.min_width = _dropdown_width(cap.layers)
+            self.layer.layout.min_width = _dropdown_width([cap.layers[i] for i in tg.site_choices()])
             self.difference.layout.min_width = _dropdown_width(["none"] + diff_names)
             # a shorter capture has no step past its end: the value comes back first
             for w in (self.step, self.play):
@@ -153,7 +177,7 @@ class Controls(widgets.HBox):
         finally:
             self._syncing = False
 
-        _shown(self.layer, len(cap.layers) > 1)
+        _shown(self.layer, len(tg.site_choices()) > 1)
         _shown(self.label, bool(tg.classes()))
         _shown(self.stat, tg.has_stats())
         _shown(self.difference, tg.has_stats() and len(stat_classes) >= 2)
@@ -213,27 +237,70 @@ class Controls(widgets.HBox):
             self.stat.value = tg.stat
             pair = None if tg.difference is None else tuple(tg.difference)
             self.difference.value = self._pairs.index(pair) if pair in self._pairs else NONE
-            # a statistics-only site keeps no sample: nothing to walk
+            # a statistics-only site keeps no sample: nothing to walk; else the site's own samples
             n = 0 if tg.stats_only() else tg.num_samples(tg.label)
             self.sample.max = max(n - 1, 0)
             if isinstance(tg.sample, int) and tg.sample <= self.sample.max:
                 self.sample.value = tg.sample
             self.mean.value = tg.sample == "mean"
-            self.sample.disabled = tg.sample == "mean"
             _shown(self.sample, n > 1)
             _shown(self.mean, n > 1)
-            # a difference map ignores the class filter, the statistic and the sample
-            diff = pair is not None
-            for w in (self.label, self.stat, self.sample, self.mean):
-                w.disabled = diff or (w is self.sample and tg.sample == "mean")
+            try:
+                named = sample_text(tg.cap, tg.selection()) if n > 1 else ""
+            except (IndexError, KeyError, ValueError):  # nothing at this step: the views say so
+                named = ""
+            self.sample_name.value = named
+            _shown(self.sample_name, bool(named))
+            self._disable(self._why_disabled(pair is not None))
             self.step.value = tg.step
             labels = step_names(tg.cap)
             self.step_label.value = labels[tg.step] if labels and 0 <= tg.step < len(labels) else ""
         finally:
             self._syncing = False
 
+    def _why_disabled(self, diff: bool) -> dict[str, str]:
+        """Control name -> why it cannot apply to the selection now (one line each)."""
+        tg = self.target
+        why: dict[str, str] = {}
+        if diff:
+            # a difference map is the mean of every sample of two classes
+            text = "a class-difference map uses every sample of both classes (difference 'none' to choose)"
+            why.update(label=text, stat=text, sample=text, mean=text)
+            return why
+        if tg.sample == "mean":
+            why["sample"] = _MEAN_ON
+        if tg.classes():
+            try:
+                reason = class_reason(tg.cap, tg.selection())
+            except (IndexError, KeyError, ValueError):
+                reason = None
+            if reason is not None:
+                why["label"] = reason
+        return why
+
+    def _disable(self, why: dict[str, str]) -> None:
+        """Disable the controls named in ``why``, each with its reason as tooltip, and show the reasons."""
+        self._reasons = why
+        for name in ("label", "stat", "sample", "mean"):
+            w = getattr(self, name)
+            w.disabled = name in why
+            w.tooltip = why.get(name) or self._tooltips.get(name)
+        # the pressed 'mean' button says itself why the slider rests: the note is for the rest
+        shown = [
+            r
+            for name, r in why.items()
+            if getattr(self, name).layout.display != "none" and not (name == "sample" and r == _MEAN_ON)
+        ]
+        self.note.value = " · ".join(dict.fromkeys(shown))
+        _shown(self.note, bool(shown))
+
+    def reasons(self) -> dict[str, str]:
+        """Control name -> why it is disabled now, for every disabled control (its tooltip says it too)."""
+        return dict(self._reasons)
+
     def visible(self) -> list[str]:
-        """Names of the controls shown (not hidden)."""
+        """Names of the controls shown (not hidden); the readouts ``sample_name`` and ``note`` are not
+        controls and are left out."""
         names = (
             "layer",
             "head",

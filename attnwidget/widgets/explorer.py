@@ -10,6 +10,13 @@ filter shows each class's mean from ``cap.stats``, ``stat`` picks another
 statistic (variance, min, max) and ``difference`` the class-difference map
 (a diverging colormap, symmetric about zero).
 
+Beside attention views the weights view keeps its own site, with its own
+dropdown: the explorer's ``layer`` (and its layer control) then walks the
+attention sites, and a weights site given as ``layer`` (``aw.show(cap,
+layer="pool.layer_weights")``) goes to the weights view, the attention views
+staying on the first attention site. No view is ever asked for heads of a
+site that has none.
+
 ``explorer.capture = other`` (or ``explorer.update(other)``) shows another
 capture, or the same one grown, under the open explorer: the selection is
 kept where it still exists, the controls get the new options and ranges, and
@@ -107,6 +114,9 @@ class Explorer(Savable, Selection, widgets.VBox):
         recorder = recorder_of(cap)
         cap = self.cap = check_capture(cap)
         attention = [i for i, n in enumerate(cap.layers) if cap.kinds[n] in ("self", "cross")]
+        self._weights_site = None  # a weights site asked for as `layer`, beside attention views
+        if attention and "layer" in kwargs and self._is_weights_site(kwargs["layer"]):
+            self._weights_site = kwargs.pop("layer")
         if "layer" not in kwargs and attention:
             kwargs["layer"] = attention[0]
         super().__init__(**{k: v for k, v in kwargs.items() if k != "layout"})
@@ -138,6 +148,8 @@ class Explorer(Savable, Selection, widgets.VBox):
             self.overlay = ImageOverlay(cap, image, patch_grid=patch_grid, tokens=tokens, **sel)
         if has_weights:
             own = {k: v for k, v in sel.items() if not (attention and k == "layer")}
+            if attention and self.__dict__.get("_weights_site") is not None:
+                own["layer"] = self._weights_site
             self.weights = WeightsView(cap, class_names=class_names, tokens=tokens, colormap=colormap, **own)
         self.views = [
             v
@@ -167,6 +179,29 @@ class Explorer(Savable, Selection, widgets.VBox):
             )
         rows += [v for v in (self.headstats, self.overlay, self.weights) if v is not None]
         self.children = rows
+
+    # ------------------------------------------------------------ sites
+    def _is_weights_site(self, layer) -> bool:
+        try:
+            return self.cap.kinds[self.cap.site_name(layer)] == "weights"
+        except (IndexError, KeyError, TypeError):
+            return False  # the layer's own check says what is wrong with it
+
+    def site_choices(self) -> list[int]:
+        """The sites the layer control offers: the attention sites where there are attention views
+        (the weights view has its own site control), else every site."""
+        attention = [i for i, n in enumerate(self.cap.layers) if self.cap.kinds[n] in ("self", "cross")]
+        return attention or list(range(len(self.cap.layers)))
+
+    @t.validate("layer")
+    def _check_layer(self, proposal):
+        value = super()._check_layer(proposal)
+        weights = self.__dict__.get("weights")
+        if weights is not None and self.__dict__.get("heatmap") is not None and self._is_weights_site(value):
+            # a weights site beside attention views is the weights view's: it goes there
+            weights.layer = value
+            return self.layer
+        return value
 
     # ------------------------------------------------------------ another capture
     def update(self, cap, *, tokens=KEEP, follow: bool = False) -> None:

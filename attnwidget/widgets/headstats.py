@@ -19,7 +19,7 @@ import numpy as np
 import traitlets as t
 
 from .._frame import select_samples
-from .._view_state import ViewDescription
+from .._view_state import ViewDescription, class_reason
 from ..reduce import head_stats
 from ._save import Savable
 from ._traits import Selection, check_capture, check_kwargs, recorder_of, take_site
@@ -43,7 +43,7 @@ def stats_for(cap, layer, step: int = 0, label=None) -> dict[str, np.ndarray]:
         raise ValueError(f"site {name!r} holds weights, not heads of query x key attention")
     if cap.is_stats_only(name, step):
         return {"entropy": stats_entropy(cap, name, step, label)}
-    return head_stats(cap.get(name, step), select_samples(cap, label))
+    return head_stats(cap.get(name, step), select_samples(cap, label, name))
 
 
 def stats_entropy(cap, name: str, step: int = 0, label=None) -> np.ndarray:
@@ -148,7 +148,8 @@ class HeadStats(Savable, Selection, widgets.VBox):
     def refresh(self) -> None:
         """Recompute the statistics for the selected layer."""
         try:
-            stats = stats_for(self.cap, self.layer, self.step, self.label)
+            label = self.label if class_reason(self.cap, self.selection()) is None else None
+            stats = stats_for(self.cap, self.layer, self.step, label)
         except (IndexError, KeyError, ValueError) as e:
             self.stats = {}
             self.bars.x, self.bars.y = [], []

@@ -13,7 +13,7 @@ import numpy as np
 import traitlets as t
 
 from .._frame import Frame, select_samples
-from .._view_state import SELECTION, ViewDescription, ViewSpec
+from .._view_state import SELECTION, ViewDescription, ViewSpec, labels_fit
 from ..store import class_name
 from ._traits import (
     Selection,
@@ -49,6 +49,10 @@ class _WeightsCanvas(View):
 def class_profile(cap, layer, step: int = 0, classes=None) -> tuple[np.ndarray, list[str], str]:
     """Mean weight along a site's last axis, per class.
 
+    ``classes`` split kept samples only where the labels name the site's
+    samples (:func:`~attnwidget._view_state.labels_fit`); elsewhere the one
+    row is every sample.
+
     Returns
     -------
     values : numpy.ndarray
@@ -67,8 +71,8 @@ def class_profile(cap, layer, step: int = 0, classes=None) -> tuple[np.ndarray, 
     else:
         data = np.asarray(cap.get(name, step), dtype=np.float32)
         flat = data.reshape(data.shape[0], -1, data.shape[-1]).mean(axis=1)  # [sample, last]
-        if classes:
-            values = np.stack([flat[select_samples(cap, c)].mean(axis=0) for c in classes])
+        if classes and labels_fit(cap, name, step):
+            values = np.stack([flat[select_samples(cap, c, name)].mean(axis=0) for c in classes])
         else:
             values = flat.mean(axis=0, keepdims=True)
     names = cap.metadata.get("axis_labels", {}).get(name, {}).get(axis)
@@ -216,6 +220,10 @@ class WeightsView(Selection, widgets.VBox):
     def _update_chart(self) -> None:
         classes = self.classes()
         try:
+            if not self.cap.is_stats_only(self.layer, self.step) and not labels_fit(
+                self.cap, self.layer, self.step
+            ):
+                classes = []  # the labels do not name this site's samples: one profile of them all
             values, names, axis = class_profile(self.cap, self.layer, self.step, classes)
         except (IndexError, KeyError, ValueError):
             self._bars.x, self._bars.y = [], []
