@@ -100,6 +100,8 @@ class ViewSpec:
         Overlay: patch rows and columns (None: inferred from the key axis).
     scale : str
         ``"linear"`` or ``"log"``: how values become colour codes.
+    groups : optional
+        Groups of positions the frames aggregate (``frame(..., groups=...)``); None: none.
     """
 
     kind: str
@@ -110,6 +112,7 @@ class ViewSpec:
     query: int = 0
     patch_grid: tuple[int, int] | None = None
     scale: str = "linear"
+    groups: Any = None
 
 
 @dataclass
@@ -363,6 +366,7 @@ def view_frame(cap: Capture, spec: ViewSpec, selection: dict) -> Frame:
         region=spec.region if spec.kind == "heatmap" else None,
         size=spec.size,
         tokens=spec.tokens,
+        groups=spec.groups,
     )
 
 
@@ -384,13 +388,22 @@ def view_panels(cap: Capture, spec: ViewSpec, selection: dict) -> list[Frame]:
                 f"site {name!r} (layer {layer}) holds weights, not heads of query x key attention"
             )
         for h in range(n):
-            out.append(frame(cap, **{**args, "layer": layer, "head": h}, size=spec.size, tokens=spec.tokens))
+            out.append(
+                frame(
+                    cap,
+                    **{**args, "layer": layer, "head": h},
+                    size=spec.size,
+                    tokens=spec.tokens,
+                    groups=spec.groups,
+                )
+            )
     return out
 
 
 def is_difference(fr: Frame) -> bool:
-    """Whether a frame is a class-difference map (its colour range is then symmetric about 0)."""
-    return fr.selection.get("difference") is not None
+    """Whether a frame is a difference map (its colour range is then symmetric about 0): a class
+    difference, or a site ``cap.metadata["difference_sites"]`` lists (``aw.compare``'s ``a − b``)."""
+    return fr.selection.get("difference") is not None or bool(fr.selection.get("diverging"))
 
 
 def frame_state(fr: Frame, scale: str = "linear") -> tuple[bytes, dict]:

@@ -214,6 +214,8 @@ def _exported_sites(cap, asked: list[str] | None, label: Any, sample: Any) -> li
             count = cap.get(n, kept[0]).shape[0]
             if label is not None:
                 count = int(np.count_nonzero(np.asarray(cap.labels) == label))
+                if count == 0 and cap.has_stats(n):
+                    continue  # a class with statistics alone: its figures are the class statistics
             if not -count <= sample < count:
                 short.append(f"{n} ({count})")
         if short:

@@ -64,19 +64,22 @@ class View(Savable, Selection, anywidget.AnyWidget):
     _redraw_on: tuple[str, ...] = ()
     #: traits of ``_redraw_on`` that change the codes sent but not ``frame()`` (not in the cache key)
     _not_in_frame: tuple[str, ...] = ("scale",)
-    _extra_kwargs: tuple[str, ...] = ("tokens", "layout")
+    _extra_kwargs: tuple[str, ...] = ("tokens", "groups", "layout")
     #: the trait holding the header of what is sent (its compute time goes there)
     _meta_trait = "_frame_meta"
 
-    def __init__(self, cap, *, tokens: Any = None, **kwargs):
+    def __init__(self, cap, *, tokens: Any = None, groups: Any = None, **kwargs):
         take_site(type(self), kwargs)
         check_kwargs(type(self), kwargs, self._extra_kwargs)
         self._frame_cache: dict = {}
         recorder = recorder_of(cap)
         self.cap = check_capture(cap)
         self.tokens = tokens
+        self.groups = groups
         self._ready = False
         super().__init__(**kwargs)
+        if "colormap" not in kwargs:  # opened on a difference map: on its diverging colormap
+            self._diverging(None)
         self._ready = True
         self.observe(
             self._redraw,
@@ -106,6 +109,18 @@ class View(Savable, Selection, anywidget.AnyWidget):
     def tokens(self, value) -> None:
         self.__dict__["_tokens"] = value
         self.__dict__.get("_frame_cache", {}).clear()
+
+    @property
+    def groups(self):
+        """Groups of positions the frames aggregate (:func:`attnwidget.frame`'s ``groups=``), or None."""
+        return self.__dict__.get("_groups")
+
+    @groups.setter
+    def groups(self, value) -> None:
+        self.__dict__["_groups"] = value
+        self.__dict__.get("_frame_cache", {}).clear()
+        if self.__dict__.get("_ready"):
+            self.refresh()
 
     def _take(self, cap, tokens) -> None:
         self.cap = cap  # empties the frame cache
@@ -196,20 +211,32 @@ class View(Savable, Selection, anywidget.AnyWidget):
         if self._ready:
             self._send_frame()
 
-    @t.observe("difference")
+    def _wants_diverging(self) -> bool:
+        """Whether the selection is a difference map: a class difference, or a site that
+        ``cap.metadata["difference_sites"]`` lists (``aw.compare``'s ``a − b`` sites)."""
+        if getattr(self, "difference", None) is not None:
+            return True
+        listed = (self.cap.metadata or {}).get("difference_sites") or ()
+        try:
+            return bool(listed) and self.cap.site_name(self.layer) in listed
+        except (IndexError, KeyError, TypeError):
+            return False
+
+    @t.observe("difference", "layer")
     def _diverging(self, change) -> None:
-        # a class-difference map reads on a diverging colormap, linear, centred on zero; the
-        # colormap and scale shown before come back when the difference is cleared (a linked
-        # view that already switched leaves nothing to restore here)
+        # a difference map reads on a diverging colormap, linear, centred on zero; the colormap
+        # and scale shown before come back when the selection leaves it (a linked view that
+        # already switched leaves nothing to restore here)
+        now, before = self._wants_diverging(), "_before_difference" in self.__dict__
         with self.hold_sync():
-            if change["new"] is not None and change["old"] is None:
+            if now and not before:
                 saved = {}
                 if self.has_trait("colormap") and self.colormap != DIVERGING:
                     saved["colormap"], self.colormap = self.colormap, DIVERGING
                 if self.has_trait("scale") and self.scale != "linear":
                     saved["scale"], self.scale = self.scale, "linear"
                 self.__dict__["_before_difference"] = saved
-            elif change["new"] is None:
+            elif before and not now:
                 saved = self.__dict__.pop("_before_difference", {})
                 if saved.get("colormap") and self.colormap == DIVERGING:
                     self.colormap = saved["colormap"]

@@ -76,10 +76,13 @@ class Explorer(Savable, Selection, widgets.VBox):
     class_names : dict or list, optional
         Class label -> name, e.g. ``{0: "spoof", 1: "bonafide"}`` (default:
         ``cap.metadata["class_names"]`` when present).
-    image : array-like or PIL.Image, optional
-        Input image: adds an :class:`ImageOverlay`.
+    image : array-like, PIL.Image or a list of them, optional
+        One image for every sample, or one per sample (a list, or a batch array
+        ``[sample, H, W(, C)]``): adds an :class:`ImageOverlay`.
     patch_grid : (int, int), optional
         Patch rows and columns for the overlay (inferred when omitted).
+    groups : optional
+        Groups of positions the matrix and head grid aggregate (as :func:`show`).
     colormap : str, optional
         Initial colormap of the canvas views.
     **traits
@@ -107,6 +110,7 @@ class Explorer(Savable, Selection, widgets.VBox):
         image=None,
         patch_grid=None,
         colormap: str = "viridis",
+        groups=None,
         **kwargs,
     ):
         take_site(type(self), kwargs)
@@ -122,7 +126,13 @@ class Explorer(Savable, Selection, widgets.VBox):
         super().__init__(**{k: v for k, v in kwargs.items() if k != "layout"})
         if "layout" in kwargs:
             self.layout = kwargs["layout"]
-        self._given = {"tokens": tokens, "class_names": class_names, "image": image, "patch_grid": patch_grid}
+        self._given = {
+            "tokens": tokens,
+            "class_names": class_names,
+            "image": image,
+            "patch_grid": patch_grid,
+            "groups": groups,
+        }
         self._build(colormap)
         self.add_class("aw-explorer")
         self._steps_seen = cap.steps
@@ -141,8 +151,9 @@ class Explorer(Savable, Selection, widgets.VBox):
 
         self.heatmap = self.headgrid = self.headstats = self.overlay = self.weights = None
         if attention:
-            self.heatmap = Heatmap(cap, tokens=tokens, colormap=colormap, **sel)
-            self.headgrid = HeadGrid(cap, tokens=tokens, colormap=colormap, **sel)
+            groups = self._given.get("groups")
+            self.heatmap = Heatmap(cap, tokens=tokens, groups=groups, colormap=colormap, **sel)
+            self.headgrid = HeadGrid(cap, tokens=tokens, groups=groups, colormap=colormap, **sel)
             self.headstats = HeadStats(cap, **sel)
         if image is not None:
             self.overlay = ImageOverlay(cap, image, patch_grid=patch_grid, tokens=tokens, **sel)
@@ -281,7 +292,7 @@ class Explorer(Savable, Selection, widgets.VBox):
         return self.main_view().describe()
 
 
-def show(cap, tokens=None, class_names=None, image=None, patch_grid=None, **kwargs) -> Explorer:
+def show(cap, tokens=None, class_names=None, image=None, patch_grid=None, groups=None, **kwargs) -> Explorer:
     """Explore a capture: controls above the views that fit what it holds.
 
     Parameters
@@ -295,10 +306,14 @@ def show(cap, tokens=None, class_names=None, image=None, patch_grid=None, **kwar
     class_names : dict, optional
         Class label -> name for the class filter and legends (default:
         ``cap.metadata["class_names"]`` when present).
-    image : array-like or PIL.Image, optional
-        Input image: adds an image overlay of a query row (CLS by default).
+    image : array-like, PIL.Image or a list of them, optional
+        One image for every sample, or one per sample (a list, or a batch array):
+        adds an image overlay of a query row (CLS by default); sample k shows image k.
     patch_grid : (int, int), optional
         Patch rows and columns of the image tokens.
+    groups : dict, list of ranges, "words" or {"query": ..., "key": ...}, optional
+        Aggregate the matrix and the head grid by groups of positions, as
+        :func:`attnwidget.frame` does (query rows meaned, key columns summed).
     **kwargs
         Initial ``layer`` (or ``site``), ``head, sample, label, step, stat, difference``
         or ``colormap``.
@@ -315,4 +330,12 @@ def show(cap, tokens=None, class_names=None, image=None, patch_grid=None, **kwar
     if not isinstance(cap, Capture) and recorder_of(cap) is None:
         cap = Capture.from_attentions(cap, tokens=tokens)
         tokens = None  # they are cap.tokens now, spelled out per site for an encoder-decoder output
-    return Explorer(cap, tokens=tokens, class_names=class_names, image=image, patch_grid=patch_grid, **kwargs)
+    return Explorer(
+        cap,
+        tokens=tokens,
+        class_names=class_names,
+        image=image,
+        patch_grid=patch_grid,
+        groups=groups,
+        **kwargs,
+    )

@@ -89,7 +89,7 @@ class HeadGrid(View):
         Thumbnails are not cached: every trait change that reaches ``refresh``
         sends them all again, in one message.
         """
-        return ViewSpec("headgrid", size=self.thumb, tokens=self.tokens, mode=self.mode)
+        return ViewSpec("headgrid", size=self.thumb, tokens=self.tokens, mode=self.mode, groups=self.groups)
 
     def frames(self) -> list[Frame]:
         """One frame per thumbnail, in the order they are sent (site-major)."""

@@ -128,6 +128,7 @@ class Heatmap(View):
             region=None if self.region is None else tuple(self.region),
             tokens=self.tokens,
             scale=self.scale,
+            groups=self.groups,
         )
 
     def _msg_zoom(self, content: dict) -> dict:
