@@ -507,8 +507,27 @@ class Capture:
     def valid_mask(self, site: int | str, step: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
         """Which positions of each sample are not padding at a site and step: bool ``[sample, query]``
         and ``[sample, key]``, as the engine read them from the mask the model passed; None where
-        no position is padding (or nothing was recorded: attention computed elsewhere)."""
-        return (self.valid_masks.get(self.site_name(site)) or {}).get(self._step(step))
+        no position is padding (or nothing was recorded: attention computed elsewhere).
+
+        A site ``collect`` zero-padded to stack batches of different lengths
+        (``cap.info[site]["padded"]``) and for which nothing was recorded: the
+        positions collect filled, found from its zeros (a query row that is 0
+        in every head, a key column that is 0 in every row and head of the
+        sample), computed once and kept in ``valid_masks``."""
+        name, step = self.site_name(site), self._step(step)
+        recorded = (self.valid_masks.get(name) or {}).get(step)
+        if recorded is not None or not (self.info.get(name) or {}).get("padded"):
+            return recorded
+        if self.axes[name] != ATTENTION_AXES or step not in self._data[name]:
+            return None
+        data = self._data[name][step]
+        nonzero = data != 0
+        query = nonzero.any(axis=(1, 3))  # [sample, query]
+        key = nonzero.any(axis=(1, 2))  # [sample, key]
+        if query.all() and key.all():
+            return None
+        self.valid_masks.setdefault(name, {})[step] = (query, key)
+        return query, key
 
     def valid(self, site: int | str, sample: int = 0, step: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """The valid (query, key) positions of one sample at a site and step, as two index arrays.

@@ -204,3 +204,28 @@ def test_groups_per_axis_leave_the_other_axis_as_it_is():
     assert fr.row_labels == ["top", "bottom"] and fr.col_labels == ["0", "1", "2"]
     keys = aw.frame(cap, groups={"key": [range(0, 3)]})
     np.testing.assert_array_equal(keys.values[:, 0], [3, 33, 63, 93])
+
+
+def test_samples_collect_padded_to_stack_batches_are_left_out_of_means():
+    """collect zero-pads batches of different lengths to stack them: those cells are no sample's."""
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True, dropout=0.0).eval()
+    batches = [torch.randn(2, 5, 16), torch.randn(2, 8, 16)]
+    cap = aw.collect(layer, batches, num_samples=None, progress=False)
+    site = cap.sites[0]
+    assert cap.get(site).shape[-2:] == (8, 8) and cap.info[site]["padded"]
+    q, k = cap.valid(site, sample=0)
+    np.testing.assert_array_equal(q, np.arange(5))
+    np.testing.assert_array_equal(k, np.arange(5))
+    assert aw.frame(cap, site, sample=0).shape == (5, 5)
+    assert aw.frame(cap, site, sample=3).shape == (8, 8)
+    with torch.no_grad(), aw.capture(layer) as short:
+        layer(batches[0])
+    with torch.no_grad(), aw.capture(layer) as long:
+        layer(batches[1])
+    # the mean over the four samples: cells of the first 5 positions over all four, the others over two
+    fr = aw.frame(cap, site, sample="mean", head=0)
+    a, b = short.get(0)[:, 0], long.get(0)[:, 0]
+    np.testing.assert_allclose(fr.values[:5, :5], (a.sum(0) + b[:, :5, :5].sum(0)) / 4, atol=1e-6)
+    np.testing.assert_allclose(fr.values[5:, 5:], b[:, 5:, 5:].mean(0), atol=1e-6)
+    np.testing.assert_allclose(fr.values[6].sum(), 1, atol=1e-5)  # a row only long samples have
