@@ -512,8 +512,9 @@ class Capture:
         A site ``collect`` zero-padded to stack batches of different lengths
         (``cap.info[site]["padded"]``) and for which nothing was recorded: the
         positions collect filled, found from its zeros (a query row that is 0
-        in every head, a key column that is 0 in every row and head of the
-        sample), computed once and kept in ``valid_masks``."""
+        in every head; in self-attention the keys of those positions, elsewhere
+        the keys after the last one the sample attends), computed once and kept
+        in ``valid_masks``."""
         name, step = self.site_name(site), self._step(step)
         recorded = (self.valid_masks.get(name) or {}).get(step)
         if recorded is not None or not (self.info.get(name) or {}).get("padded"):
@@ -522,8 +523,13 @@ class Capture:
             return None
         data = self._data[name][step]
         nonzero = data != 0
-        query = nonzero.any(axis=(1, 3))  # [sample, query]
-        key = nonzero.any(axis=(1, 2))  # [sample, key]
+        query = nonzero.any(axis=(1, 3))  # [sample, query]: a row of a real position sums to 1
+        if self.kinds[name] == "self" and data.shape[2] == data.shape[3]:
+            key = query.copy()  # one sequence on both axes
+        else:  # a sample's keys end at the last one any of its rows attends (collect pads at the end)
+            seen = nonzero.any(axis=(1, 2))
+            last = np.where(seen.any(axis=1), data.shape[3] - 1 - np.argmax(seen[:, ::-1], axis=1), -1)
+            key = np.arange(data.shape[3])[None, :] <= last[:, None]
         if query.all() and key.all():
             return None
         self.valid_masks.setdefault(name, {})[step] = (query, key)
