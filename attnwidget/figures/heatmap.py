@@ -61,7 +61,7 @@ def heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | N
             stat: str | None = None, difference: Any = None, colormap: str | None = None,
             scale: str = "linear", vmin: float | None = None, vmax: float | None = None,
             title: str | None = None, groups: Any = None, padding: bool = False,
-            assembled: bool | None = None) -> Figure:  # fmt: skip
+            assembled: bool | None = None, significance: float | None = None) -> Figure:  # fmt: skip
     """Heatmap of one selection: query tokens down, key tokens across.
 
     Parameters
@@ -80,6 +80,13 @@ def heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | N
         ``vmin``/``vmax`` are given.
     scale, vmin, vmax, title
         As :func:`frame_figure`.
+    significance : float, optional
+        With ``difference=(a, b)``: outline the cells where the classes differ
+        at this false discovery rate (``aw.significance``: Welch's t per cell,
+        Benjamini-Hochberg over the cells; for ``head="mean"`` or ``"max"``, the
+        cells where some head differs) and put the count in the title
+        ("312 of 512^2 cells differ at q < 0.05"). The frame must be the
+        site's whole matrix (no ``region``, ``size`` pooling or ``groups``).
 
     Returns
     -------
@@ -107,7 +114,39 @@ def heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | N
         colormap = DIVERGING if diverging else "viridis"
     if diverging and vmin is None and vmax is None:
         vmin, vmax = color_range(fr.values, scale, symmetric=True)
-    return frame_figure(fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax, title=title)
+    if significance is None:
+        return frame_figure(fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax, title=title)
+    mask, text = _significant_cells(cap, fr, difference, head, step, significance, (region, size, groups))
+    fig = frame_figure(
+        fr, colormap=colormap, scale=scale, vmin=vmin, vmax=vmax, title=(title or fr.title) + "\n" + text
+    )
+    from ..analysis._figure import outline_cells
+
+    outline_cells(fig.axes[0], mask)
+    return fig
+
+
+def _significant_cells(cap, fr, difference, head, step, alpha, cuts) -> tuple[np.ndarray, str]:
+    """The cells of a class-difference frame where the classes differ at ``q < alpha``, and the title."""
+    from ..analysis import significance as test
+
+    if difference is None:
+        raise ValueError("significance= outlines the cells of a class-difference map: pass difference=(a, b)")
+    if any(c is not None for c in cuts) or fr.block != (1, 1):
+        raise ValueError(
+            "significance= needs the site's whole matrix: leave out region=, size= and groups= "
+            "(the test is per cell of the captured matrix)"
+        )
+    a, b = difference
+    one = head if isinstance(head, (int, np.integer)) and not isinstance(head, bool) else None
+    sig = test(cap, a, b, fr.selection["layer"], step, head=one, alpha=alpha)
+    mask = np.asarray(sig.mask)
+    if mask.ndim == 3:  # [head, query, key]: a cell where some head differs
+        mask = mask.any(axis=0)
+    if mask.shape != fr.values.shape:
+        raise ValueError(f"the test's cells {mask.shape} do not match the frame's {fr.values.shape}")
+    text = sig.title if one is not None or sig.mask.ndim < 3 else f"{sig.title} (in some head)"
+    return mask, text
 
 
 def bare_figure(fr: Frame, *, colormap: str = "viridis", scale: str = "linear", vmin: float | None = None,
