@@ -20,6 +20,14 @@ never asks :func:`attnwidget.frame` for what a site cannot show: a class
 filter that cannot apply is left out (the controls disable it, with the
 reason), a sample past the site's last is clamped to it.
 
+The colour range of a frame follows the view's ``color_range``
+(:data:`attnwidget.wire.COLOR_RANGES`): the frame's own min..max, fixed
+``[0, 1]``, or :func:`shared_range`, one range over every head and step of
+the site at full resolution (so zooming, Play and switching heads keep
+colours comparable), computed once per site and selection and cached.
+:func:`view_range` says which range a selection is drawn with, and the
+widget, the standalone page and ``view.save`` all read it from there.
+
 Each view also describes itself (``view.describe()``) as a
 :class:`ViewDescription`, plain data that the figures read instead of the
 widget: its kind, capture, selection, spec, colours and synced state.
@@ -31,8 +39,10 @@ and ``colormaps``, never the widgets or the figures.
 from __future__ import annotations
 
 import math
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -61,10 +71,15 @@ __all__ = [
     "grid_layers",
     "frame_state",
     "frame_labels",
+    "shared_range",
+    "view_range",
+    "forget_ranges",
+    "range_caption",
     "error_state",
     "is_difference",
     "patch_grid_for",
     "overlay_frame",
+    "grid_range",
     "CANVAS_KINDS",
 ]
 
@@ -102,6 +117,9 @@ class ViewSpec:
         ``"linear"`` or ``"log"``: how values become colour codes.
     groups : optional
         Groups of positions the frames aggregate (``frame(..., groups=...)``); None: none.
+    color_range : str
+        ``"frame"`` (each frame's own min..max), ``"fixed"`` (``[0, 1]``) or ``"shared"``
+        (:func:`shared_range`: one range over the site's heads and steps).
     """
 
     kind: str
@@ -113,6 +131,7 @@ class ViewSpec:
     patch_grid: tuple[int, int] | None = None
     scale: str = "linear"
     groups: Any = None
+    color_range: str = "frame"
 
 
 @dataclass
@@ -406,14 +425,22 @@ def is_difference(fr: Frame) -> bool:
     return fr.selection.get("difference") is not None or bool(fr.selection.get("diverging"))
 
 
-def frame_state(fr: Frame, scale: str = "linear") -> tuple[bytes, dict]:
+def frame_state(
+    fr: Frame, scale: str = "linear", vrange: tuple[float, float] | None = None, color_range: str = "frame"
+) -> tuple[bytes, dict]:
     """A frame as ``(codes, meta)``: ``h*w`` uint8 codes plus the header the JS reads.
 
-    The header is small (shape, value range, axes, region, title): the row and
-    column labels travel separately (:func:`frame_labels`), only when they change.
-    A class-difference map gets a range symmetric about zero (``vmin = -vmax``).
+    The header is small (shape, value range, axes, region, title, caption,
+    where the frame is from): the row and column labels travel separately
+    (:func:`frame_labels`), only when they change. ``vrange`` is the colour
+    range (:func:`view_range`); None: the frame's own (a difference map's is
+    symmetric about zero, ``vmin = -vmax``). ``data_min``/``data_max`` are
+    the frame's finite extremes, which the colour bar marks.
     """
-    header, payload = wire.encode(fr.values, scale, symmetric=is_difference(fr))
+    lo, hi = (None, None) if vrange is None else vrange
+    header, payload = wire.encode(fr.values, scale, vmin=lo, vmax=hi, symmetric=is_difference(fr))
+    extent = wire.data_extent(fr.values)
+    sel = fr.selection
     meta = dict(
         header,
         title=fr.title,
@@ -422,9 +449,124 @@ def frame_state(fr: Frame, scale: str = "linear") -> tuple[bytes, dict]:
         region=[int(v) for v in fr.region],
         full_shape=[int(v) for v in fr.full_shape],
         block=[int(v) for v in fr.block],
+        color_range=color_range,
+        data_min=None if extent is None else extent[0],
+        data_max=None if extent is None else extent[1],
+        caption=range_caption(fr, (header["vmin"], header["vmax"]), color_range),
+        where={k: _plain_value(sel.get(k)) for k in ("layer", "head", "step", "sample") if k in sel},
         error=None,
     )
     return payload, meta
+
+
+def _plain_value(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def range_caption(fr: Frame, vrange: tuple[float, float], color_range: str = "frame") -> str:
+    """The caption under a frame about its colours: the range when it is not the frame's own
+    (``"shared colour range 0-0.934 (every head and step of the site)"``), and a frame whose
+    values hardly vary (:func:`attnwidget.wire.range_note`); ``""`` when there is nothing to say."""
+    parts = []
+    if color_range == "fixed":
+        parts.append(f"fixed colour range {wire.format_range(*vrange)}")
+    elif color_range == "shared":
+        parts.append(f"shared colour range {wire.format_range(*vrange)} (every head and step of the site)")
+    note = wire.range_note(fr.values)
+    if note is not None:
+        parts.append(note)
+    return " · ".join(parts)
+
+
+#: shared ranges computed lately: (capture, what the range depends on) -> (weakref to capture, range)
+_SHARED: OrderedDict = OrderedDict()
+SHARED_CACHE_SIZE = 128
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _hashable(v)) for k, v in value.items()))
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def forget_ranges(cap: Capture | None = None) -> None:
+    """Drop the cached shared ranges of a capture (all captures when None), e.g. after
+    changing its arrays in place (``view.refresh()`` calls it)."""
+    for key in [k for k in _SHARED if cap is None or k[0] == id(cap)]:
+        del _SHARED[key]
+
+
+def shared_range(cap: Capture, spec: ViewSpec, selection: dict) -> tuple[float, float]:
+    """One colour range for every head and step of the selected site: the min and max of
+    their full-resolution frames (positive part on the log scale; ``-m..m`` for a difference
+    map), for the selection's sample, class, statistic and groups.
+
+    Zooming shows part of a full-resolution frame and pooling averages it, so
+    every frame the view can show lies inside this range. An image overlay's
+    range is its query row's over heads and steps. Computed once per site and
+    selection and cached (:func:`forget_ranges` empties the cache).
+    """
+    args = frame_args(cap, selection)
+    name = cap.site_name(args["layer"])
+    key = (
+        id(cap),
+        (cap.steps, len(cap.layers), cap.kinds[name]),
+        name,
+        _hashable({k: v for k, v in args.items() if k not in ("head", "step", "layer")}),
+        spec.kind == "overlay" and (spec.query, spec.patch_grid),
+        _hashable(spec.groups) if not callable(spec.groups) else id(spec.groups),
+        spec.scale,
+    )
+    try:
+        hit = _SHARED.get(key)
+    except TypeError:  # an unhashable selection value: no caching
+        key, hit = None, None
+    if hit is not None and hit[0]() is cap:
+        _SHARED.move_to_end(key)
+        return hit[1]
+    full = replace(spec, region=None, size=None)
+    heads = cap.num_heads(name)
+    head_choices = list(range(heads)) if heads and cap.kinds[name] != "weights" else [selection["head"]]
+    extremes, symmetric = [], False
+    for step in range(max(cap.steps, 1)):
+        if cap.holds(name, step) is None:
+            continue
+        for head in head_choices:
+            try:
+                fr = view_frame(cap, full, {**selection, "layer": args["layer"], "head": head, "step": step})
+            except (IndexError, KeyError, ValueError, SelectionError):
+                continue
+            symmetric = symmetric or is_difference(fr)
+            v = np.asarray(fr.values, dtype=np.float32)
+            finite = v[np.isfinite(v)]
+            if finite.size:
+                extremes += [finite.min(), finite.max()]
+                positive = finite[finite > 0]
+                if positive.size:
+                    extremes.append(positive.min())
+    found = wire.value_range(np.array(extremes, dtype=np.float32), spec.scale, symmetric)
+    if key is not None:
+        _SHARED[key] = (weakref.ref(cap), found)
+        while len(_SHARED) > SHARED_CACHE_SIZE:
+            _SHARED.popitem(last=False)
+    return found
+
+
+def view_range(cap: Capture, spec: ViewSpec, selection: dict, fr: Frame) -> tuple[float, float] | None:
+    """The colour range a view draws the frame ``fr`` of a selection with: None for the
+    frame's own (``color_range="frame"``), :func:`attnwidget.wire.fixed_range` or :func:`shared_range`."""
+    mode = spec.color_range
+    if mode not in wire.COLOR_RANGES:
+        raise ValueError(f"color_range must be one of {wire.COLOR_RANGES}, not {mode!r}")
+    if mode == "frame":
+        return None
+    if mode == "fixed":
+        return wire.fixed_range(spec.scale, symmetric=is_difference(fr))
+    return shared_range(cap, spec, selection)
 
 
 def frame_labels(fr: Frame | None) -> dict:
@@ -448,6 +590,11 @@ def error_state(message: str) -> tuple[bytes, dict]:
         "region": [0, 0, 0, 0],
         "full_shape": [0, 0],
         "block": [1, 1],
+        "color_range": "frame",
+        "data_min": None,
+        "data_max": None,
+        "caption": "",
+        "where": {},
         "error": message,
     }
 
@@ -459,9 +606,13 @@ def _grid_state(cap: Capture, spec: ViewSpec, selection: dict) -> dict:
         return {"_thumbs": b"", "_thumbs_meta": {"layers": [], "heads": 0, "thumbs": [], "error": str(e)}}
     parts, thumbs, offset = [], [], 0
     layers = grid_layers(cap, spec, selection)
+    try:
+        lo, hi = grid_range(cap, spec, selection, frames) or (None, None)
+    except (IndexError, KeyError, ValueError) as e:
+        return {"_thumbs": b"", "_thumbs_meta": {"layers": [], "heads": 0, "thumbs": [], "error": str(e)}}
     for fr in frames:
-        # each thumbnail is quantized over its own range; a difference map's symmetric about zero
-        header, payload = wire.encode(fr.values, "linear", symmetric=is_difference(fr))
+        # per frame: each thumbnail over its own range (a difference map's symmetric about zero)
+        header, payload = wire.encode(fr.values, "linear", vmin=lo, vmax=hi, symmetric=is_difference(fr))
         thumbs.append(
             {
                 "layer": cap.layers.index(fr.selection["layer"]),
@@ -480,9 +631,30 @@ def _grid_state(cap: Capture, spec: ViewSpec, selection: dict) -> dict:
         "layer_names": [cap.layers[i] for i in layers],
         "heads": heads,
         "thumbs": thumbs,
+        "color_range": spec.color_range,
         "error": None,
     }
     return {"_thumbs": b"".join(parts), "_thumbs_meta": meta}
+
+
+def grid_range(
+    cap: Capture, spec: ViewSpec, selection: dict, frames: list[Frame]
+) -> tuple[float, float] | None:
+    """The one colour range of a head grid's thumbnails, or None: each its own (``"frame"``).
+
+    ``"fixed"``: ``[0, 1]``; ``"shared"``: the union of :func:`shared_range` of every site
+    shown (so a model-wide grid compares layers too). Thumbnails are linear.
+    """
+    if spec.color_range == "frame":
+        return None
+    if spec.color_range == "fixed":
+        return wire.fixed_range("linear", symmetric=any(is_difference(f) for f in frames))
+    linear = replace(spec, scale="linear")
+    ends = [
+        shared_range(cap, linear, {**selection, "layer": layer})
+        for layer in grid_layers(cap, spec, selection)
+    ]
+    return min(e[0] for e in ends), max(e[1] for e in ends)
 
 
 def view_state(
@@ -514,7 +686,7 @@ def view_state(
         return _grid_state(cap, spec, selection)
     try:
         fr = frame_of() if frame_of is not None else view_frame(cap, spec, selection)
-        payload, meta = frame_state(fr, spec.scale)
+        payload, meta = frame_state(fr, spec.scale, view_range(cap, spec, selection, fr), spec.color_range)
         labels = frame_labels(fr)
     except (IndexError, KeyError, ValueError) as e:
         payload, meta = error_state(str(e))

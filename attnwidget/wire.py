@@ -4,15 +4,40 @@ A frame crosses to the browser as one byte per cell (``bytes`` trait or a
 ``model.send`` buffer) plus a small JSON header, never as JSON lists of
 floats. ``quantize`` is also what the figures use before colouring, so the
 PNG export and the canvas agree pixel for pixel.
+
+The colour range a view uses is one of :data:`COLOR_RANGES`: the frame's own
+min and max (``"frame"``, :func:`value_range`), a fixed one
+(:func:`fixed_range`, ``[0, 1]``), or one shared by every head and step of a
+site (computed in :mod:`attnwidget._view_state`). :func:`range_note` is the
+caption that calls out a frame whose values hardly vary, whatever the range.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["quantize", "dequantize", "value_range", "encode", "SCALES", "TOP", "NAN_CODE"]
+__all__ = [
+    "quantize",
+    "dequantize",
+    "value_range",
+    "fixed_range",
+    "data_extent",
+    "nearly_uniform",
+    "format_range",
+    "range_note",
+    "encode",
+    "SCALES",
+    "COLOR_RANGES",
+    "TOP",
+    "NAN_CODE",
+]
 
 SCALES = ("linear", "log")
+#: how a view picks its colour range: the frame's own min..max, fixed [0, 1], or one range per site
+COLOR_RANGES = ("frame", "fixed", "shared")
+#: a frame whose max - min is under this fraction of its largest magnitude is "nearly uniform"
+#: (5%: a row of 9 keys at 0.110-0.113, uniform attention to the eye, spans 2.7%)
+UNIFORM_FRACTION = 0.05
 LOG_FLOOR = 1e-6
 #: the highest value code: values map to 0..TOP over [vmin, vmax]
 TOP = 254
@@ -45,6 +70,72 @@ def value_range(values: np.ndarray, scale: str = "linear", symmetric: bool = Fal
     if hi <= lo:
         hi = lo + (1.0 if scale == "linear" else lo)
     return lo, hi
+
+
+def fixed_range(scale: str = "linear", symmetric: bool = False) -> tuple[float, float]:
+    """The fixed colour range: ``[0, 1]`` (attention weights), ``[LOG_FLOOR, 1]`` on the log
+    scale, ``[-1, 1]`` for a difference map (``symmetric``, linear)."""
+    if symmetric and scale != "log":
+        return -1.0, 1.0
+    return (LOG_FLOOR, 1.0) if scale == "log" else (0.0, 1.0)
+
+
+def data_extent(values: np.ndarray) -> tuple[float, float] | None:
+    """``(min, max)`` of the finite values of a frame, or None when it has none."""
+    v = np.asarray(values, dtype=np.float32)
+    finite = v[np.isfinite(v)]
+    if finite.size == 0:
+        return None
+    return float(finite.min()), float(finite.max())
+
+
+def nearly_uniform(lo: float, hi: float) -> bool:
+    """Whether values spanning ``lo..hi`` hardly vary: ``hi - lo`` under 5% of the larger
+    magnitude (a constant non-zero frame counts; an all-zero frame does not)."""
+    top = max(abs(lo), abs(hi))
+    return top > 0 and (hi - lo) < UNIFORM_FRACTION * top
+
+
+def _decimals(v: float) -> int:
+    """Decimals of ``v`` written to 3 significant digits (0 for 0 or an exponent form)."""
+    if v == 0 or not np.isfinite(v) or abs(v) >= 1e5 or abs(v) < 1e-4:
+        return 0
+    text = f"{v:.3g}"
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def _fmt(v: float, decimals: int) -> str:
+    a = abs(v)
+    if a != 0 and (a >= 1e5 or a < 1e-4):
+        return f"{v:.3g}"
+    return "0" if v == 0 else f"{v:.{decimals}f}"
+
+
+def format_range(lo: float, hi: float) -> str:
+    """``"0.110-0.113"``: each end to 3 significant digits; ends of one order of magnitude
+    share their decimals, with as many more as it takes to tell them apart (``" to "``
+    between them where the low end is negative)."""
+    if 0 < lo <= hi < 10 * lo:  # one order of magnitude: one number of decimals
+        da = db = max(_decimals(lo), _decimals(hi))
+    else:
+        da, db = _decimals(lo), _decimals(hi)
+    a, b = _fmt(lo, da), _fmt(hi, db)
+    while a == b and lo != hi and db < 10:
+        da, db = da + 1, db + 1
+        a, b = _fmt(lo, da), _fmt(hi, db)
+    return f"{a} to {b}" if lo < 0 else f"{a}-{b}"
+
+
+def range_note(values: np.ndarray) -> str | None:
+    """What a caption says of a frame whose values hardly vary (:func:`nearly_uniform`):
+    ``"range 0.110-0.113: nearly uniform"``, ``"every value 0.125: uniform"``; None otherwise."""
+    extent = data_extent(values)
+    if extent is None or not nearly_uniform(*extent):
+        return None
+    lo, hi = extent
+    if hi == lo:
+        return f"every value {_fmt(lo, _decimals(lo))}: uniform"
+    return f"range {format_range(lo, hi)}: nearly uniform"
 
 
 def quantize(values: np.ndarray, vmin: float, vmax: float, scale: str = "linear") -> np.ndarray:

@@ -86,3 +86,28 @@ export function formatValue(v) {
   if (a !== 0 && (a < 1e-3 || a >= 1e4)) return v.toExponential(2);
   return v.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
 }
+
+/**
+ * An exact value for the tooltip: 6 significant digits (what float32 holds), no trailing zeros.
+ * @param {number} v
+ * @returns {string}
+ */
+export function formatExact(v) {
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-4 || a >= 1e6)) return v.toExponential(5).replace(/\.?0+e/, "e");
+  return v.toPrecision(6).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+}
+
+/**
+ * The float32 values of a binary message buffer (a row the kernel sent), copied so the
+ * array is aligned whatever the buffer's offset.
+ * @param {DataView|ArrayBuffer|Uint8Array} buf little-endian float32 values
+ * @returns {Float32Array}
+ */
+export function toFloats(buf) {
+  const bytes = toBytes(buf);
+  if (bytes.length % 4 !== 0) throw new Error(`float32 values need a multiple of 4 bytes, not ${bytes.length}`);
+  return new Float32Array(bytes.slice().buffer);
+}

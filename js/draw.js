@@ -207,21 +207,136 @@ export function blend(image, over, alpha) {
 }
 
 /**
- * Evenly spaced colorbar ticks: value and its position from the top (0..1).
+ * A round step (1, 2 or 5 times a power of ten) that cuts `span` into at most about `count` parts.
+ * @param {number} span > 0
+ * @param {number} count
+ * @returns {number}
+ */
+export function niceStep(span, count = 5) {
+  const raw = span / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 5, 10]) if (m * mag >= raw * (1 - 1e-9)) return m * mag;
+  return 10 * mag;
+}
+
+/**
+ * A tick value as text, with as many decimals as its step needs (0.25 steps: "0.25";
+ * 0.001 steps: "0.112"); an exponent for very large or very small values.
+ * @param {number} value
+ * @param {number} step the distance between ticks (its decimals are the label's)
+ * @returns {string}
+ */
+export function formatTick(value, step) {
+  if (value === 0 || Math.abs(value) < step * 1e-6) return "0";
+  const a = Math.abs(value);
+  if (a >= 1e5 || a < 1e-4) {
+    const digits = Math.max(0, Math.min(6, Math.round(Math.log10(a) - Math.log10(step))));
+    return value.toExponential(digits).replace(/\.?0+e/, "e");
+  }
+  const decimals = Math.max(0, Math.min(10, Math.ceil(-Math.log10(step) - 1e-9)));
+  return value.toFixed(decimals);
+}
+
+/**
+ * Round tick values inside [vmin, vmax]: multiples of a 1-2-5 step (linear), or
+ * decades, with 2x and 5x in a range of few decades (log).
  * @param {number} vmin
  * @param {number} vmax
  * @param {"linear"|"log"} scale
- * @param {number} [count]
- * @returns {{value: number, at: number}[]}
+ * @param {number} [count] about how many
+ * @returns {{value: number, label: string}[]}
  */
-export function colorbarTicks(vmin, vmax, scale, count = 5) {
+export function roundTicks(vmin, vmax, scale, count = 5) {
+  if (!(vmax > vmin) || !Number.isFinite(vmin) || !Number.isFinite(vmax)) return [];
   const out = [];
-  for (let i = 0; i < count; i++) {
-    const t = count === 1 ? 0 : i / (count - 1);
-    const value = scale === "log"
-      ? Math.exp(Math.log(Math.max(vmin, 1e-6)) + t * (Math.log(Math.max(vmax, 1e-5)) - Math.log(Math.max(vmin, 1e-6))))
-      : vmin + t * (vmax - vmin);
-    out.push({ value, at: 1 - t });
+  if (scale === "log") {
+    const lo = Math.max(vmin, 1e-6);
+    const hi = Math.max(vmax, 1e-5);
+    const k0 = Math.ceil(Math.log10(lo) - 1e-9);
+    const k1 = Math.floor(Math.log10(hi) + 1e-9);
+    const decades = k1 - k0 + 1;
+    const every = Math.max(1, Math.ceil(decades / count));
+    const mantissas = decades <= 2 ? [1, 2, 5] : [1];
+    for (let k = Math.floor(Math.log10(lo)); k <= k1; k++) {
+      if ((k - k0) % every !== 0) continue;
+      for (const m of mantissas) {
+        const v = Number((m * 10 ** k).toPrecision(12));
+        if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push({ value: v, label: formatTick(v, v) });
+      }
+    }
+    return out;
+  }
+  const step = niceStep(vmax - vmin, count);
+  for (let k = Math.ceil(vmin / step - 1e-9); k * step <= vmax + step * 1e-9; k++) {
+    const v = Number((k * step).toPrecision(12));
+    out.push({ value: v, label: formatTick(v, step) });
   }
   return out;
+}
+
+/**
+ * Where a value sits on a colorbar of [vmin, vmax]: 0 at the top (vmax), 1 at the bottom.
+ * @param {number} value
+ * @param {number} vmin
+ * @param {number} vmax
+ * @param {"linear"|"log"} scale
+ * @returns {number}
+ */
+export function barPosition(value, vmin, vmax, scale) {
+  let t;
+  if (scale === "log") {
+    const lo = Math.log(Math.max(vmin, 1e-6));
+    const hi = Math.log(Math.max(vmax, 1e-5));
+    t = hi > lo ? (Math.log(Math.max(value, 1e-6)) - lo) / (hi - lo) : 0;
+  } else {
+    t = vmax > vmin ? (value - vmin) / (vmax - vmin) : 0;
+  }
+  return 1 - Math.min(Math.max(t, 0), 1);
+}
+
+/**
+ * The ticks of a colorbar: its two ends (`end: true`, the exact vmin and vmax) and round values
+ * between them (1-2-5 steps), none closer than `minGap` pixels to another and no label twice.
+ * @param {number} vmin
+ * @param {number} vmax
+ * @param {"linear"|"log"} scale
+ * @param {number} [count] about how many round ticks
+ * @param {{height?: number, minGap?: number, format?: (v: number) => string}} [options]
+ *   the bar's height in pixels (default 200), the smallest gap between two labels (default 14)
+ *   and how the ends are written (default: 3 significant digits)
+ * @returns {{value: number, at: number, label: string, end: boolean}[]} top (vmax) first
+ */
+export function colorbarTicks(vmin, vmax, scale, count = 5, options = {}) {
+  const height = options.height ?? 200;
+  const minGap = options.minGap ?? 14;
+  const ticks = roundTicks(vmin, vmax, scale, count);
+  const step = scale === "log" || ticks.length < 2 ? 0 : ticks[1].value - ticks[0].value;
+  const format = options.format || ((v) => formatEnd(v, step / 10));
+  const ends = [{ value: vmax, at: 0, label: format(vmax), end: true }];
+  if (vmax !== vmin) ends.push({ value: vmin, at: 1, label: format(vmin), end: true });
+  const taken = [...ends];
+  for (const t of ticks.reverse()) {
+    const at = barPosition(t.value, vmin, vmax, scale);
+    const near = taken.some((o) => Math.abs(o.at - at) * height < minGap || o.label === t.label);
+    if (!near) taken.push({ value: t.value, at, label: t.label, end: false });
+  }
+  return taken.sort((a, b) => a.at - b.at);
+}
+
+/**
+ * An end of a colour range as text: 3 significant digits (trailing zeros dropped), and at
+ * least the decimals of `resolution` (0.110 next to ticks 0.001 apart, not 0.11).
+ * @param {number} v
+ * @param {number} [resolution] 0: none
+ * @returns {string}
+ */
+export function formatEnd(v, resolution = 0) {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-4 || a >= 1e5)) return v.toExponential(2).replace(/\.?0+e/, "e");
+  const short = v.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  if (!(resolution > 0) || v === 0) return short;
+  const want = Math.min(10, Math.ceil(-Math.log10(resolution) - 1e-9) - 1);
+  const has = short.includes(".") ? short.split(".")[1].length : 0;
+  return want > has ? v.toFixed(want) : short;
 }

@@ -1,12 +1,36 @@
 // Head grid view: one small canvas per (layer, head) thumbnail, all from one
-// binary message; clicking a thumbnail asks the kernel to select it.
+// binary message; clicking a thumbnail asks the kernel to select it. The grid
+// lives in a panel of fixed width (PANEL CSS pixels) and bounded height: the
+// thumbnails are sized to fill it, so the panel never grows or moves between
+// steps, and a model grid of many layers scrolls inside it.
 
 import { splitThumbs } from "./codecs.js";
 import { lut } from "./colormaps.js";
 import { colorize } from "./draw.js";
+import { arrowKeys, onThemeChange } from "./toolbar.js";
 import { addStyles, colormapSelect, drawScheduler, make, markPainted, traitSelect } from "./ui.js";
 
-const SIDE = 64; // CSS pixels per thumbnail
+const PANEL = 326; // CSS pixels across the grid
+const GAP = 4;
+const MOST = 76; // largest thumbnail side, CSS pixels
+const LEAST = 14; // smallest; below LABELLED a thumbnail has no caption (its tooltip names it)
+const LABELLED = 30;
+
+/**
+ * Columns and thumbnail side for `count` thumbnails of `heads` per layer in a panel `width` wide.
+ * One layer: a near-square grid; several: one row per layer.
+ * @param {number} count thumbnails
+ * @param {number} heads thumbnails per layer
+ * @param {boolean} many more than one layer
+ * @param {number} [width]
+ * @returns {{columns: number, side: number}}
+ */
+export function gridFit(count, heads, many, width = PANEL) {
+  // one layer: up to 4 in a row, then a near-square grid (12 heads: 4 x 3)
+  const columns = Math.max(1, many ? heads : count <= 4 ? count : Math.ceil(Math.sqrt(count)));
+  const side = Math.floor((width - GAP * (columns - 1)) / columns) - 4;
+  return { columns, side: Math.max(LEAST, Math.min(MOST, side)) };
+}
 
 export default {
   /** @param {{model: any, el: HTMLElement}} ctx */
@@ -47,15 +71,20 @@ export default {
       const table = lut(model.get("colormap"));
       const many = (meta.layers || []).length > 1;
       title.textContent = many ? "layers × heads" : `heads of ${(meta.layer_names || [""])[0]}`;
-      grid.style.gridTemplateColumns = `repeat(${Math.max(1, meta.heads || 1)}, ${SIDE + 4}px)`;
+      title.title = title.textContent;
+      const { columns, side } = gridFit(thumbs.length, meta.heads || 1, many);
+      grid.style.gridTemplateColumns = `repeat(${columns}, ${side + 4}px)`;
       for (const t of thumbs) {
         const cell = make("div", "aw-thumb-cell");
         const canvas = /** @type {HTMLCanvasElement} */ (make("canvas", "aw-thumb"));
         canvas.width = t.cols;
         canvas.height = t.rows;
-        const scale = SIDE / Math.max(t.rows, t.cols);
-        canvas.style.width = `${Math.round(t.cols * scale)}px`;
-        canvas.style.height = `${Math.round(t.rows * scale)}px`;
+        // a thumbnail keeps its matrix's aspect inside a square place, up to 2.5 : 1 (a 32 x 4
+        // cross-attention is then a readable strip, its cells taller than wide, not a sliver)
+        const scale = side / Math.max(t.rows, t.cols);
+        const least = Math.round(side / 2.5);
+        canvas.style.width = `${Math.max(least, Math.round(t.cols * scale))}px`;
+        canvas.style.height = `${Math.max(least, Math.round(t.rows * scale))}px`;
         canvas.dataset.layer = String(t.layer);
         canvas.dataset.head = String(t.head);
         canvas.title = `layer ${t.layer} head ${t.head}`;
@@ -63,7 +92,11 @@ export default {
         const image = ctx.createImageData(t.cols, t.rows);
         image.data.set(colorize(t.codes, table));
         ctx.putImageData(image, 0, 0);
-        cell.append(canvas, make("span", "", many ? `L${t.layer} H${t.head}` : `head ${t.head}`));
+        const place = make("div", "aw-thumb-place");
+        place.style.width = place.style.height = `${side + 4}px`;
+        place.append(canvas);
+        cell.append(place);
+        if (side >= LABELLED) cell.append(make("span", "", many ? `L${t.layer} H${t.head}` : `head ${t.head}`));
         cell.addEventListener("click", () => {
           requestId += 1;
           model.send({ type: "select", id: requestId, layer: t.layer, head: t.head });
@@ -83,8 +116,12 @@ export default {
     model.on(events, schedule);
     model.on("change:layer change:head", highlight);
     model.on("msg:custom", onMessage);
+    const keys = arrowKeys(model, el);
+    const theme = onThemeChange(schedule);
     paint();
     return () => {
+      theme();
+      keys();
       model.off(events, schedule);
       model.off("change:layer change:head", highlight);
       model.off("msg:custom", onMessage);

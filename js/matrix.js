@@ -1,22 +1,36 @@
 // The matrix view behind Heatmap (and WeightsView): one frame on a canvas with
-// token labels, a colorbar, a text tooltip, pinning, and zoom that asks the
-// kernel for the region at full resolution.
+// token labels, a colour bar at round values, a tooltip that is always true,
+// pinning, and zoom that asks the kernel for the region at full resolution.
+//
+// The tooltip follows js/ui.js tooltipMachine: on every new frame (layer,
+// head, step, zoom, sample ...) it is placed again over the cell under the
+// pointer, or hidden, even when the pointer does not move; its value is the
+// exact float32 value, asked of the kernel one row at a time ({type: "row"})
+// and kept only for the frame version it came with. Where no kernel answers
+// (a standalone page) it shows the colour code's value, marked ≈.
 
-import { decodeFrame, dequantize, formatValue } from "./codecs.js";
-import { lut } from "./colormaps.js";
+import { decodeFrame, dequantize, formatExact, formatValue, toFloats } from "./codecs.js";
+import { NAN_CODE, lut } from "./colormaps.js";
 import {
-  cellAt, cellToIndex, cellsToRegion, clip, colorbarCodes, colorbarTicks, colorize, fitMatrix,
+  barPosition, cellAt, cellToIndex, cellsToRegion, clip, colorbarCodes, colorbarTicks, colorize, fitMatrix,
   indexToCell, thinLabels, zoomAround,
 } from "./draw.js";
-import { addStyles, colormapSelect, drawScheduler, make, markPainted, saveButton, traitSelect } from "./ui.js";
+import {
+  addStyles, colormapSelect, drawScheduler, make, markPainted, saveButton, tooltipMachine, traitSelect,
+} from "./ui.js";
 
 const PLOT = 440; // CSS pixels for the matrix area
 const MARGIN = 96; // most room for row labels (left) and column labels (bottom)
 const LABEL_CHARS = 14; // labels are clipped to this many characters
-const TOP = 6;
+const TOP = 8;
 const BAR_W = 14; // colorbar
 const BAR_GAP = 12;
 const BAR_TEXT = 56;
+const NAN_BOX = 22; // room under the colour bar for the NaN swatch
+const HIGHLIGHT = "#ff9f1c";
+
+/** What the colour-range choices say in the toolbar. */
+export const RANGE_LABELS = { frame: "range: this frame", fixed: "range: fixed 0-1", shared: "range: shared" };
 
 /**
  * Render a matrix view.
@@ -31,16 +45,28 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
   const title = make("span", "aw-title");
   const cmap = colormapSelect(model);
   const scale = traitSelect(model, "scale", ["linear", "log"], "colour scale");
+  // a kernel computes new frames; a standalone page holds the frames it was written with, so it
+  // offers no colour-range choice and no zoom (its model has no _frame_version)
+  const live = model.get("_frame_version") !== undefined;
+  const hasRange = live && model.get("color_range") !== undefined;
+  const canZoom = zoom && live;
+  const range = hasRange
+    ? traitSelect(model, "color_range", Object.keys(RANGE_LABELS),
+      "colour range: this frame's min..max, fixed 0..1, or one range shared by every head and step of the site",
+      RANGE_LABELS)
+    : null;
   const canvas = /** @type {HTMLCanvasElement} */ (make("canvas", "aw-canvas"));
   const reset = make("button", "aw-reset", "reset zoom");
   const save = saveButton(() => canvas, () => `${viewClass.slice(3)}.png`);
-  toolbar.append(title, cmap.node, scale.node, ...(zoom ? [reset] : []), save);
+  toolbar.append(title, cmap.node, scale.node, ...(range ? [range.node] : []), ...(canZoom ? [reset] : []),
+    save);
   const error = make("div", "aw-error");
+  const caption = make("div", "aw-caption");
   const tooltip = make("div", "aw-tooltip");
   const wrap = make("div");
   wrap.style.position = "relative";
   wrap.append(canvas, tooltip);
-  el.append(toolbar, wrap, error);
+  el.append(toolbar, wrap, caption, error);
 
   const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
   let width = 0;
@@ -52,7 +78,7 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
   let bottom = MARGIN;
   function resize(plotW, plotH) {
     const w = Math.ceil(left + plotW + BAR_GAP + BAR_W + BAR_TEXT);
-    const h = Math.ceil(TOP + plotH + bottom);
+    const h = Math.ceil(TOP + Math.max(plotH + bottom, plotH + NAN_BOX + 8));
     if (w === width && h === height) return;
     width = w;
     height = h;
@@ -69,17 +95,27 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
   let rowLabels = /** @type {string[]} */ ([]);
   let colLabels = /** @type {string[]} */ ([]);
   let layout = null;
+  let image = null; // the frame coloured, at one pixel per cell
+  let hasNaN = false;
   let drag = null; // {x0, y0, x1, y1} while dragging a zoom box
   let requestId = 0;
+  let dirty = true; // the model changed since the last read
+  let seen = null; // the header last read (a standalone page has no _frame_version)
+  let pageVersion = 0;
+  let pointer = null; // {x, y} over the canvas, or null
+  const tip = tooltipMachine();
 
   function read() {
     meta = model.get("_frame_meta") || {};
+    if (meta !== seen) pageVersion += 1;
+    seen = meta;
     // labels travel in their own trait, sent only when they change; a
     // standalone page (to_html) keeps them in the frame header instead
     const labels = model.get("_labels") || {};
     rowLabels = meta.row_labels || labels.rows || [];
     colLabels = meta.col_labels || labels.cols || [];
     frame = null;
+    image = null;
     error.textContent = "";
     if (meta.error) {
       error.textContent = meta.error;
@@ -90,39 +126,62 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
     } catch (e) {
       error.textContent = String(e.message || e);
     }
+    if (frame && frame.rows > 0) {
+      const off = new OffscreenCanvasOr(frame.cols, frame.rows);
+      const data = off.ctx.createImageData(frame.cols, frame.rows);
+      data.data.set(colorize(frame.codes, lut(model.get("colormap"))));
+      off.ctx.putImageData(data, 0, 0);
+      image = off.canvas;
+      hasNaN = frame.codes.includes(NAN_CODE);
+    }
+  }
+
+  /** The version of the frame drawn: the kernel's count, or the page's own. */
+  function version() {
+    const v = model.get("_frame_version");
+    return v === undefined || v === null ? `page:${pageVersion}` : v;
   }
 
   function paint() {
-    read();
+    const fresh = dirty;
+    if (dirty) {
+      read();
+      dirty = false;
+    }
     title.textContent = meta.title || "";
+    caption.textContent = meta.caption || "";
+    caption.style.display = meta.caption ? "" : "none";
     cmap.sync();
     scale.sync();
+    if (range) range.sync();
     if (!frame || frame.rows === 0) {
       layout = null;
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       ctx.clearRect(0, 0, width, height);
+      if (fresh) hover(null, { type: "frame", version: version(), rows: 0, cols: 0 });
       markPainted(el, [0, 0]);
       return;
     }
-    const table = lut(model.get("colormap"));
     left = labelRoom(rowLabels) + 18;
     bottom = labelRoom(colLabels) + 22;
     layout = fitMatrix(frame.rows, frame.cols, { x: left, y: TOP, width: PLOT, height: PLOT });
     resize(layout.width, layout.height);
+    if (fresh) {
+      // a new frame: the tooltip follows it at once, where the pointer rests
+      const event = { type: "frame", version: version(), rows: frame.rows, cols: frame.cols };
+      hover(pointer ? cellAt(layout, pointer.x, pointer.y) : null, event);
+    }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
-    const off = new OffscreenCanvasOr(frame.cols, frame.rows);
-    const image = off.ctx.createImageData(frame.cols, frame.rows);
-    image.data.set(colorize(frame.codes, table));
-    off.ctx.putImageData(image, 0, 0);
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(off.canvas, layout.x, layout.y, layout.width, layout.height);
+    ctx.drawImage(image, layout.x, layout.y, layout.width, layout.height);
     canvas.dataset.plot = [layout.x, layout.y, layout.width, layout.height].map((v) => Math.round(v)).join(",");
     drawLabels();
     drawPinned();
-    drawColorbar(table);
+    drawHover();
+    drawColorbar(lut(model.get("colormap")));
     if (drag) drawDrag();
-    markPainted(el, [frame.rows, frame.cols]);
+    if (fresh) markPainted(el, [frame.rows, frame.cols]);
   }
 
   /** Pixels the longest (clipped) label needs, at most MARGIN. */
@@ -133,24 +192,35 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
     return Math.min(MARGIN, Math.ceil(most) + 6);
   }
 
+  function textColor() {
+    return getComputedStyle(el).color || "#222";
+  }
+
+  function drawRowLabel(i) {
+    ctx.fillText(clip(rowLabels[i], LABEL_CHARS), layout.x - 4, layout.y + (i + 0.5) * layout.cellH);
+  }
+
+  function drawColLabel(j) {
+    ctx.save();
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.translate(layout.x + (j + 0.5) * layout.cellW, layout.y + layout.height + 4);
+    ctx.rotate(-Math.PI / 2);
+    ctx.fillText(clip(colLabels[j], LABEL_CHARS), 0, 0);
+    ctx.restore();
+  }
+
   function drawLabels() {
-    ctx.fillStyle = getComputedStyle(el).color || "#222";
+    ctx.fillStyle = textColor();
     ctx.font = "11px sans-serif";
-    const rows = rowLabels;
-    const cols = colLabels;
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
-    for (const i of thinLabels(rows.length, layout.height, 12)) {
-      ctx.fillText(clip(rows[i], LABEL_CHARS), layout.x - 4, layout.y + (i + 0.5) * layout.cellH);
+    const cell = tip.view();
+    for (const i of thinLabels(rowLabels.length, layout.height, 12)) {
+      if (!cell || Math.abs(i - cell.row) * layout.cellH >= 12) drawRowLabel(i);
     }
-    ctx.save();
-    for (const j of thinLabels(cols.length, layout.width, 12)) {
-      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-      ctx.translate(layout.x + (j + 0.5) * layout.cellW, layout.y + layout.height + 4);
-      ctx.rotate(-Math.PI / 2);
-      ctx.fillText(clip(cols[j], LABEL_CHARS), 0, 0);
+    for (const j of thinLabels(colLabels.length, layout.width, 12)) {
+      if (!cell || Math.abs(j - cell.col) * layout.cellW >= 12) drawColLabel(j);
     }
-    ctx.restore();
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.textAlign = "center";
     ctx.textBaseline = "bottom";
@@ -161,6 +231,25 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
     ctx.textBaseline = "middle";
     ctx.fillText(meta.row_axis || "", 0, 0);
     ctx.restore();
+  }
+
+  /** The hovered row and column: outlined on the matrix, their labels drawn bold in the highlight colour. */
+  function drawHover() {
+    const cell = tip.view();
+    canvas.dataset.hover = cell ? `${cell.row},${cell.col}` : "";
+    if (!cell) return;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = HIGHLIGHT;
+    ctx.strokeRect(layout.x, layout.y + cell.row * layout.cellH, layout.width, layout.cellH);
+    ctx.strokeRect(layout.x + cell.col * layout.cellW, layout.y, layout.cellW, layout.height);
+    ctx.fillStyle = HIGHLIGHT;
+    ctx.font = "bold 11px sans-serif";
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    if (cell.row < rowLabels.length) drawRowLabel(cell.row);
+    if (cell.col < colLabels.length) drawColLabel(cell.col);
+    ctx.font = "11px sans-serif";
   }
 
   function drawPinned() {
@@ -178,15 +267,49 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
     const x = layout.x + layout.width + BAR_GAP;
     const barH = Math.max(2, Math.round(layout.height));
     const off = new OffscreenCanvasOr(1, barH);
-    const image = off.ctx.createImageData(1, barH);
-    image.data.set(colorize(colorbarCodes(barH), table));
-    off.ctx.putImageData(image, 0, 0);
+    const data = off.ctx.createImageData(1, barH);
+    data.data.set(colorize(colorbarCodes(barH), table));
+    off.ctx.putImageData(data, 0, 0);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(off.canvas, x, layout.y, BAR_W, barH);
+    const ink = textColor();
+    ctx.fillStyle = ink;
+    ctx.strokeStyle = ink;
+    ctx.lineWidth = 1;
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    for (const tick of colorbarTicks(meta.vmin, meta.vmax, meta.scale)) {
-      ctx.fillText(formatValue(tick.value), x + BAR_W + 3, layout.y + tick.at * (barH - 1));
+    const ticks = colorbarTicks(meta.vmin, meta.vmax, meta.scale, 5, { height: barH, minGap: 13 });
+    canvas.dataset.ticks = ticks.map((t) => t.label).join("|");
+    for (const tick of ticks) {
+      const y = layout.y + tick.at * (barH - 1);
+      ctx.font = tick.end ? "bold 11px sans-serif" : "11px sans-serif";
+      ctx.beginPath();
+      ctx.moveTo(x + BAR_W, Math.round(y) + 0.5);
+      ctx.lineTo(x + BAR_W + (tick.end ? 4 : 3), Math.round(y) + 0.5);
+      ctx.stroke();
+      ctx.fillText(tick.label, x + BAR_W + 6, y);
+    }
+    ctx.font = "11px sans-serif";
+    // where the colour range is not the frame's own, its min and max are marked on the bar
+    if (meta.color_range && meta.color_range !== "frame" && meta.data_min != null) {
+      for (const v of [meta.data_min, meta.data_max]) {
+        const y = layout.y + barPosition(v, meta.vmin, meta.vmax, meta.scale) * (barH - 1);
+        ctx.beginPath();
+        ctx.moveTo(x - 1, y);
+        ctx.lineTo(x - 6, y - 4);
+        ctx.lineTo(x - 6, y + 4);
+        ctx.closePath();
+        ctx.fill();
+      }
+    }
+    // NaN has its own colour (code 255), shown under the bar when the frame has some
+    if (hasNaN) {
+      const y = layout.y + barH + 6;
+      ctx.fillStyle = `rgb(${table[NAN_CODE * 3]},${table[NAN_CODE * 3 + 1]},${table[NAN_CODE * 3 + 2]})`;
+      ctx.fillRect(x, y, BAR_W, 10);
+      ctx.fillStyle = ink;
+      ctx.fillText("NaN", x + BAR_W + 6, y + 5);
     }
   }
 
@@ -199,7 +322,77 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
   }
 
   const schedule = drawScheduler(paint);
+  const changed = () => { dirty = true; schedule(); };
 
+  // ---------------------------------------------------------------- tooltip
+  /** Tell the tooltip machine where the pointer is (a cell or null), send what it asks, show it. */
+  function hover(hit, event) {
+    const asked = [];
+    if (event) asked.push(tip.dispatch(event).request);
+    asked.push(tip.dispatch(hit ? { type: "move", row: hit.row, col: hit.col } : { type: "leave" }).request);
+    for (const request of asked) if (request) model.send({ type: "row", row: request.row, id: request.id });
+    showTooltip();
+  }
+
+  function showTooltip() {
+    const cell = tip.view();
+    tooltip.dataset.status = cell ? cell.status : "hidden";
+    if (!cell || !frame || !layout || !pointer) {
+      tooltip.style.display = "none";
+      tooltip.dataset.cell = "";
+      return;
+    }
+    let value;
+    if (cell.status === "exact") {
+      value = Number.isNaN(cell.value) ? "value NaN" : `value ${formatExact(cell.value)}`;
+    } else if (cell.status === "approximate") {
+      const v = dequantize(frame.codes[cell.row * frame.cols + cell.col], meta.vmin, meta.vmax, meta.scale);
+      value = Number.isNaN(v) ? "value NaN" : `value ≈ ${formatValue(v)} (colour code)`;
+    } else {
+      value = "value …";
+    }
+    const where = meta.where || {};
+    const at = [
+      where.layer != null ? `layer ${where.layer}` : null,
+      where.head != null ? `head ${where.head}` : null,
+      where.step != null ? `step ${where.step}` : null,
+    ].filter(Boolean).join(" · ");
+    tooltip.textContent = `${meta.row_axis || "row"}: ${axisText("query", cell.row, rowLabels)}\n`
+      + `${meta.col_axis || "column"}: ${axisText("key", cell.col, colLabels)}\n`
+      + value + (at ? `\n${at}` : "");
+    tooltip.dataset.cell = `${cell.row},${cell.col}`;
+    tooltip.dataset.version = String(version());
+    tooltip.style.display = "block";
+    tooltip.style.left = `${pointer.x + 14}px`;
+    tooltip.style.top = `${pointer.y + 10}px`;
+  }
+
+  /** A row or column as the tooltip names it: its label and, at full resolution, its index. */
+  function axisText(axis, cell, labels) {
+    const label = labels[cell] ?? String(cell);
+    const block = meta.block || [1, 1];
+    if ((axis === "query" ? block[0] : block[1]) !== 1 || !meta.region) return label;
+    const index = cellToIndex(meta, axis, cell);
+    return label === String(index) ? label : `${label} (${index})`;
+  }
+
+  function onRowReply(msg, buffers) {
+    if (msg.type === "ok" && buffers && buffers.length) {
+      let values = null;
+      try {
+        values = toFloats(buffers[0]);
+      } catch (e) {
+        tip.dispatch({ type: "error", id: msg.id });
+      }
+      if (values) tip.dispatch({ type: "reply", id: msg.id, row: msg.row, version: msg.version, values });
+    } else {
+      tip.dispatch({ type: "error", id: msg.id });
+    }
+    showTooltip();
+    schedule();
+  }
+
+  // ---------------------------------------------------------------- pointer
   function point(event) {
     const rect = canvas.getBoundingClientRect();
     return { x: event.clientX - rect.left, y: event.clientY - rect.top };
@@ -212,28 +405,25 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
 
   function onMove(event) {
     const p = point(event);
+    pointer = p;
     if (drag) {
       drag.x1 = p.x;
       drag.y1 = p.y;
-      schedule();
     }
-    const hit = layout && frame ? cellAt(layout, p.x, p.y) : null;
-    if (!hit) {
-      tooltip.style.display = "none";
-      return;
-    }
-    const code = frame.codes[hit.row * frame.cols + hit.col];
-    const value = dequantize(code, meta.vmin, meta.vmax, meta.scale);
-    tooltip.textContent = `${meta.row_axis}: ${rowLabels[hit.row] ?? hit.row}\n`
-      + `${meta.col_axis}: ${colLabels[hit.col] ?? hit.col}\n`
-      + (Number.isNaN(value) ? "value NaN" : `value ≈ ${formatValue(value)}`);
-    tooltip.style.display = "block";
-    tooltip.style.left = `${p.x + 14}px`;
-    tooltip.style.top = `${p.y + 10}px`;
+    const before = canvas.dataset.hover || "";
+    hover(layout && frame ? cellAt(layout, p.x, p.y) : null);
+    const cell = tip.view();
+    if (drag || before !== (cell ? `${cell.row},${cell.col}` : "")) schedule();
+  }
+
+  function onLeave() {
+    pointer = null;
+    hover(null);
+    schedule();
   }
 
   function onDown(event) {
-    if (!zoom || !layout) return;
+    if (!canZoom || !layout) return;
     const p = point(event);
     drag = { x0: p.x, y0: p.y, x1: p.x, y1: p.y };
   }
@@ -285,7 +475,7 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
   let wheelFactor = 1;
   let wheelAt = null;
   function onWheel(event) {
-    if (!zoom || !layout || !frame) return;
+    if (!canZoom || !layout || !frame) return;
     const p = point(event);
     const hit = cellAt(layout, p.x, p.y);
     if (!hit) return;
@@ -300,23 +490,31 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
     }, 120);
   }
 
-  function onMessage(msg) {
-    if (msg && msg.type === "error") error.textContent = msg.message;
+  function onMessage(msg, buffers) {
+    if (!msg) return;
+    if (typeof msg.id === "string" && msg.id.startsWith("row:")) {
+      onRowReply(msg, buffers);
+      return;
+    }
+    if (msg.type === "error") error.textContent = msg.message;
   }
 
   canvas.addEventListener("mousemove", onMove);
-  canvas.addEventListener("mouseleave", () => { tooltip.style.display = "none"; });
+  canvas.addEventListener("mouseleave", onLeave);
   canvas.addEventListener("mousedown", onDown);
   canvas.addEventListener("mouseup", onUp);
   canvas.addEventListener("wheel", onWheel, { passive: false });
-  canvas.addEventListener("dblclick", () => zoom && sendZoom(null));
+  canvas.addEventListener("dblclick", () => canZoom && sendZoom(null));
   reset.addEventListener("click", () => sendZoom(null));
-  const events = "change:_frame change:_frame_meta change:_labels change:colormap change:pinned change:scale";
-  model.on(events, schedule);
+  const events = "change:_frame change:_frame_meta change:_labels change:_frame_version change:colormap "
+    + "change:scale change:color_range";
+  model.on(events, changed);
+  model.on("change:pinned", schedule);
   model.on("msg:custom", onMessage);
   paint();
   return () => {
-    model.off(events, schedule);
+    model.off(events, changed);
+    model.off("change:pinned", schedule);
     model.off("msg:custom", onMessage);
     clearTimeout(wheelTimer);
   };

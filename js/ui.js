@@ -23,13 +23,14 @@ export function make(tag, cls, text) {
  * @param {string} trait
  * @param {string[]} choices
  * @param {string} title tooltip
+ * @param {Object<string, string>} [labels] what each choice says (default: its value)
  * @returns {{node: HTMLSelectElement, sync: () => void}}
  */
-export function traitSelect(model, trait, choices, title) {
-  const node = /** @type {HTMLSelectElement} */ (make("select", `aw-${trait}`));
+export function traitSelect(model, trait, choices, title, labels = {}) {
+  const node = /** @type {HTMLSelectElement} */ (make("select", `aw-${trait.replace(/_/g, "-")}`));
   node.title = title;
   for (const c of choices) {
-    const opt = /** @type {HTMLOptionElement} */ (make("option", "", c));
+    const opt = /** @type {HTMLOptionElement} */ (make("option", "", labels[c] ?? c));
     opt.value = c;
     node.appendChild(opt);
   }
@@ -75,6 +76,7 @@ const CSS = `
 .aw-tooltip { position: absolute; pointer-events: none; background: rgba(20,20,20,.85); color: #fff; padding: 3px 6px;
   border-radius: 3px; white-space: pre; display: none; z-index: 10; font: 11px monospace; }
 .aw-error { color: #b00; white-space: pre-wrap; }
+.aw-caption { font-size: 11px; color: var(--jp-ui-font-color2, #555); margin-top: 2px; max-width: 600px; }
 .aw-canvas { display: block; cursor: crosshair; }
 .aw-thumbs { display: grid; gap: 4px; }
 .aw-thumb-cell { display: flex; flex-direction: column; align-items: center; font-size: 10px; cursor: pointer; }
@@ -157,4 +159,84 @@ export function drawScheduler(fn, timers = {}) {
 export function markPainted(el, shape) {
   el.dataset.frameVersion = String(Number(el.dataset.frameVersion || 0) + 1);
   if (shape) el.dataset.shape = shape.join(",");
+}
+
+/**
+ * The tooltip's state machine: what it shows follows the cell under the pointer and
+ * the frame drawn, never an older frame. Pure: the view feeds it events and does
+ * what it returns (send a row request, redraw the tooltip).
+ *
+ * State: `cell` (the hovered displayed cell, or null), `version` (the frame drawn),
+ * `shape`, `values` (the exact float32 values of one row of one frame version, or
+ * null), `asked` (the row request in flight: row, version, id), `failed` (the
+ * version the kernel could not answer for, as a standalone page never can: the
+ * tooltip then shows the colour code's value, marked ≈, until the next frame).
+ *
+ * Events: `{type: "frame", version, rows, cols}` a new frame is drawn;
+ * `{type: "move", row, col}` the pointer is over a cell; `{type: "leave"}`;
+ * `{type: "reply", id, row, version, values}` the kernel sent a row;
+ * `{type: "error", id}` the kernel could not.
+ * @returns {{state: any, dispatch: (event: any) => {request: {row: number, id: string} | null}, view: () => any}}
+ */
+export function tooltipMachine() {
+  const state = { cell: null, version: null, shape: [0, 0], values: null, asked: null, failed: undefined, next: 0 };
+  const wanted = () => {
+    const c = state.cell;
+    if (!c || state.failed === state.version) return null;
+    if (state.values && state.values.row === c.row && state.values.version === state.version) return null;
+    if (state.asked && state.asked.row === c.row && state.asked.version === state.version) return null;
+    state.next += 1;
+    state.asked = { row: c.row, version: state.version, id: `row:${state.next}` };
+    return { row: c.row, id: state.asked.id };
+  };
+  const dispatch = (event) => {
+    switch (event.type) {
+      case "frame": {
+        const changed = event.version !== state.version;
+        state.version = event.version;
+        state.shape = [event.rows, event.cols];
+        if (changed) state.values = null;
+        const c = state.cell;
+        if (c && (c.row >= event.rows || c.col >= event.cols)) state.cell = null;
+        break;
+      }
+      case "move":
+        state.cell = event.row == null ? null : { row: event.row, col: event.col };
+        break;
+      case "leave":
+        state.cell = null;
+        break;
+      case "reply":
+        if (state.asked && state.asked.id === event.id) state.asked = null;
+        // a row of the frame drawn is kept, whichever request it answers; older frames' are dropped
+        if (event.version === state.version && event.values) {
+          state.values = { row: event.row, version: event.version, values: event.values };
+        }
+        break;
+      case "error":
+        if (state.asked && state.asked.id === event.id) {
+          state.failed = state.asked.version;
+          state.asked = null;
+        }
+        break;
+      default:
+        throw new Error(`unknown tooltip event ${JSON.stringify(event.type)}`);
+    }
+    return { request: wanted() };
+  };
+  /**
+   * What to show: null (hidden), or the cell with its exact value (a number, NaN included),
+   * `pending` while it is on its way, or `approximate` where no exact value can come.
+   */
+  const view = () => {
+    const c = state.cell;
+    if (!c) return null;
+    const v = state.values;
+    if (v && v.row === c.row && v.version === state.version && c.col < v.values.length) {
+      return { row: c.row, col: c.col, value: v.values[c.col], status: "exact" };
+    }
+    const status = state.failed === state.version ? "approximate" : "pending";
+    return { row: c.row, col: c.col, value: null, status };
+  };
+  return { state, dispatch, view };
 }

@@ -1,10 +1,10 @@
 // Weights view: the matrix of a tapped weights site (samples x layers,
 // layers x time, groups x layers ...); drawn like the heatmap, without zoom.
-import { renderMatrix } from "./matrix.js";
+import { renderMatrixView } from "./heatmap.js";
 
 export default {
   /** @param {{model: any, el: HTMLElement}} ctx */
   render(ctx) {
-    return renderMatrix(ctx, { viewClass: "aw-weights", zoom: false });
+    return renderMatrixView(ctx, { viewClass: "aw-weights", zoom: false });
   },
 };

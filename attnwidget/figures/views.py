@@ -5,7 +5,11 @@ A view describes itself (``view.describe()``, an
 from that description alone: the frames come from
 :func:`attnwidget._view_state.view_frame` and
 :func:`~attnwidget._view_state.view_panels`, the functions the widget sends
-from, with the view's colormap and scale. Nothing here reads a widget.
+from, with the view's colormap, scale and colour range
+(:func:`~attnwidget._view_state.view_range`, the range the widget's codes
+use: the frame's own, fixed or shared over the site's heads and steps), and
+the caption the widget shows under a frame whose values hardly vary or whose
+range is not its own. Nothing here reads a widget.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from .._view_state import ViewDescription, view_frame, view_panels
+from .._view_state import ViewDescription, grid_range, is_difference, range_caption, view_frame, view_panels
+from .._view_state import view_range as _view_range
 from ..wire import value_range
 from ._draw import new_figure, save_figure, text_label
 from .fonts import label_fonts
@@ -85,36 +90,53 @@ def view_figure(view: Any, *, axes: bool = True, pixels_per_cell: int = 1) -> Fi
     if not axes:
         fr = view_frame(d.cap, d.spec, d.selection)
         return bare_figure(
-            fr, colormap=colormap, scale=scale, pixels_per_cell=pixels_per_cell, **_sent_range(fr, scale)
+            fr, colormap=colormap, scale=scale, pixels_per_cell=pixels_per_cell, **_sent_range(d, fr, scale)
         )
     if d.kind == "headgrid":
         frames = view_panels(d.cap, d.spec, d.selection)
         heads = max(int(f.selection["head"]) for f in frames) + 1
-        # each thumbnail is quantized over its own range, as the widget sends it
+        # the thumbnails' range as the widget sends them: each its own, or one for all
+        one = grid_range(d.cap, d.spec, d.selection, frames)
         return frames_grid(
             frames,
             colormap=colormap,
             scale="linear",
-            shared=False,
+            vmin=None if one is None else one[0],
+            vmax=None if one is None else one[1],
+            shared=one is not None,
             cols=min(heads, 6) if d.spec.mode == "layer" else heads,
             titles=[f"L{d.cap.layers.index(f.selection['layer'])} H{f.selection['head']}" for f in frames],
             suptitle=f"{frames[0].title.split(' · ')[0]} · all heads",
         )
     fr = view_frame(d.cap, d.spec, d.selection)
+    sent = _sent_range(d, fr, scale)
+    # the caption the widget shows under the frame goes under the title
+    caption = range_caption(fr, _range_of(fr, scale, sent), d.spec.color_range)
+    title = f"{fr.title}\n{caption}" if caption else None
     if d.kind == "overlay":
         return overlay_figure(
-            fr, d.image, colormap=colormap, scale=scale, alpha=d.opacity, **_sent_range(fr, scale)
+            fr, d.image, colormap=colormap, scale=scale, alpha=d.opacity, title=title, **sent
         )
-    return frame_figure(fr, colormap=colormap, scale=scale, **_sent_range(fr, scale))
+    return frame_figure(fr, colormap=colormap, scale=scale, title=title, **sent)
 
 
-def _sent_range(fr, scale: str) -> dict:
-    """``vmin``/``vmax`` where the widget does not send the frame's own range: a
-    class-difference map goes out symmetric about zero (``wire.encode(symmetric=True)``)."""
-    if fr.selection.get("difference") is None:
+def _sent_range(d: ViewDescription, fr, scale: str) -> dict:
+    """``vmin``/``vmax`` where the widget does not send the frame's own range: the view's fixed
+    or shared range (:func:`~attnwidget._view_state.view_range`), or a difference map's,
+    symmetric about zero (``wire.encode(symmetric=True)``)."""
+    vrange = _view_range(d.cap, d.spec, d.selection, fr)
+    if vrange is not None:
+        return {"vmin": vrange[0], "vmax": vrange[1]}
+    if not is_difference(fr):
         return {}
     lo, hi = value_range(fr.values, scale, symmetric=True)
     return {"vmin": lo, "vmax": hi}
+
+
+def _range_of(fr, scale: str, sent: dict) -> tuple[float, float]:
+    if sent:
+        return sent["vmin"], sent["vmax"]
+    return value_range(fr.values, scale)
 
 
 def save_view(

@@ -49,16 +49,16 @@ function make(tag, cls, text) {
   if (text != null) node.textContent = String(text);
   return node;
 }
-function traitSelect(model, trait, choices, title) {
+function traitSelect(model, trait, choices, title, labels = {}) {
   const node = (
     /** @type {HTMLSelectElement} */
-    make("select", `aw-${trait}`)
+    make("select", `aw-${trait.replace(/_/g, "-")}`)
   );
   node.title = title;
   for (const c of choices) {
     const opt = (
       /** @type {HTMLOptionElement} */
-      make("option", "", c)
+      make("option", "", labels[c] ?? c)
     );
     opt.value = c;
     node.appendChild(opt);
@@ -83,6 +83,7 @@ var CSS = `
 .aw-tooltip { position: absolute; pointer-events: none; background: rgba(20,20,20,.85); color: #fff; padding: 3px 6px;
   border-radius: 3px; white-space: pre; display: none; z-index: 10; font: 11px monospace; }
 .aw-error { color: #b00; white-space: pre-wrap; }
+.aw-caption { font-size: 11px; color: var(--jp-ui-font-color2, #555); margin-top: 2px; max-width: 600px; }
 .aw-canvas { display: block; cursor: crosshair; }
 .aw-thumbs { display: grid; gap: 4px; }
 .aw-thumb-cell { display: flex; flex-direction: column; align-items: center; font-size: 10px; cursor: pointer; }
@@ -126,8 +127,67 @@ function markPainted(el, shape) {
   if (shape) el.dataset.shape = shape.join(",");
 }
 
+// js/toolbar.js
+function moveFor(event) {
+  if (event.altKey || event.ctrlKey || event.metaKey) return null;
+  const shift = Boolean(event.shiftKey);
+  switch (event.key) {
+    case "ArrowLeft":
+      return { what: shift ? "step" : "head", by: -1 };
+    case "ArrowRight":
+      return { what: shift ? "step" : "head", by: 1 };
+    case "ArrowUp":
+      return shift ? null : { what: "layer", by: -1 };
+    case "ArrowDown":
+      return shift ? null : { what: "layer", by: 1 };
+    case "PageUp":
+      return { what: "step", by: -1 };
+    case "PageDown":
+      return { what: "step", by: 1 };
+    default:
+      return null;
+  }
+}
+function arrowKeys(model, el) {
+  el.tabIndex = 0;
+  el.classList.add("aw-focusable");
+  el.setAttribute("aria-label", "attention view: \u2190/\u2192 head, \u2191/\u2193 layer, shift+\u2190/\u2192 step");
+  let id = 0;
+  const onKey = (event) => {
+    const target = (
+      /** @type {HTMLElement} */
+      event.target
+    );
+    if (target && target !== el && /^(SELECT|INPUT|BUTTON|TEXTAREA)$/.test(target.tagName)) return;
+    const move = moveFor(event);
+    if (!move) return;
+    event.preventDefault();
+    event.stopPropagation();
+    id += 1;
+    model.send({ type: "move", id: -id, ...move });
+  };
+  el.addEventListener("keydown", onKey);
+  return () => el.removeEventListener("keydown", onKey);
+}
+function onThemeChange(fn) {
+  if (typeof MutationObserver !== "function" || typeof document === "undefined") return () => {
+  };
+  const observer = new MutationObserver(() => fn());
+  observer.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
+  return () => observer.disconnect();
+}
+
 // js/headgrid.js
-var SIDE = 64;
+var PANEL = 326;
+var GAP = 4;
+var MOST = 76;
+var LEAST = 14;
+var LABELLED = 30;
+function gridFit(count, heads, many, width = PANEL) {
+  const columns = Math.max(1, many ? heads : count <= 4 ? count : Math.ceil(Math.sqrt(count)));
+  const side = Math.floor((width - GAP * (columns - 1)) / columns) - 4;
+  return { columns, side: Math.max(LEAST, Math.min(MOST, side)) };
+}
 var headgrid_default = {
   /** @param {{model: any, el: HTMLElement}} ctx */
   render({ model, el }) {
@@ -165,7 +225,9 @@ var headgrid_default = {
       const table = lut(model.get("colormap"));
       const many = (meta.layers || []).length > 1;
       title.textContent = many ? "layers \xD7 heads" : `heads of ${(meta.layer_names || [""])[0]}`;
-      grid.style.gridTemplateColumns = `repeat(${Math.max(1, meta.heads || 1)}, ${SIDE + 4}px)`;
+      title.title = title.textContent;
+      const { columns, side } = gridFit(thumbs.length, meta.heads || 1, many);
+      grid.style.gridTemplateColumns = `repeat(${columns}, ${side + 4}px)`;
       for (const t of thumbs) {
         const cell = make("div", "aw-thumb-cell");
         const canvas = (
@@ -174,9 +236,10 @@ var headgrid_default = {
         );
         canvas.width = t.cols;
         canvas.height = t.rows;
-        const scale = SIDE / Math.max(t.rows, t.cols);
-        canvas.style.width = `${Math.round(t.cols * scale)}px`;
-        canvas.style.height = `${Math.round(t.rows * scale)}px`;
+        const scale = side / Math.max(t.rows, t.cols);
+        const least = Math.round(side / 2.5);
+        canvas.style.width = `${Math.max(least, Math.round(t.cols * scale))}px`;
+        canvas.style.height = `${Math.max(least, Math.round(t.rows * scale))}px`;
         canvas.dataset.layer = String(t.layer);
         canvas.dataset.head = String(t.head);
         canvas.title = `layer ${t.layer} head ${t.head}`;
@@ -184,7 +247,11 @@ var headgrid_default = {
         const image = ctx.createImageData(t.cols, t.rows);
         image.data.set(colorize(t.codes, table));
         ctx.putImageData(image, 0, 0);
-        cell.append(canvas, make("span", "", many ? `L${t.layer} H${t.head}` : `head ${t.head}`));
+        const place = make("div", "aw-thumb-place");
+        place.style.width = place.style.height = `${side + 4}px`;
+        place.append(canvas);
+        cell.append(place);
+        if (side >= LABELLED) cell.append(make("span", "", many ? `L${t.layer} H${t.head}` : `head ${t.head}`));
         cell.addEventListener("click", () => {
           requestId += 1;
           model.send({ type: "select", id: requestId, layer: t.layer, head: t.head });
@@ -202,8 +269,12 @@ var headgrid_default = {
     model.on(events, schedule);
     model.on("change:layer change:head", highlight);
     model.on("msg:custom", onMessage);
+    const keys = arrowKeys(model, el);
+    const theme = onThemeChange(schedule);
     paint();
     return () => {
+      theme();
+      keys();
       model.off(events, schedule);
       model.off("change:layer change:head", highlight);
       model.off("msg:custom", onMessage);
@@ -211,5 +282,6 @@ var headgrid_default = {
   }
 };
 export {
-  headgrid_default as default
+  headgrid_default as default,
+  gridFit
 };

@@ -61,22 +61,10 @@ function colorize(codes, lut2, out) {
   }
   return rgba;
 }
-function upsample(codes, rows, cols, height, width) {
-  const out = new Uint8Array(height * width);
+function colorbarCodes(height) {
+  const out = new Uint8Array(height);
   for (let y = 0; y < height; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * rows / height - 0.5, 0), rows - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, rows - 1);
-    const wy = fy - y0;
-    for (let x = 0; x < width; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * cols / width - 0.5, 0), cols - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, cols - 1);
-      const wx = fx - x0;
-      const top = codes[y0 * cols + x0] * (1 - wx) + codes[y0 * cols + x1] * wx;
-      const bottom = codes[y1 * cols + x0] * (1 - wx) + codes[y1 * cols + x1] * wx;
-      out[y * width + x] = Math.round(top * (1 - wy) + bottom * wy);
-    }
+    out[y] = height === 1 ? TOP : Math.round(TOP * (1 - y / (height - 1)));
   }
   return out;
 }
@@ -92,6 +80,86 @@ function blend(image, over, alpha) {
   }
   return out;
 }
+function niceStep(span, count = 5) {
+  const raw = span / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 5, 10]) if (m * mag >= raw * (1 - 1e-9)) return m * mag;
+  return 10 * mag;
+}
+function formatTick(value, step) {
+  if (value === 0 || Math.abs(value) < step * 1e-6) return "0";
+  const a = Math.abs(value);
+  if (a >= 1e5 || a < 1e-4) {
+    const digits = Math.max(0, Math.min(6, Math.round(Math.log10(a) - Math.log10(step))));
+    return value.toExponential(digits).replace(/\.?0+e/, "e");
+  }
+  const decimals = Math.max(0, Math.min(10, Math.ceil(-Math.log10(step) - 1e-9)));
+  return value.toFixed(decimals);
+}
+function roundTicks(vmin, vmax, scale, count = 5) {
+  if (!(vmax > vmin) || !Number.isFinite(vmin) || !Number.isFinite(vmax)) return [];
+  const out = [];
+  if (scale === "log") {
+    const lo = Math.max(vmin, 1e-6);
+    const hi = Math.max(vmax, 1e-5);
+    const k0 = Math.ceil(Math.log10(lo) - 1e-9);
+    const k1 = Math.floor(Math.log10(hi) + 1e-9);
+    const decades = k1 - k0 + 1;
+    const every = Math.max(1, Math.ceil(decades / count));
+    const mantissas = decades <= 2 ? [1, 2, 5] : [1];
+    for (let k = Math.floor(Math.log10(lo)); k <= k1; k++) {
+      if ((k - k0) % every !== 0) continue;
+      for (const m of mantissas) {
+        const v = Number((m * 10 ** k).toPrecision(12));
+        if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push({ value: v, label: formatTick(v, v) });
+      }
+    }
+    return out;
+  }
+  const step = niceStep(vmax - vmin, count);
+  for (let k = Math.ceil(vmin / step - 1e-9); k * step <= vmax + step * 1e-9; k++) {
+    const v = Number((k * step).toPrecision(12));
+    out.push({ value: v, label: formatTick(v, step) });
+  }
+  return out;
+}
+function barPosition(value, vmin, vmax, scale) {
+  let t;
+  if (scale === "log") {
+    const lo = Math.log(Math.max(vmin, 1e-6));
+    const hi = Math.log(Math.max(vmax, 1e-5));
+    t = hi > lo ? (Math.log(Math.max(value, 1e-6)) - lo) / (hi - lo) : 0;
+  } else {
+    t = vmax > vmin ? (value - vmin) / (vmax - vmin) : 0;
+  }
+  return 1 - Math.min(Math.max(t, 0), 1);
+}
+function colorbarTicks(vmin, vmax, scale, count = 5, options = {}) {
+  const height = options.height ?? 200;
+  const minGap = options.minGap ?? 14;
+  const ticks = roundTicks(vmin, vmax, scale, count);
+  const step = scale === "log" || ticks.length < 2 ? 0 : ticks[1].value - ticks[0].value;
+  const format = options.format || ((v) => formatEnd(v, step / 10));
+  const ends = [{ value: vmax, at: 0, label: format(vmax), end: true }];
+  if (vmax !== vmin) ends.push({ value: vmin, at: 1, label: format(vmin), end: true });
+  const taken = [...ends];
+  for (const t of ticks.reverse()) {
+    const at = barPosition(t.value, vmin, vmax, scale);
+    const near = taken.some((o) => Math.abs(o.at - at) * height < minGap || o.label === t.label);
+    if (!near) taken.push({ value: t.value, at, label: t.label, end: false });
+  }
+  return taken.sort((a, b) => a.at - b.at);
+}
+function formatEnd(v, resolution = 0) {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-4 || a >= 1e5)) return v.toExponential(2).replace(/\.?0+e/, "e");
+  const short = v.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  if (!(resolution > 0) || v === 0) return short;
+  const want = Math.min(10, Math.ceil(-Math.log10(resolution) - 1e-9) - 1);
+  const has = short.includes(".") ? short.split(".")[1].length : 0;
+  return want > has ? v.toFixed(want) : short;
+}
 
 // js/ui.js
 function make(tag, cls, text) {
@@ -100,16 +168,16 @@ function make(tag, cls, text) {
   if (text != null) node.textContent = String(text);
   return node;
 }
-function traitSelect(model, trait, choices, title) {
+function traitSelect(model, trait, choices, title, labels = {}) {
   const node = (
     /** @type {HTMLSelectElement} */
-    make("select", `aw-${trait}`)
+    make("select", `aw-${trait.replace(/_/g, "-")}`)
   );
   node.title = title;
   for (const c of choices) {
     const opt = (
       /** @type {HTMLOptionElement} */
-      make("option", "", c)
+      make("option", "", labels[c] ?? c)
     );
     opt.value = c;
     node.appendChild(opt);
@@ -127,25 +195,6 @@ function traitSelect(model, trait, choices, title) {
 function colormapSelect(model) {
   return traitSelect(model, "colormap", COLORMAPS, "colormap");
 }
-function saveButton(canvas, filename) {
-  const button = (
-    /** @type {HTMLButtonElement} */
-    make("button", "aw-save", "save PNG")
-  );
-  button.title = "download the picture as PNG";
-  button.addEventListener("click", () => {
-    const a = (
-      /** @type {HTMLAnchorElement} */
-      make("a")
-    );
-    a.href = canvas().toDataURL("image/png");
-    a.download = filename();
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-  });
-  return button;
-}
 var CSS = `
 .aw-view { font: 12px sans-serif; color: var(--jp-ui-font-color1, #222); position: relative; display: inline-block; }
 .aw-toolbar { display: flex; gap: 6px; align-items: center; margin-bottom: 4px; flex-wrap: wrap; }
@@ -153,6 +202,7 @@ var CSS = `
 .aw-tooltip { position: absolute; pointer-events: none; background: rgba(20,20,20,.85); color: #fff; padding: 3px 6px;
   border-radius: 3px; white-space: pre; display: none; z-index: 10; font: 11px monospace; }
 .aw-error { color: #b00; white-space: pre-wrap; }
+.aw-caption { font-size: 11px; color: var(--jp-ui-font-color2, #555); margin-top: 2px; max-width: 600px; }
 .aw-canvas { display: block; cursor: crosshair; }
 .aw-thumbs { display: grid; gap: 4px; }
 .aw-thumb-cell { display: flex; flex-direction: column; align-items: center; font-size: 10px; cursor: pointer; }
@@ -196,16 +246,131 @@ function markPainted(el, shape) {
   if (shape) el.dataset.shape = shape.join(",");
 }
 
+// js/toolbar.js
+var DPIS = [100, 150, 300];
+function moveFor(event) {
+  if (event.altKey || event.ctrlKey || event.metaKey) return null;
+  const shift = Boolean(event.shiftKey);
+  switch (event.key) {
+    case "ArrowLeft":
+      return { what: shift ? "step" : "head", by: -1 };
+    case "ArrowRight":
+      return { what: shift ? "step" : "head", by: 1 };
+    case "ArrowUp":
+      return shift ? null : { what: "layer", by: -1 };
+    case "ArrowDown":
+      return shift ? null : { what: "layer", by: 1 };
+    case "PageUp":
+      return { what: "step", by: -1 };
+    case "PageDown":
+      return { what: "step", by: 1 };
+    default:
+      return null;
+  }
+}
+function savedText(reply) {
+  if (reply.type === "error") return `not saved: ${reply.message}`;
+  return `saved ${reply.path}`;
+}
+function kernelSave(model, el) {
+  const button = (
+    /** @type {HTMLButtonElement} */
+    make("button", "aw-save", "save PNG")
+  );
+  button.title = "write this figure (title, axes, colour bar) into the notebook's folder, through the kernel";
+  const dpi = (
+    /** @type {HTMLSelectElement} */
+    make("select", "aw-dpi")
+  );
+  dpi.title = "resolution of the saved PNG";
+  for (const d of DPIS) {
+    const opt = (
+      /** @type {HTMLOptionElement} */
+      make("option", "", `${d} dpi`)
+    );
+    opt.value = String(d);
+    dpi.appendChild(opt);
+  }
+  dpi.value = "150";
+  const status = make("div", "aw-status");
+  const old = el.querySelector(".aw-save");
+  const toolbar = el.querySelector(".aw-toolbar");
+  if (old) old.replaceWith(dpi, button);
+  else if (toolbar) toolbar.append(dpi, button);
+  if (toolbar) toolbar.after(status);
+  let pending = 0;
+  button.addEventListener("click", () => {
+    pending = Math.floor(Math.random() * 1e9) + 1;
+    status.textContent = "saving\u2026";
+    model.send({ type: "save", id: pending, dpi: Number(dpi.value) });
+  });
+  return {
+    onMessage(msg) {
+      if (!msg || !pending || msg.id !== pending) return false;
+      pending = 0;
+      status.textContent = savedText(msg);
+      status.classList.toggle("aw-status-error", msg.type === "error");
+      return true;
+    }
+  };
+}
+function arrowKeys(model, el) {
+  el.tabIndex = 0;
+  el.classList.add("aw-focusable");
+  el.setAttribute("aria-label", "attention view: \u2190/\u2192 head, \u2191/\u2193 layer, shift+\u2190/\u2192 step");
+  let id = 0;
+  const onKey = (event) => {
+    const target = (
+      /** @type {HTMLElement} */
+      event.target
+    );
+    if (target && target !== el && /^(SELECT|INPUT|BUTTON|TEXTAREA)$/.test(target.tagName)) return;
+    const move = moveFor(event);
+    if (!move) return;
+    event.preventDefault();
+    event.stopPropagation();
+    id += 1;
+    model.send({ type: "move", id: -id, ...move });
+  };
+  el.addEventListener("keydown", onKey);
+  return () => el.removeEventListener("keydown", onKey);
+}
+function onThemeChange(fn) {
+  if (typeof MutationObserver !== "function" || typeof document === "undefined") return () => {
+  };
+  const observer = new MutationObserver(() => fn());
+  observer.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
+  return () => observer.disconnect();
+}
+
 // js/overlay.js
-var MAX_SIDE = 448;
-var MIN_SIDE = 224;
+var SIDE = 260;
+var BAR_W = 12;
+var BAR_TEXT = 52;
+function nearest(src, rows, cols, height, width, channels = 1) {
+  const out = new Uint8ClampedArray(height * width * channels);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(rows - 1, Math.floor(y * rows / height));
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(cols - 1, Math.floor(x * cols / width));
+      const from = (sy * cols + sx) * channels;
+      const to = (y * width + x) * channels;
+      for (let c = 0; c < channels; c++) out[to + c] = src[from + c];
+    }
+  }
+  return out;
+}
+function pictureSize(H, W) {
+  const k = Math.max(1, Math.floor(SIDE / Math.max(H, W, 1)));
+  return { height: H * k, width: W * k };
+}
 var overlay_default = {
   /** @param {{model: any, el: HTMLElement}} ctx */
   render({ model, el }) {
     addStyles();
     el.classList.add("aw-view", "aw-overlay");
     const toolbar = make("div", "aw-toolbar");
-    const title = make("span", "aw-title");
+    const title = make("div", "aw-title aw-overlay-title");
     const cmap = colormapSelect(model);
     const opacity = (
       /** @type {HTMLInputElement} */
@@ -216,25 +381,57 @@ var overlay_default = {
     opacity.max = "1";
     opacity.step = "0.05";
     opacity.title = "opacity of the attention over the image";
+    const save = make("button", "aw-save", "save PNG");
+    toolbar.append(make("span", "", "opacity"), opacity, cmap.node, save);
     const canvas = (
       /** @type {HTMLCanvasElement} */
-      make("canvas", "aw-canvas")
+      make("canvas", "aw-canvas aw-overlay-canvas")
     );
-    const save = saveButton(() => canvas, () => "overlay.png");
-    toolbar.append(title, make("span", "", "opacity"), opacity, cmap.node, save);
+    const bar = (
+      /** @type {HTMLCanvasElement} */
+      make("canvas", "aw-overlay-bar")
+    );
     const tooltip = make("div", "aw-tooltip");
     const error = make("div", "aw-error");
-    const wrap = make("div");
-    wrap.style.position = "relative";
-    wrap.append(canvas, tooltip);
-    el.append(toolbar, wrap, error);
+    const wrap = make("div", "aw-overlay-picture");
+    wrap.append(canvas, bar, tooltip);
+    el.append(title, toolbar, wrap, error);
+    const saver = kernelSave(model, el);
     let grid = null;
     let meta = {};
+    function drawBar(height) {
+      const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
+      const w = BAR_W + BAR_TEXT;
+      bar.width = w * dpr;
+      bar.height = (height + 12) * dpr;
+      bar.style.width = `${w}px`;
+      bar.style.height = `${height + 12}px`;
+      const ctx = bar.getContext("2d");
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      ctx.clearRect(0, 0, w, height + 12);
+      const strip = colorize(colorbarCodes(height), lut(model.get("colormap")));
+      const image = ctx.createImageData(1, height);
+      image.data.set(strip);
+      const off = document.createElement("canvas");
+      off.width = 1;
+      off.height = height;
+      off.getContext("2d").putImageData(image, 0, 0);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(off, 0, 6, BAR_W, height);
+      ctx.fillStyle = getComputedStyle(el).color || "#222";
+      ctx.font = "11px sans-serif";
+      ctx.textAlign = "left";
+      ctx.textBaseline = "middle";
+      for (const tick of colorbarTicks(meta.vmin, meta.vmax, meta.scale)) {
+        ctx.fillText(formatValue(tick.value), BAR_W + 3, 6 + tick.at * (height - 1));
+      }
+    }
     function paint() {
       meta = model.get("_frame_meta") || {};
       const imageMeta = model.get("_image_meta") || {};
       const pixels = toBytes(model.get("_image"));
       title.textContent = meta.title || "";
+      title.title = meta.title || "";
       opacity.value = String(model.get("opacity"));
       cmap.sync();
       error.textContent = meta.error || "";
@@ -254,35 +451,53 @@ var overlay_default = {
         error.textContent = String(e.message || e);
         return;
       }
-      const heat = colorize(upsample(grid.codes, grid.rows, grid.cols, H, W), lut(model.get("colormap")));
-      const out = blend(pixels, heat, model.get("opacity"));
-      canvas.width = W;
-      canvas.height = H;
-      const side = Math.max(H, W);
-      const scale = Math.min(Math.max(side, MIN_SIDE), MAX_SIDE) / side;
-      canvas.style.width = `${Math.round(W * scale)}px`;
-      canvas.style.height = `${Math.round(H * scale)}px`;
+      const { height, width } = pictureSize(H, W);
+      const photo = height === H ? pixels : nearest(pixels, H, W, height, width, 4);
+      const heat = colorize(nearest(grid.codes, grid.rows, grid.cols, height, width), lut(model.get("colormap")));
+      const out = blend(photo, heat, model.get("opacity"));
+      canvas.width = width;
+      canvas.height = height;
+      const scale = Math.min(1, SIDE / Math.max(height, width));
+      canvas.style.width = `${Math.round(width * scale)}px`;
+      canvas.style.height = `${Math.round(height * scale)}px`;
       const ctx = canvas.getContext("2d");
-      const image = ctx.createImageData(W, H);
+      const image = ctx.createImageData(width, height);
       image.data.set(out);
       ctx.putImageData(image, 0, 0);
+      drawBar(Math.round(height * scale));
       markPainted(el, [grid.rows, grid.cols]);
     }
-    function onMove(event) {
-      if (!grid) return;
+    function patchAt(event) {
+      if (!grid) return null;
       const rect = canvas.getBoundingClientRect();
       const row = Math.floor((event.clientY - rect.top) / rect.height * grid.rows);
       const col = Math.floor((event.clientX - rect.left) / rect.width * grid.cols);
-      if (row < 0 || col < 0 || row >= grid.rows || col >= grid.cols) {
+      if (row < 0 || col < 0 || row >= grid.rows || col >= grid.cols) return null;
+      return { row, col, x: event.clientX - rect.left, y: event.clientY - rect.top };
+    }
+    function onMove(event) {
+      const hit = patchAt(event);
+      if (!hit) {
         tooltip.style.display = "none";
         return;
       }
-      const v = dequantize(grid.codes[row * grid.cols + col], meta.vmin, meta.vmax, meta.scale);
-      tooltip.textContent = `patch (${row}, ${col})
-` + (Number.isNaN(v) ? "value NaN" : `value \u2248 ${formatValue(v)}`);
+      const v = dequantize(grid.codes[hit.row * grid.cols + hit.col], meta.vmin, meta.vmax, meta.scale);
+      tooltip.textContent = `patch (${hit.row}, ${hit.col})
+` + (Number.isNaN(v) ? "value NaN" : `value \u2248 ${formatValue(v)}`) + "\nclick: show this patch's row";
       tooltip.style.display = "block";
-      tooltip.style.left = `${event.clientX - rect.left + 14}px`;
-      tooltip.style.top = `${event.clientY - rect.top + 10}px`;
+      tooltip.style.left = `${hit.x + 14}px`;
+      tooltip.style.top = `${hit.y + 10}px`;
+    }
+    let requestId = 0;
+    function onClick(event) {
+      const hit = patchAt(event);
+      if (!hit) return;
+      requestId += 1;
+      model.send({ type: "pick", id: requestId, row: hit.row, col: hit.col });
+    }
+    function onMessage(msg) {
+      if (saver.onMessage(msg)) return;
+      if (msg && msg.type === "error") error.textContent = msg.message;
     }
     opacity.addEventListener("input", () => {
       model.set("opacity", Number(opacity.value));
@@ -292,13 +507,24 @@ var overlay_default = {
     canvas.addEventListener("mouseleave", () => {
       tooltip.style.display = "none";
     });
+    canvas.addEventListener("click", onClick);
     const schedule = drawScheduler(paint);
     const events = "change:_frame change:_frame_meta change:_image change:colormap change:opacity";
     model.on(events, schedule);
+    model.on("msg:custom", onMessage);
+    const keys = arrowKeys(model, el);
+    const theme = onThemeChange(schedule);
     paint();
-    return () => model.off(events, schedule);
+    return () => {
+      theme();
+      keys();
+      model.off(events, schedule);
+      model.off("msg:custom", onMessage);
+    };
   }
 };
 export {
-  overlay_default as default
+  overlay_default as default,
+  nearest,
+  pictureSize
 };

@@ -46,6 +46,18 @@ function formatValue(v) {
   if (a !== 0 && (a < 1e-3 || a >= 1e4)) return v.toExponential(2);
   return v.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
 }
+function formatExact(v) {
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-4 || a >= 1e6)) return v.toExponential(5).replace(/\.?0+e/, "e");
+  return v.toPrecision(6).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+}
+function toFloats(buf) {
+  const bytes = toBytes(buf);
+  if (bytes.length % 4 !== 0) throw new Error(`float32 values need a multiple of 4 bytes, not ${bytes.length}`);
+  return new Float32Array(bytes.slice().buffer);
+}
 
 // js/draw.js
 function colorize(codes, lut2, out) {
@@ -122,14 +134,85 @@ function zoomAround(region, full, row, col, factor) {
   if (r0 === 0 && c0 === 0 && r1 === full[0] && c1 === full[1]) return null;
   return [r0, r1, c0, c1];
 }
-function colorbarTicks(vmin, vmax, scale, count = 5) {
+function niceStep(span, count = 5) {
+  const raw = span / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 5, 10]) if (m * mag >= raw * (1 - 1e-9)) return m * mag;
+  return 10 * mag;
+}
+function formatTick(value, step) {
+  if (value === 0 || Math.abs(value) < step * 1e-6) return "0";
+  const a = Math.abs(value);
+  if (a >= 1e5 || a < 1e-4) {
+    const digits = Math.max(0, Math.min(6, Math.round(Math.log10(a) - Math.log10(step))));
+    return value.toExponential(digits).replace(/\.?0+e/, "e");
+  }
+  const decimals = Math.max(0, Math.min(10, Math.ceil(-Math.log10(step) - 1e-9)));
+  return value.toFixed(decimals);
+}
+function roundTicks(vmin, vmax, scale, count = 5) {
+  if (!(vmax > vmin) || !Number.isFinite(vmin) || !Number.isFinite(vmax)) return [];
   const out = [];
-  for (let i = 0; i < count; i++) {
-    const t = count === 1 ? 0 : i / (count - 1);
-    const value = scale === "log" ? Math.exp(Math.log(Math.max(vmin, 1e-6)) + t * (Math.log(Math.max(vmax, 1e-5)) - Math.log(Math.max(vmin, 1e-6)))) : vmin + t * (vmax - vmin);
-    out.push({ value, at: 1 - t });
+  if (scale === "log") {
+    const lo = Math.max(vmin, 1e-6);
+    const hi = Math.max(vmax, 1e-5);
+    const k0 = Math.ceil(Math.log10(lo) - 1e-9);
+    const k1 = Math.floor(Math.log10(hi) + 1e-9);
+    const decades = k1 - k0 + 1;
+    const every = Math.max(1, Math.ceil(decades / count));
+    const mantissas = decades <= 2 ? [1, 2, 5] : [1];
+    for (let k = Math.floor(Math.log10(lo)); k <= k1; k++) {
+      if ((k - k0) % every !== 0) continue;
+      for (const m of mantissas) {
+        const v = Number((m * 10 ** k).toPrecision(12));
+        if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push({ value: v, label: formatTick(v, v) });
+      }
+    }
+    return out;
+  }
+  const step = niceStep(vmax - vmin, count);
+  for (let k = Math.ceil(vmin / step - 1e-9); k * step <= vmax + step * 1e-9; k++) {
+    const v = Number((k * step).toPrecision(12));
+    out.push({ value: v, label: formatTick(v, step) });
   }
   return out;
+}
+function barPosition(value, vmin, vmax, scale) {
+  let t;
+  if (scale === "log") {
+    const lo = Math.log(Math.max(vmin, 1e-6));
+    const hi = Math.log(Math.max(vmax, 1e-5));
+    t = hi > lo ? (Math.log(Math.max(value, 1e-6)) - lo) / (hi - lo) : 0;
+  } else {
+    t = vmax > vmin ? (value - vmin) / (vmax - vmin) : 0;
+  }
+  return 1 - Math.min(Math.max(t, 0), 1);
+}
+function colorbarTicks(vmin, vmax, scale, count = 5, options = {}) {
+  const height = options.height ?? 200;
+  const minGap = options.minGap ?? 14;
+  const ticks = roundTicks(vmin, vmax, scale, count);
+  const step = scale === "log" || ticks.length < 2 ? 0 : ticks[1].value - ticks[0].value;
+  const format = options.format || ((v) => formatEnd(v, step / 10));
+  const ends = [{ value: vmax, at: 0, label: format(vmax), end: true }];
+  if (vmax !== vmin) ends.push({ value: vmin, at: 1, label: format(vmin), end: true });
+  const taken = [...ends];
+  for (const t of ticks.reverse()) {
+    const at = barPosition(t.value, vmin, vmax, scale);
+    const near = taken.some((o) => Math.abs(o.at - at) * height < minGap || o.label === t.label);
+    if (!near) taken.push({ value: t.value, at, label: t.label, end: false });
+  }
+  return taken.sort((a, b) => a.at - b.at);
+}
+function formatEnd(v, resolution = 0) {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-4 || a >= 1e5)) return v.toExponential(2).replace(/\.?0+e/, "e");
+  const short = v.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  if (!(resolution > 0) || v === 0) return short;
+  const want = Math.min(10, Math.ceil(-Math.log10(resolution) - 1e-9) - 1);
+  const has = short.includes(".") ? short.split(".")[1].length : 0;
+  return want > has ? v.toFixed(want) : short;
 }
 
 // js/ui.js
@@ -139,16 +222,16 @@ function make(tag, cls, text) {
   if (text != null) node.textContent = String(text);
   return node;
 }
-function traitSelect(model, trait, choices, title) {
+function traitSelect(model, trait, choices, title, labels = {}) {
   const node = (
     /** @type {HTMLSelectElement} */
-    make("select", `aw-${trait}`)
+    make("select", `aw-${trait.replace(/_/g, "-")}`)
   );
   node.title = title;
   for (const c of choices) {
     const opt = (
       /** @type {HTMLOptionElement} */
-      make("option", "", c)
+      make("option", "", labels[c] ?? c)
     );
     opt.value = c;
     node.appendChild(opt);
@@ -192,6 +275,7 @@ var CSS = `
 .aw-tooltip { position: absolute; pointer-events: none; background: rgba(20,20,20,.85); color: #fff; padding: 3px 6px;
   border-radius: 3px; white-space: pre; display: none; z-index: 10; font: 11px monospace; }
 .aw-error { color: #b00; white-space: pre-wrap; }
+.aw-caption { font-size: 11px; color: var(--jp-ui-font-color2, #555); margin-top: 2px; max-width: 600px; }
 .aw-canvas { display: block; cursor: crosshair; }
 .aw-thumbs { display: grid; gap: 4px; }
 .aw-thumb-cell { display: flex; flex-direction: column; align-items: center; font-size: 10px; cursor: pointer; }
@@ -234,15 +318,75 @@ function markPainted(el, shape) {
   el.dataset.frameVersion = String(Number(el.dataset.frameVersion || 0) + 1);
   if (shape) el.dataset.shape = shape.join(",");
 }
+function tooltipMachine() {
+  const state = { cell: null, version: null, shape: [0, 0], values: null, asked: null, failed: void 0, next: 0 };
+  const wanted = () => {
+    const c = state.cell;
+    if (!c || state.failed === state.version) return null;
+    if (state.values && state.values.row === c.row && state.values.version === state.version) return null;
+    if (state.asked && state.asked.row === c.row && state.asked.version === state.version) return null;
+    state.next += 1;
+    state.asked = { row: c.row, version: state.version, id: `row:${state.next}` };
+    return { row: c.row, id: state.asked.id };
+  };
+  const dispatch = (event) => {
+    switch (event.type) {
+      case "frame": {
+        const changed = event.version !== state.version;
+        state.version = event.version;
+        state.shape = [event.rows, event.cols];
+        if (changed) state.values = null;
+        const c = state.cell;
+        if (c && (c.row >= event.rows || c.col >= event.cols)) state.cell = null;
+        break;
+      }
+      case "move":
+        state.cell = event.row == null ? null : { row: event.row, col: event.col };
+        break;
+      case "leave":
+        state.cell = null;
+        break;
+      case "reply":
+        if (state.asked && state.asked.id === event.id) state.asked = null;
+        if (event.version === state.version && event.values) {
+          state.values = { row: event.row, version: event.version, values: event.values };
+        }
+        break;
+      case "error":
+        if (state.asked && state.asked.id === event.id) {
+          state.failed = state.asked.version;
+          state.asked = null;
+        }
+        break;
+      default:
+        throw new Error(`unknown tooltip event ${JSON.stringify(event.type)}`);
+    }
+    return { request: wanted() };
+  };
+  const view = () => {
+    const c = state.cell;
+    if (!c) return null;
+    const v = state.values;
+    if (v && v.row === c.row && v.version === state.version && c.col < v.values.length) {
+      return { row: c.row, col: c.col, value: v.values[c.col], status: "exact" };
+    }
+    const status = state.failed === state.version ? "approximate" : "pending";
+    return { row: c.row, col: c.col, value: null, status };
+  };
+  return { state, dispatch, view };
+}
 
 // js/matrix.js
 var PLOT = 440;
 var MARGIN = 96;
 var LABEL_CHARS = 14;
-var TOP2 = 6;
+var TOP2 = 8;
 var BAR_W = 14;
 var BAR_GAP = 12;
 var BAR_TEXT = 56;
+var NAN_BOX = 22;
+var HIGHLIGHT = "#ff9f1c";
+var RANGE_LABELS = { frame: "range: this frame", fixed: "range: fixed 0-1", shared: "range: shared" };
 function renderMatrix({ model, el }, { viewClass, zoom }) {
   addStyles();
   el.classList.add("aw-view", viewClass);
@@ -250,19 +394,37 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
   const title = make("span", "aw-title");
   const cmap = colormapSelect(model);
   const scale = traitSelect(model, "scale", ["linear", "log"], "colour scale");
+  const live = model.get("_frame_version") !== void 0;
+  const hasRange = live && model.get("color_range") !== void 0;
+  const canZoom = zoom && live;
+  const range = hasRange ? traitSelect(
+    model,
+    "color_range",
+    Object.keys(RANGE_LABELS),
+    "colour range: this frame's min..max, fixed 0..1, or one range shared by every head and step of the site",
+    RANGE_LABELS
+  ) : null;
   const canvas = (
     /** @type {HTMLCanvasElement} */
     make("canvas", "aw-canvas")
   );
   const reset = make("button", "aw-reset", "reset zoom");
   const save = saveButton(() => canvas, () => `${viewClass.slice(3)}.png`);
-  toolbar.append(title, cmap.node, scale.node, ...zoom ? [reset] : [], save);
+  toolbar.append(
+    title,
+    cmap.node,
+    scale.node,
+    ...range ? [range.node] : [],
+    ...canZoom ? [reset] : [],
+    save
+  );
   const error = make("div", "aw-error");
+  const caption = make("div", "aw-caption");
   const tooltip = make("div", "aw-tooltip");
   const wrap = make("div");
   wrap.style.position = "relative";
   wrap.append(canvas, tooltip);
-  el.append(toolbar, wrap, error);
+  el.append(toolbar, wrap, caption, error);
   const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
   let width = 0;
   let height = 0;
@@ -274,7 +436,7 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
   let bottom = MARGIN;
   function resize(plotW, plotH) {
     const w = Math.ceil(left + plotW + BAR_GAP + BAR_W + BAR_TEXT);
-    const h = Math.ceil(TOP2 + plotH + bottom);
+    const h = Math.ceil(TOP2 + Math.max(plotH + bottom, plotH + NAN_BOX + 8));
     if (w === width && h === height) return;
     width = w;
     height = h;
@@ -298,14 +460,24 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
     []
   );
   let layout = null;
+  let image = null;
+  let hasNaN = false;
   let drag = null;
   let requestId = 0;
+  let dirty = true;
+  let seen = null;
+  let pageVersion = 0;
+  let pointer = null;
+  const tip = tooltipMachine();
   function read() {
     meta = model.get("_frame_meta") || {};
+    if (meta !== seen) pageVersion += 1;
+    seen = meta;
     const labels = model.get("_labels") || {};
     rowLabels = meta.row_labels || labels.rows || [];
     colLabels = meta.col_labels || labels.cols || [];
     frame = null;
+    image = null;
     error.textContent = "";
     if (meta.error) {
       error.textContent = meta.error;
@@ -316,38 +488,58 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
     } catch (e) {
       error.textContent = String(e.message || e);
     }
+    if (frame && frame.rows > 0) {
+      const off = new OffscreenCanvasOr(frame.cols, frame.rows);
+      const data = off.ctx.createImageData(frame.cols, frame.rows);
+      data.data.set(colorize(frame.codes, lut(model.get("colormap"))));
+      off.ctx.putImageData(data, 0, 0);
+      image = off.canvas;
+      hasNaN = frame.codes.includes(NAN_CODE);
+    }
+  }
+  function version() {
+    const v = model.get("_frame_version");
+    return v === void 0 || v === null ? `page:${pageVersion}` : v;
   }
   function paint() {
-    read();
+    const fresh = dirty;
+    if (dirty) {
+      read();
+      dirty = false;
+    }
     title.textContent = meta.title || "";
+    caption.textContent = meta.caption || "";
+    caption.style.display = meta.caption ? "" : "none";
     cmap.sync();
     scale.sync();
+    if (range) range.sync();
     if (!frame || frame.rows === 0) {
       layout = null;
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       ctx.clearRect(0, 0, width, height);
+      if (fresh) hover(null, { type: "frame", version: version(), rows: 0, cols: 0 });
       markPainted(el, [0, 0]);
       return;
     }
-    const table = lut(model.get("colormap"));
     left = labelRoom(rowLabels) + 18;
     bottom = labelRoom(colLabels) + 22;
     layout = fitMatrix(frame.rows, frame.cols, { x: left, y: TOP2, width: PLOT, height: PLOT });
     resize(layout.width, layout.height);
+    if (fresh) {
+      const event = { type: "frame", version: version(), rows: frame.rows, cols: frame.cols };
+      hover(pointer ? cellAt(layout, pointer.x, pointer.y) : null, event);
+    }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
-    const off = new OffscreenCanvasOr(frame.cols, frame.rows);
-    const image = off.ctx.createImageData(frame.cols, frame.rows);
-    image.data.set(colorize(frame.codes, table));
-    off.ctx.putImageData(image, 0, 0);
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(off.canvas, layout.x, layout.y, layout.width, layout.height);
+    ctx.drawImage(image, layout.x, layout.y, layout.width, layout.height);
     canvas.dataset.plot = [layout.x, layout.y, layout.width, layout.height].map((v) => Math.round(v)).join(",");
     drawLabels();
     drawPinned();
-    drawColorbar(table);
+    drawHover();
+    drawColorbar(lut(model.get("colormap")));
     if (drag) drawDrag();
-    markPainted(el, [frame.rows, frame.cols]);
+    if (fresh) markPainted(el, [frame.rows, frame.cols]);
   }
   function labelRoom(labels) {
     ctx.font = "11px sans-serif";
@@ -355,24 +547,32 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
     for (const text of labels || []) most = Math.max(most, ctx.measureText(clip(text, LABEL_CHARS)).width);
     return Math.min(MARGIN, Math.ceil(most) + 6);
   }
+  function textColor() {
+    return getComputedStyle(el).color || "#222";
+  }
+  function drawRowLabel(i) {
+    ctx.fillText(clip(rowLabels[i], LABEL_CHARS), layout.x - 4, layout.y + (i + 0.5) * layout.cellH);
+  }
+  function drawColLabel(j) {
+    ctx.save();
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.translate(layout.x + (j + 0.5) * layout.cellW, layout.y + layout.height + 4);
+    ctx.rotate(-Math.PI / 2);
+    ctx.fillText(clip(colLabels[j], LABEL_CHARS), 0, 0);
+    ctx.restore();
+  }
   function drawLabels() {
-    ctx.fillStyle = getComputedStyle(el).color || "#222";
+    ctx.fillStyle = textColor();
     ctx.font = "11px sans-serif";
-    const rows = rowLabels;
-    const cols = colLabels;
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
-    for (const i of thinLabels(rows.length, layout.height, 12)) {
-      ctx.fillText(clip(rows[i], LABEL_CHARS), layout.x - 4, layout.y + (i + 0.5) * layout.cellH);
+    const cell = tip.view();
+    for (const i of thinLabels(rowLabels.length, layout.height, 12)) {
+      if (!cell || Math.abs(i - cell.row) * layout.cellH >= 12) drawRowLabel(i);
     }
-    ctx.save();
-    for (const j of thinLabels(cols.length, layout.width, 12)) {
-      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-      ctx.translate(layout.x + (j + 0.5) * layout.cellW, layout.y + layout.height + 4);
-      ctx.rotate(-Math.PI / 2);
-      ctx.fillText(clip(cols[j], LABEL_CHARS), 0, 0);
+    for (const j of thinLabels(colLabels.length, layout.width, 12)) {
+      if (!cell || Math.abs(j - cell.col) * layout.cellW >= 12) drawColLabel(j);
     }
-    ctx.restore();
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.textAlign = "center";
     ctx.textBaseline = "bottom";
@@ -383,6 +583,23 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
     ctx.textBaseline = "middle";
     ctx.fillText(meta.row_axis || "", 0, 0);
     ctx.restore();
+  }
+  function drawHover() {
+    const cell = tip.view();
+    canvas.dataset.hover = cell ? `${cell.row},${cell.col}` : "";
+    if (!cell) return;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = HIGHLIGHT;
+    ctx.strokeRect(layout.x, layout.y + cell.row * layout.cellH, layout.width, layout.cellH);
+    ctx.strokeRect(layout.x + cell.col * layout.cellW, layout.y, layout.cellW, layout.height);
+    ctx.fillStyle = HIGHLIGHT;
+    ctx.font = "bold 11px sans-serif";
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    if (cell.row < rowLabels.length) drawRowLabel(cell.row);
+    if (cell.col < colLabels.length) drawColLabel(cell.col);
+    ctx.font = "11px sans-serif";
   }
   function drawPinned() {
     const pin2 = model.get("pinned");
@@ -398,15 +615,47 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
     const x = layout.x + layout.width + BAR_GAP;
     const barH = Math.max(2, Math.round(layout.height));
     const off = new OffscreenCanvasOr(1, barH);
-    const image = off.ctx.createImageData(1, barH);
-    image.data.set(colorize(colorbarCodes(barH), table));
-    off.ctx.putImageData(image, 0, 0);
+    const data = off.ctx.createImageData(1, barH);
+    data.data.set(colorize(colorbarCodes(barH), table));
+    off.ctx.putImageData(data, 0, 0);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(off.canvas, x, layout.y, BAR_W, barH);
+    const ink = textColor();
+    ctx.fillStyle = ink;
+    ctx.strokeStyle = ink;
+    ctx.lineWidth = 1;
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    for (const tick of colorbarTicks(meta.vmin, meta.vmax, meta.scale)) {
-      ctx.fillText(formatValue(tick.value), x + BAR_W + 3, layout.y + tick.at * (barH - 1));
+    const ticks = colorbarTicks(meta.vmin, meta.vmax, meta.scale, 5, { height: barH, minGap: 13 });
+    canvas.dataset.ticks = ticks.map((t) => t.label).join("|");
+    for (const tick of ticks) {
+      const y = layout.y + tick.at * (barH - 1);
+      ctx.font = tick.end ? "bold 11px sans-serif" : "11px sans-serif";
+      ctx.beginPath();
+      ctx.moveTo(x + BAR_W, Math.round(y) + 0.5);
+      ctx.lineTo(x + BAR_W + (tick.end ? 4 : 3), Math.round(y) + 0.5);
+      ctx.stroke();
+      ctx.fillText(tick.label, x + BAR_W + 6, y);
+    }
+    ctx.font = "11px sans-serif";
+    if (meta.color_range && meta.color_range !== "frame" && meta.data_min != null) {
+      for (const v of [meta.data_min, meta.data_max]) {
+        const y = layout.y + barPosition(v, meta.vmin, meta.vmax, meta.scale) * (barH - 1);
+        ctx.beginPath();
+        ctx.moveTo(x - 1, y);
+        ctx.lineTo(x - 6, y - 4);
+        ctx.lineTo(x - 6, y + 4);
+        ctx.closePath();
+        ctx.fill();
+      }
+    }
+    if (hasNaN) {
+      const y = layout.y + barH + 6;
+      ctx.fillStyle = `rgb(${table[NAN_CODE * 3]},${table[NAN_CODE * 3 + 1]},${table[NAN_CODE * 3 + 2]})`;
+      ctx.fillRect(x, y, BAR_W, 10);
+      ctx.fillStyle = ink;
+      ctx.fillText("NaN", x + BAR_W + 6, y + 5);
     }
   }
   function drawDrag() {
@@ -421,6 +670,72 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
     ctx.setLineDash([]);
   }
   const schedule = drawScheduler(paint);
+  const changed = () => {
+    dirty = true;
+    schedule();
+  };
+  function hover(hit, event) {
+    const asked = [];
+    if (event) asked.push(tip.dispatch(event).request);
+    asked.push(tip.dispatch(hit ? { type: "move", row: hit.row, col: hit.col } : { type: "leave" }).request);
+    for (const request of asked) if (request) model.send({ type: "row", row: request.row, id: request.id });
+    showTooltip();
+  }
+  function showTooltip() {
+    const cell = tip.view();
+    tooltip.dataset.status = cell ? cell.status : "hidden";
+    if (!cell || !frame || !layout || !pointer) {
+      tooltip.style.display = "none";
+      tooltip.dataset.cell = "";
+      return;
+    }
+    let value;
+    if (cell.status === "exact") {
+      value = Number.isNaN(cell.value) ? "value NaN" : `value ${formatExact(cell.value)}`;
+    } else if (cell.status === "approximate") {
+      const v = dequantize(frame.codes[cell.row * frame.cols + cell.col], meta.vmin, meta.vmax, meta.scale);
+      value = Number.isNaN(v) ? "value NaN" : `value \u2248 ${formatValue(v)} (colour code)`;
+    } else {
+      value = "value \u2026";
+    }
+    const where = meta.where || {};
+    const at = [
+      where.layer != null ? `layer ${where.layer}` : null,
+      where.head != null ? `head ${where.head}` : null,
+      where.step != null ? `step ${where.step}` : null
+    ].filter(Boolean).join(" \xB7 ");
+    tooltip.textContent = `${meta.row_axis || "row"}: ${axisText("query", cell.row, rowLabels)}
+${meta.col_axis || "column"}: ${axisText("key", cell.col, colLabels)}
+` + value + (at ? `
+${at}` : "");
+    tooltip.dataset.cell = `${cell.row},${cell.col}`;
+    tooltip.dataset.version = String(version());
+    tooltip.style.display = "block";
+    tooltip.style.left = `${pointer.x + 14}px`;
+    tooltip.style.top = `${pointer.y + 10}px`;
+  }
+  function axisText(axis, cell, labels) {
+    const label = labels[cell] ?? String(cell);
+    const block = meta.block || [1, 1];
+    if ((axis === "query" ? block[0] : block[1]) !== 1 || !meta.region) return label;
+    const index = cellToIndex(meta, axis, cell);
+    return label === String(index) ? label : `${label} (${index})`;
+  }
+  function onRowReply(msg, buffers) {
+    if (msg.type === "ok" && buffers && buffers.length) {
+      let values = null;
+      try {
+        values = toFloats(buffers[0]);
+      } catch (e) {
+        tip.dispatch({ type: "error", id: msg.id });
+      }
+      if (values) tip.dispatch({ type: "reply", id: msg.id, row: msg.row, version: msg.version, values });
+    } else {
+      tip.dispatch({ type: "error", id: msg.id });
+    }
+    showTooltip();
+    schedule();
+  }
   function point(event) {
     const rect = canvas.getBoundingClientRect();
     return { x: event.clientX - rect.left, y: event.clientY - rect.top };
@@ -431,27 +746,23 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
   }
   function onMove(event) {
     const p = point(event);
+    pointer = p;
     if (drag) {
       drag.x1 = p.x;
       drag.y1 = p.y;
-      schedule();
     }
-    const hit = layout && frame ? cellAt(layout, p.x, p.y) : null;
-    if (!hit) {
-      tooltip.style.display = "none";
-      return;
-    }
-    const code = frame.codes[hit.row * frame.cols + hit.col];
-    const value = dequantize(code, meta.vmin, meta.vmax, meta.scale);
-    tooltip.textContent = `${meta.row_axis}: ${rowLabels[hit.row] ?? hit.row}
-${meta.col_axis}: ${colLabels[hit.col] ?? hit.col}
-` + (Number.isNaN(value) ? "value NaN" : `value \u2248 ${formatValue(value)}`);
-    tooltip.style.display = "block";
-    tooltip.style.left = `${p.x + 14}px`;
-    tooltip.style.top = `${p.y + 10}px`;
+    const before = canvas.dataset.hover || "";
+    hover(layout && frame ? cellAt(layout, p.x, p.y) : null);
+    const cell = tip.view();
+    if (drag || before !== (cell ? `${cell.row},${cell.col}` : "")) schedule();
+  }
+  function onLeave() {
+    pointer = null;
+    hover(null);
+    schedule();
   }
   function onDown(event) {
-    if (!zoom || !layout) return;
+    if (!canZoom || !layout) return;
     const p = point(event);
     drag = { x0: p.x, y0: p.y, x1: p.x, y1: p.y };
   }
@@ -497,7 +808,7 @@ ${meta.col_axis}: ${colLabels[hit.col] ?? hit.col}
   let wheelFactor = 1;
   let wheelAt = null;
   function onWheel(event) {
-    if (!zoom || !layout || !frame) return;
+    if (!canZoom || !layout || !frame) return;
     const p = point(event);
     const hit = cellAt(layout, p.x, p.y);
     if (!hit) return;
@@ -511,24 +822,29 @@ ${meta.col_axis}: ${colLabels[hit.col] ?? hit.col}
       sendZoom(region);
     }, 120);
   }
-  function onMessage(msg) {
-    if (msg && msg.type === "error") error.textContent = msg.message;
+  function onMessage(msg, buffers) {
+    if (!msg) return;
+    if (typeof msg.id === "string" && msg.id.startsWith("row:")) {
+      onRowReply(msg, buffers);
+      return;
+    }
+    if (msg.type === "error") error.textContent = msg.message;
   }
   canvas.addEventListener("mousemove", onMove);
-  canvas.addEventListener("mouseleave", () => {
-    tooltip.style.display = "none";
-  });
+  canvas.addEventListener("mouseleave", onLeave);
   canvas.addEventListener("mousedown", onDown);
   canvas.addEventListener("mouseup", onUp);
   canvas.addEventListener("wheel", onWheel, { passive: false });
-  canvas.addEventListener("dblclick", () => zoom && sendZoom(null));
+  canvas.addEventListener("dblclick", () => canZoom && sendZoom(null));
   reset.addEventListener("click", () => sendZoom(null));
-  const events = "change:_frame change:_frame_meta change:_labels change:colormap change:pinned change:scale";
-  model.on(events, schedule);
+  const events = "change:_frame change:_frame_meta change:_labels change:_frame_version change:colormap change:scale change:color_range";
+  model.on(events, changed);
+  model.on("change:pinned", schedule);
   model.on("msg:custom", onMessage);
   paint();
   return () => {
-    model.off(events, schedule);
+    model.off(events, changed);
+    model.off("change:pinned", schedule);
     model.off("msg:custom", onMessage);
     clearTimeout(wheelTimer);
   };
@@ -546,11 +862,132 @@ var OffscreenCanvasOr = class {
   }
 };
 
+// js/toolbar.js
+var DPIS = [100, 150, 300];
+function moveFor(event) {
+  if (event.altKey || event.ctrlKey || event.metaKey) return null;
+  const shift = Boolean(event.shiftKey);
+  switch (event.key) {
+    case "ArrowLeft":
+      return { what: shift ? "step" : "head", by: -1 };
+    case "ArrowRight":
+      return { what: shift ? "step" : "head", by: 1 };
+    case "ArrowUp":
+      return shift ? null : { what: "layer", by: -1 };
+    case "ArrowDown":
+      return shift ? null : { what: "layer", by: 1 };
+    case "PageUp":
+      return { what: "step", by: -1 };
+    case "PageDown":
+      return { what: "step", by: 1 };
+    default:
+      return null;
+  }
+}
+function savedText(reply) {
+  if (reply.type === "error") return `not saved: ${reply.message}`;
+  return `saved ${reply.path}`;
+}
+function kernelSave(model, el) {
+  const button = (
+    /** @type {HTMLButtonElement} */
+    make("button", "aw-save", "save PNG")
+  );
+  button.title = "write this figure (title, axes, colour bar) into the notebook's folder, through the kernel";
+  const dpi = (
+    /** @type {HTMLSelectElement} */
+    make("select", "aw-dpi")
+  );
+  dpi.title = "resolution of the saved PNG";
+  for (const d of DPIS) {
+    const opt = (
+      /** @type {HTMLOptionElement} */
+      make("option", "", `${d} dpi`)
+    );
+    opt.value = String(d);
+    dpi.appendChild(opt);
+  }
+  dpi.value = "150";
+  const status = make("div", "aw-status");
+  const old = el.querySelector(".aw-save");
+  const toolbar = el.querySelector(".aw-toolbar");
+  if (old) old.replaceWith(dpi, button);
+  else if (toolbar) toolbar.append(dpi, button);
+  if (toolbar) toolbar.after(status);
+  let pending = 0;
+  button.addEventListener("click", () => {
+    pending = Math.floor(Math.random() * 1e9) + 1;
+    status.textContent = "saving\u2026";
+    model.send({ type: "save", id: pending, dpi: Number(dpi.value) });
+  });
+  return {
+    onMessage(msg) {
+      if (!msg || !pending || msg.id !== pending) return false;
+      pending = 0;
+      status.textContent = savedText(msg);
+      status.classList.toggle("aw-status-error", msg.type === "error");
+      return true;
+    }
+  };
+}
+function arrowKeys(model, el) {
+  el.tabIndex = 0;
+  el.classList.add("aw-focusable");
+  el.setAttribute("aria-label", "attention view: \u2190/\u2192 head, \u2191/\u2193 layer, shift+\u2190/\u2192 step");
+  let id = 0;
+  const onKey = (event) => {
+    const target = (
+      /** @type {HTMLElement} */
+      event.target
+    );
+    if (target && target !== el && /^(SELECT|INPUT|BUTTON|TEXTAREA)$/.test(target.tagName)) return;
+    const move = moveFor(event);
+    if (!move) return;
+    event.preventDefault();
+    event.stopPropagation();
+    id += 1;
+    model.send({ type: "move", id: -id, ...move });
+  };
+  el.addEventListener("keydown", onKey);
+  return () => el.removeEventListener("keydown", onKey);
+}
+function onThemeChange(fn) {
+  if (typeof MutationObserver !== "function" || typeof document === "undefined") return () => {
+  };
+  const observer = new MutationObserver(() => fn());
+  observer.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
+  return () => observer.disconnect();
+}
+
+// js/heatmap.js
+function renderMatrixView(ctx, options) {
+  const { model, el } = ctx;
+  let drawn = null;
+  let save = null;
+  const onMessage = (msg) => save && save.onMessage(msg);
+  function draw() {
+    if (drawn) drawn();
+    el.replaceChildren();
+    drawn = renderMatrix(ctx, options);
+    save = kernelSave(model, el);
+  }
+  draw();
+  model.on("msg:custom", onMessage);
+  const keys = arrowKeys(model, el);
+  const theme = onThemeChange(draw);
+  return () => {
+    theme();
+    keys();
+    model.off("msg:custom", onMessage);
+    if (drawn) drawn();
+  };
+}
+
 // js/weights.js
 var weights_default = {
   /** @param {{model: any, el: HTMLElement}} ctx */
   render(ctx) {
-    return renderMatrix(ctx, { viewClass: "aw-weights", zoom: false });
+    return renderMatrixView(ctx, { viewClass: "aw-weights", zoom: false });
   }
 };
 export {

@@ -57,6 +57,7 @@ __all__ = [
     "take_site",
     "colormap_trait",
     "scale_trait",
+    "color_range_trait",
     "carry_selection",
     "apply_selection",
     "recorder_of",
@@ -86,6 +87,16 @@ def scale_trait():
     return t.Enum(list(wire.SCALES), default_value="linear", help="colour scale: 'linear' or 'log'").tag(
         sync=True
     )
+
+
+def color_range_trait():
+    """A synced colour range mode (:data:`attnwidget.wire.COLOR_RANGES`), default ``"frame"``."""
+    return t.Enum(
+        list(wire.COLOR_RANGES),
+        default_value="frame",
+        help="colour range: 'frame' (each frame's own min..max), 'fixed' ([0, 1]) or 'shared' "
+        "(one range over every head and step of the site, so Play, zoom and heads compare)",
+    ).tag(sync=True)
 
 
 def recorder_of(source: Any) -> Recorder | None:

@@ -14,7 +14,15 @@ Frames computed on a trait change are kept in a small per-view LRU cache
 (``FRAME_CACHE_SIZE`` entries) keyed by everything ``frame()`` reads, so
 flipping back to a layer or head shown a moment ago costs no recomputation;
 ``frame()`` itself always computes, and ``refresh()`` recomputes too (call
-it after changing the capture in place). ``view.capture = other`` (or
+it after changing the capture in place).
+
+Every canvas view has ``color_range`` (``"frame"``, ``"fixed"``,
+``"shared"``): the colour range its codes, colour bar and saved figure use
+(:func:`attnwidget._view_state.view_range`). Each frame sent has a
+``_frame_version``; the browser asks for the exact values of the row under the
+pointer with ``{type: "row", row, id}`` and gets them back as one float32
+buffer with that version, so a tooltip never shows the value of a frame that
+is no longer drawn (:meth:`View._msg_row`). ``view.capture = other`` (or
 ``view.update(other)``) shows another capture, or the same one grown,
 keeping the selection where it still exists (see
 :meth:`~attnwidget.widgets._traits.Selection.update`); a view made from an
@@ -25,16 +33,18 @@ from __future__ import annotations
 
 import pathlib
 import time
+from dataclasses import replace
 from typing import Any
 
 import anywidget
+import numpy as np
 import traitlets as t
 
 from .._frame import Frame
-from .._view_state import ViewDescription, ViewSpec, view_frame, view_state
+from .._view_state import ViewDescription, ViewSpec, forget_ranges, view_frame, view_state
 from ..colormaps import DIVERGING
 from ._save import Savable
-from ._traits import KEEP, Selection, check_capture, check_kwargs, recorder_of, take_site
+from ._traits import KEEP, Selection, check_capture, check_kwargs, color_range_trait, recorder_of, take_site
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 
@@ -59,6 +69,10 @@ class View(Savable, Selection, anywidget.AnyWidget):
         default_value={"rows": [], "cols": []},
         help="{'rows': [...], 'cols': [...]}: labels of the shown frame; assigned only when they change",
     ).tag(sync=True)
+    _frame_version = t.Int(
+        0, help="counts the frames sent; a row message's answer names the version it is from"
+    ).tag(sync=True)
+    color_range = color_range_trait()
 
     #: traits (besides the selection) whose change recomputes the frame
     _redraw_on: tuple[str, ...] = ()
@@ -83,7 +97,17 @@ class View(Savable, Selection, anywidget.AnyWidget):
         self._ready = True
         self.observe(
             self._redraw,
-            names=["layer", "head", "sample", "label", "step", "stat", "difference", *self._redraw_on],
+            names=[
+                "layer",
+                "head",
+                "sample",
+                "label",
+                "step",
+                "stat",
+                "difference",
+                "color_range",
+                *self._redraw_on,
+            ],
         )
         self.on_msg(self._on_message)
         self.refresh()
@@ -145,15 +169,21 @@ class View(Savable, Selection, anywidget.AnyWidget):
         """The :class:`~attnwidget.frame.Frame` this view shows now."""
         return view_frame(self.cap, self.view_spec(), self.selection())
 
+    def _spec(self) -> ViewSpec:
+        """:meth:`view_spec` with the view's colour range."""
+        return replace(self.view_spec(), color_range=self.color_range)
+
     def describe(self) -> ViewDescription:
         """This view as plain data, for figures and standalone pages (they read no widget)."""
-        state = {k: v for k, v in self.get_state().items() if k not in ("_esm", "_css", "layout", "comm")}
+        # the frame version counts messages to this browser: no state of what is shown
+        skip = ("_esm", "_css", "layout", "comm", "_frame_version")
+        state = {k: v for k, v in self.get_state().items() if k not in skip}
         return ViewDescription(
             kind=self.view_spec().kind,
             name=type(self).__name__.lstrip("_"),
             cap=self.cap,
             selection=self.selection(),
-            spec=self.view_spec(),
+            spec=self._spec(),
             colormap=getattr(self, "colormap", None),
             state=state,
             esm=self._esm,
@@ -190,18 +220,21 @@ class View(Savable, Selection, anywidget.AnyWidget):
         return fr
 
     def refresh(self) -> None:
-        """Recompute the frame and send it to the browser."""
+        """Recompute the frame (and the capture's shared colour ranges) and send it to the browser."""
+        forget_ranges(self.cap)
         self._send_frame(fresh=True)
 
     def _send_frame(self, fresh: bool = False) -> None:
         started = time.perf_counter()
         state = view_state(
-            self.cap, self.view_spec(), self.selection(), frame_of=lambda: self._cached_frame(fresh=fresh)
+            self.cap, self._spec(), self.selection(), frame_of=lambda: self._cached_frame(fresh=fresh)
         )
         state[self._meta_trait] = {
             **state[self._meta_trait],
             "compute_ms": round((time.perf_counter() - started) * 1000, 2),
         }
+        # every frame sent has its own version: the browser drops row values of older ones
+        state["_frame_version"] = self._frame_version + 1
         with self.hold_sync():
             for name, value in state.items():
                 if name != "_labels" or value != self._labels:  # unchanged labels are not sent again
@@ -254,11 +287,37 @@ class View(Savable, Selection, anywidget.AnyWidget):
             self.send({"type": "error", "id": mid, "message": f"unknown message type {kind!r}"})
             return
         try:
-            reply = handler(content) or {}
+            reply = dict(handler(content) or {})
         except (t.TraitError, IndexError, KeyError, ValueError, TypeError) as e:
             self.send({"type": "error", "id": mid, "message": str(e)})
             return
-        self.send({"type": "ok", "id": mid, **reply})
+        buffers = reply.pop("_buffers", None)
+        self.send({"type": "ok", "id": mid, **reply}, buffers)
+
+    def _msg_row(self, content: dict) -> dict:
+        """``{type: "row", row: i, id}``: the exact values of row ``i`` of the frame shown now.
+
+        Answered with ``{type: "ok", id, row, cols, version}`` and one buffer of
+        ``cols`` little-endian float32 values (``view.frame().values[i]``;
+        NaN where the cell is NaN); ``version`` is the frame's, so the browser
+        can drop an answer about a frame it no longer draws.
+        """
+        row = content.get("row")
+        if isinstance(row, bool) or not isinstance(row, int):
+            raise ValueError(f"a row message needs an integer row index, not {row!r}")
+        values = self._cached_frame().values
+        if not 0 <= row < values.shape[0]:
+            raise IndexError(
+                f"row {row} is out of range: the frame shown has {values.shape[0]} rows "
+                f"(0..{values.shape[0] - 1})"
+            )
+        data = np.ascontiguousarray(values[row], dtype="<f4")
+        return {
+            "row": row,
+            "cols": int(data.shape[0]),
+            "version": self._frame_version,
+            "_buffers": [memoryview(data).cast("B")],
+        }
 
     def _msg_select(self, content: dict) -> dict:
         """``{type: "select", layer?, head?}``: the browser picked a layer and/or head."""

@@ -84,32 +84,61 @@ class Controls(widgets.HBox):
         self._class_names = class_names
         # wide enough for the longest site name (e.g. decoder.layers.0.cross_attn): the
         # select's own flex basis is fixed, so "auto" alone clips long names
-        self.layer = widgets.Dropdown(description="layer", layout=widgets.Layout(width="auto"))
-        self.head = widgets.Dropdown(description="head", layout=widgets.Layout(width="160px"))
-        self.label = widgets.Dropdown(description="class", layout=widgets.Layout(width="220px"))
+        # labels as wide as their words (ipywidgets' default reserves 80 px each): one row of controls
+        tight = {"description_width": "initial"}
+        self.layer = widgets.Dropdown(description="layer", layout=widgets.Layout(width="auto"), style=tight)
+        self.head = widgets.Dropdown(description="head", layout=widgets.Layout(width="120px"), style=tight)
+        self.label = widgets.Dropdown(description="class", layout=widgets.Layout(width="180px"), style=tight)
         self.stat = widgets.Dropdown(
-            description="statistic", options=list(STAT_CHOICES), layout=widgets.Layout(width="220px")
+            description="statistic",
+            options=list(STAT_CHOICES),
+            layout=widgets.Layout(width="180px"),
+            style=tight,
         )
         self.stat.tooltip = "class statistic over every sample collect() streamed"
         self._pairs: list = []
-        self.difference = widgets.Dropdown(description="difference", layout=widgets.Layout(width="auto"))
+        self.difference = widgets.Dropdown(
+            description="difference", layout=widgets.Layout(width="auto"), style=tight
+        )
         self.difference.tooltip = "class-difference map: mean of one class minus another"
         self.sample = widgets.IntSlider(
-            description="sample", min=0, max=0, continuous_update=False, layout=widgets.Layout(width="260px")
+            description="sample",
+            min=0,
+            max=0,
+            continuous_update=False,
+            layout=widgets.Layout(width="200px"),
+            style=tight,
         )
         self.mean = widgets.ToggleButton(
-            description="mean", tooltip="show the mean of the samples", layout=widgets.Layout(width="70px")
+            description="mean", tooltip="show the mean of the samples", layout=widgets.Layout(width="64px")
         )
-        self.step = widgets.IntSlider(description="step", min=0, max=0, layout=widgets.Layout(width="260px"))
+        self.step = widgets.IntSlider(
+            description="step", min=0, max=0, layout=widgets.Layout(width="200px"), style=tight
+        )
         # the tooltips the controls have while they apply (a disabled one says why instead)
         self._tooltips = {n: getattr(self, n).tooltip for n in ("label", "stat", "sample", "mean")}
-        self.play = widgets.Play(min=0, max=0, interval=400, layout=widgets.Layout(width="150px"))
+        # Play beside the step slider, labelled, in one box so the row never wraps between them
+        self.play = widgets.Play(
+            min=0,
+            max=0,
+            interval=400,
+            description="play steps",
+            tooltip="play the steps: play, pause, stop (back to the first), repeat",
+            layout=widgets.Layout(width="auto"),
+            style=tight,
+        )
         self.step_label = widgets.Label(layout=widgets.Layout(margin="0 0 0 8px"))
         self.sample_name = widgets.Label(layout=widgets.Layout(margin="0 8px 0 4px"))
         self.note = widgets.Label(layout=widgets.Layout(width="100%", margin="2px 0 0 8px"))
         self.note.add_class("aw-controls-note")
         self._reasons: dict[str, str] = {}
         widgets.jslink((self.play, "value"), (self.step, "value"))
+        play_label = widgets.Label("play", layout=widgets.Layout(margin="0 2px 0 8px"))
+        play_label.add_class("aw-play-label")
+        self.stepper = widgets.HBox(
+            [self.step, play_label, self.play, self.step_label], layout=widgets.Layout(align_items="center")
+        )
+        self.stepper.add_class("aw-stepper")
         self.children = [
             self.layer,
             self.head,
@@ -119,9 +148,7 @@ class Controls(widgets.HBox):
             self.sample,
             self.mean,
             self.sample_name,
-            self.play,
-            self.step,
-            self.step_label,
+            self.stepper,
             self.note,
         ]
         self.add_class("aw-controls")
@@ -184,6 +211,7 @@ class Controls(widgets.HBox):
         _shown(self.step, cap.steps > 1)
         _shown(self.play, cap.steps > 1)
         _shown(self.step_label, cap.steps > 1 and step_names(cap) is not None)
+        _shown(self.stepper, cap.steps > 1)
         self._follow()
 
     def detach(self) -> None:

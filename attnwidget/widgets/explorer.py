@@ -1,5 +1,13 @@
 """Explorer and show(): controls above the views that fit a capture, all linked.
 
+One layout for every capture, at most 900 px tall in a notebook cell: the
+controls on one row; the main matrix (the heatmap, else the weights) in a
+place of fixed width with a fixed side panel beside it (the image overlay
+above the head grid), so no part moves when a step or layer changes the
+matrix's shape; the head statistics, compact and collapsible, under them.
+Attention and weights sites together get a tab each. The overlay shows the
+heatmap's pinned query row, and a patch clicked on the overlay pins its row.
+
 The explorer's ``layer, head, sample, label, step, stat, difference`` are
 linked (``traitlets.link``) to the same traits of every view, so selecting a
 head in the head grid or the statistics bars updates the heatmap, and code
@@ -53,6 +61,23 @@ from .weights import WeightsView
 
 __all__ = ["Explorer", "show"]
 
+#: width of the main matrix's place: the widest canvas it draws (labels, matrix, colour bar) fits
+MAIN_WIDTH = "600px"
+#: height of the main row: the tallest matrix canvas with its toolbar
+MAIN_HEIGHT = "600px"
+#: width of the side panel (image overlay, head grid): fixed, so it never moves between steps
+SIDE_WIDTH = "336px"
+
+
+class _Unobserve:
+    """An observer, with ``unlink()`` as ``traitlets.link`` has, so a rebuild removes it too."""
+
+    def __init__(self, owner, handler, name: str):
+        self.owner, self.handler, self.name = owner, handler, name
+
+    def unlink(self) -> None:
+        self.owner.unobserve(self.handler, names=self.name)
+
 
 def _views_for(cap) -> tuple[bool, bool]:
     """Which views a capture needs: (attention views, weights view)."""
@@ -95,6 +120,9 @@ class Explorer(Savable, Selection, widgets.VBox):
         The views shown (None where the capture has nothing for that view).
     views : list
         All views shown, in display order.
+    tabs : ipywidgets.Tab or None
+        Where the capture has attention and weights sites: an "attention" and a
+        "weights" tab (None otherwise).
     """
 
     colormap = t.Enum(
@@ -150,6 +178,7 @@ class Explorer(Savable, Selection, widgets.VBox):
         attention, has_weights = self._built
 
         self.heatmap = self.headgrid = self.headstats = self.overlay = self.weights = None
+        self.tabs = None
         if attention:
             groups = self._given.get("groups")
             self.heatmap = Heatmap(cap, tokens=tokens, groups=groups, colormap=colormap, **sel)
@@ -182,14 +211,79 @@ class Explorer(Savable, Selection, widgets.VBox):
             self._links.append(t.link((coloured[0], "colormap"), (self, "colormap")))
 
         self.controls = Controls(self, class_names=self._given["class_names"])
-        rows = [self.controls]
-        top = [v for v in (self.heatmap, self.headgrid) if v is not None]
-        if top:
-            rows.append(
-                widgets.HBox(top, layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
-            )
-        rows += [v for v in (self.headstats, self.overlay, self.weights) if v is not None]
-        self.children = rows
+        self.children = self._arrange()
+        self._follow_pins()
+
+    def _arrange(self) -> list:
+        """The rows of the explorer: one layout whatever the capture, under 900 px tall.
+
+        Controls on one row; then the main matrix (heatmap, else weights) with a fixed
+        side panel beside it (the image overlay above the head grid), so nothing moves
+        when a step or a layer changes the matrix's shape; the head statistics, compact
+        and collapsible, under them. Weights beside attention views get a tab of their own.
+        """
+        side = [v for v in (self.overlay, self.headgrid) if v is not None]
+        for view in side:
+            view.layout.width = SIDE_WIDTH
+        main = self.heatmap if self.heatmap is not None else self.weights
+        if main is None:  # an overlay alone
+            return [self.controls, *side]
+        main.layout.min_width = main.layout.width = MAIN_WIDTH if side else None
+        parts = [main]
+        if side:
+            parts.append(widgets.VBox(side, layout=widgets.Layout(width=SIDE_WIDTH, margin="0 0 0 12px")))
+        # as tall as the tallest matrix: the statistics under it stay put when a step changes its shape
+        row = widgets.HBox(
+            parts,
+            layout=widgets.Layout(flex_flow="row nowrap", align_items="flex-start", min_height=MAIN_HEIGHT),
+        )
+        row.add_class("aw-explorer-main")
+        attention = [row] + ([self.headstats] if self.headstats is not None else [])
+        if self.heatmap is None or self.weights is None:
+            return [self.controls, *attention]
+        # attention and weights sites: each its own tab, both the same height as either alone.
+        # Only the tab shown holds its views: a bqplot chart in a hidden tab lays itself out at
+        # zero width, which it logs as negative <rect> widths
+        contents = (attention, [self.weights])
+        holders = [widgets.VBox(), widgets.VBox()]
+        self.tabs = widgets.Tab(children=holders)
+        self.tabs.titles = ("attention", "weights")
+
+        def show_tab(change=None) -> None:
+            for k, holder in enumerate(holders):
+                holder.children = contents[k] if k == self.tabs.selected_index else []
+
+        self.tabs.selected_index = 1 if self.__dict__.get("_weights_site") is not None else 0
+        show_tab()
+        self.tabs.observe(show_tab, names="selected_index")
+        return [self.controls, self.tabs]
+
+    def _follow_pins(self) -> None:
+        """The overlay shows the heatmap's pinned query row; a patch clicked on the overlay pins it."""
+        if self.overlay is None or self.heatmap is None:
+            return
+        heatmap, overlay = self.heatmap, self.overlay
+
+        def pinned(change) -> None:
+            pin = change["new"]
+            query = pin["index"] if pin and pin.get("axis") == "query" else 0
+            if overlay.query != query:
+                try:
+                    overlay.query = query
+                except t.TraitError:
+                    pass  # a row the overlay cannot show (out of range): it keeps its row
+
+        def picked(change) -> None:
+            query = change["new"]
+            pin = heatmap.pinned
+            now = pin["index"] if pin and pin.get("axis") == "query" else 0
+            if now != query:
+                heatmap.pinned = {"axis": "query", "index": int(query)}
+
+        heatmap.observe(pinned, names="pinned")
+        overlay.observe(picked, names="query")
+        self._links.append(_Unobserve(heatmap, pinned, "pinned"))
+        self._links.append(_Unobserve(overlay, picked, "query"))
 
     # ------------------------------------------------------------ sites
     def _is_weights_site(self, layer) -> bool:

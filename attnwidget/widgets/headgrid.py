@@ -4,7 +4,9 @@ Each thumbnail is the frame of one (layer, head), block-pooled to at most
 ``thumb`` x ``thumb`` cells and quantized over its own value range; all of
 them travel together in ``_thumbs`` (concatenated codes) with their shapes
 and offsets in ``_thumbs_meta``, so the first paint needs one message.
-Clicking a thumbnail sends ``{type: "select", layer, head}``.
+Clicking a thumbnail sends ``{type: "select", layer, head}``. The grid fills a
+panel of fixed width (the thumbnails are sized to it) and bounded height, so it
+stays in place whatever the step or layer.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import traitlets as t
 
 from .._frame import Frame
 from .._view_state import ViewSpec, attention_sites, grid_layers, view_panels
+from ._browser import CSS, BrowserRequests
 from ._traits import colormap_trait
 from ._view import STATIC, View
 
 __all__ = ["HeadGrid"]
 
 
-class HeadGrid(View):
+class HeadGrid(BrowserRequests, View):
     """Thumbnails of all heads of the selected layer, or of every layer.
 
     Parameters
@@ -43,6 +46,7 @@ class HeadGrid(View):
     """
 
     _esm = STATIC / "headgrid.js"
+    _css = CSS
 
     mode = t.Enum(
         ["layer", "model"],

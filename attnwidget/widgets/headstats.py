@@ -2,7 +2,10 @@
 
 Normalised entropy near 1 means uniform attention; a mean row maximum near 1
 means the head collapses onto one key (see :func:`attnwidget.reduce.head_stats`).
-Clicking a bar selects that head.
+Clicking a bar selects that head; the selected head's bars are marked. The
+chart is compact and collapsible, its caption says what it is computed over
+(every sample, a class's samples, or the one sample), and it is hidden on a
+site it cannot apply to (tapped weights).
 
 On a site that holds statistics only (``collect(..., keep="stats")``) the
 bars are the per-head entropy of the statistics (every streamed sample of the
@@ -67,6 +70,12 @@ def stats_entropy(cap, name: str, step: int = 0, label=None) -> np.ndarray:
 class HeadStats(Savable, Selection, widgets.VBox):
     """Bars of entropy, max and sparsity per head; clicking a bar sets ``head``.
 
+    A compact chart (about 120 px) under a header that collapses it, says what
+    the bars are computed over and holds the legend; the selected head's bars
+    are marked (the others fade). On a site the statistics cannot apply to
+    (tapped weights, no heads) the whole widget is hidden, with the reason in
+    ``message``.
+
     Parameters
     ----------
     cap : Capture
@@ -80,7 +89,13 @@ class HeadStats(Savable, Selection, widgets.VBox):
         The statistics shown now (``{"entropy", "max", "sparsity"}`` -> list per head;
         only ``"entropy"`` on a stats-only site).
     title : str
-        The chart title (says when the bars come from the capture's statistics).
+        What the bars are (says when they come from the capture's statistics).
+    caption : ipywidgets.HTML
+        The header's text: the title and what the bars are computed over.
+    toggle : ipywidgets.ToggleButton
+        Shows (pressed) or collapses the chart.
+    message : ipywidgets.HTML
+        Why there are no bars, or a note on the statistics (empty otherwise).
     """
 
     stats = t.Dict(help="statistics shown now: {'entropy'|'max'|'sparsity': [value per head]}")
@@ -91,6 +106,8 @@ class HeadStats(Savable, Selection, widgets.VBox):
         "statistics-only capture: per-head entropy over every streamed sample; the row "
         "maximum and sparsity need per-sample arrays (collect with keep='both')"
     )
+    #: height of the chart, CSS pixels (the header row adds about 28)
+    HEIGHT = "112px"
 
     def __init__(self, cap, **kwargs):
         take_site(type(self), kwargs)
@@ -102,11 +119,12 @@ class HeadStats(Savable, Selection, widgets.VBox):
         if layout is not None:
             self.layout = layout
         self._steps_seen = self.cap.steps
+        self._title = self.TITLE
         import bqplot as bq
 
         xs, ys = bq.OrdinalScale(), bq.LinearScale(min=0.0, max=1.0)
         # bqplot draws its legend inside the plot area, over the last heads' bars:
-        # the legend is a row of its own above the chart instead
+        # the legend sits in the header row instead
         self.bars = bq.Bars(
             x=[],
             y=[],
@@ -115,24 +133,44 @@ class HeadStats(Savable, Selection, widgets.VBox):
             labels=list(STATS),
             display_legend=False,
             colors=list(COLORS),
+            padding=0.2,
             interactions={"click": "select"},
+            selected_style={"stroke": "currentColor", "stroke-width": 1.5},
+            unselected_style={"opacity": 0.35},
         )
-        self.legend = widgets.HTML(
-            _legend_html(STATS, COLORS), layout=widgets.Layout(align_self="flex-end", margin="0 20px 0 0")
-        )
+        self.legend = widgets.HTML(_legend_html(STATS, COLORS), layout=widgets.Layout(margin="0 0 0 auto"))
         self.legend.add_class("aw-headstats-legend")
-        self.message = widgets.HTML()
+        self.message = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
+        self.message.add_class("aw-headstats-note")
+        self.caption = widgets.HTML()
+        self.caption.add_class("aw-headstats-caption")
+        self.toggle = widgets.ToggleButton(
+            value=True,
+            description="head statistics",
+            icon="chevron-down",
+            tooltip="show or hide the head statistics",
+            layout=widgets.Layout(width="150px", height="24px"),
+        )
+        self.toggle.observe(self._toggled, names="value")
         self.figure = bq.Figure(
             marks=[self.bars],
-            axes=[bq.Axis(scale=xs, label="head"), bq.Axis(scale=ys, side="left", label="value (0..1)")],
-            title="head statistics",
-            layout=widgets.Layout(height="240px", width="100%"),
-            fig_margin={"top": 40, "bottom": 40, "left": 50, "right": 20},
+            axes=[
+                bq.Axis(scale=xs, label="head", label_offset="22px"),
+                bq.Axis(scale=ys, side="left", tick_format=".1f", num_ticks=3),
+            ],
+            title="",
+            layout=widgets.Layout(height=self.HEIGHT, width="100%", min_width="300px"),
+            fig_margin={"top": 6, "bottom": 28, "left": 36, "right": 10},
         )
-        self.children = [self.legend, self.figure, self.message]
+        self.header = widgets.HBox(
+            [self.toggle, self.caption, self.legend], layout=widgets.Layout(width="100%")
+        )
+        self.header.add_class("aw-headstats-head")
+        self.children = [self.header, self.figure, self.message]
         self.add_class("aw-headstats")
         self.bars.observe(self._bar_clicked, names=["selected"])
         self.observe(self._selection_changed, names=["layer", "label", "step"])
+        self.observe(self._mark, names=["head"])
         self.refresh()
         if recorder is not None:
             recorder.watch(self)
@@ -141,9 +179,40 @@ class HeadStats(Savable, Selection, widgets.VBox):
         if self.__dict__.get("_ready", True):  # not while a capture is swapped in (update())
             self.refresh()
 
+    def _toggled(self, change) -> None:
+        # the chart leaves the page when collapsed (a hidden bqplot figure lays itself out at
+        # zero width, which it logs as negative <rect> widths), and comes back drawn anew
+        self.toggle.icon = "chevron-down" if change["new"] else "chevron-right"
+        self._place()
+
+    def _place(self) -> None:
+        shown = [self.header]
+        if self.toggle.value and self.stats:
+            shown.append(self.figure)
+        if self.message.value:
+            shown.append(self.message)
+        if list(self.children) != shown:
+            self.children = shown
+
     @property
     def title(self) -> str:
-        return self.figure.title
+        return self._title
+
+    def _over(self, names) -> str:
+        """What the bars are computed over, in words."""
+        if names != list(STATS):
+            return ""
+        try:
+            name = self.cap.site_name(self.layer)
+            label = self.label if class_reason(self.cap, self.selection()) is None else None
+            n = len(select_samples(self.cap, label, name))
+        except (IndexError, KeyError, ValueError):
+            return ""
+        if n == 1:
+            return "over the one sample"
+        if label is None:
+            return f"mean over all {n} samples"
+        return f"mean over the {n} samples of class {html.escape(str(label), quote=False)}"
 
     def refresh(self) -> None:
         """Recompute the statistics for the selected layer."""
@@ -154,17 +223,26 @@ class HeadStats(Savable, Selection, widgets.VBox):
             self.stats = {}
             self.bars.x, self.bars.y = [], []
             self.message.value = f"<i>{html.escape(str(e), quote=False)}</i>"
+            # nothing to show: the widget goes away rather than show an empty frame
+            self.layout.display = "none"
+            self._place()
             return
+        self.layout.display = None
         names = [k for k in STATS if k in stats]
         if names == list(STATS):
             self.message.value = ""
-            self.figure.title = self.TITLE
+            self._title = self.TITLE
         else:  # statistics only: the entropy of every streamed sample
             count = self.cap.class_count(self.label, self.layer, self.step)
-            self.figure.title = self.STATS_TITLE.format(
+            self._title = self.STATS_TITLE.format(
                 n=count, of="" if self.label is None else f" of class {self.label}"
             )
             self.message.value = f"<i>{html.escape(self.STATS_NOTE, quote=False)}</i>"
+        over = self._over(names)
+        self.caption.value = (
+            f"<span>{html.escape(self._title if names != list(STATS) else '', quote=False)}"
+            f"{' · ' if over and names != list(STATS) else ''}{over}</span>"
+        )
         self.stats = {k: [float(v) for v in stats[k]] for k in names}
         self.bars.labels = names
         self.bars.colors = [COLORS[STATS.index(k)] for k in names]
@@ -173,6 +251,20 @@ class HeadStats(Savable, Selection, widgets.VBox):
         with self.bars.hold_sync():
             self.bars.x = [str(h) for h in range(n)]
             self.bars.y = np.stack([stats[k] for k in names])
+        self._mark()
+        self._place()
+
+    def _mark(self, change=None) -> None:
+        """Mark the selected head's bars (none marked for the mean or max of the heads)."""
+        n = len(self.bars.x)
+        want = [int(self.head)] if isinstance(self.head, int) and 0 <= self.head < n else None
+        now = None if self.bars.selected is None else [int(v) for v in self.bars.selected]
+        if now != want:
+            self._marking = True
+            try:
+                self.bars.selected = want
+            finally:
+                self._marking = False
 
     def describe(self) -> ViewDescription:
         """The chart as plain data: the bars shown and the title (for figures)."""
@@ -187,8 +279,9 @@ class HeadStats(Savable, Selection, widgets.VBox):
 
     def _bar_clicked(self, change) -> None:
         picked = change["new"]
-        if picked is not None and len(picked):
-            self.head = int(picked[0])
+        if self.__dict__.get("_marking") or picked is None or not len(picked):
+            return
+        self.head = int(picked[0])
 
 
 def _legend_html(names, colors) -> str:

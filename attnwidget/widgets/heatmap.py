@@ -1,4 +1,9 @@
-"""Heatmap: one query x key matrix on a canvas, with zoom, pins and a colorbar."""
+"""Heatmap: one query x key matrix on a canvas, with zoom, pins and a colorbar.
+
+Its save button writes, through the kernel, the figure ``save`` writes
+(:mod:`attnwidget.widgets._browser`); arrow keys move layer, head and step
+while it has focus.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,14 @@ import traitlets as t
 
 from .._frame import frame
 from .._view_state import ViewSpec
+from ._browser import CSS, BrowserRequests
 from ._traits import colormap_trait, quiet, scale_trait
 from ._view import STATIC, View
 
 __all__ = ["Heatmap"]
 
 
-class Heatmap(View):
+class Heatmap(BrowserRequests, View):
     """One attention matrix (rows = query, columns = key) as a canvas heatmap.
 
     Parameters
@@ -43,6 +49,7 @@ class Heatmap(View):
     """
 
     _esm = STATIC / "heatmap.js"
+    _css = CSS
 
     colormap = colormap_trait()
     scale = scale_trait()

@@ -2,8 +2,13 @@
 
 The frame is the ``query`` row (CLS by default) of the selected attention,
 without the leading non-patch tokens, as a ``[grid_rows, grid_cols]`` array.
-The browser upsamples it (bilinear) to the image size, colours it with the
-shared LUT and draws it over the image with ``opacity``.
+The browser enlarges it nearest-neighbour to the image size (each patch a
+sharp block; a small image is enlarged by a whole factor the same way, never
+smoothed), colours it with the shared LUT, draws it over the image with
+``opacity`` and puts a colour bar beside it. Clicking a patch sends
+``{type: "pick", row, col}``: the view then shows that patch's own query row
+(in the explorer, the heatmap pins it; a row pinned on the heatmap is the one
+shown here).
 
 The image is one for every sample, or one per sample (a list or a batch
 array): then sample k shows image k, and the image travels again only when
@@ -21,6 +26,7 @@ import numpy as np
 import traitlets as t
 
 from .._view_state import ViewDescription, ViewSpec, frame_args, patch_grid_for, sample_index
+from ._browser import CSS, BrowserRequests
 from ._traits import check_capture, colormap_trait, scale_trait, take_site
 from ._view import STATIC, View
 
@@ -59,7 +65,7 @@ def image_rgba(image) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-class ImageOverlay(View):
+class ImageOverlay(BrowserRequests, View):
     """Attention of one query over an image's patches, blended over the image.
 
     Parameters
@@ -98,6 +104,7 @@ class ImageOverlay(View):
     """
 
     _esm = STATIC / "overlay.js"
+    _css = CSS
     _extra_kwargs = ("tokens", "layout", "image", "patch_grid")
 
     query = t.Int(0, help="query row shown over the image (0 = CLS)").tag(sync=True)
@@ -140,6 +147,18 @@ class ImageOverlay(View):
         if q < 0:
             raise t.TraitError(f"query must be a row index >= 0, not {q}")
         return q
+
+    def _msg_pick(self, content: dict) -> dict:
+        """``{type: "pick", row, col}``: show the query row of the patch at (row, col) of the grid."""
+        row, col = content.get("row"), content.get("col")
+        if not isinstance(row, int) or not isinstance(col, int):
+            raise ValueError(f"pick needs integer row and col of a patch, not {row!r} and {col!r}")
+        full = self.frame().selection
+        rows, cols = self._frame_meta.get("shape") or (0, 0)
+        if not (0 <= row < rows and 0 <= col < cols):
+            raise ValueError(f"patch ({row}, {col}) is outside the {rows} x {cols} patch grid")
+        self.query = int(full.get("skipped_keys", 0)) + row * cols + col
+        return {"query": self.query}
 
     def grid(self, keys: int) -> tuple[int, int]:
         """Patch grid ``(rows, cols)`` for a key axis of length ``keys``."""

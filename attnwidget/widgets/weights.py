@@ -2,7 +2,7 @@
 
 The matrix (a canvas, ``js/weights.js``) is the frame of the selection:
 samples x layers, layers x time frames, groups x layers, whatever the site's
-axes are. Under it a bqplot chart shows the per-class mean along the site's
+axes are. Beside it a bqplot chart shows the per-class mean along the site's
 last axis: bars (e.g. inter-group weights), or lines when that axis is time.
 """
 
@@ -15,6 +15,7 @@ import traitlets as t
 from .._frame import Frame, select_samples
 from .._view_state import SELECTION, ViewDescription, ViewSpec, labels_fit
 from ..store import class_name
+from ._browser import CSS, BrowserRequests
 from ._traits import (
     Selection,
     check_capture,
@@ -32,10 +33,11 @@ __all__ = ["WeightsView", "class_profile"]
 TIME_AXES = ("time", "frame", "frames", "t", "timestep", "step")
 
 
-class _WeightsCanvas(View):
+class _WeightsCanvas(BrowserRequests, View):
     """The matrix part of a WeightsView (a canvas view of the weights frame)."""
 
     _esm = STATIC / "weights.js"
+    _css = CSS
     colormap = colormap_trait()
     scale = scale_trait()
     size = t.Int(512, help="largest rows/columns sent; bigger frames are block-pooled").tag(sync=True)
@@ -132,7 +134,10 @@ class WeightsView(Selection, widgets.VBox):
         self.site = widgets.Dropdown(description="weights", layout=widgets.Layout(width="auto"))
         self._site_options()
         self.site.observe(self._site_picked, names="value")
-        self.children = [self.site, self.canvas, self.chart]
+        # the class chart beside the matrix, not under it: the view stays one screen tall
+        row = widgets.HBox([self.canvas, self.chart], layout=widgets.Layout(flex_flow="row nowrap"))
+        row.add_class("aw-weights-row")
+        self.children = [self.site, row]
         self.add_class("aw-weights-view")
         self.observe(self._chart_changed, names=["layer", "step"])
         self.observe(self._follow_site, names="layer")
@@ -213,8 +218,8 @@ class WeightsView(Selection, widgets.VBox):
         return bq.Figure(
             marks=[self._bars],
             axes=[self._x_axis, y_axis],
-            layout=widgets.Layout(height="260px", width="100%"),
-            fig_margin={"top": 20, "bottom": 40, "left": 60, "right": 20},
+            layout=widgets.Layout(height="300px", width="380px", min_width="300px"),
+            fig_margin={"top": 30, "bottom": 40, "left": 56, "right": 10},
         )
 
     def _update_chart(self) -> None:

@@ -149,10 +149,11 @@ def test_headstats_uses_the_entropy_of_the_statistics(stats_cap, both_cap):
     hs = ex.headstats
     assert list(hs.stats) == ["entropy"]
     np.testing.assert_allclose(hs.stats["entropy"], stats_entropy(stats_cap, stats_cap.layers[1], 0))
-    assert "statistics" in hs.figure.title and "50 samples" in hs.figure.title
+    assert "statistics" in hs.title and "50 samples" in hs.title
+    assert hs.title in hs.caption.value  # the header says what the bars are computed over
     assert "keep='both'" in hs.message.value
     ex.label = 0
-    assert "class 0" in hs.figure.title
+    assert "class 0" in hs.title
     np.testing.assert_allclose(hs.stats["entropy"], stats_entropy(stats_cap, stats_cap.layers[1], 0, 0))
     # the per-sample entropy of "both" agrees with the streamed one over the same samples
     assert all(0 < v <= 1 for v in hs.stats["entropy"])

@@ -64,12 +64,28 @@ def test_head_stats_bars_and_click(cap):
 def test_head_stats_on_a_weights_site_explains(weights_cap):
     hs = aw.HeadStats(weights_cap, layer=1)
     assert hs.stats == {} and "holds weights" in hs.message.value
+    # no empty frame with the reason in red: the widget is hidden, the reason kept for code
+    assert hs.layout.display == "none" and hs.figure not in hs.children
+
+
+def test_head_stats_mark_the_selected_head_and_collapse(cap):
+    hs = aw.HeadStats(cap, layer=0, head=1)
+    assert hs.bars.selected == [1]
+    hs.head = "mean"
+    assert hs.bars.selected is None  # the mean of the heads is no one head
+    hs.bars.selected = [2]  # a click on head 2's bars
+    assert hs.head == 2 and hs.bars.selected == [2]
+    assert "mean over all" in hs.caption.value and str(cap.num_samples) in hs.caption.value
+    hs.toggle.value = False
+    assert hs.figure not in hs.children and hs.header in hs.children
+    hs.toggle.value = True
+    assert hs.figure in hs.children
 
 
 def test_head_stats_legend_sits_above_the_chart_not_on_the_bars(cap):
     hs = aw.HeadStats(cap, layer=0)
     assert hs.bars.display_legend is False  # bqplot's legend would cover the last heads
-    assert hs.children.index(hs.legend) < hs.children.index(hs.figure)
+    assert hs.legend in hs.header.children and hs.children.index(hs.header) < hs.children.index(hs.figure)
     for name in ("entropy", "max", "sparsity"):
         assert name in hs.legend.value
     for color in hs.bars.colors:
