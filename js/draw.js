@@ -64,8 +64,25 @@ export function clip(text, max) {
   return s.length <= max ? s : s.slice(0, Math.max(1, max - 1)) + "…";
 }
 
+/** A matrix that fills at least this share of the plot box on both sides keeps square cells. */
+export const SQUARE_FILL = 0.6;
+/** The short side of a skinny matrix is drawn at least this many pixels (or the whole box, if smaller). */
+export const SHORT_SIDE = 160;
+/** Where cells are not square, one side of a cell is at most this many times the other. */
+export const MAX_ASPECT = 4;
+/** Nor is the short side drawn under this (or the whole box), whatever the cap: a strip, never a hairline. */
+export const LEAST_SIDE = 48;
+
 /**
- * Where a rows x cols matrix sits in a plot box, keeping cells square when it can.
+ * Where a rows x cols matrix sits in a plot box, sized by its aspect.
+ *
+ * Square cells where the matrix then fills at least 60% of the box on both sides
+ * (SQUARE_FILL). A skinny matrix (a 200 x 9 layer-weights table, a 32 x 4 cross-attention,
+ * a 1 x N generation row) would be a sliver that way: its long side still spans the box,
+ * and its short side is drawn at least min(box, 160 px) (SHORT_SIDE) by widening its cells,
+ * up to cells 4 times as long one way as the other (MAX_ASPECT). A strip whose long axis
+ * holds so many cells that the cap would leave it thinner than 48 px (LEAST_SIDE), a 1 x 300
+ * row, is drawn 48 px thick all the same: its cells are bars, never hairlines.
  * @param {number} rows
  * @param {number} cols
  * @param {{x: number, y: number, width: number, height: number}} box
@@ -73,9 +90,21 @@ export function clip(text, max) {
  */
 export function fitMatrix(rows, cols, box) {
   const cell = Math.min(box.width / cols, box.height / rows);
-  const width = cell * cols;
-  const height = cell * rows;
-  return { x: box.x, y: box.y, width, height, cellW: cell, cellH: cell, rows, cols };
+  let cellW = cell;
+  let cellH = cell;
+  const fills = (cell * cols) / box.width >= SQUARE_FILL && (cell * rows) / box.height >= SQUARE_FILL;
+  if (!fills) {
+    // the side the square cells left short is widened; the long side keeps the cell it has
+    const wide = (cell * cols) / box.width >= (cell * rows) / box.height;
+    const count = wide ? rows : cols;
+    const room = wide ? box.height : box.width;
+    const want = Math.min(room, SHORT_SIDE) / count; // the short side's cells, for min(box, 160 px)
+    let grown = Math.min(Math.max(cell, want), cell * MAX_ASPECT, room / count);
+    grown = Math.max(grown, Math.min(room, LEAST_SIDE) / count);
+    if (wide) cellH = grown;
+    else cellW = grown;
+  }
+  return { x: box.x, y: box.y, width: cellW * cols, height: cellH * rows, cellW, cellH, rows, cols };
 }
 
 /**

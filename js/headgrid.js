@@ -8,7 +8,7 @@ import { splitThumbs } from "./codecs.js";
 import { lut } from "./colormaps.js";
 import { colorize } from "./draw.js";
 import { arrowKeys, onThemeChange } from "./toolbar.js";
-import { addStyles, colormapSelect, drawScheduler, make, markPainted, traitSelect } from "./ui.js";
+import { addStyles, colormapSelect, drawScheduler, make, markPainted, off, on, traitSelect } from "./ui.js";
 
 const PANEL = 326; // CSS pixels across the grid
 const GAP = 4;
@@ -35,7 +35,7 @@ export function gridFit(count, heads, many, width = PANEL) {
 export default {
   /** @param {{model: any, el: HTMLElement}} ctx */
   render({ model, el }) {
-    addStyles();
+    addStyles(el);
     el.classList.add("aw-view", "aw-headgrid");
     const toolbar = make("div", "aw-toolbar");
     const title = make("span", "aw-title");
@@ -113,18 +113,18 @@ export default {
 
     const schedule = drawScheduler(paint);
     const events = "change:_thumbs change:_thumbs_meta change:colormap";
-    model.on(events, schedule);
-    model.on("change:layer change:head", highlight);
-    model.on("msg:custom", onMessage);
+    on(model, events, schedule);
+    on(model, "change:layer change:head", highlight);
+    on(model, "msg:custom", onMessage);
     const keys = arrowKeys(model, el);
     const theme = onThemeChange(schedule);
     paint();
     return () => {
       theme();
       keys();
-      model.off(events, schedule);
-      model.off("change:layer change:head", highlight);
-      model.off("msg:custom", onMessage);
+      off(model, events, schedule);
+      off(model, "change:layer change:head", highlight);
+      off(model, "msg:custom", onMessage);
     };
   },
 };

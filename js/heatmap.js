@@ -3,6 +3,7 @@
 // when JupyterLab's theme changes (see js/toolbar.js).
 import { renderMatrix } from "./matrix.js";
 import { arrowKeys, kernelSave, onThemeChange } from "./toolbar.js";
+import { off, on } from "./ui.js";
 
 /**
  * A matrix view with the entry modules' additions; shared by heatmap.js and weights.js.
@@ -18,17 +19,17 @@ export function renderMatrixView(ctx, options) {
   function draw() {
     if (drawn) drawn();
     el.replaceChildren();
-    drawn = renderMatrix(ctx, options);
+    drawn = renderMatrix(ctx, { ...options, save: false }); // the kernel's save button instead
     save = kernelSave(model, el);
   }
   draw();
-  model.on("msg:custom", onMessage);
+  on(model, "msg:custom", onMessage);
   const keys = arrowKeys(model, el);
   const theme = onThemeChange(draw);
   return () => {
     theme();
     keys();
-    model.off("msg:custom", onMessage);
+    off(model, "msg:custom", onMessage);
     if (drawn) drawn();
   };
 }

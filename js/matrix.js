@@ -8,6 +8,11 @@
 // exact float32 value, asked of the kernel one row at a time ({type: "row"})
 // and kept only for the frame version it came with. Where no kernel answers
 // (a standalone page) it shows the colour code's value, marked ≈.
+//
+// The matrix is sized by its aspect (js/draw.js fitMatrix) inside a plot box of
+// PLOT x PLOT pixels, or the size the kernel asks for (`_frame_meta.plot`, else a
+// `_plot` trait: a number or [width, height]). The title has a line of its own
+// above the toolbar (cut with an ellipsis, the whole of it as its tooltip).
 
 import { decodeFrame, dequantize, formatExact, formatValue, toFloats } from "./codecs.js";
 import { NAN_CODE, lut } from "./colormaps.js";
@@ -15,11 +20,9 @@ import {
   barPosition, cellAt, cellToIndex, cellsToRegion, clip, colorbarCodes, colorbarTicks, colorize, fitMatrix,
   indexToCell, thinLabels, zoomAround,
 } from "./draw.js";
-import {
-  addStyles, colormapSelect, drawScheduler, make, markPainted, saveButton, tooltipMachine, traitSelect,
-} from "./ui.js";
+import { addStyles, colormapSelect, drawScheduler, make, markPainted, off, on, rangeSelect, saveButton, tooltipMachine, traitSelect } from "./ui.js";
 
-const PLOT = 440; // CSS pixels for the matrix area
+const PLOT = 440; // CSS pixels for the matrix area, unless the kernel asks for another size
 const MARGIN = 96; // most room for row labels (left) and column labels (bottom)
 const LABEL_CHARS = 14; // labels are clipped to this many characters
 const TOP = 8;
@@ -29,44 +32,50 @@ const BAR_TEXT = 56;
 const NAN_BOX = 22; // room under the colour bar for the NaN swatch
 const HIGHLIGHT = "#ff9f1c";
 
-/** What the colour-range choices say in the toolbar. */
-export const RANGE_LABELS = { frame: "range: this frame", fixed: "range: fixed 0-1", shared: "range: shared" };
+/**
+ * The plot box a matrix is fitted in: `plot` (a number of CSS pixels, or [width, height]), else PLOT.
+ * @param {any} plot
+ * @returns {{width: number, height: number}}
+ */
+export function plotSize(plot) {
+  const ok = (v) => typeof v === "number" && Number.isFinite(v) && v >= 16;
+  if (ok(plot)) return { width: plot, height: plot };
+  if (Array.isArray(plot) && plot.length === 2 && ok(plot[0]) && ok(plot[1])) {
+    return { width: plot[0], height: plot[1] };
+  }
+  return { width: PLOT, height: PLOT };
+}
 
 /**
  * Render a matrix view.
  * @param {{model: any, el: HTMLElement}} ctx
- * @param {{viewClass: string, zoom: boolean}} options
+ * @param {{viewClass: string, zoom: boolean, save?: boolean}} options
+ *   `save: false` leaves out the toolbar's own save button (the caller adds its own)
  * @returns {() => void} cleanup
  */
-export function renderMatrix({ model, el }, { viewClass, zoom }) {
-  addStyles();
+export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true }) {
+  addStyles(el);
   el.classList.add("aw-view", viewClass);
   const toolbar = make("div", "aw-toolbar");
-  const title = make("span", "aw-title");
+  const title = make("div", "aw-title aw-matrix-title");
   const cmap = colormapSelect(model);
   const scale = traitSelect(model, "scale", ["linear", "log"], "colour scale");
   // a kernel computes new frames; a standalone page holds the frames it was written with, so it
   // offers no colour-range choice and no zoom (its model has no _frame_version)
   const live = model.get("_frame_version") !== undefined;
-  const hasRange = live && model.get("color_range") !== undefined;
   const canZoom = zoom && live;
-  const range = hasRange
-    ? traitSelect(model, "color_range", Object.keys(RANGE_LABELS),
-      "colour range: this frame's min..max, fixed 0..1, or one range shared by every head and step of the site",
-      RANGE_LABELS)
-    : null;
+  const range = rangeSelect(model);
   const canvas = /** @type {HTMLCanvasElement} */ (make("canvas", "aw-canvas"));
   const reset = make("button", "aw-reset", "reset zoom");
-  const save = saveButton(() => canvas, () => `${viewClass.slice(3)}.png`);
-  toolbar.append(title, cmap.node, scale.node, ...(range ? [range.node] : []), ...(canZoom ? [reset] : []),
-    save);
+  const save = withSave ? [saveButton(() => canvas, () => `${viewClass.slice(3)}.png`)] : [];
+  toolbar.append(cmap.node, scale.node, ...(range ? [range.node] : []), ...(canZoom ? [reset] : []), ...save);
   const error = make("div", "aw-error");
   const caption = make("div", "aw-caption");
   const tooltip = make("div", "aw-tooltip");
   const wrap = make("div");
   wrap.style.position = "relative";
   wrap.append(canvas, tooltip);
-  el.append(toolbar, wrap, caption, error);
+  el.append(title, toolbar, wrap, caption, error);
 
   const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
   let width = 0;
@@ -87,7 +96,7 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
     canvas.style.width = `${w}px`;
     canvas.style.height = `${h}px`;
   }
-  resize(PLOT, PLOT);
+  resize(PLOT, PLOT); // until the first frame says its size
 
   /** @type {{codes: Uint8Array, rows: number, cols: number} | null} */
   let frame = null;
@@ -149,6 +158,7 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
       dirty = false;
     }
     title.textContent = meta.title || "";
+    title.title = meta.title || "";
     caption.textContent = meta.caption || "";
     caption.style.display = meta.caption ? "" : "none";
     cmap.sync();
@@ -164,7 +174,8 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
     }
     left = labelRoom(rowLabels) + 18;
     bottom = labelRoom(colLabels) + 22;
-    layout = fitMatrix(frame.rows, frame.cols, { x: left, y: TOP, width: PLOT, height: PLOT });
+    const plot = plotSize(meta.plot ?? model.get("_plot"));
+    layout = fitMatrix(frame.rows, frame.cols, { x: left, y: TOP, ...plot });
     resize(layout.width, layout.height);
     if (fresh) {
       // a new frame: the tooltip follows it at once, where the pointer rests
@@ -507,15 +518,15 @@ export function renderMatrix({ model, el }, { viewClass, zoom }) {
   canvas.addEventListener("dblclick", () => canZoom && sendZoom(null));
   reset.addEventListener("click", () => sendZoom(null));
   const events = "change:_frame change:_frame_meta change:_labels change:_frame_version change:colormap "
-    + "change:scale change:color_range";
-  model.on(events, changed);
-  model.on("change:pinned", schedule);
-  model.on("msg:custom", onMessage);
+    + "change:scale change:color_range change:_range_in_toolbar change:_plot";
+  on(model, events, changed);
+  on(model, "change:pinned", schedule);
+  on(model, "msg:custom", onMessage);
   paint();
   return () => {
-    model.off(events, changed);
-    model.off("change:pinned", schedule);
-    model.off("msg:custom", onMessage);
+    off(model, events, changed);
+    off(model, "change:pinned", schedule);
+    off(model, "msg:custom", onMessage);
     clearTimeout(wheelTimer);
   };
 }

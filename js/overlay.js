@@ -4,12 +4,19 @@
 // sharp block, each image pixel a square), never smoothed. Clicking a patch
 // shows that patch's own row (the kernel turns the patch into a query index);
 // saving goes through the kernel (js/toolbar.js).
+//
+// The colour bar's ticks are the heatmap's (round values, the exact ends, none
+// twice). The tooltip is the heatmap's too (js/ui.js tooltipMachine): the exact
+// float32 value of the patch, asked of the kernel one patch row at a time
+// ({type: "row"}), following every new frame; where no kernel answers (a
+// standalone page) the colour code's value, marked ≈. Alone (not in an
+// explorer, whose controls row has it) the toolbar offers the colour range.
 
-import { decodeFrame, dequantize, formatValue, toBytes } from "./codecs.js";
+import { decodeFrame, dequantize, formatExact, formatValue, toBytes, toFloats } from "./codecs.js";
 import { lut } from "./colormaps.js";
 import { blend, colorbarCodes, colorbarTicks, colorize } from "./draw.js";
 import { arrowKeys, kernelSave, onThemeChange } from "./toolbar.js";
-import { addStyles, colormapSelect, drawScheduler, make, markPainted } from "./ui.js";
+import { addStyles, colormapSelect, drawScheduler, make, markPainted, off, on, rangeSelect, tooltipMachine } from "./ui.js";
 
 const SIDE = 260; // CSS pixels, longest side of the picture
 const BAR_W = 12;
@@ -54,7 +61,7 @@ export function pictureSize(H, W) {
 export default {
   /** @param {{model: any, el: HTMLElement}} ctx */
   render({ model, el }) {
-    addStyles();
+    addStyles(el);
     el.classList.add("aw-view", "aw-overlay");
     const toolbar = make("div", "aw-toolbar");
     const title = make("div", "aw-title aw-overlay-title");
@@ -66,7 +73,8 @@ export default {
     opacity.step = "0.05";
     opacity.title = "opacity of the attention over the image";
     const save = make("button", "aw-save", "save PNG");
-    toolbar.append(make("span", "", "opacity"), opacity, cmap.node, save);
+    const range = rangeSelect(model);
+    toolbar.append(make("span", "", "opacity"), opacity, cmap.node, ...(range ? [range.node] : []), save);
     const canvas = /** @type {HTMLCanvasElement} */ (make("canvas", "aw-canvas aw-overlay-canvas"));
     const bar = /** @type {HTMLCanvasElement} */ (make("canvas", "aw-overlay-bar"));
     const tooltip = make("div", "aw-tooltip");
@@ -77,6 +85,16 @@ export default {
     const saver = kernelSave(model, el);
     let grid = null;
     let meta = {};
+    let seen = null; // the header last drawn (a standalone page has no _frame_version)
+    let pageVersion = 0;
+    let pointer = null; // {x, y} over the picture, or null
+    const tip = tooltipMachine();
+
+    /** The version of the frame drawn: the kernel's count, or the page's own. */
+    function version() {
+      const v = model.get("_frame_version");
+      return v === undefined || v === null ? `page:${pageVersion}` : v;
+    }
 
     function drawBar(height) {
       const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
@@ -101,22 +119,33 @@ export default {
       ctx.font = "11px sans-serif";
       ctx.textAlign = "left";
       ctx.textBaseline = "middle";
-      for (const tick of colorbarTicks(meta.vmin, meta.vmax, meta.scale)) {
-        ctx.fillText(formatValue(tick.value), BAR_W + 3, 6 + tick.at * (height - 1));
+      const ticks = colorbarTicks(meta.vmin, meta.vmax, meta.scale, 5, { height, minGap: 13 });
+      bar.dataset.ticks = ticks.map((t) => t.label).join("|");
+      for (const tick of ticks) {
+        ctx.font = tick.end ? "bold 11px sans-serif" : "11px sans-serif";
+        ctx.fillText(tick.label, BAR_W + 3, 6 + tick.at * (height - 1));
       }
     }
 
     function paint() {
       meta = model.get("_frame_meta") || {};
+      const fresh = meta !== seen;
+      if (fresh) pageVersion += 1;
+      seen = meta;
       const imageMeta = model.get("_image_meta") || {};
       const pixels = toBytes(model.get("_image"));
       title.textContent = meta.title || "";
       title.title = meta.title || "";
       opacity.value = String(model.get("opacity"));
       cmap.sync();
+      if (range) range.sync();
       error.textContent = meta.error || "";
       grid = null;
-      if (!imageMeta.shape || meta.error) { markPainted(el, [0, 0]); return; }
+      if (!imageMeta.shape || meta.error) {
+        if (fresh) hover(null, { type: "frame", version: version(), rows: 0, cols: 0 });
+        markPainted(el, [0, 0]);
+        return;
+      }
       const [H, W] = imageMeta.shape;
       if (pixels.length !== H * W * 4) {
         error.textContent = `image has ${pixels.length} bytes, expected ${H * W * 4}`;
@@ -142,38 +171,96 @@ export default {
       image.data.set(out);
       ctx.putImageData(image, 0, 0);
       drawBar(Math.round(height * scale));
+      if (fresh) {
+        // a new frame: the tooltip follows it at once, where the pointer rests
+        hover(pointer ? patchAt(pointer) : null, { type: "frame", version: version(), rows: grid.rows, cols: grid.cols });
+      }
       markPainted(el, [grid.rows, grid.cols]);
     }
 
-    function patchAt(event) {
+    /** The patch under a point of the picture ({x, y} from its corner), or null. */
+    function patchAt(p) {
       if (!grid) return null;
       const rect = canvas.getBoundingClientRect();
-      const row = Math.floor(((event.clientY - rect.top) / rect.height) * grid.rows);
-      const col = Math.floor(((event.clientX - rect.left) / rect.width) * grid.cols);
+      if (!rect.width || !rect.height) return null;
+      const row = Math.floor((p.y / rect.height) * grid.rows);
+      const col = Math.floor((p.x / rect.width) * grid.cols);
       if (row < 0 || col < 0 || row >= grid.rows || col >= grid.cols) return null;
-      return { row, col, x: event.clientX - rect.left, y: event.clientY - rect.top };
+      return { row, col };
+    }
+
+    function point(event) {
+      const rect = canvas.getBoundingClientRect();
+      return { x: event.clientX - rect.left, y: event.clientY - rect.top };
+    }
+
+    /** Tell the tooltip machine where the pointer is (a patch or null), send what it asks, show it. */
+    function hover(hit, event) {
+      const asked = [];
+      if (event) asked.push(tip.dispatch(event).request);
+      asked.push(tip.dispatch(hit ? { type: "move", row: hit.row, col: hit.col } : { type: "leave" }).request);
+      for (const request of asked) if (request) model.send({ type: "row", row: request.row, id: request.id });
+      showTooltip();
+    }
+
+    function showTooltip() {
+      const cell = tip.view();
+      tooltip.dataset.status = cell ? cell.status : "hidden";
+      if (!cell || !grid || !pointer) {
+        tooltip.style.display = "none";
+        tooltip.dataset.cell = "";
+        return;
+      }
+      let value;
+      if (cell.status === "exact") {
+        value = Number.isNaN(cell.value) ? "value NaN" : `value ${formatExact(cell.value)}`;
+      } else if (cell.status === "approximate") {
+        const v = dequantize(grid.codes[cell.row * grid.cols + cell.col], meta.vmin, meta.vmax, meta.scale);
+        value = Number.isNaN(v) ? "value NaN" : `value ≈ ${formatValue(v)} (colour code)`;
+      } else {
+        value = "value …";
+      }
+      tooltip.textContent = `patch (${cell.row}, ${cell.col})\n${value}\nclick: show this patch's row`;
+      tooltip.dataset.cell = `${cell.row},${cell.col}`;
+      tooltip.dataset.version = String(version());
+      tooltip.style.display = "block";
+      tooltip.style.left = `${pointer.x + 14}px`;
+      tooltip.style.top = `${pointer.y + 10}px`;
+    }
+
+    function onRowReply(msg, buffers) {
+      if (msg.type === "ok" && buffers && buffers.length) {
+        let values = null;
+        try {
+          values = toFloats(buffers[0]);
+        } catch (e) {
+          tip.dispatch({ type: "error", id: msg.id });
+        }
+        if (values) tip.dispatch({ type: "reply", id: msg.id, row: msg.row, version: msg.version, values });
+      } else {
+        tip.dispatch({ type: "error", id: msg.id });
+      }
+      showTooltip();
     }
 
     function onMove(event) {
-      const hit = patchAt(event);
-      if (!hit) { tooltip.style.display = "none"; return; }
-      const v = dequantize(grid.codes[hit.row * grid.cols + hit.col], meta.vmin, meta.vmax, meta.scale);
-      tooltip.textContent = `patch (${hit.row}, ${hit.col})\n`
-        + (Number.isNaN(v) ? "value NaN" : `value ≈ ${formatValue(v)}`) + "\nclick: show this patch's row";
-      tooltip.style.display = "block";
-      tooltip.style.left = `${hit.x + 14}px`;
-      tooltip.style.top = `${hit.y + 10}px`;
+      pointer = point(event);
+      hover(patchAt(pointer));
     }
 
     let requestId = 0;
     function onClick(event) {
-      const hit = patchAt(event);
+      const hit = patchAt(point(event));
       if (!hit) return;
       requestId += 1;
       model.send({ type: "pick", id: requestId, row: hit.row, col: hit.col });
     }
 
-    function onMessage(msg) {
+    function onMessage(msg, buffers) {
+      if (msg && typeof msg.id === "string" && msg.id.startsWith("row:")) {
+        onRowReply(msg, buffers);
+        return;
+      }
       if (saver.onMessage(msg)) return;
       if (msg && msg.type === "error") error.textContent = msg.message;
     }
@@ -183,20 +270,21 @@ export default {
       model.save_changes();
     });
     canvas.addEventListener("mousemove", onMove);
-    canvas.addEventListener("mouseleave", () => { tooltip.style.display = "none"; });
+    canvas.addEventListener("mouseleave", () => { pointer = null; hover(null); });
     canvas.addEventListener("click", onClick);
     const schedule = drawScheduler(paint);
-    const events = "change:_frame change:_frame_meta change:_image change:colormap change:opacity";
-    model.on(events, schedule);
-    model.on("msg:custom", onMessage);
+    const events = "change:_frame change:_frame_meta change:_image change:colormap change:opacity "
+      + "change:color_range change:_range_in_toolbar";
+    on(model, events, schedule);
+    on(model, "msg:custom", onMessage);
     const keys = arrowKeys(model, el);
     const theme = onThemeChange(schedule);
     paint();
     return () => {
       theme();
       keys();
-      model.off(events, schedule);
-      model.off("msg:custom", onMessage);
+      off(model, events, schedule);
+      off(model, "msg:custom", onMessage);
     };
   },
 };

@@ -48,6 +48,42 @@ export function colormapSelect(model) {
   return traitSelect(model, "colormap", COLORMAPS, "colormap");
 }
 
+/** What the colour-range choices say in a toolbar (short: the toolbar stays on one line). */
+export const RANGE_LABELS = { frame: "range: frame", fixed: "range: 0–1", shared: "range: shared" };
+
+/**
+ * Whether a view offers its own colour-range choice: only where a kernel computes new frames
+ * (a standalone page holds the frames it was written with, and its model has no
+ * `_frame_version`), and not inside an explorer, whose controls row has the one choice for
+ * all its views (it sets `_range_in_toolbar` false).
+ * @param {any} model
+ * @returns {boolean}
+ */
+export function ownsRange(model) {
+  return model.get("_frame_version") !== undefined && model.get("color_range") !== undefined
+    && model.get("_range_in_toolbar") !== false;
+}
+
+/**
+ * The colour-range chooser of a view's toolbar (`select.aw-color-range`), or null where a
+ * kernel never computes new frames; hidden while the view is in an explorer ({@link ownsRange}).
+ * `sync()` shows the trait's value and hides or shows the chooser.
+ * @param {any} model
+ * @returns {{node: HTMLSelectElement, sync: () => void} | null}
+ */
+export function rangeSelect(model) {
+  if (model.get("_frame_version") === undefined || model.get("color_range") === undefined) return null;
+  const select = traitSelect(model, "color_range", Object.keys(RANGE_LABELS),
+    "colour range: this frame's min..max, fixed 0..1, or one range shared by every head and step of the site",
+    RANGE_LABELS);
+  const sync = () => {
+    select.sync();
+    select.node.style.display = ownsRange(model) ? "" : "none";
+  };
+  sync();
+  return { node: select.node, sync };
+}
+
 /**
  * A button that downloads a canvas as PNG (what is on screen).
  * @param {() => HTMLCanvasElement} canvas
@@ -73,6 +109,7 @@ const CSS = `
 .aw-view { font: 12px sans-serif; color: var(--jp-ui-font-color1, #222); position: relative; display: inline-block; }
 .aw-toolbar { display: flex; gap: 6px; align-items: center; margin-bottom: 4px; flex-wrap: wrap; }
 .aw-title { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 420px; }
+.aw-matrix-title { max-width: 600px; margin-bottom: 2px; }
 .aw-tooltip { position: absolute; pointer-events: none; background: rgba(20,20,20,.85); color: #fff; padding: 3px 6px;
   border-radius: 3px; white-space: pre; display: none; z-index: 10; font: 11px monospace; }
 .aw-error { color: #b00; white-space: pre-wrap; }
@@ -85,11 +122,38 @@ const CSS = `
 `;
 
 /** Add the shared styles to the document once. */
-export function addStyles() {
-  if (document.getElementById("aw-styles")) return;
-  const style = make("style", "", CSS);
-  style.id = "aw-styles";
-  document.head.appendChild(style);
+export function addStyles(el) {
+  // the page's head, or the shadow root a front end draws the widget in (marimo): styles in
+  // the document do not reach into a shadow root. Asked again once the element is attached.
+  const place = () => {
+    const root = el && typeof el.getRootNode === "function" ? el.getRootNode() : null;
+    const shadow = root && root !== document && root.host ? root : null;
+    const target = shadow || document.head;
+    const owner = shadow || document;
+    if (!target || (owner.getElementById && owner.getElementById("aw-styles"))) return;
+    if (shadow && shadow.querySelector && shadow.querySelector("#aw-styles")) return;
+    const style = make("style", "", CSS);
+    style.id = "aw-styles";
+    target.appendChild(style);
+  };
+  place();
+  if (el) (typeof requestAnimationFrame === "function" ? requestAnimationFrame : (f) => setTimeout(f, 0))(place);
+}
+
+/**
+ * Listen to one or more model events given as a space-separated string, one name at a time
+ * (some front ends, marimo among them, take a single event name per call).
+ * @param {any} model
+ * @param {string} events
+ * @param {(...args: any[]) => void} fn
+ */
+export function on(model, events, fn) {
+  for (const name of events.split(/\s+/).filter(Boolean)) model.on(name, fn);
+}
+
+/** Stop listening to the events :func:`on` subscribed. */
+export function off(model, events, fn) {
+  for (const name of events.split(/\s+/).filter(Boolean)) model.off(name, fn);
 }
 
 /**

@@ -80,6 +80,7 @@ var CSS = `
 .aw-view { font: 12px sans-serif; color: var(--jp-ui-font-color1, #222); position: relative; display: inline-block; }
 .aw-toolbar { display: flex; gap: 6px; align-items: center; margin-bottom: 4px; flex-wrap: wrap; }
 .aw-title { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 420px; }
+.aw-matrix-title { max-width: 600px; margin-bottom: 2px; }
 .aw-tooltip { position: absolute; pointer-events: none; background: rgba(20,20,20,.85); color: #fff; padding: 3px 6px;
   border-radius: 3px; white-space: pre; display: none; z-index: 10; font: 11px monospace; }
 .aw-error { color: #b00; white-space: pre-wrap; }
@@ -90,11 +91,26 @@ var CSS = `
 .aw-thumb { image-rendering: pixelated; border: 2px solid transparent; }
 .aw-thumb.aw-selected { border-color: #e4572e; }
 `;
-function addStyles() {
-  if (document.getElementById("aw-styles")) return;
-  const style = make("style", "", CSS);
-  style.id = "aw-styles";
-  document.head.appendChild(style);
+function addStyles(el) {
+  const place = () => {
+    const root = el && typeof el.getRootNode === "function" ? el.getRootNode() : null;
+    const shadow = root && root !== document && root.host ? root : null;
+    const target = shadow || document.head;
+    const owner = shadow || document;
+    if (!target || owner.getElementById && owner.getElementById("aw-styles")) return;
+    if (shadow && shadow.querySelector && shadow.querySelector("#aw-styles")) return;
+    const style = make("style", "", CSS);
+    style.id = "aw-styles";
+    target.appendChild(style);
+  };
+  place();
+  if (el) (typeof requestAnimationFrame === "function" ? requestAnimationFrame : (f) => setTimeout(f, 0))(place);
+}
+function on(model, events, fn) {
+  for (const name of events.split(/\s+/).filter(Boolean)) model.on(name, fn);
+}
+function off(model, events, fn) {
+  for (const name of events.split(/\s+/).filter(Boolean)) model.off(name, fn);
 }
 function drawScheduler(fn, timers = {}) {
   const micro = timers.micro || (typeof queueMicrotask === "function" ? queueMicrotask : (f) => Promise.resolve().then(f));
@@ -191,7 +207,7 @@ function gridFit(count, heads, many, width = PANEL) {
 var headgrid_default = {
   /** @param {{model: any, el: HTMLElement}} ctx */
   render({ model, el }) {
-    addStyles();
+    addStyles(el);
     el.classList.add("aw-view", "aw-headgrid");
     const toolbar = make("div", "aw-toolbar");
     const title = make("span", "aw-title");
@@ -206,8 +222,8 @@ var headgrid_default = {
       const layer = model.get("layer");
       const head = model.get("head");
       for (const c of grid.querySelectorAll("canvas.aw-thumb")) {
-        const on = Number(c.dataset.layer) === layer && Number(c.dataset.head) === head;
-        c.classList.toggle("aw-selected", on);
+        const on2 = Number(c.dataset.layer) === layer && Number(c.dataset.head) === head;
+        c.classList.toggle("aw-selected", on2);
       }
     }
     function paint() {
@@ -266,18 +282,18 @@ var headgrid_default = {
     }
     const schedule = drawScheduler(paint);
     const events = "change:_thumbs change:_thumbs_meta change:colormap";
-    model.on(events, schedule);
-    model.on("change:layer change:head", highlight);
-    model.on("msg:custom", onMessage);
+    on(model, events, schedule);
+    on(model, "change:layer change:head", highlight);
+    on(model, "msg:custom", onMessage);
     const keys = arrowKeys(model, el);
     const theme = onThemeChange(schedule);
     paint();
     return () => {
       theme();
       keys();
-      model.off(events, schedule);
-      model.off("change:layer change:head", highlight);
-      model.off("msg:custom", onMessage);
+      off(model, events, schedule);
+      off(model, "change:layer change:head", highlight);
+      off(model, "msg:custom", onMessage);
     };
   }
 };

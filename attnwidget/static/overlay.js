@@ -46,6 +46,18 @@ function formatValue(v) {
   if (a !== 0 && (a < 1e-3 || a >= 1e4)) return v.toExponential(2);
   return v.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
 }
+function formatExact(v) {
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-4 || a >= 1e6)) return v.toExponential(5).replace(/\.?0+e/, "e");
+  return v.toPrecision(6).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+}
+function toFloats(buf) {
+  const bytes = toBytes(buf);
+  if (bytes.length % 4 !== 0) throw new Error(`float32 values need a multiple of 4 bytes, not ${bytes.length}`);
+  return new Float32Array(bytes.slice().buffer);
+}
 
 // js/draw.js
 function colorize(codes, lut2, out) {
@@ -195,10 +207,31 @@ function traitSelect(model, trait, choices, title, labels = {}) {
 function colormapSelect(model) {
   return traitSelect(model, "colormap", COLORMAPS, "colormap");
 }
+var RANGE_LABELS = { frame: "range: frame", fixed: "range: 0\u20131", shared: "range: shared" };
+function ownsRange(model) {
+  return model.get("_frame_version") !== void 0 && model.get("color_range") !== void 0 && model.get("_range_in_toolbar") !== false;
+}
+function rangeSelect(model) {
+  if (model.get("_frame_version") === void 0 || model.get("color_range") === void 0) return null;
+  const select = traitSelect(
+    model,
+    "color_range",
+    Object.keys(RANGE_LABELS),
+    "colour range: this frame's min..max, fixed 0..1, or one range shared by every head and step of the site",
+    RANGE_LABELS
+  );
+  const sync = () => {
+    select.sync();
+    select.node.style.display = ownsRange(model) ? "" : "none";
+  };
+  sync();
+  return { node: select.node, sync };
+}
 var CSS = `
 .aw-view { font: 12px sans-serif; color: var(--jp-ui-font-color1, #222); position: relative; display: inline-block; }
 .aw-toolbar { display: flex; gap: 6px; align-items: center; margin-bottom: 4px; flex-wrap: wrap; }
 .aw-title { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 420px; }
+.aw-matrix-title { max-width: 600px; margin-bottom: 2px; }
 .aw-tooltip { position: absolute; pointer-events: none; background: rgba(20,20,20,.85); color: #fff; padding: 3px 6px;
   border-radius: 3px; white-space: pre; display: none; z-index: 10; font: 11px monospace; }
 .aw-error { color: #b00; white-space: pre-wrap; }
@@ -209,11 +242,26 @@ var CSS = `
 .aw-thumb { image-rendering: pixelated; border: 2px solid transparent; }
 .aw-thumb.aw-selected { border-color: #e4572e; }
 `;
-function addStyles() {
-  if (document.getElementById("aw-styles")) return;
-  const style = make("style", "", CSS);
-  style.id = "aw-styles";
-  document.head.appendChild(style);
+function addStyles(el) {
+  const place = () => {
+    const root = el && typeof el.getRootNode === "function" ? el.getRootNode() : null;
+    const shadow = root && root !== document && root.host ? root : null;
+    const target = shadow || document.head;
+    const owner = shadow || document;
+    if (!target || owner.getElementById && owner.getElementById("aw-styles")) return;
+    if (shadow && shadow.querySelector && shadow.querySelector("#aw-styles")) return;
+    const style = make("style", "", CSS);
+    style.id = "aw-styles";
+    target.appendChild(style);
+  };
+  place();
+  if (el) (typeof requestAnimationFrame === "function" ? requestAnimationFrame : (f) => setTimeout(f, 0))(place);
+}
+function on(model, events, fn) {
+  for (const name of events.split(/\s+/).filter(Boolean)) model.on(name, fn);
+}
+function off(model, events, fn) {
+  for (const name of events.split(/\s+/).filter(Boolean)) model.off(name, fn);
 }
 function drawScheduler(fn, timers = {}) {
   const micro = timers.micro || (typeof queueMicrotask === "function" ? queueMicrotask : (f) => Promise.resolve().then(f));
@@ -244,6 +292,63 @@ function drawScheduler(fn, timers = {}) {
 function markPainted(el, shape) {
   el.dataset.frameVersion = String(Number(el.dataset.frameVersion || 0) + 1);
   if (shape) el.dataset.shape = shape.join(",");
+}
+function tooltipMachine() {
+  const state = { cell: null, version: null, shape: [0, 0], values: null, asked: null, failed: void 0, next: 0 };
+  const wanted = () => {
+    const c = state.cell;
+    if (!c || state.failed === state.version) return null;
+    if (state.values && state.values.row === c.row && state.values.version === state.version) return null;
+    if (state.asked && state.asked.row === c.row && state.asked.version === state.version) return null;
+    state.next += 1;
+    state.asked = { row: c.row, version: state.version, id: `row:${state.next}` };
+    return { row: c.row, id: state.asked.id };
+  };
+  const dispatch = (event) => {
+    switch (event.type) {
+      case "frame": {
+        const changed = event.version !== state.version;
+        state.version = event.version;
+        state.shape = [event.rows, event.cols];
+        if (changed) state.values = null;
+        const c = state.cell;
+        if (c && (c.row >= event.rows || c.col >= event.cols)) state.cell = null;
+        break;
+      }
+      case "move":
+        state.cell = event.row == null ? null : { row: event.row, col: event.col };
+        break;
+      case "leave":
+        state.cell = null;
+        break;
+      case "reply":
+        if (state.asked && state.asked.id === event.id) state.asked = null;
+        if (event.version === state.version && event.values) {
+          state.values = { row: event.row, version: event.version, values: event.values };
+        }
+        break;
+      case "error":
+        if (state.asked && state.asked.id === event.id) {
+          state.failed = state.asked.version;
+          state.asked = null;
+        }
+        break;
+      default:
+        throw new Error(`unknown tooltip event ${JSON.stringify(event.type)}`);
+    }
+    return { request: wanted() };
+  };
+  const view = () => {
+    const c = state.cell;
+    if (!c) return null;
+    const v = state.values;
+    if (v && v.row === c.row && v.version === state.version && c.col < v.values.length) {
+      return { row: c.row, col: c.col, value: v.values[c.col], status: "exact" };
+    }
+    const status = state.failed === state.version ? "approximate" : "pending";
+    return { row: c.row, col: c.col, value: null, status };
+  };
+  return { state, dispatch, view };
 }
 
 // js/toolbar.js
@@ -367,7 +472,7 @@ function pictureSize(H, W) {
 var overlay_default = {
   /** @param {{model: any, el: HTMLElement}} ctx */
   render({ model, el }) {
-    addStyles();
+    addStyles(el);
     el.classList.add("aw-view", "aw-overlay");
     const toolbar = make("div", "aw-toolbar");
     const title = make("div", "aw-title aw-overlay-title");
@@ -382,7 +487,8 @@ var overlay_default = {
     opacity.step = "0.05";
     opacity.title = "opacity of the attention over the image";
     const save = make("button", "aw-save", "save PNG");
-    toolbar.append(make("span", "", "opacity"), opacity, cmap.node, save);
+    const range = rangeSelect(model);
+    toolbar.append(make("span", "", "opacity"), opacity, cmap.node, ...range ? [range.node] : [], save);
     const canvas = (
       /** @type {HTMLCanvasElement} */
       make("canvas", "aw-canvas aw-overlay-canvas")
@@ -399,6 +505,14 @@ var overlay_default = {
     const saver = kernelSave(model, el);
     let grid = null;
     let meta = {};
+    let seen = null;
+    let pageVersion = 0;
+    let pointer = null;
+    const tip = tooltipMachine();
+    function version() {
+      const v = model.get("_frame_version");
+      return v === void 0 || v === null ? `page:${pageVersion}` : v;
+    }
     function drawBar(height) {
       const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
       const w = BAR_W + BAR_TEXT;
@@ -412,31 +526,39 @@ var overlay_default = {
       const strip = colorize(colorbarCodes(height), lut(model.get("colormap")));
       const image = ctx.createImageData(1, height);
       image.data.set(strip);
-      const off = document.createElement("canvas");
-      off.width = 1;
-      off.height = height;
-      off.getContext("2d").putImageData(image, 0, 0);
+      const off2 = document.createElement("canvas");
+      off2.width = 1;
+      off2.height = height;
+      off2.getContext("2d").putImageData(image, 0, 0);
       ctx.imageSmoothingEnabled = false;
-      ctx.drawImage(off, 0, 6, BAR_W, height);
+      ctx.drawImage(off2, 0, 6, BAR_W, height);
       ctx.fillStyle = getComputedStyle(el).color || "#222";
       ctx.font = "11px sans-serif";
       ctx.textAlign = "left";
       ctx.textBaseline = "middle";
-      for (const tick of colorbarTicks(meta.vmin, meta.vmax, meta.scale)) {
-        ctx.fillText(formatValue(tick.value), BAR_W + 3, 6 + tick.at * (height - 1));
+      const ticks = colorbarTicks(meta.vmin, meta.vmax, meta.scale, 5, { height, minGap: 13 });
+      bar.dataset.ticks = ticks.map((t) => t.label).join("|");
+      for (const tick of ticks) {
+        ctx.font = tick.end ? "bold 11px sans-serif" : "11px sans-serif";
+        ctx.fillText(tick.label, BAR_W + 3, 6 + tick.at * (height - 1));
       }
     }
     function paint() {
       meta = model.get("_frame_meta") || {};
+      const fresh = meta !== seen;
+      if (fresh) pageVersion += 1;
+      seen = meta;
       const imageMeta = model.get("_image_meta") || {};
       const pixels = toBytes(model.get("_image"));
       title.textContent = meta.title || "";
       title.title = meta.title || "";
       opacity.value = String(model.get("opacity"));
       cmap.sync();
+      if (range) range.sync();
       error.textContent = meta.error || "";
       grid = null;
       if (!imageMeta.shape || meta.error) {
+        if (fresh) hover(null, { type: "frame", version: version(), rows: 0, cols: 0 });
         markPainted(el, [0, 0]);
         return;
       }
@@ -465,37 +587,87 @@ var overlay_default = {
       image.data.set(out);
       ctx.putImageData(image, 0, 0);
       drawBar(Math.round(height * scale));
+      if (fresh) {
+        hover(pointer ? patchAt(pointer) : null, { type: "frame", version: version(), rows: grid.rows, cols: grid.cols });
+      }
       markPainted(el, [grid.rows, grid.cols]);
     }
-    function patchAt(event) {
+    function patchAt(p) {
       if (!grid) return null;
       const rect = canvas.getBoundingClientRect();
-      const row = Math.floor((event.clientY - rect.top) / rect.height * grid.rows);
-      const col = Math.floor((event.clientX - rect.left) / rect.width * grid.cols);
+      if (!rect.width || !rect.height) return null;
+      const row = Math.floor(p.y / rect.height * grid.rows);
+      const col = Math.floor(p.x / rect.width * grid.cols);
       if (row < 0 || col < 0 || row >= grid.rows || col >= grid.cols) return null;
-      return { row, col, x: event.clientX - rect.left, y: event.clientY - rect.top };
+      return { row, col };
     }
-    function onMove(event) {
-      const hit = patchAt(event);
-      if (!hit) {
+    function point(event) {
+      const rect = canvas.getBoundingClientRect();
+      return { x: event.clientX - rect.left, y: event.clientY - rect.top };
+    }
+    function hover(hit, event) {
+      const asked = [];
+      if (event) asked.push(tip.dispatch(event).request);
+      asked.push(tip.dispatch(hit ? { type: "move", row: hit.row, col: hit.col } : { type: "leave" }).request);
+      for (const request of asked) if (request) model.send({ type: "row", row: request.row, id: request.id });
+      showTooltip();
+    }
+    function showTooltip() {
+      const cell = tip.view();
+      tooltip.dataset.status = cell ? cell.status : "hidden";
+      if (!cell || !grid || !pointer) {
         tooltip.style.display = "none";
+        tooltip.dataset.cell = "";
         return;
       }
-      const v = dequantize(grid.codes[hit.row * grid.cols + hit.col], meta.vmin, meta.vmax, meta.scale);
-      tooltip.textContent = `patch (${hit.row}, ${hit.col})
-` + (Number.isNaN(v) ? "value NaN" : `value \u2248 ${formatValue(v)}`) + "\nclick: show this patch's row";
+      let value;
+      if (cell.status === "exact") {
+        value = Number.isNaN(cell.value) ? "value NaN" : `value ${formatExact(cell.value)}`;
+      } else if (cell.status === "approximate") {
+        const v = dequantize(grid.codes[cell.row * grid.cols + cell.col], meta.vmin, meta.vmax, meta.scale);
+        value = Number.isNaN(v) ? "value NaN" : `value \u2248 ${formatValue(v)} (colour code)`;
+      } else {
+        value = "value \u2026";
+      }
+      tooltip.textContent = `patch (${cell.row}, ${cell.col})
+${value}
+click: show this patch's row`;
+      tooltip.dataset.cell = `${cell.row},${cell.col}`;
+      tooltip.dataset.version = String(version());
       tooltip.style.display = "block";
-      tooltip.style.left = `${hit.x + 14}px`;
-      tooltip.style.top = `${hit.y + 10}px`;
+      tooltip.style.left = `${pointer.x + 14}px`;
+      tooltip.style.top = `${pointer.y + 10}px`;
+    }
+    function onRowReply(msg, buffers) {
+      if (msg.type === "ok" && buffers && buffers.length) {
+        let values = null;
+        try {
+          values = toFloats(buffers[0]);
+        } catch (e) {
+          tip.dispatch({ type: "error", id: msg.id });
+        }
+        if (values) tip.dispatch({ type: "reply", id: msg.id, row: msg.row, version: msg.version, values });
+      } else {
+        tip.dispatch({ type: "error", id: msg.id });
+      }
+      showTooltip();
+    }
+    function onMove(event) {
+      pointer = point(event);
+      hover(patchAt(pointer));
     }
     let requestId = 0;
     function onClick(event) {
-      const hit = patchAt(event);
+      const hit = patchAt(point(event));
       if (!hit) return;
       requestId += 1;
       model.send({ type: "pick", id: requestId, row: hit.row, col: hit.col });
     }
-    function onMessage(msg) {
+    function onMessage(msg, buffers) {
+      if (msg && typeof msg.id === "string" && msg.id.startsWith("row:")) {
+        onRowReply(msg, buffers);
+        return;
+      }
       if (saver.onMessage(msg)) return;
       if (msg && msg.type === "error") error.textContent = msg.message;
     }
@@ -505,21 +677,22 @@ var overlay_default = {
     });
     canvas.addEventListener("mousemove", onMove);
     canvas.addEventListener("mouseleave", () => {
-      tooltip.style.display = "none";
+      pointer = null;
+      hover(null);
     });
     canvas.addEventListener("click", onClick);
     const schedule = drawScheduler(paint);
-    const events = "change:_frame change:_frame_meta change:_image change:colormap change:opacity";
-    model.on(events, schedule);
-    model.on("msg:custom", onMessage);
+    const events = "change:_frame change:_frame_meta change:_image change:colormap change:opacity change:color_range change:_range_in_toolbar";
+    on(model, events, schedule);
+    on(model, "msg:custom", onMessage);
     const keys = arrowKeys(model, el);
     const theme = onThemeChange(schedule);
     paint();
     return () => {
       theme();
       keys();
-      model.off(events, schedule);
-      model.off("msg:custom", onMessage);
+      off(model, events, schedule);
+      off(model, "msg:custom", onMessage);
     };
   }
 };

@@ -91,11 +91,26 @@ function clip(text, max) {
   const s = String(text);
   return s.length <= max ? s : s.slice(0, Math.max(1, max - 1)) + "\u2026";
 }
+var SQUARE_FILL = 0.6;
+var SHORT_SIDE = 160;
+var MAX_ASPECT = 4;
+var LEAST_SIDE = 48;
 function fitMatrix(rows, cols, box) {
   const cell = Math.min(box.width / cols, box.height / rows);
-  const width = cell * cols;
-  const height = cell * rows;
-  return { x: box.x, y: box.y, width, height, cellW: cell, cellH: cell, rows, cols };
+  let cellW = cell;
+  let cellH = cell;
+  const fills = cell * cols / box.width >= SQUARE_FILL && cell * rows / box.height >= SQUARE_FILL;
+  if (!fills) {
+    const wide = cell * cols / box.width >= cell * rows / box.height;
+    const count = wide ? rows : cols;
+    const room = wide ? box.height : box.width;
+    const want = Math.min(room, SHORT_SIDE) / count;
+    let grown = Math.min(Math.max(cell, want), cell * MAX_ASPECT, room / count);
+    grown = Math.max(grown, Math.min(room, LEAST_SIDE) / count);
+    if (wide) cellH = grown;
+    else cellW = grown;
+  }
+  return { x: box.x, y: box.y, width: cellW * cols, height: cellH * rows, cellW, cellH, rows, cols };
 }
 function cellAt(layout, px, py) {
   const col = Math.floor((px - layout.x) / layout.cellW);
@@ -249,6 +264,26 @@ function traitSelect(model, trait, choices, title, labels = {}) {
 function colormapSelect(model) {
   return traitSelect(model, "colormap", COLORMAPS, "colormap");
 }
+var RANGE_LABELS = { frame: "range: frame", fixed: "range: 0\u20131", shared: "range: shared" };
+function ownsRange(model) {
+  return model.get("_frame_version") !== void 0 && model.get("color_range") !== void 0 && model.get("_range_in_toolbar") !== false;
+}
+function rangeSelect(model) {
+  if (model.get("_frame_version") === void 0 || model.get("color_range") === void 0) return null;
+  const select = traitSelect(
+    model,
+    "color_range",
+    Object.keys(RANGE_LABELS),
+    "colour range: this frame's min..max, fixed 0..1, or one range shared by every head and step of the site",
+    RANGE_LABELS
+  );
+  const sync = () => {
+    select.sync();
+    select.node.style.display = ownsRange(model) ? "" : "none";
+  };
+  sync();
+  return { node: select.node, sync };
+}
 function saveButton(canvas, filename) {
   const button = (
     /** @type {HTMLButtonElement} */
@@ -272,6 +307,7 @@ var CSS = `
 .aw-view { font: 12px sans-serif; color: var(--jp-ui-font-color1, #222); position: relative; display: inline-block; }
 .aw-toolbar { display: flex; gap: 6px; align-items: center; margin-bottom: 4px; flex-wrap: wrap; }
 .aw-title { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 420px; }
+.aw-matrix-title { max-width: 600px; margin-bottom: 2px; }
 .aw-tooltip { position: absolute; pointer-events: none; background: rgba(20,20,20,.85); color: #fff; padding: 3px 6px;
   border-radius: 3px; white-space: pre; display: none; z-index: 10; font: 11px monospace; }
 .aw-error { color: #b00; white-space: pre-wrap; }
@@ -282,11 +318,26 @@ var CSS = `
 .aw-thumb { image-rendering: pixelated; border: 2px solid transparent; }
 .aw-thumb.aw-selected { border-color: #e4572e; }
 `;
-function addStyles() {
-  if (document.getElementById("aw-styles")) return;
-  const style = make("style", "", CSS);
-  style.id = "aw-styles";
-  document.head.appendChild(style);
+function addStyles(el) {
+  const place = () => {
+    const root = el && typeof el.getRootNode === "function" ? el.getRootNode() : null;
+    const shadow = root && root !== document && root.host ? root : null;
+    const target = shadow || document.head;
+    const owner = shadow || document;
+    if (!target || owner.getElementById && owner.getElementById("aw-styles")) return;
+    if (shadow && shadow.querySelector && shadow.querySelector("#aw-styles")) return;
+    const style = make("style", "", CSS);
+    style.id = "aw-styles";
+    target.appendChild(style);
+  };
+  place();
+  if (el) (typeof requestAnimationFrame === "function" ? requestAnimationFrame : (f) => setTimeout(f, 0))(place);
+}
+function on(model, events, fn) {
+  for (const name of events.split(/\s+/).filter(Boolean)) model.on(name, fn);
+}
+function off(model, events, fn) {
+  for (const name of events.split(/\s+/).filter(Boolean)) model.off(name, fn);
 }
 function drawScheduler(fn, timers = {}) {
   const micro = timers.micro || (typeof queueMicrotask === "function" ? queueMicrotask : (f) => Promise.resolve().then(f));
@@ -386,45 +437,38 @@ var BAR_GAP = 12;
 var BAR_TEXT = 56;
 var NAN_BOX = 22;
 var HIGHLIGHT = "#ff9f1c";
-var RANGE_LABELS = { frame: "range: this frame", fixed: "range: fixed 0-1", shared: "range: shared" };
-function renderMatrix({ model, el }, { viewClass, zoom }) {
-  addStyles();
+function plotSize(plot) {
+  const ok = (v) => typeof v === "number" && Number.isFinite(v) && v >= 16;
+  if (ok(plot)) return { width: plot, height: plot };
+  if (Array.isArray(plot) && plot.length === 2 && ok(plot[0]) && ok(plot[1])) {
+    return { width: plot[0], height: plot[1] };
+  }
+  return { width: PLOT, height: PLOT };
+}
+function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true }) {
+  addStyles(el);
   el.classList.add("aw-view", viewClass);
   const toolbar = make("div", "aw-toolbar");
-  const title = make("span", "aw-title");
+  const title = make("div", "aw-title aw-matrix-title");
   const cmap = colormapSelect(model);
   const scale = traitSelect(model, "scale", ["linear", "log"], "colour scale");
   const live = model.get("_frame_version") !== void 0;
-  const hasRange = live && model.get("color_range") !== void 0;
   const canZoom = zoom && live;
-  const range = hasRange ? traitSelect(
-    model,
-    "color_range",
-    Object.keys(RANGE_LABELS),
-    "colour range: this frame's min..max, fixed 0..1, or one range shared by every head and step of the site",
-    RANGE_LABELS
-  ) : null;
+  const range = rangeSelect(model);
   const canvas = (
     /** @type {HTMLCanvasElement} */
     make("canvas", "aw-canvas")
   );
   const reset = make("button", "aw-reset", "reset zoom");
-  const save = saveButton(() => canvas, () => `${viewClass.slice(3)}.png`);
-  toolbar.append(
-    title,
-    cmap.node,
-    scale.node,
-    ...range ? [range.node] : [],
-    ...canZoom ? [reset] : [],
-    save
-  );
+  const save = withSave ? [saveButton(() => canvas, () => `${viewClass.slice(3)}.png`)] : [];
+  toolbar.append(cmap.node, scale.node, ...range ? [range.node] : [], ...canZoom ? [reset] : [], ...save);
   const error = make("div", "aw-error");
   const caption = make("div", "aw-caption");
   const tooltip = make("div", "aw-tooltip");
   const wrap = make("div");
   wrap.style.position = "relative";
   wrap.append(canvas, tooltip);
-  el.append(toolbar, wrap, caption, error);
+  el.append(title, toolbar, wrap, caption, error);
   const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
   let width = 0;
   let height = 0;
@@ -489,11 +533,11 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
       error.textContent = String(e.message || e);
     }
     if (frame && frame.rows > 0) {
-      const off = new OffscreenCanvasOr(frame.cols, frame.rows);
-      const data = off.ctx.createImageData(frame.cols, frame.rows);
+      const off2 = new OffscreenCanvasOr(frame.cols, frame.rows);
+      const data = off2.ctx.createImageData(frame.cols, frame.rows);
       data.data.set(colorize(frame.codes, lut(model.get("colormap"))));
-      off.ctx.putImageData(data, 0, 0);
-      image = off.canvas;
+      off2.ctx.putImageData(data, 0, 0);
+      image = off2.canvas;
       hasNaN = frame.codes.includes(NAN_CODE);
     }
   }
@@ -508,6 +552,7 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
       dirty = false;
     }
     title.textContent = meta.title || "";
+    title.title = meta.title || "";
     caption.textContent = meta.caption || "";
     caption.style.display = meta.caption ? "" : "none";
     cmap.sync();
@@ -523,7 +568,8 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
     }
     left = labelRoom(rowLabels) + 18;
     bottom = labelRoom(colLabels) + 22;
-    layout = fitMatrix(frame.rows, frame.cols, { x: left, y: TOP2, width: PLOT, height: PLOT });
+    const plot = plotSize(meta.plot ?? model.get("_plot"));
+    layout = fitMatrix(frame.rows, frame.cols, { x: left, y: TOP2, ...plot });
     resize(layout.width, layout.height);
     if (fresh) {
       const event = { type: "frame", version: version(), rows: frame.rows, cols: frame.cols };
@@ -614,13 +660,13 @@ function renderMatrix({ model, el }, { viewClass, zoom }) {
   function drawColorbar(table) {
     const x = layout.x + layout.width + BAR_GAP;
     const barH = Math.max(2, Math.round(layout.height));
-    const off = new OffscreenCanvasOr(1, barH);
-    const data = off.ctx.createImageData(1, barH);
+    const off2 = new OffscreenCanvasOr(1, barH);
+    const data = off2.ctx.createImageData(1, barH);
     data.data.set(colorize(colorbarCodes(barH), table));
-    off.ctx.putImageData(data, 0, 0);
+    off2.ctx.putImageData(data, 0, 0);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(off.canvas, x, layout.y, BAR_W, barH);
+    ctx.drawImage(off2.canvas, x, layout.y, BAR_W, barH);
     const ink = textColor();
     ctx.fillStyle = ink;
     ctx.strokeStyle = ink;
@@ -837,15 +883,15 @@ ${at}` : "");
   canvas.addEventListener("wheel", onWheel, { passive: false });
   canvas.addEventListener("dblclick", () => canZoom && sendZoom(null));
   reset.addEventListener("click", () => sendZoom(null));
-  const events = "change:_frame change:_frame_meta change:_labels change:_frame_version change:colormap change:scale change:color_range";
-  model.on(events, changed);
-  model.on("change:pinned", schedule);
-  model.on("msg:custom", onMessage);
+  const events = "change:_frame change:_frame_meta change:_labels change:_frame_version change:colormap change:scale change:color_range change:_range_in_toolbar change:_plot";
+  on(model, events, changed);
+  on(model, "change:pinned", schedule);
+  on(model, "msg:custom", onMessage);
   paint();
   return () => {
-    model.off(events, changed);
-    model.off("change:pinned", schedule);
-    model.off("msg:custom", onMessage);
+    off(model, events, changed);
+    off(model, "change:pinned", schedule);
+    off(model, "msg:custom", onMessage);
     clearTimeout(wheelTimer);
   };
 }
@@ -968,17 +1014,17 @@ function renderMatrixView(ctx, options) {
   function draw() {
     if (drawn) drawn();
     el.replaceChildren();
-    drawn = renderMatrix(ctx, options);
+    drawn = renderMatrix(ctx, { ...options, save: false });
     save = kernelSave(model, el);
   }
   draw();
-  model.on("msg:custom", onMessage);
+  on(model, "msg:custom", onMessage);
   const keys = arrowKeys(model, el);
   const theme = onThemeChange(draw);
   return () => {
     theme();
     keys();
-    model.off("msg:custom", onMessage);
+    off(model, "msg:custom", onMessage);
     if (drawn) drawn();
   };
 }

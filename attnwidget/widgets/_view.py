@@ -18,7 +18,9 @@ it after changing the capture in place).
 
 Every canvas view has ``color_range`` (``"frame"``, ``"fixed"``,
 ``"shared"``): the colour range its codes, colour bar and saved figure use
-(:func:`attnwidget._view_state.view_range`). Each frame sent has a
+(:func:`attnwidget._view_state.view_range`); its toolbar offers the choice
+unless ``_range_in_toolbar`` is False (an explorer offers it once, in its
+controls row, for all its views). Each frame sent has a
 ``_frame_version``; the browser asks for the exact values of the row under the
 pointer with ``{type: "row", row, id}`` and gets them back as one float32
 buffer with that version, so a tooltip never shows the value of a frame that
@@ -73,6 +75,11 @@ class View(Savable, Selection, anywidget.AnyWidget):
         0, help="counts the frames sent; a row message's answer names the version it is from"
     ).tag(sync=True)
     color_range = color_range_trait()
+    _range_in_toolbar = t.Bool(
+        True,
+        help="whether the view's toolbar offers the colour-range choice (False inside an explorer, "
+        "whose controls row has the one choice for all its views)",
+    ).tag(sync=True)
 
     #: traits (besides the selection) whose change recomputes the frame
     _redraw_on: tuple[str, ...] = ()

@@ -1,5 +1,6 @@
 """Controls: the ipywidgets that drive a Selection (layer, head, class, statistic,
-difference, sample, step).
+difference, sample, step) and, for a target with a ``color_range`` (an Explorer),
+the colour range of all its views.
 
 Each control is hidden where the capture offers nothing to choose (one site,
 one head, no labels, one sample, one step, no statistics; the sample slider
@@ -20,11 +21,17 @@ A control that cannot apply is disabled, never an error: the class filter on
 a site whose samples the labels do not name, or the class, statistic and
 sample under a class-difference map. Its reason, one line, is its tooltip
 and is shown in the ``note`` under the controls (:meth:`Controls.reasons`).
+
+The colour range (``"frame"``: each frame's own min..max; ``"fixed"``: 0..1;
+``"shared"``: one range over every head and step of the site) is one dropdown
+linked to ``target.color_range``; inside an explorer the views' toolbars leave
+out their own choice of it, so there is only ever one on screen.
 """
 
 from __future__ import annotations
 
 import ipywidgets as widgets
+import traitlets as t
 
 from .._frame import step_names
 from .._view_state import STAT_CHOICES, class_reason, sample_text
@@ -38,6 +45,8 @@ ALL = "__all__"
 NONE = "__none__"
 # why the sample slider rests while the mean is shown
 _MEAN_ON = "'mean' is on: press it again to walk the samples"
+#: what the colour-range dropdown offers: (what it says, the ``color_range`` value)
+COLOR_RANGES = [("this frame", "frame"), ("fixed 0–1", "fixed"), ("shared", "shared")]
 
 
 def _shown(widget, visible: bool) -> None:
@@ -76,6 +85,9 @@ class Controls(widgets.HBox):
         ``mean of 320 samples``), beside the sample slider.
     note : ipywidgets.Label
         Why the disabled controls are disabled, one reason each (empty when none is).
+    color_range : ipywidgets.Dropdown
+        The colour range of the target's views (``"frame"``, ``"fixed"``, ``"shared"``),
+        linked to ``target.color_range``; hidden where the target has none.
     """
 
     def __init__(self, target: Selection, class_names=None):
@@ -129,6 +141,22 @@ class Controls(widgets.HBox):
         )
         self.step_label = widgets.Label(layout=widgets.Layout(margin="0 0 0 8px"))
         self.sample_name = widgets.Label(layout=widgets.Layout(margin="0 8px 0 4px"))
+        self.color_range = widgets.Dropdown(
+            description="colour range",
+            options=COLOR_RANGES,
+            value="frame",
+            layout=widgets.Layout(width="auto", margin="0 0 0 8px"),
+            style=tight,
+        )
+        self.color_range.tooltip = (
+            "colour range of every view: this frame's own min..max, fixed 0..1, or one range shared "
+            "by every head and step of the site (Play, zoom and heads then compare)"
+        )
+        self.color_range.add_class("aw-color-range-control")
+        self._range_link = None
+        if target.has_trait("color_range"):
+            self._range_link = t.link((target, "color_range"), (self.color_range, "value"))
+        _shown(self.color_range, self._range_link is not None)
         self.note = widgets.Label(layout=widgets.Layout(width="100%", margin="2px 0 0 8px"))
         self.note.add_class("aw-controls-note")
         self._reasons: dict[str, str] = {}
@@ -149,6 +177,7 @@ class Controls(widgets.HBox):
             self.mean,
             self.sample_name,
             self.stepper,
+            self.color_range,
             self.note,
         ]
         self.add_class("aw-controls")
@@ -216,6 +245,9 @@ class Controls(widgets.HBox):
 
     def detach(self) -> None:
         """Stop following the target (before these controls are closed and replaced)."""
+        if self._range_link is not None:
+            self._range_link.unlink()
+            self._range_link = None
         self.target.unobserve(
             self._target_changed, names=["layer", "head", "sample", "label", "step", "stat", "difference"]
         )
@@ -340,5 +372,6 @@ class Controls(widgets.HBox):
             "play",
             "step",
             "step_label",
+            "color_range",
         )
         return [n for n in names if getattr(self, n).layout.display != "none"]

@@ -13,6 +13,11 @@ linked (``traitlets.link``) to the same traits of every view, so selecting a
 head in the head grid or the statistics bars updates the heatmap, and code
 can drive everything through the explorer.
 
+``explorer.color_range`` (``"frame"``, ``"fixed"``, ``"shared"``) is linked
+the same way to the heatmap, head grid, overlay and weights, and shown once,
+as the "colour range" dropdown of the controls row: inside an explorer the
+views' toolbars leave out their own.
+
 Captures from ``aw.collect(..., keep="stats"|"both")`` work too: the class
 filter shows each class's mean from ``cap.stats``, ``stat`` picks another
 statistic (variance, min, max) and ``difference`` the class-difference map
@@ -48,6 +53,7 @@ from ._traits import (
     carry_selection,
     check_capture,
     check_kwargs,
+    color_range_trait,
     quiet,
     recorder_of,
     take_site,
@@ -89,7 +95,9 @@ class Explorer(Savable, Selection, widgets.VBox):
     """Controls plus linked views for one capture (what :func:`show` returns).
 
     ``explorer.colormap`` is the matrix views' colormap, one of
-    :data:`attnwidget.colormaps.COLORMAPS` (any other name is a ``TraitError``).
+    :data:`attnwidget.colormaps.COLORMAPS` (any other name is a ``TraitError``);
+    ``explorer.color_range`` the colour range of every view (``"frame"``,
+    ``"fixed"`` or ``"shared"``), the controls row's "colour range" dropdown.
 
     Parameters
     ----------
@@ -111,7 +119,7 @@ class Explorer(Savable, Selection, widgets.VBox):
     colormap : str, optional
         Initial colormap of the canvas views.
     **traits
-        ``layer`` (or ``site``), ``head, sample, label, step, stat, difference``.
+        ``layer`` (or ``site``), ``head, sample, label, step, stat, difference``, ``color_range``.
 
     Attributes
     ----------
@@ -128,6 +136,7 @@ class Explorer(Savable, Selection, widgets.VBox):
     colormap = t.Enum(
         list(COLORMAPS), default_value="viridis", help="colormap of the matrix views: " + ", ".join(COLORMAPS)
     )
+    color_range = color_range_trait()
 
     def __init__(
         self,
@@ -178,19 +187,22 @@ class Explorer(Savable, Selection, widgets.VBox):
         attention, has_weights = self._built
 
         self.heatmap = self.headgrid = self.headstats = self.overlay = self.weights = None
+        ranged = {"color_range": self.color_range}  # each view computes its first frame on it
         self.tabs = None
         if attention:
             groups = self._given.get("groups")
-            self.heatmap = Heatmap(cap, tokens=tokens, groups=groups, colormap=colormap, **sel)
-            self.headgrid = HeadGrid(cap, tokens=tokens, groups=groups, colormap=colormap, **sel)
+            self.heatmap = Heatmap(cap, tokens=tokens, groups=groups, colormap=colormap, **sel, **ranged)
+            self.headgrid = HeadGrid(cap, tokens=tokens, groups=groups, colormap=colormap, **sel, **ranged)
             self.headstats = HeadStats(cap, **sel)
         if image is not None:
-            self.overlay = ImageOverlay(cap, image, patch_grid=patch_grid, tokens=tokens, **sel)
+            self.overlay = ImageOverlay(cap, image, patch_grid=patch_grid, tokens=tokens, **sel, **ranged)
         if has_weights:
             own = {k: v for k, v in sel.items() if not (attention and k == "layer")}
             if attention and self.__dict__.get("_weights_site") is not None:
                 own["layer"] = self._weights_site
-            self.weights = WeightsView(cap, class_names=class_names, tokens=tokens, colormap=colormap, **own)
+            self.weights = WeightsView(
+                cap, class_names=class_names, tokens=tokens, colormap=colormap, **own, **ranged
+            )
         self.views = [
             v
             for v in (self.heatmap, self.headgrid, self.headstats, self.overlay, self.weights)
@@ -209,6 +221,12 @@ class Explorer(Savable, Selection, widgets.VBox):
         if coloured:  # the views' own choice (a difference map starts on the diverging colormap)
             self.colormap = coloured[0].colormap
             self._links.append(t.link((coloured[0], "colormap"), (self, "colormap")))
+        # one colour range for every view, chosen in the controls row: the views' toolbars leave theirs out
+        ranged = [v for v in (self.heatmap, self.headgrid, self.overlay, self.weights) if v is not None]
+        self._links += [t.link((self, "color_range"), (v, "color_range")) for v in ranged]
+        for view in (self.heatmap, self.overlay, self.weights and self.weights.canvas):
+            if view is not None:
+                view._range_in_toolbar = False
 
         self.controls = Controls(self, class_names=self._given["class_names"])
         self.children = self._arrange()
@@ -409,8 +427,8 @@ def show(cap, tokens=None, class_names=None, image=None, patch_grid=None, groups
         Aggregate the matrix and the head grid by groups of positions, as
         :func:`attnwidget.frame` does (query rows meaned, key columns summed).
     **kwargs
-        Initial ``layer`` (or ``site``), ``head, sample, label, step, stat, difference``
-        or ``colormap``.
+        Initial ``layer`` (or ``site``), ``head, sample, label, step, stat, difference``,
+        ``colormap`` or ``color_range``.
 
     Returns
     -------

@@ -20,6 +20,7 @@ from ._traits import (
     Selection,
     check_capture,
     check_kwargs,
+    color_range_trait,
     colormap_trait,
     quiet,
     recorder_of,
@@ -102,12 +103,16 @@ class WeightsView(Selection, widgets.VBox):
         The selection (``label`` filters the matrix; the chart always splits by class);
         ``site=`` may stand for ``layer=``.
     colormap, scale : str
+    color_range : str
+        The matrix's colour range: ``"frame"``, ``"fixed"`` or ``"shared"`` (see
+        :class:`~attnwidget.widgets._view.View`).
     canvas : the matrix view (``aw-weights``); chart : bqplot Figure;
     site : ipywidgets.Dropdown of the weights sites (shown when there are several).
     """
 
     colormap = colormap_trait()
     scale = scale_trait()
+    color_range = color_range_trait()
 
     def __init__(self, cap, *, class_names=None, tokens=None, **kwargs):
         take_site(type(self), kwargs)
@@ -125,9 +130,14 @@ class WeightsView(Selection, widgets.VBox):
         if layout is not None:
             self.layout = layout
         self.canvas = _WeightsCanvas(
-            cap, tokens=tokens, **self.selection(), colormap=self.colormap, scale=self.scale
+            cap,
+            tokens=tokens,
+            **self.selection(),
+            colormap=self.colormap,
+            scale=self.scale,
+            color_range=self.color_range,
         )
-        for name in (*SELECTION, "colormap", "scale"):
+        for name in (*SELECTION, "colormap", "scale", "color_range"):
             t.link((self, name), (self.canvas, name))
         self.chart = self._make_chart()
         # its own site chooser: the explorer's layer control picks attention sites

@@ -8,7 +8,12 @@ that the tooltip never shows the old frame's value again: it is pending or
 hidden until the new frame's exact value at the same cell is there. A
 ``MutationObserver`` records every text the tooltip shows in between.
 
-Screenshots: ``artifacts/screenshots/tooltip-{lab,notebook}-{before,after}.png``.
+The image overlay's tooltip is checked the same way (the exact value of the
+hovered patch, following a head change with the pointer still), and its
+colour bar's ticks are the heatmap's (round values and the exact ends).
+
+Screenshots: ``artifacts/screenshots/tooltip-{lab,notebook}-{before,after}.png``,
+``tooltip-overlay.png``.
 """
 
 from __future__ import annotations
@@ -136,6 +141,72 @@ def test_tooltip_follows_the_frame_and_shows_the_exact_value(heatmap_page):
     page.mouse.move(0, 0)
     page.wait_for_function(f"(sel) => !({TIP})(sel).shown", arg=HEATMAP, timeout=10_000)
     assert page.errors == [], "\n\n".join(page.errors)
+
+
+OVERLAY_SETUP = """
+import json
+import numpy as np
+import attnwidget as aw
+from attnwidget.store import Capture
+
+rng = np.random.default_rng(5)
+logits = rng.normal(size=(1, 3, 17, 17)) * np.array([0.5, 2.0, 5.0])[None, :, None, None]
+weights = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+vit = Capture()
+vit.add("vit.block.0.attn", 0, weights.astype(np.float32), kind="self")
+ov = aw.ImageOverlay(vit, np.zeros((8, 8, 3), np.uint8), head=0, query=0)
+ov
+"""
+OVERLAY = ".aw-overlay"
+PATCH = (1, 2)
+
+
+def test_overlay_tooltip_shows_the_exact_value_and_follows_the_frame(lab_server, browser):
+    write_notebook(lab_server.root, "overlay_tooltip.ipynb", [OVERLAY_SETUP])
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx.set_default_timeout(60_000)
+    page = ctx.new_page()
+    watch_errors(page)
+    try:
+        open_notebook(page, lab_server, "overlay_tooltip.ipynb")
+        run_all(page)
+        page.wait_for_selector(f"{OVERLAY} canvas.aw-overlay-canvas", timeout=60_000)
+        page.wait_for_function(f"() => Number(document.querySelector('{OVERLAY}').dataset.frameVersion) > 0")
+        r, c = PATCH
+        exact = json.loads(
+            run_cell(
+                page,
+                f"print(json.dumps([float(ov.frame().values[{r}, {c}])] + "
+                f"[float(aw.frame(vit, 0, head=h).values[0, 1 + {r} * 4 + {c}]) for h in range(3)]))",
+            )
+        )
+        assert exact[0] == pytest.approx(exact[1], rel=1e-6)  # the overlay's frame is the query row
+        assert len(set(exact[1:])) == 3, "the heads must differ at the hovered patch"
+        # the colour bar's ticks: round values between the frame's exact ends, none twice
+        ticks = page.locator(f"{OVERLAY} canvas.aw-overlay-bar").get_attribute("data-ticks").split("|")
+        assert len(ticks) == len(set(ticks)) >= 3, ticks
+        # alone, the overlay offers its own colour range
+        assert page.locator(f"{OVERLAY} select.aw-color-range").is_visible()
+        canvas = page.locator(f"{OVERLAY} canvas.aw-overlay-canvas")
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + (c + 0.5) * box["width"] / 4, box["y"] + (r + 0.5) * box["height"] / 4)
+        page.wait_for_function(f"(sel) => ({TIP})(sel).status === 'exact'", arg=OVERLAY, timeout=20_000)
+        text = page.evaluate(TIP, OVERLAY)["text"]
+        assert f"patch ({r}, {c})" in text and "≈" not in text, text
+        assert value_in(text) == pytest.approx(exact[1], rel=1e-5)
+        screenshot(page.locator(OVERLAY).first, "tooltip-overlay")
+        before = page.evaluate(TIP, OVERLAY)["version"]
+        kernel_run(page, "ov.head = 2")
+        page.wait_for_function(
+            f"([sel, v]) => {{ const t = ({TIP})(sel); return t.status === 'exact' && t.version !== v; }}",
+            arg=[OVERLAY, before],
+            timeout=20_000,
+        )
+        assert value_in(page.evaluate(TIP, OVERLAY)["text"]) == pytest.approx(exact[3], rel=1e-5)
+        assert page.errors == [], "\n\n".join(page.errors)
+    finally:
+        ctx.close()
 
 
 def test_standalone_page_tooltip_says_its_value_is_the_colour_codes(browser, tmp_path):

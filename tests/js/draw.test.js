@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { lut } from "../../js/colormaps.js";
 import {
   blend, cellAt, cellToIndex, cellsToRegion, clip, colorbarCodes, colorbarTicks, colorize, fitMatrix,
-  indexToCell, thinLabels, upsample, zoomAround,
+  indexToCell, LEAST_SIDE, MAX_ASPECT, SHORT_SIDE, thinLabels, upsample, zoomAround,
 } from "../../js/draw.js";
 
 describe("colorize", () => {
@@ -63,8 +63,9 @@ describe("labels", () => {
 });
 
 describe("hit-testing", () => {
-  const layout = fitMatrix(4, 8, { x: 10, y: 20, width: 160, height: 160 });
-  it("keeps cells square inside the box", () => {
+  // 160 x 80 fills 100% and 80% of the box: square cells
+  const layout = fitMatrix(4, 8, { x: 10, y: 20, width: 160, height: 100 });
+  it("keeps cells square where the matrix fills the box", () => {
     expect(layout.cellW).toBe(20);
     expect(layout.cellH).toBe(20);
     expect(layout.height).toBe(80);
@@ -77,6 +78,78 @@ describe("hit-testing", () => {
   it("returns null outside the matrix", () => {
     expect(cellAt(layout, 9, 30)).toBeNull();
     expect(cellAt(layout, 50, 100)).toBeNull();
+  });
+});
+
+describe("fitMatrix: the matrix sized by its aspect", () => {
+  const box = { x: 0, y: 0, width: 440, height: 440 };
+  const aspect = (l) => Math.max(l.cellW / l.cellH, l.cellH / l.cellW);
+  it("keeps square cells where the matrix fills at least 60% of the box on both sides", () => {
+    for (const [rows, cols] of [[12, 12], [8, 13], [13, 8], [6, 10]]) {
+      const l = fitMatrix(rows, cols, box);
+      expect(l.cellW).toBe(l.cellH);
+      expect(Math.max(l.width, l.height)).toBeCloseTo(440, 6);
+      expect(Math.min(l.width, l.height)).toBeGreaterThanOrEqual(0.6 * 440 - 1e-9);
+    }
+  });
+  it("draws a tall, narrow matrix with wider-than-tall cells, capped at 4:1", () => {
+    // the audio lesson's 200 samples x 9 layers: square cells would make it 20 px wide
+    const l = fitMatrix(200, 9, box);
+    expect(l.height).toBeCloseTo(440, 6); // the long side still spans the box
+    expect(l.cellH).toBeCloseTo(440 / 200, 9);
+    expect(l.cellW / l.cellH).toBeCloseTo(MAX_ASPECT, 9); // wanted 160 px, the cap stops it first
+    expect(l.width).toBeGreaterThan(3.5 * 9 * (440 / 200));
+    expect(l.width).toBeLessThan(SHORT_SIDE);
+  });
+  it("gives the short side min(box, 160 px) where the cap allows it", () => {
+    // the diffusion lesson's 32 x 4 cross-attention: square cells would make it a 55 px strip
+    const cross = fitMatrix(32, 4, box);
+    expect(cross.width).toBeCloseTo(SHORT_SIDE, 9);
+    expect(cross.height).toBeCloseTo(440, 9);
+    expect(aspect(cross)).toBeLessThanOrEqual(MAX_ASPECT);
+    expect(cross.cellW).toBeGreaterThan(cross.cellH);
+    // and the other way round: 4 x 32, cells taller than wide
+    const wide = fitMatrix(4, 32, box);
+    expect(wide.height).toBeCloseTo(SHORT_SIDE, 9);
+    expect(wide.cellH).toBeGreaterThan(wide.cellW);
+    // a short side already past 160 px is left square (4 x 8: 440 x 220)
+    const half = fitMatrix(4, 8, box);
+    expect(half.cellW).toBe(half.cellH);
+    expect(half.height).toBeCloseTo(220, 9);
+  });
+  it("draws a 1 x N generation row as a readable strip, not a 50 px bar", () => {
+    const row = fitMatrix(1, 9, box);
+    expect(row.width).toBeCloseTo(440, 9);
+    expect(row.height).toBeCloseTo(SHORT_SIDE, 9);
+    expect(aspect(row)).toBeLessThanOrEqual(MAX_ASPECT);
+    // so many keys that the cap would leave a hairline: at least LEAST_SIDE thick
+    const long = fitMatrix(1, 300, box);
+    expect(long.width).toBeCloseTo(440, 9);
+    expect(long.height).toBeCloseTo(LEAST_SIDE, 9);
+    const column = fitMatrix(300, 1, box);
+    expect(column.width).toBeCloseTo(LEAST_SIDE, 9);
+  });
+  it("never leaves the box, even a small one", () => {
+    const small = { x: 5, y: 7, width: 100, height: 60 };
+    for (const [rows, cols] of [[1, 1], [1, 9], [9, 1], [200, 9], [3, 500], [60, 100], [1, 1000]]) {
+      const l = fitMatrix(rows, cols, small);
+      expect(l.width).toBeLessThanOrEqual(100 + 1e-9);
+      expect(l.height).toBeLessThanOrEqual(60 + 1e-9);
+      expect(l.width).toBeCloseTo(l.cellW * cols, 9);
+      expect(l.height).toBeCloseTo(l.cellH * rows, 9);
+      expect([l.x, l.y]).toEqual([5, 7]);
+    }
+    // 60 px wanted, the 4:1 cap stops it at 44 px, and a strip is at least LEAST_SIDE thick
+    expect(fitMatrix(1, 9, small).height).toBeCloseTo(LEAST_SIDE, 9);
+    // a box thinner than LEAST_SIDE: the whole box
+    expect(fitMatrix(1, 9, { x: 0, y: 0, width: 100, height: 30 }).height).toBeCloseTo(30, 9);
+  });
+  it("hit-tests non-square cells with their own width and height", () => {
+    const l = fitMatrix(32, 4, { x: 10, y: 20, width: 440, height: 440 });
+    expect(cellAt(l, 10 + 39.9, 20 + 13.7)).toEqual({ row: 0, col: 0 });
+    expect(cellAt(l, 10 + 40.1, 20 + 13.8)).toEqual({ row: 1, col: 1 });
+    expect(cellAt(l, 10 + 159.9, 20 + 439.9)).toEqual({ row: 31, col: 3 });
+    expect(cellAt(l, 10 + 160.1, 30)).toBeNull();
   });
 });
 

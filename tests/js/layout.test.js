@@ -1,6 +1,9 @@
-// The entry modules' pure parts: arrow keys, save replies, the head grid's fit and the overlay's pixels.
+// The entry modules' pure parts: arrow keys, save replies, the head grid's fit, the overlay's pixels,
+// the matrix's plot box and which view offers the colour-range choice.
 import { describe, expect, it } from "vitest";
 import { gridFit } from "../../js/headgrid.js";
+import { plotSize } from "../../js/matrix.js";
+import { ownsRange, RANGE_LABELS } from "../../js/ui.js";
 import { nearest, pictureSize } from "../../js/overlay.js";
 import { moveFor, savedText } from "../../js/toolbar.js";
 
@@ -58,5 +61,32 @@ describe("overlay pixels", () => {
     expect(pictureSize(28, 28)).toEqual({ height: 252, width: 252 });
     expect(pictureSize(224, 224)).toEqual({ height: 224, width: 224 });
     expect(pictureSize(600, 400)).toEqual({ height: 600, width: 400 });
+  });
+});
+
+describe("plotSize", () => {
+  it("takes the size the kernel asks for: a number or [width, height]", () => {
+    expect(plotSize(300)).toEqual({ width: 300, height: 300 });
+    expect(plotSize([520, 260])).toEqual({ width: 520, height: 260 });
+  });
+  it("falls back to 440 x 440 for nothing or nonsense", () => {
+    for (const bad of [undefined, null, "big", 0, -5, Number.NaN, [100], [100, "x"], {}]) {
+      expect(plotSize(bad)).toEqual({ width: 440, height: 440 });
+    }
+  });
+});
+
+describe("the colour-range choice", () => {
+  const model = (state) => ({ get: (k) => state[k] });
+  it("is offered by a live view alone, not inside an explorer, not on a standalone page", () => {
+    expect(ownsRange(model({ _frame_version: 3, color_range: "frame", _range_in_toolbar: true }))).toBe(true);
+    expect(ownsRange(model({ _frame_version: 3, color_range: "frame" }))).toBe(true);
+    expect(ownsRange(model({ _frame_version: 3, color_range: "frame", _range_in_toolbar: false }))).toBe(false);
+    expect(ownsRange(model({ color_range: "shared" }))).toBe(false); // a page: no kernel, no new frames
+    expect(ownsRange(model({ _frame_version: 1 }))).toBe(false);
+  });
+  it("says each range in a few characters, so the toolbar keeps one line", () => {
+    expect(Object.keys(RANGE_LABELS)).toEqual(["frame", "fixed", "shared"]);
+    for (const label of Object.values(RANGE_LABELS)) expect(label.length).toBeLessThanOrEqual(13);
   });
 });

@@ -27,13 +27,22 @@ def test_controls_with_one_option_are_hidden():
     c = Capture()  # one site, one head, one sample, one step, no labels
     c.add("only", 0, np.ones((1, 1, 3, 3), np.float32) / 3, kind="self")
     ex = aw.show(c)
-    assert ex.controls.visible() == []
+    # the colour range always has its three choices
+    assert ex.controls.visible() == ["color_range"]
     assert ex.controls.step.layout.display == "none"
 
 
 def test_controls_shown_where_there_is_a_choice(cap, torch_cap):
-    assert aw.show(cap).controls.visible() == ["layer", "head", "label", "sample", "mean"]
-    assert aw.show(torch_cap).controls.visible() == ["layer", "head", "sample", "mean", "play", "step"]
+    assert aw.show(cap).controls.visible() == ["layer", "head", "label", "sample", "mean", "color_range"]
+    assert aw.show(torch_cap).controls.visible() == [
+        "layer",
+        "head",
+        "sample",
+        "mean",
+        "play",
+        "step",
+        "color_range",
+    ]
 
 
 def test_explorer_traits_drive_every_view(cap):
