@@ -45,7 +45,7 @@ from .errors import SelectionError, listing
 if TYPE_CHECKING:
     from .store import Capture
 
-__all__ = ["assembled", "generation", "assembled_valid"]
+__all__ = ["assembled", "generation", "assembled_valid", "nearest_self_sites"]
 
 
 @dataclass(frozen=True)
@@ -299,7 +299,7 @@ def _cross_plan(cap: Capture, name: str, signature: tuple) -> tuple[_Plan | str,
         )
     steps = tuple(s for s, _ in signature)
     queries = tuple(shape[2] for _, shape in signature)
-    for other in _nearest_self_sites(cap, name):
+    for other in nearest_self_sites(cap, name):
         other_signature = _signature(cap, other)
         if tuple(s for s, _ in other_signature) != steps:
             continue
@@ -325,7 +325,7 @@ def _cross_plan(cap: Capture, name: str, signature: tuple) -> tuple[_Plan | str,
     )
 
 
-def _nearest_self_sites(cap: Capture, name: str) -> list[str]:
+def nearest_self_sites(cap: Capture, name: str) -> list[str]:
     """Self-attention sites, nearest module path first (most leading path parts in common)."""
     parts = name.split(".")
 

@@ -164,6 +164,8 @@ class ViewDescription:
         Head statistics: ``{"entropy"|"max"|"sparsity": [value per head]}``.
     title : str or None
         Head statistics: the chart title.
+    images : list or None
+        Overlay: one image per sample (None: one image for every sample, ``image``).
     """
 
     kind: str
@@ -180,6 +182,7 @@ class ViewDescription:
     opacity: float = 0.5
     bars: dict | None = None
     title: str | None = None
+    images: Any = None
 
     def has(self, trait: str) -> bool:
         """Whether the view has this synced trait (e.g. ``"scale"``)."""

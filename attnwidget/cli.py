@@ -1,4 +1,4 @@
-"""The ``attnwidget`` command: ``info`` about a saved capture, ``export`` its gallery.
+"""The ``attnwidget`` command: ``info`` about a saved capture, ``export`` its gallery, ``run`` a model.
 
 Examples::
 
@@ -6,6 +6,14 @@ Examples::
     attnwidget export run.npz --out figs/ --class-names 0=spoof,1=bonafide
     attnwidget export run.npz --out figs/ --layer 3 --head 0 --format pdf --dpi 300
     python -m attnwidget export run.npz --out figs/ --class spoof
+    attnwidget export LA.npz --compare DF.npz --names LA,DF --out figs/
+    attnwidget run --model ./my-bart --input "march twenty first" --generate 12 --out figs/
+
+``run`` goes from a model and its inputs to the guides' figures (see
+:mod:`attnwidget.run`; ``attnwidget run --help`` has an example per kind).
+``export a.npz --compare b.npz`` writes ``compare_layer{N}.png`` per site:
+run a, run b and their difference (:func:`attnwidget.compare`); runs whose
+sites or shapes differ are refused, naming them.
 
 A capture of class statistics (``aw.collect(..., keep="stats"|"both")``) also
 gets each class's mean map and each class minus the first per attention site;
@@ -34,6 +42,7 @@ samples the labels do not name.
 
 ``info`` escapes control characters (``\\x1b``, ``\\r``, ...) in everything
 it prints: a file's site names, tokens and metadata cannot drive the terminal.
+A mistyped option is one line too (``attnwidget run: error: ...``), exit status 2.
 """
 
 from __future__ import annotations
@@ -292,9 +301,9 @@ def describe(cap, path: str | None = None, class_names: dict | None = None) -> s
             lines.append(f"  {'':>3}  {'':<{width}}  {'':<7}  samples: {' x '.join(parts)}")
     if cap.labels is not None:
         labels = np.asarray(cap.labels)
-        vals, counts = np.unique(labels, return_counts=True)
+        vals, per_class = np.unique(labels, return_counts=True)
         parts = []
-        for v, c in zip(vals.tolist(), counts.tolist()):
+        for v, c in zip(vals.tolist(), per_class.tolist()):
             name = (class_names or {}).get(v)
             parts.append(f"{v}" + (f" ({name})" if name else "") + f": {c}")
         lines.append("")
@@ -313,8 +322,8 @@ def describe(cap, path: str | None = None, class_names: dict | None = None) -> s
                 continue
             name = (class_names or {}).get(c)
             parts.append(f"{c}" + (f" ({name})" if name else "") + f": {n}")
-        counts = dict(zip(st["classes"], np.asarray(st["count"]).tolist()))
-        line = f"statistics: {counts['all']} sample(s)" if "all" in counts else "statistics"
+        by_class = dict(zip(st["classes"], np.asarray(st["count"]).tolist()))
+        line = f"statistics: {by_class['all']} sample(s)" if "all" in by_class else "statistics"
         lines.append(line + (f"; classes {', '.join(parts)}" if parts else ""))
     if cap.predictions is not None:
         preds = np.asarray(cap.predictions)
@@ -330,16 +339,24 @@ def describe(cap, path: str | None = None, class_names: dict | None = None) -> s
                 + ", ".join(f"{k} ({len(v) if hasattr(v, '__len__') else '?'})" for k, v in toks.items())
             )
         else:
-            shown = " ".join(str(t) for t in list(toks)[:12])
-            lines.append(f"tokens ({len(toks)}): {shown}" + (" ..." if len(toks) > 12 else ""))
+            first = " ".join(str(t) for t in list(toks)[:12])
+            lines.append(f"tokens ({len(toks)}): {first}" + (" ..." if len(toks) > 12 else ""))
     if cap.metadata:
         lines.append("metadata: " + ", ".join(sorted(str(k) for k in cap.metadata)))
     # everything above may hold text from the file: no line may carry a control character
     return "\n".join(printable(line) for line in lines)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (and the usage left to ``--help``)."""
+
+    def error(self, message: str):
+        _emit(printable(f"{self.prog}: error: {message} (see {self.prog} --help)"), sys.stderr)
+        raise SystemExit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="attnwidget", description="Inspect and export saved attention captures.")
+    p = _Parser(prog="attnwidget", description="Capture, inspect and export attention.")
     sub = p.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="print what a capture holds")
     info.add_argument("capture", help="a .npz file written by Capture.save()")
@@ -353,9 +370,19 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--class-names", help="label names for titles and file names, e.g. 0=spoof,1=bonafide")
     ex.add_argument("--format", default="png", choices=["png", "pdf", "svg"], help="figure format")
     ex.add_argument("--dpi", type=int, default=150, help=f"resolution (default 150, at most {MAX_DPI})")
-    ex.add_argument("--sample", default="0", help="sample of the attention figures, or 'mean'")
+    ex.add_argument(
+        "--sample", help="sample of the attention figures, or 'mean' (default 0; with --compare, mean)"
+    )
     ex.add_argument(
         "--raw", action="store_true", help="also write .npy per site (and per statistic) and capture.npz"
+    )
+    ex.add_argument(
+        "--compare",
+        metavar="B.npz",
+        help="compare the capture with this one: compare_layer{N}.png per site (a, b and a - b)",
+    )
+    ex.add_argument(
+        "--names", help="the two runs' names with --compare, e.g. LA,DF (default: the file names)"
     )
     ex.add_argument(
         "--force",
@@ -365,10 +392,71 @@ def _parser() -> argparse.ArgumentParser:
         help="replace files of the export that already exist in --out (never the input)",
     )
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
+    from .run.command import add_parser  # imported here: the run room imports this module
+
+    add_parser(sub)
     return p
 
 
+def _run_names(text: str | None, a: str, b: str) -> tuple[str, str]:
+    """The two runs' names of ``--compare``: ``--names LA,DF``, else the files' stems."""
+    if text is None:
+        first, second = (os.path.splitext(os.path.basename(p))[0] for p in (a, b))
+        return (first, second) if first != second else ("a", "b")
+    parts = [n.strip() for n in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise CommandError(f"--names must be two names separated by a comma, e.g. LA,DF; not {text!r}")
+    if parts[0] == parts[1]:
+        raise CommandError(f"--names gives {parts[0]!r} twice; the two runs need different names")
+    return parts[0], parts[1]
+
+
+def _compare(args, cap) -> int:
+    """``export a.npz --compare b.npz``: compare_layer{N}.png per site, via :meth:`Comparison.save`."""
+    from ._names import ExportError, FilesExistError
+    from .analysis import compare
+
+    for option, given in (("--class", args.klass), ("--raw", args.raw)):
+        if given:
+            raise CommandError(f"{option} does not go with --compare (it writes compare_layer{{N}}.png only)")
+    other = _load(args.compare)
+    names = _run_names(args.names, args.capture, args.compare)
+    sample: Any = "mean" if args.sample in (None, "mean") else _label_value(args.sample)
+    if not isinstance(sample, (int, str)) or (isinstance(sample, str) and sample != "mean"):
+        raise CommandError(f"--sample must be an int or 'mean', not {args.sample!r}")
+    try:
+        cmp = compare(cap, other, names=names, sites=_resolve_layers(args.layer, cap))
+        written = cmp.save(
+            args.out,
+            head=_resolve_head(args.head),
+            sample=sample,
+            fmt=args.format,
+            dpi=args.dpi,
+            overwrite=args.force,
+            protect=[args.capture, args.compare],
+        )
+    except FilesExistError as e:
+        raise CommandError(
+            f"{len(e.existing)} file(s) of this comparison already exist in {e.folder!r}: "
+            f"{listing(e.existing, most=5)}; add --force to replace them, or choose another --out"
+        ) from None
+    except ExportError as e:
+        raise CommandError(str(e).replace("output folder", "--out folder")) from None
+    except (IndexError, KeyError, ValueError) as e:
+        raise CommandError(str(e.args[0] if e.args else e).replace("pass sites=", "pass --layer")) from None
+    except OSError as e:
+        raise CommandError(
+            f"{e.strerror or e}" + (f": {e.filename!r}" if e.filename else "") + "; check --out and the disk"
+        ) from None
+    _emit(printable(f"wrote {len(written)} file(s) to {args.out}"), sys.stdout)
+    return 0
+
+
 def _run(args) -> int:
+    if args.command == "run":
+        from .run.command import run
+
+        return run(args)
     cap = _load(args.capture)
     class_names = parse_class_names(args.class_names, cap)
     if class_names:
@@ -376,9 +464,6 @@ def _run(args) -> int:
     if args.command == "info":
         _emit(describe(cap, args.capture, class_names), sys.stdout)
         return 0
-    from ._names import ExportError, FilesExistError
-    from .recipes.gallery import export_gallery
-
     if args.dpi <= 0:
         raise CommandError(f"--dpi must be positive, not {args.dpi}")
     if args.dpi > MAX_DPI:
@@ -386,6 +471,14 @@ def _run(args) -> int:
             f"--dpi {args.dpi} is above the limit of {MAX_DPI} (a figure would take "
             f"gigabytes to draw); use --dpi {MAX_DPI} or less, or --format pdf or svg"
         )
+    if args.compare is not None:
+        return _compare(args, cap)
+    from ._names import ExportError, FilesExistError
+    from .recipes.gallery import export_gallery
+
+    if args.names is not None:
+        raise CommandError("--names names the two runs of --compare; it needs --compare")
+    args.sample = "0" if args.sample is None else args.sample
     sample: Any = args.sample if args.sample == "mean" else _label_value(args.sample)
     if not isinstance(sample, (int, str)) or (isinstance(sample, str) and sample != "mean"):
         raise CommandError(f"--sample must be an int or 'mean', not {args.sample!r}")
@@ -453,4 +546,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m attnwidget.cli` runs this file as __main__: call the imported module's main, so the
+    # run room (which imports attnwidget.cli) raises the very CommandError that main catches
+    from attnwidget.cli import main as _main
+
+    sys.exit(_main())

@@ -9,8 +9,19 @@ class-difference map). Each entry is what the view itself would send for that
 selection: :func:`attnwidget._view_state.view_state`, the function the
 widget calls, run on the view's description (``view.describe()``), so the
 page shows the same frames (pooled to the view's size) as the notebook.
-Entries are stored once per distinct content. A Content-Security-Policy
-forbids every network request.
+A Content-Security-Policy forbids every network request.
+
+Each state is computed once and stored once: selections that give
+``frame()`` the same arguments share one (a head grid's thumbnails do not
+depend on the head picked, nor, showing every site, on the site), and the
+frame codes, images and label lists states have in common are stored once
+(``shared``; the mean of a one-sample class and that sample differ in their
+title only). Codes are one byte per cell, as the widget sends them, deflated
+where that makes them smaller (the page inflates them with the browser's
+``DecompressionStream`` when a state is first shown), and base64 once. An
+image overlay with one image per sample embeds each distinct image once and
+shows the image of the sample selected (none, as the widget, for a mean or a
+class statistic). The page's title follows the selection.
 
 Sites may keep different numbers of samples: each site's entry in
 ``options.layers`` lists its own samples per class (``samples``), what each
@@ -32,7 +43,9 @@ import json
 import os
 import pathlib
 import re
+import zlib
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -44,6 +57,7 @@ from .._view_state import (
     ViewDescription,
     class_reason,
     frame_args,
+    grid_layers,
     sample_index,
     samples_at,
     sites_for,
@@ -51,15 +65,24 @@ from .._view_state import (
 )
 from ..colormaps import COLORMAPS, DIVERGING
 from ..store import FIELDS, class_name, site_arg
+from .overlay import no_image_reason
 from .views import canvas_description
 
-__all__ = ["to_html", "page_table", "inline_module"]
+__all__ = ["to_html", "page_table", "read_page", "resolved", "packed", "unpacked", "inline_module"]
 
 _HERE = pathlib.Path(__file__).resolve().parent
 _CSP = (
     "default-src 'none'; script-src 'unsafe-inline' blob:; style-src 'unsafe-inline'; "
     "img-src data: blob:; font-src data:"
 )
+#: bytes shorter than this are stored as they are; longer ones deflated where that saves a tenth
+_DEFLATE_FROM = 4096
+#: zlib level: 1 is within a few percent of 6 on attention codes, at a third of the time
+_LEVEL = 1
+#: deflated bytes are kept only where they take at most this share of the bytes
+_WORTH = 0.9
+#: what an overlay's title ends with where no single sample's image is shown (as the widget says)
+_NO_IMAGE = "no single image"
 _STYLE = """
 body { font: 14px system-ui, sans-serif; margin: 16px; color: #222; }
 h1 { font-size: 16px; margin: 0 0 8px; }
@@ -80,20 +103,11 @@ def _key(sel: dict, keys: Sequence[str]) -> str:
     return json.dumps([_plain(sel[k]) for k in keys], separators=(",", ":"), ensure_ascii=False)
 
 
-def _drop_timing(value: Any) -> Any:
-    # how long a frame took to compute differs run to run; it must not split equal frames
-    if isinstance(value, dict):
-        return {k: v for k, v in value.items() if k != "compute_ms"}
-    return value
-
-
 def _label_key(label: Any) -> str:
     return json.dumps(_plain(label), ensure_ascii=False)
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"__bytes__": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -113,6 +127,165 @@ def _script_json(obj: Any) -> str:
     )
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def packed(data: bytes, shape: Sequence[int] | None = None) -> dict:
+    """Bytes as the page stores them: ``{"__bytes__": base64}``, or deflated where that is smaller.
+
+    ``{"__deflate__": base64, "length": n}`` holds the zlib stream of the bytes;
+    with ``"order": "columns"`` (only for a 2-D frame of ``shape``) the stream
+    holds the codes column by column, which is often smaller for attention
+    (keys that every query attends to make columns of one code). The page
+    inflates it with the browser's ``DecompressionStream``. Which order, and
+    whether to deflate at all, is judged on a slice of the frame first, so
+    codes that do not deflate (near-uniform attention is noise to zlib) cost
+    one small trial.
+    """
+    if len(data) < _DEFLATE_FROM:
+        return {"__bytes__": _b64(data)}
+    codes = None
+    if shape is not None and len(shape) == 2 and min(shape) > 1 and shape[0] * shape[1] == len(data):
+        codes = np.frombuffer(data, dtype=np.uint8).reshape(shape)
+    if codes is not None and codes.size >= 8 * _DEFLATE_FROM:
+        band = max(8, codes.shape[0] // 8)  # a band of whole rows, and one of whole columns
+        by_rows = len(zlib.compress(codes[:band].tobytes(), _LEVEL)) / codes[:band].size
+        by_cols = len(zlib.compress(codes[:, :band].T.tobytes(), _LEVEL)) / codes[:, :band].size
+        if min(by_rows, by_cols) > _WORTH:
+            return {"__bytes__": _b64(data)}
+        orders = ["columns"] if by_cols < by_rows else [None]
+    else:
+        orders = [None] + (["columns"] if codes is not None else [])
+    best, order = None, None
+    for o in orders:
+        stream = zlib.compress(data if o is None else codes.T.tobytes(), _LEVEL)
+        if best is None or len(stream) < len(best):
+            best, order = stream, o
+    if len(best) > _WORTH * len(data):  # not worth inflating
+        return {"__bytes__": _b64(data)}
+    out: dict = {"__deflate__": _b64(best), "length": len(data)}
+    if order is not None:
+        out.update(order=order, shape=[int(v) for v in shape])
+    return out
+
+
+def unpacked(item: dict) -> bytes:
+    """The bytes of :func:`packed`'s form (what the page runtime decodes)."""
+    if "__bytes__" in item:
+        return base64.b64decode(item["__bytes__"])
+    data = zlib.decompress(base64.b64decode(item["__deflate__"]))
+    if item.get("order") == "columns":
+        rows, cols = item["shape"]
+        data = np.frombuffer(data, dtype=np.uint8).reshape(cols, rows).T.tobytes()
+    if len(data) != item["length"]:
+        raise ValueError(f"inflated {len(data)} bytes where the page says {item['length']}")
+    return data
+
+
+class _Embedded:
+    """What one page embeds: its distinct states, and the parts states share, each stored once.
+
+    Byte strings (frame codes, thumbnails, images) and label lists go to
+    ``shared`` once per distinct content; a state holds ``{"__ref__": i}`` in
+    their place, so two selections whose frames differ only in their title
+    (sample 0 of a one-sample class and the mean of that class) store their
+    codes once. ``size`` counts the characters embedded so far; past
+    ``max_bytes`` a ValueError says how to embed less.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.shared: list = []
+        self.states: list[dict] = []
+        self.size = 0
+        self.max_bytes = max_bytes
+        self._shared: dict = {}
+        self._states: dict[str, int] = {}
+        # bytes are deflated in threads (zlib lets go of the GIL) while the next frames are computed
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
+        self._packing: list[tuple[int, Future]] = []
+
+    def close(self) -> None:
+        """Stop the deflating threads (what is still queued is dropped)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _grow(self, chars: int) -> None:
+        self.size += chars
+        if self.size > self.max_bytes:
+            raise ValueError(
+                f"the frames of this view take more than {self.max_bytes / 2**20:.0f} MiB; "
+                "embed fewer with layers=, heads=, samples=, steps=, stats= or "
+                "differences=False, a smaller view size, or raise max_bytes"
+            )
+
+    def _share(self, key: Any, make, *, in_thread: bool = False) -> dict:
+        index = self._shared.get(key)
+        if index is None:
+            index = self._shared[key] = len(self.shared)
+            if in_thread:
+                self.shared.append(None)
+                self._packing.append((index, self._pool.submit(make)))
+            else:
+                item = make()
+                self.shared.append(item)
+                self._grow(len(json.dumps(item, ensure_ascii=False)))
+        self._packed(wait=False)
+        return {"__ref__": index}
+
+    def _packed(self, wait: bool) -> None:
+        """Put the bytes deflated so far (all of them: ``wait``) in place, counting their size."""
+        left = []
+        for index, job in self._packing:
+            if wait or job.done():
+                item = self.shared[index] = job.result()
+                self._grow(len(item["__bytes__"] if "__bytes__" in item else item["__deflate__"]) + 64)
+            else:
+                left.append((index, job))
+        self._packing = left
+
+    def finish(self) -> None:
+        """Wait for the bytes still being deflated (a ValueError past ``max_bytes``)."""
+        self._packed(wait=True)
+
+    def data(self, data: bytes, shape: Sequence[int] | None = None) -> dict:
+        """A reference to these bytes (``shape``: of a 2-D frame, which may be stored by columns)."""
+        key = ("bytes", tuple(shape or ()), hashlib.sha1(data).digest())
+        return self._share(key, lambda: packed(data, shape), in_thread=True)
+
+    def labels(self, labels: Sequence[str]) -> dict:
+        """A reference to a list of row or column labels."""
+        labels = tuple(labels)
+        return self._share(("labels", labels), lambda: list(labels))
+
+    def stored(self, sent: dict) -> dict:
+        """A view's synced data with its bytes and labels replaced by references."""
+        out = {}
+        for name, value in sent.items():
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                meta = sent.get("_frame_meta") if name == "_frame" else None
+                out[name] = self.data(bytes(value), (meta or {}).get("shape"))
+            elif name == "_frame_meta" and isinstance(value, dict):
+                out[name] = {
+                    k: self.labels(v) if k in ("row_labels", "col_labels") else _jsonable(v)
+                    for k, v in value.items()
+                    if k != "compute_ms"  # differs run to run; it must not split equal frames
+                }
+            else:
+                out[name] = _jsonable(value)
+        return out
+
+    def state(self, sent: dict) -> int:
+        """The index of a state (stored once per distinct content)."""
+        stored = self.stored(sent)
+        text = json.dumps(stored, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        index = self._states.get(text)
+        if index is None:
+            self._grow(len(text))
+            index = self._states[text] = len(self.states)
+            self.states.append(stored)
+        return index
+
+
 def _at(d: ViewDescription, sel: dict) -> dict:
     """The view's selection with the keys of ``sel`` changed (the rest as the view shows now)."""
     return {k: sel.get(k, d.selection[k]) for k in SELECTION}
@@ -130,7 +303,98 @@ def _sent_at(d: ViewDescription, sel: dict) -> dict:
             "row_labels": labels["rows"],
             "col_labels": labels["cols"],
         }
-    return {k: _jsonable(_drop_timing(val)) for k, val in sent.items()}
+    return sent
+
+
+def _same_as_its_sample(cap: Any, args: dict, sites: Sequence[int]) -> bool:
+    """Whether the mean over samples that ``args`` asks for is the one sample of its class at every
+    site of ``sites`` (no position of them is padding at any step, so the mean of that one sample
+    is the sample, cell for cell): then it is computed once, as sample 0."""
+    if args.get("sample") != "mean" or "stat" in args or "difference" in args:
+        return False
+    step = args["step"]
+    for site in sites:
+        if cap.holds(site, step) != "samples" or samples_at(cap, site, step, args["label"]) != 1:
+            return False
+        if any(cap.valid_mask(site, s) is not None for s in cap.site_steps(site)):
+            return False
+    return True
+
+
+def _frame_key(d: ViewDescription, sel: dict) -> str:
+    """What the data a view sends for ``sel`` is computed from: selections with one key get one state.
+
+    The arguments :func:`~attnwidget._view_state.frame_args` gives ``frame()``
+    (a class filter that cannot apply is left out, a sample past the site's
+    last is clamped) and the colour scale. A head grid's thumbnails do not
+    depend on the head picked (only its highlight does, drawn in the page),
+    nor, showing every site, on the site picked; and the mean of a class of
+    one sample is that sample where nothing is padding.
+    """
+    cap = d.cap
+    args = frame_args(cap, _at(d, sel))
+    if d.kind == "headgrid":
+        args.pop("head", None)
+        sites = grid_layers(cap, d.spec, _at(d, sel))
+        if d.spec.mode == "model":
+            args.pop("layer", None)
+        try:
+            if _same_as_its_sample(cap, args, sites):
+                args["sample"] = 0
+        except (IndexError, KeyError, ValueError):
+            pass  # the grid's own state says what is wrong
+    return json.dumps([_jsonable(args), sel.get("scale")], sort_keys=True, default=str)
+
+
+def _overlay_images(view: Any, d: ViewDescription):
+    """The images of an overlay with one image per sample (``images[k]``: ``[H, W, 3]`` uint8), or None.
+
+    Read from the description where it carries them (``d.images``), else
+    from the overlay's own images (what ``ImageOverlay`` keeps).
+    """
+    if d.kind != "overlay":
+        return None
+    return d.images
+
+
+def _image_choice(cap: Any, selection: dict, count: int) -> tuple[int | None, str | None] | None:
+    """``(sample, None)``: the sample whose image a selection shows; ``(None, caption)``: no single
+    image, and why; None where the selection has no frame (the view shows the error). As the
+    overlay widget decides it (:func:`~attnwidget._view_state.sample_index`)."""
+    try:
+        k = sample_index(cap, selection)
+        args = frame_args(cap, selection)
+    except (IndexError, KeyError, ValueError, TypeError):
+        return None
+    if k is None:
+        return None, no_image_reason(args)
+    if k >= count:
+        return None, f"no image: sample {k} of a site with more samples than the {count} images"
+    return k, None
+
+
+def _with_image(d: ViewDescription, images: Any, sel: dict, sent: dict, emb: _Embedded, refs: dict) -> None:
+    """Add to an overlay's state the image of the sample shown (each image stored once), or white
+    with the reason there is none (a mean, a class statistic), as the widget sends it."""
+    shown = _image_choice(d.cap, _at(d, sel), len(images))
+    if shown is None:
+        return
+    k, caption = shown
+    if k not in refs:
+        index = 0 if k is None else k
+        rgba = np.concatenate([images[index], np.full(images[index].shape[:2] + (1,), 255, np.uint8)], -1)
+        refs[k] = (emb.data(np.ascontiguousarray(rgba).tobytes()), list(rgba.shape))
+    ref, shape = refs[k]
+    if caption is None:
+        sent["_image"] = ref
+        sent["_image_meta"] = {"shape": shape, "sample": k, "caption": None}
+        return
+    meta = sent["_frame_meta"]
+    title = meta.get("title") or ""
+    sent["_frame_meta"] = {**meta, "title": f"{title} · {_NO_IMAGE}" if title else caption}
+    # white of the size shown last (the first image's at the start), so the canvas keeps its size
+    sent["_image"] = {"__white__": shape}
+    sent["_image_meta"] = {"shape": shape, "sample": None, "caption": caption}
 
 
 def _sample_name(cap: Any, layer: int, step: int, label: Any, sample: Any) -> str:
@@ -190,6 +454,15 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
     See :func:`to_html` for the parameters. Raises ``ValueError`` when the
     distinct frames exceed ``max_bytes``.
 
+    ``table`` maps each selection (the JSON list of its ``keys``) to an index
+    in ``states``; a state is what the view sends for it, with its byte
+    strings and label lists replaced by ``{"__ref__": i}``, an index in
+    ``shared`` (bytes as :func:`packed` stores them, labels as lists). Each
+    state and each shared part is stored once, and each state is computed
+    once: selections that give ``frame()`` the same arguments share it
+    (:func:`_frame_key`). :func:`read_page` reads a written page back with
+    the references resolved.
+
     On a capture with class statistics (``collect(..., keep="stats"|"both")``)
     the selection also names the statistic (``stat``) and, where the
     statistics hold two classes or more, the class-difference map
@@ -235,6 +508,7 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
     if not layer_ids:
         raise ValueError(f"this capture has no site a {d.name} can show")
     labels = [None] + [_plain(x) for x in cap.classes()]
+    images = _overlay_images(view, d)
 
     def site_samples(li: int, step: int, lb: Any) -> list:
         """The sample choices of a class at a site: "mean" and the first ``samples`` of its own."""
@@ -249,127 +523,168 @@ def page_table(view: Any, *, layers: Sequence[int | str] | None = None,
         return ["mean"] + idx
 
     sample_opts: dict[str, list] = {_label_key(lb): ["mean"] for lb in labels}
-    layer_opts, table, states, seen, memo = [], {}, [], {}, {}
-    total = 0
+    emb = _Embedded(max_bytes)
+    try:
+        layer_opts: list[dict] = []
+        table: dict[str, int] = {}
+        computed: dict[str, int] = {}  # _frame_key -> state index: each state is computed once
+        image_refs: dict = {}
 
-    def add(sel: dict) -> None:
-        nonlocal total
-        # selections that give frame() the same arguments share one entry, computed once
-        # (the views' own frame cache is keyed the same way)
-        same = json.dumps(
-            [_jsonable(frame_args(cap, _at(d, sel))), sel.get("scale")], sort_keys=True, default=str
-        )
-        if same not in memo:
-            data = _sent_at(d, sel)
-            blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            digest = hashlib.sha1(blob.encode()).hexdigest()
-            if digest not in seen:
-                seen[digest] = len(states)
-                states.append(data)
-                total += len(blob)
-                if total > max_bytes:
-                    raise ValueError(
-                        f"the frames of this view take more than {max_bytes / 2**20:.0f} MiB; "
-                        f"embed fewer with layers=, heads=, samples=, steps=, stats= or "
-                        f"differences=False, a smaller view size, or raise max_bytes"
-                    )
-            memo[same] = seen[digest]
-        table[_key(sel, keys)] = memo[same]
+        def add(sel: dict) -> None:
+            same = _frame_key(d, sel)
+            if same not in computed:
+                sent = _sent_at(d, sel)
+                if images is not None:
+                    _with_image(d, images, sel, sent, emb, image_refs)
+                computed[same] = emb.state(sent)
+            table[_key(sel, keys)] = computed[same]
 
-    sites = []  # (index, steps, heads, the step whose samples are counted, own samples per class)
-    for li in layer_ids:
-        ran = cap.site_steps(li)
-        st = ran if steps is None else [s for s in steps if s in ran]
-        if st:
-            kept = next((s for s in st if cap.holds(li, s) == "samples"), st[0])
-            own = {_label_key(lb): site_samples(li, kept, lb) for lb in labels}
-            sites.append((li, st, _heads_for(d, li, heads), kept, own))
-            for key, opts in own.items():  # every sample some site offers (the page lists them all)
-                sample_opts[key] += [s for s in opts if s not in sample_opts[key]]
-    for li, st, hs, kept, own in sites:
-        reason = class_reason(cap, {**d.selection, "layer": li, "step": kept, "sample": 0})
-        layer_opts.append(
-            {
-                "index": li,
-                "name": cap.layers[li],
-                "heads": hs,
-                "steps": st,
-                "samples": own,
-                "sample_names": {
-                    _label_key(lb): [_sample_name(cap, li, kept, lb, s) for s in own[_label_key(lb)]]
-                    for lb in labels
-                },
-                "class_reason": reason if len(labels) > 1 else None,
-            }
-        )
-        for step, head, scale in itertools.product(st, hs, scale_opts or [None]):
-            stats_only, with_stats = cap.is_stats_only(li, step), cap.has_stats(li, step)
-            for lb in labels:
-                if stats_only:  # no sample kept here: the frame is the class statistic
-                    shown = ["mean"]
-                elif len(own[_label_key(lb)]) == 1 and not with_stats and reason is None:
-                    continue  # neither samples of this class nor statistics here
-                else:
-                    # a sample only other sites have shows this site's last, as the widget clamps it
-                    shown = sample_opts[_label_key(lb)]
-                for sample, stat in itertools.product(shown, stat_opts or [None]):
-                    sel = dict(layer=li, head=head, sample=sample, label=lb, step=step)
-                    if stat is not None:
-                        sel["stat"] = stat
-                    if pairs:
-                        sel["difference"] = None
-                    if scale is not None:
-                        sel["scale"] = scale
-                    add(sel)
-        for step, head, pair in itertools.product(st, hs, pairs):
-            add(dict(layer=li, head=head, step=step, difference=pair, **diff["ignored"], **diff["forced"]))
-    if not table:
-        raise ValueError("no frame to embed: the sites and steps asked for do not exist")
-    # the module text travels once, in its own script; the labels go with each frame's header
-    state = {k: _jsonable(val) for k, val in d.state.items() if k != "_labels"}
-    if d.has("difference") and "difference" not in keys:
-        state["difference"] = None  # no difference map embedded
-    now = dict(d.selection, scale=d.spec.scale)
-    want = {k: _plain(now[k]) for k in keys}
-    if "difference" in keys and now["difference"] is not None and tuple(now["difference"]) not in pairs:
-        want["difference"] = None
-    found = _lookup(table, want, keys, diff)
-    if found is None:  # the view's own selection was left out: start at the first entry
-        found = dict(zip(keys, json.loads(next(iter(table)))))
-    kept = diff["ignored"] if diff is not None and found.get("difference") is not None else {}
-    for k in keys:
-        if k not in kept:
-            state[k] = _jsonable(found[k])
-    state.update(states[table[_key(found, keys)]])
-    if diff is not None:
-        diff["colormap"] = DIVERGING if "colormap" in state else None
-        # what clearing the difference restores (the view saved it when the difference was set)
-        diff["before"] = dict(d.restore)
-    return {
-        "initial": state,
-        "keys": list(keys),
-        "options": {
-            "layers": layer_opts,
-            "labels": [
-                {"value": lb, "name": "all samples" if lb is None else class_name(lb, class_names)}
-                for lb in labels
-            ],
-            "samples": sample_opts,
-            "colormaps": list(COLORMAPS) if "colormap" in state else [],
-            "scales": scale_opts,
-            "stats": [[s, {value: n for n, value in STAT_CHOICES}[s]] for s in stat_opts],
-            "differences": [
+        sites = []  # (index, steps, heads, the step whose samples are counted, own samples per class)
+        for li in layer_ids:
+            ran = cap.site_steps(li)
+            st = ran if steps is None else [s for s in steps if s in ran]
+            if st:
+                kept = next((s for s in st if cap.holds(li, s) == "samples"), st[0])
+                own = {_label_key(lb): site_samples(li, kept, lb) for lb in labels}
+                sites.append((li, st, _heads_for(d, li, heads), kept, own))
+                for key, opts in own.items():  # every sample some site offers (the page lists them all)
+                    sample_opts[key] += [s for s in opts if s not in sample_opts[key]]
+        for li, st, hs, kept, own in sites:
+            reason = class_reason(cap, {**d.selection, "layer": li, "step": kept, "sample": 0})
+            layer_opts.append(
                 {
-                    "value": list(p),
-                    "name": f"{class_name(p[0], class_names)} − {class_name(p[1], class_names)}",
+                    "index": li,
+                    "name": cap.layers[li],
+                    "heads": hs,
+                    "steps": st,
+                    "samples": own,
+                    "sample_names": {
+                        _label_key(lb): [_sample_name(cap, li, kept, lb, s) for s in own[_label_key(lb)]]
+                        for lb in labels
+                    },
+                    "class_reason": reason if len(labels) > 1 else None,
                 }
-                for p in pairs
-            ],
-        },
-        "difference": diff,
-        "table": table,
-        "states": states,
-    }
+            )
+            for step, head, scale in itertools.product(st, hs, scale_opts or [None]):
+                stats_only, with_stats = cap.is_stats_only(li, step), cap.has_stats(li, step)
+                for lb in labels:
+                    if stats_only:  # no sample kept here: the frame is the class statistic
+                        shown = ["mean"]
+                    elif len(own[_label_key(lb)]) == 1 and not with_stats and reason is None:
+                        continue  # neither samples of this class nor statistics here
+                    else:
+                        # a sample only other sites have shows this site's last, as the widget clamps it
+                        shown = sample_opts[_label_key(lb)]
+                    for sample, stat in itertools.product(shown, stat_opts or [None]):
+                        sel = dict(layer=li, head=head, sample=sample, label=lb, step=step)
+                        if stat is not None:
+                            sel["stat"] = stat
+                        if pairs:
+                            sel["difference"] = None
+                        if scale is not None:
+                            sel["scale"] = scale
+                        add(sel)
+            for step, head, pair in itertools.product(st, hs, pairs):
+                add(
+                    dict(layer=li, head=head, step=step, difference=pair, **diff["ignored"], **diff["forced"])
+                )
+        if not table:
+            raise ValueError("no frame to embed: the sites and steps asked for do not exist")
+        now = dict(d.selection, scale=d.spec.scale)
+        want = {k: _plain(now[k]) for k in keys}
+        if "difference" in keys and now["difference"] is not None and tuple(now["difference"]) not in pairs:
+            want["difference"] = None
+        found = _lookup(table, want, keys, diff)
+        if found is None:  # the view's own selection was left out: start at the first entry
+            found = dict(zip(keys, json.loads(next(iter(table)))))
+        first = emb.states[table[_key(found, keys)]]
+        # the view's other synced traits (colormap, opacity, ...); the module text travels once, in its
+        # own script, and the labels go with each frame's header
+        state = emb.stored({k: v for k, v in d.state.items() if k != "_labels" and k not in first})
+        if d.has("difference") and "difference" not in keys:
+            state["difference"] = None  # no difference map embedded
+        kept = diff["ignored"] if diff is not None and found.get("difference") is not None else {}
+        for k in keys:
+            if k not in kept:
+                state[k] = _jsonable(found[k])
+        state.update(first)
+        if diff is not None:
+            diff["colormap"] = DIVERGING if "colormap" in state else None
+            # what clearing the difference restores (the view saved it when the difference was set)
+            diff["before"] = dict(d.restore)
+        emb.finish()
+        return {
+            "view": d.name,
+            "initial": state,
+            "keys": list(keys),
+            "options": {
+                "layers": layer_opts,
+                "labels": [
+                    {"value": lb, "name": "all samples" if lb is None else class_name(lb, class_names)}
+                    for lb in labels
+                ],
+                "samples": sample_opts,
+                "colormaps": list(COLORMAPS) if "colormap" in state else [],
+                "scales": scale_opts,
+                "stats": [[s, {value: n for n, value in STAT_CHOICES}[s]] for s in stat_opts],
+                "differences": [
+                    {
+                        "value": list(p),
+                        "name": f"{class_name(p[0], class_names)} − {class_name(p[1], class_names)}",
+                    }
+                    for p in pairs
+                ],
+            },
+            "difference": diff,
+            "table": table,
+            "states": emb.states,
+            "shared": emb.shared,
+        }
+
+    finally:
+        emb.close()
+
+
+def resolved(data: dict, value: Any) -> Any:
+    """``value`` of a page's data with its references resolved: bytes as ``bytes``, labels as lists
+    (a white image, ``{"__white__": shape}``, stays as it is: the page draws it)."""
+    if isinstance(value, dict):
+        if "__ref__" in value:
+            return resolved(data, data["shared"][value["__ref__"]])
+        if "__bytes__" in value or "__deflate__" in value:
+            return unpacked(value)
+        return {k: resolved(data, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolved(data, v) for v in value]
+    return value
+
+
+def read_page(path: str | os.PathLike, *, resolve: bool = False) -> dict:
+    """The data a page written by :func:`to_html` embeds (see :func:`page_table`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A page written by :func:`to_html`.
+    resolve : bool
+        Give ``initial`` and every state with its references resolved
+        (:func:`resolved`: frame codes and images as ``bytes``, labels as
+        lists), as the page runtime sees them; default: as stored.
+
+    Returns
+    -------
+    dict
+        For tests and tools that check a written page.
+    """
+    text = pathlib.Path(path).read_text(encoding="utf-8")
+    found = re.search(r'<script type="application/json" id="aw-data">(.*?)</script>', text, re.S)
+    if found is None:
+        raise ValueError(f"{os.fspath(path)!r} is not a page written by attnwidget's to_html")
+    data = json.loads(found.group(1))
+    if resolve:
+        data["initial"] = resolved(data, data["initial"])
+        data["states"] = [resolved(data, st) for st in data["states"]]
+    return data
 
 
 def _module_text(d: ViewDescription, esm: Any) -> str:
@@ -386,12 +701,26 @@ def _module_text(d: ViewDescription, esm: Any) -> str:
     return str(src)
 
 
-_EXPORT_TAIL = re.compile(r"export\s*\{\s*([A-Za-z_$][\w$]*)\s+as\s+default\s*\}\s*;?\s*(//[^\n]*\s*)*$")
+_NAME = r"[A-Za-z_$][\w$]*"
+# esbuild's last statement: export { a as default, b, c as d };
+_EXPORT_TAIL = re.compile(
+    rf"export\s*\{{\s*((?:{_NAME}(?:\s+as\s+{_NAME})?\s*,\s*)*{_NAME}(?:\s+as\s+{_NAME})?)\s*,?\s*\}}"
+    r"\s*;?\s*(//[^\n]*\s*)*$"
+)
 _EXPORT_DEFAULT = re.compile(r"(^|[;}\n])\s*export\s+default\s+")
 
 
+def _exported(names: str) -> dict[str, str] | None:
+    """``{exported name: local name}`` of an export list, or None without a default export."""
+    out = {}
+    for part in names.split(","):
+        local, _, alias = (w.strip() for w in part.strip().partition(" as "))
+        out[alias or local] = local
+    return out if "default" in out else None
+
+
 def inline_module(text: str) -> str | None:
-    """Rewrite a self-contained ES module so its default export lands in ``__awModule``.
+    """Rewrite a self-contained ES module so its exports land in ``__awModule`` (``default`` too).
 
     Returns None when the module cannot be rewritten safely (it imports other
     modules, or exports in another form); the page then imports it from a blob.
@@ -399,8 +728,10 @@ def inline_module(text: str) -> str | None:
     if re.search(r"(^|[;\n])\s*import[\s{*'\"]", text):
         return None
     tail = _EXPORT_TAIL.search(text)
-    if tail and not _EXPORT_DEFAULT.search(text):
-        body = text[: tail.start()] + f"\n__awModule = {{ default: {tail.group(1)} }};\n"
+    names = _exported(tail.group(1)) if tail else None
+    if names and not _EXPORT_DEFAULT.search(text):
+        fields = ", ".join(f"{k}: {v}" for k, v in names.items())
+        body = text[: tail.start()] + f"\n__awModule = {{ {fields} }};\n"
     elif len(_EXPORT_DEFAULT.findall(text)) == 1 and "export " not in _EXPORT_DEFAULT.sub("", text, count=1):
         body = _EXPORT_DEFAULT.sub(lambda m: m.group(1) + "\n__awModule.default = ", text, count=1)
         body = "__awModule = {};\n" + body
@@ -448,11 +779,14 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
     class_names : dict, optional
         Label -> name for the class control.
     title : str, optional
-        Page title (default: the view's kind and its selected site).
+        Page title (default: the view's name and what its controls show,
+        following the selection).
     esm : str or path, optional
         The ES module to inline instead of the view's bundle.
     max_bytes : int
-        Largest amount of frame data to embed.
+        Largest amount of data to embed, in characters of the page (frame
+        codes and images as stored: deflated where smaller, base64); past it,
+        a ValueError says how to embed less.
 
     Returns
     -------
@@ -476,6 +810,7 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
         class_names=class_names or d.class_names,
         max_bytes=max_bytes,
     )
+    data["title"] = title  # None: the page's title follows the selection
     module = _module_text(d, esm)
     inlined = inline_module(module)
     runtime = (_HERE / "_page.js").read_text(encoding="utf-8")
@@ -494,16 +829,17 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
         if inlined is not None
         else f'<script type="application/json" id="aw-esm">{_script_json(module)}</script>\n'
     )
-    page_title = title or f"attnwidget · {d.name} · {d.site}"
+    page_title = title or f"{d.name} · {d.site}"
     doc = (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
         f"<title>{html.escape(page_title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>{html.escape(page_title)}</h1>\n"
+        f'<h1 id="aw-title">{html.escape(page_title)}</h1>\n'
         '<div id="aw-controls" class="aw-static-controls"></div>\n'
         '<div id="aw-root"></div>\n<p id="aw-status">Loading…</p>\n'
         f'<p class="aw-note">Saved by attnwidget: {len(data["table"])} selections, '
-        f"{len(data['states'])} distinct frames embedded; works offline.</p>\n"
+        f"{len(data['states'])} distinct states, {len(data['shared'])} distinct frames, images and "
+        "labels embedded; works offline.</p>\n"
         f'<script type="application/json" id="aw-data">{_script_json(data)}</script>\n'
         f'{esm_tag}<script type="module">\n{loader}</script>\n</body>\n</html>\n'
     )

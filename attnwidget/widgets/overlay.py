@@ -258,4 +258,5 @@ class ImageOverlay(BrowserRequests, View):
         shown = shape is not None and (self._images is None or self._image_key is not None)
         d.image = np.frombuffer(self._image, dtype=np.uint8).reshape(shape)[..., :3] if shown else None
         d.opacity = float(self.opacity)
+        d.images = self._images  # one image per sample (None: one image for every sample)
         return d

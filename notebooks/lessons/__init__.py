@@ -11,6 +11,8 @@ notebook's last cell and ``tests/lessons`` assert on a capture:
 * ``diffusion``: a conditional denoiser's cross-attention over 20 steps
 * ``language``: the pretrained MiniLM, and a tiny GPT-2 generating with a KV cache
 
+``factories.py`` makes each lesson's model usable from ``attnwidget run --factory``.
+
 ``trained(lesson, **train_args)`` trains once and reuses the weights (cached per
 user); ``FIGURES`` is the folder the notebooks write the figures they keep into.
 A notebook's first cell is ``from lessons import FIGURES, trained``: the kernel

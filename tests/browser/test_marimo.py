@@ -44,6 +44,7 @@ PIXELS = """(c) => {
     return {colours: seen.size, digest};
 }"""
 
+
 @pytest.fixture(scope="module")
 def marimo_url(tmp_path_factory):
     """``marimo run`` of the demo on a free port, with its own config and cache folders."""

@@ -18,9 +18,11 @@ PACKAGE = pathlib.Path(attnwidget.__file__).resolve().parent
 # room -> rooms it must not import (a room is a top-level module or package of attnwidget)
 SPINE = ("_capture", "_collect", "store", "_frame", "_view_state", "reduce", "wire")
 FORBIDDEN = {
-    **{room: ("widgets", "figures", "recipes") for room in SPINE},
-    "figures": ("widgets", "recipes"),
-    "recipes": ("widgets",),
+    **{room: ("widgets", "figures", "recipes", "run") for room in SPINE},
+    "figures": ("widgets", "recipes", "run"),
+    "recipes": ("widgets", "run"),
+    "widgets": ("run",),
+    "analysis": ("run",),
 }
 
 

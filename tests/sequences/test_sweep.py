@@ -325,17 +325,10 @@ def test_every_control_works_on_every_site_of_the_explorer(name):
 
 # ---------------------------------------------------------------- the standalone page
 def _page_data(path: str) -> dict:
-    """The table a page written by ``to_html`` embeds, with its bytes back as bytes."""
-    import base64
-    import re
+    """The table a page written by ``to_html`` embeds, its shared parts resolved, bytes as bytes."""
+    from attnwidget.figures.html import read_page
 
-    text = pathlib.Path(path).read_text(encoding="utf-8")
-    raw = re.search(r'<script type="application/json" id="aw-data">(.*?)</script>', text, re.S).group(1)
-
-    def revive(obj):
-        return base64.b64decode(obj["__bytes__"]) if set(obj) == {"__bytes__"} else obj
-
-    return json.loads(raw, object_hook=revive)
+    return read_page(path, resolve=True)
 
 
 def _page_state_problems(where: str, state: dict, nan_ok: bool) -> list[str]:
