@@ -515,7 +515,7 @@ def shared_range(cap: Capture, spec: ViewSpec, selection: dict) -> tuple[float, 
     """
     args = frame_args(cap, selection)
     name = cap.site_name(args["layer"])
-    key = (
+    key: Any = (
         id(cap),
         (cap.steps, len(cap.layers), cap.kinds[name]),
         name,

@@ -550,6 +550,7 @@ class Capture:
             raise SelectionError(f"site {name!r} holds {n} sample(s): no sample {sample}")
         mask = self.valid_mask(name, step)
         if mask is None:
+            assert shape is not None  # a site with no kept sample has n = 0: refused above
             return np.arange(shape[-2]), np.arange(shape[-1])
         return np.flatnonzero(mask[0][sample]), np.flatnonzero(mask[1][sample])
 
