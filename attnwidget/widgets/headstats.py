@@ -1,11 +1,14 @@
-"""HeadStats: entropy, max and sparsity per head of the selected layer (bqplot bars).
+"""HeadStats: entropy, max and sparsity per head of the selected layer (bqplot bars), or its head roles.
 
 Normalised entropy near 1 means uniform attention; a mean row maximum near 1
 means the head collapses onto one key (see :func:`attnwidget.reduce.head_stats`).
 Clicking a bar selects that head; the selected head's bars are marked. The
 chart is compact and collapsible, its caption says what it is computed over
 (every sample, a class's samples, or the one sample), and it is hidden on a
-site it cannot apply to (tapped weights).
+site it cannot apply to (tapped weights). A picker in the header switches the
+bars to the head roles :func:`attnwidget.heads` scores (previous, first, own,
+local, broad token), so a head with a named pattern is one click from the
+matrix.
 
 On a site that holds statistics only (``collect(..., keep="stats")``) the
 bars are the per-head entropy of the statistics (every streamed sample of the
@@ -27,10 +30,28 @@ from ..reduce import head_stats
 from ._save import Savable
 from ._traits import Selection, check_capture, check_kwargs, recorder_of, take_site
 
-__all__ = ["HeadStats", "stats_for", "stats_entropy"]
+__all__ = ["HeadStats", "stats_for", "stats_entropy", "roles_for", "ROLES"]
 
 STATS = ("entropy", "max", "sparsity")
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c")
+#: the head roles the role picker shows (``aw.heads`` scores in [0, 1] that need no tokens)
+ROLES = ("previous", "first", "own", "local", "broad")
+ROLE_COLORS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def roles_for(cap, layer, step: int = 0) -> dict[str, np.ndarray]:
+    """Per-head role scores of one attention site (``aw.heads``, every sample, valid positions):
+    ``{"previous", "first", "own", "local", "broad"}``, each ``[head]``; a score a site has no
+    row for (``previous`` of cross-attention) is NaN."""
+    from ..analysis import heads
+
+    name = cap.site_name(layer)
+    if cap.kinds[name] == "weights" or "head" not in cap.axes[name]:
+        raise ValueError(f"site {name!r} holds weights, not heads of query x key attention")
+    rows = heads(cap, step=step, sites=[name])
+    if not rows:
+        raise ValueError(f"site {name!r} did not run at step {step}: no head roles there")
+    return {r: np.array([row[r] for row in rows], dtype=np.float64) for r in ROLES}
 
 
 def stats_for(cap, layer, step: int = 0, label=None) -> dict[str, np.ndarray]:
@@ -99,6 +120,11 @@ class HeadStats(Savable, Selection, widgets.VBox):
     """
 
     stats = t.Dict(help="statistics shown now: {'entropy'|'max'|'sparsity': [value per head]}")
+    show = t.Enum(
+        ["statistics", "roles"],
+        default_value="statistics",
+        help="what the bars are: 'statistics' (entropy, max, sparsity) or 'roles' (aw.heads scores)",
+    )
 
     TITLE = "head statistics"
     STATS_TITLE = "head entropy from the statistics ({n} samples{of})"
@@ -152,6 +178,13 @@ class HeadStats(Savable, Selection, widgets.VBox):
             layout=widgets.Layout(width="150px", height="24px"),
         )
         self.toggle.observe(self._toggled, names="value")
+        self.picker = widgets.Dropdown(
+            options=[("statistics", "statistics"), ("head roles", "roles")],
+            value=self.show,
+            tooltip="entropy, max and sparsity per head, or the head roles aw.heads scores",
+            layout=widgets.Layout(width="120px", height="24px"),
+        )
+        widgets.link((self.picker, "value"), (self, "show"))
         self.figure = bq.Figure(
             marks=[self.bars],
             axes=[
@@ -163,13 +196,13 @@ class HeadStats(Savable, Selection, widgets.VBox):
             fig_margin={"top": 6, "bottom": 28, "left": 36, "right": 10},
         )
         self.header = widgets.HBox(
-            [self.toggle, self.caption, self.legend], layout=widgets.Layout(width="100%")
+            [self.toggle, self.picker, self.caption, self.legend], layout=widgets.Layout(width="100%")
         )
         self.header.add_class("aw-headstats-head")
         self.children = [self.header, self.figure, self.message]
         self.add_class("aw-headstats")
         self.bars.observe(self._bar_clicked, names=["selected"])
-        self.observe(self._selection_changed, names=["layer", "label", "step"])
+        self.observe(self._selection_changed, names=["layer", "label", "step", "show"])
         self.observe(self._mark, names=["head"])
         self.refresh()
         if recorder is not None:
@@ -215,7 +248,10 @@ class HeadStats(Savable, Selection, widgets.VBox):
         return f"mean over the {n} samples of class {html.escape(str(label), quote=False)}"
 
     def refresh(self) -> None:
-        """Recompute the statistics for the selected layer."""
+        """Recompute the statistics (or the head roles) for the selected layer."""
+        if self.show == "roles":
+            self._show_roles()
+            return
         try:
             label = self.label if class_reason(self.cap, self.selection()) is None else None
             stats = stats_for(self.cap, self.layer, self.step, label)
@@ -251,6 +287,39 @@ class HeadStats(Savable, Selection, widgets.VBox):
         with self.bars.hold_sync():
             self.bars.x = [str(h) for h in range(n)]
             self.bars.y = np.stack([stats[k] for k in names])
+        self._mark()
+        self._place()
+
+    def _show_roles(self) -> None:
+        """The bars as the head roles of ``aw.heads`` (previous, first, own, local, broad)."""
+        try:
+            scores = roles_for(self.cap, self.layer, self.step)
+        except (IndexError, KeyError, ValueError) as e:
+            self.stats = {}
+            self.bars.x, self.bars.y = [], []
+            self.message.value = f"<i>{html.escape(str(e), quote=False)}</i>"
+            self.layout.display = "none"
+            self._place()
+            return
+        self.layout.display = None
+        missing = [r for r in ROLES if np.isnan(scores[r]).all()]
+        self.message.value = (
+            f"<i>{html.escape(', '.join(missing), quote=False)}: no row to score at this site "
+            "(cross-attention has no shared positions)</i>"
+            if missing
+            else ""
+        )
+        self._title = "head roles (aw.heads)"
+        n_samples = self.cap.samples_of(self.layer)
+        self.caption.value = f"<span>roles over all {n_samples} sample(s), valid positions</span>"
+        self.stats = {r: [float(v) for v in np.nan_to_num(scores[r])] for r in ROLES}
+        self.bars.labels = list(ROLES)
+        self.bars.colors = list(ROLE_COLORS)
+        self.legend.value = _legend_html(ROLES, ROLE_COLORS)
+        n = len(scores[ROLES[0]])
+        with self.bars.hold_sync():
+            self.bars.x = [str(h) for h in range(n)]
+            self.bars.y = np.stack([np.nan_to_num(scores[r]) for r in ROLES])
         self._mark()
         self._place()
 
