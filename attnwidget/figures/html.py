@@ -65,7 +65,7 @@ from .._view_state import (
 )
 from ..colormaps import COLORMAPS, DIVERGING
 from ..store import FIELDS, class_name, site_arg
-from .overlay import no_image_reason
+from .overlay import NO_IMAGE, image_choice
 from .views import canvas_description
 
 __all__ = ["to_html", "page_table", "read_page", "resolved", "packed", "unpacked", "inline_module"]
@@ -82,7 +82,6 @@ _LEVEL = 1
 #: deflated bytes are kept only where they take at most this share of the bytes
 _WORTH = 0.9
 #: what an overlay's title ends with where no single sample's image is shown (as the widget says)
-_NO_IMAGE = "no single image"
 _STYLE = """
 body { font: 14px system-ui, sans-serif; margin: 16px; color: #222; }
 h1 { font-size: 16px; margin: 0 0 8px; }
@@ -357,26 +356,10 @@ def _overlay_images(view: Any, d: ViewDescription):
     return d.images
 
 
-def _image_choice(cap: Any, selection: dict, count: int) -> tuple[int | None, str | None] | None:
-    """``(sample, None)``: the sample whose image a selection shows; ``(None, caption)``: no single
-    image, and why; None where the selection has no frame (the view shows the error). As the
-    overlay widget decides it (:func:`~attnwidget._view_state.sample_index`)."""
-    try:
-        k = sample_index(cap, selection)
-        args = frame_args(cap, selection)
-    except (IndexError, KeyError, ValueError, TypeError):
-        return None
-    if k is None:
-        return None, no_image_reason(args)
-    if k >= count:
-        return None, f"no image: sample {k} of a site with more samples than the {count} images"
-    return k, None
-
-
 def _with_image(d: ViewDescription, images: Any, sel: dict, sent: dict, emb: _Embedded, refs: dict) -> None:
     """Add to an overlay's state the image of the sample shown (each image stored once), or white
     with the reason there is none (a mean, a class statistic), as the widget sends it."""
-    shown = _image_choice(d.cap, _at(d, sel), len(images))
+    shown = image_choice(d.cap, _at(d, sel), len(images))
     if shown is None:
         return
     k, caption = shown
@@ -391,7 +374,7 @@ def _with_image(d: ViewDescription, images: Any, sel: dict, sent: dict, emb: _Em
         return
     meta = sent["_frame_meta"]
     title = meta.get("title") or ""
-    sent["_frame_meta"] = {**meta, "title": f"{title} · {_NO_IMAGE}" if title else caption}
+    sent["_frame_meta"] = {**meta, "title": f"{title} · {NO_IMAGE}" if title else caption}
     # white of the size shown last (the first image's at the start), so the canvas keeps its size
     sent["_image"] = {"__white__": shape}
     sent["_image_meta"] = {"shape": shape, "sample": None, "caption": caption}

@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .._frame import Frame, frame
-from .._view_state import sample_index
+from .._view_state import frame_args, sample_index
 from ..store import Capture, site_arg
 from ._draw import check_style, color_range, colorbar, frame_rgb, new_figure, text_label
 from .fonts import label_fonts
@@ -201,6 +201,27 @@ def sample_images(image: Any, samples: int, *, what: str = "the overlay", site: 
                 "is read channels-last (np.moveaxis(images, 1, -1), or pass the torch tensor)"
             )
     raise ValueError(f"image must be {IMAGE_FORMS}; got shape {a.shape}")
+
+
+#: what an overlay's title adds where its selection shows no single sample's image
+NO_IMAGE = "no single image"
+
+
+def image_choice(cap: Capture, selection: dict, count: int) -> tuple[int | None, str | None] | None:
+    """The image an overlay with ``count`` images (one per sample) shows for a selection:
+    ``(sample, None)``, or ``(None, caption)`` with the reason there is no single image (a mean, a
+    class statistic, a sample past the images); None where the selection has no frame (the view
+    shows the error). The widget and the standalone page both decide with it."""
+    try:
+        k = sample_index(cap, selection)
+        args = frame_args(cap, selection)
+    except (IndexError, KeyError, ValueError, TypeError):
+        return None
+    if k is None:
+        return None, no_image_reason(args)
+    if k >= count:
+        return None, f"no image: sample {k} of a site with more samples than the {count} images"
+    return k, None
 
 
 def no_image_reason(selection: dict) -> str:

@@ -25,7 +25,7 @@ from collections import OrderedDict
 import numpy as np
 import traitlets as t
 
-from .._view_state import ViewDescription, ViewSpec, frame_args, patch_grid_for, sample_index
+from .._view_state import ViewDescription, ViewSpec, patch_grid_for
 from ._browser import CSS, BrowserRequests
 from ._traits import check_capture, colormap_trait, scale_trait, take_site
 from ._view import STATIC, View
@@ -33,7 +33,6 @@ from ._view import STATIC, View
 __all__ = ["ImageOverlay", "image_rgba"]
 
 #: what the title of a view showing no single image ends with
-NO_IMAGE = "no single image"
 
 #: images per sample kept encoded (the recently shown ones), so stepping back and forth costs nothing
 IMAGE_CACHE_SIZE = 8
@@ -180,21 +179,11 @@ class ImageOverlay(BrowserRequests, View):
         """``(sample, caption)``: the sample whose image the selection shows, or None with the
         reason there is no image as the caption; ``(None, None)`` for one image for every sample;
         None where the selection has no frame either (the view shows the error; the image stays)."""
-        from ..figures.overlay import no_image_reason
+        from ..figures.overlay import image_choice
 
         if self._images is None:
             return None, None
-        try:
-            selection = self.selection()
-            k = sample_index(self.cap, selection)
-            args = frame_args(self.cap, selection)
-        except (IndexError, KeyError, ValueError, TypeError):
-            return None
-        if k is None:
-            return None, no_image_reason(args)
-        if k >= len(self._images):
-            return None, f"no image: sample {k} of a site with more samples than the {self.num_images} images"
-        return k, None
+        return image_choice(self.cap, self.selection(), len(self._images))
 
     def _encode(self, k: int) -> tuple[bytes, list[int]]:
         """Sample ``k``'s image as RGBA bytes and shape, encoded once while it stays recent."""
@@ -216,6 +205,8 @@ class ImageOverlay(BrowserRequests, View):
             key, caption = shown
             if caption is not None:
                 # the title already says what is shown (a mean, a class statistic): say there is no image
+                from ..figures.overlay import NO_IMAGE
+
                 meta = self._frame_meta
                 title = meta.get("title") or ""
                 self._frame_meta = {**meta, "title": f"{title} · {NO_IMAGE}" if title else caption}
