@@ -42,6 +42,7 @@ def blocks_for(length: int, max_size: int | None) -> int:
 def pool_axis(w: torch.Tensor, dim: int, block: int, how: str = "mean") -> torch.Tensor:
     """Block-pool one axis of a tensor by ``block`` (a partial last block is pooled over what it holds).
 
+    ``how``: ``"mean"``, ``"max"``, or ``"sum"`` (the block sums, undivided).
     Output length along ``dim`` is ``ceil(n / block)``.
     """
     if block <= 1:
@@ -51,7 +52,7 @@ def pool_axis(w: torch.Tensor, dim: int, block: int, how: str = "mean") -> torch
     nb = -(-n // block)
     pad = nb * block - n
     if pad:
-        fill = 0.0 if how == "mean" else float("-inf")
+        fill = float("-inf") if how == "max" else 0.0
         shape = list(w.shape)
         shape[dim] = pad
         w = torch.cat([w, w.new_full(shape, fill)], dim=dim)
@@ -59,9 +60,11 @@ def pool_axis(w: torch.Tensor, dim: int, block: int, how: str = "mean") -> torch
     w = w.reshape(shape)
     if how == "max":
         return w.amax(dim=dim + 1)
-    if how != "mean":
+    if how not in ("mean", "sum"):
         raise ValueError(f"pool must be 'mean' or 'max', not {how!r}")
     s = w.sum(dim=dim + 1)
+    if how == "sum":  # the block sums, for a caller that divides once at the end
+        return s
     if pad:
         counts = torch.full((nb,), float(block), device=w.device, dtype=s.dtype)
         counts[-1] = block - pad

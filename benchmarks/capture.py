@@ -12,6 +12,7 @@ Usage::
     python benchmarks/capture.py            # full run (a few minutes; the 4,096-token reference needs ~11 GiB)
     python benchmarks/capture.py --quick    # small smoke run (under a minute)
     python benchmarks/capture.py --json out.json
+    python benchmarks/capture.py --only pooled   # only the long inputs
 """
 
 from __future__ import annotations
@@ -245,6 +246,9 @@ def main(argv=None) -> int:
         help="torch threads per configuration (default: torch's "
         "own choice); 1 makes CPU times meaningful on a machine shared with other work",
     )
+    ap.add_argument(
+        "--only", help="run only the groups whose name starts with this ('full', 'pooled', 'pooled 8192')"
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -272,18 +276,30 @@ def main(argv=None) -> int:
     print(
         "each configuration in a fresh process; time = wall seconds (perf_counter) of the forward "
         "under torch.inference_mode: best of the repeats after one warm-up (short inputs, "
-        f"{ROUNDS} alternating rounds) or one run (long inputs); cpu = process CPU seconds of that "
+        f"{ROUNDS} alternating rounds) or best of {ROUNDS} alternating single runs (long inputs; "
+        "the reference and 16,384 tokens run once); cpu = process CPU seconds of that "
         "run (all threads); peak = ru_maxrss of that process; model = RSS after building the "
         "model; verdicts use wall time and peak\n"
     )
     t_start = time.perf_counter()
     # short inputs: the configurations of a group take turns, ROUNDS times, and the best round
     # counts, so that a burst of load from other processes does not land on one side only
+    # long inputs: the capture and plain sdpa take turns too (the reference, which needs the most
+    # memory and time, runs once)
+    if args.only:
+        rows = [row for row in rows if row["group"].startswith(args.only)]
+        if not rows:
+            ap.error(f"--only {args.only!r} matches no group (groups start with 'full' or 'pooled')")
     order = []
     for group in dict.fromkeys(row["group"] for row in rows):
         members = [row for row in rows if row["group"] == group]
-        rounds = ROUNDS if members[0].get("warmup") and not args.quick else 1
-        order += members * rounds
+        rounds = 1 if args.quick else ROUNDS
+        if members[0].get("warmup"):
+            order += members * rounds
+        else:
+            paired = len(members) > 1 and any(m["mode"] == "sdpa" for m in members)
+            order += [m for m in members if m["mode"] == "reference"]
+            order += [m for m in members if m["mode"] != "reference"] * (rounds if paired else 1)
     for row in order:
         spec = {
             k: v

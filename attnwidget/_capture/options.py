@@ -132,6 +132,37 @@ class Reducer:
         w = pool_axis(w, -1, bk, self.pool)
         return w.to(self.dtype)
 
+    def sums_tile(self, w: torch.Tensor, bq: int, bk: int) -> torch.Tensor:
+        """:meth:`finish_tile` without its divisions, for mean pooling in the result's dtype:
+        heads summed (``"mean"``), then the cells of each block summed. Tiles written into
+        one result are made means by one :meth:`divide` of that result, so a tile costs
+        no division pass (the tiles of a long sequence are many and small)."""
+        heads = self.heads
+        if heads == "mean":
+            w = w.sum(dim=1, keepdim=True)
+        else:
+            if isinstance(heads, (list, tuple)):
+                heads = [i % w.shape[1] for i in heads]
+            w = reduce_heads(w, heads)
+        return pool_axis(pool_axis(w, -2, bq, "sum"), -1, bk, "sum")
+
+    def sums_ok(self, work: torch.dtype) -> bool:
+        """Whether :meth:`sums_tile` and :meth:`divide` give this reduction (mean pooling,
+        stored in the dtype it is computed in)."""
+        return self.pool == "mean" and self.dtype == work
+
+    def divide(self, out: torch.Tensor, n_heads: int, rows: int, keys: int, bq: int, bk: int) -> torch.Tensor:
+        """Turn :meth:`sums_tile` sums written into one ``[sample, head, rows/bq, keys/bk]`` result
+        into means, in place: each block over the cells it holds (a partial last block over fewer)."""
+        per = float(n_heads if self.heads == "mean" else 1)
+        if rows % bq == 0 and keys % bk == 0:
+            return out.div_(per * bq * bk)
+        row_counts = torch.full((out.shape[-2], 1), float(bq), device=out.device, dtype=out.dtype)
+        row_counts[-1] = rows - (out.shape[-2] - 1) * bq
+        key_counts = torch.full((out.shape[-1],), float(bk), device=out.device, dtype=out.dtype)
+        key_counts[-1] = keys - (out.shape[-1] - 1) * bk
+        return out.div_(row_counts * key_counts * per)
+
     def info(self, n_heads, n_query, n_key, bq, bk) -> dict:
         return {
             "heads": self.heads if isinstance(self.heads, str) else list(self.heads),

@@ -24,6 +24,10 @@ SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "sc
 _DEFAULTS = {"attn_mask": None, "dropout_p": 0.0, "is_causal": False, "scale": None, "enable_gqa": False}
 # elements of float32 scores per tile (64 MiB): bounds the extra memory of a long sequence
 TILE_ELEMENTS = 1 << 24
+# reduced weights are computed in blocks of at most this many keys and about this many elements
+# (12 MiB of float32: all heads of a few hundred rows, within the last-level cache)
+KEY_BLOCK = 1024
+BLOCK_ELEMENTS = 3 << 20
 _FLASH_CPU = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 
 
@@ -201,21 +205,9 @@ def sdpa_weights(
         empty = torch.zeros(n_samples, n_heads, kept, n_key, device=q.device)
         return reducer.finish_tile(empty, bq, bk), reducer.info(n_heads, n_query, n_key, bq, bk), None
 
-    # rows per tile: a multiple of the query block, so pooling never straddles tiles
-    per_row = max(1, n_samples * n_heads * n_key)
-    tile = max(bq, (TILE_ELEMENTS // per_row) // bq * bq)
-    # contiguous [sample, head, token, dim] operands: models usually hand over permuted views of
-    # one qkv projection, and a batched matmul on those is ~1.5x slower than the copy and the matmul
     # float64 calls are recomputed in float64: a -1e9 mask keeps the scores' spread there, and
     # float32 would lose it (every other dtype computes in float32, as the kernels accumulate)
     work = torch.float64 if q.dtype == torch.float64 else torch.float32
-    if k.dtype == work and k.is_contiguous():
-        key_t = k.transpose(-2, -1)
-    else:
-        key_t = _empty(workspace, "key", k.shape, k.device, work).copy_(k).transpose(-2, -1)
-    key_pos = torch.arange(n_key, device=q.device) if call["is_causal"] else None
-    out: torch.Tensor | None = None
-    entropies = []
     want_entropy = (
         entropy
         and lse is not None
@@ -224,8 +216,40 @@ def sdpa_weights(
         and work == torch.float32
         and not (isinstance(reducer.heads, str) and reducer.heads != "all")
     )
-    one_tile = kept <= tile  # one tile is the result itself; several are copied into one result
     reduces = bq > 1 or bk > 1 or reducer.heads != "all" or reducer.dtype != work
+    # rows whose float32 log-sum-exp lost their spread are renormalised over whole rows (see
+    # _renormalise); decided once per call, from the log-sum-exp alone
+    renormalise = lse is not None and bool((lse.abs() > _LSE_EXACT).any())
+    # reduced weights with the kernel's log-sum-exp need no pass over whole rows: blocks of
+    # KEY_BLOCK keys, with all heads and a few hundred rows, stay in the cache from the matrix
+    # product to the pooled sums (a row of 8,192 keys per head does not; the product alone ran
+    # 1.5x slower)
+    cut = reduces and lse is not None and not renormalise and not want_entropy and n_key > KEY_BLOCK
+    cols = max(bk, KEY_BLOCK // bk * bk) if cut else n_key
+    # blocks of a cut call keep sums; the one result is divided once at the end
+    summed = cut and reducer.sums_ok(work)
+    # rows per tile: a multiple of the query block, so pooling never straddles tiles
+    per_row = max(1, n_samples * n_heads * cols)
+    tile = max(bq, ((BLOCK_ELEMENTS if cut else TILE_ELEMENTS) // per_row) // bq * bq)
+    # contiguous [sample, head, token, dim] operands: models usually hand over permuted views of
+    # one qkv projection, and a batched matmul on those is ~1.5x slower than the copy and the matmul
+    if k.dtype == work and k.is_contiguous():
+        key_t = k.transpose(-2, -1)
+    else:
+        key_t = _empty(workspace, "key", k.shape, k.device, work).copy_(k).transpose(-2, -1)
+    key_pos = torch.arange(n_key, device=q.device) if call["is_causal"] else None
+    # [sample, head] broadcast by hand: torch.broadcast_shapes imports sympy (~40 MiB, ~1 s) on first use
+    lead = tuple(a if b == 1 else b for a, b in zip(q.shape[:2], key_t.shape[:2]))
+    # the log-sum-exp subtracted inside the matrix product (baddbmm), saving a pass over the
+    # scores, where no additive mask comes between: with one, the order stays scores + mask - lse,
+    # which keeps a finite mask's cancellation where the kernel has it
+    fused = lse is not None and q.shape[:2] == key_t.shape[:2] and (mask is None or mask.dtype == torch.bool)
+    # contiguous: the kernel's log-sum-exp is laid out head-fastest, and baddbmm's broadcast of a
+    # strided column over each block was 3x slower than the matrix product's own work on it
+    neg_lse = lse.neg().to(work).contiguous().view(lead[0] * lead[1], kept, 1) if fused else None
+    out: torch.Tensor | None = None
+    entropies = []
+    one_tile = kept <= tile and cols == n_key  # one block is the result itself; else copied into one
     if workspace is None and (reduces or not one_tile):
         # tiles reuse one set of buffers (``scratch``: the capture block's, kept between sites):
         # a fresh tile-sized buffer each time is faulted in anew (glibc maps large blocks and unmaps
@@ -234,66 +258,75 @@ def sdpa_weights(
         workspace = scratch if scratch is not None else Workspace()
     for start in range(0, kept, tile):
         qt = q[:, :, start : start + tile]
+        rows_here = qt.shape[2]
         # scale the (small) query tile rather than the (large) scores
         scaled = torch.mul(
             qt if qt.dtype == work else qt.to(work),
             scale,
             out=_empty(workspace, "query", qt.shape, qt.device, work),
         )
-        # [sample, head] broadcast by hand: torch.broadcast_shapes imports sympy (~40 MiB, ~1 s) on first use
-        scores_shape = tuple(a if b == 1 else b for a, b in zip(qt.shape[:2], key_t.shape[:2])) + (
-            qt.shape[2],
-            n_key,
-        )
-        scores = torch.matmul(scaled, key_t, out=_empty(workspace, "scores", scores_shape, qt.device, work))
-        del scaled
-        masked = False
-        if mask is not None:
-            mt = mask if mask.shape[2] == 1 else mask[:, :, start : start + tile]
-            if mt.dtype == torch.bool:
-                scores.masked_fill_(~mt, float("-inf"))
-            else:
-                scores.add_(mt)
-            masked = True
-        if call["is_causal"]:
-            # the kernel's causal mask is top-left aligned: key j is seen by query i iff j <= i
-            future = key_pos[None, :] > positions[start : start + tile, None]
-            scores.masked_fill_(future, float("-inf"))
-            masked = True
-        # softmax in place: no second tile-sized buffer, and fewer passes than torch.softmax on CPU
-        if lse is not None:
-            log_weights = scores.sub_(lse[:, :, start : start + tile].unsqueeze(-1))
-            if want_entropy:  # keep the log-weights for the entropy
-                weights = torch.exp(
-                    log_weights, out=_empty(workspace, "weights", scores_shape, qt.device, work)
-                )
-            else:
-                weights = log_weights.exp_()
-        else:
-            weights = scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
-            weights.div_(weights.sum(dim=-1, keepdim=True))
-        del scores
         lse_tile = lse[:, :, start : start + tile] if lse is not None else None
-        if masked and (lse_tile is None or bool(torch.isneginf(lse_tile).any())):
-            # rows with every key masked by -inf: exp(-inf - -inf) is NaN where the kernel gave 0
-            weights = torch.nan_to_num_(weights, nan=0.0)
-        if want_entropy:  # before renormalising: the formula holds for rows that do not sum to 1
-            entropies.append(_row_entropy(weights, log_weights, masked, workspace if one_tile else None))
-            del log_weights
-        if lse_tile is not None and bool((lse_tile.abs() > _LSE_EXACT).any()):
-            _renormalise(weights)
-        part = reducer.finish_tile(weights, bq, bk)
-        del weights
-        if one_tile:
-            out = part
-            continue
-        if out is None:  # tiles are written into one result: no concatenation, no second copy
-            out = torch.empty(
-                part.shape[:2] + (-(-kept // bq),) + part.shape[3:], dtype=part.dtype, device=part.device
-            )
-        row = start // bq
-        out[:, :, row : row + part.shape[2]] = part
-        del part
+        for first in range(0, n_key, cols):
+            width = min(cols, n_key - first)
+            shape = lead + (rows_here, width)
+            buffer = _empty(workspace, "scores", shape, qt.device, work)
+            if fused:
+                flat = lead[0] * lead[1]
+                scores = torch.baddbmm(
+                    neg_lse[:, start : start + rows_here],
+                    scaled.view(flat, rows_here, dim),
+                    key_t[..., first : first + width].reshape(flat, dim, width),
+                    out=buffer.view(flat, rows_here, width),
+                ).view(shape)
+            else:
+                scores = torch.matmul(scaled, key_t[..., first : first + width], out=buffer)
+            masked = False
+            if mask is not None:
+                mt = mask if mask.shape[2] == 1 else mask[:, :, start : start + tile]
+                mt = mt[..., first : first + width]
+                if mt.dtype == torch.bool:
+                    scores.masked_fill_(~mt, float("-inf"))
+                else:
+                    scores.add_(mt)
+                masked = True
+            if call["is_causal"]:
+                # the kernel's causal mask is top-left aligned: key j is seen by query i iff j <= i
+                future = key_pos[None, first : first + width] > positions[start : start + tile, None]
+                scores.masked_fill_(future, float("-inf"))
+                masked = True
+            # softmax in place: no second tile-sized buffer, and fewer passes than torch.softmax on CPU
+            if lse_tile is not None:
+                log_weights = scores if fused else scores.sub_(lse_tile.unsqueeze(-1))
+                if want_entropy:  # keep the log-weights for the entropy
+                    weights = torch.exp(log_weights, out=_empty(workspace, "weights", shape, qt.device, work))
+                else:
+                    weights = log_weights.exp_()
+            else:
+                weights = scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
+                weights.div_(weights.sum(dim=-1, keepdim=True))
+            del scores
+            if masked and (lse_tile is None or bool(torch.isneginf(lse_tile).any())):
+                # rows with every key masked by -inf: exp(-inf - -inf) is NaN where the kernel gave 0
+                weights = torch.nan_to_num_(weights, nan=0.0)
+            if want_entropy:  # before renormalising: the formula holds for rows that do not sum to 1
+                entropies.append(_row_entropy(weights, log_weights, masked, workspace if one_tile else None))
+                del log_weights
+            if renormalise:
+                _renormalise(weights)
+            part = reducer.sums_tile(weights, bq, bk) if summed else reducer.finish_tile(weights, bq, bk)
+            del weights
+            if one_tile:
+                out = part
+                continue
+            if out is None:  # blocks are written into one result: no concatenation, no second copy
+                out = torch.empty(
+                    part.shape[:2] + (-(-kept // bq), -(-n_key // bk)), dtype=part.dtype, device=part.device
+                )
+            row, col = start // bq, first // bk
+            out[:, :, row : row + part.shape[2], col : col + part.shape[3]] = part
+            del part
+    if summed:
+        reducer.divide(out, n_heads, kept, n_key, bq, bk)
     ent = None
     if want_entropy:
         ent = (entropies[0] if len(entropies) == 1 else torch.cat(entropies, dim=2)).mean(dim=-1)

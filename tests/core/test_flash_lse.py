@@ -91,3 +91,43 @@ def test_head_entropy_is_left_to_the_caller_where_it_is_not_free():
         assert sdpa_weights(call, Reducer(), "site", lse=lse)[2] is None  # not asked
         for reducer in (Reducer(heads="mean"), Reducer(max_size=8), Reducer(dtype=torch.float16)):
             assert sdpa_weights(call, reducer, "site", lse=lse, entropy=True)[2] is None
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("which", list(masks()) + ["large logits"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"heads": "mean", "max_size": 13},
+        {"heads": [3, 1], "max_size": 9, "pool": "max"},
+        {"heads": "mean"},
+        {"heads": "all", "max_size": 5, "rows": [0, 4, 5, 6, 30, 36]},
+    ],
+    ids=["mean-pooled", "heads-max-pooled", "mean-full", "rows-pooled"],
+)
+def test_reduced_weights_in_key_blocks_equal_the_reduced_softmax(monkeypatch, which, transposed, options):
+    """Reduced weights are computed in blocks of keys (and rows): every block boundary, mask and
+    reduction gives what reducing the whole softmax gives."""
+    import attnwidget._capture.sdpa as sdpa_module
+
+    monkeypatch.setattr(sdpa_module, "KEY_BLOCK", 7)  # blocks of 6 or 7 keys; 37 keys cut ragged
+    monkeypatch.setattr(sdpa_module, "BLOCK_ELEMENTS", 2 * 4 * 9 * 7)  # a few rows per block
+    q, k, v = inputs(transposed)
+    mask, causal = masks()["none" if which == "large logits" else which]
+    if which == "large logits":  # |log-sum-exp| above 64: whole rows, renormalised
+        q = q * 40
+    with torch.no_grad():
+        call = bind_sdpa((q, k, v), {"attn_mask": mask, "is_causal": causal})
+        fast = flash_with_lse(call)
+        assert fast is not None
+        reducer = Reducer(**options)
+        got, info, _ = sdpa_weights(call, reducer, "site", lse=fast[1])
+        scores = q.double() @ k.double().transpose(-1, -2) / math.sqrt(16)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+        if causal:
+            scores = scores.masked_fill(torch.ones(37, 37, dtype=torch.bool).triu(1), float("-inf"))
+        expected, expected_info = Reducer(**options).reduce(torch.softmax(scores, -1).float(), "site")
+    assert info == expected_info
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, atol=2e-6, rtol=1e-5)
