@@ -38,6 +38,7 @@ and ``colormaps``, never the widgets or the figures.
 
 from __future__ import annotations
 
+import base64
 import math
 import weakref
 from collections import OrderedDict
@@ -120,6 +121,9 @@ class ViewSpec:
     color_range : str
         ``"frame"`` (each frame's own min..max), ``"fixed"`` (``[0, 1]``) or ``"shared"``
         (:func:`shared_range`: one range over the site's heads and steps).
+    significance : float or None
+        On a class-difference frame: outline the cells where the classes differ at this
+        false discovery rate (:func:`significance_state`); None: no test.
     """
 
     kind: str
@@ -132,6 +136,7 @@ class ViewSpec:
     scale: str = "linear"
     groups: Any = None
     color_range: str = "frame"
+    significance: float | None = None
 
 
 @dataclass
@@ -462,6 +467,27 @@ def frame_state(
     return payload, meta
 
 
+def significance_state(cap: Capture, fr: Frame, alpha: float, caption: str = "") -> dict:
+    """The header entries outlining a class-difference frame's significant cells.
+
+    ``outline``: the cells where the classes differ at ``q < alpha``
+    (:func:`attnwidget.analysis._frame_cells.frame_significance`), packed one bit
+    per cell, row-major, most significant bit first (``numpy.packbits``), in
+    base64; absent where no cell differs or the frame cannot be tested.
+    ``caption``: the frame's caption with the test's count, or the reason it
+    was not tested. Empty for a frame that is not a class difference.
+    """
+    from .analysis._frame_cells import frame_significance
+
+    cells = frame_significance(cap, fr, alpha)
+    if cells is None:
+        return {}
+    out: dict = {"caption": f"{caption} · {cells.text}" if caption else cells.text}
+    if cells.mask is not None and cells.mask.any():
+        out["outline"] = base64.b64encode(np.packbits(cells.mask, axis=None).tobytes()).decode("ascii")
+    return out
+
+
 def _plain_value(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
@@ -690,6 +716,8 @@ def view_state(
     try:
         fr = frame_of() if frame_of is not None else view_frame(cap, spec, selection)
         payload, meta = frame_state(fr, spec.scale, view_range(cap, spec, selection, fr), spec.color_range)
+        if spec.significance is not None:
+            meta.update(significance_state(cap, fr, spec.significance, meta["caption"]))
         labels = frame_labels(fr)
     except (IndexError, KeyError, ValueError) as e:
         payload, meta = error_state(str(e))

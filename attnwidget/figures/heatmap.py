@@ -85,8 +85,9 @@ def heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | N
         at this false discovery rate (``aw.significance``: Welch's t per cell,
         Benjamini-Hochberg over the cells; for ``head="mean"`` or ``"max"``, the
         cells where some head differs) and put the count in the title
-        ("312 of 512^2 cells differ at q < 0.05"). The frame must be the
-        site's whole matrix (no ``region``, ``size`` pooling or ``groups``).
+        ("312 of 512^2 cells differ at q < 0.05"; with ``region``, the test
+        is still over the whole matrix, and the region's count is added). The
+        cells must be the captured ones (no ``size`` pooling or ``groups``).
 
     Returns
     -------
@@ -128,25 +129,18 @@ def heatmap(cap: Capture, layer: int | str | None = None, *, site: int | str | N
 
 def _significant_cells(cap, fr, difference, head, step, alpha, cuts) -> tuple[np.ndarray, str]:
     """The cells of a class-difference frame where the classes differ at ``q < alpha``, and the title."""
-    from ..analysis import significance as test
+    from ..analysis._frame_cells import frame_significance
 
     if difference is None:
         raise ValueError("significance= outlines the cells of a class-difference map: pass difference=(a, b)")
-    if any(c is not None for c in cuts) or fr.block != (1, 1):
+    if any(c is not None for c in cuts[1:]) or fr.block != (1, 1):
         raise ValueError(
-            "significance= needs the site's whole matrix: leave out region=, size= and groups= "
-            "(the test is per cell of the captured matrix)"
+            "significance= needs the captured cells: leave out size= and groups= (the test is per "
+            "cell of the captured matrix; a region= of it is fine)"
         )
-    a, b = difference
-    one = head if isinstance(head, (int, np.integer)) and not isinstance(head, bool) else None
-    sig = test(cap, a, b, fr.selection["layer"], step, head=one, alpha=alpha)
-    mask = np.asarray(sig.mask)
-    if mask.ndim == 3:  # [head, query, key]: a cell where some head differs
-        mask = mask.any(axis=0)
-    if mask.shape != fr.values.shape:
-        raise ValueError(f"the test's cells {mask.shape} do not match the frame's {fr.values.shape}")
-    text = sig.title if one is not None or sig.mask.ndim < 3 else f"{sig.title} (in some head)"
-    return mask, text
+    cells = frame_significance(cap, fr, alpha, strict=True)
+    assert cells is not None and cells.mask is not None  # a difference frame, tested (strict)
+    return cells.mask, cells.text
 
 
 def bare_figure(fr: Frame, *, colormap: str = "viridis", scale: str = "linear", vmin: float | None = None,

@@ -110,14 +110,27 @@ def view_figure(view: Any, *, axes: bool = True, pixels_per_cell: int = 1) -> Fi
         )
     fr = view_frame(d.cap, d.spec, d.selection)
     sent = _sent_range(d, fr, scale)
-    # the caption the widget shows under the frame goes under the title
+    # the caption the widget shows under the frame goes under the title (with the significance
+    # test's count on a class-difference map, whose cells the widget outlines)
     caption = range_caption(fr, _range_of(fr, scale, sent), d.spec.color_range)
+    cells = None
+    if d.spec.significance is not None and d.kind != "overlay":
+        from ..analysis._frame_cells import frame_significance
+
+        cells = frame_significance(d.cap, fr, d.spec.significance)
+        if cells is not None:
+            caption = f"{caption} · {cells.text}" if caption else cells.text
     title = f"{fr.title}\n{caption}" if caption else None
     if d.kind == "overlay":
         return overlay_figure(
             fr, d.image, colormap=colormap, scale=scale, alpha=d.opacity, title=title, **sent
         )
-    return frame_figure(fr, colormap=colormap, scale=scale, title=title, **sent)
+    fig = frame_figure(fr, colormap=colormap, scale=scale, title=title, **sent)
+    if cells is not None and cells.mask is not None:
+        from ..analysis._figure import outline_cells
+
+        outline_cells(fig.axes[0], cells.mask)
+    return fig
 
 
 def _sent_range(d: ViewDescription, fr, scale: str) -> dict:

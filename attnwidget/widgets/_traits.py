@@ -56,6 +56,7 @@ __all__ = [
     "check_capture",
     "take_site",
     "colormap_trait",
+    "significance_trait",
     "scale_trait",
     "color_range_trait",
     "carry_selection",
@@ -96,6 +97,29 @@ def color_range_trait():
         default_value="frame",
         help="colour range: 'frame' (each frame's own min..max), 'fixed' ([0, 1]) or 'shared' "
         "(one range over every head and step of the site, so Play, zoom and heads compare)",
+    ).tag(sync=True)
+
+
+class _FalseDiscoveryRate(t.Float):
+    """A false discovery rate strictly between 0 and 1, or None."""
+
+    def validate(self, obj, value):
+        value = super().validate(obj, value)
+        if not 0 < value < 1:
+            raise t.TraitError(
+                f"significance must be a false discovery rate between 0 and 1 (e.g. 0.05), or None; not {value!r}"
+            )
+        return value
+
+
+def significance_trait():
+    """A synced false discovery rate (default 0.05) at which a class-difference map outlines the
+    cells where the classes differ (:func:`attnwidget._view_state.significance_state`)."""
+    return _FalseDiscoveryRate(
+        0.05,
+        allow_none=True,
+        help="on a class-difference map: outline the cells where the classes differ at this false "
+        "discovery rate (aw.significance: Welch's t per cell, Benjamini-Hochberg); None: no test",
     ).tag(sync=True)
 
 

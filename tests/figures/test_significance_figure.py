@@ -47,5 +47,17 @@ def test_two_halves_of_one_class_outline_nothing(two_classes):
 def test_significance_needs_a_difference_and_the_whole_matrix(two_classes):
     with pytest.raises(ValueError, match="difference=\\(a, b\\)"):
         heatmap(two_classes, significance=0.05)
-    with pytest.raises(ValueError, match="whole matrix"):
-        heatmap(two_classes, difference=(1, 0), region=(0, 3, 0, 3), significance=0.05)
+    with pytest.raises(ValueError, match="captured cells"):
+        heatmap(two_classes, difference=(1, 0), size=3, significance=0.05)
+    with pytest.raises(ValueError, match="captured cells"):
+        heatmap(two_classes, difference=(1, 0), groups=[range(0, 3), range(3, 6)], significance=0.05)
+
+
+def test_a_region_is_tested_over_the_whole_matrix_and_cut(two_classes):
+    inside = heatmap(two_classes, difference=(1, 0), head=0, region=(0, 3, 0, 3), significance=0.05)
+    assert "1 of 6^2 cells differ" in inside.axes[0].get_title()
+    assert "1 in this region" in inside.axes[0].get_title()
+    assert [c for c in inside.axes[0].collections if isinstance(c, LineCollection)]
+    outside = heatmap(two_classes, difference=(1, 0), head=0, region=(2, 6, 2, 6), significance=0.05)
+    assert "0 in this region" in outside.axes[0].get_title()
+    assert not [c for c in outside.axes[0].collections if isinstance(c, LineCollection)]
