@@ -145,7 +145,8 @@ def capture(
 
     Eager attention that returns its weights, and softmax-detected attention,
     take the model's ``attention_mask`` only. ``aw.collect`` (which stores
-    through a sink) records no padding.
+    through a sink) records no padding yet: it warns, once, naming the first
+    batch and site that held some (``padding_seen``).
 
     Returns
     -------
@@ -293,6 +294,8 @@ class CaptureBlock:
         # held at once); ``entropy``: per-head mean row entropy [sample, head] where the engine
         # had it almost free (``self.entropy`` set and sdpa_weights could), else None
         self.sink: Callable | None = None
+        # with a sink: the first site whose batch held padding (aw.collect warns that it is kept in)
+        self.padding_seen: str | None = None
         self.entropy = False
         # with a sink that is done with each site before the next: reuse the buffers weights are
         # computed in (see attnwidget.workspace)
@@ -555,23 +558,30 @@ class CaptureBlock:
         """
         step = max(self.step, 0)
         if self.sink is not None:
+            if tuple(axes) == ATTENTION_AXES and not self.padding_seen:
+                padded = self._validity(name, kind, info, tuple(w.shape), valid)
+                if padded is not None:
+                    self.padding_seen = name
             self.sink(name, step, w.detach(), kind=kind, axes=tuple(axes), info=info, entropy=entropy)
             return
         array = w.detach().to("cpu").numpy()
         self.cap.add(name, step, array, kind=kind, axes=axes, info=info)
         if tuple(axes) == ATTENTION_AXES:
-            self._record_valid(name, step, kind, info, array.shape, valid)
+            padded = self._validity(name, kind, info, array.shape, valid)
+            if padded is not None:
+                self.cap.add_valid(name, step, *padded)
 
-    def _record_valid(self, name: str, step: int, kind: str, info: dict, shape: tuple, valid) -> None:
-        """Record the site's padded positions (see :mod:`attnwidget._capture.padding`), where it has some.
+    def _validity(self, name: str, kind: str, info: dict, shape: tuple, valid) -> tuple | None:
+        """The site's valid positions ``(query [sample, query], key [sample, key])`` as numpy bool
+        arrays (see :mod:`attnwidget._capture.padding`), or None where none is padding.
 
         Per axis, the model's input mask decides where it maps to the site, else
         the call's mask; a self-attention site with as many queries as keys has
         its padded keys' queries padded too. Positions are the stored array's
-        (``rows=``, ``max_size=`` blocks). Nothing is recorded where none is padding.
+        (``rows=``, ``max_size=`` blocks).
         """
         if kind not in ("self", "cross") or len(shape) != 4 or "query_len" not in info:
-            return
+            return None
         n_samples, n_query, n_key = int(shape[0]), int(info["query_len"]), int(info["key_len"])
         with torch.no_grad():
             queries, keys = (
@@ -589,7 +599,7 @@ class CaptureBlock:
             if kind == "self" and n_query == n_key and keys is not None:
                 queries = keys if queries is None else self_queries(queries.to(keys.device), keys)
             if queries is None and keys is None:
-                return
+                return None
             if queries is None:
                 assert keys is not None
                 queries = torch.ones(n_samples, n_query, dtype=torch.bool, device=keys.device)
@@ -597,10 +607,10 @@ class CaptureBlock:
                 keys = torch.ones(n_samples, n_key, dtype=torch.bool, device=queries.device)
             queries, keys = stored_positions(queries, keys, info)
             if tuple(queries.shape) != (shape[0], shape[2]) or tuple(keys.shape) != (shape[0], shape[3]):
-                return
+                return None
             if bool(queries.all()) and bool(keys.all()):
-                return
-            self.cap.add_valid(name, step, queries.cpu().numpy(), keys.cpu().numpy())
+                return None
+            return queries.cpu().numpy(), keys.cpu().numpy()
 
     def _record_weights(self, base: str, w: torch.Tensor, same_input: bool | None = None) -> None:
         name = self._site(base)

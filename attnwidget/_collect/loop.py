@@ -342,6 +342,7 @@ def _run(state: CollectState, model: torch.nn.Module, batches: Iterable, plan: _
     )
     saved_at = state.position
     workspace = Workspace()
+    warned_padding = False
     try:
         with torch.no_grad():
             for b, batch in enumerate(batches if not done() else ()):
@@ -379,6 +380,9 @@ def _run(state: CollectState, model: torch.nn.Module, batches: Iterable, plan: _
                 block.entropy = streaming  # head entropy from the engine's log-weights, where it has them
                 with block as cap:
                     output = plan.forward(model, batch)
+                if block.padding_seen is not None and not warned_padding:
+                    warned_padding = True
+                    warnings.warn(padding_warning(b, block.padding_seen), stacklevel=3)
                 if state.first_metadata is None:
                     state.first_metadata = cap.metadata
                 n = sink.finish(output, None if predict is None else _counted(predict, b, sink))
@@ -395,6 +399,18 @@ def _run(state: CollectState, model: torch.nn.Module, batches: Iterable, plan: _
     finally:
         state.stats.release()
         bar.close()
+
+
+def padding_warning(batch: int, site: str) -> str:
+    """What ``collect`` says, once, when a batch holds padding: it is not left out yet."""
+    return (
+        f"aw.collect: batch {batch} holds padding (site {site!r}: positions the model's attention mask "
+        "leaves out), and collect does not yet leave padded positions out of its statistics or kept "
+        "samples, so class means and frames of shorter samples include them. To leave padding out of "
+        "kept samples, collect batches of one sample each (batch_size=1: collect stacks samples of "
+        "different lengths and knows which positions it added); or run aw.capture per batch, which "
+        "records each sample's padding (its frames and cap.stat leave it out)."
+    )
 
 
 def _counted(predict: Callable, b: int, sink: BatchSink) -> Callable:
