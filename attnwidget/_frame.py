@@ -197,7 +197,7 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
             if not isinstance(sample, (int, np.integer)) or isinstance(sample, bool):
                 raise TypeError(f"sample must be an int or 'mean', not {sample!r}")
             if not -len(picked) <= sample < len(picked):
-                raise SelectionError(sample_out_of_range(sample, len(picked), label))
+                raise SelectionError(sample_out_of_range(sample, len(picked), label, name))
             which = int(picked[sample])
             arr = data[which]
             axes = axes[1:]

@@ -125,10 +125,14 @@ def unknown_site(name: str, sites: Sequence[str]) -> str:
     return f"no site named {name!r}; sites are: {listing(sites)}"
 
 
-def sample_out_of_range(sample: int, n: int, label: Any = None) -> str:
-    """The message for a sample index beyond the ``n`` samples of a class (every sample for None)."""
-    what = f"class {label!r}" if label is not None else "this capture"
-    return f"sample {sample} is out of range: {what} has {n} sample(s)" + (
+def sample_out_of_range(sample: int, n: int, label: Any = None, site: str | None = None) -> str:
+    """The message for a sample index beyond the ``n`` samples of a class (every sample for None)
+    at ``site`` (each site has its own sample count: an EEG model's epoch and channel sites)."""
+    what = (
+        f"class {label!r}" if label is not None else f"site {site!r}" if site is not None else "this capture"
+    )
+    at = f" at site {site!r}" if label is not None and site is not None else ""
+    return f"sample {sample} is out of range: {what} has {n} sample(s){at}" + (
         f", 0..{n - 1} (or 'mean')" if n else " kept (use 'mean' or a class statistic)"
     )
 

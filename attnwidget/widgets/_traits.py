@@ -338,7 +338,8 @@ class Selection(t.HasTraits):
         if not 0 <= value < n:
             # the class counts only where its labels name the site's samples
             fits = self.label is not None and labels_fit(self.cap, self.layer, self.step)
-            raise t.TraitError(sample_out_of_range(value, n, self.label if fits else None))
+            site = self.cap.site_name(self.layer) if self.cap.layers else None
+            raise t.TraitError(sample_out_of_range(value, n, self.label if fits else None, site))
         return value
 
     @t.validate("label")

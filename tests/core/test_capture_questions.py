@@ -145,6 +145,8 @@ def test_one_error_vocabulary(cap):
     assert str(e.value) == "no site named 'nope'; sites are: enc.0, enc.1, pool.w"  # a sentence, unquoted
     with pytest.raises(errors.SelectionError, match="sample 9 is out of range: class 1 has 3 sample"):
         frame(cap, 0, sample=9, label=1)
+    with pytest.raises(errors.SelectionError, match=r"class 1 has 3 sample\(s\) at site 'enc.0'"):
+        frame(cap, 0, sample=9, label=1)  # each site has its own samples: the message names it
     cap.labels = None
     with pytest.raises(errors.NoLabelsError) as e:
         frame(cap, "pool.w", label=0)
