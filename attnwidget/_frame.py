@@ -188,7 +188,12 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
         picked = select_samples(cap, label, name)
         if sample == "mean":
             # samples: the mean of the class, over the samples where each cell is valid
-            arr = data[picked].mean(axis=0) if valid is None else valid_mean(data[picked], valid[picked])
+            if valid is None and len(picked) == 1:  # one sample's mean is that sample: no pass over it
+                arr = np.array(
+                    data[int(picked[0])], dtype=data.dtype if data.dtype.kind == "f" else np.float64
+                )
+            else:
+                arr = data[picked].mean(axis=0) if valid is None else valid_mean(data[picked], valid[picked])
             axes = axes[1:]
             if len(axes) < 2:  # 1D weights per sample: show the samples as rows
                 arr = data[picked]

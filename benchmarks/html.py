@@ -4,8 +4,10 @@ A BERT-base-shaped model (``transformers.BertConfig``: 12 layers x 12 heads,
 hidden 768, random weights, ``sdpa``) runs once on 512 random tokens under
 ``aw.capture``. Then, each in turn, the page of
 
-* ``aw.show(cap)``: the explorer (its main view, the heatmap, with every
-  control: 12 sites x (mean, max, 12 heads) x (sample 0, mean of samples)),
+* ``aw.show(cap)``: the whole explorer, every panel it shows (the heatmap:
+  12 sites x (mean, max, 12 heads) x (sample 0, mean of samples); the head
+  grid: each site's 12 thumbnails, computed once per site and sample; the
+  head statistics: entropy, max and sparsity per head of each site),
 * ``aw.HeadGrid(cap, mode="model")``: 144 thumbnails for every selection,
 * ``aw.Heatmap(cap)``: one 512 x 512 frame per selection,
 
@@ -18,10 +20,13 @@ are drawn with ``initializer_range=0.3``, as ``benchmarks/browser.py`` does,
 so that heads attend somewhere (with the default 0.02 every head is close to
 uniform, and its colour codes are noise; ``--init 0.02`` measures that case).
 
+For the explorer's page the selections, states and shared parts of each
+panel are printed too.
+
 Where Playwright and Chromium (``/usr/bin/chromium``) are installed, each page
 is then opened headless from its file, offline, and the time from navigation
-to the first frame drawn (``window.__awPainted``, which the page sets when
-the view has painted) is printed against the target of 1 s.
+to the first picture drawn (``window.__awPainted``, which the page sets when
+every panel has painted) is printed against the target of 1 s.
 
 Usage::
 
@@ -110,14 +115,20 @@ def write(make, path: pathlib.Path, repeats: int) -> dict:
     from attnwidget.figures.html import read_page
 
     data = read_page(path)
+    panels = [data] + data.get("panels", [])
     return {
         "seconds": min(times),
         "all_seconds": times,
         "cpu_seconds": cpu[times.index(min(times))],
         "mb": path.stat().st_size / 1e6,
-        "selections": len(data["table"]),
+        "selections": sum(len(p["table"]) for p in panels),
         "states": len(data["states"]),
         "shared": len(data["shared"]),
+        # per panel: its selections and the distinct states they show
+        "panels": {
+            p.get("kind", "main"): {"selections": len(p["table"]), "states": len(set(p["table"].values()))}
+            for p in panels
+        },
     }
 
 
@@ -206,9 +217,12 @@ def main(argv=None) -> int:
             f"{name:34s} {r['seconds']:8.2f} {r['cpu_seconds']:8.2f} {'met' if fast else 'NOT':>6s} {r['mb']:7.2f} "
             f"{'met' if small else 'NOT':>8s}  {r['selections']} / {r['states']} / {r['shared']}"
         )
+        if len(r["panels"]) > 1:
+            parts = ", ".join(f"{k} {v['selections']} / {v['states']}" for k, v in r["panels"].items())
+            print(f"{'':34s}   panels (selections / states): {parts}")
     why = "--no-browser" if args.no_browser else browser_available()
     if why is None:
-        print(f"\nfirst paint in headless Chromium ({CHROMIUM}), from navigation to the first frame drawn:")
+        print(f"\nfirst paint in headless Chromium ({CHROMIUM}), from navigation to every panel drawn:")
         painted = paint_times(paths, timeout_s=60.0)
         for name, p in painted.items():
             results[name]["paint_seconds"] = p["seconds"]

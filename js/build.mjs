@@ -1,21 +1,31 @@
-// Bundle each view (js/<view>.js and the modules it imports) into one ES
-// module under the given folder: `node js/build.mjs attnwidget/static`.
+// Bundle the front end (js/widget.js and the modules it imports) into one ES
+// module, OUTDIR/widget.js: `node js/build.mjs attnwidget/static`. Every
+// widget's `_esm` is that file; its default export draws the view the widget's
+// `_js_view` names, and `views` holds each view by name.
+// `node js/build.mjs OUTDIR --views` also writes one bundle per view
+// (OUTDIR/<view>.js, from js/<view>.js), for a page that still inlines one.
 // Not minified and without timestamps, so a rebuild is byte-for-byte equal
-// (tests/widgets/test_bundle.py checks the checked-in bundles that way).
+// (tests/widgets/test_bundle.py checks the checked-in bundle that way).
 import { build } from "esbuild";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+export const ENTRY = "widget";
 export const VIEWS = ["heatmap", "headgrid", "overlay", "weights"];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const outdir = process.argv[2];
-if (!outdir) {
-  console.error("usage: node js/build.mjs OUTDIR");
+const args = process.argv.slice(2);
+const outdir = args.find((a) => !a.startsWith("--"));
+const unknown = args.filter((a) => a.startsWith("--") && a !== "--views");
+if (!outdir || unknown.length) {
+  console.error(`usage: node js/build.mjs OUTDIR [--views]${unknown.length ? ` (unknown: ${unknown.join(" ")})` : ""}`);
   process.exit(2);
 }
+// the standalone page's runtime (js/page.js): OUTDIR/page.js, inlined by attnwidget/figures/html.py
+export const PAGE = "page";
+const entries = args.includes("--views") ? [ENTRY, PAGE, ...VIEWS] : [ENTRY, PAGE];
 await build({
-  entryPoints: VIEWS.map((v) => path.join(here, `${v}.js`)),
+  entryPoints: entries.map((v) => path.join(here, `${v}.js`)),
   outdir,
   bundle: true,
   format: "esm",

@@ -1,5 +1,5 @@
 // Head grid view: one small canvas per (layer, head) thumbnail, all from one
-// binary message; clicking a thumbnail asks the kernel to select it. The grid
+// binary message; clicking a thumbnail selects it (sets layer and head in the page). The grid
 // lives in a panel of fixed width (PANEL CSS pixels) and bounded height: the
 // thumbnails are sized to fill it, so the panel never grows or moves between
 // steps, and a model grid of many layers scrolls inside it.
@@ -8,7 +8,7 @@ import { splitThumbs } from "./codecs.js";
 import { lut } from "./colormaps.js";
 import { colorize } from "./draw.js";
 import { arrowKeys, onThemeChange } from "./toolbar.js";
-import { addStyles, colormapSelect, drawScheduler, make, markPainted, off, on, traitSelect } from "./ui.js";
+import { colormapSelect, drawScheduler, make, markPainted, off, on, traitSelect } from "./ui.js";
 
 const PANEL = 326; // CSS pixels across the grid
 const GAP = 4;
@@ -35,7 +35,6 @@ export function gridFit(count, heads, many, width = PANEL) {
 export default {
   /** @param {{model: any, el: HTMLElement}} ctx */
   render({ model, el }) {
-    addStyles(el);
     el.classList.add("aw-view", "aw-headgrid");
     const toolbar = make("div", "aw-toolbar");
     const title = make("span", "aw-title");
@@ -45,7 +44,6 @@ export default {
     const grid = make("div", "aw-thumbs");
     const error = make("div", "aw-error");
     el.append(toolbar, grid, error);
-    let requestId = 0;
 
     function highlight() {
       const layer = model.get("layer");
@@ -74,6 +72,7 @@ export default {
       title.title = title.textContent;
       const { columns, side } = gridFit(thumbs.length, meta.heads || 1, many);
       grid.style.gridTemplateColumns = `repeat(${columns}, ${side + 4}px)`;
+      const cells = document.createDocumentFragment(); // the page takes every thumbnail at once
       for (const t of thumbs) {
         const cell = make("div", "aw-thumb-cell");
         const canvas = /** @type {HTMLCanvasElement} */ (make("canvas", "aw-thumb"));
@@ -90,7 +89,7 @@ export default {
         canvas.title = `layer ${t.layer} head ${t.head}`;
         const ctx = canvas.getContext("2d");
         const image = ctx.createImageData(t.cols, t.rows);
-        image.data.set(colorize(t.codes, table));
+        colorize(t.codes, table, image.data); // into the image: no copy per thumbnail
         ctx.putImageData(image, 0, 0);
         const place = make("div", "aw-thumb-place");
         place.style.width = place.style.height = `${side + 4}px`;
@@ -98,11 +97,17 @@ export default {
         cell.append(place);
         if (side >= LABELLED) cell.append(make("span", "", many ? `L${t.layer} H${t.head}` : `head ${t.head}`));
         cell.addEventListener("click", () => {
-          requestId += 1;
-          model.send({ type: "select", id: requestId, layer: t.layer, head: t.head });
+          // set in the page, not asked of the kernel: the highlight moves at once, and a view
+          // linked in the page (ipywidgets.jslink) draws the head from the frames it holds
+          if (model.get("layer") === t.layer && model.get("head") === t.head) return;
+          // one trait per call: marimo's model and the standalone page's take set(key, value) only
+          model.set("layer", t.layer);
+          model.set("head", t.head);
+          model.save_changes();
         });
-        grid.appendChild(cell);
+        cells.appendChild(cell);
       }
+      grid.appendChild(cells);
       highlight();
       markPainted(el, [thumbs.length, meta.heads || 0]);
     }

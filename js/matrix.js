@@ -13,14 +13,25 @@
 // PLOT x PLOT pixels, or the size the kernel asks for (`_frame_meta.plot`, else a
 // `_plot` trait: a number or [width, height]). The title has a line of its own
 // above the toolbar (cut with an ellipsis, the whole of it as its tooltip).
+//
+// Frames held in the page (js/prefetch.js): the kernel sends, after the frame shown, the frames of
+// the selections a user is likely to ask for next. When the model's selection changes in the page
+// (a control linked in the page, a key, a thumbnail) and a frame held is for exactly that selection,
+// it is drawn at once; the kernel's answer for it is then the same frame and is not drawn again.
+// The tooltip names the frame it asks about by its key, so it never shows another frame's value.
+// `el.dataset`: `drawn` ("kernel" or "held"), `heldHits`, `heldMisses` (changes made in the page
+// that found, or did not find, their frame held), `heldFrames`, `heldBytes`, `kernelKey` (the key
+// of the kernel's last frame).
 
-import { decodeFrame, dequantize, formatExact, formatValue, toFloats } from "./codecs.js";
+import { decodeFrame, dequantize, formatExact, formatValue, toBytes, toFloats } from "./codecs.js";
 import { NAN_CODE, lut } from "./colormaps.js";
 import {
   barPosition, cellAt, cellToIndex, cellsToRegion, clip, colorbarCodes, colorbarTicks, colorize, fitMatrix,
   indexToCell, thinLabels, zoomAround,
 } from "./draw.js";
-import { addStyles, colormapSelect, drawScheduler, make, markPainted, off, on, rangeSelect, saveButton, tooltipMachine, traitSelect } from "./ui.js";
+import { outlineEdges, strokeOutline, unpackBits } from "./outline.js";
+import { heldFrames, keyText, pickFrame, wantedKey } from "./prefetch.js";
+import { colormapSelect, drawScheduler, make, markPainted, off, on, rangeSelect, saveButton, tooltipMachine, traitSelect } from "./ui.js";
 
 const PLOT = 440; // CSS pixels for the matrix area, unless the kernel asks for another size
 const MARGIN = 96; // most room for row labels (left) and column labels (bottom)
@@ -46,6 +57,10 @@ export function plotSize(plot) {
   return { width: PLOT, height: PLOT };
 }
 
+// one store of held frames per view element: a repaint that renders the view again in the same
+// element (a theme change) keeps what the page holds
+const STORES = new WeakMap();
+
 /**
  * Render a matrix view.
  * @param {{model: any, el: HTMLElement}} ctx
@@ -54,7 +69,6 @@ export function plotSize(plot) {
  * @returns {() => void} cleanup
  */
 export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true }) {
-  addStyles(el);
   el.classList.add("aw-view", viewClass);
   const toolbar = make("div", "aw-toolbar");
   const title = make("div", "aw-title aw-matrix-title");
@@ -106,6 +120,7 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
   let layout = null;
   let image = null; // the frame coloured, at one pixel per cell
   let hasNaN = false;
+  let outline = null; // edges around the significant cells of a difference map (js/outline.js)
   let drag = null; // {x0, y0, x1, y1} while dragging a zoom box
   let requestId = 0;
   let dirty = true; // the model changed since the last read
@@ -113,14 +128,96 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
   let pageVersion = 0;
   let pointer = null; // {x, y} over the canvas, or null
   const tip = tooltipMachine();
+  const newStore = !STORES.has(el);
+  if (newStore) STORES.set(el, heldFrames());
+  const store = STORES.get(el);
+  let drawn = null; // what read() picked last (js/prefetch.js pickFrame)
+  let drawnKey = null; // the key of the frame drawn (null: a frame without one)
+  let lastWant = null; // the selection's key when the view last looked (to count changes made in the page)
+  let recolour = false; // the colormap changed: the same frame is coloured again
+  let scratch = null; // {off, data, rows, cols}: the frame coloured at one pixel per cell
+  let bar = null; // {canvas, key}: the colour bar's image for a colormap and height
+  const rooms = new WeakMap(); // labels -> the pixels their longest needs (labels of heads and steps repeat)
 
+  /** Hold the frame the kernel shows now (once per frame sent: the kernel's ledger puts it once too). */
+  function holdKernelFrame() {
+    const m = model.get("_frame_meta");
+    const k = model.get("_frame_key");
+    const v = model.get("_frame_version");
+    // the version held is the store's: a view drawn again in the same element (a theme change) holds
+    // the kernel's frame once, as the kernel's ledger does
+    if (!m || !k || !Array.isArray(k.key) || m.error || v === store.shownVersion) return;
+    store.shownVersion = v;
+    const held = model.get("_held");
+    if (held) store.setBudget(held.budget);
+    let f = null;
+    try {
+      f = decodeFrame(model.get("_frame"), m);
+    } catch (e) {
+      return; // read() says what is wrong
+    }
+    const labels = model.get("_labels") || {};
+    store.put(k.key, f.codes, m, k.labels, { rows: labels.rows || [], cols: labels.cols || [] });
+    el.dataset.kernelKey = keyText(k.key);
+    showHeld();
+  }
+
+  /** A frame the kernel sent ahead ({type: "held"} and its codes). */
+  function holdSent(msg, buffers) {
+    if (!Array.isArray(msg.key) || !buffers || !buffers.length || !msg.meta) return;
+    const codes = toBytes(buffers[0]);
+    const shape = msg.meta.shape || [0, 0];
+    if (codes.length !== shape[0] * shape[1]) return; // not a frame this view can draw: not held
+    store.put(msg.key, codes, msg.meta, msg.labels_key, msg.labels);
+    showHeld();
+    // a change made in the page that missed may be waiting for just this frame
+    const k = model.get("_frame_key");
+    const view = model.get("_held");
+    if (view && k && Array.isArray(k.key) && wantedKey(model, view.traits, k.key[0]) === keyText(msg.key)) {
+      changed();
+    }
+  }
+
+  function showHeld() {
+    el.dataset.heldFrames = String(store.size());
+    el.dataset.heldBytes = String(store.bytes());
+  }
+
+  /** Count a change made in the page: its frame was held (a hit) or not (a miss). */
+  function count(pick) {
+    const view = model.get("_held");
+    const k = model.get("_frame_key");
+    if (!view || !k || !Array.isArray(k.key) || !Array.isArray(view.traits)) return;
+    const want = wantedKey(model, view.traits, k.key[0]);
+    if (want === lastWant) return;
+    lastWant = want;
+    if (pick && pick.source === "held") store.counts.hits += 1;
+    else if (!pick) store.counts.misses += 1;
+    el.dataset.heldHits = String(store.counts.hits);
+    el.dataset.heldMisses = String(store.counts.misses);
+  }
+
+  /** Read what to draw; false when it is the frame drawn already (nothing new to draw). */
   function read() {
-    meta = model.get("_frame_meta") || {};
-    if (meta !== seen) pageVersion += 1;
-    seen = meta;
+    holdKernelFrame();
+    const kernelMeta = model.get("_frame_meta") || {};
+    if (kernelMeta !== seen) pageVersion += 1;
+    seen = kernelMeta;
+    let pick = pickFrame(model, store);
+    count(pick);
+    if (!pick && !drawn) pick = { source: "kernel", key: null }; // nothing drawn yet
+    // changed in the page and nothing held for it: the frame drawn stays until the kernel's answer
+    if (!pick && !recolour) return false;
+    if (!pick) pick = drawn;
+    if (pick.key !== null && pick.key === drawnKey && !recolour) return false; // the same frame
+    recolour = false;
+    drawn = pick;
+    drawnKey = pick.key;
+    el.dataset.drawn = pick.source;
+    meta = pick.source === "held" ? pick.entry.meta : kernelMeta;
     // labels travel in their own trait, sent only when they change; a
     // standalone page (to_html) keeps them in the frame header instead
-    const labels = model.get("_labels") || {};
+    const labels = pick.source === "held" ? pick.entry.labels : model.get("_labels") || {};
     rowLabels = meta.row_labels || labels.rows || [];
     colLabels = meta.col_labels || labels.cols || [];
     frame = null;
@@ -128,33 +225,46 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
     error.textContent = "";
     if (meta.error) {
       error.textContent = meta.error;
-      return;
+      return true;
     }
     try {
-      frame = decodeFrame(model.get("_frame"), meta);
+      frame = decodeFrame(pick.source === "held" ? pick.entry.codes : model.get("_frame"), meta);
     } catch (e) {
       error.textContent = String(e.message || e);
     }
     if (frame && frame.rows > 0) {
-      const off = new OffscreenCanvasOr(frame.cols, frame.rows);
-      const data = off.ctx.createImageData(frame.cols, frame.rows);
-      data.data.set(colorize(frame.codes, lut(model.get("colormap"))));
-      off.ctx.putImageData(data, 0, 0);
-      image = off.canvas;
+      // one scratch canvas and image while the shape holds: a change of head or step allocates nothing
+      if (!scratch || scratch.rows !== frame.rows || scratch.cols !== frame.cols) {
+        const off = new OffscreenCanvasOr(frame.cols, frame.rows);
+        scratch = { off, data: off.ctx.createImageData(frame.cols, frame.rows), rows: frame.rows, cols: frame.cols };
+      }
+      colorize(frame.codes, lut(model.get("colormap")), scratch.data.data);
+      scratch.off.ctx.putImageData(scratch.data, 0, 0);
+      image = scratch.off.canvas;
       hasNaN = frame.codes.includes(NAN_CODE);
     }
+    outline = null;
+    if (frame && frame.rows > 0 && typeof meta.outline === "string") {
+      try {
+        outline = outlineEdges(unpackBits(meta.outline, frame.rows * frame.cols), frame.rows, frame.cols);
+      } catch (e) {
+        error.textContent = String(e.message || e);
+      }
+    }
+    return true;
   }
 
-  /** The version of the frame drawn: the kernel's count, or the page's own. */
+  /** The version of the frame drawn: its key, else the kernel's count, or the page's own. */
   function version() {
+    if (drawnKey !== null) return drawnKey;
     const v = model.get("_frame_version");
     return v === undefined || v === null ? `page:${pageVersion}` : v;
   }
 
   function paint() {
-    const fresh = dirty;
+    let fresh = false;
     if (dirty) {
-      read();
+      fresh = read();
       dirty = false;
     }
     title.textContent = meta.title || "";
@@ -187,6 +297,8 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(image, layout.x, layout.y, layout.width, layout.height);
     canvas.dataset.plot = [layout.x, layout.y, layout.width, layout.height].map((v) => Math.round(v)).join(",");
+    canvas.dataset.outline = outline ? String(outline.length) : "";
+    if (outline) strokeOutline(ctx, outline, layout);
     drawLabels();
     drawPinned();
     drawHover();
@@ -197,10 +309,14 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
 
   /** Pixels the longest (clipped) label needs, at most MARGIN. */
   function labelRoom(labels) {
+    const known = labels && rooms.get(labels);
+    if (known !== undefined) return known;
     ctx.font = "11px sans-serif";
     let most = 0;
     for (const text of labels || []) most = Math.max(most, ctx.measureText(clip(text, LABEL_CHARS)).width);
-    return Math.min(MARGIN, Math.ceil(most) + 6);
+    const room = Math.min(MARGIN, Math.ceil(most) + 6);
+    if (labels) rooms.set(labels, room);
+    return room;
   }
 
   function textColor() {
@@ -277,13 +393,17 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
   function drawColorbar(table) {
     const x = layout.x + layout.width + BAR_GAP;
     const barH = Math.max(2, Math.round(layout.height));
-    const off = new OffscreenCanvasOr(1, barH);
-    const data = off.ctx.createImageData(1, barH);
-    data.data.set(colorize(colorbarCodes(barH), table));
-    off.ctx.putImageData(data, 0, 0);
+    const key = `${model.get("colormap")}:${barH}`;
+    if (!bar || bar.key !== key) {
+      const off = new OffscreenCanvasOr(1, barH);
+      const data = off.ctx.createImageData(1, barH);
+      colorize(colorbarCodes(barH), table, data.data);
+      off.ctx.putImageData(data, 0, 0);
+      bar = { canvas: off.canvas, key };
+    }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(off.canvas, x, layout.y, BAR_W, barH);
+    ctx.drawImage(bar.canvas, x, layout.y, BAR_W, barH);
     const ink = textColor();
     ctx.fillStyle = ink;
     ctx.strokeStyle = ink;
@@ -341,7 +461,9 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
     const asked = [];
     if (event) asked.push(tip.dispatch(event).request);
     asked.push(tip.dispatch(hit ? { type: "move", row: hit.row, col: hit.col } : { type: "leave" }).request);
-    for (const request of asked) if (request) model.send({ type: "row", row: request.row, id: request.id });
+    // the row of the frame drawn, named by its key: the kernel answers for that frame whatever it shows now
+    const key = drawnKey !== null ? { key: JSON.parse(drawnKey) } : {};
+    for (const request of asked) if (request) model.send({ type: "row", row: request.row, id: request.id, ...key });
     showTooltip();
   }
 
@@ -395,7 +517,8 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
       } catch (e) {
         tip.dispatch({ type: "error", id: msg.id });
       }
-      if (values) tip.dispatch({ type: "reply", id: msg.id, row: msg.row, version: msg.version, values });
+      const v = Array.isArray(msg.key) ? keyText(msg.key) : msg.version;
+      if (values) tip.dispatch({ type: "reply", id: msg.id, row: msg.row, version: v, values });
     } else {
       tip.dispatch({ type: "error", id: msg.id });
     }
@@ -507,6 +630,10 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
       onRowReply(msg, buffers);
       return;
     }
+    if (msg.type === "held") {
+      holdSent(msg, buffers);
+      return;
+    }
     if (msg.type === "error") error.textContent = msg.message;
   }
 
@@ -517,14 +644,27 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
   canvas.addEventListener("wheel", onWheel, { passive: false });
   canvas.addEventListener("dblclick", () => canZoom && sendZoom(null));
   reset.addEventListener("click", () => sendZoom(null));
-  const events = "change:_frame change:_frame_meta change:_labels change:_frame_version change:colormap "
-    + "change:scale change:color_range change:_range_in_toolbar change:_plot";
+  const held = model.get("_held");
+  // the selection and what else shapes the frame: a change made in the page may find its frame held
+  const selection = held && Array.isArray(held.traits) ? held.traits.map((n) => `change:${n}`).join(" ") : "";
+  const events = "change:_frame change:_frame_meta change:_labels change:_frame_version change:_frame_key "
+    + `change:scale change:color_range change:_range_in_toolbar change:_plot ${selection}`;
+  const onColormap = () => { recolour = true; changed(); };
   on(model, events, changed);
+  on(model, "change:_frame_version", holdKernelFrame); // at once: the page's ledger follows the kernel's
+  on(model, "change:colormap", onColormap);
   on(model, "change:pinned", schedule);
   on(model, "msg:custom", onMessage);
   paint();
+  if (newStore && live && held) {
+    // a new store holds the frame shown and nothing else: the kernel's ledger starts again there
+    requestId += 1;
+    model.send({ type: "held", what: "reset", id: requestId });
+  }
   return () => {
     off(model, events, changed);
+    off(model, "change:_frame_version", holdKernelFrame);
+    off(model, "change:colormap", onColormap);
     off(model, "change:pinned", schedule);
     off(model, "msg:custom", onMessage);
     clearTimeout(wheelTimer);

@@ -16,7 +16,7 @@ import { decodeFrame, dequantize, formatExact, formatValue, toBytes, toFloats } 
 import { lut } from "./colormaps.js";
 import { blend, colorbarCodes, colorbarTicks, colorize } from "./draw.js";
 import { arrowKeys, kernelSave, onThemeChange } from "./toolbar.js";
-import { addStyles, colormapSelect, drawScheduler, make, markPainted, off, on, rangeSelect, tooltipMachine } from "./ui.js";
+import { colormapSelect, drawScheduler, make, markPainted, off, on, rangeSelect, tooltipMachine } from "./ui.js";
 
 const SIDE = 260; // CSS pixels, longest side of the picture
 const BAR_W = 12;
@@ -61,7 +61,6 @@ export function pictureSize(H, W) {
 export default {
   /** @param {{model: any, el: HTMLElement}} ctx */
   render({ model, el }) {
-    addStyles(el);
     el.classList.add("aw-view", "aw-overlay");
     const toolbar = make("div", "aw-toolbar");
     const title = make("div", "aw-title aw-overlay-title");

@@ -4,6 +4,7 @@
 // Every string from the kernel goes in through textContent.
 
 import { make } from "./ui.js";
+import { pageMove } from "./prefetch.js";
 
 /** DPIs the save button offers (the kernel refuses anything outside 50..600). */
 export const DPIS = [100, 150, 300];
@@ -98,6 +99,14 @@ export function arrowKeys(model, el) {
     if (!move) return;
     event.preventDefault();
     event.stopPropagation(); // JupyterLab's own shortcuts (cell navigation) stay out of it
+    // heads and steps move in the page, so a frame held there draws at once (js/prefetch.js);
+    // layers, and views that hold no frames, ask the kernel
+    const local = pageMove(model, move);
+    if (local) {
+      model.set(local.trait, local.value);
+      model.save_changes();
+      return;
+    }
     id += 1;
     model.send({ type: "move", id: -id, ...move });
   };

@@ -1,5 +1,6 @@
 // Small DOM helpers shared by the views. Every string from the kernel goes
 // in through textContent or canvas fillText: token strings are text, not HTML.
+// The views' styles are attnwidget/static/explorer.css (anywidget `_css`), not set here.
 
 import { COLORMAPS } from "./colormaps.js";
 
@@ -102,42 +103,6 @@ export function saveButton(canvas, filename) {
     a.remove();
   });
   return button;
-}
-
-/** Styles shared by the views, added once per document. */
-const CSS = `
-.aw-view { font: 12px sans-serif; color: var(--jp-ui-font-color1, #222); position: relative; display: inline-block; }
-.aw-toolbar { display: flex; gap: 6px; align-items: center; margin-bottom: 4px; flex-wrap: wrap; }
-.aw-title { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 420px; }
-.aw-matrix-title { max-width: 600px; margin-bottom: 2px; }
-.aw-tooltip { position: absolute; pointer-events: none; background: rgba(20,20,20,.85); color: #fff; padding: 3px 6px;
-  border-radius: 3px; white-space: pre; display: none; z-index: 10; font: 11px monospace; }
-.aw-error { color: #b00; white-space: pre-wrap; }
-.aw-caption { font-size: 11px; color: var(--jp-ui-font-color2, #555); margin-top: 2px; max-width: 600px; }
-.aw-canvas { display: block; cursor: crosshair; }
-.aw-thumbs { display: grid; gap: 4px; }
-.aw-thumb-cell { display: flex; flex-direction: column; align-items: center; font-size: 10px; cursor: pointer; }
-.aw-thumb { image-rendering: pixelated; border: 2px solid transparent; }
-.aw-thumb.aw-selected { border-color: #e4572e; }
-`;
-
-/** Add the shared styles to the document once. */
-export function addStyles(el) {
-  // the page's head, or the shadow root a front end draws the widget in (marimo): styles in
-  // the document do not reach into a shadow root. Asked again once the element is attached.
-  const place = () => {
-    const root = el && typeof el.getRootNode === "function" ? el.getRootNode() : null;
-    const shadow = root && root !== document && root.host ? root : null;
-    const target = shadow || document.head;
-    const owner = shadow || document;
-    if (!target || (owner.getElementById && owner.getElementById("aw-styles"))) return;
-    if (shadow && shadow.querySelector && shadow.querySelector("#aw-styles")) return;
-    const style = make("style", "", CSS);
-    style.id = "aw-styles";
-    target.appendChild(style);
-  };
-  place();
-  if (el) (typeof requestAnimationFrame === "function" ? requestAnimationFrame : (f) => setTimeout(f, 0))(place);
 }
 
 /**

@@ -23,7 +23,7 @@ spine (store, frame, view state, wire, colormaps) and never the widgets.
 ``save_view``              what ``view.save(path)`` calls
 ``animate``                the step axis as a GIF
 ``save_arrays``            ``.npy`` per layer and ``.npz`` per capture
-``to_html``                one offline page with the view and its controls
+``to_html``                one offline page with the view, or the whole explorer, and its controls
 =========================  ==================================================
 """
 

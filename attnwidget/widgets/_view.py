@@ -29,6 +29,14 @@ is no longer drawn (:meth:`View._msg_row`). ``view.capture = other`` (or
 keeping the selection where it still exists (see
 :meth:`~attnwidget.widgets._traits.Selection.update`); a view made from an
 ``aw.record`` recorder follows it as training goes.
+
+A heatmap or weights matrix also sends, after the frame it shows, the frames
+a user is likely to ask for next (the other heads of the layer, the
+neighbouring steps), which the page holds and draws at once when a change
+made in the page asks for one (:mod:`attnwidget.widgets._prefetch`: the keys,
+the page's budget, the timing). ``_frame_key`` names the frame shown by its
+key (sent with it, in the same message), and a row message may name the frame
+it asks about the same way (``{type: "row", row, id, key}``).
 """
 
 from __future__ import annotations
@@ -43,8 +51,9 @@ import numpy as np
 import traitlets as t
 
 from .._frame import Frame
-from .._view_state import ViewDescription, ViewSpec, forget_ranges, view_frame, view_state
+from .._view_state import ViewDescription, ViewSpec, forget_ranges, frame_args, view_frame, view_state
 from ..colormaps import DIVERGING
+from ._prefetch import Prefetcher
 from ._save import Savable
 from ._traits import KEEP, Selection, check_capture, check_kwargs, color_range_trait, recorder_of, take_site
 
@@ -75,6 +84,18 @@ class View(Savable, Selection, anywidget.AnyWidget):
         0, help="counts the frames sent; a row message's answer names the version it is from"
     ).tag(sync=True)
     color_range = color_range_trait()
+    _frame_key = t.Dict(
+        default_value=None,
+        allow_none=True,
+        help="{'key': [...], 'labels': labels key} of the frame shown, for the frames held in the page; "
+        "None for an error frame or a view that holds none",
+    ).tag(sync=True)
+    _held = t.Dict(
+        default_value=None,
+        allow_none=True,
+        help="frames held in the page: {'traits': key traits in key order, 'budget': bytes of codes}, "
+        "or None where the view holds none (attnwidget.widgets._prefetch)",
+    ).tag(sync=True)
     _range_in_toolbar = t.Bool(
         True,
         help="whether the view's toolbar offers the colour-range choice (False inside an explorer, "
@@ -88,11 +109,14 @@ class View(Savable, Selection, anywidget.AnyWidget):
     _extra_kwargs: tuple[str, ...] = ("tokens", "groups", "layout")
     #: the trait holding the header of what is sent (its compute time goes there)
     _meta_trait = "_frame_meta"
+    #: the view kinds whose page holds frames sent ahead (js/matrix.js draws them)
+    _holds_frames = ("heatmap", "weights")
 
     def __init__(self, cap, *, tokens: Any = None, groups: Any = None, **kwargs):
         take_site(type(self), kwargs)
         check_kwargs(type(self), kwargs, self._extra_kwargs)
         self._frame_cache: dict = {}
+        self._prefetch: Prefetcher | None = None
         recorder = recorder_of(cap)
         self.cap = check_capture(cap)
         self.tokens = tokens
@@ -101,6 +125,9 @@ class View(Savable, Selection, anywidget.AnyWidget):
         super().__init__(**kwargs)
         if "colormap" not in kwargs:  # opened on a difference map: on its diverging colormap
             self._diverging(None)
+        if self.view_spec().kind in self._holds_frames:
+            self._prefetch = Prefetcher(self)
+            self._held = self._prefetch.budget_info()
         self._ready = True
         self.observe(
             self._redraw,
@@ -183,7 +210,8 @@ class View(Savable, Selection, anywidget.AnyWidget):
     def describe(self) -> ViewDescription:
         """This view as plain data, for figures and standalone pages (they read no widget)."""
         # the frame version counts messages to this browser: no state of what is shown
-        skip = ("_esm", "_css", "layout", "comm", "_frame_version")
+        # nor are the frames held in the page (a standalone page holds every frame it has)
+        skip = ("_esm", "_css", "layout", "comm", "_frame_version", "_held", "_frame_key")
         state = {k: v for k, v in self.get_state().items() if k not in skip}
         return ViewDescription(
             kind=self.view_spec().kind,
@@ -197,29 +225,36 @@ class View(Savable, Selection, anywidget.AnyWidget):
             restore=dict(self.__dict__.get("_before_difference") or {}),
         )
 
-    def _cache_key(self) -> Any:
-        """Everything ``frame()`` depends on: the selection, the frame traits, the capture's shape."""
+    def _cache_key(self, selection: dict | None = None) -> Any:
+        """Everything ``frame()`` depends on: the selection (default: the view's), the frame
+        traits, the capture's shape."""
         cap = self.cap
         traits = tuple(
             (n, _hashable(getattr(self, n))) for n in self._redraw_on if n not in self._not_in_frame
         )
         # a capture that grows (more steps or sites, new tokens or labels) is another capture
         grown = (cap.steps, len(cap.layers), id(cap.tokens), id(cap.labels))
-        return (_hashable(self.frame_selection()), traits, grown)
+        args = self.frame_selection() if selection is None else frame_args(cap, selection)
+        return (_hashable(args), traits, grown)
 
-    def _cached_frame(self, fresh: bool = False) -> Frame:
-        """``frame()``, from the cache when the same selection was computed lately.
+    def _cached_frame(self, fresh: bool = False, selection: dict | None = None) -> Frame:
+        """``frame()`` (or the frame of another ``selection`` under the view's other traits),
+        from the cache when the same selection was computed lately.
 
         ``fresh`` recomputes (and replaces the cached frame).
         """
         cache = self._frame_cache
-        key = self._cache_key()
+
+        def compute() -> Frame:
+            return self.frame() if selection is None else view_frame(self.cap, self.view_spec(), selection)
+
+        key = self._cache_key(selection)
         try:
             hash(key)
         except TypeError:  # an unhashable selection value: no caching
-            return self.frame()
+            return compute()
         hit = None if fresh else cache.pop(key, None)
-        fr = hit if hit is not None else self.frame()
+        fr = hit if hit is not None else compute()
         cache.pop(key, None)
         cache[key] = fr  # most recent last
         while len(cache) > FRAME_CACHE_SIZE:
@@ -229,17 +264,33 @@ class View(Savable, Selection, anywidget.AnyWidget):
     def refresh(self) -> None:
         """Recompute the frame (and the capture's shared colour ranges) and send it to the browser."""
         forget_ranges(self.cap)
+        # frames held in the page were computed before: none of their keys is asked for again
+        self.__dict__["_refreshes"] = self.__dict__.get("_refreshes", 0) + 1
         self._send_frame(fresh=True)
+
+    def _state_for(self, selection: dict) -> dict | None:
+        """What the view would send for another selection (under its other traits now), or None
+        where that selection has no frame."""
+        state = view_state(
+            self.cap, self._spec(), selection, frame_of=lambda: self._cached_frame(selection=selection)
+        )
+        return None if state[self._meta_trait].get("error") else state
 
     def _send_frame(self, fresh: bool = False) -> None:
         started = time.perf_counter()
-        state = view_state(
-            self.cap, self._spec(), self.selection(), frame_of=lambda: self._cached_frame(fresh=fresh)
-        )
-        state[self._meta_trait] = {
-            **state[self._meta_trait],
-            "compute_ms": round((time.perf_counter() - started) * 1000, 2),
-        }
+        selection, prefetch = self.selection(), self._prefetch
+        key = None if prefetch is None else prefetch.key(selection)
+        # a frame sent before and still held in the page: the same codes, header and labels
+        state = None if key is None or fresh else prefetch.held_state(key)  # type: ignore[union-attr]
+        if state is None:
+            state = view_state(
+                self.cap, self._spec(), selection, frame_of=lambda: self._cached_frame(fresh=fresh)
+            )
+        meta = {**state[self._meta_trait], "compute_ms": round((time.perf_counter() - started) * 1000, 2)}
+        state[self._meta_trait] = meta
+        if prefetch is not None and key is not None:
+            error = meta.get("error")
+            state["_frame_key"] = None if error else prefetch.shown(key, state, selection, self.view_spec())
         # every frame sent has its own version: the browser drops row values of older ones
         state["_frame_version"] = self._frame_version + 1
         with self.hold_sync():
@@ -312,19 +363,45 @@ class View(Savable, Selection, anywidget.AnyWidget):
         row = content.get("row")
         if isinstance(row, bool) or not isinstance(row, int):
             raise ValueError(f"a row message needs an integer row index, not {row!r}")
-        values = self._cached_frame().values
+        key = content.get("key")
+        values = self._cached_frame().values if key is None else self._held_values(key)
         if not 0 <= row < values.shape[0]:
             raise IndexError(
                 f"row {row} is out of range: the frame shown has {values.shape[0]} rows "
                 f"(0..{values.shape[0] - 1})"
             )
         data = np.ascontiguousarray(values[row], dtype="<f4")
-        return {
+        reply = {
             "row": row,
             "cols": int(data.shape[0]),
             "version": self._frame_version,
             "_buffers": [memoryview(data).cast("B")],
         }
+        if key is not None:
+            reply["key"] = key  # the frame the values are of, named as the page named it
+        return reply
+
+    def _held_values(self, key: Any) -> np.ndarray:
+        """The values of the frame the page holds under ``key`` (the frame it draws)."""
+        held = None if self._prefetch is None or not isinstance(key, list) else self._prefetch.ledger.get(key)
+        if held is None:
+            raise ValueError(
+                f"the page asked for a row of a frame this view no longer holds (key {key!r}); "
+                "the tooltip shows the colour code's value until the next frame"
+            )
+        if held.spec == self.view_spec():
+            return self._cached_frame(selection=held.selection).values
+        return view_frame(self.cap, held.spec, held.selection).values
+
+    def _msg_held(self, content: dict) -> dict:
+        """``{type: "held", what: "reset"}``: the page holds a new store (the frame shown, nothing
+        else); frames are sent ahead from now on."""
+        if content.get("what") != "reset":
+            raise ValueError(f"a held message says what='reset', not {content.get('what')!r}")
+        if self._prefetch is None:
+            raise ValueError(f"{type(self).__name__.lstrip('_')} holds no frames in the page")
+        self._prefetch.reset()
+        return {"held": len(self._prefetch.ledger.frames)}
 
     def _msg_select(self, content: dict) -> dict:
         """``{type: "select", layer?, head?}``: the browser picked a layer and/or head."""

@@ -229,6 +229,13 @@ class Explorer(Savable, Selection, widgets.VBox):
                 view._range_in_toolbar = False
 
         self.controls = Controls(self, class_names=self._given["class_names"])
+        if self.heatmap is not None:
+            # the selection linked in the page too, so a thumbnail click, the step slider and Play
+            # draw a frame the page holds at once (attnwidget.widgets._prefetch); the kernel's links
+            # above keep every view in step. The head dropdown syncs an index, not a head: it asks the kernel
+            if self.headgrid is not None:
+                self._links.append(widgets.jslink((self.headgrid, "head"), (self.heatmap, "head")))
+            self._links.append(widgets.jslink((self.controls.step, "value"), (self.heatmap, "step")))
         self.children = self._arrange()
         self._follow_pins()
 

@@ -4,7 +4,12 @@ Each thumbnail is the frame of one (layer, head), block-pooled to at most
 ``thumb`` x ``thumb`` cells and quantized over its own value range; all of
 them travel together in ``_thumbs`` (concatenated codes) with their shapes
 and offsets in ``_thumbs_meta``, so the first paint needs one message.
-Clicking a thumbnail sends ``{type: "select", layer, head}``. The grid fills a
+A model-wide grid pools its thumbnails to about one cell per pixel of the place
+each gets (:meth:`HeadGrid.thumb_cells`: 32 cells for a row of 12 heads, not 64)
+unless ``thumb`` is given: a quarter of the bytes, the same picture.
+Clicking a thumbnail sets ``layer`` and ``head`` in the page (a view linked
+there follows at once; ``{type: "select", layer, head}`` still selects one from
+a message). The grid fills a
 panel of fixed width (the thumbnails are sized to it) and bounded height, so it
 stays in place whatever the step or layer.
 """
@@ -21,6 +26,10 @@ from ._traits import colormap_trait
 from ._view import STATIC, View
 
 __all__ = ["HeadGrid"]
+
+#: cells a model-wide grid shares out between the heads of a row: js/headgrid.js draws a row
+#: of H heads across its 326-pixel panel, so 384 // H cells is a little over one per pixel
+MODEL_CELLS = 384
 
 
 class HeadGrid(BrowserRequests, View):
@@ -41,12 +50,14 @@ class HeadGrid(BrowserRequests, View):
     mode : str
         ``"layer"``: the heads of ``layer``; ``"model"``: all attention layers x heads.
     thumb : int
-        Largest side of a thumbnail, in cells (pooled in Python).
+        Largest side of a thumbnail, in cells (pooled in Python). Not given, a
+        ``"model"`` grid pools to fewer (:meth:`thumb_cells`).
     colormap : str
     """
 
-    _esm = STATIC / "headgrid.js"
+    _esm = STATIC / "widget.js"  # the one bundle (js/widget.js); _js_view picks the view
     _css = CSS
+    _js_view = t.Unicode("headgrid", help="the view js/widget.js draws this widget with").tag(sync=True)
 
     mode = t.Enum(
         ["layer", "model"],
@@ -63,6 +74,23 @@ class HeadGrid(BrowserRequests, View):
 
     _redraw_on = ("mode", "thumb")
     _meta_trait = "_thumbs_meta"
+
+    def __init__(self, cap, **kwargs):
+        # a thumb given is kept in every mode; not given, a model-wide grid sizes its thumbnails
+        self.__dict__["_thumb_given"] = "thumb" in kwargs
+        super().__init__(cap, **kwargs)
+
+    @t.observe("thumb")
+    def _thumb_chosen(self, change) -> None:
+        self.__dict__["_thumb_given"] = True
+
+    def thumb_cells(self) -> int:
+        """The side the thumbnails are pooled to: ``thumb``; in ``"model"`` mode, where ``thumb``
+        was not given, at most :data:`MODEL_CELLS` // the most heads of a site (at least 8)."""
+        if self.mode != "model" or self.__dict__.get("_thumb_given", True):
+            return self.thumb
+        heads = max((self.cap.num_heads(i) or 1 for i in attention_sites(self.cap)), default=1)
+        return max(8, min(self.thumb, MODEL_CELLS // heads))
 
     @t.validate("thumb")
     def _check_thumb(self, proposal):
@@ -88,12 +116,15 @@ class HeadGrid(BrowserRequests, View):
         return grid_layers(self.cap, self.view_spec(), self.selection())
 
     def view_spec(self) -> ViewSpec:
-        """Thumbnails of ``thumb`` cells at most; :meth:`frame` is the highlighted one, pooled like it.
+        """Thumbnails of :meth:`thumb_cells` cells at most; :meth:`frame` is the highlighted one,
+        pooled like it.
 
         Thumbnails are not cached: every trait change that reaches ``refresh``
         sends them all again, in one message.
         """
-        return ViewSpec("headgrid", size=self.thumb, tokens=self.tokens, mode=self.mode, groups=self.groups)
+        return ViewSpec(
+            "headgrid", size=self.thumb_cells(), tokens=self.tokens, mode=self.mode, groups=self.groups
+        )
 
     def frames(self) -> list[Frame]:
         """One frame per thumbnail, in the order they are sent (site-major)."""

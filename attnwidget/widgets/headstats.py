@@ -25,8 +25,8 @@ import numpy as np
 import traitlets as t
 
 from .._frame import select_samples
+from .._panels import stats_entropy, stats_for
 from .._view_state import ViewDescription, class_reason
-from ..reduce import head_stats
 from ._save import Savable
 from ._traits import Selection, check_capture, check_kwargs, recorder_of, take_site
 
@@ -52,40 +52,6 @@ def roles_for(cap, layer, step: int = 0) -> dict[str, np.ndarray]:
     if not rows:
         raise ValueError(f"site {name!r} did not run at step {step}: no head roles there")
     return {r: np.array([row[r] for row in rows], dtype=np.float64) for r in ROLES}
-
-
-def stats_for(cap, layer, step: int = 0, label=None) -> dict[str, np.ndarray]:
-    """Per-head statistics of one layer over the samples of ``label`` (all when None).
-
-    Returns
-    -------
-    dict
-        ``{"entropy", "max", "sparsity"}``, each ``[head]`` float32.
-    """
-    name = cap.site_name(layer)
-    if cap.kinds[name] == "weights" or "head" not in cap.axes[name]:
-        raise ValueError(f"site {name!r} holds weights, not heads of query x key attention")
-    if cap.is_stats_only(name, step):
-        return {"entropy": stats_entropy(cap, name, step, label)}
-    return head_stats(cap.get(name, step), select_samples(cap, label, name))
-
-
-def stats_entropy(cap, name: str, step: int = 0, label=None) -> np.ndarray:
-    """Per-head mean row entropy of a class from ``cap.stats``, normalised by ``log(keys)`` (1 = uniform).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``[head]`` float32.
-    """
-    st = cap.site_stats(name, step)
-    if st is None or "entropy" not in st:
-        raise ValueError(f"site {name!r} has no per-head entropy in its statistics at step {step}")
-    ent = np.asarray(cap.stat(name, step, "entropy", label), dtype=np.float64)
-    nk = np.asarray(st["mean"]).shape[-1]
-    if nk > 1:
-        ent = ent / np.log(nk)
-    return ent.astype(np.float32)
 
 
 class HeadStats(Savable, Selection, widgets.VBox):

@@ -12,7 +12,7 @@ import traitlets as t
 from .._frame import frame
 from .._view_state import ViewSpec
 from ._browser import CSS, BrowserRequests
-from ._traits import colormap_trait, quiet, scale_trait
+from ._traits import colormap_trait, quiet, scale_trait, significance_trait
 from ._view import STATIC, View
 
 __all__ = ["Heatmap"]
@@ -46,10 +46,17 @@ class Heatmap(BrowserRequests, View):
     pinned : dict or None
         ``{"axis": "query" | "key", "index": i}``: a highlighted row or column
         (full-resolution index), set by clicking.
+    significance : float or None
+        On a class-difference map (``difference=(a, b)``), the cells where the
+        classes differ at this false discovery rate are outlined and counted
+        in the caption (default 0.05; the same test and outline as
+        ``aw.heatmap(..., significance=)`` and the saved figure). Pooled frames
+        (``size`` smaller than the matrix) say so instead. None: no test.
     """
 
-    _esm = STATIC / "heatmap.js"
+    _esm = STATIC / "widget.js"  # the one bundle (js/widget.js); _js_view picks the view
     _css = CSS
+    _js_view = t.Unicode("heatmap", help="the view js/widget.js draws this widget with").tag(sync=True)
 
     colormap = colormap_trait()
     scale = scale_trait()
@@ -68,7 +75,11 @@ class Heatmap(BrowserRequests, View):
         help="pinned row or column: {'axis': 'query'|'key', 'index': int} or None",
     ).tag(sync=True)
 
-    _redraw_on = ("scale", "region", "size")
+    significance = significance_trait()
+
+    _redraw_on = ("scale", "region", "size", "significance")
+    # the outline and its caption come with the codes; frame() does not read it
+    _not_in_frame = ("scale", "significance")
 
     @t.validate("size")
     def _check_size(self, proposal):
@@ -136,6 +147,7 @@ class Heatmap(BrowserRequests, View):
             tokens=self.tokens,
             scale=self.scale,
             groups=self.groups,
+            significance=self.significance,
         )
 
     def _msg_zoom(self, content: dict) -> dict:

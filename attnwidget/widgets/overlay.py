@@ -102,8 +102,9 @@ class ImageOverlay(BrowserRequests, View):
     colormap, scale : str
     """
 
-    _esm = STATIC / "overlay.js"
+    _esm = STATIC / "widget.js"  # the one bundle (js/widget.js); _js_view picks the view
     _css = CSS
+    _js_view = t.Unicode("overlay", help="the view js/widget.js draws this widget with").tag(sync=True)
     _extra_kwargs = ("tokens", "layout", "image", "patch_grid")
 
     query = t.Int(0, help="query row shown over the image (0 = CLS)").tag(sync=True)

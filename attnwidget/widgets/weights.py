@@ -12,7 +12,8 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets as t
 
-from .._frame import Frame, select_samples
+from .._frame import Frame
+from .._panels import TIME_AXES, class_profile
 from .._view_state import SELECTION, ViewDescription, ViewSpec, labels_fit
 from ..store import class_name
 from ._browser import CSS, BrowserRequests
@@ -25,63 +26,32 @@ from ._traits import (
     quiet,
     recorder_of,
     scale_trait,
+    significance_trait,
     take_site,
 )
 from ._view import STATIC, View
 
 __all__ = ["WeightsView", "class_profile"]
 
-TIME_AXES = ("time", "frame", "frames", "t", "timestep", "step")
-
 
 class _WeightsCanvas(BrowserRequests, View):
     """The matrix part of a WeightsView (a canvas view of the weights frame)."""
 
-    _esm = STATIC / "weights.js"
+    _esm = STATIC / "widget.js"  # the one bundle (js/widget.js); _js_view picks the view
     _css = CSS
+    _js_view = t.Unicode("weights", help="the view js/widget.js draws this widget with").tag(sync=True)
     colormap = colormap_trait()
     scale = scale_trait()
     size = t.Int(512, help="largest rows/columns sent; bigger frames are block-pooled").tag(sync=True)
-    _redraw_on = ("scale", "size")
+    significance = significance_trait()
+    _redraw_on = ("scale", "size", "significance")
+    _not_in_frame = ("scale", "significance")
 
     def view_spec(self) -> ViewSpec:
         """The weights frame of the selection, pooled to ``size``."""
-        return ViewSpec("weights", size=self.size, tokens=self.tokens, scale=self.scale)
-
-
-def class_profile(cap, layer, step: int = 0, classes=None) -> tuple[np.ndarray, list[str], str]:
-    """Mean weight along a site's last axis, per class.
-
-    ``classes`` split kept samples only where the labels name the site's
-    samples (:func:`~attnwidget._view_state.labels_fit`); elsewhere the one
-    row is every sample.
-
-    Returns
-    -------
-    values : numpy.ndarray
-        ``[class, last_axis]`` (one row, "all samples", when ``classes`` is empty).
-    names : list of str
-        Labels of the last axis (from ``cap.metadata["axis_labels"]`` or indices).
-    axis : str
-        Name of the last axis.
-    """
-    name = cap.site_name(layer)
-    axis = cap.axes[name][-1]
-    if cap.is_stats_only(name, step):
-        # statistics only: the class means of every streamed sample
-        mean = np.stack([cap.stat(name, step, "mean", c) for c in (classes or [None])]).astype(np.float32)
-        values = mean.reshape(mean.shape[0], -1, mean.shape[-1]).mean(axis=1)  # [class, last]
-    else:
-        data = np.asarray(cap.get(name, step), dtype=np.float32)
-        flat = data.reshape(data.shape[0], -1, data.shape[-1]).mean(axis=1)  # [sample, last]
-        if classes and labels_fit(cap, name, step):
-            values = np.stack([flat[select_samples(cap, c, name)].mean(axis=0) for c in classes])
-        else:
-            values = flat.mean(axis=0, keepdims=True)
-    names = cap.metadata.get("axis_labels", {}).get(name, {}).get(axis)
-    if names is None or len(names) != values.shape[1]:
-        names = [str(i) for i in range(values.shape[1])]
-    return values, [str(n) for n in names], axis
+        return ViewSpec(
+            "weights", size=self.size, tokens=self.tokens, scale=self.scale, significance=self.significance
+        )
 
 
 class WeightsView(Selection, widgets.VBox):

@@ -6,6 +6,15 @@ page is tested with a small hand-written ES module that follows the views'
 contract (``render({model, el})`` reading ``_frame``/``_frame_meta``), and
 with the real bundle from ``attnwidget/static/`` once that one draws a canvas.
 Screenshots go to ``artifacts/browser/``.
+
+An explorer's page (``to_html(aw.show(cap))``) is tested on lesson captures
+(the translation lesson's model: head grid, statistics, steps and Play; the
+vision lesson's ViT with one digit per sample: the image overlay), on class
+statistics from ``aw.collect`` (the class-difference map and its significance
+outline) and on a capture with attention and weights sites (a tab each):
+every panel is drawn, every control on the page changes the picture, the
+title follows the selection, nothing is fetched and nothing is logged as an
+error. Those screenshots, at 1400 x 1000, go to ``artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -70,9 +79,11 @@ def chromium(browser):
     return browser
 
 
-def open_offline(browser, path: pathlib.Path):
+def open_offline(browser, path: pathlib.Path, size=(1100, 800)):
     """Open a file page with every non-file request blocked; returns (page, blocked, errors)."""
-    ctx = browser.new_context(viewport={"width": 1100, "height": 800}, offline=True)
+    ctx = browser.new_context(
+        viewport={"width": size[0], "height": size[1]}, offline=True, accept_downloads=True
+    )
     page = ctx.new_page()
     blocked, errors = [], []
 
@@ -352,4 +363,345 @@ def test_real_bundle_statistics_page(chromium, tmp_path, stats_capture):
     finally:
         page.close()
     assert blocked == []
+    assert errors == []
+
+
+# ---------------------------------------------------------------------- an explorer's page
+PAGE_SHOTS = ROOT / "artifacts" / "screenshots"
+EXPLORER_SIZE = (1400, 1000)
+
+
+def picture(page) -> bytes:
+    """What the page shows: a screenshot of every panel (the controls row left out)."""
+    page.wait_for_timeout(60)  # the views paint in an animation frame after the change
+    return page.locator("#aw-page").screenshot()
+
+
+def version(page) -> str:
+    return page.evaluate("document.body.dataset.awVersion || '0'")
+
+
+def wait_for_change(page, before: str) -> None:
+    wait_until(page, f"(document.body.dataset.awVersion || '0') !== {before!r}")
+
+
+def title_follows(page) -> str:
+    """The page's title and its heading say the same, and return it."""
+    title = page.evaluate("document.title")
+    assert page.inner_text("#aw-title") == title
+    return title
+
+
+def controls_shown(page) -> list[str]:
+    """The names of the page's own controls that are shown and enabled."""
+    return page.evaluate("""() => [...document.querySelectorAll('#aw-controls select.aw-ctl, #aw-page select.aw-ctl')]
+      .filter((s) => !s.disabled && !s.closest('label').hidden && s.offsetParent !== null)
+      .map((s) => [...s.classList].find((c) => c.startsWith('aw-ctl-')).slice(7))""")
+
+
+def every_control_changes_the_picture(page) -> list[str]:
+    """Choose another option in every control shown, one at a time: each must change what is drawn,
+    and the title must follow it (for what the title names). Returns the controls tried."""
+    tried = []
+    for name in controls_shown(page):
+        if name not in controls_shown(page):
+            continue  # an earlier choice left nothing to choose here (a class of one sample)
+        sel = page.locator(f"select.aw-ctl-{name}")
+        values = sel.evaluate("s => [...s.options].map((o) => o.value)")
+        now = sel.input_value()
+        other = next(v for v in values if v != now)
+        before, shown = picture(page), version(page)
+        sel.select_option(other)
+        wait_for_change(page, shown)
+        assert picture(page) != before, f"the {name} control did not change the picture"
+        text = sel.evaluate("s => s.options[s.selectedIndex].textContent")
+        if name in ("layer", "head", "step", "stat", "difference"):
+            assert text in title_follows(page), f"the title does not follow the {name} control"
+        tried.append(name)
+    return tried
+
+
+def view_selects_change_the_picture(page) -> int:
+    """The views' own choices shown in the panels (colormaps): each changes the picture."""
+    count = page.locator("#aw-page .aw-view select:visible").count()
+    for i in range(count):
+        sel = page.locator("#aw-page .aw-view select:visible").nth(i)
+        values = sel.evaluate("s => [...s.options].map((o) => o.value)")
+        now = sel.input_value()
+        before = picture(page)
+        sel.select_option(next(v for v in values if v != now))
+        page.wait_for_timeout(200)
+        assert picture(page) != before, f"the view's own {values[:3]}... choice did not change the picture"
+    return count
+
+
+def drawn_colours(page, selector: str) -> int:
+    """How many distinct colours a canvas holds (a blank one holds one or two)."""
+    return page.evaluate(
+        """(sel) => { const c = document.querySelector(sel);
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          const seen = new Set(); for (let i = 0; i < d.length; i += 4) seen.add(`${d[i]},${d[i+1]},${d[i+2]}`);
+          return seen.size; }""",
+        selector,
+    )
+
+
+def stats_bars(page) -> dict:
+    """The head statistics the page draws: statistic -> value per head."""
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('.aw-headstats svg.aw-chart')]
+      .map((svg) => [svg.querySelector('text').textContent, JSON.parse(svg.dataset.values)[0]]))""")
+
+
+def assert_bars_are_the_widgets(page, explorer) -> None:
+    drawn, shown = stats_bars(page), explorer.headstats.stats
+    assert list(drawn) == list(shown)
+    for name, values in shown.items():
+        np.testing.assert_allclose(drawn[name], values, rtol=1e-6, atol=1e-7)
+
+
+@pytest.fixture(scope="module")
+def translation_explorer():
+    """The translation lesson's model (seeded weights) translating one date: 6 sites, 4 heads,
+    11 generation steps, the decoder's query axis growing with each step."""
+    sys.path.insert(0, str(ROOT / "notebooks"))
+    import torch
+    from lessons import translation
+
+    import attnwidget as aw
+
+    torch.manual_seed(0)
+    model = translation.Translator().eval()
+    source = "march twenty first nineteen ninety two"
+    with aw.capture(model) as cap:
+        out = translation.translate(model, source)
+    return aw.show(cap, tokens=translation.site_tokens(cap, source, out))
+
+
+def test_explorer_page_of_the_translation_lesson(chromium, tmp_path, translation_explorer):
+    ex = translation_explorer
+    path = pathlib.Path(to_html(ex, tmp_path / "translation.html"))
+    page, blocked, errors = open_offline(chromium, path, EXPLORER_SIZE)
+    try:
+        assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
+        # every panel is drawn: the matrix, a thumbnail per head, a bar chart per statistic
+        assert drawn_colours(page, "#aw-root canvas.aw-canvas") > 8
+        assert page.locator(".aw-panel-headgrid canvas.aw-thumb").count() == 4
+        assert_bars_are_the_widgets(page, ex)
+        assert "encoder.layers.0.self_attn" in title_follows(page)
+        PAGE_SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(PAGE_SHOTS / "page-explorer-translation.png"))
+
+        # a thumbnail clicked selects its head, in every panel and control
+        before, shown = picture(page), version(page)
+        page.locator(".aw-panel-headgrid .aw-thumb-cell").nth(2).click()
+        wait_for_change(page, shown)
+        assert page.input_value("select.aw-ctl-head") == "2"
+        assert "head 2" in title_follows(page)
+        assert page.locator(".aw-headstats rect.aw-bar-marked").count() == 3  # head 2's bar in each chart
+        assert picture(page) != before
+        # a statistics bar clicked selects its head
+        shown = version(page)
+        page.locator(".aw-headstats svg.aw-chart-max rect.aw-bar").nth(1).dispatch_event("click")
+        wait_for_change(page, shown)
+        assert page.input_value("select.aw-ctl-head") == "1"
+
+        # arrow keys on the matrix move the head, as in the notebook
+        shown = version(page)
+        page.focus("#aw-root")
+        page.keyboard.press("ArrowRight")
+        wait_for_change(page, shown)
+        assert page.input_value("select.aw-ctl-head") == "2"
+
+        tried = every_control_changes_the_picture(page)
+        assert {"layer", "head", "step"} <= set(tried), tried
+        assert view_selects_change_the_picture(page) >= 2  # the matrix's and the head grid's colormaps
+        # the head statistics follow the site: as the widget computes them
+        page.select_option("select.aw-ctl-layer", "3")
+        page.select_option("select.aw-ctl-head", '"mean"')
+        page.wait_for_timeout(200)
+        ex.layer, ex.head, ex.step = 3, "mean", int(page.input_value("select.aw-ctl-step"))
+        assert_bars_are_the_widgets(page, ex)
+
+        # Play walks the steps and stops when pressed again
+        page.select_option("select.aw-ctl-step", "0")
+        page.wait_for_timeout(100)
+        page.click("button.aw-page-play")
+        wait_until(page, "JSON.parse(document.body.dataset.awSelection)[4] >= 2")
+        page.click("button.aw-page-play")
+        held = page.evaluate("document.body.dataset.awSelection")
+        page.wait_for_timeout(900)
+        assert page.evaluate("document.body.dataset.awSelection") == held, "Play did not stop"
+        assert page.inner_text("button.aw-page-play").endswith("play")
+
+        # the statistics collapse and come back
+        page.click("button.aw-headstats-toggle")
+        assert page.locator(".aw-headstats svg.aw-chart").count() == 0
+        page.click("button.aw-headstats-toggle")
+        assert page.locator(".aw-headstats svg.aw-chart").count() == 3
+
+        # the matrix's save button downloads the picture on screen
+        with page.expect_download() as got:
+            page.locator("#aw-root button.aw-save").click()
+        assert got.value.suggested_filename == "heatmap.png"
+    finally:
+        page.close()
+    assert blocked == [], f"the page tried the network: {blocked}"
+    assert errors == []
+
+
+@pytest.fixture(scope="module")
+def vision_explorer():
+    """The vision lesson's ViT (seeded weights) on six digits, each sample with its own image."""
+    sys.path.insert(0, str(ROOT / "notebooks"))
+    import torch
+    from lessons import vision
+
+    import attnwidget as aw
+
+    torch.manual_seed(0)
+    model = vision.ViT().eval()
+    _, _, images, labels = vision.load_digits()
+    images, labels = images[:6], labels[:6]
+    with aw.capture(model) as cap, torch.no_grad():
+        model(torch.from_numpy(images))
+    cap.labels = labels
+    names = dict(enumerate(vision.CLASS_NAMES))
+    return aw.show(cap, tokens=vision.tokens(), image=images, patch_grid=vision.PATCH_GRID, class_names=names)
+
+
+def test_explorer_page_of_the_vision_lesson_overlay(chromium, tmp_path, vision_explorer):
+    ex = vision_explorer
+    path = pathlib.Path(to_html(ex, tmp_path / "vision.html"))
+    page, blocked, errors = open_offline(chromium, path, EXPLORER_SIZE)
+    overlay = ".aw-panel-overlay canvas.aw-overlay-canvas"
+    try:
+        assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
+        assert drawn_colours(page, overlay) > 8
+        assert page.locator(".aw-panel-headgrid canvas.aw-thumb").count() == 4
+        # the class control names the classes as the explorer does
+        names = page.eval_on_selector_all("select.aw-ctl-label option", "os => os.map(o => o.textContent)")
+        assert names[0] == "all samples" and names[1:] == [str(c) for c in ex.cap.classes()]
+        PAGE_SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(PAGE_SHOTS / "page-explorer-vision.png"))
+
+        # each sample shows its own digit under the overlay
+        first = page.locator(overlay).screenshot()
+        shown = version(page)
+        page.select_option("select.aw-ctl-sample", "3")
+        wait_for_change(page, shown)
+        page.wait_for_timeout(100)
+        assert page.locator(overlay).screenshot() != first
+        assert "sample 3" in title_follows(page)
+
+        # a patch clicked shows its own query row, and pins that row on the matrix (as the explorer)
+        matrix = page.locator("#aw-root canvas.aw-canvas").screenshot()
+        row = page.locator(overlay).screenshot()
+        box = page.locator(overlay).bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4)  # patch (1, 2)
+        page.wait_for_timeout(300)
+        assert "query 1,2" in page.inner_text(".aw-panel-overlay .aw-overlay-title")
+        assert page.locator(overlay).screenshot() != row
+        assert page.locator("#aw-root canvas.aw-canvas").screenshot() != matrix, "the row was not pinned"
+        # a row pinned on the matrix is the overlay's row
+        canvas = page.locator("#aw-root canvas.aw-canvas")
+        px, py, pw, ph = (float(v) for v in canvas.get_attribute("data-plot").split(","))
+        cbox = canvas.bounding_box()
+        page.mouse.click(
+            cbox["x"] + px + pw * 0.5, cbox["y"] + py + ph * (0.5 + 16) / 17
+        )  # row 16: patch 3,3
+        page.wait_for_timeout(300)
+        assert "query 3,3" in page.inner_text(".aw-panel-overlay .aw-overlay-title")
+
+        tried = every_control_changes_the_picture(page)
+        assert {"layer", "head", "label", "sample"} <= set(tried), tried
+        assert view_selects_change_the_picture(page) >= 3  # matrix, overlay and head grid colormaps
+        opacity = page.locator(".aw-panel-overlay input.aw-opacity")
+        before = page.locator(overlay).screenshot()
+        opacity.fill("0.9")
+        page.wait_for_timeout(200)
+        assert page.locator(overlay).screenshot() != before, "the opacity slider did nothing"
+    finally:
+        page.close()
+    assert blocked == [], f"the page tried the network: {blocked}"
+    assert errors == []
+
+
+def test_explorer_page_of_class_statistics_outlines_the_difference(chromium, tmp_path, stats_capture):
+    import attnwidget as aw
+
+    ex = aw.show(stats_capture, class_names={0: "neg", 1: "pos"})
+    path = pathlib.Path(to_html(ex, tmp_path / "stats_explorer.html"))
+    page, blocked, errors = open_offline(chromium, path, EXPLORER_SIZE)
+    canvas = "#aw-root canvas.aw-canvas"
+    try:
+        assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
+        assert page.locator(".aw-panel-headgrid canvas.aw-thumb").count() == 2
+        # statistics only: the entropy of the statistics, as the widget, with its note
+        assert_bars_are_the_widgets(page, ex)
+        assert "per-head entropy" in page.inner_text(".aw-headstats-note")
+        assert page.get_attribute(canvas, "data-outline") == ""  # no difference: no outline
+
+        shown = version(page)
+        page.select_option("select.aw-ctl-difference", "[0,1]")
+        wait_for_change(page, shown)
+        page.wait_for_timeout(100)
+        # the significant cells of the difference map are outlined, their count in the caption
+        assert page.get_attribute(canvas, "data-outline") not in ("", None)
+        ex.difference = (0, 1)
+        assert ex.heatmap._frame_meta["caption"] in page.inner_text("#aw-root .aw-caption")
+        assert "differ at q < 0.05" in page.inner_text("#aw-root .aw-caption")
+        assert "neg − pos" in title_follows(page)
+        assert page.locator("select.aw-ctl-label").is_disabled()
+        PAGE_SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(PAGE_SHOTS / "page-explorer-stats-difference.png"))
+        # a zoomed outline stays on its cells: the head grid's thumbnails are differences too
+        assert drawn_colours(page, ".aw-panel-headgrid canvas.aw-thumb") > 4
+
+        page.select_option("select.aw-ctl-difference", "null")
+        page.wait_for_timeout(200)
+        assert page.get_attribute(canvas, "data-outline") == ""
+        tried = every_control_changes_the_picture(page)
+        assert {"layer", "head", "label", "stat", "difference"} <= set(tried), tried
+    finally:
+        page.close()
+    assert blocked == [], f"the page tried the network: {blocked}"
+    assert errors == []
+
+
+def test_explorer_page_with_attention_and_weights_has_a_tab_each(chromium, tmp_path):
+    import attnwidget as aw
+
+    cap = make_text_capture()
+    audio = make_audio_capture(n=2)
+    for s in range(cap.steps):
+        for name in ("model.layer_weights", "model.intra_attn"):
+            cap.add(name, s, audio.get(name), kind="weights", axes=audio.axes[name])
+    ex = aw.show(cap, class_names=CLASS_NAMES)
+    path = pathlib.Path(to_html(ex, tmp_path / "tabs.html"))
+    page, blocked, errors = open_offline(chromium, path, EXPLORER_SIZE)
+    try:
+        assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
+        assert page.locator(".aw-page-tab-weights").is_hidden()
+        page.click("button.aw-tab-weights")
+        assert page.locator(".aw-page-tab-attention").is_hidden()
+        assert drawn_colours(page, ".aw-panel-weights canvas.aw-canvas") > 8
+        # the class chart: the widget's, bars per class along the site's last axis
+        drawn = page.evaluate(
+            "JSON.parse(document.querySelector('.aw-weights-chart svg.aw-chart').dataset.values)"
+        )
+        np.testing.assert_allclose(drawn, np.asarray(ex.weights._bars.y), rtol=1e-5, atol=1e-6)
+        assert page.locator(".aw-weights-chart svg.aw-chart rect.aw-bar").count() == 2 * 25
+        PAGE_SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(PAGE_SHOTS / "page-explorer-weights-tab.png"))
+        # the weights view's own site control, and the class control, change the weights
+        tried = every_control_changes_the_picture(page)
+        assert {"weights", "label", "step"} <= set(tried), tried
+        assert page.locator(".aw-weights-chart svg polyline").count() == 2  # time axis: a line per class
+        # the attention tab comes back with its views drawn
+        page.click("button.aw-tab-attention")
+        assert drawn_colours(page, "#aw-root canvas.aw-canvas") > 8
+        assert {"layer", "head"} <= set(every_control_changes_the_picture(page))
+    finally:
+        page.close()
+    assert blocked == [], f"the page tried the network: {blocked}"
     assert errors == []

@@ -26,7 +26,8 @@ from attnwidget.figures import to_html
 from attnwidget.figures.html import packed, page_table, read_page, resolved, unpacked
 
 NODE = shutil.which("node")
-PAGE_JS = __import__("pathlib").Path(aw.__file__).parent / "figures" / "_page.js"
+# the page runtime's data functions (bundled into attnwidget/static/page.js), imported by node
+PAGE_DATA = (__import__("pathlib").Path(aw.__file__).parents[1] / "js" / "page-data.js").as_uri()
 
 
 def gpt2_capture(samples: int, tokens: int = 7):
@@ -247,11 +248,10 @@ def test_the_page_runtime_parses_and_decodes_what_python_stores(tmp_path):
     items = [by_columns, packed(codes.tobytes()), packed(codes[:3, :5].tobytes(), (3, 5))]
     assert "__deflate__" in items[1] and "__bytes__" in items[2]
     assert [unpacked(it) for it in items] == [codes.tobytes(), codes.tobytes(), codes[:3, :5].tobytes()]
-    runtime = PAGE_JS.read_text(encoding="utf-8")
     out = run_node(
-        runtime
-        + f"\nconst items = {json.dumps(items)};\n"
-        + "const out = [];\nfor (const it of items) out.push(Buffer.from(await awUnpack(it)).toString('base64'));\n"
+        f"import {{ unpack }} from {json.dumps(PAGE_DATA)};\n"
+        + f"const items = {json.dumps(items)};\n"
+        + "const out = [];\nfor (const it of items) out.push(Buffer.from(await unpack(it)).toString('base64'));\n"
         + "console.log(JSON.stringify(out));\n"
     )
     got = [base64.b64decode(s) for s in json.loads(out)]
@@ -267,13 +267,13 @@ def test_zoom_cuts_the_saved_frame_at_whole_cells():
         "row_labels": [f"r{i}" for i in range(4)], "col_labels": [f"c{j}" for j in range(6)],
     }  # fmt: skip
     out = run_node(
-        PAGE_JS.read_text(encoding="utf-8")
-        + f"\nconst codes = Uint8Array.from({codes.ravel().tolist()});\n"
-        + f"const cut = awCrop({{_frame: new DataView(codes.buffer), _frame_meta: {json.dumps(meta)}}}, [2, 5, 3, 9]);\n"
+        f"import {{ crop }} from {json.dumps(PAGE_DATA)};\n"
+        + f"const codes = Uint8Array.from({codes.ravel().tolist()});\n"
+        + f"const cut = crop({{_frame: new DataView(codes.buffer), _frame_meta: {json.dumps(meta)}}}, [2, 5, 3, 9]);\n"
         + "const m = cut._frame_meta;\n"
         + "console.log(JSON.stringify({codes: Array.from(new Uint8Array(cut._frame.buffer)), shape: m.shape,"
         + " region: m.region, rows: m.row_labels, cols: m.col_labels}));\n"
-        + "console.log(awCrop({_frame: 1, _frame_meta: {error: 'x'}}, [0, 1, 0, 1])._frame);\n"
+        + "console.log(crop({_frame: 1, _frame_meta: {error: 'x'}}, [0, 1, 0, 1])._frame);\n"
     )
     first, second = out.strip().splitlines()
     cut = json.loads(first)

@@ -40,6 +40,17 @@ function dequantize(code, vmin, vmax, scale = "linear") {
   }
   return vmin + t * (vmax - vmin);
 }
+function splitThumbs(buf, meta) {
+  const bytes = toBytes(buf);
+  return (meta && meta.thumbs ? meta.thumbs : []).map((t) => {
+    const [rows, cols] = t.shape;
+    const end = t.offset + rows * cols;
+    if (end > bytes.length) {
+      throw new Error(`thumbnail layer ${t.layer} head ${t.head} ends at byte ${end}, past the ${bytes.length} received`);
+    }
+    return { layer: t.layer, head: t.head, rows, cols, codes: bytes.subarray(t.offset, end), vmin: t.vmin, vmax: t.vmax };
+  });
+}
 function formatValue(v) {
   if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
@@ -148,6 +159,18 @@ function zoomAround(region, full, row, col, factor) {
   const [c0, c1] = axis(region[2], region[3], col, full[1]);
   if (r0 === 0 && c0 === 0 && r1 === full[0] && c1 === full[1]) return null;
   return [r0, r1, c0, c1];
+}
+function blend(image, over, alpha) {
+  if (image.length !== over.length) throw new Error(`cannot blend ${over.length} bytes over ${image.length}`);
+  const a = Math.min(Math.max(alpha, 0), 1);
+  const out = new Uint8ClampedArray(image.length);
+  for (let i = 0; i < image.length; i += 4) {
+    out[i] = image[i] * (1 - a) + over[i] * a;
+    out[i + 1] = image[i + 1] * (1 - a) + over[i + 1] * a;
+    out[i + 2] = image[i + 2] * (1 - a) + over[i + 2] * a;
+    out[i + 3] = 255;
+  }
+  return out;
 }
 function niceStep(span, count = 5) {
   const raw = span / Math.max(1, count);
@@ -303,36 +326,6 @@ function saveButton(canvas, filename) {
   });
   return button;
 }
-var CSS = `
-.aw-view { font: 12px sans-serif; color: var(--jp-ui-font-color1, #222); position: relative; display: inline-block; }
-.aw-toolbar { display: flex; gap: 6px; align-items: center; margin-bottom: 4px; flex-wrap: wrap; }
-.aw-title { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 420px; }
-.aw-matrix-title { max-width: 600px; margin-bottom: 2px; }
-.aw-tooltip { position: absolute; pointer-events: none; background: rgba(20,20,20,.85); color: #fff; padding: 3px 6px;
-  border-radius: 3px; white-space: pre; display: none; z-index: 10; font: 11px monospace; }
-.aw-error { color: #b00; white-space: pre-wrap; }
-.aw-caption { font-size: 11px; color: var(--jp-ui-font-color2, #555); margin-top: 2px; max-width: 600px; }
-.aw-canvas { display: block; cursor: crosshair; }
-.aw-thumbs { display: grid; gap: 4px; }
-.aw-thumb-cell { display: flex; flex-direction: column; align-items: center; font-size: 10px; cursor: pointer; }
-.aw-thumb { image-rendering: pixelated; border: 2px solid transparent; }
-.aw-thumb.aw-selected { border-color: #e4572e; }
-`;
-function addStyles(el) {
-  const place = () => {
-    const root = el && typeof el.getRootNode === "function" ? el.getRootNode() : null;
-    const shadow = root && root !== document && root.host ? root : null;
-    const target = shadow || document.head;
-    const owner = shadow || document;
-    if (!target || owner.getElementById && owner.getElementById("aw-styles")) return;
-    if (shadow && shadow.querySelector && shadow.querySelector("#aw-styles")) return;
-    const style = make("style", "", CSS);
-    style.id = "aw-styles";
-    target.appendChild(style);
-  };
-  place();
-  if (el) (typeof requestAnimationFrame === "function" ? requestAnimationFrame : (f) => setTimeout(f, 0))(place);
-}
 function on(model, events, fn) {
   for (const name of events.split(/\s+/).filter(Boolean)) model.on(name, fn);
 }
@@ -427,6 +420,393 @@ function tooltipMachine() {
   return { state, dispatch, view };
 }
 
+// js/prefetch.js
+var PAGE_BUDGET = 16 * 1024 * 1024;
+var LABELS_HELD = 16;
+function keyText(key) {
+  return JSON.stringify(key);
+}
+function wantedKey(model, traits, epoch) {
+  return keyText([epoch, ...traits.map((name) => {
+    const v = model.get(name);
+    return v === void 0 ? null : v;
+  })]);
+}
+function heldFrames(budget = PAGE_BUDGET, labelSets = LABELS_HELD) {
+  const frames = /* @__PURE__ */ new Map();
+  const labels = /* @__PURE__ */ new Map();
+  let bytes = 0;
+  const counts = { hits: 0, misses: 0 };
+  function putLabels(labelsKey, given) {
+    if (typeof labelsKey !== "string") return null;
+    const had = labels.get(labelsKey);
+    const set = given || had || null;
+    if (!set) return null;
+    labels.delete(labelsKey);
+    labels.set(labelsKey, set);
+    while (labels.size > labelSets) labels.delete(labels.keys().next().value);
+    return set;
+  }
+  return {
+    counts,
+    /** The `_frame_version` of the kernel's frame held last (set by the view). */
+    shownVersion: null,
+    /** Bytes of codes held. */
+    bytes: () => bytes,
+    /** Frames held. */
+    size: () => frames.size,
+    /** The keys held, oldest first. */
+    keys: () => [...frames.keys()],
+    /** The budget this store keeps to. */
+    budget: () => budget,
+    /** Set the budget (the kernel's), dropping what no longer fits. */
+    setBudget(next) {
+      if (typeof next === "number" && next > 0 && next !== budget) {
+        budget = next;
+        this.trim();
+      }
+    },
+    /**
+     * Hold a frame (moved to newest when held already), then drop the oldest beyond the budget;
+     * the newest is kept even when it alone is over it.
+     * @param {any[]} key the kernel's key list
+     * @param {Uint8Array} codes
+     * @param {any} meta its header (what `_frame_meta` would be)
+     * @param {string} labelsKey
+     * @param {{rows: string[], cols: string[]} | null | undefined} given its labels, when sent with it
+     */
+    put(key, codes, meta, labelsKey, given) {
+      const text = keyText(key);
+      const old = frames.get(text);
+      if (old) {
+        bytes -= old.bytes;
+        frames.delete(text);
+      }
+      const entry = { key: text, codes, meta, labels: putLabels(labelsKey, given), bytes: codes.length };
+      frames.set(text, entry);
+      bytes += entry.bytes;
+      this.trim();
+      return entry;
+    },
+    trim() {
+      while (bytes > budget && frames.size > 1) {
+        const [oldest, entry] = frames.entries().next().value;
+        frames.delete(oldest);
+        bytes -= entry.bytes;
+      }
+    },
+    /**
+     * The held frame for a key string, or null (a frame held without its labels is no use).
+     * @param {string} text
+     */
+    get(text) {
+      const entry = frames.get(text);
+      return entry && entry.labels ? entry : null;
+    },
+    /** Whether a key string is held (with or without labels). */
+    has: (text) => frames.has(text),
+    /** Forget everything (the kernel is told so by the caller). */
+    clear() {
+      frames.clear();
+      labels.clear();
+      bytes = 0;
+    }
+  };
+}
+function pageMove(model, move) {
+  const shown = model.get("_frame_key");
+  if (!shown || !move) return null;
+  if (move.what === "head") {
+    const heads = shown.heads;
+    if (typeof heads !== "number" || heads < 1) return null;
+    const order = ["mean", "max", ...Array.from({ length: heads }, (_, h) => h)];
+    const at = order.indexOf(model.get("head"));
+    const to = Math.min(Math.max(at + move.by, 0), order.length - 1);
+    return at < 0 || to === at ? null : { trait: "head", value: order[to] };
+  }
+  if (move.what === "step") {
+    const steps = shown.steps;
+    const at = model.get("step");
+    if (typeof steps !== "number" || typeof at !== "number") return null;
+    const to = Math.min(Math.max(at + move.by, 0), steps - 1);
+    return to === at ? null : { trait: "step", value: to };
+  }
+  return null;
+}
+function pickFrame(model, store) {
+  const shown = model.get("_frame_key");
+  const view = model.get("_held");
+  if (!shown || !Array.isArray(shown.key) || !view || !Array.isArray(view.traits)) {
+    return { source: "kernel", key: null };
+  }
+  const kernelKey = keyText(shown.key);
+  const want = wantedKey(model, view.traits, shown.key[0]);
+  if (want === kernelKey) return { source: "kernel", key: kernelKey };
+  const entry = store.get(want);
+  return entry ? { source: "held", key: want, entry } : null;
+}
+
+// js/toolbar.js
+var DPIS = [100, 150, 300];
+function moveFor(event) {
+  if (event.altKey || event.ctrlKey || event.metaKey) return null;
+  const shift = Boolean(event.shiftKey);
+  switch (event.key) {
+    case "ArrowLeft":
+      return { what: shift ? "step" : "head", by: -1 };
+    case "ArrowRight":
+      return { what: shift ? "step" : "head", by: 1 };
+    case "ArrowUp":
+      return shift ? null : { what: "layer", by: -1 };
+    case "ArrowDown":
+      return shift ? null : { what: "layer", by: 1 };
+    case "PageUp":
+      return { what: "step", by: -1 };
+    case "PageDown":
+      return { what: "step", by: 1 };
+    default:
+      return null;
+  }
+}
+function savedText(reply) {
+  if (reply.type === "error") return `not saved: ${reply.message}`;
+  return `saved ${reply.path}`;
+}
+function kernelSave(model, el) {
+  const button = (
+    /** @type {HTMLButtonElement} */
+    make("button", "aw-save", "save PNG")
+  );
+  button.title = "write this figure (title, axes, colour bar) into the notebook's folder, through the kernel";
+  const dpi = (
+    /** @type {HTMLSelectElement} */
+    make("select", "aw-dpi")
+  );
+  dpi.title = "resolution of the saved PNG";
+  for (const d of DPIS) {
+    const opt = (
+      /** @type {HTMLOptionElement} */
+      make("option", "", `${d} dpi`)
+    );
+    opt.value = String(d);
+    dpi.appendChild(opt);
+  }
+  dpi.value = "150";
+  const status = make("div", "aw-status");
+  const old = el.querySelector(".aw-save");
+  const toolbar = el.querySelector(".aw-toolbar");
+  if (old) old.replaceWith(dpi, button);
+  else if (toolbar) toolbar.append(dpi, button);
+  if (toolbar) toolbar.after(status);
+  let pending = 0;
+  button.addEventListener("click", () => {
+    pending = Math.floor(Math.random() * 1e9) + 1;
+    status.textContent = "saving\u2026";
+    model.send({ type: "save", id: pending, dpi: Number(dpi.value) });
+  });
+  return {
+    onMessage(msg) {
+      if (!msg || !pending || msg.id !== pending) return false;
+      pending = 0;
+      status.textContent = savedText(msg);
+      status.classList.toggle("aw-status-error", msg.type === "error");
+      return true;
+    }
+  };
+}
+function arrowKeys(model, el) {
+  el.tabIndex = 0;
+  el.classList.add("aw-focusable");
+  el.setAttribute("aria-label", "attention view: \u2190/\u2192 head, \u2191/\u2193 layer, shift+\u2190/\u2192 step");
+  let id = 0;
+  const onKey = (event) => {
+    const target = (
+      /** @type {HTMLElement} */
+      event.target
+    );
+    if (target && target !== el && /^(SELECT|INPUT|BUTTON|TEXTAREA)$/.test(target.tagName)) return;
+    const move = moveFor(event);
+    if (!move) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const local = pageMove(model, move);
+    if (local) {
+      model.set(local.trait, local.value);
+      model.save_changes();
+      return;
+    }
+    id += 1;
+    model.send({ type: "move", id: -id, ...move });
+  };
+  el.addEventListener("keydown", onKey);
+  return () => el.removeEventListener("keydown", onKey);
+}
+function onThemeChange(fn) {
+  if (typeof MutationObserver !== "function" || typeof document === "undefined") return () => {
+  };
+  const observer = new MutationObserver(() => fn());
+  observer.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
+  return () => observer.disconnect();
+}
+
+// js/headgrid.js
+var PANEL = 326;
+var GAP = 4;
+var MOST = 76;
+var LEAST = 14;
+var LABELLED = 30;
+function gridFit(count, heads, many, width = PANEL) {
+  const columns = Math.max(1, many ? heads : count <= 4 ? count : Math.ceil(Math.sqrt(count)));
+  const side = Math.floor((width - GAP * (columns - 1)) / columns) - 4;
+  return { columns, side: Math.max(LEAST, Math.min(MOST, side)) };
+}
+var headgrid_default = {
+  /** @param {{model: any, el: HTMLElement}} ctx */
+  render({ model, el }) {
+    el.classList.add("aw-view", "aw-headgrid");
+    const toolbar = make("div", "aw-toolbar");
+    const title = make("span", "aw-title");
+    const cmap = colormapSelect(model);
+    const mode = traitSelect(model, "mode", ["layer", "model"], "layer: heads of this layer; model: layers \xD7 heads");
+    toolbar.append(title, mode.node, cmap.node);
+    const grid = make("div", "aw-thumbs");
+    const error = make("div", "aw-error");
+    el.append(toolbar, grid, error);
+    function highlight() {
+      const layer = model.get("layer");
+      const head = model.get("head");
+      for (const c of grid.querySelectorAll("canvas.aw-thumb")) {
+        const on2 = Number(c.dataset.layer) === layer && Number(c.dataset.head) === head;
+        c.classList.toggle("aw-selected", on2);
+      }
+    }
+    function paint() {
+      const meta = model.get("_thumbs_meta") || {};
+      cmap.sync();
+      mode.sync();
+      error.textContent = meta.error || "";
+      grid.replaceChildren();
+      let thumbs = [];
+      try {
+        thumbs = splitThumbs(model.get("_thumbs"), meta);
+      } catch (e) {
+        error.textContent = String(e.message || e);
+      }
+      const table = lut(model.get("colormap"));
+      const many = (meta.layers || []).length > 1;
+      title.textContent = many ? "layers \xD7 heads" : `heads of ${(meta.layer_names || [""])[0]}`;
+      title.title = title.textContent;
+      const { columns, side } = gridFit(thumbs.length, meta.heads || 1, many);
+      grid.style.gridTemplateColumns = `repeat(${columns}, ${side + 4}px)`;
+      const cells = document.createDocumentFragment();
+      for (const t of thumbs) {
+        const cell = make("div", "aw-thumb-cell");
+        const canvas = (
+          /** @type {HTMLCanvasElement} */
+          make("canvas", "aw-thumb")
+        );
+        canvas.width = t.cols;
+        canvas.height = t.rows;
+        const scale = side / Math.max(t.rows, t.cols);
+        const least = Math.round(side / 2.5);
+        canvas.style.width = `${Math.max(least, Math.round(t.cols * scale))}px`;
+        canvas.style.height = `${Math.max(least, Math.round(t.rows * scale))}px`;
+        canvas.dataset.layer = String(t.layer);
+        canvas.dataset.head = String(t.head);
+        canvas.title = `layer ${t.layer} head ${t.head}`;
+        const ctx = canvas.getContext("2d");
+        const image = ctx.createImageData(t.cols, t.rows);
+        colorize(t.codes, table, image.data);
+        ctx.putImageData(image, 0, 0);
+        const place = make("div", "aw-thumb-place");
+        place.style.width = place.style.height = `${side + 4}px`;
+        place.append(canvas);
+        cell.append(place);
+        if (side >= LABELLED) cell.append(make("span", "", many ? `L${t.layer} H${t.head}` : `head ${t.head}`));
+        cell.addEventListener("click", () => {
+          if (model.get("layer") === t.layer && model.get("head") === t.head) return;
+          model.set("layer", t.layer);
+          model.set("head", t.head);
+          model.save_changes();
+        });
+        cells.appendChild(cell);
+      }
+      grid.appendChild(cells);
+      highlight();
+      markPainted(el, [thumbs.length, meta.heads || 0]);
+    }
+    function onMessage(msg) {
+      if (msg && msg.type === "error") error.textContent = msg.message;
+    }
+    const schedule = drawScheduler(paint);
+    const events = "change:_thumbs change:_thumbs_meta change:colormap";
+    on(model, events, schedule);
+    on(model, "change:layer change:head", highlight);
+    on(model, "msg:custom", onMessage);
+    const keys = arrowKeys(model, el);
+    const theme = onThemeChange(schedule);
+    paint();
+    return () => {
+      theme();
+      keys();
+      off(model, events, schedule);
+      off(model, "change:layer change:head", highlight);
+      off(model, "msg:custom", onMessage);
+    };
+  }
+};
+
+// js/outline.js
+function unpackBits(text, count) {
+  const bin = atob(text);
+  if (bin.length * 8 < count) throw new Error(`the outline holds ${bin.length * 8} cells, not ${count}`);
+  const out = new Uint8Array(count);
+  for (let i = 0; i < count; i++) out[i] = bin.charCodeAt(i >> 3) >> 7 - (i & 7) & 1;
+  return out;
+}
+function outlineEdges(bits, rows, cols) {
+  const at = (r, c) => r >= 0 && r < rows && c >= 0 && c < cols ? bits[r * cols + c] : 0;
+  const segments = [];
+  for (let r = 0; r <= rows; r++) {
+    let start = -1;
+    for (let c = 0; c <= cols; c++) {
+      const edge = c < cols && at(r - 1, c) !== at(r, c);
+      if (edge && start < 0) start = c;
+      if (!edge && start >= 0) {
+        segments.push([start, r, c, r]);
+        start = -1;
+      }
+    }
+  }
+  for (let c = 0; c <= cols; c++) {
+    let start = -1;
+    for (let r = 0; r <= rows; r++) {
+      const edge = r < rows && at(r, c - 1) !== at(r, c);
+      if (edge && start < 0) start = r;
+      if (!edge && start >= 0) {
+        segments.push([c, start, c, r]);
+        start = -1;
+      }
+    }
+  }
+  return segments;
+}
+function strokeOutline(ctx, segments, layout) {
+  if (!segments.length) return;
+  ctx.beginPath();
+  for (const [x0, y0, x1, y1] of segments) {
+    ctx.moveTo(layout.x + x0 * layout.cellW, layout.y + y0 * layout.cellH);
+    ctx.lineTo(layout.x + x1 * layout.cellW, layout.y + y1 * layout.cellH);
+  }
+  ctx.lineCap = "square";
+  ctx.strokeStyle = "rgba(255,255,255,0.9)";
+  ctx.lineWidth = 2.5;
+  ctx.stroke();
+  ctx.strokeStyle = "#111";
+  ctx.lineWidth = 1.2;
+  ctx.stroke();
+}
+
 // js/matrix.js
 var PLOT = 440;
 var MARGIN = 96;
@@ -445,8 +825,8 @@ function plotSize(plot) {
   }
   return { width: PLOT, height: PLOT };
 }
+var STORES = /* @__PURE__ */ new WeakMap();
 function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true }) {
-  addStyles(el);
   el.classList.add("aw-view", viewClass);
   const toolbar = make("div", "aw-toolbar");
   const title = make("div", "aw-title aw-matrix-title");
@@ -506,6 +886,7 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
   let layout = null;
   let image = null;
   let hasNaN = false;
+  let outline = null;
   let drag = null;
   let requestId = 0;
   let dirty = true;
@@ -513,11 +894,81 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
   let pageVersion = 0;
   let pointer = null;
   const tip = tooltipMachine();
-  function read() {
-    meta = model.get("_frame_meta") || {};
-    if (meta !== seen) pageVersion += 1;
-    seen = meta;
+  const newStore = !STORES.has(el);
+  if (newStore) STORES.set(el, heldFrames());
+  const store = STORES.get(el);
+  let drawn = null;
+  let drawnKey = null;
+  let lastWant = null;
+  let recolour = false;
+  let scratch = null;
+  let bar = null;
+  const rooms = /* @__PURE__ */ new WeakMap();
+  function holdKernelFrame() {
+    const m = model.get("_frame_meta");
+    const k = model.get("_frame_key");
+    const v = model.get("_frame_version");
+    if (!m || !k || !Array.isArray(k.key) || m.error || v === store.shownVersion) return;
+    store.shownVersion = v;
+    const held2 = model.get("_held");
+    if (held2) store.setBudget(held2.budget);
+    let f = null;
+    try {
+      f = decodeFrame(model.get("_frame"), m);
+    } catch (e) {
+      return;
+    }
     const labels = model.get("_labels") || {};
+    store.put(k.key, f.codes, m, k.labels, { rows: labels.rows || [], cols: labels.cols || [] });
+    el.dataset.kernelKey = keyText(k.key);
+    showHeld();
+  }
+  function holdSent(msg, buffers) {
+    if (!Array.isArray(msg.key) || !buffers || !buffers.length || !msg.meta) return;
+    const codes = toBytes(buffers[0]);
+    const shape = msg.meta.shape || [0, 0];
+    if (codes.length !== shape[0] * shape[1]) return;
+    store.put(msg.key, codes, msg.meta, msg.labels_key, msg.labels);
+    showHeld();
+    const k = model.get("_frame_key");
+    const view = model.get("_held");
+    if (view && k && Array.isArray(k.key) && wantedKey(model, view.traits, k.key[0]) === keyText(msg.key)) {
+      changed();
+    }
+  }
+  function showHeld() {
+    el.dataset.heldFrames = String(store.size());
+    el.dataset.heldBytes = String(store.bytes());
+  }
+  function count(pick) {
+    const view = model.get("_held");
+    const k = model.get("_frame_key");
+    if (!view || !k || !Array.isArray(k.key) || !Array.isArray(view.traits)) return;
+    const want = wantedKey(model, view.traits, k.key[0]);
+    if (want === lastWant) return;
+    lastWant = want;
+    if (pick && pick.source === "held") store.counts.hits += 1;
+    else if (!pick) store.counts.misses += 1;
+    el.dataset.heldHits = String(store.counts.hits);
+    el.dataset.heldMisses = String(store.counts.misses);
+  }
+  function read() {
+    holdKernelFrame();
+    const kernelMeta = model.get("_frame_meta") || {};
+    if (kernelMeta !== seen) pageVersion += 1;
+    seen = kernelMeta;
+    let pick = pickFrame(model, store);
+    count(pick);
+    if (!pick && !drawn) pick = { source: "kernel", key: null };
+    if (!pick && !recolour) return false;
+    if (!pick) pick = drawn;
+    if (pick.key !== null && pick.key === drawnKey && !recolour) return false;
+    recolour = false;
+    drawn = pick;
+    drawnKey = pick.key;
+    el.dataset.drawn = pick.source;
+    meta = pick.source === "held" ? pick.entry.meta : kernelMeta;
+    const labels = pick.source === "held" ? pick.entry.labels : model.get("_labels") || {};
     rowLabels = meta.row_labels || labels.rows || [];
     colLabels = meta.col_labels || labels.cols || [];
     frame = null;
@@ -525,30 +976,42 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
     error.textContent = "";
     if (meta.error) {
       error.textContent = meta.error;
-      return;
+      return true;
     }
     try {
-      frame = decodeFrame(model.get("_frame"), meta);
+      frame = decodeFrame(pick.source === "held" ? pick.entry.codes : model.get("_frame"), meta);
     } catch (e) {
       error.textContent = String(e.message || e);
     }
     if (frame && frame.rows > 0) {
-      const off2 = new OffscreenCanvasOr(frame.cols, frame.rows);
-      const data = off2.ctx.createImageData(frame.cols, frame.rows);
-      data.data.set(colorize(frame.codes, lut(model.get("colormap"))));
-      off2.ctx.putImageData(data, 0, 0);
-      image = off2.canvas;
+      if (!scratch || scratch.rows !== frame.rows || scratch.cols !== frame.cols) {
+        const off2 = new OffscreenCanvasOr(frame.cols, frame.rows);
+        scratch = { off: off2, data: off2.ctx.createImageData(frame.cols, frame.rows), rows: frame.rows, cols: frame.cols };
+      }
+      colorize(frame.codes, lut(model.get("colormap")), scratch.data.data);
+      scratch.off.ctx.putImageData(scratch.data, 0, 0);
+      image = scratch.off.canvas;
       hasNaN = frame.codes.includes(NAN_CODE);
     }
+    outline = null;
+    if (frame && frame.rows > 0 && typeof meta.outline === "string") {
+      try {
+        outline = outlineEdges(unpackBits(meta.outline, frame.rows * frame.cols), frame.rows, frame.cols);
+      } catch (e) {
+        error.textContent = String(e.message || e);
+      }
+    }
+    return true;
   }
   function version() {
+    if (drawnKey !== null) return drawnKey;
     const v = model.get("_frame_version");
     return v === void 0 || v === null ? `page:${pageVersion}` : v;
   }
   function paint() {
-    const fresh = dirty;
+    let fresh = false;
     if (dirty) {
-      read();
+      fresh = read();
       dirty = false;
     }
     title.textContent = meta.title || "";
@@ -580,6 +1043,8 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(image, layout.x, layout.y, layout.width, layout.height);
     canvas.dataset.plot = [layout.x, layout.y, layout.width, layout.height].map((v) => Math.round(v)).join(",");
+    canvas.dataset.outline = outline ? String(outline.length) : "";
+    if (outline) strokeOutline(ctx, outline, layout);
     drawLabels();
     drawPinned();
     drawHover();
@@ -588,10 +1053,14 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
     if (fresh) markPainted(el, [frame.rows, frame.cols]);
   }
   function labelRoom(labels) {
+    const known = labels && rooms.get(labels);
+    if (known !== void 0) return known;
     ctx.font = "11px sans-serif";
     let most = 0;
     for (const text of labels || []) most = Math.max(most, ctx.measureText(clip(text, LABEL_CHARS)).width);
-    return Math.min(MARGIN, Math.ceil(most) + 6);
+    const room = Math.min(MARGIN, Math.ceil(most) + 6);
+    if (labels) rooms.set(labels, room);
+    return room;
   }
   function textColor() {
     return getComputedStyle(el).color || "#222";
@@ -660,13 +1129,17 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
   function drawColorbar(table) {
     const x = layout.x + layout.width + BAR_GAP;
     const barH = Math.max(2, Math.round(layout.height));
-    const off2 = new OffscreenCanvasOr(1, barH);
-    const data = off2.ctx.createImageData(1, barH);
-    data.data.set(colorize(colorbarCodes(barH), table));
-    off2.ctx.putImageData(data, 0, 0);
+    const key = `${model.get("colormap")}:${barH}`;
+    if (!bar || bar.key !== key) {
+      const off2 = new OffscreenCanvasOr(1, barH);
+      const data = off2.ctx.createImageData(1, barH);
+      colorize(colorbarCodes(barH), table, data.data);
+      off2.ctx.putImageData(data, 0, 0);
+      bar = { canvas: off2.canvas, key };
+    }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(off2.canvas, x, layout.y, BAR_W, barH);
+    ctx.drawImage(bar.canvas, x, layout.y, BAR_W, barH);
     const ink = textColor();
     ctx.fillStyle = ink;
     ctx.strokeStyle = ink;
@@ -724,7 +1197,8 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
     const asked = [];
     if (event) asked.push(tip.dispatch(event).request);
     asked.push(tip.dispatch(hit ? { type: "move", row: hit.row, col: hit.col } : { type: "leave" }).request);
-    for (const request of asked) if (request) model.send({ type: "row", row: request.row, id: request.id });
+    const key = drawnKey !== null ? { key: JSON.parse(drawnKey) } : {};
+    for (const request of asked) if (request) model.send({ type: "row", row: request.row, id: request.id, ...key });
     showTooltip();
   }
   function showTooltip() {
@@ -775,7 +1249,8 @@ ${at}` : "");
       } catch (e) {
         tip.dispatch({ type: "error", id: msg.id });
       }
-      if (values) tip.dispatch({ type: "reply", id: msg.id, row: msg.row, version: msg.version, values });
+      const v = Array.isArray(msg.key) ? keyText(msg.key) : msg.version;
+      if (values) tip.dispatch({ type: "reply", id: msg.id, row: msg.row, version: v, values });
     } else {
       tip.dispatch({ type: "error", id: msg.id });
     }
@@ -874,6 +1349,10 @@ ${at}` : "");
       onRowReply(msg, buffers);
       return;
     }
+    if (msg.type === "held") {
+      holdSent(msg, buffers);
+      return;
+    }
     if (msg.type === "error") error.textContent = msg.message;
   }
   canvas.addEventListener("mousemove", onMove);
@@ -883,13 +1362,27 @@ ${at}` : "");
   canvas.addEventListener("wheel", onWheel, { passive: false });
   canvas.addEventListener("dblclick", () => canZoom && sendZoom(null));
   reset.addEventListener("click", () => sendZoom(null));
-  const events = "change:_frame change:_frame_meta change:_labels change:_frame_version change:colormap change:scale change:color_range change:_range_in_toolbar change:_plot";
+  const held = model.get("_held");
+  const selection = held && Array.isArray(held.traits) ? held.traits.map((n) => `change:${n}`).join(" ") : "";
+  const events = `change:_frame change:_frame_meta change:_labels change:_frame_version change:_frame_key change:scale change:color_range change:_range_in_toolbar change:_plot ${selection}`;
+  const onColormap = () => {
+    recolour = true;
+    changed();
+  };
   on(model, events, changed);
+  on(model, "change:_frame_version", holdKernelFrame);
+  on(model, "change:colormap", onColormap);
   on(model, "change:pinned", schedule);
   on(model, "msg:custom", onMessage);
   paint();
+  if (newStore && live && held) {
+    requestId += 1;
+    model.send({ type: "held", what: "reset", id: requestId });
+  }
   return () => {
     off(model, events, changed);
+    off(model, "change:_frame_version", holdKernelFrame);
+    off(model, "change:colormap", onColormap);
     off(model, "change:pinned", schedule);
     off(model, "msg:custom", onMessage);
     clearTimeout(wheelTimer);
@@ -907,103 +1400,6 @@ var OffscreenCanvasOr = class {
     this.ctx = this.canvas.getContext("2d");
   }
 };
-
-// js/toolbar.js
-var DPIS = [100, 150, 300];
-function moveFor(event) {
-  if (event.altKey || event.ctrlKey || event.metaKey) return null;
-  const shift = Boolean(event.shiftKey);
-  switch (event.key) {
-    case "ArrowLeft":
-      return { what: shift ? "step" : "head", by: -1 };
-    case "ArrowRight":
-      return { what: shift ? "step" : "head", by: 1 };
-    case "ArrowUp":
-      return shift ? null : { what: "layer", by: -1 };
-    case "ArrowDown":
-      return shift ? null : { what: "layer", by: 1 };
-    case "PageUp":
-      return { what: "step", by: -1 };
-    case "PageDown":
-      return { what: "step", by: 1 };
-    default:
-      return null;
-  }
-}
-function savedText(reply) {
-  if (reply.type === "error") return `not saved: ${reply.message}`;
-  return `saved ${reply.path}`;
-}
-function kernelSave(model, el) {
-  const button = (
-    /** @type {HTMLButtonElement} */
-    make("button", "aw-save", "save PNG")
-  );
-  button.title = "write this figure (title, axes, colour bar) into the notebook's folder, through the kernel";
-  const dpi = (
-    /** @type {HTMLSelectElement} */
-    make("select", "aw-dpi")
-  );
-  dpi.title = "resolution of the saved PNG";
-  for (const d of DPIS) {
-    const opt = (
-      /** @type {HTMLOptionElement} */
-      make("option", "", `${d} dpi`)
-    );
-    opt.value = String(d);
-    dpi.appendChild(opt);
-  }
-  dpi.value = "150";
-  const status = make("div", "aw-status");
-  const old = el.querySelector(".aw-save");
-  const toolbar = el.querySelector(".aw-toolbar");
-  if (old) old.replaceWith(dpi, button);
-  else if (toolbar) toolbar.append(dpi, button);
-  if (toolbar) toolbar.after(status);
-  let pending = 0;
-  button.addEventListener("click", () => {
-    pending = Math.floor(Math.random() * 1e9) + 1;
-    status.textContent = "saving\u2026";
-    model.send({ type: "save", id: pending, dpi: Number(dpi.value) });
-  });
-  return {
-    onMessage(msg) {
-      if (!msg || !pending || msg.id !== pending) return false;
-      pending = 0;
-      status.textContent = savedText(msg);
-      status.classList.toggle("aw-status-error", msg.type === "error");
-      return true;
-    }
-  };
-}
-function arrowKeys(model, el) {
-  el.tabIndex = 0;
-  el.classList.add("aw-focusable");
-  el.setAttribute("aria-label", "attention view: \u2190/\u2192 head, \u2191/\u2193 layer, shift+\u2190/\u2192 step");
-  let id = 0;
-  const onKey = (event) => {
-    const target = (
-      /** @type {HTMLElement} */
-      event.target
-    );
-    if (target && target !== el && /^(SELECT|INPUT|BUTTON|TEXTAREA)$/.test(target.tagName)) return;
-    const move = moveFor(event);
-    if (!move) return;
-    event.preventDefault();
-    event.stopPropagation();
-    id += 1;
-    model.send({ type: "move", id: -id, ...move });
-  };
-  el.addEventListener("keydown", onKey);
-  return () => el.removeEventListener("keydown", onKey);
-}
-function onThemeChange(fn) {
-  if (typeof MutationObserver !== "function" || typeof document === "undefined") return () => {
-  };
-  const observer = new MutationObserver(() => fn());
-  observer.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
-  return () => observer.disconnect();
-}
 
 // js/heatmap.js
 function renderMatrixView(ctx, options) {
@@ -1034,7 +1430,294 @@ var heatmap_default = {
     return renderMatrixView(ctx, { viewClass: "aw-heatmap", zoom: true });
   }
 };
+
+// js/overlay.js
+var SIDE = 260;
+var BAR_W2 = 12;
+var BAR_TEXT2 = 52;
+function nearest(src, rows, cols, height, width, channels = 1) {
+  const out = new Uint8ClampedArray(height * width * channels);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(rows - 1, Math.floor(y * rows / height));
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(cols - 1, Math.floor(x * cols / width));
+      const from = (sy * cols + sx) * channels;
+      const to = (y * width + x) * channels;
+      for (let c = 0; c < channels; c++) out[to + c] = src[from + c];
+    }
+  }
+  return out;
+}
+function pictureSize(H, W) {
+  const k = Math.max(1, Math.floor(SIDE / Math.max(H, W, 1)));
+  return { height: H * k, width: W * k };
+}
+var overlay_default = {
+  /** @param {{model: any, el: HTMLElement}} ctx */
+  render({ model, el }) {
+    el.classList.add("aw-view", "aw-overlay");
+    const toolbar = make("div", "aw-toolbar");
+    const title = make("div", "aw-title aw-overlay-title");
+    const cmap = colormapSelect(model);
+    const opacity = (
+      /** @type {HTMLInputElement} */
+      make("input", "aw-opacity")
+    );
+    opacity.type = "range";
+    opacity.min = "0";
+    opacity.max = "1";
+    opacity.step = "0.05";
+    opacity.title = "opacity of the attention over the image";
+    const save = make("button", "aw-save", "save PNG");
+    const range = rangeSelect(model);
+    toolbar.append(make("span", "", "opacity"), opacity, cmap.node, ...range ? [range.node] : [], save);
+    const canvas = (
+      /** @type {HTMLCanvasElement} */
+      make("canvas", "aw-canvas aw-overlay-canvas")
+    );
+    const bar = (
+      /** @type {HTMLCanvasElement} */
+      make("canvas", "aw-overlay-bar")
+    );
+    const tooltip = make("div", "aw-tooltip");
+    const error = make("div", "aw-error");
+    const wrap = make("div", "aw-overlay-picture");
+    wrap.append(canvas, bar, tooltip);
+    el.append(title, toolbar, wrap, error);
+    const saver = kernelSave(model, el);
+    let grid = null;
+    let meta = {};
+    let seen = null;
+    let pageVersion = 0;
+    let pointer = null;
+    const tip = tooltipMachine();
+    function version() {
+      const v = model.get("_frame_version");
+      return v === void 0 || v === null ? `page:${pageVersion}` : v;
+    }
+    function drawBar(height) {
+      const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
+      const w = BAR_W2 + BAR_TEXT2;
+      bar.width = w * dpr;
+      bar.height = (height + 12) * dpr;
+      bar.style.width = `${w}px`;
+      bar.style.height = `${height + 12}px`;
+      const ctx = bar.getContext("2d");
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      ctx.clearRect(0, 0, w, height + 12);
+      const strip = colorize(colorbarCodes(height), lut(model.get("colormap")));
+      const image = ctx.createImageData(1, height);
+      image.data.set(strip);
+      const off2 = document.createElement("canvas");
+      off2.width = 1;
+      off2.height = height;
+      off2.getContext("2d").putImageData(image, 0, 0);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(off2, 0, 6, BAR_W2, height);
+      ctx.fillStyle = getComputedStyle(el).color || "#222";
+      ctx.font = "11px sans-serif";
+      ctx.textAlign = "left";
+      ctx.textBaseline = "middle";
+      const ticks = colorbarTicks(meta.vmin, meta.vmax, meta.scale, 5, { height, minGap: 13 });
+      bar.dataset.ticks = ticks.map((t) => t.label).join("|");
+      for (const tick of ticks) {
+        ctx.font = tick.end ? "bold 11px sans-serif" : "11px sans-serif";
+        ctx.fillText(tick.label, BAR_W2 + 3, 6 + tick.at * (height - 1));
+      }
+    }
+    function paint() {
+      meta = model.get("_frame_meta") || {};
+      const fresh = meta !== seen;
+      if (fresh) pageVersion += 1;
+      seen = meta;
+      const imageMeta = model.get("_image_meta") || {};
+      const pixels = toBytes(model.get("_image"));
+      title.textContent = meta.title || "";
+      title.title = meta.title || "";
+      opacity.value = String(model.get("opacity"));
+      cmap.sync();
+      if (range) range.sync();
+      error.textContent = meta.error || "";
+      grid = null;
+      if (!imageMeta.shape || meta.error) {
+        if (fresh) hover(null, { type: "frame", version: version(), rows: 0, cols: 0 });
+        markPainted(el, [0, 0]);
+        return;
+      }
+      const [H, W] = imageMeta.shape;
+      if (pixels.length !== H * W * 4) {
+        error.textContent = `image has ${pixels.length} bytes, expected ${H * W * 4}`;
+        return;
+      }
+      try {
+        grid = decodeFrame(model.get("_frame"), meta);
+      } catch (e) {
+        error.textContent = String(e.message || e);
+        return;
+      }
+      const { height, width } = pictureSize(H, W);
+      const photo = height === H ? pixels : nearest(pixels, H, W, height, width, 4);
+      const heat = colorize(nearest(grid.codes, grid.rows, grid.cols, height, width), lut(model.get("colormap")));
+      const out = blend(photo, heat, model.get("opacity"));
+      canvas.width = width;
+      canvas.height = height;
+      const scale = Math.min(1, SIDE / Math.max(height, width));
+      canvas.style.width = `${Math.round(width * scale)}px`;
+      canvas.style.height = `${Math.round(height * scale)}px`;
+      const ctx = canvas.getContext("2d");
+      const image = ctx.createImageData(width, height);
+      image.data.set(out);
+      ctx.putImageData(image, 0, 0);
+      drawBar(Math.round(height * scale));
+      if (fresh) {
+        hover(pointer ? patchAt(pointer) : null, { type: "frame", version: version(), rows: grid.rows, cols: grid.cols });
+      }
+      markPainted(el, [grid.rows, grid.cols]);
+    }
+    function patchAt(p) {
+      if (!grid) return null;
+      const rect = canvas.getBoundingClientRect();
+      if (!rect.width || !rect.height) return null;
+      const row = Math.floor(p.y / rect.height * grid.rows);
+      const col = Math.floor(p.x / rect.width * grid.cols);
+      if (row < 0 || col < 0 || row >= grid.rows || col >= grid.cols) return null;
+      return { row, col };
+    }
+    function point(event) {
+      const rect = canvas.getBoundingClientRect();
+      return { x: event.clientX - rect.left, y: event.clientY - rect.top };
+    }
+    function hover(hit, event) {
+      const asked = [];
+      if (event) asked.push(tip.dispatch(event).request);
+      asked.push(tip.dispatch(hit ? { type: "move", row: hit.row, col: hit.col } : { type: "leave" }).request);
+      for (const request of asked) if (request) model.send({ type: "row", row: request.row, id: request.id });
+      showTooltip();
+    }
+    function showTooltip() {
+      const cell = tip.view();
+      tooltip.dataset.status = cell ? cell.status : "hidden";
+      if (!cell || !grid || !pointer) {
+        tooltip.style.display = "none";
+        tooltip.dataset.cell = "";
+        return;
+      }
+      let value;
+      if (cell.status === "exact") {
+        value = Number.isNaN(cell.value) ? "value NaN" : `value ${formatExact(cell.value)}`;
+      } else if (cell.status === "approximate") {
+        const v = dequantize(grid.codes[cell.row * grid.cols + cell.col], meta.vmin, meta.vmax, meta.scale);
+        value = Number.isNaN(v) ? "value NaN" : `value \u2248 ${formatValue(v)} (colour code)`;
+      } else {
+        value = "value \u2026";
+      }
+      tooltip.textContent = `patch (${cell.row}, ${cell.col})
+${value}
+click: show this patch's row`;
+      tooltip.dataset.cell = `${cell.row},${cell.col}`;
+      tooltip.dataset.version = String(version());
+      tooltip.style.display = "block";
+      tooltip.style.left = `${pointer.x + 14}px`;
+      tooltip.style.top = `${pointer.y + 10}px`;
+    }
+    function onRowReply(msg, buffers) {
+      if (msg.type === "ok" && buffers && buffers.length) {
+        let values = null;
+        try {
+          values = toFloats(buffers[0]);
+        } catch (e) {
+          tip.dispatch({ type: "error", id: msg.id });
+        }
+        if (values) tip.dispatch({ type: "reply", id: msg.id, row: msg.row, version: msg.version, values });
+      } else {
+        tip.dispatch({ type: "error", id: msg.id });
+      }
+      showTooltip();
+    }
+    function onMove(event) {
+      pointer = point(event);
+      hover(patchAt(pointer));
+    }
+    let requestId = 0;
+    function onClick(event) {
+      const hit = patchAt(point(event));
+      if (!hit) return;
+      requestId += 1;
+      model.send({ type: "pick", id: requestId, row: hit.row, col: hit.col });
+    }
+    function onMessage(msg, buffers) {
+      if (msg && typeof msg.id === "string" && msg.id.startsWith("row:")) {
+        onRowReply(msg, buffers);
+        return;
+      }
+      if (saver.onMessage(msg)) return;
+      if (msg && msg.type === "error") error.textContent = msg.message;
+    }
+    opacity.addEventListener("input", () => {
+      model.set("opacity", Number(opacity.value));
+      model.save_changes();
+    });
+    canvas.addEventListener("mousemove", onMove);
+    canvas.addEventListener("mouseleave", () => {
+      pointer = null;
+      hover(null);
+    });
+    canvas.addEventListener("click", onClick);
+    const schedule = drawScheduler(paint);
+    const events = "change:_frame change:_frame_meta change:_image change:colormap change:opacity change:color_range change:_range_in_toolbar";
+    on(model, events, schedule);
+    on(model, "msg:custom", onMessage);
+    const keys = arrowKeys(model, el);
+    const theme = onThemeChange(schedule);
+    paint();
+    return () => {
+      theme();
+      keys();
+      off(model, events, schedule);
+      off(model, "msg:custom", onMessage);
+    };
+  }
+};
+
+// js/weights.js
+var weights_default = {
+  /** @param {{model: any, el: HTMLElement}} ctx */
+  render(ctx) {
+    return renderMatrixView(ctx, { viewClass: "aw-weights", zoom: false });
+  }
+};
+
+// js/widget.js
+var views = { heatmap: heatmap_default, headgrid: headgrid_default, overlay: overlay_default, weights: weights_default };
+var VIEW_TRAIT = "_js_view";
+function viewFor(name) {
+  const known = Object.keys(views).join(", ");
+  if (typeof name === "string" && Object.prototype.hasOwnProperty.call(views, name)) return views[name];
+  if (name === void 0 || name === null || name === "") {
+    return new Error(
+      `attnwidget: this widget does not say which view draws it (its ${VIEW_TRAIT} trait is not set; the views are ${known}). Set ${VIEW_TRAIT} on the widget class.`
+    );
+  }
+  return new Error(
+    `attnwidget: there is no view called ${JSON.stringify(name)} in this front end (the views are ${known}). The widget's ${VIEW_TRAIT} and the bundle disagree: rebuild the bundle with \`npm run build\` and reinstall attnwidget.`
+  );
+}
+var widget_default = {
+  /** @param {{model: any, el: HTMLElement}} ctx */
+  render(ctx) {
+    const view = viewFor(ctx.model.get(VIEW_TRAIT));
+    if (view instanceof Error) {
+      ctx.el.classList.add("aw-view", "aw-error");
+      ctx.el.textContent = view.message;
+      return () => {
+      };
+    }
+    return view.render(ctx);
+  }
+};
 export {
-  heatmap_default as default,
-  renderMatrixView
+  VIEW_TRAIT,
+  widget_default as default,
+  viewFor,
+  views
 };

@@ -1,0 +1,181 @@
+"""Frames held in the page, in a real browser: a head picked in the page is drawn at once.
+
+A notebook shows a head grid and a heatmap of one capture (4 heads, each with its
+own values), their ``head`` linked in the page (``ipywidgets.jslink``), so a
+thumbnail click sets the heatmap's head without the kernel. The kernel is kept
+busy (``time.sleep``) while the thumbnail is clicked: the heatmap must draw the
+clicked head from the frames it holds before the kernel can answer, and those
+pixels must be the kernel's frame for that head (the colours
+``colormaps.apply(wire.quantize(...))`` of ``hm.frame()`` once the kernel has
+the head too). When the kernel's answer comes it is the same frame and is not
+drawn again. With the pointer resting on a cell, the tooltip asks for the held
+frame's row by its key and shows that frame's exact value, never another head's.
+
+Screenshot: ``artifacts/screenshots/prefetch-held.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from aw_browser import open_notebook, run_all, run_cell, screenshot, watch_errors, write_notebook
+
+pytestmark = pytest.mark.browser
+
+TOKENS = ["[CLS]", "the", "cat", "sat", "on", "a", "warm", "mat"]
+SETUP = f"""
+import json, time
+import numpy as np
+import ipywidgets as widgets
+import attnwidget as aw
+from attnwidget import colormaps, wire
+from attnwidget.store import Capture
+
+rng = np.random.default_rng(11)
+logits = rng.normal(size=(1, 4, 8, 8)) * np.array([0.5, 1.5, 3.0, 6.0])[None, :, None, None]
+weights = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+cap = Capture()
+cap.add("encoder.layer.0.attention", 0, weights.astype(np.float32), kind="self")
+grid = aw.HeadGrid(cap, head=0)
+hm = aw.Heatmap(cap, tokens={TOKENS!r}, head=0)
+link = widgets.jslink((grid, "head"), (hm, "head"))
+rows_asked = []   # the row messages the heatmap answers, as the page sent them
+_answer = hm._msg_row
+hm._msg_row = lambda content: rows_asked.append(content) or _answer(content)
+
+def expected(view):
+    f = view.frame()
+    lo, hi = wire.value_range(f.values, view.scale)
+    print(json.dumps(colormaps.apply(wire.quantize(f.values, lo, hi, view.scale), view.colormap).tolist()))
+"""
+SHOW = "widgets.HBox([grid, hm])"
+HEATMAP = ".aw-heatmap"
+ROW, COL = 5, 2
+
+READ_CELLS = """([sel, h, w]) => {
+    const c = document.querySelector(sel + ' canvas.aw-canvas');
+    const [px, py, pw, ph] = c.dataset.plot.split(',').map(Number);
+    const sx = c.width / c.clientWidth, sy = c.height / c.clientHeight;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const out = [];
+    for (let i = 0; i < h; i++) {
+        const row = [];
+        for (let j = 0; j < w; j++) {
+            const x = Math.floor((px + (j + 0.5) * pw / w) * sx), y = Math.floor((py + (i + 0.5) * ph / h) * sy);
+            const k = 4 * (y * c.width + x);
+            row.push([d[k], d[k + 1], d[k + 2]]);
+        }
+        out.push(row);
+    }
+    return out;
+}"""
+STATE = """(sel) => { const el = document.querySelector(sel), t = el.querySelector('.aw-tooltip');
+    return {drawn: el.dataset.drawn || '', hits: Number(el.dataset.heldHits || 0),
+            misses: Number(el.dataset.heldMisses || 0), held: Number(el.dataset.heldFrames || 0),
+            version: Number(el.dataset.frameVersion || 0), kernelKey: el.dataset.kernelKey || '',
+            tip: t.textContent, tipShown: t.style.display !== 'none', tipStatus: t.dataset.status || '',
+            tipVersion: t.dataset.version || ''}; }"""
+# every text the tooltip shows, with the frame it showed it for
+OBSERVE = """(sel) => {
+    const tip = document.querySelector(sel + ' .aw-tooltip');
+    window.__tips = [];
+    new MutationObserver(() => window.__tips.push({text: tip.textContent, shown: tip.style.display !== 'none',
+        status: tip.dataset.status || '', version: tip.dataset.version || ''}))
+        .observe(tip, {childList: true, characterData: true, subtree: true, attributes: true});
+}"""
+
+
+def value_in(text: str) -> float | None:
+    m = re.search(r"^value (-?[0-9][0-9.e+-]*)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def test_a_head_picked_in_the_page_is_drawn_from_the_frames_held(lab_server, browser):
+    write_notebook(lab_server.root, "prefetch.ipynb", [SETUP, SHOW])
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx.set_default_timeout(60_000)
+    page = ctx.new_page()
+    watch_errors(page)
+    try:
+        open_notebook(page, lab_server, "prefetch.ipynb")
+        run_all(page)
+        page.wait_for_selector(f"{HEATMAP} canvas.aw-canvas[data-plot]", timeout=60_000)
+        # the other heads, "max" and "mean" arrive after the frame shown
+        page.wait_for_function(f"(sel) => ({STATE})(sel).held >= 6", arg=HEATMAP, timeout=30_000)
+        exact = json.loads(
+            run_cell(
+                page,
+                f"print(json.dumps([float(aw.frame(cap, 0, head=h).values[{ROW}, {COL}]) for h in range(4)]))",
+            )
+        )
+        assert len(set(exact)) == 4, "the heads must differ at the hovered cell for the test to mean anything"
+
+        # the pointer rests on a cell of head 0 and its exact value is shown
+        canvas = page.locator(f"{HEATMAP} canvas.aw-canvas")
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        px, py, pw, ph = (float(v) for v in canvas.get_attribute("data-plot").split(","))
+        page.mouse.move(box["x"] + px + (COL + 0.5) * pw / 8, box["y"] + py + (ROW + 0.5) * ph / 8)
+        page.wait_for_function(f"(sel) => ({STATE})(sel).tipStatus === 'exact'", arg=HEATMAP, timeout=20_000)
+        assert value_in(page.evaluate(STATE, HEATMAP)["tip"]) == pytest.approx(exact[0], rel=1e-5)
+        before = page.evaluate(STATE, HEATMAP)
+        page.evaluate(OBSERVE, HEATMAP)
+
+        # the kernel is busy for 3 s: whatever is drawn now comes from the page
+        page.evaluate("""() => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+            window.__sleep = k.requestExecute({code: 'time.sleep(3)', silent: true}).done; }""")
+        page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'busy'"
+        )
+        # a click on head 2's thumbnail (a DOM click: the pointer stays on the heatmap)
+        page.evaluate(
+            "() => document.querySelector('.aw-headgrid canvas.aw-thumb[data-head=\"2\"]').closest('.aw-thumb-cell').click()"
+        )
+        page.wait_for_function(
+            f"([sel, v]) => {{ const s = ({STATE})(sel); return s.version > v && s.drawn === 'held'; }}",
+            arg=[HEATMAP, before["version"]],
+            timeout=2_000,
+        )
+        drawn = page.evaluate(STATE, HEATMAP)
+        busy = page.evaluate(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+        )
+        assert busy == "busy", (
+            "the kernel answered first: this test would not tell a held frame from its answer"
+        )
+        assert drawn["hits"] == before["hits"] + 1 and drawn["misses"] == before["misses"]
+        cells = np.array(page.evaluate(READ_CELLS, [HEATMAP, 8, 8]), dtype=np.uint8)
+        screenshot(page.locator(".widget-hbox").first, "prefetch-held")
+
+        # the kernel catches up: the same frame, recognised and not drawn again
+        page.evaluate("() => window.__sleep")
+        page.wait_for_function(
+            f"(sel) => ({STATE})(sel).kernelKey.split(',')[2] === '2'", arg=HEATMAP, timeout=20_000
+        )
+        assert run_cell(page, "print(hm.head, grid.head)") == "2 2"
+        page.wait_for_timeout(300)
+        after = page.evaluate(STATE, HEATMAP)
+        assert after["version"] == drawn["version"], "the kernel's answer for the held frame was drawn again"
+        want = np.array(json.loads(run_cell(page, "expected(hm)")), dtype=np.uint8)
+        bad = np.argwhere((cells != want).any(axis=-1))
+        assert bad.size == 0, (
+            f"{len(bad)} of 64 cells of the held frame differ from the kernel's frame of head 2"
+        )
+
+        # the tooltip followed the held frame: its row asked by key, its value that frame's
+        page.wait_for_function(f"(sel) => ({STATE})(sel).tipStatus === 'exact'", arg=HEATMAP, timeout=20_000)
+        tip = page.evaluate(STATE, HEATMAP)
+        assert "head 2" in tip["tip"] and value_in(tip["tip"]) == pytest.approx(exact[2], rel=1e-5), tip
+        asked = json.loads(run_cell(page, "print(json.dumps([m.get('key') for m in rows_asked]))"))
+        assert asked[-1] is not None and asked[-1][2] == 2, asked  # the key names head 2's frame
+        for seen in page.evaluate("() => window.__tips"):
+            if seen["shown"] and seen["version"] != before["tipVersion"]:
+                v = value_in(seen["text"])
+                assert seen["status"] == "pending" or v == pytest.approx(exact[2], rel=1e-5), seen
+                assert "head 0" not in seen["text"], seen
+        assert page.errors == [], "\n\n".join(page.errors)
+    finally:
+        ctx.close()
