@@ -146,16 +146,21 @@ def quantize(values: np.ndarray, vmin: float, vmax: float, scale: str = "linear"
     """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
-    v = np.asarray(values, dtype=np.float64)
+    # one float64 copy, then every step in place in it: the same arithmetic, in the same order,
+    # as a chain of temporaries (each a frame-sized allocation), so the same codes
+    v = np.array(values, dtype=np.float64)
     if scale == "log":
         lo, hi = np.log(max(vmin, LOG_FLOOR)), np.log(max(vmax, LOG_FLOOR * 10))
-        v = np.log(np.clip(v, LOG_FLOOR, None))
+        np.log(np.clip(v, LOG_FLOOR, None, out=v), out=v)
     else:
         lo, hi = float(vmin), float(vmax)
     nan = np.isnan(v)
-    t = (v - lo) / (hi - lo if hi > lo else 1.0)
-    t = np.nan_to_num(t, nan=0.0, posinf=1.0, neginf=0.0)
-    codes = np.clip(np.rint(t * TOP), 0, TOP).astype(np.uint8)
+    v -= lo
+    v /= hi - lo if hi > lo else 1.0
+    np.nan_to_num(v, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+    v *= TOP
+    np.clip(np.rint(v, out=v), 0, TOP, out=v)
+    codes = v.astype(np.uint8)
     if nan.any():
         codes[nan] = NAN_CODE
     return codes
