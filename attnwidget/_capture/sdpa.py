@@ -283,7 +283,8 @@ def sdpa_weights(
             masked = False
             if mask is not None:
                 mt = mask if mask.shape[2] == 1 else mask[:, :, start : start + tile]
-                mt = mt[..., first : first + width]
+                if mt.shape[-1] != 1:  # a mask broadcast over the keys holds one column for all
+                    mt = mt[..., first : first + width]
                 if mt.dtype == torch.bool:
                     scores.masked_fill_(~mt, float("-inf"))
                 else:

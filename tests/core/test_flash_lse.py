@@ -94,7 +94,7 @@ def test_head_entropy_is_left_to_the_caller_where_it_is_not_free():
 
 
 @pytest.mark.parametrize("transposed", [False, True])
-@pytest.mark.parametrize("which", list(masks()) + ["large logits"])
+@pytest.mark.parametrize("which", list(masks()) + ["large logits", "one column"])
 @pytest.mark.parametrize(
     "options",
     [
@@ -113,9 +113,11 @@ def test_reduced_weights_in_key_blocks_equal_the_reduced_softmax(monkeypatch, wh
     monkeypatch.setattr(sdpa_module, "KEY_BLOCK", 7)  # blocks of 6 or 7 keys; 37 keys cut ragged
     monkeypatch.setattr(sdpa_module, "BLOCK_ELEMENTS", 2 * 4 * 9 * 7)  # a few rows per block
     q, k, v = inputs(transposed)
-    mask, causal = masks()["none" if which == "large logits" else which]
+    mask, causal = masks()["none" if which in ("large logits", "one column") else which]
     if which == "large logits":  # |log-sum-exp| above 64: whole rows, renormalised
         q = q * 40
+    if which == "one column":  # an additive mask broadcast over the keys: one column for every block
+        mask = torch.linspace(-2, 2, 37).reshape(1, 1, 37, 1).expand(2, 1, 37, 1)
     with torch.no_grad():
         call = bind_sdpa((q, k, v), {"attn_mask": mask, "is_causal": causal})
         fast = flash_with_lse(call)
