@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 
 import numpy as np
 import pytest
@@ -39,6 +40,14 @@ class Wire:
     def take(self, kind=None) -> list:
         out, self.messages = self.messages, []
         return [m for m in out if kind is None or m[0] == kind]
+
+
+def on_a_loop(coroutine_function):
+    """Run a coroutine on an event loop of its own, in a thread of its own: the browser tests'
+    Playwright keeps an event loop running in the main thread for the whole session, and
+    ``asyncio.run`` refuses to start a second one there."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(coroutine_function())).result()
 
 
 def page_opens(view) -> None:
@@ -111,7 +120,7 @@ def test_rounds_run_on_the_event_loop_after_the_frame_shown(torch_cap):
         await asyncio.sleep(0.3)
         return sent_in_change
 
-    assert asyncio.run(change_then_idle()) == ["update"]
+    assert on_a_loop(change_then_idle) == ["update"]
     kinds = [m[0] for m in wire.take()]
     assert kinds[0] == "update" and kinds.count("held") == 6  # heads of layer 1, its step 1, "mean"
 
@@ -120,7 +129,7 @@ def test_rounds_run_on_the_event_loop_after_the_frame_shown(torch_cap):
         hm.step = 2  # before the round of head 2 starts: that round is dropped
         await asyncio.sleep(0.3)
 
-    asyncio.run(two_quick_changes())
+    on_a_loop(two_quick_changes)
     keys = [c["key"] for kind, c, _ in wire.take() if kind == "held"]
     assert keys and all(k[5] in (1, 2) for k in keys)  # around step 2 only
     assert [k for k in keys if k[5] == 1] == [hm._prefetch.key({**hm.selection(), "step": 1})]
