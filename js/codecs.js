@@ -111,3 +111,23 @@ export function toFloats(buf) {
   if (bytes.length % 4 !== 0) throw new Error(`float32 values need a multiple of 4 bytes, not ${bytes.length}`);
   return new Float32Array(bytes.slice().buffer);
 }
+
+/**
+ * The tooltip's value line for a hovered cell of the tooltip machine (js/ui.js tooltipMachine):
+ * the exact float32 value, else the colour code's value marked ≈, else "…" while it is asked for.
+ * @param {{status: string, value?: number, row: number, col: number}} cell
+ * @param {Uint8Array} codes the frame's codes, row-major
+ * @param {number} cols
+ * @param {{vmin: number, vmax: number, scale?: string}} meta
+ * @returns {string}
+ */
+export function valueLine(cell, codes, cols, meta) {
+  if (cell.status === "exact") {
+    return Number.isNaN(cell.value) ? "value NaN" : `value ${formatExact(/** @type {number} */ (cell.value))}`;
+  }
+  if (cell.status === "approximate") {
+    const v = dequantize(codes[cell.row * cols + cell.col], meta.vmin, meta.vmax, meta.scale);
+    return Number.isNaN(v) ? "value NaN" : `value ≈ ${formatValue(v)} (colour code)`;
+  }
+  return "value …";
+}

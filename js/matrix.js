@@ -23,7 +23,7 @@
 // that found, or did not find, their frame held), `heldFrames`, `heldBytes`, `kernelKey` (the key
 // of the kernel's last frame).
 
-import { decodeFrame, dequantize, formatExact, formatValue, toBytes, toFloats } from "./codecs.js";
+import { decodeFrame, toBytes, toFloats, valueLine } from "./codecs.js";
 import { NAN_CODE, lut } from "./colormaps.js";
 import {
   barPosition, cellAt, cellToIndex, cellsToRegion, clip, colorbarCodes, colorbarTicks, colorize, fitMatrix,
@@ -475,15 +475,7 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
       tooltip.dataset.cell = "";
       return;
     }
-    let value;
-    if (cell.status === "exact") {
-      value = Number.isNaN(cell.value) ? "value NaN" : `value ${formatExact(cell.value)}`;
-    } else if (cell.status === "approximate") {
-      const v = dequantize(frame.codes[cell.row * frame.cols + cell.col], meta.vmin, meta.vmax, meta.scale);
-      value = Number.isNaN(v) ? "value NaN" : `value ≈ ${formatValue(v)} (colour code)`;
-    } else {
-      value = "value …";
-    }
+    const value = valueLine(cell, frame.codes, frame.cols, meta);
     const where = meta.where || {};
     const at = [
       where.layer != null ? `layer ${where.layer}` : null,

@@ -12,7 +12,7 @@
 // standalone page) the colour code's value, marked ≈. Alone (not in an
 // explorer, whose controls row has it) the toolbar offers the colour range.
 
-import { decodeFrame, dequantize, formatExact, formatValue, toBytes, toFloats } from "./codecs.js";
+import { decodeFrame, toBytes, toFloats, valueLine } from "./codecs.js";
 import { lut } from "./colormaps.js";
 import { blend, colorbarCodes, colorbarTicks, colorize } from "./draw.js";
 import { arrowKeys, kernelSave, onThemeChange } from "./toolbar.js";
@@ -210,15 +210,7 @@ export default {
         tooltip.dataset.cell = "";
         return;
       }
-      let value;
-      if (cell.status === "exact") {
-        value = Number.isNaN(cell.value) ? "value NaN" : `value ${formatExact(cell.value)}`;
-      } else if (cell.status === "approximate") {
-        const v = dequantize(grid.codes[cell.row * grid.cols + cell.col], meta.vmin, meta.vmax, meta.scale);
-        value = Number.isNaN(v) ? "value NaN" : `value ≈ ${formatValue(v)} (colour code)`;
-      } else {
-        value = "value …";
-      }
+      const value = valueLine(cell, grid.codes, grid.cols, meta);
       tooltip.textContent = `patch (${cell.row}, ${cell.col})\n${value}\nclick: show this patch's row`;
       tooltip.dataset.cell = `${cell.row},${cell.col}`;
       tooltip.dataset.version = String(version());

@@ -69,6 +69,19 @@ function toFloats(buf) {
   if (bytes.length % 4 !== 0) throw new Error(`float32 values need a multiple of 4 bytes, not ${bytes.length}`);
   return new Float32Array(bytes.slice().buffer);
 }
+function valueLine(cell, codes, cols, meta) {
+  if (cell.status === "exact") {
+    return Number.isNaN(cell.value) ? "value NaN" : `value ${formatExact(
+      /** @type {number} */
+      cell.value
+    )}`;
+  }
+  if (cell.status === "approximate") {
+    const v = dequantize(codes[cell.row * cols + cell.col], meta.vmin, meta.vmax, meta.scale);
+    return Number.isNaN(v) ? "value NaN" : `value \u2248 ${formatValue(v)} (colour code)`;
+  }
+  return "value \u2026";
+}
 
 // js/draw.js
 function colorize(codes, lut2, out) {
@@ -1209,15 +1222,7 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
       tooltip.dataset.cell = "";
       return;
     }
-    let value;
-    if (cell.status === "exact") {
-      value = Number.isNaN(cell.value) ? "value NaN" : `value ${formatExact(cell.value)}`;
-    } else if (cell.status === "approximate") {
-      const v = dequantize(frame.codes[cell.row * frame.cols + cell.col], meta.vmin, meta.vmax, meta.scale);
-      value = Number.isNaN(v) ? "value NaN" : `value \u2248 ${formatValue(v)} (colour code)`;
-    } else {
-      value = "value \u2026";
-    }
+    const value = valueLine(cell, frame.codes, frame.cols, meta);
     const where = meta.where || {};
     const at = [
       where.layer != null ? `layer ${where.layer}` : null,
@@ -1602,15 +1607,7 @@ var overlay_default = {
         tooltip.dataset.cell = "";
         return;
       }
-      let value;
-      if (cell.status === "exact") {
-        value = Number.isNaN(cell.value) ? "value NaN" : `value ${formatExact(cell.value)}`;
-      } else if (cell.status === "approximate") {
-        const v = dequantize(grid.codes[cell.row * grid.cols + cell.col], meta.vmin, meta.vmax, meta.scale);
-        value = Number.isNaN(v) ? "value NaN" : `value \u2248 ${formatValue(v)} (colour code)`;
-      } else {
-        value = "value \u2026";
-      }
+      const value = valueLine(cell, grid.codes, grid.cols, meta);
       tooltip.textContent = `patch (${cell.row}, ${cell.col})
 ${value}
 click: show this patch's row`;

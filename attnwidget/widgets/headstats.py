@@ -184,6 +184,14 @@ class HeadStats(Savable, Selection, widgets.VBox):
         self.toggle.icon = "chevron-down" if change["new"] else "chevron-right"
         self._place()
 
+    def _nothing_to_show(self, why: Exception) -> None:
+        """No bars for this selection: say why, and hide rather than show an empty frame."""
+        self.stats = {}
+        self.bars.x, self.bars.y = [], []
+        self.message.value = f"<i>{html.escape(str(why), quote=False)}</i>"
+        self.layout.display = "none"
+        self._place()
+
     def _place(self) -> None:
         shown = [self.header]
         if self.toggle.value and self.stats:
@@ -222,12 +230,7 @@ class HeadStats(Savable, Selection, widgets.VBox):
             label = self.label if class_reason(self.cap, self.selection()) is None else None
             stats = stats_for(self.cap, self.layer, self.step, label)
         except (IndexError, KeyError, ValueError) as e:
-            self.stats = {}
-            self.bars.x, self.bars.y = [], []
-            self.message.value = f"<i>{html.escape(str(e), quote=False)}</i>"
-            # nothing to show: the widget goes away rather than show an empty frame
-            self.layout.display = "none"
-            self._place()
+            self._nothing_to_show(e)
             return
         self.layout.display = None
         names = [k for k in STATS if k in stats]
@@ -261,11 +264,7 @@ class HeadStats(Savable, Selection, widgets.VBox):
         try:
             scores = roles_for(self.cap, self.layer, self.step)
         except (IndexError, KeyError, ValueError) as e:
-            self.stats = {}
-            self.bars.x, self.bars.y = [], []
-            self.message.value = f"<i>{html.escape(str(e), quote=False)}</i>"
-            self.layout.display = "none"
-            self._place()
+            self._nothing_to_show(e)
             return
         self.layout.display = None
         missing = [r for r in ROLES if np.isnan(scores[r]).all()]

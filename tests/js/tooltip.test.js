@@ -1,7 +1,7 @@
 // The tooltip's state machine (js/ui.js tooltipMachine): it follows the frame drawn,
 // never shows a value of an older frame, and asks the kernel for one row at a time.
 import { describe, expect, it } from "vitest";
-import { formatExact, toFloats } from "../../js/codecs.js";
+import { dequantize, formatExact, formatValue, toFloats, valueLine } from "../../js/codecs.js";
 import { tooltipMachine } from "../../js/ui.js";
 
 const row = (...v) => new Float32Array(v);
@@ -108,5 +108,22 @@ describe("exact values", () => {
     const view = new DataView(padded.buffer, 1, 12);
     expect(Array.from(toFloats(view))).toEqual([0.25, -1, 3.5]);
     expect(() => toFloats(new Uint8Array(5))).toThrow(/multiple of 4/);
+  });
+});
+
+describe("valueLine", () => {
+  const meta = { vmin: 0, vmax: 1, scale: "linear" };
+  const codes = new Uint8Array([0, 127, 254, 255]);
+  it("shows the exact value, NaN as NaN", () => {
+    expect(valueLine({ status: "exact", value: 0.125, row: 0, col: 1 }, codes, 2, meta)).toBe(`value ${formatExact(0.125)}`);
+    expect(valueLine({ status: "exact", value: NaN, row: 0, col: 0 }, codes, 2, meta)).toBe("value NaN");
+  });
+  it("marks a colour code's value as approximate, and the NaN code as NaN", () => {
+    const v = dequantize(254, 0, 1, "linear");
+    expect(valueLine({ status: "approximate", row: 1, col: 0 }, codes, 2, meta)).toBe(`value ≈ ${formatValue(v)} (colour code)`);
+    expect(valueLine({ status: "approximate", row: 1, col: 1 }, codes, 2, meta)).toBe("value NaN");
+  });
+  it("says the value is coming while it is asked for", () => {
+    expect(valueLine({ status: "pending", row: 0, col: 0 }, codes, 2, meta)).toBe("value …");
   });
 });
