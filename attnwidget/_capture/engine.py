@@ -266,6 +266,7 @@ class CaptureBlock:
         self.step = -1
         self.depth = 0
         self.stack: list[str] = []
+        self._stack_modules: list[torch.nn.Module] = []  # the modules of ``stack``, in step with it
         self.seen: list[str] = []  # every site that ran, kept or not
         self._calls: dict[str, int] = {}
         self._recorded: dict[int, weakref.ref] = {}  # eager weights already recorded this step (by id)
@@ -327,7 +328,7 @@ class CaptureBlock:
                 self._handles.append(
                     self._inputs.encoder.register_forward_pre_hook(self._read_encoder_mask, with_kwargs=True)
                 )
-            self._fastpath = FastPathOutputs(self.model)
+            self._fastpath = FastPathOutputs(entry[1] for entry in self._modules.values())
             self._scratch = Workspace()
             self._stance = _force_eager()
             self._mode = _Intercept(self)
@@ -378,6 +379,7 @@ class CaptureBlock:
         if ACTIVE and ACTIVE[-1] is self:
             ACTIVE.pop()
         self.stack.clear()
+        self._stack_modules.clear()
         self._products.clear()
         self._modules.clear()
 
@@ -415,9 +417,10 @@ class CaptureBlock:
         return (self.depth > 0 or bool(self.stack)) and self._mine()
 
     def _pre_hook(self, module, inputs) -> None:
-        name = self._name_of(module)
-        if name is None or not self._mine():
+        entry = self._modules.get(id(module))
+        if entry is None or entry[1] is not module or threading.get_ident() != self._thread:
             return
+        name = entry[0]
         if module is self.model:
             if self.depth == 0:
                 self.step += 1
@@ -427,27 +430,43 @@ class CaptureBlock:
                 self._projected.clear()
             self.depth += 1
         self.stack.append(name)
+        self._stack_modules.append(module)
         self._products.append(None)
 
     def _read_masks(self, module, args, kwargs) -> None:
         """The model's outermost call: note the padding masks it was given (``attention_mask``...)."""
         if self._inputs is not None and self.depth == 1 and self._mine():
-            self._inputs.read_model_call(args, kwargs)
+            with torch._C.DisableTorchFunction():
+                self._inputs.read_model_call(args, kwargs)
 
     def _read_encoder_mask(self, module, args, kwargs) -> None:
         """An encoder-decoder's encoder, also when ``generate`` runs it by itself: its ``attention_mask``."""
         if self._inputs is not None and self._mine() and self.depth <= 1:
-            self._inputs.read_encoder_call(args, kwargs)
+            with torch._C.DisableTorchFunction():
+                self._inputs.read_encoder_call(args, kwargs)
 
     def _post_hook(self, module, inputs, output) -> None:
-        name = self._name_of(module)
-        if name is None or not self._mine():
+        # runs after every module call of every model in the process: the common case
+        # (a module of another model) returns after a few look-ups
+        entry = self._modules.get(id(module))
+        if entry is None or entry[1] is not module or threading.get_ident() != self._thread:
             return
-        self._record_pending(len(self.stack))
-        by_softmax = self._softmaxed.pop(len(self.stack), None) == name
+        # the engine's own reading of tensors (``_base``, shapes, reductions) is not the model's:
+        # under the block's function mode each attribute read costs ~2 us (5 ms a forward of BERT)
+        with torch._C.DisableTorchFunction():
+            self._after(module, entry[0], inputs, output)
+
+    def _after(self, module, name: str, inputs, output) -> None:
+        """One module of the model returned: pop its frame, note projections, record returned weights."""
+        stack = self.stack
+        depth = len(stack)
+        if self._pending:
+            self._record_pending(depth)
+        by_softmax = bool(self._softmaxed) and self._softmaxed.pop(depth, None) == name
         product = None
-        if self.stack and self.stack[-1] == name:
-            self.stack.pop()
+        if stack and stack[-1] == name:
+            stack.pop()
+            self._stack_modules.pop()
             product = self._products.pop()
         if isinstance(module, torch.nn.Linear) and isinstance(output, torch.Tensor) and inputs:
             # where queries and keys come from: self-attention projects both from one tensor
@@ -759,11 +778,8 @@ class CaptureBlock:
         self._record_weights(site, w, same_input=same)
 
     def _caller_module(self):
-        path = self.stack[-1] if self.stack else ""
-        try:
-            return self.model.get_submodule(path) if path else self.model
-        except AttributeError:
-            return None
+        """The innermost running module of the model (the model itself outside any)."""
+        return self._stack_modules[-1] if self._stack_modules else self.model
 
     def on_mha(self, func, args, kwargs):
         if not self._in_model():
@@ -796,9 +812,14 @@ class CaptureBlock:
             raise TypeError(f"aw.tap needs a non-empty site name, not {name!r}")
         axes = tap_axes(weights, axes, name)
         caller = self.stack[-1] if self.stack else ""
-        self._record_named(
-            self._site(f"{caller}.{name}" if caller else name), weights, axes, kind, f"aw.tap({name!r}, ...)"
-        )
+        with torch._C.DisableTorchFunction():  # the engine's own ops, not the model's
+            self._record_named(
+                self._site(f"{caller}.{name}" if caller else name),
+                weights,
+                axes,
+                kind,
+                f"aw.tap({name!r}, ...)",
+            )
 
     def _record_named(self, site: str, weights: torch.Tensor, axes: tuple, kind, what: str) -> None:
         """Record a tensor whose axes are named (``aw.tap``, ``extract=`` with ``axes=``)."""

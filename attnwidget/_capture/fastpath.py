@@ -14,6 +14,8 @@ only by float rounding (the fused kernels sum in another order).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -50,10 +52,11 @@ def would_nest(encoder: nn.TransformerEncoder, src, padding, mask) -> bool:
 class FastPathOutputs:
     """Per-module hooks on every ``nn.TransformerEncoder`` of a model; ``remove()`` takes them off."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, modules: Iterable[nn.Module]):
+        """``modules``: the model's modules (``model.modules()``, or the block's own map of them)."""
         self._handles = []
         self._padding: dict[int, torch.Tensor | None] = {}  # encoder -> padded positions of this call
-        for module in model.modules():
+        for module in modules:
             if isinstance(module, nn.TransformerEncoder):
                 self._handles.append(module.register_forward_pre_hook(self._before, with_kwargs=True))
                 self._handles.append(
