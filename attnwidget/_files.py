@@ -50,6 +50,8 @@ __all__ = [
     "atomic_write",
     "write_archive",
     "remove_stale_temporaries",
+    "new_temporary",
+    "open_temporary",
     "temporary_prefix",
     "json_text",
     "token_strings",
@@ -125,18 +127,39 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(path: str) -> list[str]:
-    """Delete temporaries of ``path`` that dead writers of this host and user left behind.
+def _dead_writers_file(folder: str, name: str, suffix: str, host: str, me: int, uid: int) -> str | None:
+    """``folder/name`` where ``suffix`` (what follows the mark: ``pid-host-random[.ext]``) says a
+    writer of this host that is gone made it and it is a regular file of this user; else None."""
+    parts = suffix.split("-")
+    if len(parts) != 3 or not parts[0].isdigit() or parts[1] != host:
+        return None
+    pid = int(parts[0])
+    if pid == me or _alive(pid):
+        return None
+    full = os.path.join(folder, name)
+    try:
+        st = os.lstat(full)
+    except OSError:
+        return None
+    return full if st.st_mode & 0o170000 == 0o100000 and st.st_uid == uid else None
 
-    A temporary is stale when its name says it was written for this target, on
-    this host, by a process id that no longer exists, and it is a regular file
-    owned by the current user. Returns the paths deleted. Does nothing on
-    Windows, where a process's liveness cannot be asked the same way.
+
+def remove_stale_temporaries(path: str | None = None, folder: str | None = None) -> list[str]:
+    """Delete temporaries that dead writers of this host and user left behind.
+
+    Of the target ``path``; or, with ``folder``, of every target in it (an export
+    of many figures). A temporary is stale when its name says it was written on
+    this host by a process id that no longer exists, and it is a regular file
+    owned by the current user; a live writer's files and anyone else's are never
+    touched. Returns the paths deleted. Does nothing on Windows, where a process's
+    liveness cannot be asked the same way.
     """
     if os.name == "nt":
         return []
-    folder = os.path.dirname(os.path.abspath(path))
-    prefix = temporary_prefix(path)
+    if folder is None:
+        assert path is not None
+        folder = os.path.dirname(os.path.abspath(path))
+    prefix = temporary_prefix(path) if path is not None else "."
     host, me, uid = _host_tag(), os.getpid(), os.getuid()
     removed: list[str] = []
     try:
@@ -144,24 +167,45 @@ def remove_stale_temporaries(path: str) -> list[str]:
     except OSError:
         return removed
     for name in names:
-        if not name.startswith(prefix):
+        at = name.rfind(_TMP_MARK)
+        if not name.startswith(prefix) or at < 0 or (path is not None and at + len(_TMP_MARK) != len(prefix)):
             continue
-        parts = name[len(prefix) :].split("-")
-        if len(parts) != 3 or not parts[0].isdigit() or parts[1] != host:
+        full = _dead_writers_file(folder, name, name[at + len(_TMP_MARK) :], host, me, uid)
+        if full is None:
             continue
-        pid = int(parts[0])
-        if pid == me or _alive(pid):
-            continue
-        full = os.path.join(folder, name)
         try:
-            st = os.lstat(full)
-            if not (st.st_mode & 0o170000 == 0o100000 and st.st_uid == uid):  # a regular file of ours
-                continue
             os.unlink(full)
             removed.append(full)
         except OSError:
             pass  # gone already, or not ours to delete
     return removed
+
+
+def open_temporary(path: str, ext: str = "") -> tuple[str, int]:
+    """Create a temporary file beside ``path`` for writing it: ``(its path, an open descriptor)``.
+
+    Named ``.{name}.attnwidget-tmp-{pid}-{host}-{random}{ext}`` (``ext``: writers that
+    pick a format from the name, such as matplotlib's, need the target's extension), so
+    that :func:`remove_stale_temporaries` knows a dead writer's leftovers. Created
+    exclusively, never through a symlink; its mode follows the umask, as for any new file.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    start = f"{temporary_prefix(path)}{os.getpid()}-{_host_tag()}-"
+    for _ in range(100):
+        tmp = os.path.join(folder, f"{start}{secrets.token_hex(4)}{ext}")
+        try:
+            return tmp, os.open(tmp, flags | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+    raise OSError(f"cannot make a temporary file in {folder!r}")
+
+
+def new_temporary(path: str, ext: str = "") -> str:
+    """:func:`open_temporary`, closed: for writers that open the file by name themselves."""
+    tmp, fd = open_temporary(path, ext)
+    os.close(fd)
+    return tmp
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> str:
@@ -183,9 +227,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], N
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     remove_stale_temporaries(path)
-    tmp = os.path.join(folder, f"{temporary_prefix(path)}{os.getpid()}-{_host_tag()}-{secrets.token_hex(4)}")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(tmp, flags, 0o666)  # the kernel applies the umask, as for open(path, "wb")
+    tmp, fd = open_temporary(path)  # the kernel applies the umask, as for open(path, "wb")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -24,12 +24,11 @@ import errno
 import hashlib
 import os
 import re
-import secrets
-import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from ._files import new_temporary, remove_stale_temporaries
 from .errors import AttnwidgetError, listing
 
 __all__ = [
@@ -56,9 +55,6 @@ PART_BYTES = 80
 HASH_CHARS = 10
 
 _UNSAFE = re.compile(r"[^\w.-]+")
-_TEMP = re.compile(r"^\.aw-export-[0-9a-f]{16}(\.[A-Za-z0-9]+)?$")
-#: a temporary file of ours this old (seconds) was left by a killed export: removed on the next one
-STALE_AFTER = 3600.0
 
 
 class ExportError(AttnwidgetError, OSError):
@@ -315,43 +311,14 @@ def advice(e: OSError) -> str:
     return "check the output folder or choose another"
 
 
-def clean_stale_temporaries(folder: str, older_than: float = STALE_AFTER) -> list[str]:
-    """Remove temporary files :func:`write_into` left in ``folder`` when an export was killed.
+def clean_stale_temporaries(folder: str) -> list[str]:
+    """Remove temporary files that killed writers left in ``folder`` (an export killed mid-file).
 
-    Only regular files named as this module names its temporaries, last
-    modified more than ``older_than`` seconds ago, are removed.
+    The temporaries of every writer are named as :func:`attnwidget._files.new_temporary`
+    names them; only those of dead processes of this host and user are removed
+    (:func:`attnwidget._files.remove_stale_temporaries`).
     """
-    removed = []
-    now = time.time()
-    try:
-        entries = os.listdir(folder)
-    except OSError:
-        return removed
-    for e in entries:
-        if not _TEMP.match(e):
-            continue
-        p = os.path.join(folder, e)
-        try:
-            st = os.lstat(p)
-            if os.path.isfile(p) and not os.path.islink(p) and now - st.st_mtime > older_than:
-                os.unlink(p)
-                removed.append(p)
-        except OSError:
-            continue
-    return removed
-
-
-def _new_temp(folder: str, ext: str) -> str:
-    """Create an empty temporary file in ``folder``; the umask sets its mode, as for any new file."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    for _ in range(100):
-        path = os.path.join(folder, f".aw-export-{secrets.token_hex(8)}{ext}")
-        try:
-            os.close(os.open(path, flags, 0o666))
-            return path
-        except FileExistsError:
-            continue
-    raise ExportError(f"cannot make a temporary file in {folder!r}")
+    return remove_stale_temporaries(folder=folder)
 
 
 def _unlink(path: str) -> None:
@@ -371,7 +338,7 @@ def write_into(folder: str, name: str, write: Callable[[str], Any], *, overwrite
     Any ``OSError`` of the write propagates after the temporary file is removed.
     """
     final = os.path.join(folder, name)
-    tmp = _new_temp(folder, _split_ext(name)[1])
+    tmp = new_temporary(final, _split_ext(name)[1])  # an OSError (read-only folder...) propagates
     try:
         write(tmp)
         if overwrite:

@@ -42,7 +42,7 @@ LONG_B = "encoder_" + "a" * 291 + "b"  # the same 299-byte prefix
 ESCAPES = "x\x1b[2J\r\x07\x9b31m\u202ey"  # clear screen, carriage return, bell, C1 CSI, bidi override
 SITES = [LONG_A, LONG_B, "Attn", "attn", ESCAPES]
 TOKENS = ["<s>", "\x1b]0;pwned\x07", "\r\x1b[2K", "ok", "\u202eevil"]
-TEMP_PREFIX = ".aw-export-"
+TEMP_MARK = ".attnwidget-tmp-"  # in the name of every temporary file a writer makes (attnwidget._files)
 
 
 class Hostile(nn.Module):
@@ -106,7 +106,7 @@ def failed(done: subprocess.CompletedProcess, *fragments: str) -> str:
 
 
 def no_temporaries(folder: pathlib.Path) -> None:
-    assert not [p.name for p in folder.iterdir() if p.name.startswith(TEMP_PREFIX)]
+    assert not [p.name for p in folder.iterdir() if TEMP_MARK in p.name]
 
 
 @functools.lru_cache(maxsize=1)
@@ -315,16 +315,23 @@ def test_file_size_limit_leaves_whole_files(hostile, tmp_path):
 
 
 def test_stale_temporaries_of_a_killed_export_are_removed(audio_run, tmp_path):  # noqa: F811
+    from attnwidget import _files
+
     out = tmp_path / "figs"
     out.mkdir()
-    stale, fresh = out / f"{TEMP_PREFIX}0123456789abcdef.png", out / f"{TEMP_PREFIX}fedcba9876543210.png"
-    other = out / f"{TEMP_PREFIX}notours.png"
-    for p in (stale, fresh, other):
+    host = _files._host_tag()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    prefix = _files.temporary_prefix(str(out / "heatmap_layer0.png"))
+    stale = out / f"{prefix}{dead.pid}-{host}-0123abcd.png"  # its writer is gone: removed
+    alive = out / f"{prefix}1-{host}-fedc9876.png"  # pid 1 is alive: a writer at work, kept
+    other_host = out / f"{prefix}{dead.pid}-deadbeef-00aa00aa.png"  # another machine's (NFS): kept
+    user = out / ".notes.png"  # not a temporary at all
+    for p in (stale, alive, other_host, user):
         p.write_bytes(b"\x89PNG torn")
-    os.utime(stale, (time.time() - 7200, time.time() - 7200))
     done = cli("export", audio_run, "--out", out, "--quiet", "--layer", "layer_weights")
     assert done.returncode == 0, done.stderr.decode()
-    assert not stale.exists() and fresh.exists() and other.exists()
+    assert not stale.exists() and alive.exists() and other_host.exists() and user.exists()
 
 
 # ---------------------------------------------------------------- overwriting
