@@ -13,7 +13,7 @@ from ._frame import select_samples
 from ._view_state import labels_fit
 from .reduce import head_stats
 
-__all__ = ["stats_for", "stats_entropy", "class_profile", "TIME_AXES"]
+__all__ = ["stats_for", "stats_entropy", "roles_for", "ROLES", "class_profile", "TIME_AXES"]
 
 #: a weights site whose last axis has one of these names is drawn as lines (else as bars)
 TIME_AXES = ("time", "frame", "frames", "t", "timestep", "step")
@@ -51,6 +51,25 @@ def stats_entropy(cap, name: str, step: int = 0, label=None) -> np.ndarray:
     if nk > 1:
         ent = ent / np.log(nk)
     return ent.astype(np.float32)
+
+
+#: the head roles the role picker shows (``aw.heads`` scores in [0, 1] that need no tokens)
+ROLES = ("previous", "first", "own", "local", "broad")
+
+
+def roles_for(cap, layer, step: int = 0) -> dict[str, np.ndarray]:
+    """Per-head role scores of one attention site (``aw.heads``, every sample, valid positions):
+    ``{"previous", "first", "own", "local", "broad"}``, each ``[head]``; a score a site has no
+    row for (``previous`` of cross-attention) is NaN."""
+    from .analysis import heads
+
+    name = cap.site_name(layer)
+    if cap.kinds[name] == "weights" or "head" not in cap.axes[name]:
+        raise ValueError(f"site {name!r} holds weights, not heads of query x key attention")
+    rows = heads(cap, step=step, sites=[name])
+    if not rows:
+        raise ValueError(f"site {name!r} did not run at step {step}: no head roles there")
+    return {r: np.array([row[r] for row in rows], dtype=np.float64) for r in ROLES}
 
 
 def class_profile(cap, layer, step: int = 0, classes=None) -> tuple[np.ndarray, list[str], str]:

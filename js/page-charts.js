@@ -5,6 +5,8 @@
 
 /** Colours of the head statistics (as the widget's bars) and of the classes of a weights chart. */
 export const STAT_COLORS = { entropy: "#1f77b4", max: "#ff7f0e", sparsity: "#2ca02c" };
+/** Colours of the head roles, as the widget's role bars (attnwidget/widgets/headstats.py). */
+export const ROLE_COLORS = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 export const CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
 
 /**
@@ -152,13 +154,14 @@ export function chart(doc, spec) {
     svg.append(el(doc, "text", { x: box.x + box.width / 2, y: height - 2, "font-size": 10, "text-anchor": "middle", fill: "currentColor" }, spec.axis));
   }
   if (spec.legend && spec.legend.length) {
+    // from the right: each name ends its item, its swatch 4 px before it, 12 px between items
     let x = box.x + box.width;
     spec.legend.slice().reverse().forEach((name, k) => {
       const s = spec.legend.length - 1 - k;
-      const label = el(doc, "text", { x, y: 12, "font-size": 10, "text-anchor": "end", fill: "currentColor" }, name);
-      svg.append(label);
-      x -= Math.max(30, 6 * String(name).length + 18);
-      svg.append(el(doc, "rect", { x: x + 4, y: 4, width: 9, height: 9, fill: spec.colors[s % spec.colors.length] }));
+      const text = Math.ceil(5.8 * String(name).length); // about what 10 px sans-serif takes
+      svg.append(el(doc, "text", { x, y: 12, "font-size": 10, "text-anchor": "end", fill: "currentColor" }, name));
+      svg.append(el(doc, "rect", { x: x - text - 13, y: 4, width: 9, height: 9, fill: spec.colors[s % spec.colors.length] }));
+      x -= text + 13 + 12;
     });
   }
   return svg;

@@ -113,7 +113,8 @@ export const isDiff = (value) => value !== null && value !== undefined;
  * values; the choices of those controls are kept in the selection returned.
  * @param {{keys: string[], table: Object<string, number>, options?: {layers: any[]}, difference?: any}} panel
  * @param {Object<string, any>} s the selection wanted
- * @returns {[Object<string, any>, number] | null} the selection found and its state's index
+ * @returns {[Object<string, any>, number, string] | null} the selection found, its state's index
+ *   and the key it is stored under
  */
 export function findEntry(panel, s) {
   const layers = panel.options && panel.options.layers;
@@ -125,10 +126,11 @@ export function findEntry(panel, s) {
     for (const head of [s.head, "mean"]) {
       for (const sample of [s.sample, "mean"]) {
         const cand = Object.assign({}, s, { head, sample, step }, diff ? diff.ignored : {}, diff ? diff.forced : {});
-        const idx = panel.table[keyOf(panel.keys, cand)];
+        const key = keyOf(panel.keys, cand);
+        const idx = panel.table[key];
         if (idx === undefined) continue;
         if (diff) for (const n of Object.keys(diff.ignored)) cand[n] = s[n];
-        return [cand, idx];
+        return [cand, idx, key];
       }
     }
   }
@@ -158,7 +160,8 @@ function bitsOf(text, count) {
 /**
  * The part of a matrix frame inside a zoom region (full-resolution [r0, r1, c0, c1]), cut from the
  * saved frame at whole cells: codes, labels, significance outline, region and shape; the colour
- * range stays the saved frame's. The frame itself where there is no region or nothing to cut.
+ * range stays the saved frame's (js/page-range.js inRange then shows it in the range chosen). The
+ * frame itself where there is no region or nothing to cut.
  * @param {any} data a resolved state
  * @param {number[] | null} region
  */

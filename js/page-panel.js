@@ -8,9 +8,16 @@
 // panel's `difference.colormap`) and clearing the difference brings back the colormap and scale
 // shown before, as the widget does. An overlay that holds every query row (`_rows`) shows the row
 // the page asks for (a patch clicked, or the row pinned on the matrix).
+//
+// Every frame is shown in the page's colour range (js/page-range.js: this frame, fixed 0..1, or
+// shared by the site's heads and steps), and a matrix zooms as in the notebook (a box dragged,
+// the wheel, "reset zoom"): the page cuts the region from the frame it holds and draws it larger,
+// its labels and colour bar with it. The model counts the frames it shows (`_frame_version`), as
+// a kernel's does, so the views offer zoom and tell one frame from the next.
 import { createModel } from "./page-model.js";
 import { crop, findEntry, isDiff, patchQuery, queryRow, withWhite } from "./page-data.js";
 import { moved } from "./page-controls.js";
+import { inRange, joinExtents, siteGroups, storedExtent, thumbsExtent, thumbsInRange } from "./page-range.js";
 
 /** The selection every view shares (attnwidget/_view_state.py SELECTION). */
 export const SELECTION = ["layer", "head", "sample", "label", "step", "stat", "difference"];
@@ -42,6 +49,10 @@ export class ViewPanel {
     this.before = (this.diff && this.diff.before) || {};
     this.zoom = null; // the zoom region, full resolution, or null
     this.saved = null; // the state shown, as stored (before a zoom cuts it or a query row is taken)
+    this.shownKey = null; // the table key of the entry shown (its site's frames share a range)
+    this.groups = null; // js/page-range.js siteGroups of the table, made when first needed
+    this.extents = new Map(); // a group (and query row) -> the extent of its frames
+    this.frames = 0; // frames shown (the model's _frame_version)
   }
 
   /** Decode the first state and make the model. */
@@ -50,10 +61,16 @@ export class ViewPanel {
     this.saved = state;
     if (state._rows_meta && Number.isInteger(state.query)) state = queryRow(state, state.query);
     this.hasRegion = "region" in state;
+    // a frame version, as a kernel's model has: the views zoom and tell frames apart by it
+    if (state._frame_meta || state._thumbs_meta) state._frame_version = 0;
     const made = createModel(state, { saved: (names) => this.page.saved(this, names), answer: (msg) => this.answer(msg) });
     this.state = made.state;
     this.model = made.model;
     this.put = made.put;
+    const found = findEntry(this.data, this.state);
+    this.shownKey = found ? found[2] : null;
+    // the frames are embedded in their own range: the page's range may be another
+    if ((this.page.range || "frame") !== "frame") await this.reRange();
   }
 
   /** Draw the view into the panel's element. */
@@ -93,12 +110,37 @@ export class ViewPanel {
       found = findEntry(this.data, s);
     }
     if (!found) return null;
-    return { sel: found[0], index: found[1], entering, leaving };
+    return { sel: found[0], index: found[1], key: found[2], entering, leaving };
   }
 
-  /** The decoded state of an entry. */
-  load(plan) {
-    return this.page.resolve(this.page.states[plan.index]);
+  /** The decoded state of an entry (and, in a shared colour range, its site's extent). */
+  async load(plan) {
+    const data = await this.page.resolve(this.page.states[plan.index]);
+    if (this.page.range === "shared") await this.siteExtent(plan.key);
+    return data;
+  }
+
+  /**
+   * The extent of every frame the panel holds for the site of an entry (its heads and steps), for
+   * the query row shown on an overlay: from the headers as stored, a head grid's from its codes.
+   * @param {string | null} key the entry's table key
+   */
+  async siteExtent(key = this.shownKey) {
+    if (key === null) return null;
+    if (!this.groups) this.groups = siteGroups(this.data);
+    const group = this.groups.groupOf.get(key);
+    if (group === undefined) return null;
+    const query = Number.isInteger(this.state.query) ? this.state.query : null;
+    const id = `${group}|${query}`;
+    if (!this.extents.has(id)) {
+      let e = null;
+      for (const index of this.groups.members.get(group)) {
+        const stored = this.page.states[index];
+        e = joinExtents(e, stored._thumbs_meta ? thumbsExtent(await this.page.resolve(stored)) : storedExtent(stored, query));
+      }
+      this.extents.set(id, e);
+    }
+    return this.extents.get(id);
   }
 
   /** Show an entry: its selection and data into the model, with the colormap a difference map wants. */
@@ -117,18 +159,45 @@ export class ViewPanel {
       this.before = {};
     }
     for (const n of this.keys) extra.push([n, plan.sel[n]]);
+    this.shownKey = plan.key;
     this.showData(data, extra);
   }
 
-  /** Put a state's data (the query row asked for, cut to the zoom region) and `extra` into the model. */
+  /**
+   * Put a state's data into the model: the query row asked for, cut to the zoom region, in the
+   * page's colour range; and `extra`.
+   */
   showData(data, extra = [], zoomed = false) {
     data = withWhite(data, this.state._image_meta);
     this.saved = data;
     let shown = Number.isInteger(this.state.query) ? queryRow(data, this.state.query) : data;
-    shown = crop(shown, this.zoom);
+    const cut = crop(shown, this.zoom);
+    const mode = this.page.range || "frame";
+    const query = Number.isInteger(this.state.query) ? this.state.query : null;
+    const shared = mode === "shared" ? this.extents.get(`${this.groupKey()}|${query}`) || null : null;
+    if (shown._thumbs_meta) {
+      shown = thumbsInRange(shown, mode, shared);
+    } else {
+      shown = inRange(cut, mode, shared, { zoomed: cut !== shown, note: cut !== shown ? zoomNote(cut) : "" });
+    }
     const entries = [...extra, ...Object.entries(shown)];
+    if ("color_range" in this.state) entries.push(["color_range", mode]);
     if (this.hasRegion && zoomed) entries.push(["region", this.zoom]);
+    entries.push(["_frame_version", ++this.frames]);
     this.put(entries);
+  }
+
+  /** The site group of the entry shown (js/page-range.js siteKey), or undefined. */
+  groupKey() {
+    if (!this.groups) this.groups = siteGroups(this.data);
+    return this.groups.groupOf.get(this.shownKey);
+  }
+
+  /** Show the entry shown again in another colour range (the page's `range`). */
+  async reRange() {
+    if (!this.saved) return;
+    if (this.page.range === "shared") await this.siteExtent();
+    this.showData(this.saved);
   }
 
   /** Show another query row of an overlay (the saved state's own where it holds no rows). */
@@ -136,7 +205,11 @@ export class ViewPanel {
     if (!this.saved || !this.saved._rows_meta) return false;
     if (query < 0 || query >= this.saved._rows_meta.shape[0]) return false;
     this.put([["query", query]]);
-    this.showData(this.saved);
+    if (this.page.range === "shared") {
+      this.siteExtent().then(() => { this.showData(this.saved); this.page.changed(); });
+    } else {
+      this.showData(this.saved);
+    }
     return true;
   }
 
@@ -171,9 +244,7 @@ export class ViewPanel {
           && region[1] >= meta.region[1] && region[2] <= meta.region[2] && region[3] >= meta.region[3]);
         this.zoom = whole ? null : region;
         this.showData(this.saved, [], true);
-        this.page.say(this.zoom
-          ? "Zoomed into the saved frame: its cells and colour range, not the region recomputed at full resolution."
-          : "");
+        this.page.changed();
         const now = this.state._frame_meta || {};
         return { type: "ok", id, region: now.region, shape: now.shape };
       }
@@ -207,4 +278,16 @@ export class ViewPanel {
         return err(`unknown message type ${JSON.stringify(msg.type)}`);
     }
   }
+}
+
+/**
+ * What a zoomed frame's caption says of its cells: nothing where the page holds the frame at full
+ * resolution (the region is exact), else that the cells are the pooled ones it holds.
+ * @param {any} data a state cut to a zoom region
+ */
+export function zoomNote(data) {
+  const meta = (data && data._frame_meta) || {};
+  const [br, bc] = meta.block || [1, 1];
+  if (br === 1 && bc === 1) return "";
+  return `zoomed into the ${br}×${bc}-pooled cells this page holds, not recomputed at full resolution`;
 }

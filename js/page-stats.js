@@ -1,8 +1,10 @@
 // The panels a standalone page draws without a view module: the head statistics (one bar chart
 // per statistic over the heads of the site, the selected head marked, a bar clicked selects its
-// head; compact and collapsible, as the explorer's) and the weights view's class chart.
+// head; compact and collapsible, as the explorer's; a picker shows the head roles instead, the
+// scores of aw.heads as the explorer's picker shows them, one bar per role and head) and the
+// weights view's class chart.
 // Their numbers are embedded (attnwidget/figures/page/panels.py); text goes in as textContent.
-import { CLASS_COLORS, STAT_COLORS, chart } from "./page-charts.js";
+import { CLASS_COLORS, ROLE_COLORS, STAT_COLORS, chart } from "./page-charts.js";
 import { findEntry, keyOf } from "./page-data.js";
 
 export class StatsPanel {
@@ -20,6 +22,11 @@ export class StatsPanel {
     this.el = el;
     this.shown = null;
     this.open = true;
+    this.what = "statistics"; // or "roles": what the bars are
+    this.hasRoles = Object.values(data.table).some((i) => {
+      const roles = page.states[i] && page.states[i].roles;
+      return Boolean(roles && roles.bars);
+    });
     el.classList.add("aw-view", "aw-headstats");
     const head = document.createElement("div");
     head.className = "aw-headstats-head";
@@ -29,7 +36,30 @@ export class StatsPanel {
     this.toggle.title = "show or hide the head statistics";
     this.caption = document.createElement("span");
     this.caption.className = "aw-headstats-caption";
-    head.append(this.toggle, this.caption);
+    // the explorer's picker: the statistics, or the head roles (where some site has them)
+    this.picker = document.createElement("select");
+    this.picker.className = "aw-headstats-show";
+    this.picker.title = "entropy, max and sparsity per head, or the head roles aw.heads scores";
+    for (const [value, text] of [["statistics", "statistics"], ["roles", "head roles"]]) {
+      const o = document.createElement("option");
+      o.value = value;
+      o.textContent = text;
+      this.picker.append(o);
+    }
+    // roles left out of a large page: the picker says why (disabled), rather than offer nothing
+    const skipped = Object.values(data.table).map((i) => page.states[i] && page.states[i].roles)
+      .find((r) => r && r.skipped);
+    this.picker.hidden = !this.hasRoles && !skipped;
+    if (!this.hasRoles && skipped) {
+      this.picker.disabled = true;
+      this.picker.title = skipped.error;
+    }
+    this.picker.addEventListener("change", () => {
+      this.what = this.picker.value;
+      this.draw();
+      this.page.changed();
+    });
+    head.append(this.toggle, this.picker, this.caption);
     this.charts = document.createElement("div");
     this.charts.className = "aw-page-chart aw-headstats-charts";
     this.note = document.createElement("div");
@@ -66,16 +96,32 @@ export class StatsPanel {
   }
 
   draw() {
-    const data = this.shown || {};
+    const stats = this.shown || {};
     // a site the statistics cannot apply to (tapped weights, no heads): the panel goes away
-    this.el.hidden = Boolean(data.error) || !data.bars;
+    this.el.hidden = Boolean(stats.error) || !stats.bars;
+    this.picker.value = this.what;
+    const roles = this.what === "roles";
+    const data = roles ? stats.roles || { error: "this page holds no head roles for this site" } : stats;
+    this.el.dataset.show = this.what;
     this.toggle.textContent = `${this.open ? "▾" : "▸"} head statistics`;
     this.toggle.setAttribute("aria-expanded", String(this.open));
     this.caption.textContent = data.caption || "";
-    this.note.textContent = data.note || "";
+    // roles a site cannot be scored on: why, in the note (the picker stays, to go back)
+    this.note.textContent = data.error || data.note || "";
     this.charts.replaceChildren();
     this.charts.hidden = !this.open;
     if (!data.bars || !this.open) return;
+    if (roles) {
+      const names = Object.keys(data.bars);
+      const series = names.map((r) => data.bars[r]);
+      this.charts.append(chart(document, {
+        title: data.title || "head roles", series, names: series[0].map((_, h) => String(h)), legend: names,
+        colors: names.map((_, i) => ROLE_COLORS[i % ROLE_COLORS.length]), range: [0, 1],
+        marked: Number.isInteger(this.head) ? this.head : null, width: Math.max(540, 90 * series[0].length + 60),
+        height: 112, kind: "roles", axis: "head", onPick: (h) => this.page.select({ head: h }, this),
+      }));
+      return;
+    }
     for (const [name, values] of Object.entries(data.bars)) {
       const svg = chart(document, {
         title: name, series: [values], names: values.map((_, h) => String(h)), colors: [STAT_COLORS[name] || "#1f77b4"],

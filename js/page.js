@@ -12,6 +12,7 @@ import { classPick, controlChoices, nextStep, playFrom, titleText } from "./page
 import { keyOf, resolver } from "./page-data.js";
 import { SELECTION, ViewPanel } from "./page-panel.js";
 import { StatsPanel, drawProfile, profileKey } from "./page-stats.js";
+import { RANGE_CHOICES } from "./page-range.js";
 
 /** Milliseconds between the steps Play shows (the explorer's Play: 400). */
 export const PLAY_MS = 400;
@@ -138,6 +139,8 @@ export async function awPage(views) {
       states: DATA.states,
       say: (text) => { status.textContent = text; },
       changed: () => { sync(); bump(); },
+      // the colour range every panel shows its frames in (js/page-range.js), as the explorer's
+      range: ["frame", "fixed", "shared"].includes(DATA.initial.color_range) ? DATA.initial.color_range : "frame",
     };
     const places = layoutPage(DATA, page);
     const main = new ViewPanel(page, Object.assign({ id: "main" }, DATA), places.main);
@@ -203,6 +206,10 @@ export async function awPage(views) {
     // a view set and saved traits: a selection goes through the page; a colormap goes to the
     // views the explorer links; a row pinned on the matrix is the overlay's query row
     page.saved = (panel, names) => {
+      if (names.includes("color_range") && panel.state.color_range !== page.range) {
+        page.setRange(panel.state.color_range); // a view's own colour-range choice (a page of one view)
+        return;
+      }
       const selected = names.filter((n) => SELECTION.includes(n) || (n === "scale" && panel === main));
       if (selected.length) {
         const want = Object.fromEntries(selected.map((n) => [n, panel.state[n]]));
@@ -220,6 +227,16 @@ export async function awPage(views) {
         overlay.setQuery(pin && pin.axis === "query" ? pin.index : 0);
       }
       page.changed();
+    };
+
+    // another colour range: every panel shows the frame it shows in it (after what is queued)
+    page.setRange = (mode) => {
+      page.range = mode;
+      queue = queue.then(async () => {
+        for (const p of panels) await p.reRange();
+        sync();
+        bump();
+      }).catch(fail);
     };
 
     // a patch clicked on the overlay: its row there, and pinned on the matrix (as the explorer)
@@ -281,6 +298,9 @@ export async function awPage(views) {
     const note = make("span", "aw-note aw-ctl-note");
     // a control the view draws itself (its colormap, its colour scale) is not drawn twice
     const own = { colormap: Boolean(main.el.querySelector("select.aw-colormap")), scale: Boolean(main.el.querySelector("select.aw-scale")) };
+    // the colour range: the view's own choice on a page of one view, else one for every panel here
+    const ownRange = main.el.querySelector("select.aw-color-range");
+    const rangeHere = "color_range" in main.state && !(ownRange && ownRange.style.display !== "none");
     const set = (name) => (v) => page.select({ [name]: v });
     addSelect("layer", "layer", set("layer"));
     addSelect("head", "head", set("head"));
@@ -313,6 +333,10 @@ export async function awPage(views) {
     });
     stepSelect.closest("label").append(play);
     if (main.keys.includes("scale")) addSelect("scale", "scale", set("scale"));
+    if (rangeHere) {
+      const range = addSelect("range", "colour range", (v) => page.setRange(v));
+      range.title = "colour range of every panel: this frame's own min..max, fixed 0..1, or one range shared by every head and step of the site";
+    }
     if ("colormap" in main.state && (DATA.options.colormaps || []).length) {
       addSelect("colormap", "colormap", (v) => { main.model.set("colormap", v); main.model.save_changes(); });
     }
@@ -333,6 +357,9 @@ export async function awPage(views) {
         for (const n of ["label", "sample", "step"]) c[n] = theirs[n];
       }
       for (const [name, choice] of Object.entries(c)) if (controls[name]) fill(controls[name], choice);
+      if (controls.range) {
+        fill(controls.range, { items: RANGE_CHOICES, value: page.range, hidden: false, disabled: false, title: controls.range.title });
+      }
       if (weights) {
         fill(controls.weights, {
           items: weights.data.options.layers.map((l) => [l.index, l.name]), value: weights.state.layer,

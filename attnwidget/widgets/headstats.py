@@ -25,7 +25,7 @@ import numpy as np
 import traitlets as t
 
 from .._frame import select_samples
-from .._panels import stats_entropy, stats_for
+from .._panels import ROLES, roles_for, stats_entropy, stats_for
 from .._view_state import ViewDescription, class_reason
 from ._save import Savable
 from ._traits import Selection, check_capture, check_kwargs, recorder_of, take_site
@@ -34,24 +34,7 @@ __all__ = ["HeadStats", "stats_for", "stats_entropy", "roles_for", "ROLES"]
 
 STATS = ("entropy", "max", "sparsity")
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c")
-#: the head roles the role picker shows (``aw.heads`` scores in [0, 1] that need no tokens)
-ROLES = ("previous", "first", "own", "local", "broad")
 ROLE_COLORS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-
-
-def roles_for(cap, layer, step: int = 0) -> dict[str, np.ndarray]:
-    """Per-head role scores of one attention site (``aw.heads``, every sample, valid positions):
-    ``{"previous", "first", "own", "local", "broad"}``, each ``[head]``; a score a site has no
-    row for (``previous`` of cross-attention) is NaN."""
-    from ..analysis import heads
-
-    name = cap.site_name(layer)
-    if cap.kinds[name] == "weights" or "head" not in cap.axes[name]:
-        raise ValueError(f"site {name!r} holds weights, not heads of query x key attention")
-    rows = heads(cap, step=step, sites=[name])
-    if not rows:
-        raise ValueError(f"site {name!r} did not run at step {step}: no head roles there")
-    return {r: np.array([row[r] for row in rows], dtype=np.float64) for r in ROLES}
 
 
 class HeadStats(Savable, Selection, widgets.VBox):
@@ -276,7 +259,11 @@ class HeadStats(Savable, Selection, widgets.VBox):
         )
         self._title = "head roles (aw.heads)"
         n_samples = self.cap.samples_of(self.layer)
-        self.caption.value = f"<span>roles over all {n_samples} sample(s), valid positions</span>"
+        if n_samples:
+            over = f"all {n_samples} sample(s)"
+        else:  # statistics only: the roles of the streamed mean
+            over = f"the statistics of {self.cap.class_count(site=self.layer, step=self.step) or 0} sample(s)"
+        self.caption.value = f"<span>roles over {over}, valid positions</span>"
         self.stats = {r: [float(v) for v in np.nan_to_num(scores[r])] for r in ROLES}
         self.bars.labels = list(ROLES)
         self.bars.colors = list(ROLE_COLORS)

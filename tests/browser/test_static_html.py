@@ -515,6 +515,7 @@ def test_explorer_page_of_the_translation_lesson(chromium, tmp_path, translation
         tried = every_control_changes_the_picture(page)
         assert {"layer", "head", "step"} <= set(tried), tried
         assert view_selects_change_the_picture(page) >= 2  # the matrix's and the head grid's colormaps
+        page.select_option(".aw-headstats select.aw-headstats-show", "statistics")  # it tried the roles
         # the head statistics follow the site: as the widget computes them
         page.select_option("select.aw-ctl-layer", "3")
         page.select_option("select.aw-ctl-head", '"mean"')
@@ -703,5 +704,161 @@ def test_explorer_page_with_attention_and_weights_has_a_tab_each(chromium, tmp_p
         assert {"layer", "head"} <= set(every_control_changes_the_picture(page))
     finally:
         page.close()
+    assert blocked == [], f"the page tried the network: {blocked}"
+    assert errors == []
+
+
+def matrix_ticks(page) -> list[str]:
+    """The colour bar's labels of the page's matrix, top (its vmax) first."""
+    return page.get_attribute("#aw-root canvas.aw-canvas", "data-ticks").split("|")
+
+
+#: the colour-range choice of an explorer's page: in the matrix's toolbar, as in the explorer
+RANGE = "#aw-root select.aw-color-range"
+
+
+def choose_range(page, value: str) -> None:
+    shown = version(page)
+    page.select_option(RANGE, value)
+    wait_for_change(page, shown)
+    page.wait_for_timeout(100)
+
+
+def drag_cells(page, r0: int, c0: int, r1: int, c1: int) -> None:
+    """Drag a zoom box on the matrix from the middle of cell (r0, c0) to the middle of (r1, c1)."""
+    canvas = page.locator("#aw-root canvas.aw-canvas")
+    px, py, pw, ph = (float(v) for v in canvas.get_attribute("data-plot").split(","))
+    rows, cols = (int(v) for v in page.get_attribute("#aw-root", "data-shape").split(","))
+    box = canvas.bounding_box()
+
+    def at(r, c):
+        return box["x"] + px + (c + 0.5) * pw / cols, box["y"] + py + (r + 0.5) * ph / rows
+
+    shown = version(page)
+    page.mouse.move(*at(r0, c0))
+    page.mouse.down()
+    page.mouse.move(*at(r1, c1), steps=4)
+    page.mouse.up()
+    wait_for_change(page, shown)
+    page.wait_for_timeout(150)
+
+
+def hover_text(page, r: int, c: int) -> str:
+    """The tooltip over cell (r, c) of the matrix drawn."""
+    canvas = page.locator("#aw-root canvas.aw-canvas")
+    px, py, pw, ph = (float(v) for v in canvas.get_attribute("data-plot").split(","))
+    rows, cols = (int(v) for v in page.get_attribute("#aw-root", "data-shape").split(","))
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + px + (c + 0.5) * pw / cols, box["y"] + py + (r + 0.5) * ph / rows)
+    page.wait_for_timeout(100)
+    return page.inner_text("#aw-root .aw-tooltip")
+
+
+def assert_roles_are_the_widgets(page, explorer) -> None:
+    """The head roles the page draws (one series per role) are those the widget's picker shows."""
+    drawn = page.evaluate(
+        "JSON.parse(document.querySelector('.aw-headstats svg.aw-chart-roles').dataset.values)"
+    )
+    shown = explorer.headstats.stats
+    assert list(shown) == ["previous", "first", "own", "local", "broad"]
+    np.testing.assert_allclose(drawn, [shown[r] for r in shown], rtol=1e-6, atol=1e-7)
+
+
+def test_explorer_page_colour_range_zoom_and_head_roles(chromium, tmp_path, translation_explorer):
+    """The page is the explorer: its colour range (this frame, 0 to 1, shared), zoom by a dragged
+    box with reset, and the head statistics' picker showing the head roles, all offline."""
+    ex = translation_explorer
+    ex.layer, ex.head, ex.step, ex.color_range = 0, "mean", 0, "frame"
+    ex.headstats.show = "statistics"
+    path = pathlib.Path(to_html(ex, tmp_path / "explorer.html"))
+    page, blocked, errors = open_offline(chromium, path, EXPLORER_SIZE)
+    caption = "#aw-root .aw-caption"
+    try:
+        assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
+        # the colour range: the explorer's three choices, in the matrix's toolbar as in the explorer
+        assert page.locator(RANGE).is_visible()
+        options = page.eval_on_selector_all(f"{RANGE} option", "os => os.map(o => o.value)")
+        assert options == ["frame", "fixed", "shared"]
+        own = matrix_ticks(page)
+        assert float(own[0]) < 1  # the frame's own range ends below 1
+        before = picture(page)
+        choose_range(page, "fixed")
+        assert picture(page) != before, "fixed 0–1 did not change the picture"
+        ends = matrix_ticks(page)
+        assert (float(ends[0]), float(ends[-1])) == (1.0, 0.0), ends  # the colour bar reads 0 to 1
+        assert "fixed colour range 0-1" in page.inner_text(caption)
+        PAGE_SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(PAGE_SHOTS / "page-explorer-range.png"))
+        # shared: one range over the site's heads and steps, so switching heads keeps the colour bar
+        fixed = picture(page)
+        choose_range(page, "shared")
+        assert picture(page) != fixed
+        shared = matrix_ticks(page)
+        assert "shared colour range" in page.inner_text(caption)
+        for head in ("0", "3"):
+            choose(page, "head", head)
+            assert matrix_ticks(page) == shared, f"head {head} changed the shared colour range"
+        choose(page, "step", "1")
+        assert matrix_ticks(page) == shared
+        choose(page, "step", "0")
+        choose(page, "head", '"mean"')
+        choose_range(page, "frame")
+        assert matrix_ticks(page) == own and page.inner_text(caption) == ""
+
+        # zoom: a box dragged over the matrix shows its cells larger, labelled, with their own range
+        assert page.locator("#aw-root button.aw-reset").is_visible()
+        whole = page.locator("#aw-root canvas.aw-canvas").screenshot()
+        drag_cells(page, 2, 2, 3, 4)
+        assert page.get_attribute("#aw-root", "data-shape") == "2,3"
+        assert page.locator("#aw-root canvas.aw-canvas").screenshot() != whole
+        assert matrix_ticks(page) != own  # "this frame": the range of the cells shown
+        tip = hover_text(page, 0, 0)
+        assert "query: first" in tip and "key: first" in tip, tip  # the labels of the region
+        assert "query: nineteen" in hover_text(page, 1, 2) and "key: ninety" in hover_text(page, 1, 2)
+        page.screenshot(path=str(PAGE_SHOTS / "page-explorer-zoom.png"))
+        # the colour range follows the choice while zoomed
+        choose_range(page, "fixed")
+        assert float(matrix_ticks(page)[0]) == 1.0
+        assert page.get_attribute("#aw-root", "data-shape") == "2,3"
+        choose_range(page, "frame")
+        shown = version(page)
+        page.click("#aw-root button.aw-reset")
+        wait_for_change(page, shown)
+        page.wait_for_timeout(150)
+        assert page.get_attribute("#aw-root", "data-shape") == "6,6"
+        assert matrix_ticks(page) == own
+
+        # the head statistics' picker: the head roles aw.heads scores, as the widget shows them
+        picker = page.locator(".aw-headstats select.aw-headstats-show")
+        assert picker.is_visible()
+        stats = page.locator(".aw-headstats .aw-page-chart").screenshot()
+        shown = version(page)
+        picker.select_option("roles")
+        wait_for_change(page, shown)
+        assert page.locator(".aw-headstats .aw-page-chart").screenshot() != stats
+        assert page.inner_text(".aw-headstats-caption") == "roles over all 1 sample(s), valid positions"
+        ex.headstats.show = "roles"
+        assert_roles_are_the_widgets(page, ex)
+        # the roles follow the site, and a bar clicked selects its head
+        choose(page, "layer", "3")
+        ex.layer = 3
+        assert_roles_are_the_widgets(page, ex)
+        shown = version(page)
+        page.locator(".aw-headstats svg.aw-chart-roles rect.aw-bar").nth(2).dispatch_event("click")
+        wait_for_change(page, shown)
+        assert page.input_value("select.aw-ctl-head") == "2"
+        page.screenshot(path=str(PAGE_SHOTS / "page-explorer-roles.png"))
+        picker.select_option("statistics")
+        assert page.locator(".aw-headstats svg.aw-chart").count() == 3
+
+        # no dead control: every one of the page's controls, and of the views, changes the picture
+        tried = every_control_changes_the_picture(page)
+        assert {"layer", "head", "step"} <= set(tried), tried
+        # the matrix's colormap and colour range, the head grid's colormap, the statistics' picker
+        assert view_selects_change_the_picture(page) >= 4
+    finally:
+        page.close()
+        ex.headstats.show = "statistics"
+        ex.layer, ex.head, ex.step = 0, "mean", 0
     assert blocked == [], f"the page tried the network: {blocked}"
     assert errors == []

@@ -68,8 +68,11 @@ describe("findEntry", () => {
   };
   it("finds the selection itself", () => {
     expect(findEntry(panel, { layer: 0, head: 1, sample: 0, label: null, step: 0 })).toEqual([
-      { layer: 0, head: 1, sample: 0, label: null, step: 0 }, 10,
+      { layer: 0, head: 1, sample: 0, label: null, step: 0 }, 10, "[0,1,0,null,0]",
     ]);
+    // the key it is stored under (a fallback's own, not the key asked for)
+    expect(findEntry(panel, { layer: 0, head: 3, sample: 0, label: null, step: 1 })[2]).not.toBe(
+      keyOf(keys, { layer: 0, head: 3, sample: 0, label: null, step: 1 }));
   });
   it("falls back to the mean of heads, then of samples, and to the site's first step", () => {
     expect(findEntry(panel, { layer: 0, head: 3, sample: 0, label: null, step: 1 })[1]).toBe(11);

@@ -206,3 +206,10 @@ def test_loaded_stats_capture_shows(tmp_path, stats_cap):
     np.testing.assert_array_equal(
         ex.heatmap.frame().values, frame(stats_cap, ex.layer, label=1, stat="mean").values
     )
+
+
+def test_head_roles_of_a_statistics_only_site_say_how_many_samples_they_stand_for(stats_cap):
+    panel = aw.HeadStats(stats_cap)
+    panel.show = "roles"
+    assert panel.layout.display != "none" and len(panel.stats["first"]) == 2  # two heads
+    assert "statistics of 50 sample(s)" in panel.caption.value, panel.caption.value

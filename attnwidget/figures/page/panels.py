@@ -10,6 +10,15 @@ the statistics on a site that keeps none) and :func:`weights_profile` what
 the ``WeightsView``'s chart shows (the mean weight along the site's last
 axis, per class): both from the functions of the lower rooms those widgets
 call, so page and widget agree (the browser test compares them).
+
+Each head statistics entry also holds the head roles of its site and step
+(``roles``: previous, first, own, local and broad token, the scores of
+``aw.heads``), computed once per site and step with ``roles_for``, the
+function the widget's "head roles" choice calls, and captioned as the widget
+captions them; the page's picker switches between the two. Scoring roles reads
+every cell of every head (about 0.3 s per site of 12 heads at 512 tokens on
+two cores), so a page embeds them where the capture's attention holds at most
+:data:`ROLES_CELLS` cells in all, and otherwise says, in the picker, why not.
 """
 
 from __future__ import annotations
@@ -19,12 +28,22 @@ from typing import Any
 import numpy as np
 
 from ..._frame import select_samples
-from ..._panels import TIME_AXES, class_profile, stats_for
+from ..._panels import ROLES, TIME_AXES, class_profile, roles_for, stats_for
 from ..._view_state import ViewDescription, class_reason, labels_fit
 from ...store import class_name
 from .store import jsonable
 
-__all__ = ["explorer_parts", "head_bars", "weights_profile", "STATS", "TIME_AXES"]
+__all__ = [
+    "explorer_parts",
+    "head_bars",
+    "head_roles",
+    "roles_cells",
+    "weights_profile",
+    "STATS",
+    "ROLES",
+    "ROLES_CELLS",
+    "TIME_AXES",
+]
 
 #: the head statistics, in the order the widget draws them
 STATS = ("entropy", "max", "sparsity")
@@ -34,6 +53,61 @@ STATS_NOTE = (
     "statistics-only capture: per-head entropy over every streamed sample; the row "
     "maximum and sparsity need per-sample arrays (collect with keep='both')"
 )
+#: the head roles the widget's picker shows, and what its chart is called
+ROLES_TITLE = "head roles (aw.heads)"
+#: most attention cells (samples x heads x queries x keys, every site and step) scored for a page's
+#: head roles: about 1.5 s of scoring; beyond it the page holds no roles (a BERT-base at 512 tokens
+#: holds 38 M per sample)
+ROLES_CELLS = 2**24
+
+
+def roles_cells(cap: Any) -> int:
+    """How many attention cells scoring the head roles of every site and step of ``cap`` reads."""
+    total = 0
+    for name in cap.layers:
+        if cap.kinds[name] == "weights" or "head" not in cap.axes[name]:
+            continue
+        for step in cap.steps_of(name):
+            total += int(np.prod(cap.get(name, step).shape))
+    return total
+
+
+def roles_left_out(cells: int) -> dict:
+    """The roles entry of a page too large to score them for (``skipped``: the picker says why)."""
+    return {
+        "error": (
+            f"the head roles are not in this page: its attention holds {cells / 1e6:.0f} M cells, "
+            f"more than the {ROLES_CELLS / 1e6:.0f} M a page scores (the explorer in a notebook shows them)"
+        ),
+        "skipped": True,
+    }
+
+
+def head_roles(cap: Any, layer: int, step: int) -> dict:
+    """What the widget's head statistics show as "head roles" for a site and step, as plain data.
+
+    ``{"bars": {role: [score per head]}, "title", "caption", "note"}`` (a score
+    a site has no row for is 0, as the widget draws it, and the note names
+    it), or ``{"error": text}`` where the roles cannot be scored there.
+    """
+    # the widget's own function (attnwidget._panels): the page shows what its picker shows
+    try:
+        scores = roles_for(cap, layer, step)
+        n_samples = cap.samples_of(layer)
+    except (IndexError, KeyError, ValueError) as e:
+        return {"error": str(e)}
+    missing = [r for r in ROLES if np.isnan(scores[r]).all()]
+    note = (
+        f"{', '.join(missing)}: no row to score at this site (cross-attention has no shared positions)"
+        if missing
+        else ""
+    )
+    return {
+        "bars": {r: [float(v) for v in np.nan_to_num(scores[r])] for r in ROLES},
+        "title": ROLES_TITLE,
+        "caption": f"roles over all {n_samples} sample(s), valid positions",
+        "note": note,
+    }
 
 
 def explorer_parts(view: Any) -> dict | None:
@@ -81,7 +155,8 @@ def head_bars(cap: Any, selection: dict, cache: dict | None = None) -> dict:
     ``{"error": text}`` where the site has no heads to measure (the widget
     then hides itself). ``caption`` says what the bars are computed over.
     ``cache`` (a dict kept between calls) computes the bars of a site, step
-    and class once, whatever else the selection says.
+    and class once, whatever else the selection says. ``roles``: the head roles
+    of the site and step (:func:`head_roles`, computed once per site and step).
     """
     name = cap.site_name(selection["layer"])
     step = selection["step"]
@@ -112,11 +187,23 @@ def head_bars(cap: Any, selection: dict, cache: dict | None = None) -> dict:
         of = "" if selection["label"] is None else f" of class {selection['label']}"
         title, note = STATS_TITLE.format(n=count, of=of), STATS_NOTE
     caption = title if names != list(STATS) else over
+    roles_key = ("roles", name, step)
+    roles = None if cache is None else cache.get(roles_key)
+    if roles is None:
+        cells = None if cache is None else cache.get(("roles", "cells"))
+        if cells is None:
+            cells = roles_cells(cap)
+            if cache is not None:
+                cache[("roles", "cells")] = cells
+        roles = head_roles(cap, selection["layer"], step) if cells <= ROLES_CELLS else roles_left_out(cells)
+        if cache is not None:
+            cache[roles_key] = roles
     return {
         "bars": {k: [float(v) for v in bars[k]] for k in names},
         "title": title,
         "caption": caption,
         "note": note,
+        "roles": roles,
     }
 
 

@@ -17,6 +17,12 @@ every query row on the patch grid (``_rows``, ``_rows_meta``), so that the
 page can show the row of a patch clicked, or of the row pinned on the
 heatmap, as the explorer does.
 
+Every frame is embedded coded over its own range (``color_range="frame"``,
+the finest codes there are), whatever the view's colour range: the page codes
+the frames again for the range chosen in it (``js/page-range.js``: this
+frame, fixed 0..1, or one range shared by the site's heads and steps, from
+the frames it holds) and starts on the view's own choice.
+
 Sites may keep different numbers of samples: each site's entry in
 ``options.layers`` lists its own samples per class (``samples``), what each
 is called (``sample_names``, ``cap.sample_name``) and, where a class filter
@@ -76,10 +82,12 @@ def label_key(label: Any) -> str:
 
 
 def _spec(d: ViewDescription) -> ViewSpec:
-    """The spec of a canvas view's description (every view a page draws from frames has one)."""
+    """The spec of a canvas view's description (every view a page draws from frames has one), with
+    each frame coded over its own range: the page codes them again for the colour range chosen in
+    it (``js/page-range.js``), and a frame's own range gives it the finest codes."""
     if d.spec is None:
         raise TypeError(f"{d.name} shows no frames for a standalone page to embed")
-    return d.spec
+    return d.spec if d.spec.color_range == "frame" else replace(d.spec, color_range="frame")
 
 
 def _at(d: ViewDescription, sel: dict) -> dict:
@@ -386,7 +394,7 @@ def view_table(d: ViewDescription, emb: Embedded, *, layers: Sequence[int] | Non
         raise ValueError("no frame to embed: the sites and steps asked for do not exist")
     _mark_sample_free(layer_opts, table, keys, emb.states)
     rows = None
-    if query_rows and d.kind == "overlay" and _spec(d).color_range != "shared":
+    if query_rows and d.kind == "overlay":
         rows = _rows_for(d, emb, chosen)
     now = dict(d.selection, scale=_spec(d).scale)
     want = {k: plain(now[k]) for k in keys}
