@@ -84,7 +84,7 @@ export default {
     const saver = kernelSave(model, el);
     let grid = null;
     let meta = {};
-    let seen = null; // the header last drawn (a standalone page has no _frame_version)
+    let seen = null; // the header last drawn (where a model counts no _frame_version)
     let pageVersion = 0;
     let pointer = null; // {x, y} over the picture, or null
     const tip = tooltipMachine();

@@ -19,7 +19,12 @@ statistic, the selected head marked, a bar clicked selects its head) and the
 weights view (its matrix, its class chart, its own site control beside
 attention sites, in a tab of its own). One row of controls drives them all
 (layer, head, class, statistic, difference, sample, step and Play where the
-explorer has them); the page's title follows the selection.
+explorer has them); the page's title follows the selection. Offline, as in
+the notebook: the colour range (this frame, fixed 0 to 1, or shared across the
+heads and steps of a site among the frames the page holds), zoom by dragging
+a box (into the embedded cells; "reset zoom" restores the frame) and the head
+statistics' picker of head roles (``aw.heads`` scores, embedded where the
+capture holds at most ``page.panels.ROLES_CELLS`` cells).
 
 Each state is computed once and stored once, across panels too
 (:class:`.page.store.Embedded`): frame codes, images and label lists are
