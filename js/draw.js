@@ -38,19 +38,52 @@ export function colorbarCodes(height) {
   return out;
 }
 
+/** Strides labels are thinned to: every label, then round steps (every 2nd, 5th, 10th, 20th, 25th ...). */
+const STRIDES = [1, 2, 5, 10, 20, 25, 50];
+
 /**
- * Which labels to draw so they do not overlap: every `stride`-th one.
+ * The smallest round stride (1, 2, 5, 10, 20, 25, 50, 100, ...) at least `least`.
+ * @param {number} least
+ * @returns {number}
+ */
+export function roundStride(least) {
+  if (!(least > 1)) return 1;
+  for (let scale = 1; ; scale *= 100) {
+    for (const s of STRIDES) if (s * scale >= least) return s * scale;
+  }
+}
+
+/**
+ * Which labels to draw so they do not overlap: every `stride`-th one, the stride a round
+ * number (labels 0, 10, 20 ... of 200 samples, not 0, 6, 12 ...), and drawn labels' centres
+ * at least `minGap` pixels apart (a label's height plus a little air: their boxes never touch).
  * @param {number} count labels on the axis
  * @param {number} length pixels the axis spans
- * @param {number} [minGap] smallest pixels between two drawn labels
+ * @param {number} [minGap] smallest pixels between the centres of two drawn labels
  * @returns {number[]} indices of the labels to draw
  */
 export function thinLabels(count, length, minGap = 12) {
   if (count <= 0 || length <= 0) return [];
-  const stride = Math.max(1, Math.ceil((minGap * count) / length));
+  const stride = roundStride((minGap * count) / length);
   const out = [];
   for (let i = 0; i < count; i += stride) out.push(i);
   return out;
+}
+
+/**
+ * The boxes, along their axis, of the labels drawn at `indices`: [start, end] pixels, each
+ * `size` pixels long (the text's height) about the centre of its row or column.
+ * @param {number[]} indices
+ * @param {number} origin pixel where the axis starts (layout.y for rows, layout.x for columns)
+ * @param {number} cell pixels per row or column
+ * @param {number} size the text's height in pixels
+ * @returns {number[][]}
+ */
+export function labelBoxes(indices, origin, cell, size) {
+  return indices.map((i) => {
+    const centre = origin + (i + 0.5) * cell;
+    return [centre - size / 2, centre + size / 2];
+  });
 }
 
 /**
@@ -66,12 +99,27 @@ export function clip(text, max) {
 
 /** A matrix that fills at least this share of the plot box on both sides keeps square cells. */
 export const SQUARE_FILL = 0.6;
-/** The short side of a skinny matrix is drawn at least this many pixels (or the whole box, if smaller). */
-export const SHORT_SIDE = 160;
-/** Where cells are not square, one side of a cell is at most this many times the other. */
-export const MAX_ASPECT = 4;
-/** Nor is the short side drawn under this (or the whole box), whatever the cap: a strip, never a hairline. */
+/** The short side of a skinny matrix is drawn at least this share of the box (its cells widened). */
+export const SHORT_SHARE = 0.6;
+/** A widened cell is at most this many pixels along the widened side: a 1 x N row is a strip, not a block. */
+export const MOST_CELL = 72;
+/** Nor is the short side drawn under this (or the whole box): a strip, never a hairline. */
 export const LEAST_SIDE = 48;
+
+/**
+ * The widened cell's side for the short side of a skinny matrix: `count` cells across `room` pixels,
+ * whose square cells would be `cell` pixels. At least the square cell; aiming at SHORT_SHARE of the
+ * room, at most MOST_CELL a cell (unless the square cell is bigger) and never past the room.
+ * @param {number} cell the square cell's side
+ * @param {number} count cells along the short side
+ * @param {number} room pixels of the box along the short side
+ * @returns {number}
+ */
+export function shortCell(cell, count, room) {
+  const want = Math.min((SHORT_SHARE * room) / count, MOST_CELL);
+  const least = Math.min(room, LEAST_SIDE) / count;
+  return Math.min(Math.max(cell, want, least), room / count);
+}
 
 /**
  * Where a rows x cols matrix sits in a plot box, sized by its aspect.
@@ -79,10 +127,10 @@ export const LEAST_SIDE = 48;
  * Square cells where the matrix then fills at least 60% of the box on both sides
  * (SQUARE_FILL). A skinny matrix (a 200 x 9 layer-weights table, a 32 x 4 cross-attention,
  * a 1 x N generation row) would be a sliver that way: its long side still spans the box,
- * and its short side is drawn at least min(box, 160 px) (SHORT_SIDE) by widening its cells,
- * up to cells 4 times as long one way as the other (MAX_ASPECT). A strip whose long axis
- * holds so many cells that the cap would leave it thinner than 48 px (LEAST_SIDE), a 1 x 300
- * row, is drawn 48 px thick all the same: its cells are bars, never hairlines.
+ * and its short side is drawn at least 60% of the box (SHORT_SHARE) by widening its cells
+ * (a 200 x 9 table: 264 px wide, its cells 29 px wide and 2.2 px tall), a widened cell at
+ * most 72 px (MOST_CELL: a 1 x N row is a 72 px strip, not a 264 px block) and the short
+ * side never under 48 px (LEAST_SIDE: a 1 x 300 row's cells are bars, never hairlines).
  * @param {number} rows
  * @param {number} cols
  * @param {{x: number, y: number, width: number, height: number}} box
@@ -96,13 +144,8 @@ export function fitMatrix(rows, cols, box) {
   if (!fills) {
     // the side the square cells left short is widened; the long side keeps the cell it has
     const wide = (cell * cols) / box.width >= (cell * rows) / box.height;
-    const count = wide ? rows : cols;
-    const room = wide ? box.height : box.width;
-    const want = Math.min(room, SHORT_SIDE) / count; // the short side's cells, for min(box, 160 px)
-    let grown = Math.min(Math.max(cell, want), cell * MAX_ASPECT, room / count);
-    grown = Math.max(grown, Math.min(room, LEAST_SIDE) / count);
-    if (wide) cellH = grown;
-    else cellW = grown;
+    if (wide) cellH = shortCell(cell, rows, box.height);
+    else cellW = shortCell(cell, cols, box.width);
   }
   return { x: box.x, y: box.y, width: cellW * cols, height: cellH * rows, cellW, cellH, rows, cols };
 }

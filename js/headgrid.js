@@ -68,8 +68,11 @@ export default {
       }
       const table = lut(model.get("colormap"));
       const many = (meta.layers || []).length > 1;
-      title.textContent = many ? "layers × heads" : `heads of ${(meta.layer_names || [""])[0]}`;
-      title.title = title.textContent;
+      // short enough to be read whole beside the two selects: the site is named by the layer
+      // control (and by the thumbnails' tooltips); the whole text is the title's tooltip
+      const site = (meta.layer_names || [""])[0];
+      title.textContent = many ? "layers × heads" : "heads";
+      title.title = many ? "every layer's heads" : `heads of ${site}`;
       const { columns, side } = gridFit(thumbs.length, meta.heads || 1, many);
       grid.style.gridTemplateColumns = `repeat(${columns}, ${side + 4}px)`;
       const cells = document.createDocumentFragment(); // the page takes every thumbnail at once
@@ -86,7 +89,8 @@ export default {
         canvas.style.height = `${Math.max(least, Math.round(t.rows * scale))}px`;
         canvas.dataset.layer = String(t.layer);
         canvas.dataset.head = String(t.head);
-        canvas.title = `layer ${t.layer} head ${t.head}`;
+        const name = many ? (meta.layer_names || [])[(meta.layers || []).indexOf(t.layer)] : site;
+        canvas.title = name ? `${name} · head ${t.head}` : `layer ${t.layer} head ${t.head}`;
         const ctx = canvas.getContext("2d");
         const image = ctx.createImageData(t.cols, t.rows);
         colorize(t.codes, table, image.data); // into the image: no copy per thumbnail

@@ -12,7 +12,9 @@
 // The matrix is sized by its aspect (js/draw.js fitMatrix) inside a plot box of
 // PLOT x PLOT pixels, or the size the kernel asks for (`_frame_meta.plot`, else a
 // `_plot` trait: a number or [width, height]). The title has a line of its own
-// above the toolbar (cut with an ellipsis, the whole of it as its tooltip).
+// above the toolbar and wraps onto a second one rather than being cut. Row and column
+// labels are thinned to round strides whose boxes never touch (js/draw.js thinLabels);
+// `canvas.dataset.rowLabels` / `colLabels` hold the boxes drawn, [start, end] along the axis.
 //
 // Frames held in the page (js/prefetch.js): the kernel sends, after the frame shown, the frames of
 // the selections a user is likely to ask for next. When the model's selection changes in the page
@@ -27,7 +29,7 @@ import { decodeFrame, toBytes, toFloats, valueLine } from "./codecs.js";
 import { NAN_CODE, lut } from "./colormaps.js";
 import {
   barPosition, cellAt, cellToIndex, cellsToRegion, clip, colorbarCodes, colorbarTicks, colorize, fitMatrix,
-  indexToCell, thinLabels, zoomAround,
+  indexToCell, labelBoxes, thinLabels, zoomAround,
 } from "./draw.js";
 import { outlineEdges, strokeOutline, unpackBits } from "./outline.js";
 import { heldFrames, keyText, pickFrame, wantedKey } from "./prefetch.js";
@@ -42,6 +44,7 @@ const BAR_GAP = 12;
 const BAR_TEXT = 56;
 const NAN_BOX = 22; // room under the colour bar for the NaN swatch
 const HIGHLIGHT = "#ff9f1c";
+const LABEL_GAP = 3; // pixels of air between two drawn labels' boxes
 
 /**
  * The plot box a matrix is fitted in: `plot` (a number of CSS pixels, or [width, height]), else PLOT.
@@ -336,18 +339,30 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
     ctx.restore();
   }
 
+  /** Pixels a label's text is tall at the labels' font (what two drawn labels must not share). */
+  function labelHeight() {
+    const m = ctx.measureText("0Ag");
+    const h = (m.fontBoundingBoxAscent ?? 0) + (m.fontBoundingBoxDescent ?? 0);
+    return h > 0 ? Math.ceil(h) : 13;
+  }
+
   function drawLabels() {
     ctx.fillStyle = textColor();
     ctx.font = "11px sans-serif";
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
+    const size = labelHeight();
+    const gap = size + LABEL_GAP;
     const cell = tip.view();
-    for (const i of thinLabels(rowLabels.length, layout.height, 12)) {
-      if (!cell || Math.abs(i - cell.row) * layout.cellH >= 12) drawRowLabel(i);
-    }
-    for (const j of thinLabels(colLabels.length, layout.width, 12)) {
-      if (!cell || Math.abs(j - cell.col) * layout.cellW >= 12) drawColLabel(j);
-    }
+    const rows = thinLabels(rowLabels.length, layout.height, gap);
+    const cols = thinLabels(colLabels.length, layout.width, gap);
+    // the hovered row's label is drawn bold over the rest: the labels it would touch step aside
+    const drawnRows = rows.filter((i) => !cell || Math.abs(i - cell.row) * layout.cellH >= gap);
+    const drawnCols = cols.filter((j) => !cell || Math.abs(j - cell.col) * layout.cellW >= gap);
+    for (const i of drawnRows) drawRowLabel(i);
+    for (const j of drawnCols) drawColLabel(j);
+    canvas.dataset.rowLabels = JSON.stringify(labelBoxes(drawnRows, layout.y, layout.cellH, size));
+    canvas.dataset.colLabels = JSON.stringify(labelBoxes(drawnCols, layout.x, layout.cellW, size));
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.textAlign = "center";
     ctx.textBaseline = "bottom";

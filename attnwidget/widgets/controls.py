@@ -24,8 +24,15 @@ and is shown in the ``note`` under the controls (:meth:`Controls.reasons`).
 
 The colour range (``"frame"``: each frame's own min..max; ``"fixed"``: 0..1;
 ``"shared"``: one range over every head and step of the site) is one dropdown
-linked to ``target.color_range``; inside an explorer the views' toolbars leave
-out their own choice of it, so there is only ever one on screen.
+linked to ``target.color_range``. An explorer shows the choice in its main
+matrix's toolbar instead, beside the colormap and scale, and hides this one
+(:meth:`Controls.show_color_range`): there is only ever one on screen.
+
+The row fits one line of a JupyterLab cell at 1400 px: the layer and class
+dropdowns are as wide as their names (the layer's at most ``LAYER_MOST_PX``,
+its whole name in its tooltip), the sliders narrow, and ``sample_name`` is
+hidden where it says only what the slider's readout says (``sample 7``); under
+the pressed "mean" its count (``mean of 320 samples``) is the button's tooltip.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ ALL = "__all__"
 NONE = "__none__"
 # why the sample slider rests while the mean is shown
 _MEAN_ON = "'mean' is on: press it again to walk the samples"
+_MEAN_TIP = "show the mean of the samples"
 #: what the colour-range dropdown offers: (what it says, the ``color_range`` value)
 COLOR_RANGES = [("this frame", "frame"), ("fixed 0–1", "fixed"), ("shared", "shared")]
 
@@ -54,11 +62,24 @@ def _shown(widget, visible: bool) -> None:
 
 
 def _dropdown_width(
-    names, label_px: int = 90, char_px: float = 7.5, arrow_px: int = 36, most_px: int = 640
+    names,
+    label_px: int = 90,
+    char_px: float = 7.5,
+    arrow_px: int = 36,
+    least_px: int = 200,
+    most_px: int = 640,
 ) -> str:
-    """A CSS min-width for a described dropdown that shows its longest option unclipped."""
+    """A CSS width for a described dropdown that shows its longest option unclipped, within
+    ``least_px .. most_px`` (a longer name is cut on screen; the dropdown's tooltip holds it whole)."""
     longest = max((len(str(n)) for n in names), default=0)
-    return f"{min(most_px, max(200, int(label_px + char_px * longest + arrow_px)))}px"
+    return f"{min(most_px, max(least_px, int(label_px + char_px * longest + arrow_px)))}px"
+
+
+#: the layer dropdown: its label's pixels, and at most this wide (the controls stay on one row)
+_LAYER_LABEL_PX = 44
+LAYER_MOST_PX = 300
+#: the sliders' width (label, track and readout): narrow enough for one row with Play beside the step
+SLIDER_WIDTH = "170px"
 
 
 class Controls(widgets.HBox):
@@ -99,8 +120,8 @@ class Controls(widgets.HBox):
         # labels as wide as their words (ipywidgets' default reserves 80 px each): one row of controls
         tight = {"description_width": "initial"}
         self.layer = widgets.Dropdown(description="layer", layout=widgets.Layout(width="auto"), style=tight)
-        self.head = widgets.Dropdown(description="head", layout=widgets.Layout(width="120px"), style=tight)
-        self.label = widgets.Dropdown(description="class", layout=widgets.Layout(width="180px"), style=tight)
+        self.head = widgets.Dropdown(description="head", layout=widgets.Layout(width="112px"), style=tight)
+        self.label = widgets.Dropdown(description="class", layout=widgets.Layout(width="160px"), style=tight)
         self.stat = widgets.Dropdown(
             description="statistic",
             options=list(STAT_CHOICES),
@@ -118,14 +139,14 @@ class Controls(widgets.HBox):
             min=0,
             max=0,
             continuous_update=False,
-            layout=widgets.Layout(width="200px"),
+            layout=widgets.Layout(width=SLIDER_WIDTH),
             style=tight,
         )
         self.mean = widgets.ToggleButton(
-            description="mean", tooltip="show the mean of the samples", layout=widgets.Layout(width="64px")
+            description="mean", tooltip=_MEAN_TIP, layout=widgets.Layout(width="64px")
         )
         self.step = widgets.IntSlider(
-            description="step", min=0, max=0, layout=widgets.Layout(width="200px"), style=tight
+            description="step", min=0, max=0, layout=widgets.Layout(width=SLIDER_WIDTH), style=tight
         )
         # the tooltips the controls have while they apply (a disabled one says why instead)
         self._tooltips = {n: getattr(self, n).tooltip for n in ("label", "stat", "sample", "mean")}
@@ -223,7 +244,21 @@ class Controls(widgets.HBox):
             for widget, opts in options.items():
                 if list(widget.options) != opts:
                     widget.options = opts
-            self.layer.layout.min_width = _dropdown_width([cap.layers[i] for i in tg.site_choices()])
+            # sized to the site names, up to LAYER_MOST_PX: the whole name is the dropdown's tooltip
+            # (min_width too: a flex row would shrink it past its names)
+            width = _dropdown_width(
+                [cap.layers[i] for i in tg.site_choices()],
+                label_px=_LAYER_LABEL_PX,
+                least_px=120,
+                most_px=LAYER_MOST_PX,
+            )
+            self.layer.layout.width = self.layer.layout.min_width = width
+            self.label.layout.width = _dropdown_width(
+                ["all samples"] + [class_name(c, names) for c in tg.classes()],
+                label_px=42,
+                least_px=120,
+                most_px=240,
+            )
             self.difference.layout.min_width = _dropdown_width(["none"] + diff_names)
             # a shorter capture has no step past its end: the value comes back first
             for w in (self.step, self.play):
@@ -292,6 +327,10 @@ class Controls(widgets.HBox):
             self.head.value = tg.head
             _shown(self.head, (n_heads or 0) > 1)
             self.layer.value = tg.layer
+            try:  # the whole site name: the dropdown may be narrower than it
+                self.layer.tooltip = tg.cap.site_name(tg.layer)
+            except (IndexError, KeyError):
+                self.layer.tooltip = None
             classes = tg.classes()
             self.label.value = ALL if tg.label is None else classes.index(tg.label)
             self.stat.value = tg.stat
@@ -310,7 +349,16 @@ class Controls(widgets.HBox):
             except (IndexError, KeyError, ValueError):  # nothing at this step: the views say so
                 named = ""
             self.sample_name.value = named
-            _shown(self.sample_name, bool(named))
+            # shown only where it names more than the readout: "sample 7" repeats it, and under
+            # the pressed 'mean' the count ("mean of 320 samples") is the button's tooltip instead
+            # (the row stays one line with the step slider and Play beside it)
+            repeats = isinstance(tg.sample, int) and named == f"sample {tg.sample}"
+            _shown(self.sample_name, bool(named) and not repeats and tg.sample != "mean")
+            self._tooltips["mean"] = (
+                f"showing the {named}: press again to walk the samples"
+                if tg.sample == "mean" and named
+                else _MEAN_TIP
+            )
             self._disable(self._why_disabled(pair is not None))
             self.step.value = tg.step
             labels = step_names(tg.cap)
@@ -353,6 +401,12 @@ class Controls(widgets.HBox):
         ]
         self.note.value = " · ".join(dict.fromkeys(shown))
         _shown(self.note, bool(shown))
+
+    def show_color_range(self, visible: bool) -> None:
+        """Show or hide the colour-range dropdown in this row. An explorer hides it where its main
+        matrix's toolbar offers the choice beside the colormap and scale (the one on screen); the
+        dropdown stays linked to ``target.color_range`` either way."""
+        _shown(self.color_range, visible and self._range_link is not None)
 
     def reasons(self) -> dict[str, str]:
         """Control name -> why it is disabled now, for every disabled control (its tooltip says it too)."""

@@ -14,9 +14,10 @@ head in the head grid or the statistics bars updates the heatmap, and code
 can drive everything through the explorer.
 
 ``explorer.color_range`` (``"frame"``, ``"fixed"``, ``"shared"``) is linked
-the same way to the heatmap, head grid, overlay and weights, and shown once,
-as the "colour range" dropdown of the controls row: inside an explorer the
-views' toolbars leave out their own.
+the same way to the heatmap, head grid, overlay and weights, and shown once:
+in the toolbar of the matrix shown (heatmap, weights), beside its colormap and
+scale; the overlay's toolbar and the controls row leave it out (the row's
+dropdown is kept, linked, for an explorer of an overlay alone).
 
 Captures from ``aw.collect(..., keep="stats"|"both")`` work too: the class
 filter shows each class's mean from ``cap.stats``, ``stat`` picks another
@@ -221,12 +222,12 @@ class Explorer(Savable, Selection, widgets.VBox):
         if coloured:  # the views' own choice (a difference map starts on the diverging colormap)
             self.colormap = coloured[0].colormap
             self._links.append(t.link((coloured[0], "colormap"), (self, "colormap")))
-        # one colour range for every view, chosen in the controls row: the views' toolbars leave theirs out
+        # one colour range for every view, chosen in the main matrix's toolbar (see _arrange): the
+        # overlay's toolbar leaves its own out
         ranged = [v for v in (self.heatmap, self.headgrid, self.overlay, self.weights) if v is not None]
         self._links += [t.link((self, "color_range"), (v, "color_range")) for v in ranged]
-        for view in (self.heatmap, self.overlay, self.weights and self.weights.canvas):
-            if view is not None:
-                view._range_in_toolbar = False
+        if self.overlay is not None:
+            self.overlay._range_in_toolbar = False
 
         self.controls = Controls(self, class_names=self._given["class_names"])
         if self.heatmap is not None:
@@ -236,6 +237,7 @@ class Explorer(Savable, Selection, widgets.VBox):
             if self.headgrid is not None:
                 self._links.append(widgets.jslink((self.headgrid, "head"), (self.heatmap, "head")))
             self._links.append(widgets.jslink((self.controls.step, "value"), (self.heatmap, "step")))
+            self._links.append(widgets.jsdlink((self.controls.head, "index"), (self.heatmap, "_head_index")))
         self.children = self._arrange()
         self._follow_pins()
 
@@ -246,7 +248,16 @@ class Explorer(Savable, Selection, widgets.VBox):
         side panel beside it (the image overlay above the head grid), so nothing moves
         when a step or a layer changes the matrix's shape; the head statistics, compact
         and collapsible, under them. Weights beside attention views get a tab of their own.
+
+        The colour range is chosen in the toolbar of the matrix shown (heatmap, weights),
+        beside its colormap and scale, not in the controls row, which then fits one line:
+        that choice sets the view's ``color_range``, linked to the explorer's and so to every
+        view's. An overlay alone keeps the controls row's dropdown.
         """
+        matrices = [v for v in (self.heatmap, self.weights and self.weights.canvas) if v is not None]
+        for view in matrices:
+            view._range_in_toolbar = True
+        self.controls.show_color_range(not matrices)
         side = [v for v in (self.overlay, self.headgrid) if v is not None]
         for view in side:
             view.layout.width = SIDE_WIDTH
@@ -271,17 +282,17 @@ class Explorer(Savable, Selection, widgets.VBox):
         # zero width, which it logs as negative <rect> widths
         contents = (attention, [self.weights])
         holders = [widgets.VBox(), widgets.VBox()]
-        self.tabs = widgets.Tab(children=holders)
-        self.tabs.titles = ("attention", "weights")
+        tabs = self.tabs = widgets.Tab(children=holders)
+        tabs.titles = ("attention", "weights")
 
         def show_tab(change=None) -> None:
             for k, holder in enumerate(holders):
-                holder.children = contents[k] if k == self.tabs.selected_index else []
+                holder.children = contents[k] if k == tabs.selected_index else []
 
-        self.tabs.selected_index = 1 if self.__dict__.get("_weights_site") is not None else 0
+        tabs.selected_index = 1 if self.__dict__.get("_weights_site") is not None else 0
         show_tab()
-        self.tabs.observe(show_tab, names="selected_index")
-        return [self.controls, self.tabs]
+        tabs.observe(show_tab, names="selected_index")
+        return [self.controls, tabs]
 
     def _follow_pins(self) -> None:
         """The overlay shows the heatmap's pinned query row; a patch clicked on the overlay pins it."""

@@ -7,6 +7,15 @@ canvas has more than one colour), at most 900 px tall, with no error text;
 no cell may raise and the page may log no console error. Screenshots:
 ``artifacts/screenshots/notebook7-gallery.png`` (the first explorer in the
 page) and ``notebook7-gallery-explorer-<i>.png``.
+
+Then in Notebook 7's dark theme (the JupyterLab theme machinery it shares:
+the ``apputils:change-theme`` command, as Settings > Theme runs it), the
+explorer follows the theme: its text colour and the views' select and button
+colours are the values of the theme's CSS variables (``--jp-ui-font-color1``,
+``--jp-layout-color1``), every title reads against the cell's background at a
+contrast of at least ``MIN_CONTRAST``, the canvases drew again, and the matrix's
+labels are drawn in the theme's light ink. Screenshot:
+``notebook7-gallery-dark-explorer-0.png``.
 """
 
 from __future__ import annotations
@@ -20,6 +29,79 @@ pytestmark = pytest.mark.browser
 
 NAME = "00_gallery.ipynb"
 MAX_HEIGHT = 900
+MIN_CONTRAST = 4.5  # WCAG AA for text
+
+# the theme's colours and the explorer's: every colour as the browser computes it (rgb(...))
+THEME_COLOURS = r"""() => {
+    const resolve = (value, prop) => { const probe = document.createElement('div');
+        probe.style[prop] = value; document.body.appendChild(probe);
+        const out = getComputedStyle(probe)[prop]; probe.remove(); return out; };
+    const ex = document.querySelector('.aw-explorer');
+    // the background the explorer is drawn on: the first ancestor (or itself) with a colour
+    let bg = null;
+    for (let n = ex; n && !bg; n = n.parentElement) {
+        const c = getComputedStyle(n).backgroundColor;
+        if (c && c !== 'transparent' && !/rgba\(.*, 0\)$/.test(c)) bg = c;
+    }
+    const select = ex.querySelector('.aw-heatmap select.aw-colormap');
+    const heatmap = ex.querySelector('.aw-heatmap');
+    return {
+        light: document.body.dataset.jpThemeLight,
+        ink: resolve('var(--jp-ui-font-color1)', 'color'),
+        layout1: resolve('var(--jp-layout-color1)', 'backgroundColor'),
+        explorer: getComputedStyle(ex).color, background: bg || getComputedStyle(document.body).backgroundColor,
+        titles: [...ex.querySelectorAll('.aw-title')].filter(n => n.offsetParent !== null)
+            .map(n => ({text: n.textContent, color: getComputedStyle(n).color})),
+        select: select && {color: getComputedStyle(select).color, background: getComputedStyle(select).backgroundColor},
+        version: Number(heatmap.dataset.frameVersion),
+    };
+}"""
+
+# the ink of the matrix canvas's labels: the most common colour left of the matrix (where the row labels are)
+LABEL_INK = """() => {
+    const c = document.querySelector('.aw-explorer .aw-heatmap canvas.aw-canvas');
+    const [x] = c.dataset.plot.split(',').map(Number);
+    const scale = c.width / c.getBoundingClientRect().width;
+    const d = c.getContext('2d').getImageData(0, 0, Math.max(1, Math.floor(x * scale)), c.height).data;
+    const seen = new Map();
+    for (let k = 0; k < d.length; k += 4) if (d[k + 3] > 200) {
+        const key = `${d[k]},${d[k + 1]},${d[k + 2]}`; seen.set(key, (seen.get(key) || 0) + 1); }
+    return [...seen.entries()].sort((a, b) => b[1] - a[1]).slice(0, 1).map(e => e[0].split(',').map(Number))[0] || null;
+}"""
+
+
+def _rgb(text: str) -> tuple[float, float, float]:
+    parts = text[text.index("(") + 1 : text.index(")")].replace("/", ",").split(",")
+    return tuple(float(p) for p in parts[:3])  # type: ignore[return-value]
+
+
+def _luminance(rgb) -> float:
+    def channel(v: float) -> float:
+        v /= 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(v) for v in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(a, b) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def _set_theme(page, name: str) -> None:
+    """Switch Notebook 7's theme as Settings > Theme does, and wait until the page is in it."""
+    page.evaluate(
+        "async (theme) => { await window.jupyterapp.commands.execute('apputils:change-theme', {theme}); }",
+        name,
+    )
+    page.wait_for_function(
+        "(dark) => document.body.dataset.jpThemeLight === (dark ? 'false' : 'true')",
+        arg=name.endswith("Dark"),
+        timeout=30_000,
+    )
+    page.wait_for_timeout(1000)  # the theme's style sheet applies, the canvases draw again
+
 
 # each explorer: its height, its views (painted or not), colourful canvases, error text shown
 MEASURE = """() => [...document.querySelectorAll('.aw-explorer')].map(ex => {
@@ -70,5 +152,31 @@ def test_gallery_runs_and_paints_in_notebook7(nb7_server, page):
         assert e["colourful"] > 0, f"explorer {i}: every canvas is blank or one colour: {e}"
         assert e["height"] <= MAX_HEIGHT, f"explorer {i} is {e['height']:.0f} px tall (most {MAX_HEIGHT})"
         assert e["errors"] == [], f"explorer {i} shows error text: {e['errors']}"
+
+    # the dark theme: the explorer's colours are the theme's
+    light = page.evaluate(THEME_COLOURS)
+    _set_theme(page, "JupyterLab Dark")
+    first.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "(v) => Number(document.querySelector('.aw-explorer .aw-heatmap').dataset.frameVersion) > v",
+        arg=light["version"],
+        timeout=30_000,
+    )
+    screenshot(first, "notebook7-gallery-dark-explorer-0")
+    dark = page.evaluate(THEME_COLOURS)
+    assert dark["light"] == "false", dark
+    assert dark["ink"] != light["ink"], f"the theme's ink did not change: {light['ink']} -> {dark['ink']}"
+    assert dark["explorer"] == dark["ink"], f"the explorer's text is {dark['explorer']}, not {dark['ink']}"
+    assert dark["select"] == {"color": dark["ink"], "background": dark["layout1"]}, dark["select"]
+    background = _rgb(dark["background"])
+    assert _luminance(background) < 0.2, f"the cell's background is not dark: {dark['background']}"
+    for t in dark["titles"]:
+        ratio = _contrast(_rgb(t["color"]), background)
+        assert ratio >= MIN_CONTRAST, f"title {t['text']!r}: contrast {ratio:.1f} on {dark['background']}"
+    ink = page.evaluate(LABEL_INK)
+    assert ink is not None and _contrast(ink, background) >= MIN_CONTRAST, (
+        f"the matrix's labels are drawn in {ink} on {dark['background']}"
+    )
+    _set_theme(page, "JupyterLab Light")
     assert page.errors == [], "\n\n".join(page.errors)
     assert page.dialogs == [], page.dialogs

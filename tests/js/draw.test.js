@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { lut } from "../../js/colormaps.js";
 import {
   blend, cellAt, cellToIndex, cellsToRegion, clip, colorbarCodes, colorbarTicks, colorize, fitMatrix,
-  indexToCell, LEAST_SIDE, MAX_ASPECT, SHORT_SIDE, thinLabels, upsample, zoomAround,
+  indexToCell, labelBoxes, LEAST_SIDE, MOST_CELL, roundStride, SHORT_SHARE, shortCell, thinLabels, upsample,
+  zoomAround,
 } from "../../js/draw.js";
 
 describe("colorize", () => {
@@ -83,7 +84,6 @@ describe("hit-testing", () => {
 
 describe("fitMatrix: the matrix sized by its aspect", () => {
   const box = { x: 0, y: 0, width: 440, height: 440 };
-  const aspect = (l) => Math.max(l.cellW / l.cellH, l.cellH / l.cellW);
   it("keeps square cells where the matrix fills at least 60% of the box on both sides", () => {
     for (const [rows, cols] of [[12, 12], [8, 13], [13, 8], [6, 10]]) {
       const l = fitMatrix(rows, cols, box);
@@ -92,42 +92,40 @@ describe("fitMatrix: the matrix sized by its aspect", () => {
       expect(Math.min(l.width, l.height)).toBeGreaterThanOrEqual(0.6 * 440 - 1e-9);
     }
   });
-  it("draws a tall, narrow matrix with wider-than-tall cells, capped at 4:1", () => {
-    // the audio lesson's 200 samples x 9 layers: square cells would make it 20 px wide
+  it("draws the audio lesson's 200 x 9 weights at 60% of the box, cells wider than tall", () => {
+    // square cells would make it 20 px wide; the 4:1 cap it had made it 79 px
     const l = fitMatrix(200, 9, box);
     expect(l.height).toBeCloseTo(440, 6); // the long side still spans the box
     expect(l.cellH).toBeCloseTo(440 / 200, 9);
-    expect(l.cellW / l.cellH).toBeCloseTo(MAX_ASPECT, 9); // wanted 160 px, the cap stops it first
-    expect(l.width).toBeGreaterThan(3.5 * 9 * (440 / 200));
-    expect(l.width).toBeLessThan(SHORT_SIDE);
+    expect(l.width).toBeCloseTo(SHORT_SHARE * 440, 6);
+    expect(l.width).toBeGreaterThanOrEqual(0.4 * 440);
+    expect(l.cellW).toBeGreaterThan(l.cellH);
   });
-  it("gives the short side min(box, 160 px) where the cap allows it", () => {
-    // the diffusion lesson's 32 x 4 cross-attention: square cells would make it a 55 px strip
+  it("draws the diffusion lesson's 32 x 4 cross-attention at 60% of the box, and 4 x 32 likewise", () => {
     const cross = fitMatrix(32, 4, box);
-    expect(cross.width).toBeCloseTo(SHORT_SIDE, 9);
+    expect(cross.width).toBeCloseTo(264, 9);
     expect(cross.height).toBeCloseTo(440, 9);
-    expect(aspect(cross)).toBeLessThanOrEqual(MAX_ASPECT);
     expect(cross.cellW).toBeGreaterThan(cross.cellH);
-    // and the other way round: 4 x 32, cells taller than wide
     const wide = fitMatrix(4, 32, box);
-    expect(wide.height).toBeCloseTo(SHORT_SIDE, 9);
+    expect(wide.height).toBeCloseTo(264, 9);
     expect(wide.cellH).toBeGreaterThan(wide.cellW);
-    // a short side already past 160 px is left square (4 x 8: 440 x 220)
-    const half = fitMatrix(4, 8, box);
-    expect(half.cellW).toBe(half.cellH);
-    expect(half.height).toBeCloseTo(220, 9);
+    // a short side already past 60% is left square (5 x 8: 440 x 275)
+    const most = fitMatrix(5, 8, box);
+    expect(most.cellW).toBe(most.cellH);
+    // under 60%, widened to 60% (4 x 8 would be 440 x 220)
+    expect(fitMatrix(4, 8, box).height).toBeCloseTo(264, 9);
   });
-  it("draws a 1 x N generation row as a readable strip, not a 50 px bar", () => {
+  it("draws a 1 x N generation row as a 72 px strip, never a block or a hairline", () => {
     const row = fitMatrix(1, 9, box);
     expect(row.width).toBeCloseTo(440, 9);
-    expect(row.height).toBeCloseTo(SHORT_SIDE, 9);
-    expect(aspect(row)).toBeLessThanOrEqual(MAX_ASPECT);
-    // so many keys that the cap would leave a hairline: at least LEAST_SIDE thick
+    expect(row.height).toBeCloseTo(MOST_CELL, 9);
     const long = fitMatrix(1, 300, box);
     expect(long.width).toBeCloseTo(440, 9);
-    expect(long.height).toBeCloseTo(LEAST_SIDE, 9);
+    expect(long.height).toBeCloseTo(MOST_CELL, 9);
     const column = fitMatrix(300, 1, box);
-    expect(column.width).toBeCloseTo(LEAST_SIDE, 9);
+    expect(column.width).toBeCloseTo(MOST_CELL, 9);
+    // two rows of 50: 72 px each, 144 px in all
+    expect(fitMatrix(2, 50, box).height).toBeCloseTo(2 * MOST_CELL, 9);
   });
   it("never leaves the box, even a small one", () => {
     const small = { x: 5, y: 7, width: 100, height: 60 };
@@ -139,17 +137,39 @@ describe("fitMatrix: the matrix sized by its aspect", () => {
       expect(l.height).toBeCloseTo(l.cellH * rows, 9);
       expect([l.x, l.y]).toEqual([5, 7]);
     }
-    // 60 px wanted, the 4:1 cap stops it at 44 px, and a strip is at least LEAST_SIDE thick
+    // 60% of 60 px is 36 px: a strip is at least LEAST_SIDE (48 px) thick
     expect(fitMatrix(1, 9, small).height).toBeCloseTo(LEAST_SIDE, 9);
     // a box thinner than LEAST_SIDE: the whole box
     expect(fitMatrix(1, 9, { x: 0, y: 0, width: 100, height: 30 }).height).toBeCloseTo(30, 9);
   });
+  it("widens a cell from the square one, toward 60% of the room, within the cap and the room", () => {
+    expect(shortCell(2.2, 9, 440)).toBeCloseTo(264 / 9, 9);
+    expect(shortCell(100, 1, 100)).toBe(100); // already the whole room
+    expect(shortCell(80, 1, 440)).toBe(80); // a square cell past the cap stays
+    expect(shortCell(1, 1, 440)).toBe(MOST_CELL);
+    expect(shortCell(1, 1, 30)).toBe(30);
+  });
   it("hit-tests non-square cells with their own width and height", () => {
     const l = fitMatrix(32, 4, { x: 10, y: 20, width: 440, height: 440 });
-    expect(cellAt(l, 10 + 39.9, 20 + 13.7)).toEqual({ row: 0, col: 0 });
-    expect(cellAt(l, 10 + 40.1, 20 + 13.8)).toEqual({ row: 1, col: 1 });
-    expect(cellAt(l, 10 + 159.9, 20 + 439.9)).toEqual({ row: 31, col: 3 });
-    expect(cellAt(l, 10 + 160.1, 30)).toBeNull();
+    expect(cellAt(l, 10 + 65.9, 20 + 13.7)).toEqual({ row: 0, col: 0 });
+    expect(cellAt(l, 10 + 66.1, 20 + 13.8)).toEqual({ row: 1, col: 1 });
+    expect(cellAt(l, 10 + 263.9, 20 + 439.9)).toEqual({ row: 31, col: 3 });
+    expect(cellAt(l, 10 + 264.1, 30)).toBeNull();
+  });
+});
+
+describe("thinned labels: round strides, boxes that never touch", () => {
+  it("rounds the stride up to 1, 2, 5, 10, 20, 25, 50, 100 ...", () => {
+    expect([0.5, 1, 1.5, 3, 6.4, 11, 21, 26, 51, 120, 3000].map(roundStride))
+      .toEqual([1, 1, 2, 5, 10, 20, 25, 50, 100, 200, 5000]);
+  });
+  it("labels 200 samples on 440 px at 0, 10, 20 ..., their boxes disjoint", () => {
+    const cell = 440 / 200;
+    const idx = thinLabels(200, 440, 14);
+    expect(idx.slice(0, 4)).toEqual([0, 10, 20, 30]);
+    const boxes = labelBoxes(idx, 8, cell, 13);
+    for (let k = 1; k < boxes.length; k++) expect(boxes[k][0]).toBeGreaterThan(boxes[k - 1][1]);
+    expect(boxes[0]).toEqual([8 + cell / 2 - 6.5, 8 + cell / 2 + 6.5]);
   });
 });
 

@@ -1,10 +1,11 @@
-"""The explorer's colour-range control: one dropdown in the controls row, linked to every view.
+"""The explorer's colour-range control: one choice on screen, linked to every view.
 
 ``explorer.color_range`` (``"frame"``, ``"fixed"``, ``"shared"``) drives the
-heatmap, head grid, overlay and weights; the controls row's "colour range"
-dropdown shows it and sets it; and inside an explorer the views' toolbars
-leave out their own choice (``_range_in_toolbar`` false, the trait the
-browser reads), so there is only one on screen. The ranges are checked
+heatmap, head grid, overlay and weights; the main matrix's toolbar offers the
+choice (``_range_in_toolbar`` true, the trait the browser reads) beside its
+colormap and scale, so the controls row fits one line; the row's "colour
+range" dropdown stays linked but hidden, and the overlay's toolbar leaves its
+own out, so there is only one on screen. The ranges are checked
 against ranges computed here from ``aw.frame`` alone.
 """
 
@@ -34,7 +35,8 @@ def test_the_dropdown_offers_the_three_ranges_and_is_shown(cap):
     assert dropdown.description == "colour range"
     assert list(dropdown.options) == [("this frame", "frame"), ("fixed 0–1", "fixed"), ("shared", "shared")]
     assert ex.color_range == dropdown.value == "frame"
-    assert "color_range" in ex.controls.visible()
+    # on screen in the matrix's toolbar; the row's dropdown stays, linked, for an overlay alone
+    assert "color_range" not in ex.controls.visible() and ex.heatmap._range_in_toolbar is True
     assert dropdown in ex.controls.children
 
 
@@ -74,11 +76,12 @@ def test_code_and_views_move_the_dropdown(cap):
 
 def test_one_dropdown_on_screen_inside_an_explorer(vit_cap, weights_cap):
     ex = aw.show(vit_cap, image=np.zeros((8, 8, 3), np.uint8))
-    for view in (ex.heatmap, ex.overlay):
-        assert view._range_in_toolbar is False
-        assert view.get_state()["_range_in_toolbar"] is False  # what the browser reads
+    assert ex.heatmap._range_in_toolbar is True and ex.heatmap.get_state()["_range_in_toolbar"] is True
+    assert ex.overlay._range_in_toolbar is False  # one choice on screen, the matrix's
+    assert ex.overlay.get_state()["_range_in_toolbar"] is False  # what the browser reads
+    assert "color_range" not in ex.controls.visible()
     both = aw.show(weights_cap)
-    assert both.heatmap._range_in_toolbar is False and both.weights.canvas._range_in_toolbar is False
+    assert both.heatmap._range_in_toolbar is True and both.weights.canvas._range_in_toolbar is True
     # alone, a view offers its own
     assert aw.Heatmap(vit_cap)._range_in_toolbar is True
     assert aw.ImageOverlay(vit_cap, np.zeros((8, 8, 3), np.uint8))._range_in_toolbar is True

@@ -27,13 +27,13 @@ def test_controls_with_one_option_are_hidden():
     c = Capture()  # one site, one head, one sample, one step, no labels
     c.add("only", 0, np.ones((1, 1, 3, 3), np.float32) / 3, kind="self")
     ex = aw.show(c)
-    # the colour range always has its three choices
-    assert ex.controls.visible() == ["color_range"]
+    # nothing to choose in the row (the colour range is chosen in the matrix's toolbar)
+    assert ex.controls.visible() == []
     assert ex.controls.step.layout.display == "none"
 
 
 def test_controls_shown_where_there_is_a_choice(cap, torch_cap):
-    assert aw.show(cap).controls.visible() == ["layer", "head", "label", "sample", "mean", "color_range"]
+    assert aw.show(cap).controls.visible() == ["layer", "head", "label", "sample", "mean"]
     assert aw.show(torch_cap).controls.visible() == [
         "layer",
         "head",
@@ -41,7 +41,6 @@ def test_controls_shown_where_there_is_a_choice(cap, torch_cap):
         "mean",
         "play",
         "step",
-        "color_range",
     ]
 
 
