@@ -29,6 +29,9 @@ Steps that chain neither way (diffusion steps repeating one shape, sample
 counts that change) cannot be assembled. Beam search keeps its batch
 (``batch x beams`` samples) and so chains by shape, but it reorders the
 beams between steps: one sample's rows then come from different hypotheses.
+A capture of Hugging Face ``generate`` records its beams
+(``cap.metadata["generation"]["num_beams"]``), and such a capture is
+refused with that reason; a hand-written beam search cannot be told apart.
 Assemble greedy or sampled generations.
 """
 
@@ -243,6 +246,16 @@ def _read_plan(
         return (
             f"site {name!r} is pooled in blocks of {info['block'][0]} x {info['block'][1]} "
             "(capture(max_size=...)): capture without max_size= to assemble its generation",
+            None,
+        )
+    beams = ((cap.metadata or {}).get("generation") or {}).get("num_beams", 1)
+    if isinstance(beams, int) and beams > 1 and kind in ("self", "cross") and len(signature) > 1:
+        return (
+            f"site {name!r} was captured from generate(num_beams={beams}): beam search reorders its "
+            "hypotheses between steps, so one sample's rows at successive steps come from different "
+            "beams and do not make one matrix. Generate with num_beams=1 (greedy or sampling), or "
+            "capture one forward over the chosen output (model(input_ids, decoder_input_ids=output) "
+            "for an encoder-decoder), which gives that hypothesis's whole matrix",
             None,
         )
     outer = {shape[:2] for _, shape in signature}

@@ -235,6 +235,37 @@ def _force_eager():
     return stance
 
 
+def _watch_generate(model: torch.nn.Module, cap: Capture) -> Callable | None:
+    """Note how the model's ``generate`` searches, while the block is open.
+
+    Beam search reorders its hypotheses between steps, so the rows of one sample
+    at successive steps come from different hypotheses: ``cap.assembled`` must
+    not put them together. How many beams ``generate`` keeps is recorded in
+    ``cap.metadata["generation"]["num_beams"]`` (from its ``num_beams=`` or the
+    ``generation_config`` it uses). A method of the instance stands in for the
+    class's ``generate`` and is deleted when the block closes; models with a
+    ``generate`` of their own instance, or none, are left alone (returns None).
+    """
+    original = getattr(type(model), "generate", None)
+    if not callable(original) or "generate" in model.__dict__:
+        return None
+    bound = model.generate
+
+    def generate(*args, **kwargs):
+        config = kwargs.get("generation_config") or getattr(model, "generation_config", None)
+        beams = kwargs.get("num_beams", getattr(config, "num_beams", 1))
+        try:
+            beams = int(beams or 1)
+        except (TypeError, ValueError):
+            beams = 1
+        seen = cap.metadata.setdefault("generation", {"num_beams": 1})
+        seen["num_beams"] = max(int(seen.get("num_beams", 1)), beams)
+        return bound(*args, **kwargs)
+
+    model.__dict__["generate"] = generate
+    return generate
+
+
 def _storage(t: torch.Tensor) -> int:
     try:
         return t.untyped_storage().data_ptr()
@@ -307,6 +338,7 @@ class CaptureBlock:
         self.warn_bytes: int | None = None
         self._warned = False
         self._thread = threading.get_ident()
+        self._generate: Callable | None = None  # the model's generate, watched while the block is open
 
     # ------------------------------------------------------------------ block
     def __enter__(self) -> Capture:
@@ -329,6 +361,7 @@ class CaptureBlock:
                     self._inputs.encoder.register_forward_pre_hook(self._read_encoder_mask, with_kwargs=True)
                 )
             self._fastpath = FastPathOutputs(entry[1] for entry in self._modules.values())
+            self._generate = _watch_generate(self.model, self.cap)
             self._scratch = Workspace()
             self._stance = _force_eager()
             self._mode = _Intercept(self)
@@ -365,6 +398,10 @@ class CaptureBlock:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        if self._generate is not None:
+            generate, self._generate = self._generate, None
+            if self.model.__dict__.get("generate") is generate:
+                del self.model.__dict__["generate"]
         if self._fastpath is not None:
             self._fastpath.remove()
             self._fastpath = None

@@ -394,3 +394,41 @@ def test_the_plan_follows_a_capture_that_changes():
     assert generation(cap, "attn") is None
     with pytest.raises(SelectionError, match="step 2 has 2 queries x 2 keys after 3 keys"):
         cap.assembled("attn")
+
+
+# ---------------------------------------------------------------------- beam search
+@pytest.mark.parametrize("how", ["argument", "generation_config"])
+def test_beam_search_is_refused_with_its_reason_and_generate_is_left_as_it_was(how, tmp_path):
+    """Beam search reorders hypotheses between steps: its rows chain by shape but are no one matrix."""
+    model, ids = bart("eager"), prompt()
+    options = dict(max_new_tokens=4, min_new_tokens=4, do_sample=False)
+    if how == "argument":
+        options["num_beams"] = 3
+    else:  # a model whose own generation config searches with beams (MarianMT's do)
+        model.generation_config.num_beams = 3
+    with torch.no_grad():
+        plain = model.generate(ids, **options)
+        with aw.capture(model) as cap:
+            out = model.generate(ids, **options)
+    assert torch.equal(out, plain)  # the watched generate is the model's own
+    assert "generate" not in model.__dict__  # nothing of the block is left on the model
+    assert cap.metadata["generation"]["num_beams"] == 3
+    decoder = sites(cap, "self", "decoder") + sites(cap, "cross", "decoder")
+    assert decoder and cap.steps > 1
+    for site in decoder:
+        assert generation(cap, site) is None
+        with pytest.raises(SelectionError, match=r"num_beams=3.*beam search reorders"):
+            cap.assembled(site)
+    # the reason survives a save
+    cap.save(tmp_path / "beams.npz")
+    with pytest.raises(SelectionError, match="num_beams=3"):
+        aw.load(tmp_path / "beams.npz").assembled(decoder[0])
+
+
+def test_greedy_generation_records_one_beam_and_still_assembles():
+    model, ids = bart("eager"), prompt()
+    with torch.no_grad(), aw.capture(model) as cap:
+        model.generate(ids, max_new_tokens=4, min_new_tokens=4, do_sample=False, num_beams=1)
+    assert cap.metadata["generation"]["num_beams"] == 1
+    site = sites(cap, "self", "decoder")[0]
+    assert cap.assembled(site).shape[2] == generation(cap, site)[-1][0]
