@@ -77,8 +77,8 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
   const title = make("div", "aw-title aw-matrix-title");
   const cmap = colormapSelect(model);
   const scale = traitSelect(model, "scale", ["linear", "log"], "colour scale");
-  // a kernel computes new frames; a standalone page holds the frames it was written with, so it
-  // offers no colour-range choice and no zoom (its model has no _frame_version)
+  // a model that counts frames (_frame_version) redraws a zoomed region: a kernel computes it, a
+  // standalone page cuts it from the frame it holds (an older page's model counts none: no zoom)
   const live = model.get("_frame_version") !== undefined;
   const canZoom = zoom && live;
   const range = rangeSelect(model);

@@ -53,10 +53,10 @@ export function colormapSelect(model) {
 export const RANGE_LABELS = { frame: "range: frame", fixed: "range: 0–1", shared: "range: shared" };
 
 /**
- * Whether a view offers its own colour-range choice: only where a kernel computes new frames
- * (a standalone page holds the frames it was written with, and its model has no
- * `_frame_version`), and not inside an explorer, whose controls row has the one choice for
- * all its views (it sets `_range_in_toolbar` false).
+ * Whether a view offers its own colour-range choice: where its model counts frames
+ * (`_frame_version`: a kernel's, or a standalone page's, which re-codes the frames it holds),
+ * and not where an explorer puts the one choice for all its views elsewhere (it sets
+ * `_range_in_toolbar` false: on the overlay, whose matrix's toolbar has it).
  * @param {any} model
  * @returns {boolean}
  */
