@@ -9,8 +9,9 @@ Three sources, most authoritative first (the engine decides per axis):
 
 1. **The model's own input mask** (:class:`InputMasks`): Hugging Face models
    take ``attention_mask`` ``[batch, length]`` of 0/1 (1 = a real token), and
-   encoder-decoders also ``decoder_attention_mask``. It is *the* padding mask,
-   mapped to a site by :func:`from_input_masks` where the lengths match.
+   encoder-decoders also ``decoder_attention_mask`` (x-transformers' wrappers:
+   ``mask``, True = a real token). It is *the* padding mask, mapped to a site
+   by :func:`from_input_masks` where the lengths match.
 2. **The attention call's mask**: ``scaled_dot_product_attention``'s
    ``attn_mask`` (:func:`sdpa_validity`), ``nn.MultiheadAttention``'s
    ``key_padding_mask`` and ``attn_mask`` (:func:`mha_validity`). A mask says
@@ -206,10 +207,20 @@ def stored_positions(queries: torch.Tensor, keys: torch.Tensor, info: dict) -> V
 
 # ---------------------------------------------------------------------- the model's input masks
 _NAMES = ("attention_mask", "decoder_attention_mask")
+#: other names of ``attention_mask`` ``[batch, length]`` (True = a real token), by the package of the
+#: model's class: x-transformers' wrappers take ``mask=``. Read only for those packages, whose
+#: convention is known (elsewhere a ``mask`` may mean True = padded, or be causal)
+_ALIASES = {"x_transformers": {"attention_mask": "mask"}}
 
 
-def _positions(forward: Callable) -> dict[str, int]:
+def _aliases(model: torch.nn.Module) -> dict[str, str]:
+    package = type(model).__module__.split(".")[0]
+    return _ALIASES.get(package, {})
+
+
+def _positions(forward: Callable, aliases: dict[str, str] | None = None) -> dict[str, int]:
     """Positional index of each mask parameter of ``forward`` (bound method: no ``self``)."""
+    wanted = set(_NAMES) | set((aliases or {}).values())
     try:
         params = list(inspect.signature(forward).parameters.values())
     except (TypeError, ValueError):
@@ -218,7 +229,7 @@ def _positions(forward: Callable) -> dict[str, int]:
     for i, p in enumerate(params):
         if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             break
-        if p.name in _NAMES:
+        if p.name in wanted:
             out[p.name] = i
     return out
 
@@ -249,7 +260,8 @@ class InputMasks:
 
     def __init__(self, model: torch.nn.Module, modules: dict[int, tuple[str, torch.nn.Module]]):
         self.masks: dict[str, torch.Tensor | None] = {}
-        self._model_positions = _positions(model.forward)
+        self._aliases = _aliases(model)
+        self._model_positions = _positions(model.forward, self._aliases)
         config = getattr(model, "config", None)
         self.encoder_decoder = bool(getattr(config, "is_encoder_decoder", False)) or (
             "decoder_attention_mask" in self._params(model.forward)
@@ -284,6 +296,9 @@ class InputMasks:
     def read_model_call(self, args, kwargs) -> None:
         """The model's outermost call: its masks replace the last call's."""
         self.masks = {n: self._read(n, self._model_positions, args, kwargs) for n in _NAMES}
+        for name, alias in self._aliases.items():
+            if self.masks.get(name) is None:
+                self.masks[name] = self._read(alias, self._model_positions, args, kwargs)
 
     def read_encoder_call(self, args, kwargs) -> None:
         """The encoder's call (inside the model's forward, or by itself under ``generate``)."""

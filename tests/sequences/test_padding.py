@@ -340,6 +340,30 @@ def test_multihead_attention_key_padding_mask(float_mask):
 
 
 # ---------------------------------------------------------------------- stored positions
+@pytest.mark.parametrize("flash", [True, False])
+def test_x_transformers_mask_is_the_padding_mask(flash):
+    """x-transformers' wrappers take ``mask=`` (True = a real token). Its eager attention
+    (softmax, recorded from the module) passes no mask the engine sees: the model's mask tells."""
+    xt = pytest.importorskip("x_transformers")
+    torch.manual_seed(0)
+    model = xt.TransformerWrapper(
+        num_tokens=50, max_seq_len=16, attn_layers=xt.Encoder(dim=32, depth=2, heads=2, attn_flash=flash)
+    ).eval()
+    x = torch.randint(0, 50, (2, 6), generator=torch.Generator().manual_seed(3))
+    mask = torch.ones(2, 6, dtype=torch.bool)
+    mask[1, 4:] = False
+    with torch.no_grad():
+        plain = model(x, mask=mask)
+        with aw.capture(model) as cap:
+            out = model(x, mask=mask)
+    assert torch.equal(out, plain)
+    assert len(cap.sites) == 2
+    for site in cap.sites:
+        queries, keys = cap.valid_mask(site, 0)
+        np.testing.assert_array_equal(keys, mask.numpy())
+        np.testing.assert_array_equal(queries, mask.numpy())
+
+
 def test_rows_keep_the_validity_of_the_kept_query_rows(batch):
     ids, mask, lengths = batch
     model = encoder("bert", "sdpa")
