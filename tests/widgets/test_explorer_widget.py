@@ -34,14 +34,7 @@ def test_controls_with_one_option_are_hidden():
 
 def test_controls_shown_where_there_is_a_choice(cap, torch_cap):
     assert aw.show(cap).controls.visible() == ["layer", "head", "label", "sample", "mean"]
-    assert aw.show(torch_cap).controls.visible() == [
-        "layer",
-        "head",
-        "sample",
-        "mean",
-        "play",
-        "step",
-    ]
+    assert aw.show(torch_cap).controls.visible() == ["layer", "head", "sample", "mean", "play", "step"]
 
 
 def test_explorer_traits_drive_every_view(cap):
