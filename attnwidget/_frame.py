@@ -37,7 +37,8 @@ class Frame:
     ``values[i, j]`` is the cell in row ``i`` (``row_axis``, e.g. query) and
     column ``j`` (``col_axis``, e.g. key). ``row_labels``/``col_labels`` hold
     one string per displayed row/column (token strings, block ranges when
-    pooled, or indices). ``region`` is ``(row0, row1, col0, col1)`` in the
+    pooled, or indices), or nothing at all for a frame computed with
+    ``frame(..., labels=False)`` (a thumbnail). ``region`` is ``(row0, row1, col0, col1)`` in the
     full-resolution matrix the frame was cut from, and ``block`` the pooling
     factor applied to rows and columns for display.
     """
@@ -92,7 +93,7 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
           head: int | str = "mean", sample: int | str = 0, label: Any = None, step: int = 0,
           region: Sequence[int] | None = None, size: int | None = None, tokens: Any = None,
           stat: str | None = None, difference: Sequence[Any] | None = None, groups: Any = None,
-          padding: bool = False, assembled: bool | None = None) -> Frame:  # fmt: skip
+          padding: bool = False, assembled: bool | None = None, labels: bool = True) -> Frame:  # fmt: skip
     """Compute the 2D frame a view shows for one selection.
 
     Parameters
@@ -156,6 +157,10 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
         with the rows generated up to ``step``: the prompt's rows at the first
         step and one more row (or more) at each later one. None (default) does
         so wherever the site's steps chain; False shows the step's own rows.
+    labels : bool
+        False leaves ``row_labels`` and ``col_labels`` empty, for a picture that shows none (a head
+        grid's thumbnail): building them is most of a small frame's cost. The values are the same.
+        Grouped frames (``groups``) still read their labels to group.
 
     When the site holds statistics but no per-sample arrays at ``step``
     (``keep="stats"``), the frame is the statistics' mean of ``label``
@@ -212,6 +217,7 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
                 axes = ["sample"] + axes
                 one_sample, which = False, None
     keep = _valid_positions(cap, name, step, reveal, which, padding) if which is not None else None
+    source = arr  # what the frame is cut from: it may be the store's own memory
 
     # heads
     if "head" in axes:
@@ -222,7 +228,7 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
         elif head == "max":
             arr = arr.max(axis=h)
         else:
-            arr = np.take(arr, int(head), axis=h)
+            arr = arr[(slice(None),) * h + (int(head),)]  # a view: copied once at the end, if at all
         axes.pop(h)
     # more than two axes left (e.g. tapped [sample, group, member, frame]): mean the leading ones
     while arr.ndim > 2:
@@ -234,7 +240,13 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
     arr = np.asarray(arr, dtype=np.float32)
     row_axis, col_axis = axes
     shown = which if which is not None else (int(picked[0]) if len(picked) == 1 else None)
-    if keep is not None:
+    labelled = labels or groups is not None  # groups are named by the positions' labels
+    rows_full: list[str] = []
+    cols_full: list[str] = []
+    if not labelled:
+        if keep is not None:
+            arr = arr[np.ix_(keep[0], keep[1])]
+    elif keep is not None:
         # one sample's valid positions: its labels are those of its own tokens, padding dropped
         rows_full = _sample_labels(cap, name, kind, "query", keep, tokens, which, arr.shape[0])
         cols_full = _sample_labels(cap, name, kind, "key", keep, tokens, which, arr.shape[1])
@@ -267,7 +279,8 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
             raise ValueError(f"region {tuple(region)} is empty for a {arr.shape[0]}x{arr.shape[1]} frame")
         arr = arr[r0:r1, c0:c1]
 
-    rows_full, cols_full = rows_full[r0:r1], cols_full[c0:c1]
+    if labelled:
+        rows_full, cols_full = rows_full[r0:r1], cols_full[c0:c1]
 
     block = (1, 1)
     if size is not None and max(arr.shape) > size:
@@ -275,8 +288,11 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
         bc = -(-arr.shape[1] // size)
         arr = pool_array(arr, (br, bc), how="mean")
         block = (br, bc)
-        rows_full = _block_labels(rows_full, br)
-        cols_full = _block_labels(cols_full, bc)
+        if labelled:
+            rows_full = _block_labels(rows_full, br)
+            cols_full = _block_labels(cols_full, bc)
+    if not labels:
+        rows_full, cols_full = [], []
 
     sel = dict(layer=name, head=head, sample=sample, label=label, step=step)
     if which is not None:
@@ -303,8 +319,11 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
     if groups is not None:
         sel["groups"] = groups if isinstance(groups, str) else group_names(groups)
         title += " · by words" if isinstance(groups, str) else " · by groups"
+    values = np.ascontiguousarray(arr, dtype=np.float32)
+    if np.may_share_memory(values, source):  # a frame never aliases the capture's arrays
+        values = values.copy()
     return Frame(
-        values=np.ascontiguousarray(arr, dtype=np.float32),
+        values=values,
         row_axis=row_axis,
         col_axis=col_axis,
         row_labels=rows_full,

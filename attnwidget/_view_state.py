@@ -397,11 +397,13 @@ def view_frame(cap: Capture, spec: ViewSpec, selection: dict) -> Frame:
     )
 
 
-def view_panels(cap: Capture, spec: ViewSpec, selection: dict) -> list[Frame]:
+def view_panels(cap: Capture, spec: ViewSpec, selection: dict, *, labels: bool = True) -> list[Frame]:
     """The frames of every panel of a view, in the order they are sent.
 
     A head grid has one per head of each site it shows (site-major); every
-    other view has one, :func:`view_frame`.
+    other view has one, :func:`view_frame`. ``labels=False`` leaves a head grid's
+    frames without row and column labels (``frame(..., labels=False)``): its
+    thumbnails show none, and building 144 label lists is most of a model-wide grid's cost.
     """
     if spec.kind != "headgrid":
         return [view_frame(cap, spec, selection)]
@@ -422,6 +424,7 @@ def view_panels(cap: Capture, spec: ViewSpec, selection: dict) -> list[Frame]:
                     size=spec.size,
                     tokens=spec.tokens,
                     groups=spec.groups,
+                    labels=labels,
                 )
             )
     return out
@@ -477,6 +480,8 @@ def significance_state(cap: Capture, fr: Frame, alpha: float, caption: str = "")
     ``caption``: the frame's caption with the test's count, or the reason it
     was not tested. Empty for a frame that is not a class difference.
     """
+    if fr.selection.get("difference") is None:
+        return {}  # nothing to test, and no import of the analysis room (matplotlib: ~1 s cold)
     from .analysis._frame_cells import frame_significance
 
     cells = frame_significance(cap, fr, alpha)
@@ -630,7 +635,7 @@ def error_state(message: str) -> tuple[bytes, dict]:
 
 def _grid_state(cap: Capture, spec: ViewSpec, selection: dict) -> dict:
     try:
-        frames = view_panels(cap, spec, selection)
+        frames = view_panels(cap, spec, selection, labels=False)  # thumbnails show no labels
     except (IndexError, KeyError, ValueError) as e:
         return {"_thumbs": b"", "_thumbs_meta": {"layers": [], "heads": 0, "thumbs": [], "error": str(e)}}
     parts, thumbs, offset = [], [], 0

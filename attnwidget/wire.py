@@ -53,7 +53,11 @@ def value_range(values: np.ndarray, scale: str = "linear", symmetric: bool = Fal
     a diverging colormap); ``(-1, 1)`` for an all-zero frame.
     """
     v = np.asarray(values, dtype=np.float32)
-    finite = v[np.isfinite(v)]
+    if scale != "log" and not symmetric:
+        extent = data_extent(v)
+        lo, hi = (0.0, 1.0) if extent is None else extent
+        return (lo, hi) if hi > lo else (lo, lo + 1.0)
+    finite = _finite(v)
     if symmetric and scale != "log":
         m = float(np.abs(finite).max()) if finite.size else 0.0
         m = m if m > 0 else 1.0
@@ -80,9 +84,20 @@ def fixed_range(scale: str = "linear", symmetric: bool = False) -> tuple[float, 
     return (LOG_FLOOR, 1.0) if scale == "log" else (0.0, 1.0)
 
 
+def _finite(v: np.ndarray) -> np.ndarray:
+    """The finite values of ``v`` (``v`` itself, unflattened, when every value is: no copy)."""
+    if v.size and np.isfinite(v.min()) and np.isfinite(v.max()):  # a NaN or an infinity shows here
+        return v
+    return v[np.isfinite(v)]
+
+
 def data_extent(values: np.ndarray) -> tuple[float, float] | None:
     """``(min, max)`` of the finite values of a frame, or None when it has none."""
     v = np.asarray(values, dtype=np.float32)
+    if v.size:
+        lo, hi = v.min(), v.max()  # two reductions; a mask and a copy only where a value is not finite
+        if np.isfinite(lo) and np.isfinite(hi):
+            return float(lo), float(hi)
     finite = v[np.isfinite(v)]
     if finite.size == 0:
         return None
@@ -155,13 +170,16 @@ def quantize(values: np.ndarray, vmin: float, vmax: float, scale: str = "linear"
     else:
         lo, hi = float(vmin), float(vmax)
     nan = np.isnan(v)
+    any_nan = bool(nan.any())
     v -= lo
     v /= hi - lo if hi > lo else 1.0
-    np.nan_to_num(v, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+    if any_nan:
+        v[nan] = 0.0  # its code is set below; the cast must not meet a NaN
     v *= TOP
+    # infinities clip to the ends here (as nan_to_num(posinf=1, neginf=0) would have put them)
     np.clip(np.rint(v, out=v), 0, TOP, out=v)
     codes = v.astype(np.uint8)
-    if nan.any():
+    if any_nan:
         codes[nan] = NAN_CODE
     return codes
 

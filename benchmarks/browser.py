@@ -27,12 +27,16 @@ What is measured, all in one run, in a real JupyterLab page:
    clicks made as soon as ``hm.refresh()`` (run in the kernel) is drawn and the kernel is
    idle again: a new epoch, so nothing the page holds is for it, and the frames ahead have
    not come yet (they start 0.1 s after a frame shown; timed the same way; a click that
-   found its frame anyway counts as a hit and is left out of the miss latency). **Keys**: 20 arrow-key presses on the heatmap
+   found its frame anyway counts as a hit and is left out of the miss latency). **Head
+   dropdown**: 20 picks in a head dropdown linked as ``aw.Explorer`` links its own (its ``index``
+   to the heatmap's ``_head_index`` by ``ipywidgets.jsdlink``, its value to the head in the
+   kernel), made by setting the select and dispatching its ``change`` event, timed like the
+   clicks; hits are counted the same way. **Keys**: 20 arrow-key presses on the heatmap
    (``keydown`` dispatched on it); ``js/toolbar.js`` moves the selection in the kernel, so
    these are a kernel round trip.
 3. **Bytes per change.** Playwright records every WebSocket frame the page receives; the
    kernel's ``comm_msg`` frames are decoded (Jupyter's v1 kernel WebSocket protocol) and
-   summed: the frame shown (state updates: the codes plus JSON header, labels, value range)
+   summed (the head dropdowns' own messages left out: they move the dropdown, not the frame): the frame shown (state updates: the codes plus JSON header, labels, value range)
    against the number of cells the view displays, and the frames sent ahead (custom
    ``held`` messages) apart, per change.
 4. **Whole-model first paint.** A BERT-base-shaped model (12 layers x 12 heads, hidden
@@ -102,7 +106,7 @@ SIZES = {sizes!r}
 small = BertModel(BertConfig(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                              intermediate_size=128, max_position_embeddings=max(SIZES) + 8,
                              initializer_range=0.3)).eval()
-caps, views, grids, links = {{}}, {{}}, {{}}, {{}}
+caps, views, grids, links, heads = {{}}, {{}}, {{}}, {{}}, {{}}
 for n in SIZES:
     with aw.capture(small) as c, torch.no_grad():
         small(input_ids=torch.randint(5, 1000, (1, n)))
@@ -112,6 +116,14 @@ for n in SIZES:
     grids[n] = aw.HeadGrid(c, layer=0, head=0)
     grids[n].add_class(f"bench-grid-{{n}}")
     links[n] = widgets.jslink((grids[n], "head"), (views[n], "head"))   # a thumbnail sets the head in the page
+    # a head dropdown as aw.Explorer links it: its index to the heatmap's _head_index in the page
+    # (js/heatmap.js sets the head from a pick), its value to the head in the kernel
+    heads[n] = widgets.Dropdown(options=[("mean", "mean"), ("max", "max")] + [(str(h), h) for h in range(4)],
+                                value=0, description="head")
+    heads[n].add_class(f"bench-head-{{n}}")
+    heads[n].observe(lambda c, v=views[n]: setattr(v, "head", c["new"]), "value")
+    views[n].observe(lambda c, d=heads[n]: setattr(d, "value", c["new"]), "head")
+    links[n] = (links[n], widgets.jsdlink((heads[n], "index"), (views[n], "_head_index")))
 
 base = BertModel(BertConfig(initializer_range=0.3)).eval()   # BERT-base shape: 12 layers x 12 heads
 with aw.capture(base) as cap_model, torch.no_grad():
@@ -120,7 +132,7 @@ MODEL_TOKENS = [f"w{{i}}" for i in range({model_tokens})]
 print("ready")
 """
 
-SHOW = "widgets.HBox([grids[{n}], views[{n}]])"
+SHOW = "widgets.VBox([heads[{n}], widgets.HBox([grids[{n}], views[{n}]])])"
 
 MODEL_VIEW = """
 _t0 = time.time()
@@ -223,6 +235,11 @@ PAGE_JS = (
     const t0 = now();
     if (how === 'click') {
         document.querySelector(`${gridSel} canvas.aw-thumb[data-head="${arg}"]`).closest('.aw-thumb-cell').click();
+    } else if (how === 'dropdown') {
+        // a pick in the head dropdown, as the browser reports one: the select's change event
+        const select = document.querySelector(`${gridSel} select`);
+        select.selectedIndex = arg;
+        select.dispatchEvent(new Event('change', {bubbles: true}));
     } else {
         root.dispatchEvent(new KeyboardEvent('keydown', {key: arg, bubbles: true, cancelable: true}));
     }
@@ -338,6 +355,7 @@ class WireLog:
     def __init__(self, page):
         self.frames: list[tuple[int, int, str]] = []  # (whole frame bytes, buffer bytes, kind) of comm_msg
         self.undecoded = 0
+        self.others: set[str] = set()  # comm ids whose messages are no view's frame (the head dropdowns)
         page.on("websocket", self._socket)
 
     def _socket(self, ws):
@@ -355,7 +373,8 @@ class WireLog:
             self.undecoded += 1
             return
         if channel == "iopub" and header.get("msg_type") == "comm_msg":
-            self.frames.append((len(payload), sum(buffers), comm_kind(content)))
+            kind = "other" if content.get("comm_id") in self.others else comm_kind(content)
+            self.frames.append((len(payload), sum(buffers), kind))
 
     def take(self):
         out, self.frames = self.frames, []
@@ -453,7 +472,8 @@ def page_change(page, how, n, arg, head, first: str = "") -> dict:
     """One change made in the page (after running ``first`` in the kernel and seeing it drawn, if
     given), then wait for the kernel's answer (so the next starts quiet)."""
     sel = f".bench-hm-{n}"
-    r = page.evaluate(PAGE_JS, [how, f".bench-grid-{n}", sel, arg, 30_000, first])
+    control = f".bench-head-{n}" if how == "dropdown" else f".bench-grid-{n}"
+    r = page.evaluate(PAGE_JS, [how, control, sel, arg, 30_000, first])
     page.wait_for_function(KERNEL_HAS, arg=[sel, head], timeout=30_000)
     page.wait_for_timeout(120)  # the kernel's answer (the same frame) lands; frames ahead follow
     r["redrawn"] = (
@@ -499,6 +519,24 @@ def measure_page_clicks(page, wire, n, repeats) -> dict:
         rs.append(page_change(page, "click", n, head, head))
         current = head
     return summarise_page(rs, wire.take(), n, "thumbnail click")
+
+
+def measure_page_dropdown(page, wire, n, repeats) -> dict:
+    """Picks in the head dropdown: its index linked to the heatmap's ``_head_index`` in the page, so
+    a pick draws the frame held for that head (index 0 "mean", 1 "max", i + 2 head i)."""
+    run_cell(page, f"views[{n}].layer = 0; views[{n}].head = 0")
+    page.wait_for_function(KERNEL_HAS, arg=[f".bench-hm-{n}", 0], timeout=30_000)
+    page.wait_for_timeout(800)  # the frames of the layer's other heads arrive
+    wire.take()
+    rs, current = [], 0
+    for i in range(repeats):
+        head = ["mean", 1, "max", 3, 2, 0][i % 6]
+        if head == current:
+            head = 1
+        index = 0 if head == "mean" else 1 if head == "max" else head + 2
+        rs.append(page_change(page, "dropdown", n, index, head))
+        current = head
+    return summarise_page(rs, wire.take(), n, "head dropdown")
 
 
 def measure_page_misses(page, wire, n, repeats) -> dict:
@@ -675,7 +713,7 @@ def report(res: dict) -> str:
     fmt = lambda v: "   n/a" if v is None else f"{v:6.1f}"  # noqa: E731
     for r in res["page"]:
         target = ""
-        if r["tokens"] == 512 and r["what"] == "thumbnail click":
+        if r["tokens"] == 512 and r["what"] in ("thumbnail click", "head dropdown"):
             ok = r["all_drawn_median_ms"] < PAGE_TARGET_MS
             target = f"drawn <{PAGE_TARGET_MS:.0f}ms {met(ok)} (all {r['all_drawn_median_ms']:.1f})"
         if r["tokens"] == 512 and r["what"] == MISSES:
@@ -829,9 +867,14 @@ def main(argv=None) -> int:
                     timeout=60_000,
                 )
             res["clock"] = clock_check(page)
+            # a head change made in Python moves the head dropdown too: its messages are not the frame's
+            wire.others = set(
+                json.loads(run_cell(page, "print(json.dumps([d.model_id for d in heads.values()]))"))
+            )
             for n in args.sizes:
-                log(f"{n} tokens: {args.repeats} thumbnail clicks, misses, arrow keys")
+                log(f"{n} tokens: {args.repeats} thumbnail clicks, head dropdown picks, misses, arrow keys")
                 res["page"].append(measure_page_clicks(page, wire, n, args.repeats))
+                res["page"].append(measure_page_dropdown(page, wire, n, args.repeats))
                 res["page"].append(measure_page_misses(page, wire, n, args.repeats))
                 res["page"].append(measure_page_keys(page, wire, n, args.repeats))
                 for trait, values in (("layer", [1, 0]), ("head", [1, 2, 3, 0])):

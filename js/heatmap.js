@@ -1,7 +1,9 @@
 // Heatmap view: one query x key attention matrix (see js/matrix.js), with the
 // kernel's save button, arrow keys for layer, head and step, and a repaint
-// when JupyterLab's theme changes (see js/toolbar.js).
+// when JupyterLab's theme changes (see js/toolbar.js). An explorer's head
+// dropdown, linked in the page to `_head_index`, sets the head here (followHeadIndex).
 import { renderMatrix } from "./matrix.js";
+import { headAt, pickedInPage } from "./prefetch.js";
 import { arrowKeys, kernelSave, onThemeChange } from "./toolbar.js";
 import { off, on } from "./ui.js";
 
@@ -34,9 +36,32 @@ export function renderMatrixView(ctx, options) {
   };
 }
 
+/**
+ * An explorer's head dropdown, linked in the page to `_head_index` (ipywidgets.jsdlink: a dropdown
+ * syncs its index, not its value): a pick made there sets `head` in the page, as a thumbnail click
+ * does, so a held frame is drawn at once. The link saves `_head_index` with the head in one message.
+ * An index the kernel set (it sends the head itself) is not applied.
+ * @param {any} model
+ * @returns {() => void} cleanup
+ */
+export function followHeadIndex(model) {
+  const onIndex = () => {
+    if (!pickedInPage(globalThis.event)) return;
+    const head = headAt(model.get("_head_index"));
+    if (head !== null && head !== model.get("head")) model.set("head", head);
+  };
+  on(model, "change:_head_index", onIndex);
+  return () => off(model, "change:_head_index", onIndex);
+}
+
 export default {
   /** @param {{model: any, el: HTMLElement}} ctx */
   render(ctx) {
-    return renderMatrixView(ctx, { viewClass: "aw-heatmap", zoom: true });
+    const heads = followHeadIndex(ctx.model);
+    const view = renderMatrixView(ctx, { viewClass: "aw-heatmap", zoom: true });
+    return () => {
+      heads();
+      view();
+    };
   },
 };

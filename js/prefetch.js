@@ -18,11 +18,53 @@
 //
 // `pageMove` says where an arrow key moves the selection when the page can move it itself (heads
 // and steps: `_frame_key.heads`, `_frame_key.steps`), so a key press can be a change made in the page.
+// `headAt` maps an explorer's head dropdown index (linked in the page to a heatmap's `_head_index`)
+// to the head it names, so a pick there is a change made in the page too (js/heatmap.js).
 
 /** Bytes of codes a view holds, unless the kernel says otherwise (attnwidget/widgets/_prefetch.py PAGE_BUDGET). */
 export const PAGE_BUDGET = 16 * 1024 * 1024;
 /** Label sets a view holds (attnwidget/widgets/_prefetch.py LABELS_HELD). */
 export const LABELS_HELD = 16;
+
+/** The heads that reduce over heads, first in the head order (attnwidget/widgets/_prefetch.py REDUCED_HEADS). */
+export const REDUCED_HEADS = ["mean", "max"];
+
+/**
+ * The head a head dropdown's index names: 0 -> "mean", 1 -> "max", i + 2 -> head i
+ * (attnwidget/widgets/_prefetch.py head_at); null for what is no index (a dropdown with nothing picked).
+ * @param {unknown} index
+ * @returns {string | number | null}
+ */
+export function headAt(index) {
+  if (typeof index !== "number" || !Number.isInteger(index) || index < 0) return null;
+  return index < REDUCED_HEADS.length ? REDUCED_HEADS[index] : index - REDUCED_HEADS.length;
+}
+
+/**
+ * The head dropdown's index of a head (headAt inverted), or null for what is no head.
+ * @param {unknown} head
+ * @returns {number | null}
+ */
+export function headIndex(head) {
+  if (typeof head === "string") {
+    const at = REDUCED_HEADS.indexOf(head);
+    return at < 0 ? null : at;
+  }
+  return typeof head === "number" && Number.isInteger(head) && head >= 0 ? head + REDUCED_HEADS.length : null;
+}
+
+/**
+ * Whether an event is a person's pick in a page control (a `<select>` changed): the head dropdown's
+ * index also changes when the kernel sets it (and, for a moment, when its options change), and
+ * only a pick made in the page is the page's to apply.
+ * @param {any} event the event being dispatched (`globalThis.event`), if any
+ * @returns {boolean}
+ */
+export function pickedInPage(event) {
+  if (!event || (event.type !== "change" && event.type !== "input")) return false;
+  const target = event.target;
+  return !!target && typeof target.tagName === "string" && target.tagName.toUpperCase() === "SELECT";
+}
 
 /**
  * The string a key list is held under (the same list gives the same string).
@@ -155,7 +197,7 @@ export function pageMove(model, move) {
   if (move.what === "head") {
     const heads = shown.heads;
     if (typeof heads !== "number" || heads < 1) return null;
-    const order = ["mean", "max", ...Array.from({ length: heads }, (_, h) => h)];
+    const order = [...REDUCED_HEADS, ...Array.from({ length: heads }, (_, h) => h)];
     const at = order.indexOf(model.get("head"));
     const to = Math.min(Math.max(at + move.by, 0), order.length - 1);
     return at < 0 || to === at ? null : { trait: "head", value: order[to] };

@@ -142,10 +142,11 @@ function findEntry(panel, s) {
     for (const head of [s.head, "mean"]) {
       for (const sample of [s.sample, "mean"]) {
         const cand = Object.assign({}, s, { head, sample, step }, diff ? diff.ignored : {}, diff ? diff.forced : {});
-        const idx = panel.table[keyOf(panel.keys, cand)];
+        const key = keyOf(panel.keys, cand);
+        const idx = panel.table[key];
         if (idx === void 0) continue;
         if (diff) for (const n of Object.keys(diff.ignored)) cand[n] = s[n];
-        return [cand, idx];
+        return [cand, idx, key];
       }
     }
   }
@@ -291,6 +292,211 @@ function createModel(state, hooks = {}) {
   return { model, put, emit, state };
 }
 
+// js/page-range.js
+var RANGE_CHOICES = [["frame", "this frame"], ["fixed", "fixed 0\u20131"], ["shared", "shared"]];
+var TOP = 254;
+var NAN_CODE = 255;
+var LOG_FLOOR = 1e-6;
+function codeValue(code, vmin, vmax, scale = "linear") {
+  if (code === NAN_CODE) return NaN;
+  const t = code / TOP;
+  if (scale === "log") {
+    const lo = Math.log(Math.max(vmin, LOG_FLOOR));
+    const hi = Math.log(Math.max(vmax, LOG_FLOOR * 10));
+    return Math.exp(lo + t * (hi - lo));
+  }
+  return vmin + t * (vmax - vmin);
+}
+function valueCode(value, vmin, vmax, scale = "linear") {
+  if (Number.isNaN(value)) return NAN_CODE;
+  let v = value;
+  let lo = vmin;
+  let hi = vmax;
+  if (scale === "log") {
+    lo = Math.log(Math.max(vmin, LOG_FLOOR));
+    hi = Math.log(Math.max(vmax, LOG_FLOOR * 10));
+    v = Math.log(Math.max(v, LOG_FLOOR));
+  }
+  let t = (v - lo) / (hi > lo ? hi - lo : 1);
+  if (!Number.isFinite(t)) t = t > 0 ? 1 : 0;
+  return Math.min(TOP, Math.max(0, Math.round(t * TOP)));
+}
+function recodeTable(from, to, scale = "linear") {
+  const out = new Uint8Array(256);
+  for (let c = 0; c <= TOP; c++) out[c] = valueCode(codeValue(c, from[0], from[1], scale), to[0], to[1], scale);
+  out[NAN_CODE] = NAN_CODE;
+  return out;
+}
+var isSymmetric = (meta) => meta.scale !== "log" && meta.vmin < 0 && meta.vmin === -meta.vmax;
+function fixedRange(scale = "linear", symmetric = false) {
+  if (symmetric && scale !== "log") return [-1, 1];
+  return [scale === "log" ? LOG_FLOOR : 0, 1];
+}
+function extentRange(extent, scale = "linear", symmetric = false) {
+  const e = extent || { lo: Infinity, hi: -Infinity, pos: Infinity };
+  const none = !(e.hi >= e.lo);
+  if (symmetric && scale !== "log") {
+    const m = none ? 0 : Math.max(Math.abs(e.lo), Math.abs(e.hi));
+    return m > 0 ? [-m, m] : [-1, 1];
+  }
+  let lo;
+  let hi;
+  if (scale === "log") {
+    if (none || !Number.isFinite(e.pos) || !(e.hi > 0)) return [LOG_FLOOR, 1];
+    lo = Math.max(e.pos, LOG_FLOOR);
+    hi = e.hi;
+  } else {
+    if (none) return [0, 1];
+    lo = e.lo;
+    hi = e.hi;
+  }
+  if (hi <= lo) hi = lo + (scale === "linear" ? 1 : lo);
+  return [lo, hi];
+}
+function joinExtents(a, b) {
+  if (!a) return b;
+  if (!b) return a;
+  return { lo: Math.min(a.lo, b.lo), hi: Math.max(a.hi, b.hi), pos: Math.min(a.pos, b.pos) };
+}
+function metaExtent(meta) {
+  if (!meta || meta.error || meta.data_min == null || meta.data_max == null) return null;
+  const lo = Number(meta.data_min);
+  const hi = Number(meta.data_max);
+  const pos = meta.scale === "log" ? Number(meta.vmin) : lo > 0 ? lo : Infinity;
+  return { lo, hi, pos };
+}
+function codesExtent(codes, range, scale = "linear") {
+  let low = 256;
+  let high = -1;
+  for (let i = 0; i < codes.length; i++) {
+    const c = codes[i];
+    if (c === NAN_CODE) continue;
+    if (c < low) low = c;
+    if (c > high) high = c;
+  }
+  if (high < 0) return null;
+  const lo = codeValue(low, range[0], range[1], scale);
+  const hi = codeValue(high, range[0], range[1], scale);
+  let pos = Infinity;
+  for (let c = low; c <= high && !Number.isFinite(pos); c++) {
+    const v = codeValue(c, range[0], range[1], scale);
+    if (v > 0 && codes.includes(c)) pos = v;
+  }
+  return { lo, hi, pos };
+}
+function decimals(v) {
+  if (v === 0 || !Number.isFinite(v) || Math.abs(v) >= 1e5 || Math.abs(v) < 1e-4) return 0;
+  const text = Number(v.toPrecision(3)).toString();
+  return text.includes(".") ? text.split(".")[1].length : 0;
+}
+function fmt(v, places) {
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e5 || a < 1e-4)) return v.toExponential(2).replace(/\.?0+e/, "e").replace(/e([+-])(\d)$/, "e$10$2");
+  return v === 0 ? "0" : v.toFixed(places);
+}
+function formatRange(lo, hi) {
+  let da;
+  let db;
+  if (lo > 0 && lo <= hi && hi < 10 * lo) da = db = Math.max(decimals(lo), decimals(hi));
+  else [da, db] = [decimals(lo), decimals(hi)];
+  let a = fmt(lo, da);
+  let b = fmt(hi, db);
+  while (a === b && lo !== hi && db < 10) {
+    da += 1;
+    db += 1;
+    a = fmt(lo, da);
+    b = fmt(hi, db);
+  }
+  return lo < 0 ? `${a} to ${b}` : `${a}-${b}`;
+}
+function rangeCaption(mode, range, own = "") {
+  const parts = [];
+  if (mode === "fixed") parts.push(`fixed colour range ${formatRange(range[0], range[1])}`);
+  else if (mode === "shared") {
+    parts.push(`shared colour range ${formatRange(range[0], range[1])} (every head and step of the site in this page)`);
+  }
+  if (own) parts.push(own);
+  return parts.join(" \xB7 ");
+}
+function siteKey(keys, sel) {
+  return JSON.stringify(keys.filter((k) => k !== "head" && k !== "step").map((k) => sel[k] === void 0 ? null : sel[k]));
+}
+function siteGroups(panel) {
+  const groupOf = /* @__PURE__ */ new Map();
+  const members = /* @__PURE__ */ new Map();
+  for (const [key, index] of Object.entries(panel.table)) {
+    const values = JSON.parse(key);
+    const g = siteKey(panel.keys, Object.fromEntries(panel.keys.map((k, i) => [k, values[i]])));
+    groupOf.set(key, g);
+    if (!members.has(g)) members.set(g, /* @__PURE__ */ new Set());
+    members.get(g).add(index);
+  }
+  return { groupOf, members };
+}
+function inRange(data, mode, shared, opts = {}) {
+  const meta = data && data._frame_meta;
+  if (!meta || meta.error || !data._frame || !(meta.shape || [0])[0]) return data;
+  const scale = meta.scale || "linear";
+  const own = [Number(meta.vmin), Number(meta.vmax)];
+  const symmetric = isSymmetric(meta);
+  const codes = new Uint8Array(data._frame.buffer, data._frame.byteOffset, data._frame.byteLength);
+  const extent = opts.zoomed ? codesExtent(codes, own, scale) : metaExtent(meta);
+  let range = own;
+  if (mode === "fixed") range = fixedRange(scale, symmetric);
+  else if (mode === "shared") range = extentRange(joinExtents(shared, extent), scale, symmetric);
+  else if (opts.zoomed) range = extentRange(extent, scale, symmetric);
+  const caption = [rangeCaption(mode, range, meta.caption || ""), opts.note || ""].filter(Boolean).join(" \xB7 ");
+  const more = { vmin: range[0], vmax: range[1], color_range: mode, caption };
+  if (opts.zoomed && extent) Object.assign(more, { data_min: extent.lo, data_max: extent.hi });
+  if (range[0] === own[0] && range[1] === own[1]) {
+    return Object.assign({}, data, { _frame_meta: Object.assign({}, meta, more) });
+  }
+  const table = recodeTable(own, range, scale);
+  const out = new Uint8Array(codes.length);
+  for (let i = 0; i < codes.length; i++) out[i] = table[codes[i]];
+  return Object.assign({}, data, { _frame: new DataView(out.buffer), _frame_meta: Object.assign({}, meta, more) });
+}
+function thumbsInRange(data, mode, shared) {
+  const meta = data && data._thumbs_meta;
+  if (!meta || meta.error || !data._thumbs || mode === "frame") return data;
+  const all = new Uint8Array(data._thumbs.buffer, data._thumbs.byteOffset, data._thumbs.byteLength);
+  const out = new Uint8Array(all);
+  const symmetric = meta.thumbs.some((t) => isSymmetric({ vmin: t.vmin, vmax: t.vmax }));
+  const range = mode === "fixed" ? fixedRange("linear", symmetric) : extentRange(shared, "linear", symmetric);
+  const thumbs = meta.thumbs.map((t) => {
+    const n = t.shape[0] * t.shape[1];
+    const table = recodeTable([t.vmin, t.vmax], range, "linear");
+    for (let i = t.offset; i < t.offset + n; i++) out[i] = table[all[i]];
+    return Object.assign({}, t, { vmin: range[0], vmax: range[1] });
+  });
+  return Object.assign({}, data, {
+    _thumbs: new DataView(out.buffer),
+    _thumbs_meta: Object.assign({}, meta, { thumbs, color_range: mode })
+  });
+}
+function thumbsExtent(data) {
+  const meta = data && data._thumbs_meta;
+  if (!meta || meta.error || !Array.isArray(meta.thumbs) || !data._thumbs) return null;
+  const all = new Uint8Array(data._thumbs.buffer, data._thumbs.byteOffset, data._thumbs.byteLength);
+  let e = null;
+  for (const t of meta.thumbs) {
+    const n = t.shape[0] * t.shape[1];
+    e = joinExtents(e, codesExtent(all.subarray(t.offset, t.offset + n), [t.vmin, t.vmax], "linear"));
+  }
+  return e;
+}
+function storedExtent(state, query = null) {
+  const rows = state && state._rows_meta;
+  if (rows && Number.isInteger(query) && query >= 0 && query < rows.shape[0] && state._frame_meta) {
+    const meta = Object.assign({}, state._frame_meta);
+    rows.fields.forEach((name, i) => {
+      meta[name] = rows.rows[query][i];
+    });
+    return metaExtent(meta);
+  }
+  return metaExtent(state && state._frame_meta);
+}
+
 // js/page-panel.js
 var SELECTION = ["layer", "head", "sample", "label", "step", "stat", "difference"];
 async function widgetOf(module) {
@@ -318,6 +524,10 @@ var ViewPanel = class {
     this.before = this.diff && this.diff.before || {};
     this.zoom = null;
     this.saved = null;
+    this.shownKey = null;
+    this.groups = null;
+    this.extents = /* @__PURE__ */ new Map();
+    this.frames = 0;
   }
   /** Decode the first state and make the model. */
   async init() {
@@ -325,10 +535,14 @@ var ViewPanel = class {
     this.saved = state;
     if (state._rows_meta && Number.isInteger(state.query)) state = queryRow(state, state.query);
     this.hasRegion = "region" in state;
+    if (state._frame_meta || state._thumbs_meta) state._frame_version = 0;
     const made = createModel(state, { saved: (names) => this.page.saved(this, names), answer: (msg) => this.answer(msg) });
     this.state = made.state;
     this.model = made.model;
     this.put = made.put;
+    const found = findEntry(this.data, this.state);
+    this.shownKey = found ? found[2] : null;
+    if ((this.page.range || "frame") !== "frame") await this.reRange();
   }
   /** Draw the view into the panel's element. */
   async render(module) {
@@ -362,11 +576,35 @@ var ViewPanel = class {
       found = findEntry(this.data, s);
     }
     if (!found) return null;
-    return { sel: found[0], index: found[1], entering, leaving };
+    return { sel: found[0], index: found[1], key: found[2], entering, leaving };
   }
-  /** The decoded state of an entry. */
-  load(plan) {
-    return this.page.resolve(this.page.states[plan.index]);
+  /** The decoded state of an entry (and, in a shared colour range, its site's extent). */
+  async load(plan) {
+    const data = await this.page.resolve(this.page.states[plan.index]);
+    if (this.page.range === "shared") await this.siteExtent(plan.key);
+    return data;
+  }
+  /**
+   * The extent of every frame the panel holds for the site of an entry (its heads and steps), for
+   * the query row shown on an overlay: from the headers as stored, a head grid's from its codes.
+   * @param {string | null} key the entry's table key
+   */
+  async siteExtent(key = this.shownKey) {
+    if (key === null) return null;
+    if (!this.groups) this.groups = siteGroups(this.data);
+    const group = this.groups.groupOf.get(key);
+    if (group === void 0) return null;
+    const query = Number.isInteger(this.state.query) ? this.state.query : null;
+    const id = `${group}|${query}`;
+    if (!this.extents.has(id)) {
+      let e = null;
+      for (const index of this.groups.members.get(group)) {
+        const stored = this.page.states[index];
+        e = joinExtents(e, stored._thumbs_meta ? thumbsExtent(await this.page.resolve(stored)) : storedExtent(stored, query));
+      }
+      this.extents.set(id, e);
+    }
+    return this.extents.get(id);
   }
   /** Show an entry: its selection and data into the model, with the colormap a difference map wants. */
   show(plan, data) {
@@ -384,24 +622,56 @@ var ViewPanel = class {
       this.before = {};
     }
     for (const n of this.keys) extra.push([n, plan.sel[n]]);
+    this.shownKey = plan.key;
     this.showData(data, extra);
   }
-  /** Put a state's data (the query row asked for, cut to the zoom region) and `extra` into the model. */
+  /**
+   * Put a state's data into the model: the query row asked for, cut to the zoom region, in the
+   * page's colour range; and `extra`.
+   */
   showData(data, extra = [], zoomed = false) {
     data = withWhite(data, this.state._image_meta);
     this.saved = data;
     let shown = Number.isInteger(this.state.query) ? queryRow(data, this.state.query) : data;
-    shown = crop(shown, this.zoom);
+    const cut = crop(shown, this.zoom);
+    const mode = this.page.range || "frame";
+    const query = Number.isInteger(this.state.query) ? this.state.query : null;
+    const shared = mode === "shared" ? this.extents.get(`${this.groupKey()}|${query}`) || null : null;
+    if (shown._thumbs_meta) {
+      shown = thumbsInRange(shown, mode, shared);
+    } else {
+      shown = inRange(cut, mode, shared, { zoomed: cut !== shown, note: cut !== shown ? zoomNote(cut) : "" });
+    }
     const entries = [...extra, ...Object.entries(shown)];
+    if ("color_range" in this.state) entries.push(["color_range", mode]);
     if (this.hasRegion && zoomed) entries.push(["region", this.zoom]);
+    entries.push(["_frame_version", ++this.frames]);
     this.put(entries);
+  }
+  /** The site group of the entry shown (js/page-range.js siteKey), or undefined. */
+  groupKey() {
+    if (!this.groups) this.groups = siteGroups(this.data);
+    return this.groups.groupOf.get(this.shownKey);
+  }
+  /** Show the entry shown again in another colour range (the page's `range`). */
+  async reRange() {
+    if (!this.saved) return;
+    if (this.page.range === "shared") await this.siteExtent();
+    this.showData(this.saved);
   }
   /** Show another query row of an overlay (the saved state's own where it holds no rows). */
   setQuery(query) {
     if (!this.saved || !this.saved._rows_meta) return false;
     if (query < 0 || query >= this.saved._rows_meta.shape[0]) return false;
     this.put([["query", query]]);
-    this.showData(this.saved);
+    if (this.page.range === "shared") {
+      this.siteExtent().then(() => {
+        this.showData(this.saved);
+        this.page.changed();
+      });
+    } else {
+      this.showData(this.saved);
+    }
     return true;
   }
   /** The kernel's answers to the view's messages, from the embedded tables. */
@@ -431,7 +701,7 @@ var ViewPanel = class {
         const whole = !region || Array.isArray(meta.region) && region[0] <= meta.region[0] && region[1] >= meta.region[1] && region[2] <= meta.region[2] && region[3] >= meta.region[3];
         this.zoom = whole ? null : region;
         this.showData(this.saved, [], true);
-        this.page.say(this.zoom ? "Zoomed into the saved frame: its cells and colour range, not the region recomputed at full resolution." : "");
+        this.page.changed();
         const now = this.state._frame_meta || {};
         return { type: "ok", id, region: now.region, shape: now.shape };
       }
@@ -464,9 +734,16 @@ var ViewPanel = class {
     }
   }
 };
+function zoomNote(data) {
+  const meta = data && data._frame_meta || {};
+  const [br, bc] = meta.block || [1, 1];
+  if (br === 1 && bc === 1) return "";
+  return `zoomed into the ${br}\xD7${bc}-pooled cells this page holds, not recomputed at full resolution`;
+}
 
 // js/page-charts.js
 var STAT_COLORS = { entropy: "#1f77b4", max: "#ff7f0e", sparsity: "#2ca02c" };
+var ROLE_COLORS = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 var CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
 function valueRange(series) {
   const all = series.flat().filter((v) => Number.isFinite(v));
@@ -532,10 +809,10 @@ function chart(doc, spec) {
   const svg = el(doc, "svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: `aw-chart aw-chart-${spec.kind || "bars"}` });
   svg.dataset.values = JSON.stringify(spec.series);
   svg.append(el(doc, "text", { x: box.x, y: 12, "font-size": 12, "font-weight": 600, fill: "currentColor" }, spec.title));
-  const fmt = (v) => Math.abs(v) >= 10 || v === 0 ? v.toFixed(0) : v.toPrecision(2);
+  const fmt2 = (v) => Math.abs(v) >= 10 || v === 0 ? v.toFixed(0) : v.toPrecision(2);
   for (const v of range) {
     const y = box.y + box.height * (1 - (v - range[0]) / (range[1] - range[0]));
-    svg.append(el(doc, "text", { x: box.x - 4, y: y + 4, "font-size": 10, "text-anchor": "end", fill: "currentColor" }, fmt(v)));
+    svg.append(el(doc, "text", { x: box.x - 4, y: y + 4, "font-size": 10, "text-anchor": "end", fill: "currentColor" }, fmt2(v)));
     svg.append(el(doc, "line", { x1: box.x, x2: box.x + box.width, y1: y, y2: y, stroke: "#bbb", "stroke-width": 0.5 }));
   }
   const n = Math.max(0, ...spec.series.map((s) => s.length));
@@ -588,10 +865,10 @@ function chart(doc, spec) {
     let x = box.x + box.width;
     spec.legend.slice().reverse().forEach((name, k) => {
       const s = spec.legend.length - 1 - k;
-      const label = el(doc, "text", { x, y: 12, "font-size": 10, "text-anchor": "end", fill: "currentColor" }, name);
-      svg.append(label);
-      x -= Math.max(30, 6 * String(name).length + 18);
-      svg.append(el(doc, "rect", { x: x + 4, y: 4, width: 9, height: 9, fill: spec.colors[s % spec.colors.length] }));
+      const text = Math.ceil(5.8 * String(name).length);
+      svg.append(el(doc, "text", { x, y: 12, "font-size": 10, "text-anchor": "end", fill: "currentColor" }, name));
+      svg.append(el(doc, "rect", { x: x - text - 13, y: 4, width: 9, height: 9, fill: spec.colors[s % spec.colors.length] }));
+      x -= text + 13 + 12;
     });
   }
   return svg;
@@ -613,6 +890,11 @@ var StatsPanel = class {
     this.el = el2;
     this.shown = null;
     this.open = true;
+    this.what = "statistics";
+    this.hasRoles = Object.values(data.table).some((i) => {
+      const roles = page.states[i] && page.states[i].roles;
+      return Boolean(roles && roles.bars);
+    });
     el2.classList.add("aw-view", "aw-headstats");
     const head = document.createElement("div");
     head.className = "aw-headstats-head";
@@ -622,7 +904,27 @@ var StatsPanel = class {
     this.toggle.title = "show or hide the head statistics";
     this.caption = document.createElement("span");
     this.caption.className = "aw-headstats-caption";
-    head.append(this.toggle, this.caption);
+    this.picker = document.createElement("select");
+    this.picker.className = "aw-headstats-show";
+    this.picker.title = "entropy, max and sparsity per head, or the head roles aw.heads scores";
+    for (const [value, text] of [["statistics", "statistics"], ["roles", "head roles"]]) {
+      const o = document.createElement("option");
+      o.value = value;
+      o.textContent = text;
+      this.picker.append(o);
+    }
+    const skipped = Object.values(data.table).map((i) => page.states[i] && page.states[i].roles).find((r) => r && r.skipped);
+    this.picker.hidden = !this.hasRoles && !skipped;
+    if (!this.hasRoles && skipped) {
+      this.picker.disabled = true;
+      this.picker.title = skipped.error;
+    }
+    this.picker.addEventListener("change", () => {
+      this.what = this.picker.value;
+      this.draw();
+      this.page.changed();
+    });
+    head.append(this.toggle, this.picker, this.caption);
     this.charts = document.createElement("div");
     this.charts.className = "aw-page-chart aw-headstats-charts";
     this.note = document.createElement("div");
@@ -654,15 +956,38 @@ var StatsPanel = class {
     this.draw();
   }
   draw() {
-    const data = this.shown || {};
-    this.el.hidden = Boolean(data.error) || !data.bars;
+    const stats = this.shown || {};
+    this.el.hidden = Boolean(stats.error) || !stats.bars;
+    this.picker.value = this.what;
+    const roles = this.what === "roles";
+    const data = roles ? stats.roles || { error: "this page holds no head roles for this site" } : stats;
+    this.el.dataset.show = this.what;
     this.toggle.textContent = `${this.open ? "\u25BE" : "\u25B8"} head statistics`;
     this.toggle.setAttribute("aria-expanded", String(this.open));
     this.caption.textContent = data.caption || "";
-    this.note.textContent = data.note || "";
+    this.note.textContent = data.error || data.note || "";
     this.charts.replaceChildren();
     this.charts.hidden = !this.open;
     if (!data.bars || !this.open) return;
+    if (roles) {
+      const names = Object.keys(data.bars);
+      const series = names.map((r) => data.bars[r]);
+      this.charts.append(chart(document, {
+        title: data.title || "head roles",
+        series,
+        names: series[0].map((_, h) => String(h)),
+        legend: names,
+        colors: names.map((_, i) => ROLE_COLORS[i % ROLE_COLORS.length]),
+        range: [0, 1],
+        marked: Number.isInteger(this.head) ? this.head : null,
+        width: Math.max(540, 90 * series[0].length + 60),
+        height: 112,
+        kind: "roles",
+        axis: "head",
+        onPick: (h) => this.page.select({ head: h }, this)
+      }));
+      return;
+    }
     for (const [name, values] of Object.entries(data.bars)) {
       const svg = chart(document, {
         title: name,
@@ -817,6 +1142,9 @@ async function awPage(views) {
         for (const n of ["label", "sample", "step"]) c[n] = theirs[n];
       }
       for (const [name, choice] of Object.entries(c)) if (controls[name]) fill(controls[name], choice);
+      if (controls.range) {
+        fill(controls.range, { items: RANGE_CHOICES, value: page.range, hidden: false, disabled: false, title: controls.range.title });
+      }
       if (weights) {
         fill(controls.weights, {
           items: weights.data.options.layers.map((l) => [l.index, l.name]),
@@ -851,7 +1179,9 @@ async function awPage(views) {
       changed: () => {
         sync();
         bump();
-      }
+      },
+      // the colour range every panel shows its frames in (js/page-range.js), as the explorer's
+      range: ["frame", "fixed", "shared"].includes(DATA.initial.color_range) ? DATA.initial.color_range : "frame"
     };
     const places = layoutPage(DATA, page);
     const main = new ViewPanel(page, Object.assign({ id: "main" }, DATA), places.main);
@@ -909,6 +1239,10 @@ async function awPage(views) {
       return sel;
     };
     page.saved = (panel, names) => {
+      if (names.includes("color_range") && panel.state.color_range !== page.range) {
+        page.setRange(panel.state.color_range);
+        return;
+      }
       const selected = names.filter((n) => SELECTION.includes(n) || n === "scale" && panel === main);
       if (selected.length) {
         const want = Object.fromEntries(selected.map((n) => [n, panel.state[n]]));
@@ -926,6 +1260,14 @@ async function awPage(views) {
         overlay.setQuery(pin && pin.axis === "query" ? pin.index : 0);
       }
       page.changed();
+    };
+    page.setRange = (mode) => {
+      page.range = mode;
+      queue = queue.then(async () => {
+        for (const p of panels) await p.reRange();
+        sync();
+        bump();
+      }).catch(fail);
     };
     page.pickQuery = (query, from) => {
       from.setQuery(query);
@@ -978,6 +1320,8 @@ async function awPage(views) {
     };
     const note = make("span", "aw-note aw-ctl-note");
     const own = { colormap: Boolean(main.el.querySelector("select.aw-colormap")), scale: Boolean(main.el.querySelector("select.aw-scale")) };
+    const ownRange = main.el.querySelector("select.aw-color-range");
+    const rangeHere = "color_range" in main.state && !(ownRange && ownRange.style.display !== "none");
     const set = (name) => (v) => page.select({ [name]: v });
     addSelect("layer", "layer", set("layer"));
     addSelect("head", "head", set("head"));
@@ -1014,6 +1358,10 @@ async function awPage(views) {
     });
     stepSelect.closest("label").append(play);
     if (main.keys.includes("scale")) addSelect("scale", "scale", set("scale"));
+    if (rangeHere) {
+      const range = addSelect("range", "colour range", (v) => page.setRange(v));
+      range.title = "colour range of every panel: this frame's own min..max, fixed 0..1, or one range shared by every head and step of the site";
+    }
     if ("colormap" in main.state && (DATA.options.colormaps || []).length) {
       addSelect("colormap", "colormap", (v) => {
         main.model.set("colormap", v);

@@ -104,21 +104,39 @@ function colorbarCodes(height) {
   }
   return out;
 }
+var STRIDES = [1, 2, 5, 10, 20, 25, 50];
+function roundStride(least) {
+  if (!(least > 1)) return 1;
+  for (let scale = 1; ; scale *= 100) {
+    for (const s of STRIDES) if (s * scale >= least) return s * scale;
+  }
+}
 function thinLabels(count, length, minGap = 12) {
   if (count <= 0 || length <= 0) return [];
-  const stride = Math.max(1, Math.ceil(minGap * count / length));
+  const stride = roundStride(minGap * count / length);
   const out = [];
   for (let i = 0; i < count; i += stride) out.push(i);
   return out;
+}
+function labelBoxes(indices, origin, cell, size) {
+  return indices.map((i) => {
+    const centre = origin + (i + 0.5) * cell;
+    return [centre - size / 2, centre + size / 2];
+  });
 }
 function clip(text, max) {
   const s = String(text);
   return s.length <= max ? s : s.slice(0, Math.max(1, max - 1)) + "\u2026";
 }
 var SQUARE_FILL = 0.6;
-var SHORT_SIDE = 160;
-var MAX_ASPECT = 4;
+var SHORT_SHARE = 0.6;
+var MOST_CELL = 72;
 var LEAST_SIDE = 48;
+function shortCell(cell, count, room) {
+  const want = Math.min(SHORT_SHARE * room / count, MOST_CELL);
+  const least = Math.min(room, LEAST_SIDE) / count;
+  return Math.min(Math.max(cell, want, least), room / count);
+}
 function fitMatrix(rows, cols, box) {
   const cell = Math.min(box.width / cols, box.height / rows);
   let cellW = cell;
@@ -126,13 +144,8 @@ function fitMatrix(rows, cols, box) {
   const fills = cell * cols / box.width >= SQUARE_FILL && cell * rows / box.height >= SQUARE_FILL;
   if (!fills) {
     const wide = cell * cols / box.width >= cell * rows / box.height;
-    const count = wide ? rows : cols;
-    const room = wide ? box.height : box.width;
-    const want = Math.min(room, SHORT_SIDE) / count;
-    let grown = Math.min(Math.max(cell, want), cell * MAX_ASPECT, room / count);
-    grown = Math.max(grown, Math.min(room, LEAST_SIDE) / count);
-    if (wide) cellH = grown;
-    else cellW = grown;
+    if (wide) cellH = shortCell(cell, rows, box.height);
+    else cellW = shortCell(cell, cols, box.width);
   }
   return { x: box.x, y: box.y, width: cellW * cols, height: cellH * rows, cellW, cellH, rows, cols };
 }
@@ -436,6 +449,16 @@ function tooltipMachine() {
 // js/prefetch.js
 var PAGE_BUDGET = 16 * 1024 * 1024;
 var LABELS_HELD = 16;
+var REDUCED_HEADS = ["mean", "max"];
+function headAt(index) {
+  if (typeof index !== "number" || !Number.isInteger(index) || index < 0) return null;
+  return index < REDUCED_HEADS.length ? REDUCED_HEADS[index] : index - REDUCED_HEADS.length;
+}
+function pickedInPage(event) {
+  if (!event || event.type !== "change" && event.type !== "input") return false;
+  const target = event.target;
+  return !!target && typeof target.tagName === "string" && target.tagName.toUpperCase() === "SELECT";
+}
 function keyText(key) {
   return JSON.stringify(key);
 }
@@ -532,7 +555,7 @@ function pageMove(model, move) {
   if (move.what === "head") {
     const heads = shown.heads;
     if (typeof heads !== "number" || heads < 1) return null;
-    const order = ["mean", "max", ...Array.from({ length: heads }, (_, h) => h)];
+    const order = [...REDUCED_HEADS, ...Array.from({ length: heads }, (_, h) => h)];
     const at = order.indexOf(model.get("head"));
     const to = Math.min(Math.max(at + move.by, 0), order.length - 1);
     return at < 0 || to === at ? null : { trait: "head", value: order[to] };
@@ -707,8 +730,9 @@ var headgrid_default = {
       }
       const table = lut(model.get("colormap"));
       const many = (meta.layers || []).length > 1;
-      title.textContent = many ? "layers \xD7 heads" : `heads of ${(meta.layer_names || [""])[0]}`;
-      title.title = title.textContent;
+      const site = (meta.layer_names || [""])[0];
+      title.textContent = many ? "layers \xD7 heads" : "heads";
+      title.title = many ? "every layer's heads" : `heads of ${site}`;
       const { columns, side } = gridFit(thumbs.length, meta.heads || 1, many);
       grid.style.gridTemplateColumns = `repeat(${columns}, ${side + 4}px)`;
       const cells = document.createDocumentFragment();
@@ -726,7 +750,8 @@ var headgrid_default = {
         canvas.style.height = `${Math.max(least, Math.round(t.rows * scale))}px`;
         canvas.dataset.layer = String(t.layer);
         canvas.dataset.head = String(t.head);
-        canvas.title = `layer ${t.layer} head ${t.head}`;
+        const name = many ? (meta.layer_names || [])[(meta.layers || []).indexOf(t.layer)] : site;
+        canvas.title = name ? `${name} \xB7 head ${t.head}` : `layer ${t.layer} head ${t.head}`;
         const ctx = canvas.getContext("2d");
         const image = ctx.createImageData(t.cols, t.rows);
         colorize(t.codes, table, image.data);
@@ -830,6 +855,7 @@ var BAR_GAP = 12;
 var BAR_TEXT = 56;
 var NAN_BOX = 22;
 var HIGHLIGHT = "#ff9f1c";
+var LABEL_GAP = 3;
 function plotSize(plot) {
   const ok = (v) => typeof v === "number" && Number.isFinite(v) && v >= 16;
   if (ok(plot)) return { width: plot, height: plot };
@@ -1089,18 +1115,27 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
     ctx.fillText(clip(colLabels[j], LABEL_CHARS), 0, 0);
     ctx.restore();
   }
+  function labelHeight() {
+    const m = ctx.measureText("0Ag");
+    const h = (m.fontBoundingBoxAscent ?? 0) + (m.fontBoundingBoxDescent ?? 0);
+    return h > 0 ? Math.ceil(h) : 13;
+  }
   function drawLabels() {
     ctx.fillStyle = textColor();
     ctx.font = "11px sans-serif";
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
+    const size = labelHeight();
+    const gap = size + LABEL_GAP;
     const cell = tip.view();
-    for (const i of thinLabels(rowLabels.length, layout.height, 12)) {
-      if (!cell || Math.abs(i - cell.row) * layout.cellH >= 12) drawRowLabel(i);
-    }
-    for (const j of thinLabels(colLabels.length, layout.width, 12)) {
-      if (!cell || Math.abs(j - cell.col) * layout.cellW >= 12) drawColLabel(j);
-    }
+    const rows = thinLabels(rowLabels.length, layout.height, gap);
+    const cols = thinLabels(colLabels.length, layout.width, gap);
+    const drawnRows = rows.filter((i) => !cell || Math.abs(i - cell.row) * layout.cellH >= gap);
+    const drawnCols = cols.filter((j) => !cell || Math.abs(j - cell.col) * layout.cellW >= gap);
+    for (const i of drawnRows) drawRowLabel(i);
+    for (const j of drawnCols) drawColLabel(j);
+    canvas.dataset.rowLabels = JSON.stringify(labelBoxes(drawnRows, layout.y, layout.cellH, size));
+    canvas.dataset.colLabels = JSON.stringify(labelBoxes(drawnCols, layout.x, layout.cellW, size));
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.textAlign = "center";
     ctx.textBaseline = "bottom";
@@ -1429,10 +1464,24 @@ function renderMatrixView(ctx, options) {
     if (drawn) drawn();
   };
 }
+function followHeadIndex(model) {
+  const onIndex = () => {
+    if (!pickedInPage(globalThis.event)) return;
+    const head = headAt(model.get("_head_index"));
+    if (head !== null && head !== model.get("head")) model.set("head", head);
+  };
+  on(model, "change:_head_index", onIndex);
+  return () => off(model, "change:_head_index", onIndex);
+}
 var heatmap_default = {
   /** @param {{model: any, el: HTMLElement}} ctx */
   render(ctx) {
-    return renderMatrixView(ctx, { viewClass: "aw-heatmap", zoom: true });
+    const heads = followHeadIndex(ctx.model);
+    const view = renderMatrixView(ctx, { viewClass: "aw-heatmap", zoom: true });
+    return () => {
+      heads();
+      view();
+    };
   }
 };
 

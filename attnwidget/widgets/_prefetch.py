@@ -4,7 +4,8 @@ After a heatmap or weights matrix sends the frame it shows, it sends the frames 
 is likely to ask for next (:func:`neighbours`): the heads one arrow key away, the
 neighbouring steps, then the other heads of the layer and ``"mean"``. The page holds
 them (``js/prefetch.js``) and draws one at once when its own model's selection asks for
-exactly that frame (a control linked in the page, an arrow key, a thumbnail click).
+exactly that frame (a control linked in the page, an arrow key, a thumbnail click, a pick in
+an explorer's head dropdown: its index names a head by :func:`head_at`).
 
 Each frame has a *key*: a list of the view's epoch (:meth:`Prefetcher.epoch`: it
 changes with the capture, its growth, the tokens, the groups and ``refresh()``) and the
@@ -57,6 +58,9 @@ import numpy as np
 from .._view_state import SELECTION
 
 __all__ = [
+    "REDUCED_HEADS",
+    "head_at",
+    "head_index",
     "PAGE_BUDGET",
     "LABELS_HELD",
     "START_AFTER_S",
@@ -81,6 +85,35 @@ START_AFTER_S = 0.1
 RESET_AFTER_S = 0.3
 #: a round sends ahead at most this share of the budget (the frame shown and the last round stay)
 ROUND_SHARE = 0.5
+
+
+#: the heads that reduce over heads, first in the order the arrow keys walk heads and the head
+#: dropdown lists them (``mean, max, 0, 1, ...``): js/prefetch.js REDUCED_HEADS is the same
+REDUCED_HEADS: tuple[str, ...] = ("mean", "max")
+
+
+def head_at(index: int) -> str | int:
+    """The head a head dropdown's index names: 0 -> ``"mean"``, 1 -> ``"max"``, ``i + 2`` -> head ``i``
+    (js/prefetch.js ``headAt``, which a heatmap linked to the dropdown in the page applies)."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+        raise ValueError(f"a head index is an int >= 0 (0 mean, 1 max, i + 2 head i), not {index!r}")
+    index = int(index)
+    return REDUCED_HEADS[index] if index < len(REDUCED_HEADS) else index - len(REDUCED_HEADS)
+
+
+def head_index(head: str | int, heads: int | None = None) -> int:
+    """The head dropdown's index of a head (:func:`head_at` inverted); a negative head counts from
+    the end of ``heads``."""
+    if isinstance(head, str):
+        if head not in REDUCED_HEADS:
+            raise ValueError(f"head must be an int or one of {REDUCED_HEADS}, not {head!r}")
+        return REDUCED_HEADS.index(head)
+    h = int(head)
+    if h < 0 and heads:
+        h %= heads
+    if h < 0:
+        raise ValueError(f"head {head} counts from the end, but the site's number of heads is unknown")
+    return h + len(REDUCED_HEADS)
 
 
 def key_traits(view) -> tuple[str, ...]:
@@ -129,7 +162,7 @@ def neighbours(cap, selection: dict, kind: str, came_from: dict | None = None) -
     """
     name = cap.site_name(selection["layer"])
     heads = cap.num_heads(name) if kind != "weights" and cap.kinds[name] != "weights" else None
-    order: list[Any] = ["mean", "max", *range(heads or 0)]
+    order: list[Any] = [*REDUCED_HEADS, *range(heads or 0)]
     here = order.index(selection["head"]) if (heads or 0) > 1 and selection["head"] in order else None
     step = selection["step"]
     moved = {k for k in selection if came_from is not None and came_from.get(k) != selection[k]}

@@ -322,9 +322,11 @@ class Controls(widgets.HBox):
         try:
             n_heads = tg.num_heads(tg.layer)
             options = [("mean", "mean"), ("max", "max")] + [(str(h), h) for h in range(n_heads or 0)]
-            if list(self.head.options) != options:
-                self.head.options = options
-            self.head.value = tg.head
+            # held together: the page never sees the index 0 ipywidgets sends while the options change
+            with self.head.hold_sync():
+                if list(self.head.options) != options:
+                    self.head.options = options
+                self.head.value = tg.head
             _shown(self.head, (n_heads or 0) > 1)
             self.layer.value = tg.layer
             try:  # the whole site name: the dropdown may be narrower than it

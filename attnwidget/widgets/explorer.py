@@ -233,7 +233,9 @@ class Explorer(Savable, Selection, widgets.VBox):
         if self.heatmap is not None:
             # the selection linked in the page too, so a thumbnail click, the step slider and Play
             # draw a frame the page holds at once (attnwidget.widgets._prefetch); the kernel's links
-            # above keep every view in step. The head dropdown syncs an index, not a head: it asks the kernel
+            # above keep every view in step. The head dropdown syncs an index, not a head: its index
+            # is linked to the heatmap's ``_head_index``, which js/heatmap.js maps to a head
+            # (attnwidget.widgets._prefetch.head_at)
             if self.headgrid is not None:
                 self._links.append(widgets.jslink((self.headgrid, "head"), (self.heatmap, "head")))
             self._links.append(widgets.jslink((self.controls.step, "value"), (self.heatmap, "step")))

@@ -2,7 +2,9 @@
 
 Its save button writes, through the kernel, the figure ``save`` writes
 (:mod:`attnwidget.widgets._browser`); arrow keys move layer, head and step
-while it has focus.
+while it has focus. ``_head_index`` is its head as a head dropdown's index
+(:func:`attnwidget.widgets._prefetch.head_at`): an explorer links its dropdown's
+index to it in the page, so a pick there draws a frame held in the page at once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import traitlets as t
 from .._frame import frame
 from .._view_state import ViewSpec
 from ._browser import CSS, BrowserRequests
+from ._prefetch import head_index
 from ._traits import colormap_trait, quiet, scale_trait, significance_trait
 from ._view import STATIC, View
 
@@ -77,6 +80,13 @@ class Heatmap(BrowserRequests, View):
 
     significance = significance_trait()
 
+    _head_index = t.Int(
+        0,
+        help="the head as a head dropdown's index (0 mean, 1 max, i + 2 head i: _prefetch.head_at), "
+        "kept from head here; an explorer links its dropdown's index to it in the page, where "
+        "js/heatmap.js sets the head from a pick",
+    ).tag(sync=True, echo_update=False)  # the page's link sends it after every head change: no echo
+
     _redraw_on = ("scale", "region", "size", "significance")
     # the outline and its caption come with the codes; frame() does not read it
     _not_in_frame = ("scale", "significance")
@@ -111,6 +121,20 @@ class Heatmap(BrowserRequests, View):
             )
         return dict(pin)
 
+    @t.observe("head", "_head_index")
+    def _follow_head(self, change) -> None:
+        # derived from the head, whoever set either: a pick in the page sends the head with the
+        # index, and an index alone (the dropdown's, set by the kernel: js/heatmap.js leaves it)
+        # says nothing new, so it goes back to the head's
+        self._head_index = self._index_of_head()
+
+    def _index_of_head(self) -> int:
+        """The head dropdown's index of ``head`` (0 mean, 1 max, ``i + 2`` head ``i``)."""
+        try:
+            return head_index(self.head, self.num_heads(self.layer))
+        except (IndexError, KeyError, ValueError):
+            return self._head_index
+
     @t.observe("layer", "step")
     def _forget_zoom(self, change):
         # a region of one site means nothing for another; across steps it holds while the
@@ -129,13 +153,14 @@ class Heatmap(BrowserRequests, View):
     def _taken(self) -> None:
         # after a capture swap the zoom holds while the matrix keeps its shape
         if self.region is not None:
+            now: list[int] | None
             try:
                 now = list(self.frame_full_shape())
             except (IndexError, KeyError, ValueError):
                 now = None
             if now is None or now != self._frame_meta.get("full_shape"):
                 with quiet(self):
-                    self.region = None
+                    self.region = None  # type: ignore[assignment]  # allow_none: traitlets types it list[int]
         super()._taken()
 
     def view_spec(self) -> ViewSpec:
@@ -152,7 +177,7 @@ class Heatmap(BrowserRequests, View):
 
     def _msg_zoom(self, content: dict) -> dict:
         """``{type: "zoom", region: [r0, r1, c0, c1] | null, id}``: show that region."""
-        region = content.get("region")
+        region: list[int] | None = content.get("region")
         if region is not None:
             if not isinstance(region, (list, tuple)) or len(region) != 4:
                 raise ValueError(f"zoom region must be [row0, row1, col0, col1], not {region!r}")
@@ -161,10 +186,11 @@ class Heatmap(BrowserRequests, View):
             region = [max(region[0], 0), min(region[1], rows), max(region[2], 0), min(region[3], cols)]
             if region == [0, rows, 0, cols]:
                 region = None
-        self.region = region
+        self.region = region  # type: ignore[assignment]  # None for all: allow_none (see above)
         meta = self._frame_meta
         return {"region": meta.get("region"), "shape": meta.get("shape")}
 
     def frame_full_shape(self) -> tuple[int, int]:
         """``(rows, cols)`` of the full-resolution matrix of the selection."""
-        return tuple(frame(self.cap, **self.frame_selection(), size=2, tokens=self.tokens).full_shape)
+        rows, cols = frame(self.cap, **self.frame_selection(), size=2, tokens=self.tokens).full_shape
+        return int(rows), int(cols)

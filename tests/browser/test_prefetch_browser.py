@@ -11,7 +11,14 @@ the head too). When the kernel's answer comes it is the same frame and is not
 drawn again. With the pointer resting on a cell, the tooltip asks for the held
 frame's row by its key and shows that frame's exact value, never another head's.
 
-Screenshot: ``artifacts/screenshots/prefetch-held.png``.
+An explorer's head dropdown (it syncs an index, not a head) is linked in the page to the
+heatmap's ``_head_index``: a pick there, made while the kernel is busy, is drawn from the frames
+held too, and the kernel, the dropdown and the heatmap agree afterwards; a head set in Python
+moves the dropdown; and a layer whose sites have other heads (the dropdown's options change
+under the kernel, its index passing through 0) settles on the head asked for, with no change
+going back and forth.
+
+Screenshots: ``artifacts/screenshots/prefetch-held.png``, ``prefetch-dropdown-held.png``.
 """
 
 from __future__ import annotations
@@ -176,6 +183,125 @@ def test_a_head_picked_in_the_page_is_drawn_from_the_frames_held(lab_server, bro
                 v = value_in(seen["text"])
                 assert seen["status"] == "pending" or v == pytest.approx(exact[2], rel=1e-5), seen
                 assert "head 0" not in seen["text"], seen
+        assert page.errors == [], "\n\n".join(page.errors)
+    finally:
+        ctx.close()
+
+
+# ---------------------------------------------------------------------- the head dropdown
+EXPLORER_SETUP = """
+import json, time
+import numpy as np
+import attnwidget as aw
+from attnwidget import colormaps, wire
+from attnwidget.store import Capture
+
+rng = np.random.default_rng(12)
+def softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return (e / e.sum(-1, keepdims=True)).astype(np.float32)
+cap = Capture()
+# site 0 has 4 heads, each its own sharpness; site 1 has 2: its head dropdown has other options
+cap.add("encoder.layer.0.attention", 0,
+        softmax(rng.normal(size=(1, 4, 8, 8)) * np.array([0.5, 1.5, 3.0, 6.0])[None, :, None, None]), kind="self")
+cap.add("encoder.layer.1.attention", 0, softmax(rng.normal(size=(1, 2, 8, 8)) * 2), kind="self")
+cap.tokens = ["[CLS]", "the", "cat", "sat", "on", "a", "warm", "mat"]
+ex = aw.Explorer(cap)
+
+def expected(view):
+    f = view.frame()
+    lo, hi = wire.value_range(f.values, view.scale)
+    print(json.dumps(colormaps.apply(wire.quantize(f.values, lo, hi, view.scale), view.colormap).tolist()))
+
+ex
+"""
+DROPDOWN = ".aw-controls .widget-dropdown:has(label:text-is('head')) select"
+BUSY = "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+
+
+def kernel_busy_for(page, seconds: float) -> None:
+    page.evaluate(
+        """(s) => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+        window.__sleep = k.requestExecute({code: `time.sleep(${s})`, silent: true}).done; }""",
+        seconds,
+    )
+    page.wait_for_function(f"() => ({BUSY})() === 'busy'")
+
+
+def settled(page, sel: str, quiet_ms: int = 800) -> dict:
+    """The view's state once its frame version has not moved for ``quiet_ms``: no change is still
+    going back and forth between the page and the kernel."""
+    last = page.evaluate(STATE, sel)
+    for _ in range(20):
+        page.wait_for_timeout(quiet_ms)
+        now = page.evaluate(STATE, sel)
+        if now["version"] == last["version"] and now["kernelKey"] == last["kernelKey"]:
+            return now
+        last = now
+    raise AssertionError(f"the view kept redrawing: {last}")
+
+
+def test_a_head_picked_in_the_dropdown_is_drawn_from_the_frames_held(lab_server, browser):
+    write_notebook(lab_server.root, "dropdown.ipynb", [EXPLORER_SETUP])
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx.set_default_timeout(60_000)
+    page = ctx.new_page()
+    watch_errors(page)
+    try:
+        open_notebook(page, lab_server, "dropdown.ipynb")
+        run_all(page)
+        page.wait_for_selector(f"{HEATMAP} canvas.aw-canvas[data-plot]", timeout=60_000)
+        page.wait_for_function(f"(sel) => ({STATE})(sel).held >= 6", arg=HEATMAP, timeout=30_000)
+        before = page.evaluate(STATE, HEATMAP)
+
+        # a pick in the head dropdown while the kernel is busy: drawn from what the page holds
+        kernel_busy_for(page, 3)
+        page.locator(DROPDOWN).select_option(label="3")
+        page.wait_for_function(
+            f"([sel, v]) => {{ const s = ({STATE})(sel); return s.version > v && s.drawn === 'held'; }}",
+            arg=[HEATMAP, before["version"]],
+            timeout=2_000,
+        )
+        drawn = page.evaluate(STATE, HEATMAP)
+        assert page.evaluate(BUSY) == "busy", "the kernel answered first: a held frame was not told apart"
+        assert drawn["hits"] == before["hits"] + 1 and drawn["misses"] == before["misses"]
+        cells = np.array(page.evaluate(READ_CELLS, [HEATMAP, 8, 8]), dtype=np.uint8)
+        screenshot(page.locator(".aw-explorer").first, "prefetch-dropdown-held")
+
+        # the kernel catches up: the explorer, its heatmap and the dropdown say head 3; not drawn again
+        page.evaluate("() => window.__sleep")
+        page.wait_for_function(
+            f"(sel) => ({STATE})(sel).kernelKey.split(',')[2] === '3'", arg=HEATMAP, timeout=20_000
+        )
+        assert run_cell(
+            page, "print(ex.head, ex.heatmap.head, ex.controls.head.value, ex.heatmap._head_index)"
+        ) == ("3 3 3 5")
+        after = settled(page, HEATMAP)
+        assert after["version"] == drawn["version"], "the kernel's answer for the held frame was drawn again"
+        want = np.array(json.loads(run_cell(page, "expected(ex.heatmap)")), dtype=np.uint8)
+        assert not (cells != want).any(axis=-1).any(), "the held frame is not the kernel's frame of head 3"
+
+        # a head set in Python moves the dropdown, and the page draws it
+        run_cell(page, "ex.head = 'max'")
+        page.wait_for_function(
+            f"(sel) => ({STATE})(sel).kernelKey.split(',')[2] === '\"max\"'", arg=HEATMAP, timeout=20_000
+        )
+        settled(page, HEATMAP)
+        assert page.locator(DROPDOWN).evaluate("s => s.options[s.selectedIndex].text") == "max"
+        assert run_cell(page, "print(ex.head, ex.heatmap.head, ex.heatmap._head_index)") == "max max 1"
+
+        # another site with other heads: the dropdown's options change under the kernel (its index
+        # passes through 0 on the way), which the page must not take for a pick of "mean"
+        run_cell(page, "ex.head = 1; ex.layer = 1")
+        page.wait_for_function(
+            f"(sel) => ({STATE})(sel).kernelKey.split(',')[1] === '1'", arg=HEATMAP, timeout=20_000
+        )
+        end = settled(page, HEATMAP)
+        assert end["kernelKey"].split(",")[1:3] == ["1", "1"], end
+        assert (
+            run_cell(page, "print(ex.layer, ex.head, ex.heatmap.head, ex.controls.head.value)") == "1 1 1 1"
+        )
+        assert page.locator(DROPDOWN).evaluate("s => s.options[s.selectedIndex].text") == "1"
         assert page.errors == [], "\n\n".join(page.errors)
     finally:
         ctx.close()
