@@ -93,7 +93,8 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
           head: int | str = "mean", sample: int | str = 0, label: Any = None, step: int = 0,
           region: Sequence[int] | None = None, size: int | None = None, tokens: Any = None,
           stat: str | None = None, difference: Sequence[Any] | None = None, groups: Any = None,
-          padding: bool = False, assembled: bool | None = None, labels: bool = True) -> Frame:  # fmt: skip
+          padding: bool = False, assembled: bool | None = None, labels: bool = True,
+          class_names: Any = None) -> Frame:  # fmt: skip
     """Compute the 2D frame a view shows for one selection.
 
     Parameters
@@ -161,6 +162,9 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
         False leaves ``row_labels`` and ``col_labels`` empty, for a picture that shows none (a head
         grid's thumbnail): building them is most of a small frame's cost. The values are the same.
         Grouped frames (``groups``) still read their labels to group.
+    class_names : dict or list, optional
+        Names of the classes for the title (``class 1 (spoof)``, ``true spoof → pred bonafide``);
+        None: ``cap.metadata["class_names"]``. The values are the same.
 
     When the site holds statistics but no per-sample arrays at ``step``
     (``keep="stats"``), the frame is the statistics' mean of ``label``
@@ -304,15 +308,20 @@ def frame(cap: Capture, layer: int | str | None = None, *, site: int | str | Non
     if difference is not None:
         sel["difference"] = tuple(difference)
         title = _title(name, kind, shown_head, None, None, site_step, cap.steps, names)
-        title += f" · mean of {class_text(cap, difference[0])} − {class_text(cap, difference[1])}"
+        first, second = (class_text(cap, c, class_names) for c in difference)
+        title += f" · mean of {first} − {second}"
     elif stat is not None or stats_only:
         sel["stat"] = stat or "mean"
-        label_text = class_text(cap, label) if label is not None else None
+        label_text = class_text(cap, label, class_names) if label is not None else None
         title = _title(name, kind, shown_head, None, label_text, site_step, cap.steps, names)
         title += f" · {stat or 'mean'}"
     else:
-        label_text = class_text(cap, label) if label is not None else None
-        what = _sample_title(cap, name, sample, which, label) if one_sample or sample == "mean" else None
+        label_text = class_text(cap, label, class_names) if label is not None else None
+        what = (
+            _sample_title(cap, name, sample, which, label, class_names)
+            if one_sample or sample == "mean"
+            else None
+        )
         title = _title(name, kind, shown_head, what, label_text, site_step, cap.steps, names)
     if reveal is not None:
         sel["assembled"] = True
@@ -399,9 +408,10 @@ def _block_labels(labels: list[str], b: int) -> list[str]:
     return out
 
 
-def class_text(cap: Capture, label: Any) -> str:
-    """``class 1``, or ``class 1 (spoof)`` when ``cap.metadata["class_names"]`` names it: for titles."""
-    names = (cap.metadata or {}).get("class_names")
+def class_text(cap: Capture, label: Any, class_names: Any = None) -> str:
+    """``class 1``, or ``class 1 (spoof)`` when ``class_names`` (default: ``cap.metadata["class_names"]``)
+    names it: for titles."""
+    names = class_names if class_names else (cap.metadata or {}).get("class_names")
     name = class_name(label, names)
     return f"class {label}" + (f" ({name})" if names and name != str(label) else "")
 
@@ -449,7 +459,9 @@ def _title(name, kind, head, sample, label_text, step, steps, names=None) -> str
     return " · ".join(parts)
 
 
-def _sample_title(cap: Capture, name: str, sample: Any, which: int | None, label: Any) -> str:
+def _sample_title(
+    cap: Capture, name: str, sample: Any, which: int | None, label: Any, class_names: Any = None
+) -> str:
     """Which sample a frame shows: ``"sample 14 (2 of class 1) · true 1 → pred 3"``, its name where
     the site's samples are named, or ``"mean of samples"``."""
     if sample == "mean" or which is None:
@@ -460,7 +472,7 @@ def _sample_title(cap: Capture, name: str, sample: Any, which: int | None, label
         text += f" · #{int(sample) % max(len(select_samples(cap, label, name)), 1)} of the class"
     n = cap.samples_of(name)
     meta = cap.metadata or {}
-    names = meta.get("class_names")
+    names = class_names if class_names else meta.get("class_names")
     truth = cap.labels if cap.labels is not None and len(cap.labels) == n else None
     pred = cap.predictions if cap.predictions is not None and len(cap.predictions) == n else None
     if truth is not None:

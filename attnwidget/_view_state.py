@@ -121,6 +121,8 @@ class ViewSpec:
     color_range : str
         ``"frame"`` (each frame's own min..max), ``"fixed"`` (``[0, 1]``) or ``"shared"``
         (:func:`shared_range`: one range over the site's heads and steps).
+    class_names : dict, list or None
+        Names of the classes for titles (None: ``cap.metadata["class_names"]``).
     significance : float or None
         On a class-difference frame: outline the cells where the classes differ at this
         false discovery rate (:func:`significance_state`); None: no test.
@@ -137,6 +139,7 @@ class ViewSpec:
     groups: Any = None
     color_range: str = "frame"
     significance: float | None = None
+    class_names: Any = None
 
 
 @dataclass
@@ -386,7 +389,8 @@ def view_frame(cap: Capture, spec: ViewSpec, selection: dict) -> Frame:
     """The frame a canvas view shows for a selection (a head grid: the highlighted head, pooled like it)."""
     args = frame_args(cap, selection)
     if spec.kind == "overlay":
-        return overlay_frame(frame(cap, **args, tokens=spec.tokens), spec.query, spec.patch_grid)
+        shown = frame(cap, **args, tokens=spec.tokens, class_names=spec.class_names)
+        return overlay_frame(shown, spec.query, spec.patch_grid)
     return frame(
         cap,
         **args,
@@ -394,6 +398,7 @@ def view_frame(cap: Capture, spec: ViewSpec, selection: dict) -> Frame:
         size=spec.size,
         tokens=spec.tokens,
         groups=spec.groups,
+        class_names=spec.class_names,
     )
 
 

@@ -106,16 +106,19 @@ class View(Savable, Selection, anywidget.AnyWidget):
     _redraw_on: tuple[str, ...] = ()
     #: traits of ``_redraw_on`` that change the codes sent but not ``frame()`` (not in the cache key)
     _not_in_frame: tuple[str, ...] = ("scale",)
-    _extra_kwargs: tuple[str, ...] = ("tokens", "groups", "layout")
+    _extra_kwargs: tuple[str, ...] = ("tokens", "groups", "layout", "class_names")
     #: the trait holding the header of what is sent (its compute time goes there)
     _meta_trait = "_frame_meta"
     #: the view kinds whose page holds frames sent ahead (js/matrix.js draws them)
     _holds_frames = ("heatmap", "weights")
 
-    def __init__(self, cap, *, tokens: Any = None, groups: Any = None, **kwargs):
+    def __init__(self, cap, *, tokens: Any = None, groups: Any = None, class_names: Any = None, **kwargs):
         take_site(type(self), kwargs)
         check_kwargs(type(self), kwargs, self._extra_kwargs)
         self._frame_cache: dict = {}
+        # names of the classes for titles (class 1 (spoof), true spoof -> pred bonafide); None:
+        # cap.metadata["class_names"]. Given at construction (an explorer passes its own)
+        self.class_names = class_names
         self._prefetch: Prefetcher | None = None
         recorder = recorder_of(cap)
         self.cap = check_capture(cap)

@@ -192,11 +192,14 @@ class Explorer(Savable, Selection, widgets.VBox):
         self.tabs = None
         if attention:
             groups = self._given.get("groups")
-            self.heatmap = Heatmap(cap, tokens=tokens, groups=groups, colormap=colormap, **sel, **ranged)
-            self.headgrid = HeadGrid(cap, tokens=tokens, groups=groups, colormap=colormap, **sel, **ranged)
+            named = dict(tokens=tokens, groups=groups, colormap=colormap, class_names=class_names)
+            self.heatmap = Heatmap(cap, **named, **sel, **ranged)
+            self.headgrid = HeadGrid(cap, **named, **sel, **ranged)
             self.headstats = HeadStats(cap, **sel)
         if image is not None:
-            self.overlay = ImageOverlay(cap, image, patch_grid=patch_grid, tokens=tokens, **sel, **ranged)
+            self.overlay = ImageOverlay(
+                cap, image, patch_grid=patch_grid, tokens=tokens, class_names=class_names, **sel, **ranged
+            )
         if has_weights:
             own = {k: v for k, v in sel.items() if not (attention and k == "layer")}
             if attention and self.__dict__.get("_weights_site") is not None:

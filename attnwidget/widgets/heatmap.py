@@ -173,6 +173,7 @@ class Heatmap(BrowserRequests, View):
             scale=self.scale,
             groups=self.groups,
             significance=self.significance,
+            class_names=self.class_names,
         )
 
     def _msg_zoom(self, content: dict) -> dict:

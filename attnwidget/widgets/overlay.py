@@ -105,7 +105,7 @@ class ImageOverlay(BrowserRequests, View):
     _esm = STATIC / "widget.js"  # the one bundle (js/widget.js); _js_view picks the view
     _css = CSS
     _js_view = t.Unicode("overlay", help="the view js/widget.js draws this widget with").tag(sync=True)
-    _extra_kwargs = ("tokens", "layout", "image", "patch_grid")
+    _extra_kwargs = ("tokens", "layout", "image", "patch_grid", "class_names")
 
     query = t.Int(0, help="query row shown over the image (0 = CLS)").tag(sync=True)
     opacity = t.Float(0.5, min=0.0, max=1.0, help="heat-map opacity, 0..1").tag(sync=True)
@@ -167,7 +167,12 @@ class ImageOverlay(BrowserRequests, View):
     def view_spec(self) -> ViewSpec:
         """The ``query`` row as a ``[grid_rows, grid_cols]`` frame (leading non-patch keys dropped)."""
         return ViewSpec(
-            "overlay", tokens=self.tokens, query=self.query, patch_grid=self.patch_grid, scale=self.scale
+            "overlay",
+            tokens=self.tokens,
+            query=self.query,
+            patch_grid=self.patch_grid,
+            scale=self.scale,
+            class_names=self.class_names,
         )
 
     # ------------------------------------------------------------ the image of the sample shown

@@ -50,7 +50,12 @@ class _WeightsCanvas(BrowserRequests, View):
     def view_spec(self) -> ViewSpec:
         """The weights frame of the selection, pooled to ``size``."""
         return ViewSpec(
-            "weights", size=self.size, tokens=self.tokens, scale=self.scale, significance=self.significance
+            "weights",
+            size=self.size,
+            tokens=self.tokens,
+            scale=self.scale,
+            significance=self.significance,
+            class_names=self.class_names,
         )
 
 
@@ -102,6 +107,7 @@ class WeightsView(Selection, widgets.VBox):
         self.canvas = _WeightsCanvas(
             cap,
             tokens=tokens,
+            class_names=class_names,
             **self.selection(),
             colormap=self.colormap,
             scale=self.scale,

@@ -81,8 +81,9 @@ def assert_embeds(state: dict, fr, symmetric: bool = False) -> None:
 # ---------------------------------------------------------------------- to_html
 def test_stats_page_embeds_every_class_statistic(caps, tmp_path):
     cap = caps["stats"]
-    view = aw.show(cap, class_names={0: "<b>neg</b>", 1: "pos"})
-    path = to_html(view, tmp_path / "stats.html", esm=ESM, class_names={0: "<b>neg</b>", 1: "pos"})
+    names = {0: "<b>neg</b>", 1: "pos"}
+    view = aw.show(cap, class_names=names)
+    path = to_html(view, tmp_path / "stats.html", esm=ESM, class_names=names)
     data = embedded(path)
     assert data["keys"] == ["layer", "head", "sample", "label", "step", "stat", "difference", "scale"]
     # no sample is kept: the sample control offers the class statistic alone
@@ -111,7 +112,10 @@ def test_stats_page_embeds_every_class_statistic(caps, tmp_path):
                             )
                         ]
                     ]
-                    assert_embeds(state, aw.frame(cap, name, head=head, label=label, stat=stat, size=size))
+                    assert_embeds(
+                        state,
+                        aw.frame(cap, name, head=head, label=label, stat=stat, size=size, class_names=names),
+                    )
             # the class-difference map: stored once, symmetric about zero
             state = data["states"][
                 data["table"][
@@ -128,7 +132,7 @@ def test_stats_page_embeds_every_class_statistic(caps, tmp_path):
                     )
                 ]
             ]
-            fr = aw.frame(cap, name, head=head, difference=(0, 1), size=size)
+            fr = aw.frame(cap, name, head=head, difference=(0, 1), size=size, class_names=names)
             assert_embeds(state, fr, symmetric=True)
             assert state["_frame_meta"]["vmin"] == -state["_frame_meta"]["vmax"]
     # the class means differ, so the page does not show one picture for every class

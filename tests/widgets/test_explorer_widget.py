@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 import attnwidget as aw
+from attnwidget._view_state import view_frame
 from attnwidget.store import Capture
 
 
@@ -117,3 +118,19 @@ def test_layer_dropdown_is_wide_enough_for_long_site_names():
         c.add(name, 0, np.full((1, 2, 3, 3), 1 / 3, np.float32), kind="self")
     width = Controls(aw.Heatmap(c)).layer.layout.min_width
     assert width.endswith("px") and int(width[:-2]) >= 90 + 7 * len("decoder.layers.0.cross_attn")
+
+
+def test_class_names_given_to_show_name_the_classes_in_every_title_and_the_saved_figure(tmp_path):
+    """aw.show(cap, class_names=...) names the classes in the views' titles, as its class control does."""
+    c = Capture()
+    c.add("s", 0, np.random.default_rng(0).random((4, 2, 3, 3), dtype=np.float32), kind="self")
+    c.labels, c.predictions = np.array([0, 1, 0, 1]), np.array([1, 1, 0, 0])
+    ex = aw.show(c, class_names={0: "spoof", 1: "bonafide"})
+    assert "true spoof → pred bonafide" in ex.heatmap.frame().title
+    ex.label = 1
+    assert "class 1 (bonafide)" in ex.heatmap.frame().title
+    d = ex.heatmap.describe()  # what view.save and the standalone page draw from
+    assert "class 1 (bonafide)" in view_frame(d.cap, d.spec, d.selection).title
+    # a view alone, and the capture's own names, as before
+    assert "true 0 → pred 1" in aw.Heatmap(c).frame().title
+    assert c.metadata.get("class_names") is None  # the user's capture is not changed
