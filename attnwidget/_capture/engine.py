@@ -321,10 +321,11 @@ class CaptureBlock:
         self.cap.metadata["model"] = type(model).__name__
         self._root_name = type(model).__name__
         # where reduced weights go instead of the Capture: ``sink(name, step, tensor, kind=, axes=,
-        # info=, entropy=)`` with the tensor still on the model's device (``aw.collect`` folds each
+        # info=, entropy=, valid=)`` with the tensor still on the model's device (``aw.collect`` folds each
         # site into its statistics the moment it is computed, so a batch's weights are never all
         # held at once); ``entropy``: per-head mean row entropy [sample, head] where the engine
-        # had it almost free (``self.entropy`` set and sdpa_weights could), else None
+        # had it almost free (``self.entropy`` set and sdpa_weights could), else None; ``valid``: the
+        # site's (query, key) validity as numpy bool [sample, position], None where nothing is padding
         self.sink: Callable | None = None
         # with a sink: the first site whose batch held padding (aw.collect warns that it is kept in)
         self.padding_seen: str | None = None
@@ -610,15 +611,19 @@ class CaptureBlock:
         ``valid``: a function returning ``(query [sample, query], key [sample, key])``
         bool, True where the call's own mask shows no padding, or None where it
         shows none; called only where the model's input mask does not decide
-        both axes. A sink (``aw.collect``) receives the weights only: no validity.
+        both axes. A sink (``aw.collect``) receives the weights and that validity
+        (numpy, or None where no position is padding).
         """
         step = max(self.step, 0)
         if self.sink is not None:
-            if tuple(axes) == ATTENTION_AXES and not self.padding_seen:
+            padded = None
+            if tuple(axes) == ATTENTION_AXES:
                 padded = self._validity(name, kind, info, tuple(w.shape), valid)
-                if padded is not None:
+                if padded is not None and not self.padding_seen:
                     self.padding_seen = name
-            self.sink(name, step, w.detach(), kind=kind, axes=tuple(axes), info=info, entropy=entropy)
+            self.sink(
+                name, step, w.detach(), kind=kind, axes=tuple(axes), info=info, entropy=entropy, valid=padded
+            )
             return
         array = w.detach().to("cpu").numpy()
         self.cap.add(name, step, array, kind=kind, axes=axes, info=info)

@@ -402,14 +402,13 @@ def _run(state: CollectState, model: torch.nn.Module, batches: Iterable, plan: _
 
 
 def padding_warning(batch: int, site: str) -> str:
-    """What ``collect`` says, once, when a batch holds padding: it is not left out yet."""
+    """What ``collect`` says, once, when a batch holds padding: its statistics do not leave it out yet."""
     return (
         f"aw.collect: batch {batch} holds padding (site {site!r}: positions the model's attention mask "
-        "leaves out), and collect does not yet leave padded positions out of its statistics or kept "
-        "samples, so class means and frames of shorter samples include them. To leave padding out of "
-        "kept samples, collect batches of one sample each (batch_size=1: collect stacks samples of "
-        "different lengths and knows which positions it added); or run aw.capture per batch, which "
-        "records each sample's padding (its frames and cap.stat leave it out)."
+        "leaves out). Kept samples record it (their frames and cap.valid_mask leave it out), but the "
+        "streamed statistics (class means, variances, entropies) do not yet leave padded positions "
+        "out, so they include the padded rows of shorter samples. For statistics without padding, "
+        "collect samples of one length (batches grouped by length, or inputs cut to one length)"
     )
 
 

@@ -3,7 +3,8 @@
 The capture engine hands each site's reduced weights to :class:`BatchSink`
 the moment it computes them, still on the model's device. The sink folds them
 into the streaming statistics there (only per-cell sums reach the host) and
-copies the rows of kept samples to the host, so a batch's weights are never
+copies the rows of kept samples to the host (with which of their positions
+are padding, as the engine read them from the model's masks), so a batch's weights are never
 all alive at once (the engine computes each site in the buffers of the one
 before) and ``keep="stats"`` never moves a batch of attention off a GPU.
 """
@@ -105,6 +106,7 @@ class BatchSink:
         axes: tuple,
         info: dict[str, Any],
         entropy: torch.Tensor | None = None,
+        valid: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         if self.n is None:
             self._start(int(weights.shape[0]))
@@ -128,6 +130,9 @@ class BatchSink:
             # a copy: the weights may live in the capture's workspace, which the next site reuses
             rows = take_rows(weights, self.kept).to("cpu", copy=True).numpy()
             state.kept.setdefault((name, step), []).append(rows)
+            # which of those rows' positions are padding (None: none is), batch by batch beside them
+            kept_valid = None if valid is None else (valid[0][self.kept], valid[1][self.kept])
+            state.kept_valid.setdefault((name, step), []).append(kept_valid)
 
     def finish(self, output: Any, predict: Callable | None) -> int:
         """After the forward: record the kept samples' indices, labels and predictions; the batch size."""

@@ -32,7 +32,9 @@ from .checkpoint import (
 from .distributed import gather_to_root
 from .stats import StreamingStats
 
-__all__ = ["CollectState", "concat_samples"]
+__all__ = ["CollectState", "concat_samples", "concat_valid"]
+
+Validity = tuple[np.ndarray, np.ndarray]
 
 
 def concat_samples(arrays: list[np.ndarray]) -> tuple[np.ndarray, bool]:
@@ -52,6 +54,33 @@ def concat_samples(arrays: list[np.ndarray]) -> tuple[np.ndarray, bool]:
     return out, True
 
 
+def concat_valid(arrays: list[np.ndarray], valids: list[Validity | None]) -> Validity | None:
+    """Which positions of the samples :func:`concat_samples` stacks are not padding.
+
+    ``valids``: per part, bool ``(query [n, query], key [n, key])`` as the engine read
+    them from the model's masks, or None where none of its positions is padding. The
+    positions ``concat_samples`` adds to fit a longer part are padding too. None where
+    no part recorded any (a stack of one-sample batches is then read from its zeros,
+    :meth:`attnwidget.Capture.valid_mask`).
+    """
+    if all(v is None for v in valids) or any(a.ndim != 4 for a in arrays):
+        return None
+    rows, keys = max(a.shape[2] for a in arrays), max(a.shape[3] for a in arrays)
+    n = sum(a.shape[0] for a in arrays)
+    query, key = np.zeros((n, rows), bool), np.zeros((n, keys), bool)
+    i = 0
+    for a, v in zip(arrays, valids, strict=True):
+        m = a.shape[0]
+        if v is None:
+            query[i : i + m, : a.shape[2]] = True
+            key[i : i + m, : a.shape[3]] = True
+        else:
+            query[i : i + m, : v[0].shape[1]] = v[0]
+            key[i : i + m, : v[1].shape[1]] = v[1]
+        i += m
+    return query, key
+
+
 class CollectState:
     """Everything one process of ``collect`` has gathered; see the module docstring."""
 
@@ -65,6 +94,8 @@ class CollectState:
         self.first_metadata: dict | None = None
         self.kept: dict[tuple[str, int], list[np.ndarray]] = {}
         self.padded: dict[tuple[str, int], bool] = {}  # padding already applied before a restart
+        # beside each part of ``kept``: its samples' (query, key) validity, None where nothing is padding
+        self.kept_valid: dict[tuple[str, int], list[Validity | None]] = {}
         self.indices: list[np.ndarray] = []  # global index of each kept sample, per batch
         self.labels: list[np.ndarray] = []
         self.preds: list[np.ndarray] = []
@@ -76,11 +107,15 @@ class CollectState:
         stats_header, arrays = self.stats.state()
         kept = []
         for i, (key, parts) in enumerate(self.kept.items()):
+            valid = concat_valid(parts, self._valids(key))
             array, padded = concat_samples(parts)
             self.kept[key] = [array]  # compact: the next save need not concatenate again
+            self.kept_valid[key] = [valid]
             self.padded[key] = self.padded.get(key, False) or padded
             arrays[f"k{i}"] = array
-            kept.append([key[0], key[1], f"k{i}", self.padded[key]])
+            if valid is not None:
+                arrays[f"v{i}q"], arrays[f"v{i}k"] = valid
+            kept.append([key[0], key[1], f"k{i}", self.padded[key], valid is not None])
         for name, parts in (("indices", self.indices), ("labels", self.labels), ("preds", self.preds)):
             if parts:
                 arrays[name] = np.concatenate(parts)
@@ -177,9 +212,14 @@ class CollectState:
         try:
             state.meta = {name: (kind, tuple(axes), info) for name, kind, axes, info in header["meta"]}
             state.stats = StreamingStats.from_state(header["stats"], arrays)
-            for name, step, key, padded in header["kept"]:
-                state.kept[(name, int(step))] = [member(path, arrays, key, f"kept samples of {name!r}")]
-                state.padded[(name, int(step))] = bool(padded)
+            for entry in header["kept"]:
+                name, step, key, padded = entry[:4]  # a fifth: whether its validity was saved
+                where = (name, int(step))
+                state.kept[where] = [member(path, arrays, key, f"kept samples of {name!r}")]
+                state.padded[where] = bool(padded)
+                state.kept_valid[where] = [None]
+                if len(entry) > 4 and entry[4]:
+                    state.kept_valid[where] = [state._read_valid(path, arrays, key, name)]
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
             if isinstance(e, CaptureFileError):  # from member(): already says what is wrong
                 raise
@@ -196,6 +236,27 @@ class CollectState:
                 getattr(state, name).append(arrays[name])
         return state
 
+    def _valids(self, key: tuple[str, int]) -> list[Validity | None]:
+        """The validity of each part of ``kept[key]`` (None for parts from before it was recorded)."""
+        parts = self.kept_valid.get(key, [])
+        return parts + [None] * (len(self.kept[key]) - len(parts))
+
+    def _read_valid(self, path: str, arrays: dict[str, np.ndarray], key: str, name: str) -> Validity:
+        """A kept site's saved validity, checked against its kept samples."""
+        q = member(path, arrays, f"v{key[1:]}q", f"which positions of {name!r} are padding")
+        k = member(path, arrays, f"v{key[1:]}k", f"which positions of {name!r} are padding")
+        shape = arrays[key].shape
+        if (
+            q.dtype != bool
+            or k.dtype != bool
+            or q.shape != (shape[0], shape[2])
+            or k.shape != (shape[0], shape[3])
+        ):
+            raise checkpoint_error(
+                path, f"its validity of {name!r} is {q.shape} x {k.shape}, not that of its samples {shape}"
+            )
+        return q, k
+
     # ------------------------------------------------------------------ finish
     def finish(self, keep: str, rank: int, world: int, ordered: bool) -> Capture | None:
         """The final Capture: statistics reduced over ranks, kept samples gathered on rank 0.
@@ -211,6 +272,7 @@ class CollectState:
             "first_metadata": self.first_metadata,
             "count": self.count,
             "kept": {k: concat_samples(v) for k, v in self.kept.items()},
+            "kept_valid": {k: concat_valid(v, self._valids(k)) for k, v in self.kept.items()},
             "padded": self.padded,
             "indices": np.concatenate(self.indices) if self.indices else np.zeros(0, np.int64),
             "labels": self.labels,
@@ -244,10 +306,16 @@ class CollectState:
                 for p in parts
                 if (name, step) in p["kept"]
             )
+            valid = concat_valid(
+                arrays, [p["kept_valid"].get((name, step)) for p in parts if (name, step) in p["kept"]]
+            )
             if order is not None and len(order) == len(array):
                 array = array[order]
+                valid = None if valid is None else (valid[0][order], valid[1][order])
             kind, axes, info = meta[name]
             out.add(name, step, array, kind=kind, axes=axes, info=dict(info, padded=padded))
+            if valid is not None and not (valid[0].all() and valid[1].all()):
+                out.add_valid(name, step, *valid)
         for attr, field in (("labels", "labels"), ("predictions", "preds")):
             values = [a for p in parts for a in p[field]]
             if values:

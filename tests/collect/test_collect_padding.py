@@ -1,9 +1,12 @@
-"""aw.collect says, once, when a batch holds padding it does not yet leave out.
+"""aw.collect and padding: kept samples record it; the statistics say, once, that they do not leave it out.
 
 A Hugging Face encoder run on right-padded batches (its own ``attention_mask``):
 collect warns naming the batch and the site and what to do instead; batches
-without padding, and batches of one sample each, give no warning, and the
-kept samples of the one-sample batches know which positions collect added.
+without padding, and batches of one sample each, give no warning. Kept samples
+know which of their positions are padding, whether the model's mask padded
+them or collect's stacking of batches of different lengths did, also across a
+checkpoint and its resumption, so their frames leave padding out as a
+capture's do.
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ def run(model, batches, **options):
 
 
 def test_padded_batches_are_named_once(bert):
-    with pytest.warns(UserWarning, match=r"batch 0 holds padding \(site '.*'.*batch_size=1") as seen:
+    with pytest.warns(
+        UserWarning, match=r"batch 0 holds padding \(site '.*'.*Kept samples record it.*one length"
+    ) as seen:
         run(bert, [batch([7, 4, 2]), batch([7, 7, 3])], keep="both")
     assert sum("holds padding" in str(w.message) for w in seen) == 1
 
@@ -65,3 +70,48 @@ def test_one_sample_batches_know_their_lengths(bert):
     fr = aw.frame(cap, site, sample=1, head=0)
     assert fr.values.shape == (3, 3)  # the sample's own positions, not collect's stacking zeros
     np.testing.assert_allclose(fr.values.sum(-1), 1, rtol=1e-5)
+
+
+def expected_valid(lengths_per_batch: list[list[int]]) -> np.ndarray:
+    """Each kept sample's real positions, stacked to the longest batch (collect pads the rest)."""
+    width = max(max(b) for b in lengths_per_batch)
+    flat = [n for b in lengths_per_batch for n in b]
+    return np.arange(width)[None, :] < np.array(flat)[:, None]
+
+
+@pytest.mark.parametrize("keep", ["samples", "both"])
+def test_kept_samples_of_padded_batches_know_their_padding(bert, keep):
+    lengths = [[7, 4, 2], [5, 5, 3]]
+    # kept samples alone: the second batch is narrower (collect pads it to 7); with statistics
+    # every sample needs one shape, so both batches are padded to 7 by the tokenizer's mask
+    width = None if keep == "samples" else 7
+    batches = [batch(lengths[0]), batch(lengths[1], width)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the statistics' warning, tested above
+        cap = run(bert, batches, keep=keep)
+    want = expected_valid(lengths)
+    for site in cap.layers:
+        queries, keys = cap.valid_mask(site, 0)
+        np.testing.assert_array_equal(keys, want)
+        np.testing.assert_array_equal(queries, want)
+    # a kept sample's frame is its own positions, rows summing to one, as a capture of it alone
+    fr = aw.frame(cap, cap.layers[0], sample=4, head=0)
+    assert fr.values.shape == (5, 5)
+    np.testing.assert_allclose(fr.values.sum(-1), 1, rtol=1e-5)
+    with torch.no_grad(), aw.capture(bert) as alone:  # the same sentence, run by itself
+        bert(input_ids=batches[1]["input_ids"][1:2, :5])
+    np.testing.assert_allclose(fr.values, aw.frame(alone, alone.layers[0], head=0).values, atol=1e-5)
+
+
+def test_kept_padding_survives_a_checkpoint_and_its_resumption(bert, tmp_path):
+    lengths = [[6, 3], [4, 4], [2, 5]]
+    batches = [batch(b) for b in lengths]
+    path = tmp_path / "run.npz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run(bert, batches[:2], keep="samples", checkpoint=str(path), every=1)
+        cap = run(bert, batches, keep="samples", checkpoint=str(path), every=1)
+    assert cap.num_samples == 6
+    queries, keys = cap.valid_mask(cap.layers[0], 0)
+    np.testing.assert_array_equal(keys, expected_valid(lengths))
+    np.testing.assert_array_equal(queries, expected_valid(lengths))
