@@ -252,7 +252,8 @@ def _watch_generate(model: torch.nn.Module, cap: Capture) -> Callable | None:
     bound = model.generate
 
     def generate(*args, **kwargs):
-        config = kwargs.get("generation_config") or getattr(model, "generation_config", None)
+        given = args[1] if len(args) > 1 and hasattr(args[1], "num_beams") else None  # generate(ids, config)
+        config = kwargs.get("generation_config") or given or getattr(model, "generation_config", None)
         beams = kwargs.get("num_beams", getattr(config, "num_beams", 1))
         try:
             beams = int(beams or 1)

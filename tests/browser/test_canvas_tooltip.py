@@ -210,8 +210,8 @@ def test_overlay_tooltip_shows_the_exact_value_and_follows_the_frame(lab_server,
 
 
 def test_standalone_page_tooltip_says_its_value_is_the_colour_codes(browser, tmp_path):
-    """A page written by ``to_html`` has no kernel to ask: the tooltip says ≈ and why, and the
-    colour-range control (which would need new frames) is not offered."""
+    """A page written by ``to_html`` has no kernel to ask: the tooltip says ≈ and why. Its
+    colour-range control re-codes the frames the page holds (``js/page-range.js``)."""
     import numpy as np
 
     import attnwidget as aw
@@ -230,7 +230,7 @@ def test_standalone_page_tooltip_says_its_value_is_the_colour_codes(browser, tmp
     try:
         page.goto(f"file://{path}")
         page.wait_for_selector(f"{HEATMAP} canvas.aw-canvas[data-plot]", timeout=30_000)
-        assert page.locator(f"{HEATMAP} select.aw-color-range").count() == 0
+        assert page.locator(f"{HEATMAP} select.aw-color-range").count() == 1
         canvas = page.locator(f"{HEATMAP} canvas.aw-canvas")
         box = canvas.bounding_box()
         px, py, pw, ph = (float(v) for v in canvas.get_attribute("data-plot").split(","))
