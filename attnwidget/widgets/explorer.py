@@ -40,6 +40,8 @@ the recorder hands the explorer each new step as training goes.
 
 from __future__ import annotations
 
+from typing import Any
+
 import ipywidgets as widgets
 import traitlets as t
 
@@ -212,7 +214,7 @@ class Explorer(Savable, Selection, widgets.VBox):
             for v in (self.heatmap, self.headgrid, self.headstats, self.overlay, self.weights)
             if v is not None
         ]
-        self._links = [
+        self._links: list[Any] = [  # traitlets links and observers, undone on rebuild
             t.link((self, name), (view, name))
             for view in self.views
             for name in SELECTION
@@ -227,8 +229,8 @@ class Explorer(Savable, Selection, widgets.VBox):
             self._links.append(t.link((coloured[0], "colormap"), (self, "colormap")))
         # one colour range for every view, chosen in the main matrix's toolbar (see _arrange): the
         # overlay's toolbar leaves its own out
-        ranged = [v for v in (self.heatmap, self.headgrid, self.overlay, self.weights) if v is not None]
-        self._links += [t.link((self, "color_range"), (v, "color_range")) for v in ranged]
+        in_range = [v for v in (self.heatmap, self.headgrid, self.overlay, self.weights) if v is not None]
+        self._links += [t.link((self, "color_range"), (v, "color_range")) for v in in_range]
         if self.overlay is not None:
             self.overlay._range_in_toolbar = False
 
@@ -388,7 +390,7 @@ class Explorer(Savable, Selection, widgets.VBox):
                 for view in self.views:
                     view._take(new, tokens)
                 self.cap = new
-                if own is not None:
+                if own is not None and self.weights is not None:
                     self.weights.layer = own
                 apply_selection(self, sel)
             for view in self.views:
