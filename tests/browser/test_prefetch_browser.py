@@ -131,9 +131,10 @@ def test_a_head_picked_in_the_page_is_drawn_from_the_frames_held(lab_server, bro
         before = page.evaluate(STATE, HEATMAP)
         page.evaluate(OBSERVE, HEATMAP)
 
-        # the kernel is busy for 3 s: whatever is drawn now comes from the page
+        # the kernel is busy for 10 s: whatever is drawn now comes from the page (long enough for a
+        # loaded 2-core machine's click and polling: at 3 s, CI once found the kernel idle again)
         page.evaluate("""() => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
-            window.__sleep = k.requestExecute({code: 'time.sleep(3)', silent: true}).done; }""")
+            window.__sleep = k.requestExecute({code: 'time.sleep(10)', silent: true}).done; }""")
         page.wait_for_function(
             "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'busy'"
         )
@@ -144,7 +145,7 @@ def test_a_head_picked_in_the_page_is_drawn_from_the_frames_held(lab_server, bro
         page.wait_for_function(
             f"([sel, v]) => {{ const s = ({STATE})(sel); return s.version > v && s.drawn === 'held'; }}",
             arg=[HEATMAP, before["version"]],
-            timeout=2_000,
+            timeout=5_000,
         )
         drawn = page.evaluate(STATE, HEATMAP)
         busy = page.evaluate(
@@ -254,13 +255,14 @@ def test_a_head_picked_in_the_dropdown_is_drawn_from_the_frames_held(lab_server,
         page.wait_for_function(f"(sel) => ({STATE})(sel).held >= 6", arg=HEATMAP, timeout=30_000)
         before = page.evaluate(STATE, HEATMAP)
 
-        # a pick in the head dropdown while the kernel is busy: drawn from what the page holds
-        kernel_busy_for(page, 3)
+        # a pick in the head dropdown while the kernel is busy: drawn from what the page holds (10 s:
+        # at 3 s a loaded CI machine once found the kernel idle again before the check)
+        kernel_busy_for(page, 10)
         page.locator(DROPDOWN).select_option(label="3")
         page.wait_for_function(
             f"([sel, v]) => {{ const s = ({STATE})(sel); return s.version > v && s.drawn === 'held'; }}",
             arg=[HEATMAP, before["version"]],
-            timeout=2_000,
+            timeout=5_000,
         )
         drawn = page.evaluate(STATE, HEATMAP)
         assert page.evaluate(BUSY) == "busy", "the kernel answered first: a held frame was not told apart"
