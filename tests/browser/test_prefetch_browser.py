@@ -131,13 +131,8 @@ def test_a_head_picked_in_the_page_is_drawn_from_the_frames_held(lab_server, bro
         before = page.evaluate(STATE, HEATMAP)
         page.evaluate(OBSERVE, HEATMAP)
 
-        # the kernel is busy for 10 s: whatever is drawn now comes from the page (long enough for a
-        # loaded 2-core machine's click and polling: at 3 s, CI once found the kernel idle again)
-        page.evaluate("""() => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
-            window.__sleep = k.requestExecute({code: 'time.sleep(10)', silent: true}).done; }""")
-        page.wait_for_function(
-            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'busy'"
-        )
+        # the kernel is busy for 10 s: whatever is drawn now comes from the page
+        kernel_busy_for(page, 10)
         # a click on head 2's thumbnail (a DOM click: the pointer stays on the heatmap)
         page.evaluate(
             "() => document.querySelector('.aw-headgrid canvas.aw-thumb[data-head=\"2\"]').closest('.aw-thumb-cell').click()"
@@ -148,10 +143,7 @@ def test_a_head_picked_in_the_page_is_drawn_from_the_frames_held(lab_server, bro
             timeout=5_000,
         )
         drawn = page.evaluate(STATE, HEATMAP)
-        busy = page.evaluate(
-            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-        )
-        assert busy == "busy", (
+        assert not page.evaluate(AWAKE), (
             "the kernel answered first: this test would not tell a held frame from its answer"
         )
         assert drawn["hits"] == before["hits"] + 1 and drawn["misses"] == before["misses"]
@@ -217,16 +209,33 @@ def expected(view):
 ex
 """
 DROPDOWN = ".aw-controls .widget-dropdown:has(label:text-is('head')) select"
-BUSY = "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
 
 
 def kernel_busy_for(page, seconds: float) -> None:
+    """Make the kernel sleep for ``seconds``; return once the sleep itself has begun.
+
+    The page learns it from the sleep's own first output, not from the kernel's status: the
+    kernel also goes busy for each comm message, so a busy status may be another message's, and
+    the idle between that one and the sleep once passed for "the kernel answered first".
+    ``window.__awake`` turns true when the sleep is over: until then, nothing the page asked
+    after it has been answered (the kernel takes its messages in order)."""
     page.evaluate(
         """(s) => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
-        window.__sleep = k.requestExecute({code: `time.sleep(${s})`, silent: true}).done; }""",
+        window.__asleep = false; window.__awake = false;
+        const future = k.requestExecute(
+            {code: `print("asleep", flush=True); time.sleep(${s})`, silent: false, store_history: false});
+        future.onIOPub = (msg) => {
+            if (msg.header.msg_type === "stream" && String(msg.content.text).includes("asleep")) {
+                window.__asleep = true;
+            }
+        };
+        window.__sleep = future.done.then(() => { window.__awake = true; }); }""",
         seconds,
     )
-    page.wait_for_function(f"() => ({BUSY})() === 'busy'")
+    page.wait_for_function("() => window.__asleep === true")
+
+
+AWAKE = "() => window.__awake === true"
 
 
 def settled(page, sel: str, quiet_ms: int = 800) -> dict:
@@ -265,7 +274,7 @@ def test_a_head_picked_in_the_dropdown_is_drawn_from_the_frames_held(lab_server,
             timeout=5_000,
         )
         drawn = page.evaluate(STATE, HEATMAP)
-        assert page.evaluate(BUSY) == "busy", "the kernel answered first: a held frame was not told apart"
+        assert not page.evaluate(AWAKE), "the kernel answered first: a held frame was not told apart"
         assert drawn["hits"] == before["hits"] + 1 and drawn["misses"] == before["misses"]
         cells = np.array(page.evaluate(READ_CELLS, [HEATMAP, 8, 8]), dtype=np.uint8)
         screenshot(page.locator(".aw-explorer").first, "prefetch-dropdown-held")
