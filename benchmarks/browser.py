@@ -87,6 +87,8 @@ sys.path.insert(0, str(HERE / "_circuitsvis"))
 
 from aw_browser import Server, launch_browser, missing, open_notebook, pw, run_all, run_cell, write_notebook  # noqa: E402
 
+from attnwidget.widgets._prefetch import head_index  # noqa: E402  (the dropdown's index of a head)
+
 PAGE_TARGET_MS = 16.0
 MISSES = "click at once after refresh()"
 LATENCY_TARGET_MS = 40.0
@@ -507,12 +509,17 @@ def summarise_page(rs: list[dict], frames, n: int, what: str) -> dict:
     }
 
 
-def measure_page_clicks(page, wire, n, repeats) -> dict:
-    """Thumbnail clicks: the heatmap's head set in the page (held frames, once they have come)."""
+def start_on_head_0(page, wire, n) -> None:
+    """Layer 0, head 0 drawn, the frames of the layer's other heads held, the wire's count reset."""
     run_cell(page, f"views[{n}].layer = 0; views[{n}].head = 0")
     page.wait_for_function(KERNEL_HAS, arg=[f".bench-hm-{n}", 0], timeout=30_000)
     page.wait_for_timeout(800)  # the frames of the layer's other heads arrive
     wire.take()
+
+
+def measure_page_clicks(page, wire, n, repeats) -> dict:
+    """Thumbnail clicks: the heatmap's head set in the page (held frames, once they have come)."""
+    start_on_head_0(page, wire, n)
     rs, current = [], 0
     for i in range(repeats):
         head = [1, 2, 3, 0][i % 4] if current != [1, 2, 3, 0][i % 4] else [2, 3, 0, 1][i % 4]
@@ -524,17 +531,13 @@ def measure_page_clicks(page, wire, n, repeats) -> dict:
 def measure_page_dropdown(page, wire, n, repeats) -> dict:
     """Picks in the head dropdown: its index linked to the heatmap's ``_head_index`` in the page, so
     a pick draws the frame held for that head (index 0 "mean", 1 "max", i + 2 head i)."""
-    run_cell(page, f"views[{n}].layer = 0; views[{n}].head = 0")
-    page.wait_for_function(KERNEL_HAS, arg=[f".bench-hm-{n}", 0], timeout=30_000)
-    page.wait_for_timeout(800)  # the frames of the layer's other heads arrive
-    wire.take()
+    start_on_head_0(page, wire, n)
     rs, current = [], 0
     for i in range(repeats):
         head = ["mean", 1, "max", 3, 2, 0][i % 6]
         if head == current:
             head = 1
-        index = 0 if head == "mean" else 1 if head == "max" else head + 2
-        rs.append(page_change(page, "dropdown", n, index, head))
+        rs.append(page_change(page, "dropdown", n, head_index(head), head))
         current = head
     return summarise_page(rs, wire.take(), n, "head dropdown")
 

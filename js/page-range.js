@@ -12,31 +12,16 @@
 // are pooled it is the range of the pooled cells the page shows, not of the full-resolution
 // frames the kernel's shared range reads.
 
+import { dequantize, LOG_FLOOR } from "./codecs.js";
+import { NAN_CODE, TOP } from "./colormaps.js";
+
+export { LOG_FLOOR, NAN_CODE, TOP };
+
 /** The choices of the colour-range control, as the explorer's (attnwidget/widgets/controls.py). */
 export const RANGE_CHOICES = [["frame", "this frame"], ["fixed", "fixed 0–1"], ["shared", "shared"]];
 
-/** attnwidget/wire.py: the highest value code, NaN's code, the smallest value of the log scale. */
-export const TOP = 254;
-export const NAN_CODE = 255;
-export const LOG_FLOOR = 1e-6;
-
-/**
- * The value a code stands for over [vmin, vmax] (wire.dequantize), NaN for NAN_CODE.
- * @param {number} code
- * @param {number} vmin
- * @param {number} vmax
- * @param {string} scale "linear" or "log"
- */
-export function codeValue(code, vmin, vmax, scale = "linear") {
-  if (code === NAN_CODE) return NaN;
-  const t = code / TOP;
-  if (scale === "log") {
-    const lo = Math.log(Math.max(vmin, LOG_FLOOR));
-    const hi = Math.log(Math.max(vmax, LOG_FLOOR * 10));
-    return Math.exp(lo + t * (hi - lo));
-  }
-  return vmin + t * (vmax - vmin);
-}
+/** The value a code stands for over [vmin, vmax] (wire.dequantize), NaN for NAN_CODE. */
+export const codeValue = dequantize;
 
 /**
  * The code of a value over [vmin, vmax] (wire.quantize): 0..TOP, clipped; NaN -> NAN_CODE.

@@ -292,12 +292,13 @@ function createModel(state, hooks = {}) {
   return { model, put, emit, state };
 }
 
-// js/page-range.js
-var RANGE_CHOICES = [["frame", "this frame"], ["fixed", "fixed 0\u20131"], ["shared", "shared"]];
+// js/colormaps.js
 var TOP = 254;
 var NAN_CODE = 255;
+
+// js/codecs.js
 var LOG_FLOOR = 1e-6;
-function codeValue(code, vmin, vmax, scale = "linear") {
+function dequantize(code, vmin, vmax, scale = "linear") {
   if (code === NAN_CODE) return NaN;
   const t = code / TOP;
   if (scale === "log") {
@@ -307,6 +308,10 @@ function codeValue(code, vmin, vmax, scale = "linear") {
   }
   return vmin + t * (vmax - vmin);
 }
+
+// js/page-range.js
+var RANGE_CHOICES = [["frame", "this frame"], ["fixed", "fixed 0\u20131"], ["shared", "shared"]];
+var codeValue = dequantize;
 function valueCode(value, vmin, vmax, scale = "linear") {
   if (Number.isNaN(value)) return NAN_CODE;
   let v = value;

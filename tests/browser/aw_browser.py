@@ -273,6 +273,21 @@ def kernel_eval(page, code: str, expected: str, tries: int = 40) -> str:
     return out
 
 
+def set_theme(page, name: str) -> None:
+    """Switch JupyterLab's or Notebook 7's theme as Settings > Theme does ("JupyterLab Dark",
+    "JupyterLab Light"), and wait until the page is in it and its canvases have drawn again."""
+    page.evaluate(
+        "async (theme) => { await window.jupyterapp.commands.execute('apputils:change-theme', {theme}); }",
+        name,
+    )
+    page.wait_for_function(
+        "(dark) => document.body.dataset.jpThemeLight === (dark ? 'false' : 'true')",
+        arg=name.endswith("Dark"),
+        timeout=30_000,
+    )
+    page.wait_for_timeout(1000)  # the theme's style sheet applies, the canvases draw again
+
+
 def screenshot(target, name: str) -> Path:
     """Save a PNG of a page or locator under ``artifacts/screenshots/``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from aw_browser import ROOT, open_notebook, run_all, screenshot
+from aw_browser import ROOT, open_notebook, run_all, screenshot, set_theme
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
@@ -143,19 +143,6 @@ def _check_drawing(name: str, i: int, e: dict) -> None:
             assert gap <= MOST_GAP, f"{name} explorer {i}: {gap:.0f} px blank beside the matrix"
 
 
-def _set_theme(page, name: str) -> None:
-    page.evaluate(
-        "async (theme) => { await window.jupyterapp.commands.execute('apputils:change-theme', {theme}); }",
-        name,
-    )
-    page.wait_for_function(
-        "(dark) => document.body.dataset.jpThemeLight === (dark ? 'false' : 'true')",
-        arg=name.endswith("Dark"),
-        timeout=30_000,
-    )
-    page.wait_for_timeout(800)
-
-
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_explorer_fits_one_screen(name, request):
     lab_server = request.getfixturevalue("lab_server")
@@ -226,11 +213,11 @@ def test_every_explorer_fits_one_screen(name, request):
         assert after["errors"] == [], f"{name} explorer {i} shows error text after a step: {after['errors']}"
         _check_drawing(name, i, after)
     if name in DARK:
-        _set_theme(page, "JupyterLab Dark")
+        set_theme(page, "JupyterLab Dark")
         for i in range(len(explorers)):
             loc = page.locator(".aw-explorer").nth(i)
             loc.scroll_into_view_if_needed()
             screenshot(loc, f"layout-{stem}-dark-explorer-{i}")
-        _set_theme(page, "JupyterLab Light")
+        set_theme(page, "JupyterLab Light")
     assert page.errors == [], "\n\n".join(page.errors)
     assert page.dialogs == [], page.dialogs

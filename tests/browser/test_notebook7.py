@@ -23,7 +23,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from aw_browser import ROOT, open_notebook, run_all, screenshot
+from aw_browser import ROOT, open_notebook, run_all, screenshot, set_theme
 
 pytestmark = pytest.mark.browser
 
@@ -89,20 +89,6 @@ def _contrast(a, b) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
-def _set_theme(page, name: str) -> None:
-    """Switch Notebook 7's theme as Settings > Theme does, and wait until the page is in it."""
-    page.evaluate(
-        "async (theme) => { await window.jupyterapp.commands.execute('apputils:change-theme', {theme}); }",
-        name,
-    )
-    page.wait_for_function(
-        "(dark) => document.body.dataset.jpThemeLight === (dark ? 'false' : 'true')",
-        arg=name.endswith("Dark"),
-        timeout=30_000,
-    )
-    page.wait_for_timeout(1000)  # the theme's style sheet applies, the canvases draw again
-
-
 # each explorer: its height, its views (painted or not), colourful canvases, error text shown
 MEASURE = """() => [...document.querySelectorAll('.aw-explorer')].map(ex => {
     const shown = (n) => n.offsetParent !== null && getComputedStyle(n).display !== 'none';
@@ -155,7 +141,7 @@ def test_gallery_runs_and_paints_in_notebook7(nb7_server, page):
 
     # the dark theme: the explorer's colours are the theme's
     light = page.evaluate(THEME_COLOURS)
-    _set_theme(page, "JupyterLab Dark")
+    set_theme(page, "JupyterLab Dark")
     first.scroll_into_view_if_needed()
     page.wait_for_function(
         "(v) => Number(document.querySelector('.aw-explorer .aw-heatmap').dataset.frameVersion) > v",
@@ -177,6 +163,6 @@ def test_gallery_runs_and_paints_in_notebook7(nb7_server, page):
     assert ink is not None and _contrast(ink, background) >= MIN_CONTRAST, (
         f"the matrix's labels are drawn in {ink} on {dark['background']}"
     )
-    _set_theme(page, "JupyterLab Light")
+    set_theme(page, "JupyterLab Light")
     assert page.errors == [], "\n\n".join(page.errors)
     assert page.dialogs == [], page.dialogs
