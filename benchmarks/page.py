@@ -30,29 +30,24 @@ every panel has painted) is printed against the target of 1 s.
 
 Usage::
 
-    python benchmarks/html.py                 # about a minute on 2 cores
-    python benchmarks/html.py --no-browser    # writing and sizes only
-    python benchmarks/html.py --json out.json
+    python benchmarks/page.py                 # about a minute on 2 cores
+    python benchmarks/page.py --no-browser    # writing and sizes only
+    python benchmarks/page.py --json out.json
 
 The exit status is 0 only if every target measured is met.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import pathlib
+import platform
+import shutil
 import sys
-
-# this file is named html.py: its folder must not stand for the standard library's html module
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import pathlib  # noqa: E402
-import platform  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
+import tempfile
+import time
 
 WRITE_TARGET_S = 5.0
 SIZE_TARGET_MB = 10.0
