@@ -234,6 +234,21 @@ PAGE_JS = (
     }
     const before = count();
     const painted = repainted(root, before.v, timeoutMs, true);
+    // where a miss's time goes: the page's first message out after the change, and the kernel's
+    // first frame (a comm_msg with buffers) back, with the time the kernel made it (header.date)
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    let tOut = null, tMsg = null, tSent = null;
+    const onAny = (_, a) => {
+        const msg = a.msg;
+        if (msg.header.msg_type !== 'comm_msg') return;
+        if (a.direction === 'send' && tOut === null) tOut = now();
+        if (a.direction === 'recv' && msg.channel === 'iopub' && (msg.buffers || []).length && tMsg === null) {
+            tMsg = now();
+            tSent = Date.parse(msg.header.date)
+                + Number((msg.header.date.match(/\.\d{3}(\d+)/) || [0, '0'])[1]) / 1000;
+        }
+    };
+    kernel.anyMessage.connect(onAny);
     const t0 = now();
     if (how === 'click') {
         document.querySelector(`${gridSel} canvas.aw-thumb[data-head="${arg}"]`).closest('.aw-thumb-cell').click();
@@ -246,9 +261,12 @@ PAGE_JS = (
         root.dispatchEvent(new KeyboardEvent('keydown', {key: arg, bubbles: true, cancelable: true}));
     }
     const p = await painted;
+    kernel.anyMessage.disconnect(onAny);
     const after = count();
+    const since = (t) => (t === null ? null : t - t0);
     return {drawn_ms: p.tMut - t0, after_ms: p.tAfter - t0, shown_ms: p.tShown - t0, source: p.source,
-            hit: after.hits - before.hits, miss: after.misses - before.misses, v: after.v};
+            hit: after.hits - before.hits, miss: after.misses - before.misses, v: after.v,
+            out_ms: since(tOut), made_ms: since(tSent), recv_ms: since(tMsg)};
 }"""
 )
 
@@ -499,6 +517,12 @@ def summarise_page(rs: list[dict], frames, n: int, what: str) -> dict:
         "hit_drawn_median_ms": median([r["drawn_ms"] for r in hits]),
         "hit_redrawn": sum(r["redrawn"] for r in hits),
         "miss_median_ms": median([r["after_ms"] for r in misses]),
+        # a miss's parts (ms from the change): the page's message out, the kernel's frame made
+        # (its header.date: another clock, same machine), that frame received, drawn, first task after
+        "miss_parts_ms": {
+            k: median([r[k] for r in misses if r.get(k) is not None])
+            for k in ("out_ms", "made_ms", "recv_ms", "drawn_ms", "after_ms")
+        },
         "all_median_ms": median([r["after_ms"] for r in rs]),
         "all_drawn_median_ms": median([r["drawn_ms"] for r in rs]),
         "all_p90_ms": p90([r["after_ms"] for r in rs]),
@@ -772,6 +796,17 @@ def report(res: dict) -> str:
             f"  {r['tokens']:>5} {r['trait']:>5}: kernel {fmt(b['to_send'])}  wire {fmt(b['to_page'])}"
             f"  decode+draw {fmt(b['to_drawn'])}  after {fmt(b['to_after'])}"
         )
+    lines.append(
+        "Where a miss's time goes (medians, ms from the click): the page's message out -> the kernel "
+        "made the frame (header.date) -> the page receives it -> drawn -> first task after"
+    )
+    for r in res["page"]:
+        m = r.get("miss_parts_ms") or {}
+        if r["misses"] and m:
+            lines.append(
+                f"  {r['tokens']:>5}: out {fmt(m['out_ms'])}  made {fmt(m['made_ms'])}  received "
+                f"{fmt(m['recv_ms'])}  drawn {fmt(m['drawn_ms'])}  after {fmt(m['after_ms'])}"
+            )
     lines.append("")
     fps = res["first_paint"]["ours"]
     ours = fps[0]
