@@ -11,6 +11,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -67,7 +68,10 @@ def test_kernel_websocket_has_tcp_nodelay(tmp_path):
             await asyncio.sleep(1.0)  # the server's connect() runs as the socket opens
             ws.close()
 
-        asyncio.run(connect())
+        # in a thread of its own: the test process may already run an event loop (Playwright's)
+        client = threading.Thread(target=asyncio.run, args=(connect(),))
+        client.start()
+        client.join(timeout=60)
         deadline = time.time() + 30
         while (
             time.time() < deadline
