@@ -12,8 +12,8 @@ documentation advises for interactive use.
 It is enabled on install (``jupyter-config/jupyter_server_config.d/attnwidget.json``)
 and imports neither torch nor attnwidget: the server stays as light as it was.
 ``jupyter server extension disable attnwidget_jupyter`` turns it off.
-Measured by ``benchmarks/browser.py`` (the round trips) and
-``tests/browser/test_server_nodelay.py`` (the socket option and the delay).
+Measured by ``benchmarks/browser.py`` (the round trips); checked by
+``tests/browser/test_server_nodelay.py`` (loaded by a real server, the option set on the socket).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def nodelay_connection(base: type) -> type:
         _attnwidget_nodelay = True
 
         def connect(self, *args, **kwargs):
-            handler = getattr(self, "websocket_handler", None)
             try:
+                handler = self.websocket_handler
                 handler.set_nodelay(True)
                 sock = handler.ws_connection.stream.socket
                 on = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)

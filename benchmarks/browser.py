@@ -175,10 +175,17 @@ AFTER_PAINT = r"""
     });
 """
 
+# when the kernel made a message: its header.date, to the microsecond (Date.parse keeps milliseconds)
+MADE_AT = r"""
+    const madeAt = (msg) => Date.parse(msg.header.date)
+        + Number((msg.header.date.match(/\.\d{3}(\d+)/) || [0, '0'])[1]) / 1000;
+"""
+
 CHANGE_JS = (
     r"""async ([code, sel, timeoutMs]) => {
     const now = () => performance.timeOrigin + performance.now();"""
     + AFTER_PAINT
+    + MADE_AT
     + r"""
     const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
     const root = document.querySelector(sel);
@@ -191,8 +198,7 @@ CHANGE_JS = (
         if (a.direction === 'recv' && msg.channel === 'iopub' && msg.header.msg_type === 'comm_msg'
             && (msg.buffers || []).length && tMsg === null) {
             tMsg = now();
-            tSent = Date.parse(msg.header.date)
-                + Number((msg.header.date.match(/\.\d{3}(\d+)/) || [0, '0'])[1]) / 1000;
+            tSent = madeAt(msg);
         }
     };
     kernel.anyMessage.connect(onAny);
@@ -218,15 +224,16 @@ PAGE_JS = (
     r"""async ([how, gridSel, hmSel, arg, timeoutMs, first]) => {
     const now = () => performance.timeOrigin + performance.now();"""
     + AFTER_PAINT
+    + MADE_AT
     + r"""
     const root = document.querySelector(hmSel);
     const count = () => ({v: Number(root.dataset.frameVersion || 0), hits: Number(root.dataset.heldHits || 0),
                           misses: Number(root.dataset.heldMisses || 0)});
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
     if (first) {
         // code run in the kernel first (refresh()): the change is made as soon as that is drawn and
         // the kernel is done with it (idle, as for a change assigned in Python), before the frames
         // ahead of the new epoch start
-        const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
         const drawn = repainted(root, count().v, timeoutMs, false);
         const done = kernel.requestExecute({code: first, silent: true}).done;
         await drawn;
@@ -236,7 +243,6 @@ PAGE_JS = (
     const painted = repainted(root, before.v, timeoutMs, true);
     // where a miss's time goes: the page's first message out after the change, and the kernel's
     // first frame (a comm_msg with buffers) back, with the time the kernel made it (header.date)
-    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
     let tOut = null, tMsg = null, tSent = null;
     const onAny = (_, a) => {
         const msg = a.msg;
@@ -244,11 +250,11 @@ PAGE_JS = (
         if (a.direction === 'send' && tOut === null) tOut = now();
         if (a.direction === 'recv' && msg.channel === 'iopub' && (msg.buffers || []).length && tMsg === null) {
             tMsg = now();
-            tSent = Date.parse(msg.header.date)
-                + Number((msg.header.date.match(/\.\d{3}(\d+)/) || [0, '0'])[1]) / 1000;
+            tSent = madeAt(msg);
         }
     };
     kernel.anyMessage.connect(onAny);
+    let p;
     const t0 = now();
     if (how === 'click') {
         document.querySelector(`${gridSel} canvas.aw-thumb[data-head="${arg}"]`).closest('.aw-thumb-cell').click();
@@ -260,8 +266,11 @@ PAGE_JS = (
     } else {
         root.dispatchEvent(new KeyboardEvent('keydown', {key: arg, bubbles: true, cancelable: true}));
     }
-    const p = await painted;
-    kernel.anyMessage.disconnect(onAny);
+    try {
+        p = await painted;
+    } finally {
+        kernel.anyMessage.disconnect(onAny);
+    }
     const after = count();
     const since = (t) => (t === null ? null : t - t0);
     return {drawn_ms: p.tMut - t0, after_ms: p.tAfter - t0, shown_ms: p.tShown - t0, source: p.source,
