@@ -59,6 +59,8 @@ Usage::
     python benchmarks/browser.py                 # everything (~10 minutes on 2 cores; ~2 without CircuitsVis)
     python benchmarks/browser.py --no-circuitsvis --repeats 5   # quick
     python benchmarks/browser.py --json out.json
+    python benchmarks/browser.py --no-circuitsvis --repeats 5 --sizes 512 --trace miss.json
+        # also a Chromium trace of the misses (open it in Perfetto), each miss's main-thread tasks printed
 
 Targets (issue 13, at 512 tokens): a change made in the page repaints in under 16 ms
 median; a change assigned in Python, or one that misses, under 40 ms median; bytes per
@@ -255,6 +257,7 @@ PAGE_JS = (
     };
     kernel.anyMessage.connect(onAny);
     let p;
+    performance.mark('aw-change');  // the window of a traced change (--trace)
     const t0 = now();
     if (how === 'click') {
         document.querySelector(`${gridSel} canvas.aw-thumb[data-head="${arg}"]`).closest('.aw-thumb-cell').click();
@@ -268,6 +271,7 @@ PAGE_JS = (
     }
     try {
         p = await painted;
+        performance.mark('aw-drawn');
     } finally {
         kernel.anyMessage.disconnect(onAny);
     }
@@ -551,6 +555,86 @@ def summarise_page(rs: list[dict], frames, n: int, what: str) -> dict:
     }
 
 
+# what a traced miss records: the main thread's tasks and what ran in them, and the marks
+TRACE_CATEGORIES = [
+    "toplevel",
+    "blink.user_timing",
+    "devtools.timeline",
+    "disabled-by-default-devtools.timeline",
+    "v8.execute",
+]
+
+
+def main_thread_tasks(path: Path) -> list[dict]:
+    """Per traced change (``aw-change`` to ``aw-drawn`` marks): the page's main-thread tasks in it.
+
+    Each task: start (ms from the change), duration, and the longest events inside it
+    (script with its function and place, event dispatches with their type, layout, paint).
+    Gaps between tasks are time the main thread was free: the change was waiting on
+    something else (the socket, the kernel, another process).
+    """
+    events = json.loads(path.read_text())
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    names = {}
+    for e in events:
+        if e.get("ph") == "M" and e.get("name") == "thread_name":
+            names[(e["pid"], e["tid"])] = e["args"]["name"]
+    marks = sorted(
+        (e["ts"], e["name"])
+        for e in events
+        if e.get("name") in ("aw-change", "aw-drawn") and e.get("ph") in "IRn"
+    )
+    windows, start = [], None
+    for ts, name in marks:
+        if name == "aw-change":
+            start = ts
+        elif start is not None:
+            windows.append((start, ts))
+            start = None
+    main = [
+        e
+        for e in events
+        if e.get("ph") == "X" and names.get((e.get("pid"), e.get("tid"))) == "CrRendererMain" and "dur" in e
+    ]
+    # the outermost task events only: devtools' RunTask wraps the scheduler's own of the same task
+    tasks = [e for e in main if e["name"] == "RunTask"] or [
+        e for e in main if e["name"] == "ThreadControllerImpl::RunTask"
+    ]
+    out = []
+    for t0, t1 in windows:
+        rows = []
+        for task in tasks:
+            if task["ts"] + task["dur"] < t0 or task["ts"] > t1:
+                continue
+            inner = [
+                e
+                for e in main
+                if e is not task
+                and task["ts"] <= e["ts"]
+                and e["ts"] + e["dur"] <= task["ts"] + task["dur"]
+                and e["name"] not in ("RunTask", "ThreadControllerImpl::RunTask")
+            ]
+            inner.sort(key=lambda e: -e["dur"])
+            rows.append(
+                {
+                    "at_ms": round((task["ts"] - t0) / 1e3, 2),
+                    "ms": round(task["dur"] / 1e3, 2),
+                    "inside": [f"{_event_label(e)} {e['dur'] / 1e3:.2f}" for e in inner[:4]],
+                }
+            )
+        out.append({"window_ms": round((t1 - t0) / 1e3, 2), "tasks": rows})
+    return out
+
+
+def _event_label(e: dict) -> str:
+    data = (e.get("args") or {}).get("data") or {}
+    if e["name"] == "FunctionCall":
+        return f"FunctionCall {data.get('functionName') or '?'}@{str(data.get('url', ''))[-40:]}:{data.get('lineNumber')}"
+    if e["name"] == "EventDispatch":
+        return f"EventDispatch {data.get('type')}"
+    return e["name"]
+
+
 def start_on_head_0(page, wire, n) -> None:
     """Layer 0, head 0 drawn, the frames of the layer's other heads held, the wire's count reset."""
     run_cell(page, f"views[{n}].layer = 0; views[{n}].head = 0")
@@ -825,6 +909,15 @@ def report(res: dict) -> str:
                 f"  {r['tokens']:>5}: out {fmt(m['out_ms'])}  made {fmt(m['made_ms'])}  received "
                 f"{fmt(m['recv_ms'])}  drawn {fmt(m['drawn_ms'])}  after {fmt(m['after_ms'])}"
             )
+        for k, w in enumerate(r.get("trace") or []):
+            busy = sum(t["ms"] for t in w["tasks"])
+            lines.append(
+                f"  traced change {k + 1}: {w['window_ms']:.1f} ms, main thread busy {busy:.1f} ms in "
+                f"{len(w['tasks'])} tasks"
+            )
+            for t in w["tasks"]:
+                if t["ms"] >= 0.5:
+                    lines.append(f"    at {t['at_ms']:7.2f} ms  {t['ms']:6.2f} ms  {'; '.join(t['inside'])}")
     lines.append("")
     fps = res["first_paint"]["ours"]
     ours = fps[0]
@@ -876,6 +969,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-circuitsvis", action="store_true")
     ap.add_argument("--cv-timeout", type=float, default=120.0, help="seconds per CircuitsVis page")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--trace",
+        type=Path,
+        help="write a Chromium trace (chrome://tracing, Perfetto) of the misses at the first size here, "
+        "and print where the page's main thread spent each miss",
+    )
     ap.add_argument("--cv-child", nargs=2, metavar=("HTML", "CANVASES"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.cv_child:
@@ -931,7 +1030,14 @@ def main(argv=None) -> int:
                 log(f"{n} tokens: {args.repeats} thumbnail clicks, head dropdown picks, misses, arrow keys")
                 res["page"].append(measure_page_clicks(page, wire, n, args.repeats))
                 res["page"].append(measure_page_dropdown(page, wire, n, args.repeats))
-                res["page"].append(measure_page_misses(page, wire, n, args.repeats))
+                if args.trace and n == args.sizes[0]:
+                    browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
+                    misses = measure_page_misses(page, wire, n, args.repeats)
+                    args.trace.write_bytes(browser.stop_tracing())
+                    misses["trace"] = main_thread_tasks(args.trace)
+                    res["page"].append(misses)
+                else:
+                    res["page"].append(measure_page_misses(page, wire, n, args.repeats))
                 res["page"].append(measure_page_keys(page, wire, n, args.repeats))
                 for trait, values in (("layer", [1, 0]), ("head", [1, 2, 3, 0])):
                     log(f"{n} tokens: {args.repeats} {trait} changes in Python")

@@ -218,8 +218,12 @@ def sdpa_weights(
     )
     reduces = bq > 1 or bk > 1 or reducer.heads != "all" or reducer.dtype != work
     # rows whose float32 log-sum-exp lost their spread are renormalised over whole rows (see
-    # _renormalise); decided once per call, from the log-sum-exp alone
-    renormalise = lse is not None and bool((lse.abs() > _LSE_EXACT).any())
+    # _renormalise); decided once per call, from the log-sum-exp alone. So are float16 and
+    # bfloat16 calls: the kernel divides by its own row sums, but the log-sum-exp it returns
+    # for them was 4.9e-5 off the exact one on an AVX2-only CPU (0 with AVX-512), so rows of
+    # exp(scores - lse) summed to 1 +- 5e-5 there
+    low = q.dtype in (torch.float16, torch.bfloat16)
+    renormalise = lse is not None and (low or bool((lse.abs() > _LSE_EXACT).any()))
     # reduced weights with the kernel's log-sum-exp need no pass over whole rows: blocks of
     # KEY_BLOCK keys, with all heads and a few hundred rows, stay in the cache from the matrix
     # product to the pooled sums (a row of 8,192 keys per head does not; the product alone ran
@@ -233,20 +237,32 @@ def sdpa_weights(
     tile = max(bq, ((BLOCK_ELEMENTS if cut else TILE_ELEMENTS) // per_row) // bq * bq)
     # contiguous [sample, head, token, dim] operands: models usually hand over permuted views of
     # one qkv projection, and a batched matmul on those is ~1.5x slower than the copy and the matmul
-    if k.dtype == work and k.is_contiguous():
+    # [sample, head] broadcast by hand: torch.broadcast_shapes imports sympy (~40 MiB, ~1 s) on first use
+    lead = tuple(a if b == 1 else b for a, b in zip(q.shape[:2], k.shape[:2]))
+    # the log-sum-exp subtracted inside the matrix product, where no additive mask comes between
+    # (with one, the order stays scores + mask - lse, which keeps a finite mask's cancellation
+    # where the kernel has it): the query gains a column -lse and the key a column of ones, so
+    # the product ends in fma(-lse, 1, q.k) = round(q.k - lse), bit for bit the product followed
+    # by a subtraction in float32 tiles of 4 rows or more (1 ulp of the log-sum-exp otherwise, as
+    # baddbmm). The product with 65 inner terms cost 1.03x the one with 64; baddbmm with the
+    # log-sum-exp as its input cost 2x, as it first copied the broadcast column over the block
+    fused = lse is not None and q.shape[:2] == k.shape[:2] and (mask is None or mask.dtype == torch.bool)
+    width_in = dim + 1 if fused else dim
+    # fused scores are in base 2 (query and log-sum-exp times log2(e)): exp2 is 2x faster than
+    # exp on the CPU, where each element goes through the vector loop (see _exp2_whole_vectors);
+    # the entropy reads the base-2 log-weights times ln(2)
+    base2 = fused
+    query_scale = scale * _LOG2E if base2 else scale
+    if fused:
+        key_aug = _empty(workspace, "key and ones", k.shape[:3] + (width_in,), k.device, work)
+        key_aug[..., :dim].copy_(k)
+        key_aug[..., dim] = 1.0
+        key_t = key_aug.transpose(-2, -1)
+    elif k.dtype == work and k.is_contiguous():
         key_t = k.transpose(-2, -1)
     else:
         key_t = _empty(workspace, "key", k.shape, k.device, work).copy_(k).transpose(-2, -1)
     key_pos = torch.arange(n_key, device=q.device) if call["is_causal"] else None
-    # [sample, head] broadcast by hand: torch.broadcast_shapes imports sympy (~40 MiB, ~1 s) on first use
-    lead = tuple(a if b == 1 else b for a, b in zip(q.shape[:2], key_t.shape[:2]))
-    # the log-sum-exp subtracted inside the matrix product (baddbmm), saving a pass over the
-    # scores, where no additive mask comes between: with one, the order stays scores + mask - lse,
-    # which keeps a finite mask's cancellation where the kernel has it
-    fused = lse is not None and q.shape[:2] == key_t.shape[:2] and (mask is None or mask.dtype == torch.bool)
-    # contiguous: the kernel's log-sum-exp is laid out head-fastest, and baddbmm's broadcast of a
-    # strided column over each block was 3x slower than the matrix product's own work on it
-    neg_lse = lse.neg().to(work).contiguous().view(lead[0] * lead[1], kept, 1) if fused else None
     out: torch.Tensor | None = None
     entropies = []
     one_tile = kept <= tile and cols == n_key  # one block is the result itself; else copied into one
@@ -259,23 +275,24 @@ def sdpa_weights(
     for start in range(0, kept, tile):
         qt = q[:, :, start : start + tile]
         rows_here = qt.shape[2]
-        # scale the (small) query tile rather than the (large) scores
-        scaled = torch.mul(
-            qt if qt.dtype == work else qt.to(work),
-            scale,
-            out=_empty(workspace, "query", qt.shape, qt.device, work),
-        )
         lse_tile = lse[:, :, start : start + tile] if lse is not None else None
+        # scale the (small) query tile rather than the (large) scores
+        query = _empty(workspace, "query", qt.shape[:3] + (width_in,), qt.device, work)
+        scaled = torch.mul(qt if qt.dtype == work else qt.to(work), query_scale, out=query[..., :dim])
+        if fused:
+            column = query[..., dim].copy_(lse_tile)
+            column.mul_(-_LOG2E) if base2 else column.neg_()
+            scaled = query
         for first in range(0, n_key, cols):
             width = min(cols, n_key - first)
             shape = lead + (rows_here, width)
-            buffer = _empty(workspace, "scores", shape, qt.device, work)
+            whole = _empty(workspace, "scores", (_whole_vectors(math.prod(shape)),), qt.device, work)
+            buffer = whole[: math.prod(shape)].view(shape)
             if fused:
                 flat = lead[0] * lead[1]
-                scores = torch.baddbmm(
-                    neg_lse[:, start : start + rows_here],
-                    scaled.view(flat, rows_here, dim),
-                    key_t[..., first : first + width].reshape(flat, dim, width),
+                scores = torch.bmm(
+                    scaled.view(flat, rows_here, width_in),
+                    key_t[..., first : first + width].reshape(flat, width_in, width),
                     out=buffer.view(flat, rows_here, width),
                 ).view(shape)
             else:
@@ -298,12 +315,16 @@ def sdpa_weights(
             # softmax in place: no second tile-sized buffer, and fewer passes than torch.softmax on CPU
             if lse_tile is not None:
                 log_weights = scores if fused else scores.sub_(lse_tile.unsqueeze(-1))
-                if want_entropy:  # keep the log-weights for the entropy
+                if want_entropy and base2:  # keep the log-weights for the entropy
+                    exps = _empty(workspace, "weights", whole.shape, qt.device, work)
+                    _exp2_whole_vectors(whole, out=exps)
+                    weights = exps[: math.prod(shape)].view(shape)
+                elif want_entropy:
                     weights = torch.exp(log_weights, out=_empty(workspace, "weights", shape, qt.device, work))
+                elif base2:
+                    _exp2_whole_vectors(whole)
+                    weights = log_weights
                 else:
-                    # exp, not exp2 (2.5x faster on the CPU): torch's exp2 rounds the vectorised and
-                    # the scalar (tail) elements differently, so a weight would depend on the tensor's
-                    # size, the batch and the threads; exp rounds them alike (both checked)
                     weights = log_weights.exp_()
             else:
                 weights = scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
@@ -313,10 +334,12 @@ def sdpa_weights(
                 # rows with every key masked by -inf: exp(-inf - -inf) is NaN where the kernel gave 0
                 weights = torch.nan_to_num_(weights, nan=0.0)
             if want_entropy:  # before renormalising: the formula holds for rows that do not sum to 1
-                entropies.append(_row_entropy(weights, log_weights, masked, workspace if one_tile else None))
+                entropies.append(
+                    _row_entropy(weights, log_weights, masked, workspace if one_tile else None, base2)
+                )
                 del log_weights
             if renormalise:
-                _renormalise(weights)
+                _renormalise(weights, every=low)
             part = reducer.sums_tile(weights, bq, bk) if summed else reducer.finish_tile(weights, bq, bk)
             del weights
             if one_tile:
@@ -339,12 +362,57 @@ def sdpa_weights(
     return out, reducer.info(n_heads, n_query, n_key, bq, bk), ent
 
 
+_LOG2E = 1.4426950408889634
+_LN2 = 0.6931471805599453
+# elements the unary kernels' vector loop takes per step: two vectors of 16 float32 (AVX-512), with
+# room for wider ones; and ATen's grain (at::internal::GRAIN_SIZE): ranges below it are not split
+_VECTOR_STEP = 64
+_GRAIN = 32768
+
+
+def _whole_vectors(numel: int) -> int:
+    """``numel`` rounded up so that each thread's part of an elementwise pass is whole vector steps.
+
+    ATen splits an elementwise pass over ``min(threads, ceil(n / grain))`` threads in equal
+    parts of ``ceil(n / parts)`` elements; each part runs its vector loop, then its last
+    ``< 2 vectors`` elements one by one. Where ``n`` is a multiple of ``step x parts``
+    no element takes the scalar path.
+    """
+    threads = max(1, torch.get_num_threads())
+
+    def parts(n: int) -> int:
+        return max(1, min(threads, -(-n // _GRAIN)))
+
+    for p in range(parts(numel), threads + 1):
+        n = -(-numel // (_VECTOR_STEP * p)) * _VECTOR_STEP * p
+        if parts(n) == p:
+            return n
+    # at least a grain per thread: split in ``threads`` parts whatever the rounding
+    n = max(numel, threads * _GRAIN)
+    return -(-n // (_VECTOR_STEP * threads)) * _VECTOR_STEP * threads
+
+
+def _exp2_whole_vectors(whole: torch.Tensor, out: torch.Tensor | None = None) -> None:
+    """``exp2`` in place over a flat buffer sized by :func:`_whole_vectors` (beyond the scores: garbage).
+
+    torch's CPU exp2 rounds the vector loop's elements and the scalar tail's differently
+    (123 of 2,000 float32 values differ by 1 ulp), so on a tensor of just its size a
+    weight would depend on where it falls: on the tensor's size, the batch, the threads
+    (a resumed collect differed by 1 ulp). Over whole vector steps every element takes the
+    vector path. (exp rounds both paths alike but costs 2x.) In place, or into ``out`` (as large).
+    """
+    if out is None:
+        whole.exp2_()
+    else:
+        torch.exp2(whole, out=out)
+
+
 # below this |log-sum-exp|, float32 keeps exp(scores - lse) within 4e-6 of the kernel's weights,
 # so rows need no renormalising (and their sums no pass over the tile)
 _LSE_EXACT = 64.0
 
 
-def _renormalise(weights: torch.Tensor) -> None:
+def _renormalise(weights: torch.Tensor, every: bool = False) -> None:
     """Make rows sum to 1 where ``exp(scores - lse)`` did not, as the kernel's own weights do.
 
     The kernel subtracts each row's maximum before the exponential; ``scores - lse``
@@ -353,24 +421,35 @@ def _renormalise(weights: torch.Tensor) -> None:
     ``exp`` gives 1 on every key (or weights above 1) while the kernel applied 1/n
     (or a distribution). Rows summing to 0 (every key masked by ``-inf``) stay 0, as
     the kernel's output row is 0. Costs one read pass (the row sums); rows are
-    rewritten only where some row is off.
+    rewritten only where some row is off, or all of them with ``every`` (a
+    float16 or bfloat16 call, whose log-sum-exp is only near the kernel's sums).
     """
     sums = weights.sum(dim=-1, keepdim=True)
+    if every:
+        weights.div_(torch.where(sums > 0, sums, torch.ones_like(sums)))
+        return
     off = (sums - 1).abs_() > 1e-5
     if bool(off.any()):
         weights.div_(torch.where(off & (sums > 0), sums, torch.ones_like(sums)))
 
 
 def _row_entropy(
-    weights: torch.Tensor, log_weights: torch.Tensor, masked: bool, workspace: Workspace | None
+    weights: torch.Tensor,
+    log_weights: torch.Tensor,
+    masked: bool,
+    workspace: Workspace | None,
+    base2: bool = False,
 ) -> torch.Tensor:
-    """Row entropies ``log(s) - sum(w log w) / s`` (float64 ``[..., rows]``); overwrites ``log_weights``."""
+    """Row entropies ``log(s) - sum(w log w) / s`` (float64 ``[..., rows]``); overwrites ``log_weights``
+    (natural logarithms, or base 2 with ``base2``)."""
     rows = weights.shape[:-1]
     s = torch.sum(weights, -1, out=_empty(workspace, "row sum", rows, weights.device))
     xlogx = log_weights.mul_(weights)
     if masked:  # masked keys: 0 * -inf; rows with every key masked: nan
         xlogx.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
     xlogx = torch.sum(xlogx, -1, out=_empty(workspace, "row xlogx", rows, weights.device))
+    if base2:
+        xlogx.mul_(_LN2)
     wide = (
         None
         if workspace is None
