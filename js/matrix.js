@@ -200,7 +200,8 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
     el.dataset.heldMisses = String(store.counts.misses);
   }
 
-  /** Read what to draw; false when it is the frame drawn already (nothing new to draw). */
+  /** Read what to draw; false when it is the frame drawn already (nothing new to draw), null when
+   * the selection changed in the page and nothing held is for it (the kernel's answer will be). */
   function read() {
     holdKernelFrame();
     const kernelMeta = model.get("_frame_meta") || {};
@@ -210,7 +211,7 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
     count(pick);
     if (!pick && !drawn) pick = { source: "kernel", key: null }; // nothing drawn yet
     // changed in the page and nothing held for it: the frame drawn stays until the kernel's answer
-    if (!pick && !recolour) return false;
+    if (!pick && !recolour) return null;
     if (!pick) pick = drawn;
     if (pick.key !== null && pick.key === drawnKey && !recolour) return false; // the same frame
     recolour = false;
@@ -270,6 +271,11 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
       fresh = read();
       dirty = false;
     }
+    const asked = repaint;
+    repaint = false;
+    // a miss and nothing else to show: the pixels drawn stay as they are until the kernel's frame
+    // comes. Redrawing them cost 6 ms of the click's task, and the page's next render with them
+    if (fresh === null && !asked) return;
     title.textContent = meta.title || "";
     title.title = meta.title || "";
     caption.textContent = meta.caption || "";
@@ -467,8 +473,11 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
     ctx.setLineDash([]);
   }
 
-  const schedule = drawScheduler(paint);
+  const request = drawScheduler(paint);
+  let repaint = true; // something other than the selection asked for a paint since the last one
+  const schedule = () => { repaint = true; request(); };
   const changed = () => { dirty = true; schedule(); };
+  const selected = () => { dirty = true; request(); }; // the selection changed: a miss draws nothing new
 
   // ---------------------------------------------------------------- tooltip
   /** Tell the tooltip machine where the pointer is (a cell or null), send what it asks, show it. */
@@ -655,9 +664,10 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
   // the selection and what else shapes the frame: a change made in the page may find its frame held
   const selection = held && Array.isArray(held.traits) ? held.traits.map((n) => `change:${n}`).join(" ") : "";
   const events = "change:_frame change:_frame_meta change:_labels change:_frame_version change:_frame_key "
-    + `change:scale change:color_range change:_range_in_toolbar change:_plot ${selection}`;
+    + "change:scale change:color_range change:_range_in_toolbar change:_plot";
   const onColormap = () => { recolour = true; changed(); };
   on(model, events, changed);
+  if (selection) on(model, selection, selected);
   on(model, "change:_frame_version", holdKernelFrame); // at once: the page's ledger follows the kernel's
   on(model, "change:colormap", onColormap);
   on(model, "change:pinned", schedule);
@@ -670,6 +680,7 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
   }
   return () => {
     off(model, events, changed);
+    if (selection) off(model, selection, selected);
     off(model, "change:_frame_version", holdKernelFrame);
     off(model, "change:colormap", onColormap);
     off(model, "change:pinned", schedule);

@@ -999,7 +999,7 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
     let pick = pickFrame(model, store);
     count(pick);
     if (!pick && !drawn) pick = { source: "kernel", key: null };
-    if (!pick && !recolour) return false;
+    if (!pick && !recolour) return null;
     if (!pick) pick = drawn;
     if (pick.key !== null && pick.key === drawnKey && !recolour) return false;
     recolour = false;
@@ -1053,6 +1053,9 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
       fresh = read();
       dirty = false;
     }
+    const asked = repaint;
+    repaint = false;
+    if (fresh === null && !asked) return;
     title.textContent = meta.title || "";
     title.title = meta.title || "";
     caption.textContent = meta.caption || "";
@@ -1236,17 +1239,26 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
     );
     ctx.setLineDash([]);
   }
-  const schedule = drawScheduler(paint);
+  const request = drawScheduler(paint);
+  let repaint = true;
+  const schedule = () => {
+    repaint = true;
+    request();
+  };
   const changed = () => {
     dirty = true;
     schedule();
+  };
+  const selected = () => {
+    dirty = true;
+    request();
   };
   function hover(hit, event) {
     const asked = [];
     if (event) asked.push(tip.dispatch(event).request);
     asked.push(tip.dispatch(hit ? { type: "move", row: hit.row, col: hit.col } : { type: "leave" }).request);
     const key = drawnKey !== null ? { key: JSON.parse(drawnKey) } : {};
-    for (const request of asked) if (request) model.send({ type: "row", row: request.row, id: request.id, ...key });
+    for (const request2 of asked) if (request2) model.send({ type: "row", row: request2.row, id: request2.id, ...key });
     showTooltip();
   }
   function showTooltip() {
@@ -1404,12 +1416,13 @@ ${at}` : "");
   reset.addEventListener("click", () => sendZoom(null));
   const held = model.get("_held");
   const selection = held && Array.isArray(held.traits) ? held.traits.map((n) => `change:${n}`).join(" ") : "";
-  const events = `change:_frame change:_frame_meta change:_labels change:_frame_version change:_frame_key change:scale change:color_range change:_range_in_toolbar change:_plot ${selection}`;
+  const events = "change:_frame change:_frame_meta change:_labels change:_frame_version change:_frame_key change:scale change:color_range change:_range_in_toolbar change:_plot";
   const onColormap = () => {
     recolour = true;
     changed();
   };
   on(model, events, changed);
+  if (selection) on(model, selection, selected);
   on(model, "change:_frame_version", holdKernelFrame);
   on(model, "change:colormap", onColormap);
   on(model, "change:pinned", schedule);
@@ -1421,6 +1434,7 @@ ${at}` : "");
   }
   return () => {
     off(model, events, changed);
+    if (selection) off(model, selection, selected);
     off(model, "change:_frame_version", holdKernelFrame);
     off(model, "change:colormap", onColormap);
     off(model, "change:pinned", schedule);
