@@ -220,8 +220,9 @@ def sdpa_weights(
     # rows whose float32 log-sum-exp lost their spread are renormalised over whole rows (see
     # _renormalise); decided once per call, from the log-sum-exp alone. So are float16 and
     # bfloat16 calls: the kernel divides by its own row sums, but the log-sum-exp it returns
-    # for them was 4.9e-5 off the exact one on an AVX2-only CPU (0 with AVX-512), so rows of
-    # exp(scores - lse) summed to 1 +- 5e-5 there
+    # for them was 4.9e-5 off the exact one on an AVX2-only CPU (Zen 3), so rows of
+    # exp(scores - lse) summed to 1 +- 5e-5 there (within 1e-5 on the CPU of earlier runs).
+    # Their pooled captures take whole rows, not the cached blocks below
     low = q.dtype in (torch.float16, torch.bfloat16)
     renormalise = lse is not None and (low or bool((lse.abs() > _LSE_EXACT).any()))
     # reduced weights with the kernel's log-sum-exp need no pass over whole rows: blocks of
