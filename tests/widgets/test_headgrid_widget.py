@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 import attnwidget as aw
@@ -46,12 +44,10 @@ def test_whole_model_grid_bert_base_size_in_one_message():
             rng.random((1, 12, 512, 512), dtype=np.float32),
             kind="self",
         )
-    started = time.perf_counter()
+    # its speed is benchmarks/browser.py's whole-model first paint, not asserted here
     grid = aw.HeadGrid(cap, mode="model", thumb=64)
-    elapsed = time.perf_counter() - started
     assert len(grid._thumbs_meta["thumbs"]) == 144
     assert len(grid._thumbs) == 144 * 64 * 64  # ~590 kB: one byte per thumbnail cell
-    assert elapsed < 20, f"building the 144 thumbnails took {elapsed:.1f}s"
     fr = frame(cap, 7, head=5, sample=0, size=64)
     np.testing.assert_array_equal(
         grid.thumbnails()[7 * 12 + 5], wire.quantize(fr.values, *wire.value_range(fr.values))
