@@ -252,8 +252,7 @@ def sdpa_weights(
     # fused scores are in base 2 (query and log-sum-exp times log2(e)): exp2 is 2x faster than
     # exp on the CPU, where each element goes through the vector loop (see _exp2_whole_vectors);
     # the entropy reads the base-2 log-weights times ln(2)
-    base2 = fused
-    query_scale = scale * _LOG2E if base2 else scale
+    query_scale = scale * _LOG2E if fused else scale
     if fused:
         key_aug = _empty(workspace, "key and ones", k.shape[:3] + (width_in,), k.device, work)
         key_aug[..., :dim].copy_(k)
@@ -281,8 +280,7 @@ def sdpa_weights(
         query = _empty(workspace, "query", qt.shape[:3] + (width_in,), qt.device, work)
         scaled = torch.mul(qt if qt.dtype == work else qt.to(work), query_scale, out=query[..., :dim])
         if fused:
-            column = query[..., dim].copy_(lse_tile)
-            column.mul_(-_LOG2E) if base2 else column.neg_()
+            query[..., dim].copy_(lse_tile).mul_(-_LOG2E)
             scaled = query
         for first in range(0, n_key, cols):
             width = min(cols, n_key - first)
@@ -316,13 +314,13 @@ def sdpa_weights(
             # softmax in place: no second tile-sized buffer, and fewer passes than torch.softmax on CPU
             if lse_tile is not None:
                 log_weights = scores if fused else scores.sub_(lse_tile.unsqueeze(-1))
-                if want_entropy and base2:  # keep the log-weights for the entropy
+                if want_entropy and fused:  # keep the log-weights for the entropy
                     exps = _empty(workspace, "weights", whole.shape, qt.device, work)
                     _exp2_whole_vectors(whole, out=exps)
                     weights = exps[: math.prod(shape)].view(shape)
                 elif want_entropy:
                     weights = torch.exp(log_weights, out=_empty(workspace, "weights", shape, qt.device, work))
-                elif base2:
+                elif fused:
                     _exp2_whole_vectors(whole)
                     weights = log_weights
                 else:
@@ -336,7 +334,7 @@ def sdpa_weights(
                 weights = torch.nan_to_num_(weights, nan=0.0)
             if want_entropy:  # before renormalising: the formula holds for rows that do not sum to 1
                 entropies.append(
-                    _row_entropy(weights, log_weights, masked, workspace if one_tile else None, base2)
+                    _row_entropy(weights, log_weights, masked, workspace if one_tile else None, fused)
                 )
                 del log_weights
             if renormalise:
