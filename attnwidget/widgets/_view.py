@@ -192,10 +192,37 @@ class View(Savable, Selection, anywidget.AnyWidget):
         self.refresh()
 
     def notify_change(self, change) -> None:
-        # one comm message per change: the changed trait's own update and the
-        # frame its observers compute travel together (nested holds send once)
-        with self.hold_sync():
-            super().notify_change(change)
+        # one comm message per change: the changed trait's own update and the frame its observers
+        # compute travel together (nested holds send once). A change made outside any hold is
+        # this view's own: its frame is sent as soon as it is made (see _send_now), before the
+        # views linked to this one hear of the change, so the page draws it first
+        own = not self._holding_sync
+        depth = self.__dict__.get("_change_depth", 0)
+        self.__dict__["_change_depth"] = depth + 1
+        self.__dict__["_own_change"] = own if depth == 0 else self.__dict__.get("_own_change", False)
+        try:
+            with self.hold_sync():
+                super().notify_change(change)
+        finally:
+            self.__dict__["_change_depth"] = depth
+
+    def _send_now(self) -> None:
+        """Send what the view's own change has set so far (its frame) without waiting for its hold.
+
+        The page handles kernel messages one after the other: a frame sent after the messages
+        of every view linked to this one (an explorer's head grid, statistics, overlay, head
+        dropdown) was drawn only after the page had handled all of theirs. Only in the
+        outermost change of a hold this view opened itself: a caller's ``hold_sync()`` still
+        gets one message, and a change its observers make (a zoom forgotten with the layer)
+        does not send a frame before the change that made it has its own.
+        """
+        if (
+            self._holding_sync
+            and self.__dict__.get("_own_change")
+            and self.__dict__.get("_change_depth") == 1
+        ):
+            self.send_state(self._states_to_send)
+            self._states_to_send.clear()
 
     # ------------------------------------------------------------ frame
     def view_spec(self) -> ViewSpec:
@@ -304,6 +331,7 @@ class View(Savable, Selection, anywidget.AnyWidget):
     def _redraw(self, change=None) -> None:
         if self._ready:
             self._send_frame()
+            self._send_now()
 
     def _wants_diverging(self) -> bool:
         """Whether the selection is a difference map: a class difference, or a site that

@@ -175,3 +175,71 @@ def test_views_of_different_captures_do_not_share_frames(cap, torch_cap):
     a, b = aw.Heatmap(cap, layer=0, head=0), aw.Heatmap(torch_cap, layer=0, head=0)
     assert a._frame_cache is not b._frame_cache
     assert a._cached_frame().shape != b._cached_frame().shape
+
+
+class Sent:
+    """The order in which several widgets put their messages on the wire."""
+
+    def __init__(self, named: dict):
+        self.order = []
+        for name, widget in named.items():
+            real = widget._send
+
+            def send(msg, buffers=None, real=real, name=name):
+                self.order.append((name, msg.get("method"), sorted((msg.get("state") or {}).keys())))
+                return real(msg, buffers=buffers)
+
+            widget._send = send
+
+    def take(self):
+        out, self.order = self.order, []
+        return out
+
+
+def _explorer_wire(cap):
+    ex = aw.Explorer(cap, image=np.zeros((8, 8)), patch_grid=(3, 3))
+    named = {
+        "heatmap": ex.heatmap,
+        "grid": ex.headgrid,
+        "stats": ex.headstats,
+        "overlay": ex.overlay,
+        "explorer": ex,
+        "head dropdown": ex.controls.head,
+    }
+    return ex, Sent(named)
+
+
+def test_a_head_picked_in_the_page_sends_the_frame_before_the_linked_views_hear_of_it(cap):
+    # the page handles kernel messages one by one: the frame sent last waited for every linked
+    # view's message to be handled first (a thumbnail click in an explorer: 5 of them)
+    c = Capture()
+    rng = np.random.default_rng(4)
+    c.add("vit.0.attn", 0, rng.random((2, 4, 10, 10)).astype(np.float32), kind="self")
+    ex, wire = _explorer_wire(c)
+    for head in (2, 3, 1):
+        ex.heatmap.set_state({"head": head})  # what ipywidgets does with the page's update
+        order = wire.take()
+        frames = [
+            i for i, (name, method, keys) in enumerate(order) if name == "heatmap" and "_frame_meta" in keys
+        ]
+        assert len(frames) == 1, order
+        others = [i for i, (name, _, _) in enumerate(order) if name != "heatmap"]
+        assert others and frames[0] < min(others), order
+        # and the views linked follow the change
+        assert ex.head == ex.headgrid.head == ex.headstats.head == ex.overlay.head == head
+
+
+def test_a_change_in_python_is_still_one_message_and_a_hold_still_sends_once(cap):
+    hm = aw.Heatmap(cap, layer=0, head=0)
+    wire = Wire(hm)
+    hm.layer = 1  # forgets no zoom here; with one it would be a nested change
+    assert len(wire.take()) == 1
+    hm.region = [0, 4, 0, 4]
+    wire.take()
+    hm.layer = 2  # the zoom forgotten with the layer: a change inside the change, one frame sent
+    msgs = wire.take()
+    assert len(msgs) == 1 and msgs[0][0]["state"].get("region", "absent") is None
+    with hm.hold_sync():  # the caller's hold: one message for both changes
+        hm.layer, hm.head = 0, 3
+    msgs = wire.take()
+    assert len(msgs) == 1 and {"layer", "head", "_frame_meta"} <= set(msgs[0][0]["state"])
