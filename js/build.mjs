@@ -1,7 +1,8 @@
 // Bundle the front end (js/widget.js and the modules it imports) into one ES
-// module, OUTDIR/widget.js: `node js/build.mjs attnwidget/static`. Every
-// widget's `_esm` is that file; its default export draws the view the widget's
-// `_js_view` names, and `views` holds each view by name.
+// module, OUTDIR/widget.js: `node js/build.mjs attnwidget/static`. Every widget
+// carries that file as its `_bundle` trait; its `_esm` is OUTDIR/loader.js
+// (js/loader.js), which runs the bundle once per page. The bundle's default export
+// draws the view the widget's `_js_view` names, and `views` holds each view by name.
 // `node js/build.mjs OUTDIR --views` also writes one bundle per view
 // (OUTDIR/<view>.js, from js/<view>.js), for a page that still inlines one.
 // Not minified and without timestamps, so a rebuild is byte-for-byte equal
@@ -23,7 +24,9 @@ if (!outdir || unknown.length) {
 }
 // the standalone page's runtime (js/page.js): OUTDIR/page.js, inlined by attnwidget/figures/html.py
 export const PAGE = "page";
-const entries = args.includes("--views") ? [ENTRY, PAGE, ...VIEWS] : [ENTRY, PAGE];
+// every widget's anywidget module (js/loader.js): OUTDIR/loader.js
+export const LOADER = "loader";
+const entries = args.includes("--views") ? [ENTRY, PAGE, LOADER, ...VIEWS] : [ENTRY, PAGE, LOADER];
 await build({
   entryPoints: entries.map((v) => path.join(here, `${v}.js`)),
   outdir,

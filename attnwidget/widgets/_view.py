@@ -1,6 +1,8 @@
 """The base of the canvas views: a Selection that sends one frame as bytes.
 
-A subclass says which ES module draws it (``_esm``), which traits besides the
+Every view carries the one front-end bundle (``_bundle``, run once per page by
+``static/loader.js``, its ``_esm``); a subclass names the view of the bundle that
+draws it (``_js_view``), which traits besides the
 selection change the picture (``_redraw_on``) and what it draws apart from
 the selection (``view_spec()``, a :class:`~attnwidget._view_state.ViewSpec`).
 What it sends for a selection is :func:`attnwidget._view_state.view_state`,
@@ -41,6 +43,7 @@ it asks about the same way (``{type: "row", row, id, key}``).
 
 from __future__ import annotations
 
+import hashlib
 import pathlib
 import time
 from dataclasses import replace
@@ -58,6 +61,13 @@ from ._save import Savable
 from ._traits import KEEP, Selection, check_capture, check_kwargs, color_range_trait, recorder_of, take_site
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
+#: the one front-end bundle (js/widget.js, built): every canvas view carries it as ``_bundle``
+BUNDLE = STATIC / "widget.js"
+#: every canvas view's anywidget module (js/loader.js, built): runs ``_bundle`` once per page, where
+#: the bundle itself as ``_esm`` was parsed and run again for each widget shown
+LOADER = STATIC / "loader.js"
+_BUNDLE_TEXT = BUNDLE.read_text(encoding="utf-8")
+_BUNDLE_KEY = hashlib.sha256(_BUNDLE_TEXT.encode("utf-8")).hexdigest()[:16]
 
 #: frames a view keeps (most recently shown first out last)
 FRAME_CACHE_SIZE = 32
@@ -72,7 +82,13 @@ def _hashable(value: Any) -> Any:
 
 
 class View(Savable, Selection, anywidget.AnyWidget):
-    """A canvas view of one capture (abstract: subclasses set ``_esm`` and ``view_spec``)."""
+    """A canvas view of one capture (abstract: subclasses set ``_js_view``, ``_css`` and ``view_spec``)."""
+
+    _esm = LOADER
+    _bundle = t.Unicode(_BUNDLE_TEXT, help="the front end's bundle (js/loader.js runs it)").tag(sync=True)
+    _bundle_key = t.Unicode(_BUNDLE_KEY, help="the bundle's hash: a page runs each bundle once").tag(
+        sync=True
+    )
 
     _frame = t.Bytes(b"", help="uint8 colour codes of the shown frame, row-major, h*w bytes").tag(sync=True)
     _frame_meta = t.Dict(help="shape, vmin, vmax, scale, axes, region, block, title, error").tag(sync=True)
@@ -241,7 +257,17 @@ class View(Savable, Selection, anywidget.AnyWidget):
         """This view as plain data, for figures and standalone pages (they read no widget)."""
         # the frame version counts messages to this browser: no state of what is shown
         # nor are the frames held in the page (a standalone page holds every frame it has)
-        skip = ("_esm", "_css", "layout", "comm", "_frame_version", "_held", "_frame_key")
+        skip = (
+            "_esm",
+            "_css",
+            "_bundle",
+            "_bundle_key",
+            "layout",
+            "comm",
+            "_frame_version",
+            "_held",
+            "_frame_key",
+        )
         state = {k: v for k, v in self.get_state().items() if k not in skip}
         return ViewDescription(
             kind=self.view_spec().kind,
@@ -251,7 +277,7 @@ class View(Savable, Selection, anywidget.AnyWidget):
             spec=self._spec(),
             colormap=getattr(self, "colormap", None),
             state=state,
-            esm=self._esm,
+            esm=BUNDLE,
             restore=dict(self.__dict__.get("_before_difference") or {}),
         )
 

@@ -23,7 +23,7 @@ from .._frame import Frame
 from .._view_state import ViewSpec, attention_sites, grid_layers, view_panels
 from ._browser import CSS, BrowserRequests
 from ._traits import colormap_trait
-from ._view import STATIC, View
+from ._view import View
 
 __all__ = ["HeadGrid"]
 
@@ -55,7 +55,6 @@ class HeadGrid(BrowserRequests, View):
     colormap : str
     """
 
-    _esm = STATIC / "widget.js"  # the one bundle (js/widget.js); _js_view picks the view
     _css = CSS
     _js_view = t.Unicode("headgrid", help="the view js/widget.js draws this widget with").tag(sync=True)
 

@@ -16,7 +16,7 @@ from .._view_state import ViewSpec
 from ._browser import CSS, BrowserRequests
 from ._prefetch import head_index
 from ._traits import colormap_trait, quiet, scale_trait, significance_trait
-from ._view import STATIC, View
+from ._view import View
 
 __all__ = ["Heatmap"]
 
@@ -57,7 +57,6 @@ class Heatmap(BrowserRequests, View):
         (``size`` smaller than the matrix) say so instead. None: no test.
     """
 
-    _esm = STATIC / "widget.js"  # the one bundle (js/widget.js); _js_view picks the view
     _css = CSS
     _js_view = t.Unicode("heatmap", help="the view js/widget.js draws this widget with").tag(sync=True)
 

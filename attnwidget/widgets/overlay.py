@@ -28,7 +28,7 @@ import traitlets as t
 from .._view_state import ViewDescription, ViewSpec, patch_grid_for
 from ._browser import CSS, BrowserRequests
 from ._traits import check_capture, colormap_trait, scale_trait, take_site
-from ._view import STATIC, View
+from ._view import View
 
 __all__ = ["ImageOverlay", "image_rgba"]
 
@@ -102,7 +102,6 @@ class ImageOverlay(BrowserRequests, View):
     colormap, scale : str
     """
 
-    _esm = STATIC / "widget.js"  # the one bundle (js/widget.js); _js_view picks the view
     _css = CSS
     _js_view = t.Unicode("overlay", help="the view js/widget.js draws this widget with").tag(sync=True)
     _extra_kwargs = ("tokens", "layout", "image", "patch_grid", "class_names")

@@ -29,7 +29,7 @@ from ._traits import (
     significance_trait,
     take_site,
 )
-from ._view import STATIC, View
+from ._view import View
 
 __all__ = ["WeightsView", "class_profile"]
 
@@ -37,7 +37,6 @@ __all__ = ["WeightsView", "class_profile"]
 class _WeightsCanvas(BrowserRequests, View):
     """The matrix part of a WeightsView (a canvas view of the weights frame)."""
 
-    _esm = STATIC / "widget.js"  # the one bundle (js/widget.js); _js_view picks the view
     _css = CSS
     _js_view = t.Unicode("weights", help="the view js/widget.js draws this widget with").tag(sync=True)
     colormap = colormap_trait()

@@ -303,3 +303,16 @@ def test_no_page_errors(explorer):
     page = explorer
     wait_idle(page)
     assert page.errors == [], "\n\n".join(page.errors)
+
+
+def test_the_page_runs_the_bundle_once_for_every_view(explorer):
+    # js/loader.js: every canvas view carries the bundle, and the page runs it once (anywidget
+    # imports a widget's _esm anew for each widget: the bundle as _esm ran once per view)
+    page = explorer
+    views = page.evaluate("() => document.querySelectorAll('.aw-view').length")
+    assert views >= 2, f"the explorer drew {views} canvas views"
+    key = run_cell(page, "print(ex.heatmap._bundle_key)").strip()
+    held = page.evaluate(
+        "() => { const m = globalThis.__attnwidget_bundles__; return m ? [...m.keys()] : null; }"
+    )
+    assert held == [key], f"the page ran bundles {held}, not the one bundle {key} once"

@@ -1,12 +1,14 @@
 """The one front-end bundle, attnwidget/static/widget.js: what `npm run build` makes now, used by every view.
 
-Every canvas view's ``_esm`` is that one file and its ``_js_view`` names a view
-the bundle's ``views`` export holds; the styles come from the views' ``_css``
+Every canvas view carries that one file as ``_bundle`` (with its hash as ``_bundle_key``), its
+``_esm`` is static/loader.js, which runs the bundle once per page, and its ``_js_view`` names a
+view the bundle's ``views`` export holds; the styles come from the views' ``_css``
 (static/explorer.css) alone: nothing in the bundle adds a style sheet of its own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import pathlib
 import re
 import shutil
@@ -23,6 +25,7 @@ from attnwidget.widgets.weights import _WeightsCanvas
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STATIC = ROOT / "attnwidget" / "static"
 BUNDLE = STATIC / "widget.js"
+LOADER = STATIC / "loader.js"
 CLASSES = {"heatmap": Heatmap, "headgrid": HeadGrid, "overlay": ImageOverlay, "weights": _WeightsCanvas}
 
 
@@ -94,11 +97,16 @@ def test_every_view_uses_the_bundle_and_names_a_view_it_holds():
     assert held, "js/widget.js has no `export const views = {...}`"
     views = {name.strip() for name in held.group(1).split(",")}
     assert views == set(CLASSES)
+    bundle = BUNDLE.read_text(encoding="utf-8")
+    key = hashlib.sha256(bundle.encode("utf-8")).hexdigest()[:16]
     for name, cls in CLASSES.items():
         # anywidget keeps a class's _esm and _css as the file's text
-        assert str(cls._esm) == BUNDLE.read_text(encoding="utf-8"), (
-            f"{cls.__name__}._esm is not the one bundle"
+        assert str(cls._esm) == LOADER.read_text(encoding="utf-8"), f"{cls.__name__}._esm is not loader.js"
+        traits = cls.class_traits()
+        assert traits["_bundle"].default_value == bundle and traits["_bundle"].metadata.get("sync"), (
+            f"{cls.__name__}._bundle is not the one bundle"
         )
+        assert traits["_bundle_key"].default_value == key and traits["_bundle_key"].metadata.get("sync")
         assert str(cls._css) == CSS.read_text(encoding="utf-8"), f"{cls.__name__}._css is not explorer.css"
         trait = cls.class_traits()["_js_view"]
         assert trait.default_value == name and trait.metadata.get("sync"), f"{cls.__name__}._js_view"
