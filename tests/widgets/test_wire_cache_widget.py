@@ -196,26 +196,23 @@ class Sent:
         return out
 
 
-def _explorer_wire(cap):
-    ex = aw.Explorer(cap, image=np.zeros((8, 8)), patch_grid=(3, 3))
-    named = {
-        "heatmap": ex.heatmap,
-        "grid": ex.headgrid,
-        "stats": ex.headstats,
-        "overlay": ex.overlay,
-        "explorer": ex,
-        "head dropdown": ex.controls.head,
-    }
-    return ex, Sent(named)
-
-
-def test_a_head_picked_in_the_page_sends_the_frame_before_the_linked_views_hear_of_it(cap):
+def test_a_head_picked_in_the_page_sends_the_frame_before_the_linked_views_hear_of_it():
     # the page handles kernel messages one by one: the frame sent last waited for every linked
     # view's message to be handled first (a thumbnail click in an explorer: 5 of them)
     c = Capture()
     rng = np.random.default_rng(4)
     c.add("vit.0.attn", 0, rng.random((2, 4, 10, 10)).astype(np.float32), kind="self")
-    ex, wire = _explorer_wire(c)
+    ex = aw.Explorer(c, image=np.zeros((8, 8)), patch_grid=(3, 3))
+    wire = Sent(
+        {
+            "heatmap": ex.heatmap,
+            "grid": ex.headgrid,
+            "stats": ex.headstats,
+            "overlay": ex.overlay,
+            "explorer": ex,
+            "head dropdown": ex.controls.head,
+        }
+    )
     for head in (2, 3, 1):
         ex.heatmap.set_state({"head": head})  # what ipywidgets does with the page's update
         order = wire.take()
