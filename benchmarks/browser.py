@@ -71,6 +71,7 @@ counted apart); whole-model first paint under 0.3 s.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -260,7 +261,7 @@ PAGE_JS = (
     performance.mark('aw-change');  // the window of a traced change (--trace)
     const t0 = now();
     if (how === 'click') {
-        document.querySelector(`${gridSel} canvas.aw-thumb[data-head="${arg}"]`).closest('.aw-thumb-cell').click();
+        document.querySelector(`${gridSel} .aw-thumb[data-head="${arg}"]`).click();
     } else if (how === 'dropdown') {
         // a pick in the head dropdown, as the browser reports one: the select's change event
         const select = document.querySelector(`${gridSel} select`);
@@ -337,7 +338,7 @@ FIRST_PAINT_JS = """async ([code, sels, timeoutMs]) => {
     const outs = nb.widgets[nb.widgets.length - 1].model.outputs.toJSON();
     const out = outs.filter(o => o.output_type === 'stream').map(o => o.text).join('');
     const errors = outs.filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue);
-    const thumbs = document.querySelectorAll(sels[0] + ' canvas.aw-thumb').length;
+    const thumbs = document.querySelectorAll(sels[0] + ' .aw-thumb').length;
     return {tSend, tAfter, views: t, out, errors, thumbs};
 }"""
 
@@ -981,6 +982,9 @@ def main(argv=None) -> int:
         cv_child(args.cv_child[0], int(args.cv_child[1]))
         return 0
     reason = missing()
+    if not reason and not args.no_circuitsvis and importlib.util.find_spec("circuitsvis") is None:
+        # said before the run, not after its ten minutes
+        reason = "CircuitsVis is not installed: pip install --no-deps circuitsvis importlib_metadata, or --no-circuitsvis"
     if reason:
         print(f"cannot run: {reason}")
         return 2

@@ -1,36 +1,15 @@
-// Head grid view: one small canvas per (layer, head) thumbnail, all from one
-// binary message; clicking a thumbnail selects it (sets layer and head in the page). The grid
-// lives in a panel of fixed width (PANEL CSS pixels) and bounded height: the
-// thumbnails are sized to fill it, so the panel never grows or moves between
-// steps, and a model grid of many layers scrolls inside it.
+// Head grid view: every (layer, head) thumbnail from one binary message, drawn into one
+// canvas (js/thumbs.js); over it one element per thumbnail (`.aw-thumb`, its layer and head in
+// data attributes) carries the tooltip, the click and the selection outline. Clicking a
+// thumbnail selects it (sets layer and head in the page). The grid lives in a panel of fixed
+// width (PANEL CSS pixels) and bounded height: the thumbnails are sized to fill it, so the
+// panel never grows or moves between steps, and a model grid of many layers scrolls inside it.
 
 import { splitThumbs } from "./codecs.js";
 import { lut } from "./colormaps.js";
-import { colorize } from "./draw.js";
+import { BORDER, backingScale, gridLayout, paintThumbs } from "./thumbs.js";
 import { arrowKeys, onThemeChange } from "./toolbar.js";
 import { colormapSelect, drawScheduler, make, markPainted, off, on, traitSelect } from "./ui.js";
-
-const PANEL = 326; // CSS pixels across the grid
-const GAP = 4;
-const MOST = 76; // largest thumbnail side, CSS pixels
-const LEAST = 14; // smallest; below LABELLED a thumbnail has no caption (its tooltip names it)
-const LABELLED = 30;
-
-/**
- * Columns and thumbnail side for `count` thumbnails of `heads` per layer in a panel `width` wide.
- * One layer: a near-square grid; several: one row per layer.
- * @param {number} count thumbnails
- * @param {number} heads thumbnails per layer
- * @param {boolean} many more than one layer
- * @param {number} [width]
- * @returns {{columns: number, side: number}}
- */
-export function gridFit(count, heads, many, width = PANEL) {
-  // one layer: up to 4 in a row, then a near-square grid (12 heads: 4 x 3)
-  const columns = Math.max(1, many ? heads : count <= 4 ? count : Math.ceil(Math.sqrt(count)));
-  const side = Math.floor((width - GAP * (columns - 1)) / columns) - 4;
-  return { columns, side: Math.max(LEAST, Math.min(MOST, side)) };
-}
 
 export default {
   /** @param {{model: any, el: HTMLElement}} ctx */
@@ -45,10 +24,24 @@ export default {
     const error = make("div", "aw-error");
     el.append(toolbar, grid, error);
 
+    grid.addEventListener("click", (event) => {
+      const target = /** @type {HTMLElement} */ (event.target).closest("[data-head]");
+      if (!target) return;
+      const layer = Number(target.dataset.layer);
+      const head = Number(target.dataset.head);
+      // set in the page, not asked of the kernel: the highlight moves at once, and a view
+      // linked in the page (ipywidgets.jslink) draws the head from the frames it holds
+      if (model.get("layer") === layer && model.get("head") === head) return;
+      // one trait per call: marimo's model and the standalone page's take set(key, value) only
+      model.set("layer", layer);
+      model.set("head", head);
+      model.save_changes();
+    });
+
     function highlight() {
       const layer = model.get("layer");
       const head = model.get("head");
-      for (const c of grid.querySelectorAll("canvas.aw-thumb")) {
+      for (const c of grid.querySelectorAll(".aw-thumb")) {
         const on = Number(c.dataset.layer) === layer && Number(c.dataset.head) === head;
         c.classList.toggle("aw-selected", on);
       }
@@ -59,59 +52,63 @@ export default {
       cmap.sync();
       mode.sync();
       error.textContent = meta.error || "";
-      grid.replaceChildren();
       let thumbs = [];
       try {
         thumbs = splitThumbs(model.get("_thumbs"), meta);
       } catch (e) {
         error.textContent = String(e.message || e);
       }
-      const table = lut(model.get("colormap"));
       const many = (meta.layers || []).length > 1;
       // short enough to be read whole beside the two selects: the site is named by the layer
       // control (and by the thumbnails' tooltips); the whole text is the title's tooltip
       const site = (meta.layer_names || [""])[0];
       title.textContent = many ? "layers × heads" : "heads";
       title.title = many ? "every layer's heads" : `heads of ${site}`;
-      const { columns, side } = gridFit(thumbs.length, meta.heads || 1, many);
-      grid.style.gridTemplateColumns = `repeat(${columns}, ${side + 4}px)`;
-      const cells = document.createDocumentFragment(); // the page takes every thumbnail at once
-      for (const t of thumbs) {
-        const cell = make("div", "aw-thumb-cell");
-        const canvas = /** @type {HTMLCanvasElement} */ (make("canvas", "aw-thumb"));
-        canvas.width = t.cols;
-        canvas.height = t.rows;
-        // a thumbnail keeps its matrix's aspect inside a square place, up to 2.5 : 1 (a 32 x 4
-        // cross-attention is then a readable strip, its cells taller than wide, not a sliver)
-        const scale = side / Math.max(t.rows, t.cols);
-        const least = Math.round(side / 2.5);
-        canvas.style.width = `${Math.max(least, Math.round(t.cols * scale))}px`;
-        canvas.style.height = `${Math.max(least, Math.round(t.rows * scale))}px`;
-        canvas.dataset.layer = String(t.layer);
-        canvas.dataset.head = String(t.head);
-        const name = many ? (meta.layer_names || [])[(meta.layers || []).indexOf(t.layer)] : site;
-        canvas.title = name ? `${name} · head ${t.head}` : `layer ${t.layer} head ${t.head}`;
+      const layout = gridLayout(thumbs, meta.heads || 1, many);
+      const scale = backingScale(thumbs, layout.rects, layout.width, layout.height, window.devicePixelRatio);
+      const canvas = /** @type {HTMLCanvasElement} */ (make("canvas", "aw-grid"));
+      canvas.width = Math.max(1, layout.width * scale);
+      canvas.height = Math.max(1, layout.height * scale);
+      canvas.style.width = `${layout.width}px`;
+      canvas.style.height = `${layout.height}px`;
+      // drawn at the screen's resolution, sharp blocks; drawn finer (more cells than pixels),
+      // shown smoothed down: cells averaged rather than some dropped
+      canvas.style.imageRendering = scale > (window.devicePixelRatio || 1) ? "auto" : "pixelated";
+      if (thumbs.length) {
         const ctx = canvas.getContext("2d");
-        const image = ctx.createImageData(t.cols, t.rows);
-        colorize(t.codes, table, image.data); // into the image: no copy per thumbnail
+        const image = ctx.createImageData(canvas.width, canvas.height);
+        paintThumbs(thumbs, layout.rects, scale, lut(model.get("colormap")), image.data, canvas.width);
         ctx.putImageData(image, 0, 0);
-        const place = make("div", "aw-thumb-place");
-        place.style.width = place.style.height = `${side + 4}px`;
-        place.append(canvas);
-        cell.append(place);
-        if (side >= LABELLED) cell.append(make("span", "", many ? `L${t.layer} H${t.head}` : `head ${t.head}`));
-        cell.addEventListener("click", () => {
-          // set in the page, not asked of the kernel: the highlight moves at once, and a view
-          // linked in the page (ipywidgets.jslink) draws the head from the frames it holds
-          if (model.get("layer") === t.layer && model.get("head") === t.head) return;
-          // one trait per call: marimo's model and the standalone page's take set(key, value) only
-          model.set("layer", t.layer);
-          model.set("head", t.head);
-          model.save_changes();
-        });
-        cells.appendChild(cell);
       }
-      grid.appendChild(cells);
+      const parts = document.createDocumentFragment(); // the page takes every element at once
+      parts.append(canvas);
+      thumbs.forEach((t, i) => {
+        const r = layout.rects[i];
+        const name = many ? (meta.layer_names || [])[(meta.layers || []).indexOf(t.layer)] : site;
+        const thumb = make("div", "aw-thumb");
+        Object.assign(thumb.style, {
+          left: `${r.x - BORDER}px`,
+          top: `${r.y - BORDER}px`,
+          width: `${r.w}px`,
+          height: `${r.h}px`,
+        });
+        thumb.dataset.layer = String(t.layer);
+        thumb.dataset.head = String(t.head);
+        // where its pixels are in the canvas's backing store, and its cells: what a test reads
+        thumb.dataset.pixels = [r.x * scale, r.y * scale, r.w * scale, r.h * scale].join(",");
+        thumb.dataset.cells = `${t.rows},${t.cols}`;
+        thumb.title = name ? `${name} · head ${t.head}` : `layer ${t.layer} head ${t.head}`;
+        parts.append(thumb);
+        if (layout.labelled) {
+          const place = layout.places[i];
+          const label = make("span", "aw-thumb-label", many ? `L${t.layer} H${t.head}` : `head ${t.head}`);
+          Object.assign(label.style, { left: `${place.x}px`, top: `${place.y + place.size}px`, width: `${place.size}px` });
+          label.dataset.layer = thumb.dataset.layer;
+          label.dataset.head = thumb.dataset.head;
+          parts.append(label);
+        }
+      });
+      grid.replaceChildren(parts);
       highlight();
       markPainted(el, [thumbs.length, meta.heads || 0]);
     }

@@ -353,14 +353,13 @@ def to_html(view: Any, path: str | os.PathLike, *, layers: Sequence[int | str] |
         class_names=class_names,
         max_bytes=max_bytes,
     )
-    explorer = "layout" in data
     data["title"] = title  # None: the page's title follows the selection
     # an explorer's page is named by its main matrix: its title says what that matrix shows
     data["heading"] = _HEADINGS.get(d.kind, d.name)
     runtime = module_text(STATIC / "page.js", "the page runtime")
     extra, script = page_script(_modules(view, data, esm), runtime)
     page_title = title or f"{data['heading']} · {d.site}"
-    css = _STYLE + (_explorer_css() if explorer else "")
+    css = _STYLE + _explorer_css()  # the views' own style sheet, a lone view's too (its grid, tooltip)
     counts = (
         f"{len(data['table']) + sum(len(p['table']) for p in data.get('panels', []))} selections, "
         f"{len(data['states'])} distinct states, {len(data['shared'])} distinct frames, images and labels"

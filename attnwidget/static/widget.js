@@ -83,200 +83,81 @@ function valueLine(cell, codes, cols, meta) {
   return "value \u2026";
 }
 
-// js/draw.js
-function colorize(codes, lut2, out) {
-  if (lut2.length !== 768) throw new Error(`a colour table has 768 bytes (256 RGB), not ${lut2.length}`);
-  const n = codes.length;
-  const rgba = out && out.length === n * 4 ? out : new Uint8ClampedArray(n * 4);
-  for (let i = 0, j = 0; i < n; i++, j += 4) {
-    const k = codes[i] * 3;
-    rgba[j] = lut2[k];
-    rgba[j + 1] = lut2[k + 1];
-    rgba[j + 2] = lut2[k + 2];
-    rgba[j + 3] = 255;
-  }
-  return rgba;
+// js/thumbs.js
+var PANEL = 326;
+var GAP = 4;
+var BORDER = 2;
+var LABEL = 13;
+var MOST = 76;
+var LEAST = 14;
+var LABELLED = 30;
+var MOST_PIXELS = 16e6;
+function gridFit(count, heads, many, width = PANEL) {
+  const columns = Math.max(1, many ? heads : count <= 4 ? count : Math.ceil(Math.sqrt(count)));
+  const side = Math.floor((width - GAP * (columns - 1)) / columns) - 2 * BORDER;
+  return { columns, side: Math.max(LEAST, Math.min(MOST, side)) };
 }
-function colorbarCodes(height) {
-  const out = new Uint8Array(height);
-  for (let y = 0; y < height; y++) {
-    out[y] = height === 1 ? TOP : Math.round(TOP * (1 - y / (height - 1)));
-  }
-  return out;
-}
-var STRIDES = [1, 2, 5, 10, 20, 25, 50];
-function roundStride(least) {
-  if (!(least > 1)) return 1;
-  for (let scale = 1; ; scale *= 100) {
-    for (const s of STRIDES) if (s * scale >= least) return s * scale;
-  }
-}
-function thinLabels(count, length, minGap = 12) {
-  if (count <= 0 || length <= 0) return [];
-  const stride = roundStride(minGap * count / length);
-  const out = [];
-  for (let i = 0; i < count; i += stride) out.push(i);
-  return out;
-}
-function labelBoxes(indices, origin, cell, size) {
-  return indices.map((i) => {
-    const centre = origin + (i + 0.5) * cell;
-    return [centre - size / 2, centre + size / 2];
+function gridLayout(thumbs, heads, many, width = PANEL) {
+  const { columns, side } = gridFit(thumbs.length, heads, many, width);
+  const labelled = side >= LABELLED;
+  const size = side + 2 * BORDER;
+  const pitchX = size + GAP;
+  const pitchY = size + (labelled ? LABEL : 0) + GAP;
+  const least = Math.round(side / 2.5);
+  const places = [];
+  const rects = thumbs.map((t, i) => {
+    const x0 = i % columns * pitchX;
+    const y0 = Math.floor(i / columns) * pitchY;
+    places.push({ x: x0, y: y0, size });
+    const scale = side / Math.max(t.rows, t.cols, 1);
+    const w = Math.min(side, Math.max(least, Math.round(t.cols * scale)));
+    const h = Math.min(side, Math.max(least, Math.round(t.rows * scale)));
+    return { x: x0 + BORDER + Math.floor((side - w) / 2), y: y0 + BORDER + Math.floor((side - h) / 2), w, h };
   });
-}
-function clip(text, max) {
-  const s = String(text);
-  return s.length <= max ? s : s.slice(0, Math.max(1, max - 1)) + "\u2026";
-}
-var SQUARE_FILL = 0.6;
-var SHORT_SHARE = 0.6;
-var MOST_CELL = 72;
-var LEAST_SIDE = 48;
-function shortCell(cell, count, room) {
-  const want = Math.min(SHORT_SHARE * room / count, MOST_CELL);
-  const least = Math.min(room, LEAST_SIDE) / count;
-  return Math.min(Math.max(cell, want, least), room / count);
-}
-function fitMatrix(rows, cols, box) {
-  const cell = Math.min(box.width / cols, box.height / rows);
-  let cellW = cell;
-  let cellH = cell;
-  const fills = cell * cols / box.width >= SQUARE_FILL && cell * rows / box.height >= SQUARE_FILL;
-  if (!fills) {
-    const wide = cell * cols / box.width >= cell * rows / box.height;
-    if (wide) cellH = shortCell(cell, rows, box.height);
-    else cellW = shortCell(cell, cols, box.width);
-  }
-  return { x: box.x, y: box.y, width: cellW * cols, height: cellH * rows, cellW, cellH, rows, cols };
-}
-function cellAt(layout, px, py) {
-  const col = Math.floor((px - layout.x) / layout.cellW);
-  const row = Math.floor((py - layout.y) / layout.cellH);
-  if (row < 0 || col < 0 || row >= layout.rows || col >= layout.cols) return null;
-  return { row, col };
-}
-function cellsToRegion(meta, row0, row1, col0, col1) {
-  const [R0, R1, C0, C1] = meta.region;
-  const [br, bc] = meta.block;
-  return [
-    Math.max(R0, R0 + row0 * br),
-    Math.min(R1, R0 + row1 * br),
-    Math.max(C0, C0 + col0 * bc),
-    Math.min(C1, C0 + col1 * bc)
-  ];
-}
-function cellToIndex(meta, axis, cell) {
-  return axis === "query" ? meta.region[0] + cell * meta.block[0] : meta.region[2] + cell * meta.block[1];
-}
-function indexToCell(meta, axis, index) {
-  const [lo, hi] = axis === "query" ? [meta.region[0], meta.region[1]] : [meta.region[2], meta.region[3]];
-  if (index < lo || index >= hi) return -1;
-  return Math.floor((index - lo) / (axis === "query" ? meta.block[0] : meta.block[1]));
-}
-function zoomAround(region, full, row, col, factor) {
-  const axis = (lo, hi, at, n) => {
-    const span = Math.min(n, Math.max(1, Math.round((hi - lo) * factor)));
-    const t = hi > lo ? (at - lo) / (hi - lo) : 0.5;
-    let start = Math.round(at - t * span);
-    start = Math.min(Math.max(0, start), n - span);
-    return [start, start + span];
+  const rowsUsed = Math.ceil(thumbs.length / columns);
+  return {
+    columns,
+    side,
+    labelled,
+    width: Math.max(0, Math.min(thumbs.length, columns) * pitchX - GAP),
+    height: Math.max(0, rowsUsed * pitchY - GAP),
+    places,
+    rects
   };
-  const [r0, r1] = axis(region[0], region[1], row, full[0]);
-  const [c0, c1] = axis(region[2], region[3], col, full[1]);
-  if (r0 === 0 && c0 === 0 && r1 === full[0] && c1 === full[1]) return null;
-  return [r0, r1, c0, c1];
 }
-function blend(image, over, alpha) {
-  if (image.length !== over.length) throw new Error(`cannot blend ${over.length} bytes over ${image.length}`);
-  const a = Math.min(Math.max(alpha, 0), 1);
-  const out = new Uint8ClampedArray(image.length);
-  for (let i = 0; i < image.length; i += 4) {
-    out[i] = image[i] * (1 - a) + over[i] * a;
-    out[i + 1] = image[i + 1] * (1 - a) + over[i + 1] * a;
-    out[i + 2] = image[i + 2] * (1 - a) + over[i + 2] * a;
-    out[i + 3] = 255;
-  }
-  return out;
+function backingScale(thumbs, rects, width, height, ratio = 1) {
+  let scale = Math.max(1, Math.ceil(ratio || 1));
+  thumbs.forEach((t, i) => {
+    const r = rects[i];
+    scale = Math.max(scale, Math.ceil(t.cols / r.w), Math.ceil(t.rows / r.h));
+  });
+  while (scale > 1 && width * height * scale * scale > MOST_PIXELS) scale -= 1;
+  return scale;
 }
-function niceStep(span, count = 5) {
-  const raw = span / Math.max(1, count);
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  for (const m of [1, 2, 5, 10]) if (m * mag >= raw * (1 - 1e-9)) return m * mag;
-  return 10 * mag;
-}
-function formatTick(value, step) {
-  if (value === 0 || Math.abs(value) < step * 1e-6) return "0";
-  const a = Math.abs(value);
-  if (a >= 1e5 || a < 1e-4) {
-    const digits = Math.max(0, Math.min(6, Math.round(Math.log10(a) - Math.log10(step))));
-    return value.toExponential(digits).replace(/\.?0+e/, "e");
-  }
-  const decimals = Math.max(0, Math.min(10, Math.ceil(-Math.log10(step) - 1e-9)));
-  return value.toFixed(decimals);
-}
-function roundTicks(vmin, vmax, scale, count = 5) {
-  if (!(vmax > vmin) || !Number.isFinite(vmin) || !Number.isFinite(vmax)) return [];
-  const out = [];
-  if (scale === "log") {
-    const lo = Math.max(vmin, 1e-6);
-    const hi = Math.max(vmax, 1e-5);
-    const k0 = Math.ceil(Math.log10(lo) - 1e-9);
-    const k1 = Math.floor(Math.log10(hi) + 1e-9);
-    const decades = k1 - k0 + 1;
-    const every = Math.max(1, Math.ceil(decades / count));
-    const mantissas = decades <= 2 ? [1, 2, 5] : [1];
-    for (let k = Math.floor(Math.log10(lo)); k <= k1; k++) {
-      if ((k - k0) % every !== 0) continue;
-      for (const m of mantissas) {
-        const v = Number((m * 10 ** k).toPrecision(12));
-        if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push({ value: v, label: formatTick(v, v) });
+function paintThumbs(thumbs, rects, scale, lut2, data, stride) {
+  if (lut2.length !== 768) throw new Error(`a colour table has 768 bytes (256 RGB), not ${lut2.length}`);
+  const rows = Math.floor(data.length / 4 / stride);
+  thumbs.forEach((t, i) => {
+    const r = rects[i];
+    const X = r.x * scale;
+    const Y = r.y * scale;
+    const W = Math.min(r.w * scale, stride - X);
+    const H = Math.min(r.h * scale, rows - Y);
+    if (W <= 0 || H <= 0 || t.rows === 0 || t.cols === 0) return;
+    const source = new Int32Array(W);
+    for (let p = 0; p < W; p++) source[p] = Math.floor(p * t.cols / (r.w * scale));
+    for (let q = 0; q < H; q++) {
+      const row = Math.floor(q * t.rows / (r.h * scale)) * t.cols;
+      let k = ((Y + q) * stride + X) * 4;
+      for (let p = 0; p < W; p++, k += 4) {
+        const c = t.codes[row + source[p]] * 3;
+        data[k] = lut2[c];
+        data[k + 1] = lut2[c + 1];
+        data[k + 2] = lut2[c + 2];
+        data[k + 3] = 255;
       }
     }
-    return out;
-  }
-  const step = niceStep(vmax - vmin, count);
-  for (let k = Math.ceil(vmin / step - 1e-9); k * step <= vmax + step * 1e-9; k++) {
-    const v = Number((k * step).toPrecision(12));
-    out.push({ value: v, label: formatTick(v, step) });
-  }
-  return out;
-}
-function barPosition(value, vmin, vmax, scale) {
-  let t;
-  if (scale === "log") {
-    const lo = Math.log(Math.max(vmin, 1e-6));
-    const hi = Math.log(Math.max(vmax, 1e-5));
-    t = hi > lo ? (Math.log(Math.max(value, 1e-6)) - lo) / (hi - lo) : 0;
-  } else {
-    t = vmax > vmin ? (value - vmin) / (vmax - vmin) : 0;
-  }
-  return 1 - Math.min(Math.max(t, 0), 1);
-}
-function colorbarTicks(vmin, vmax, scale, count = 5, options = {}) {
-  const height = options.height ?? 200;
-  const minGap = options.minGap ?? 14;
-  const ticks = roundTicks(vmin, vmax, scale, count);
-  const step = scale === "log" || ticks.length < 2 ? 0 : ticks[1].value - ticks[0].value;
-  const format = options.format || ((v) => formatEnd(v, step / 10));
-  const ends = [{ value: vmax, at: 0, label: format(vmax), end: true }];
-  if (vmax !== vmin) ends.push({ value: vmin, at: 1, label: format(vmin), end: true });
-  const taken = [...ends];
-  for (const t of ticks.reverse()) {
-    const at = barPosition(t.value, vmin, vmax, scale);
-    const near = taken.some((o) => Math.abs(o.at - at) * height < minGap || o.label === t.label);
-    if (!near) taken.push({ value: t.value, at, label: t.label, end: false });
-  }
-  return taken.sort((a, b) => a.at - b.at);
-}
-function formatEnd(v, resolution = 0) {
-  if (!Number.isFinite(v)) return String(v);
-  const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-4 || a >= 1e5)) return v.toExponential(2).replace(/\.?0+e/, "e");
-  const short = v.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
-  if (!(resolution > 0) || v === 0) return short;
-  const want = Math.min(10, Math.ceil(-Math.log10(resolution) - 1e-9) - 1);
-  const has = short.includes(".") ? short.split(".")[1].length : 0;
-  return want > has ? v.toFixed(want) : short;
+  });
 }
 
 // js/ui.js
@@ -686,16 +567,6 @@ function onThemeChange(fn) {
 }
 
 // js/headgrid.js
-var PANEL = 326;
-var GAP = 4;
-var MOST = 76;
-var LEAST = 14;
-var LABELLED = 30;
-function gridFit(count, heads, many, width = PANEL) {
-  const columns = Math.max(1, many ? heads : count <= 4 ? count : Math.ceil(Math.sqrt(count)));
-  const side = Math.floor((width - GAP * (columns - 1)) / columns) - 4;
-  return { columns, side: Math.max(LEAST, Math.min(MOST, side)) };
-}
 var headgrid_default = {
   /** @param {{model: any, el: HTMLElement}} ctx */
   render({ model, el }) {
@@ -708,10 +579,23 @@ var headgrid_default = {
     const grid = make("div", "aw-thumbs");
     const error = make("div", "aw-error");
     el.append(toolbar, grid, error);
+    grid.addEventListener("click", (event) => {
+      const target = (
+        /** @type {HTMLElement} */
+        event.target.closest("[data-head]")
+      );
+      if (!target) return;
+      const layer = Number(target.dataset.layer);
+      const head = Number(target.dataset.head);
+      if (model.get("layer") === layer && model.get("head") === head) return;
+      model.set("layer", layer);
+      model.set("head", head);
+      model.save_changes();
+    });
     function highlight() {
       const layer = model.get("layer");
       const head = model.get("head");
-      for (const c of grid.querySelectorAll("canvas.aw-thumb")) {
+      for (const c of grid.querySelectorAll(".aw-thumb")) {
         const on2 = Number(c.dataset.layer) === layer && Number(c.dataset.head) === head;
         c.classList.toggle("aw-selected", on2);
       }
@@ -721,55 +605,61 @@ var headgrid_default = {
       cmap.sync();
       mode.sync();
       error.textContent = meta.error || "";
-      grid.replaceChildren();
       let thumbs = [];
       try {
         thumbs = splitThumbs(model.get("_thumbs"), meta);
       } catch (e) {
         error.textContent = String(e.message || e);
       }
-      const table = lut(model.get("colormap"));
       const many = (meta.layers || []).length > 1;
       const site = (meta.layer_names || [""])[0];
       title.textContent = many ? "layers \xD7 heads" : "heads";
       title.title = many ? "every layer's heads" : `heads of ${site}`;
-      const { columns, side } = gridFit(thumbs.length, meta.heads || 1, many);
-      grid.style.gridTemplateColumns = `repeat(${columns}, ${side + 4}px)`;
-      const cells = document.createDocumentFragment();
-      for (const t of thumbs) {
-        const cell = make("div", "aw-thumb-cell");
-        const canvas = (
-          /** @type {HTMLCanvasElement} */
-          make("canvas", "aw-thumb")
-        );
-        canvas.width = t.cols;
-        canvas.height = t.rows;
-        const scale = side / Math.max(t.rows, t.cols);
-        const least = Math.round(side / 2.5);
-        canvas.style.width = `${Math.max(least, Math.round(t.cols * scale))}px`;
-        canvas.style.height = `${Math.max(least, Math.round(t.rows * scale))}px`;
-        canvas.dataset.layer = String(t.layer);
-        canvas.dataset.head = String(t.head);
-        const name = many ? (meta.layer_names || [])[(meta.layers || []).indexOf(t.layer)] : site;
-        canvas.title = name ? `${name} \xB7 head ${t.head}` : `layer ${t.layer} head ${t.head}`;
+      const layout = gridLayout(thumbs, meta.heads || 1, many);
+      const scale = backingScale(thumbs, layout.rects, layout.width, layout.height, window.devicePixelRatio);
+      const canvas = (
+        /** @type {HTMLCanvasElement} */
+        make("canvas", "aw-grid")
+      );
+      canvas.width = Math.max(1, layout.width * scale);
+      canvas.height = Math.max(1, layout.height * scale);
+      canvas.style.width = `${layout.width}px`;
+      canvas.style.height = `${layout.height}px`;
+      canvas.style.imageRendering = scale > (window.devicePixelRatio || 1) ? "auto" : "pixelated";
+      if (thumbs.length) {
         const ctx = canvas.getContext("2d");
-        const image = ctx.createImageData(t.cols, t.rows);
-        colorize(t.codes, table, image.data);
+        const image = ctx.createImageData(canvas.width, canvas.height);
+        paintThumbs(thumbs, layout.rects, scale, lut(model.get("colormap")), image.data, canvas.width);
         ctx.putImageData(image, 0, 0);
-        const place = make("div", "aw-thumb-place");
-        place.style.width = place.style.height = `${side + 4}px`;
-        place.append(canvas);
-        cell.append(place);
-        if (side >= LABELLED) cell.append(make("span", "", many ? `L${t.layer} H${t.head}` : `head ${t.head}`));
-        cell.addEventListener("click", () => {
-          if (model.get("layer") === t.layer && model.get("head") === t.head) return;
-          model.set("layer", t.layer);
-          model.set("head", t.head);
-          model.save_changes();
-        });
-        cells.appendChild(cell);
       }
-      grid.appendChild(cells);
+      const parts = document.createDocumentFragment();
+      parts.append(canvas);
+      thumbs.forEach((t, i) => {
+        const r = layout.rects[i];
+        const name = many ? (meta.layer_names || [])[(meta.layers || []).indexOf(t.layer)] : site;
+        const thumb = make("div", "aw-thumb");
+        Object.assign(thumb.style, {
+          left: `${r.x - BORDER}px`,
+          top: `${r.y - BORDER}px`,
+          width: `${r.w}px`,
+          height: `${r.h}px`
+        });
+        thumb.dataset.layer = String(t.layer);
+        thumb.dataset.head = String(t.head);
+        thumb.dataset.pixels = [r.x * scale, r.y * scale, r.w * scale, r.h * scale].join(",");
+        thumb.dataset.cells = `${t.rows},${t.cols}`;
+        thumb.title = name ? `${name} \xB7 head ${t.head}` : `layer ${t.layer} head ${t.head}`;
+        parts.append(thumb);
+        if (layout.labelled) {
+          const place = layout.places[i];
+          const label = make("span", "aw-thumb-label", many ? `L${t.layer} H${t.head}` : `head ${t.head}`);
+          Object.assign(label.style, { left: `${place.x}px`, top: `${place.y + place.size}px`, width: `${place.size}px` });
+          label.dataset.layer = thumb.dataset.layer;
+          label.dataset.head = thumb.dataset.head;
+          parts.append(label);
+        }
+      });
+      grid.replaceChildren(parts);
       highlight();
       markPainted(el, [thumbs.length, meta.heads || 0]);
     }
@@ -793,6 +683,202 @@ var headgrid_default = {
     };
   }
 };
+
+// js/draw.js
+function colorize(codes, lut2, out) {
+  if (lut2.length !== 768) throw new Error(`a colour table has 768 bytes (256 RGB), not ${lut2.length}`);
+  const n = codes.length;
+  const rgba = out && out.length === n * 4 ? out : new Uint8ClampedArray(n * 4);
+  for (let i = 0, j = 0; i < n; i++, j += 4) {
+    const k = codes[i] * 3;
+    rgba[j] = lut2[k];
+    rgba[j + 1] = lut2[k + 1];
+    rgba[j + 2] = lut2[k + 2];
+    rgba[j + 3] = 255;
+  }
+  return rgba;
+}
+function colorbarCodes(height) {
+  const out = new Uint8Array(height);
+  for (let y = 0; y < height; y++) {
+    out[y] = height === 1 ? TOP : Math.round(TOP * (1 - y / (height - 1)));
+  }
+  return out;
+}
+var STRIDES = [1, 2, 5, 10, 20, 25, 50];
+function roundStride(least) {
+  if (!(least > 1)) return 1;
+  for (let scale = 1; ; scale *= 100) {
+    for (const s of STRIDES) if (s * scale >= least) return s * scale;
+  }
+}
+function thinLabels(count, length, minGap = 12) {
+  if (count <= 0 || length <= 0) return [];
+  const stride = roundStride(minGap * count / length);
+  const out = [];
+  for (let i = 0; i < count; i += stride) out.push(i);
+  return out;
+}
+function labelBoxes(indices, origin, cell, size) {
+  return indices.map((i) => {
+    const centre = origin + (i + 0.5) * cell;
+    return [centre - size / 2, centre + size / 2];
+  });
+}
+function clip(text, max) {
+  const s = String(text);
+  return s.length <= max ? s : s.slice(0, Math.max(1, max - 1)) + "\u2026";
+}
+var SQUARE_FILL = 0.6;
+var SHORT_SHARE = 0.6;
+var MOST_CELL = 72;
+var LEAST_SIDE = 48;
+function shortCell(cell, count, room) {
+  const want = Math.min(SHORT_SHARE * room / count, MOST_CELL);
+  const least = Math.min(room, LEAST_SIDE) / count;
+  return Math.min(Math.max(cell, want, least), room / count);
+}
+function fitMatrix(rows, cols, box) {
+  const cell = Math.min(box.width / cols, box.height / rows);
+  let cellW = cell;
+  let cellH = cell;
+  const fills = cell * cols / box.width >= SQUARE_FILL && cell * rows / box.height >= SQUARE_FILL;
+  if (!fills) {
+    const wide = cell * cols / box.width >= cell * rows / box.height;
+    if (wide) cellH = shortCell(cell, rows, box.height);
+    else cellW = shortCell(cell, cols, box.width);
+  }
+  return { x: box.x, y: box.y, width: cellW * cols, height: cellH * rows, cellW, cellH, rows, cols };
+}
+function cellAt(layout, px, py) {
+  const col = Math.floor((px - layout.x) / layout.cellW);
+  const row = Math.floor((py - layout.y) / layout.cellH);
+  if (row < 0 || col < 0 || row >= layout.rows || col >= layout.cols) return null;
+  return { row, col };
+}
+function cellsToRegion(meta, row0, row1, col0, col1) {
+  const [R0, R1, C0, C1] = meta.region;
+  const [br, bc] = meta.block;
+  return [
+    Math.max(R0, R0 + row0 * br),
+    Math.min(R1, R0 + row1 * br),
+    Math.max(C0, C0 + col0 * bc),
+    Math.min(C1, C0 + col1 * bc)
+  ];
+}
+function cellToIndex(meta, axis, cell) {
+  return axis === "query" ? meta.region[0] + cell * meta.block[0] : meta.region[2] + cell * meta.block[1];
+}
+function indexToCell(meta, axis, index) {
+  const [lo, hi] = axis === "query" ? [meta.region[0], meta.region[1]] : [meta.region[2], meta.region[3]];
+  if (index < lo || index >= hi) return -1;
+  return Math.floor((index - lo) / (axis === "query" ? meta.block[0] : meta.block[1]));
+}
+function zoomAround(region, full, row, col, factor) {
+  const axis = (lo, hi, at, n) => {
+    const span = Math.min(n, Math.max(1, Math.round((hi - lo) * factor)));
+    const t = hi > lo ? (at - lo) / (hi - lo) : 0.5;
+    let start = Math.round(at - t * span);
+    start = Math.min(Math.max(0, start), n - span);
+    return [start, start + span];
+  };
+  const [r0, r1] = axis(region[0], region[1], row, full[0]);
+  const [c0, c1] = axis(region[2], region[3], col, full[1]);
+  if (r0 === 0 && c0 === 0 && r1 === full[0] && c1 === full[1]) return null;
+  return [r0, r1, c0, c1];
+}
+function blend(image, over, alpha) {
+  if (image.length !== over.length) throw new Error(`cannot blend ${over.length} bytes over ${image.length}`);
+  const a = Math.min(Math.max(alpha, 0), 1);
+  const out = new Uint8ClampedArray(image.length);
+  for (let i = 0; i < image.length; i += 4) {
+    out[i] = image[i] * (1 - a) + over[i] * a;
+    out[i + 1] = image[i + 1] * (1 - a) + over[i + 1] * a;
+    out[i + 2] = image[i + 2] * (1 - a) + over[i + 2] * a;
+    out[i + 3] = 255;
+  }
+  return out;
+}
+function niceStep(span, count = 5) {
+  const raw = span / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 5, 10]) if (m * mag >= raw * (1 - 1e-9)) return m * mag;
+  return 10 * mag;
+}
+function formatTick(value, step) {
+  if (value === 0 || Math.abs(value) < step * 1e-6) return "0";
+  const a = Math.abs(value);
+  if (a >= 1e5 || a < 1e-4) {
+    const digits = Math.max(0, Math.min(6, Math.round(Math.log10(a) - Math.log10(step))));
+    return value.toExponential(digits).replace(/\.?0+e/, "e");
+  }
+  const decimals = Math.max(0, Math.min(10, Math.ceil(-Math.log10(step) - 1e-9)));
+  return value.toFixed(decimals);
+}
+function roundTicks(vmin, vmax, scale, count = 5) {
+  if (!(vmax > vmin) || !Number.isFinite(vmin) || !Number.isFinite(vmax)) return [];
+  const out = [];
+  if (scale === "log") {
+    const lo = Math.max(vmin, 1e-6);
+    const hi = Math.max(vmax, 1e-5);
+    const k0 = Math.ceil(Math.log10(lo) - 1e-9);
+    const k1 = Math.floor(Math.log10(hi) + 1e-9);
+    const decades = k1 - k0 + 1;
+    const every = Math.max(1, Math.ceil(decades / count));
+    const mantissas = decades <= 2 ? [1, 2, 5] : [1];
+    for (let k = Math.floor(Math.log10(lo)); k <= k1; k++) {
+      if ((k - k0) % every !== 0) continue;
+      for (const m of mantissas) {
+        const v = Number((m * 10 ** k).toPrecision(12));
+        if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push({ value: v, label: formatTick(v, v) });
+      }
+    }
+    return out;
+  }
+  const step = niceStep(vmax - vmin, count);
+  for (let k = Math.ceil(vmin / step - 1e-9); k * step <= vmax + step * 1e-9; k++) {
+    const v = Number((k * step).toPrecision(12));
+    out.push({ value: v, label: formatTick(v, step) });
+  }
+  return out;
+}
+function barPosition(value, vmin, vmax, scale) {
+  let t;
+  if (scale === "log") {
+    const lo = Math.log(Math.max(vmin, 1e-6));
+    const hi = Math.log(Math.max(vmax, 1e-5));
+    t = hi > lo ? (Math.log(Math.max(value, 1e-6)) - lo) / (hi - lo) : 0;
+  } else {
+    t = vmax > vmin ? (value - vmin) / (vmax - vmin) : 0;
+  }
+  return 1 - Math.min(Math.max(t, 0), 1);
+}
+function colorbarTicks(vmin, vmax, scale, count = 5, options = {}) {
+  const height = options.height ?? 200;
+  const minGap = options.minGap ?? 14;
+  const ticks = roundTicks(vmin, vmax, scale, count);
+  const step = scale === "log" || ticks.length < 2 ? 0 : ticks[1].value - ticks[0].value;
+  const format = options.format || ((v) => formatEnd(v, step / 10));
+  const ends = [{ value: vmax, at: 0, label: format(vmax), end: true }];
+  if (vmax !== vmin) ends.push({ value: vmin, at: 1, label: format(vmin), end: true });
+  const taken = [...ends];
+  for (const t of ticks.reverse()) {
+    const at = barPosition(t.value, vmin, vmax, scale);
+    const near = taken.some((o) => Math.abs(o.at - at) * height < minGap || o.label === t.label);
+    if (!near) taken.push({ value: t.value, at, label: t.label, end: false });
+  }
+  return taken.sort((a, b) => a.at - b.at);
+}
+function formatEnd(v, resolution = 0) {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-4 || a >= 1e5)) return v.toExponential(2).replace(/\.?0+e/, "e");
+  const short = v.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  if (!(resolution > 0) || v === 0) return short;
+  const want = Math.min(10, Math.ceil(-Math.log10(resolution) - 1e-9) - 1);
+  const has = short.includes(".") ? short.split(".")[1].length : 0;
+  return want > has ? v.toFixed(want) : short;
+}
 
 // js/outline.js
 function unpackBits(text, count) {

@@ -21,9 +21,10 @@ DOM hooks for browser tests and benchmarks
 - Main canvas: class ``aw-canvas`` (heatmap/weights: the matrix drawn at one
   device pixel per screen pixel; overlay: image + heat). Colorbar canvas:
   ``aw-colorbar``; axis labels canvases: ``aw-axis``.
-- Head grid thumbnails: one ``<canvas class="aw-thumb" data-layer=L data-head=H>``
-  each (``aw-selected`` on the highlighted one); clicking sends
-  ``{type: "select", layer, head}``.
+- Head grid: every thumbnail's pixels in one ``<canvas class="aw-grid">``; over it
+  one ``<div class="aw-thumb" data-layer=L data-head=H>`` each (``aw-selected`` on
+  the highlighted one; ``data-pixels`` its rect in the canvas, ``data-cells`` its
+  rows and columns); clicking one sets ``layer`` and ``head``.
 - Tooltip: ``.aw-tooltip`` (plain text, ``textContent``). Save button:
   ``.aw-save`` (downloads the canvas as PNG). Reset-zoom button: ``.aw-reset``.
   Error text: ``.aw-error``. Overlay opacity slider: ``input.aw-opacity``.

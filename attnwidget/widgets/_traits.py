@@ -263,37 +263,46 @@ class Selection(t.HasTraits):
     """What to show: site (``layer``), head, sample, class label and step (needs ``self.cap``).
 
     The views' constructors take ``site=`` for ``layer=`` (see :func:`take_site`).
+
+    A change the page makes (a thumbnail click, a control linked in the page, Play) is not echoed
+    back (``echo_update=False``): the echo would be two more kernel messages per change, each
+    handled by the page before it gets the frame (a miss at 512 tokens: 50 ms with them, 38
+    without, ``benchmarks/browser.py``). What is lost: a second browser window on the same
+    kernel does not follow a selection made in the first one (the kernel's own changes reach
+    every window).
     """
 
     layer = t.Union(
         [t.Int(), t.Unicode()],
         default_value=0,
         help="site: index in cap.sites (a site name is accepted and stored as its index)",
-    ).tag(sync=True)
+    ).tag(sync=True, echo_update=False)
     head = t.Union(
         [t.Int(), t.Unicode()], default_value="mean", help="head: an index, 'mean' or 'max' over heads"
-    ).tag(sync=True)
+    ).tag(sync=True, echo_update=False)
     sample = t.Union(
         [t.Int(), t.Unicode()],
         default_value=0,
         help="sample: index among the samples of `label` (all samples when None), or 'mean'",
-    ).tag(sync=True)
+    ).tag(sync=True, echo_update=False)
     label = t.Any(
         None, allow_none=True, help="class filter: None for all samples, or one value of cap.labels"
-    ).tag(sync=True)
-    step = t.Int(0, help="step: forward call (generation or diffusion step), 0-based").tag(sync=True)
+    ).tag(sync=True, echo_update=False)
+    step = t.Int(0, help="step: forward call (generation or diffusion step), 0-based").tag(
+        sync=True, echo_update=False
+    )
     stat = t.Enum(
         list(FIELDS),
         default_value="mean",
         help="class statistic shown where the frame comes from cap.stats (sample 'mean' or a "
         "stats-only site): 'mean', 'var', 'min' or 'max'",
-    ).tag(sync=True)
+    ).tag(sync=True, echo_update=False)
     difference = t.Any(
         None,
         allow_none=True,
         help="None, or a pair of class labels (a, b): show the class-difference map "
         "mean[a] - mean[b] (symmetric colour range)",
-    ).tag(sync=True)
+    ).tag(sync=True, echo_update=False)
 
     cap: Capture
 

@@ -160,6 +160,36 @@ class Server:
 
 
 # ---------------------------------------------------------------------- notebooks
+# One head-grid thumbnail (an element ``.aw-thumb``) read back at its native size from the grid's one
+# canvas: the first device pixel of each cell (js/thumbs.js draws cell j of a rect n pixels wide from
+# pixel ceil(j * n / cells)): {layer, head, h, w, rgba}
+THUMB = """(t) => {
+    const c = t.closest('.aw-thumbs').querySelector('canvas.aw-grid');
+    const [x, y, w, h] = t.dataset.pixels.split(',').map(Number);
+    const [rows, cols] = t.dataset.cells.split(',').map(Number);
+    const d = c.getContext('2d').getImageData(x, y, w, h).data;
+    const rgba = [];
+    for (let i = 0; i < rows; i++) {
+        const py = Math.ceil(i * h / rows);
+        for (let j = 0; j < cols; j++) {
+            const k = 4 * (py * w + Math.ceil(j * w / cols));
+            rgba.push(d[k], d[k + 1], d[k + 2], d[k + 3]);
+        }
+    }
+    return {layer: Number(t.dataset.layer), head: Number(t.dataset.head), h: rows, w: cols, rgba};
+}"""
+
+# Every thumbnail under a selector, read as THUMB reads one
+THUMBS = "(sel) => [...document.querySelectorAll(sel + ' .aw-thumb')].map(" + THUMB + ")"
+
+# A thumbnail's distinct colours and a digest of its cells (a blank or flat one has one or two)
+THUMB_COLOURS = (
+    "(t) => { const r = (" + THUMB + ")(t); const seen = new Set(); let digest = 0;"
+    " for (let k = 0; k < r.rgba.length; k += 4) { const rgb = r.rgba[k] << 16 | r.rgba[k + 1] << 8 | r.rgba[k + 2];"
+    " seen.add(rgb); digest = (digest * 31 + rgb) >>> 0; } return {colours: seen.size, digest}; }"
+)
+
+
 def write_notebook(folder: Path, name: str, cells: list[str]) -> Path:
     """Write a notebook of code cells (with a kernelspec, so no kernel dialog appears)."""
     import nbformat

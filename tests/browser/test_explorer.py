@@ -17,7 +17,16 @@ import json
 
 import numpy as np
 import pytest
-from aw_browser import open_notebook, run_all, run_cell, screenshot, wait_idle, watch_errors, write_notebook
+from aw_browser import (
+    THUMBS,
+    open_notebook,
+    run_all,
+    run_cell,
+    screenshot,
+    wait_idle,
+    watch_errors,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -79,11 +88,6 @@ READ_CELLS = """([sel, h, w]) => {
     }
     return out;
 }"""
-
-# Every thumbnail of the head grid at its native size: [{layer, head, h, w, rgba}]
-READ_THUMBS = """(sel) => [...document.querySelectorAll(sel + ' canvas.aw-thumb')].map(c => ({
-    layer: Number(c.dataset.layer), head: Number(c.dataset.head), h: c.height, w: c.width,
-    rgba: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)}))"""
 
 VERSION = "(sel) => Number(document.querySelector(sel).dataset.frameVersion || 0)"
 
@@ -190,7 +194,7 @@ def test_canvas_shows_the_kernel_frame(explorer):
             ),
         )
     )
-    drawn = {(t["layer"], t["head"]): t for t in page.evaluate(READ_THUMBS, HEADGRID)}
+    drawn = {(t["layer"], t["head"]): t for t in page.evaluate(THUMBS, HEADGRID)}
     assert len(thumbs) == 4 and set(drawn) == {(t["layer"], t["head"]) for t in thumbs}
     for t in thumbs:
         d = drawn[(t["layer"], t["head"])]
@@ -260,14 +264,14 @@ def test_clicked_thumbnail_selects_its_head(explorer):
     page = explorer
     set_state(page, layer=1, head="mean", label=None, sample=0, step=0)
     before = page.evaluate(VERSION, HEATMAP)
-    thumb = page.locator(f"{HEADGRID} canvas.aw-thumb[data-layer='1'][data-head='3']")
+    thumb = page.locator(f"{HEADGRID} .aw-thumb[data-layer='1'][data-head='3']")
     thumb.click()
     wait_settled(page, HEATMAP, before)
     exp = assert_canvas_matches_kernel(page)
     assert exp["sel"]["head"] == 3 and exp["sel"]["layer"] == 1, exp["sel"]
     # the grid highlights the clicked one, and the head dropdown follows
     page.wait_for_function(
-        "(sel) => document.querySelector(sel + \" canvas.aw-thumb[data-head='3']\")"
+        "(sel) => document.querySelector(sel + \" .aw-thumb[data-head='3']\")"
         ".classList.contains('aw-selected')",
         arg=HEADGRID,
         timeout=10_000,

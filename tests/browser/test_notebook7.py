@@ -96,7 +96,7 @@ MEASURE = """() => [...document.querySelectorAll('.aw-explorer')].map(ex => {
         .filter(shown).map(n => n.textContent.trim()).filter(Boolean);
     if (/Traceback|Error:/.test(ex.innerText)) errors.push(ex.innerText.slice(0, 400));
     const views = [...ex.querySelectorAll('.aw-heatmap, .aw-headgrid, .aw-overlay, .aw-weights')];
-    const colourful = [...ex.querySelectorAll('canvas.aw-canvas, canvas.aw-thumb')].filter(c => {
+    const colourful = [...ex.querySelectorAll('canvas.aw-canvas, canvas.aw-grid')].filter(c => {
         if (!c.width || !c.height) return false;
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         const seen = new Set();

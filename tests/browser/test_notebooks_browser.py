@@ -18,10 +18,10 @@ pytestmark = pytest.mark.browser
 
 NOTEBOOKS = ["00_gallery.ipynb", "01_translation.ipynb", "02_vision.ipynb"]
 
-# painted views: every aw-canvas / aw-thumb canvas with more than one colour
+# painted views: every aw-canvas / aw-grid canvas with more than one colour
 PAINTED = """() => [...document.querySelectorAll('.aw-explorer')].map(ex => {
     const views = [...ex.querySelectorAll('.aw-heatmap, .aw-headgrid, .aw-overlay, .aw-weights')];
-    const canvases = [...ex.querySelectorAll('canvas.aw-canvas, canvas.aw-thumb')];
+    const canvases = [...ex.querySelectorAll('canvas.aw-canvas, canvas.aw-grid')];
     const colourful = canvases.filter(c => {
         if (!c.width || !c.height) return false;
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;

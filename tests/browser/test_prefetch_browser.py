@@ -134,9 +134,7 @@ def test_a_head_picked_in_the_page_is_drawn_from_the_frames_held(lab_server, bro
         # the kernel is busy for 10 s: whatever is drawn now comes from the page
         kernel_busy_for(page, 10)
         # a click on head 2's thumbnail (a DOM click: the pointer stays on the heatmap)
-        page.evaluate(
-            "() => document.querySelector('.aw-headgrid canvas.aw-thumb[data-head=\"2\"]').closest('.aw-thumb-cell').click()"
-        )
+        page.evaluate("() => document.querySelector('.aw-headgrid .aw-thumb[data-head=\"2\"]').click()")
         page.wait_for_function(
             f"([sel, v]) => {{ const s = ({STATE})(sel); return s.version > v && s.drawn === 'held'; }}",
             arg=[HEATMAP, before["version"]],
@@ -211,9 +209,7 @@ def test_a_miss_leaves_the_frame_drawn_untouched_until_the_kernels_answer(lab_se
         refreshed = page.evaluate(STATE, HEATMAP)
         cells = page.evaluate(READ_CELLS, [HEATMAP, 8, 8])
         page.evaluate(COUNT_DRAWS, HEATMAP)
-        page.evaluate(
-            "() => document.querySelector('.aw-headgrid canvas.aw-thumb[data-head=\"2\"]').closest('.aw-thumb-cell').click()"
-        )
+        page.evaluate("() => document.querySelector('.aw-headgrid .aw-thumb[data-head=\"2\"]').click()")
         page.wait_for_function(
             f"([sel, m]) => ({STATE})(sel).misses > m", arg=[HEATMAP, refreshed["misses"]], timeout=5_000
         )

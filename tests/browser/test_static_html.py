@@ -27,8 +27,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "figures"))
+from aw_browser import THUMBS  # noqa: E402
 from aw_figure_captures import CLASS_NAMES, make_audio_capture, make_text_capture  # noqa: E402
 
+from attnwidget import colormaps  # noqa: E402
 from attnwidget.figures import to_html  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -221,6 +223,26 @@ def test_real_heatmap_bundle_page(chromium, tmp_path):
     assert errors == []
 
 
+def assert_thumbs_over_their_pixels(page) -> None:
+    """Every ``.aw-thumb`` sits over its rect of the ``canvas.aw-grid`` beneath it (``data-pixels``,
+    device pixels, at the canvas's scale), its outline 2 px outside it."""
+    placed = page.evaluate(
+        """() => [...document.querySelectorAll('.aw-thumb')].map(t => {
+            const c = t.closest('.aw-thumbs').querySelector('canvas.aw-grid');
+            const box = c.getBoundingClientRect(), r = t.getBoundingClientRect();
+            const scale = c.width / box.width;
+            const [x, y, w, h] = t.dataset.pixels.split(',').map(Number);
+            return {got: [r.left - box.left, r.top - box.top, r.width, r.height],
+                    want: [x / scale - 2, y / scale - 2, w / scale + 4, h / scale + 4]};
+        })"""
+    )
+    assert placed
+    for p in placed:
+        np.testing.assert_allclose(
+            p["got"], p["want"], atol=0.5, err_msg="a thumbnail is not over its pixels"
+        )
+
+
 def test_real_head_grid_click_is_answered_by_the_page(chromium, tmp_path):
     from attnwidget.widgets import HeadGrid
 
@@ -229,12 +251,23 @@ def test_real_head_grid_click_is_answered_by_the_page(chromium, tmp_path):
     page, blocked, errors = open_offline(chromium, path)
     try:
         assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
-        thumbs = page.locator("canvas.aw-thumb")
+        thumbs = page.locator(".aw-thumb")
         assert thumbs.count() == 4
+        # each thumbnail's element lies over its pixels in the grid's one canvas (the page carries the
+        # views' style sheet), and the pixels are the thumbnails the kernel made
+        assert_thumbs_over_their_pixels(page)
+        drawn = page.evaluate(THUMBS, ".aw-headgrid")
+        for (meta, codes), got in zip(zip(view._thumbs_meta["thumbs"], view.thumbnails()), drawn):
+            assert (got["layer"], got["head"]) == (meta["layer"], meta["head"])
+            rgb = np.array(got["rgba"], dtype=np.uint8).reshape(got["h"], got["w"], 4)[..., :3]
+            np.testing.assert_array_equal(rgb, colormaps.apply(codes, view.colormap))
         before = page.evaluate("document.body.dataset.awVersion || '0'")
         thumbs.nth(2).click()  # the bundle sends {type: "select", layer, head}; the page answers
         wait_until(page, f"(document.body.dataset.awVersion || '0') !== {before!r}")
         assert page.input_value("select.aw-ctl-head") == "2"
+        outline = page.locator(".aw-thumb.aw-selected").evaluate("e => getComputedStyle(e).borderTopColor")
+        assert page.locator(".aw-thumb.aw-selected").get_attribute("data-head") == "2"
+        assert outline not in ("rgba(0, 0, 0, 0)", "transparent"), outline
         assert page.evaluate("document.body.dataset.awSelection").startswith("[1,2,")
         page.screenshot(path=str(SHOTS / "real_headgrid_head2.png"))
         choose(page, "layer", "2")  # another layer's heads: new thumbnails
@@ -485,7 +518,7 @@ def test_explorer_page_of_the_translation_lesson(chromium, tmp_path, translation
         assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
         # every panel is drawn: the matrix, a thumbnail per head, a bar chart per statistic
         assert drawn_colours(page, "#aw-root canvas.aw-canvas") > 8
-        assert page.locator(".aw-panel-headgrid canvas.aw-thumb").count() == 4
+        assert page.locator(".aw-panel-headgrid .aw-thumb").count() == 4
         assert_bars_are_the_widgets(page, ex)
         assert "encoder.layers.0.self_attn" in title_follows(page)
         PAGE_SHOTS.mkdir(parents=True, exist_ok=True)
@@ -493,7 +526,7 @@ def test_explorer_page_of_the_translation_lesson(chromium, tmp_path, translation
 
         # a thumbnail clicked selects its head, in every panel and control
         before, shown = picture(page), version(page)
-        page.locator(".aw-panel-headgrid .aw-thumb-cell").nth(2).click()
+        page.locator(".aw-panel-headgrid .aw-thumb").nth(2).click()
         wait_for_change(page, shown)
         assert page.input_value("select.aw-ctl-head") == "2"
         assert "head 2" in title_follows(page)
@@ -578,7 +611,7 @@ def test_explorer_page_of_the_vision_lesson_overlay(chromium, tmp_path, vision_e
     try:
         assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
         assert drawn_colours(page, overlay) > 8
-        assert page.locator(".aw-panel-headgrid canvas.aw-thumb").count() == 4
+        assert page.locator(".aw-panel-headgrid .aw-thumb").count() == 4
         # the class control names the classes as the explorer does
         names = page.eval_on_selector_all("select.aw-ctl-label option", "os => os.map(o => o.textContent)")
         assert names[0] == "all samples" and names[1:] == [str(c) for c in ex.cap.classes()]
@@ -636,7 +669,7 @@ def test_explorer_page_of_class_statistics_outlines_the_difference(chromium, tmp
     canvas = "#aw-root canvas.aw-canvas"
     try:
         assert page.evaluate("document.body.dataset.awReady") == "1", page.inner_text("#aw-status")
-        assert page.locator(".aw-panel-headgrid canvas.aw-thumb").count() == 2
+        assert page.locator(".aw-panel-headgrid .aw-thumb").count() == 2
         # statistics only: the entropy of the statistics, as the widget, with its note
         assert_bars_are_the_widgets(page, ex)
         assert "per-head entropy" in page.inner_text(".aw-headstats-note")
@@ -656,7 +689,7 @@ def test_explorer_page_of_class_statistics_outlines_the_difference(chromium, tmp
         PAGE_SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(PAGE_SHOTS / "page-explorer-stats-difference.png"))
         # a zoomed outline stays on its cells: the head grid's thumbnails are differences too
-        assert drawn_colours(page, ".aw-panel-headgrid canvas.aw-thumb") > 4
+        assert drawn_colours(page, ".aw-panel-headgrid canvas.aw-grid") > 4
 
         page.select_option("select.aw-ctl-difference", "null")
         page.wait_for_timeout(200)

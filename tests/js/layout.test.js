@@ -1,7 +1,7 @@
 // The entry modules' pure parts: arrow keys, save replies, the head grid's fit, the overlay's pixels,
 // the matrix's plot box and which view offers the colour-range choice.
 import { describe, expect, it } from "vitest";
-import { gridFit } from "../../js/headgrid.js";
+import { gridFit } from "../../js/thumbs.js";
 import { plotSize } from "../../js/matrix.js";
 import { ownsRange, RANGE_LABELS } from "../../js/ui.js";
 import { nearest, pictureSize } from "../../js/overlay.js";

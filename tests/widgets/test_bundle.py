@@ -123,7 +123,8 @@ def test_the_style_sheet_holds_the_views_chrome():
     body = dict(rules)
     for part in ("position: absolute", "display: none", "pointer-events: none"):
         assert part in body[".aw-tooltip"], f".aw-tooltip lacks {part!r}: the tooltip would push the page"
-    assert "display: grid" in body[".aw-headgrid .aw-thumbs"]
+    assert "position: relative" in body[".aw-headgrid .aw-thumbs"]  # the thumbnails sit over its canvas
+    assert "position: absolute" in body[".aw-headgrid .aw-thumb"]
     assert "position: relative" in body[".aw-view"]
     assert "white-space: pre-wrap" in body[".aw-error"]
     # one rule per selector list: a second one is a duplicate to merge
