@@ -87,7 +87,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 sys.path.insert(0, str(HERE / "_circuitsvis"))
+sys.path.insert(0, str(HERE))
 
+from _machine import cpu_model  # noqa: E402
 from aw_browser import Server, launch_browser, missing, open_notebook, pw, run_all, run_cell, write_notebook  # noqa: E402
 
 from attnwidget.widgets._prefetch import head_index  # noqa: E402  (the dropdown's index of a head)
@@ -951,16 +953,6 @@ def report(res: dict) -> str:
     return "\n".join(lines)
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 512, 2048])
@@ -1007,7 +999,7 @@ def main(argv=None) -> int:
         with pw.sync_playwright() as p:
             browser = launch_browser(p)
             res["env"] = {
-                "cpu": cpu_name(),
+                "cpu": cpu_model(),
                 "chromium": f"Chromium {browser.version}",
                 "jupyterlab": jupyterlab.__version__,
                 "cpus": os.cpu_count(),

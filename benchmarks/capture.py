@@ -27,6 +27,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import cpu_model  # noqa: E402
+
 GIB = 2**30
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -212,23 +215,6 @@ def run_child(spec: dict, timeout: float) -> dict:
     tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
     why = "killed (out of memory?)" if p.returncode in (-9, 137) else f"exit code {p.returncode}"
     return {"error": f"{why}: {' | '.join(tail)}"}
-
-
-def cpu_model() -> str:
-    """The processor's name and whether it has AMX (matrix tiles change the matmul speed)."""
-    name, flags = platform.processor() or "unknown", ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and name in ("unknown", "", "x86_64"):
-                    name = line.split(":", 1)[1].strip()
-                if line.startswith("flags"):
-                    flags = line
-                    break
-    except OSError:
-        pass
-    amx = "AMX" if "amx_tile" in flags else "no AMX"
-    return f"{name} ({amx}, {os.cpu_count()} logical cores)"
 
 
 def fmt_gib(b):

@@ -49,24 +49,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import cpu_model  # noqa: E402
+
 WRITE_TARGET_S = 5.0
 SIZE_TARGET_MB = 10.0
 PAINT_TARGET_S = 1.0
 CHROMIUM = "/usr/bin/chromium"
-
-
-def cpu_model() -> str:
-    """The processor's name and its logical cores."""
-    name = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{name or 'unknown CPU'} ({os.cpu_count()} logical cores)"
 
 
 def capture_bert(tokens: int, init: float):
