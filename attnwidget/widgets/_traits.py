@@ -266,8 +266,8 @@ class Selection(t.HasTraits):
 
     A change the page makes (a thumbnail click, a control linked in the page, Play) is not echoed
     back (``echo_update=False``): the echo would be two more kernel messages per change, each
-    handled by the page before it gets the frame (a miss at 512 tokens: 50 ms with them, 38
-    without, ``benchmarks/browser.py``). What is lost: a second browser window on the same
+    handled by the page before it gets the frame (a miss at 512 tokens took 50 ms with them,
+    38-46 ms without, ``benchmarks/browser.py``). What is lost: a second browser window on the same
     kernel does not follow a selection made in the first one (the kernel's own changes reach
     every window).
     """
