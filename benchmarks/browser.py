@@ -820,7 +820,7 @@ def report(res: dict) -> str:
     env = res["env"]
     lines.append(
         f"attnwidget browser benchmark — {env['cpu']}, {env['chromium']}, JupyterLab {env['jupyterlab']}, "
-        f"{env['cpus']} CPU(s), Python {env['python']}; 1-min load average "
+        f"Python {env['python']}; 1-min load average "
         f"{env['load_start']:.1f} at start, {env['load_end']:.1f} at end (other work on the machine "
         "slows every number here)"
     )

@@ -257,7 +257,7 @@ def test_real_head_grid_click_is_answered_by_the_page(chromium, tmp_path):
         # views' style sheet), and the pixels are the thumbnails the kernel made
         assert_thumbs_over_their_pixels(page)
         drawn = page.evaluate(THUMBS, ".aw-headgrid")
-        for (meta, codes), got in zip(zip(view._thumbs_meta["thumbs"], view.thumbnails()), drawn):
+        for meta, codes, got in zip(view._thumbs_meta["thumbs"], view.thumbnails(), drawn, strict=True):
             assert (got["layer"], got["head"]) == (meta["layer"], meta["head"])
             rgb = np.array(got["rgba"], dtype=np.uint8).reshape(got["h"], got["w"], 4)[..., :3]
             np.testing.assert_array_equal(rgb, colormaps.apply(codes, view.colormap))
