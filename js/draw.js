@@ -3,8 +3,31 @@
 // so a canvas pixel equals the pixel of a PNG exported with the same LUT.
 import { TOP } from "./colormaps.js";
 
+// the byte order of this machine's 32-bit words: a packed RGBA pixel is written as one word
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * The 256 colours of a table as packed RGBA words in this machine's byte order (alpha 255).
+ * @param {Uint8Array} lut 768 bytes, RGB per code
+ * @returns {Uint32Array}
+ */
+function palette(lut) {
+  const bytes = new Uint8Array(1024);
+  for (let c = 0, k = 0, j = 0; c < 256; c++, k += 3, j += 4) {
+    bytes[j] = lut[k];
+    bytes[j + 1] = lut[k + 1];
+    bytes[j + 2] = lut[k + 2];
+    bytes[j + 3] = 255;
+  }
+  return new Uint32Array(bytes.buffer);
+}
+
 /**
  * Colour uint8 codes with a 256-entry RGB table into an RGBA buffer.
+ *
+ * One 32-bit word per pixel from a packed palette (4.6 ms for 512 x 512 codes written byte by
+ * byte in headless Chromium, the largest part of drawing a frame); byte by byte where the
+ * buffer is not word-aligned or the machine is big-endian.
  * @param {Uint8Array} codes one code per pixel
  * @param {Uint8Array} lut 768 bytes, RGB per code
  * @param {Uint8ClampedArray} [out] reused when it has the right length
@@ -14,6 +37,12 @@ export function colorize(codes, lut, out) {
   if (lut.length !== 768) throw new Error(`a colour table has 768 bytes (256 RGB), not ${lut.length}`);
   const n = codes.length;
   const rgba = out && out.length === n * 4 ? out : new Uint8ClampedArray(n * 4);
+  if (LITTLE_ENDIAN && rgba.byteOffset % 4 === 0) {
+    const words = new Uint32Array(rgba.buffer, rgba.byteOffset, n);
+    const pal = palette(lut);
+    for (let i = 0; i < n; i++) words[i] = pal[codes[i]];
+    return rgba;
+  }
   for (let i = 0, j = 0; i < n; i++, j += 4) {
     const k = codes[i] * 3;
     rgba[j] = lut[k];

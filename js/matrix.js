@@ -33,7 +33,7 @@ import {
 } from "./draw.js";
 import { outlineEdges, strokeOutline, unpackBits } from "./outline.js";
 import { heldFrames, keyText, pickFrame, wantedKey } from "./prefetch.js";
-import { colormapSelect, drawScheduler, make, markPainted, off, on, rangeSelect, saveButton, tooltipMachine, traitSelect } from "./ui.js";
+import { colormapSelect, drawScheduler, make, markPainted, off, on, rangeSelect, saveButton, setText, tooltipMachine, traitSelect } from "./ui.js";
 
 const PLOT = 440; // CSS pixels for the matrix area, unless the kernel asks for another size
 const MARGIN = 96; // most room for row labels (left) and column labels (bottom)
@@ -276,10 +276,11 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
     // a miss and nothing else to show: the pixels drawn stay as they are until the kernel's frame
     // comes. Redrawing them cost 6 ms of the click's task, and the page's next render with them
     if (fresh === null && !asked) return;
-    title.textContent = meta.title || "";
-    title.title = meta.title || "";
-    caption.textContent = meta.caption || "";
-    caption.style.display = meta.caption ? "" : "none";
+    setText(title, meta.title || "");
+    if (title.title !== (meta.title || "")) title.title = meta.title || "";
+    setText(caption, meta.caption || "");
+    const shown = meta.caption ? "" : "none";
+    if (caption.style.display !== shown) caption.style.display = shown;
     cmap.sync();
     scale.sync();
     if (range) range.sync();
@@ -308,10 +309,11 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
     canvas.dataset.plot = [layout.x, layout.y, layout.width, layout.height].map((v) => Math.round(v)).join(",");
     canvas.dataset.outline = outline ? String(outline.length) : "";
     if (outline) strokeOutline(ctx, outline, layout);
-    drawLabels();
+    const ink = textColor(); // one style read per paint
+    drawLabels(ink);
     drawPinned();
     drawHover();
-    drawColorbar(lut(model.get("colormap")));
+    drawColorbar(lut(model.get("colormap")), ink);
     if (drag) drawDrag();
     if (fresh) markPainted(el, [frame.rows, frame.cols]);
   }
@@ -352,8 +354,9 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
     return h > 0 ? Math.ceil(h) : 13;
   }
 
-  function drawLabels() {
-    ctx.fillStyle = textColor();
+  /** @param {string} ink the labels' colour (the view's text colour) */
+  function drawLabels(ink) {
+    ctx.fillStyle = ink;
     ctx.font = "11px sans-serif";
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
@@ -411,7 +414,11 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
     else ctx.strokeRect(layout.x + cell * layout.cellW, layout.y, layout.cellW, layout.height);
   }
 
-  function drawColorbar(table) {
+  /**
+   * @param {Uint8Array} table the colormap's table
+   * @param {string} ink the ticks' colour (the view's text colour)
+   */
+  function drawColorbar(table, ink) {
     const x = layout.x + layout.width + BAR_GAP;
     const barH = Math.max(2, Math.round(layout.height));
     const key = `${model.get("colormap")}:${barH}`;
@@ -425,7 +432,6 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(bar.canvas, x, layout.y, BAR_W, barH);
-    const ink = textColor();
     ctx.fillStyle = ink;
     ctx.strokeStyle = ink;
     ctx.lineWidth = 1;

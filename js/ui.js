@@ -19,6 +19,16 @@ export function make(tag, cls, text) {
 }
 
 /**
+ * Set a node's text only where it differs: writing the same text again replaces the text node,
+ * and the page lays the node out again (each hover repaint did, for the title and caption).
+ * @param {HTMLElement} node
+ * @param {string} text
+ */
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+/**
  * A <select> bound to a model trait.
  * @param {any} model anywidget model
  * @param {string} trait

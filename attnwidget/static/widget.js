@@ -167,6 +167,9 @@ function make(tag, cls, text) {
   if (text != null) node.textContent = String(text);
   return node;
 }
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
 function traitSelect(model, trait, choices, title, labels = {}) {
   const node = (
     /** @type {HTMLSelectElement} */
@@ -685,10 +688,27 @@ var headgrid_default = {
 };
 
 // js/draw.js
+var LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+function palette(lut2) {
+  const bytes = new Uint8Array(1024);
+  for (let c = 0, k = 0, j = 0; c < 256; c++, k += 3, j += 4) {
+    bytes[j] = lut2[k];
+    bytes[j + 1] = lut2[k + 1];
+    bytes[j + 2] = lut2[k + 2];
+    bytes[j + 3] = 255;
+  }
+  return new Uint32Array(bytes.buffer);
+}
 function colorize(codes, lut2, out) {
   if (lut2.length !== 768) throw new Error(`a colour table has 768 bytes (256 RGB), not ${lut2.length}`);
   const n = codes.length;
   const rgba = out && out.length === n * 4 ? out : new Uint8ClampedArray(n * 4);
+  if (LITTLE_ENDIAN && rgba.byteOffset % 4 === 0) {
+    const words = new Uint32Array(rgba.buffer, rgba.byteOffset, n);
+    const pal = palette(lut2);
+    for (let i = 0; i < n; i++) words[i] = pal[codes[i]];
+    return rgba;
+  }
   for (let i = 0, j = 0; i < n; i++, j += 4) {
     const k = codes[i] * 3;
     rgba[j] = lut2[k];
@@ -1142,10 +1162,11 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
     const asked = repaint;
     repaint = false;
     if (fresh === null && !asked) return;
-    title.textContent = meta.title || "";
-    title.title = meta.title || "";
-    caption.textContent = meta.caption || "";
-    caption.style.display = meta.caption ? "" : "none";
+    setText(title, meta.title || "");
+    if (title.title !== (meta.title || "")) title.title = meta.title || "";
+    setText(caption, meta.caption || "");
+    const shown = meta.caption ? "" : "none";
+    if (caption.style.display !== shown) caption.style.display = shown;
     cmap.sync();
     scale.sync();
     if (range) range.sync();
@@ -1173,10 +1194,11 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
     canvas.dataset.plot = [layout.x, layout.y, layout.width, layout.height].map((v) => Math.round(v)).join(",");
     canvas.dataset.outline = outline ? String(outline.length) : "";
     if (outline) strokeOutline(ctx, outline, layout);
-    drawLabels();
+    const ink = textColor();
+    drawLabels(ink);
     drawPinned();
     drawHover();
-    drawColorbar(lut(model.get("colormap")));
+    drawColorbar(lut(model.get("colormap")), ink);
     if (drag) drawDrag();
     if (fresh) markPainted(el, [frame.rows, frame.cols]);
   }
@@ -1209,8 +1231,8 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
     const h = (m.fontBoundingBoxAscent ?? 0) + (m.fontBoundingBoxDescent ?? 0);
     return h > 0 ? Math.ceil(h) : 13;
   }
-  function drawLabels() {
-    ctx.fillStyle = textColor();
+  function drawLabels(ink) {
+    ctx.fillStyle = ink;
     ctx.font = "11px sans-serif";
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
@@ -1263,7 +1285,7 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
     if (pin2.axis === "query") ctx.strokeRect(layout.x, layout.y + cell * layout.cellH, layout.width, layout.cellH);
     else ctx.strokeRect(layout.x + cell * layout.cellW, layout.y, layout.cellW, layout.height);
   }
-  function drawColorbar(table) {
+  function drawColorbar(table, ink) {
     const x = layout.x + layout.width + BAR_GAP;
     const barH = Math.max(2, Math.round(layout.height));
     const key = `${model.get("colormap")}:${barH}`;
@@ -1277,7 +1299,6 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(bar.canvas, x, layout.y, BAR_W, barH);
-    const ink = textColor();
     ctx.fillStyle = ink;
     ctx.strokeStyle = ink;
     ctx.lineWidth = 1;

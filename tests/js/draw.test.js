@@ -23,6 +23,20 @@ describe("colorize", () => {
     const out = new Uint8ClampedArray(8);
     expect(colorize(new Uint8Array([1, 2]), lut("jet"), out)).toBe(out);
   });
+  it("gives every code of every colormap the table's colour, in whole words or byte by byte", () => {
+    const codes = Uint8Array.from({ length: 256 }, (_, c) => c);
+    // an output at an odd offset of its buffer cannot be written a word at a time
+    const odd = new Uint8ClampedArray(new ArrayBuffer(256 * 4 + 1), 1, 256 * 4);
+    for (const name of ["viridis", "plasma", "magma", "inferno", "jet", "coolwarm", "YlOrRd"]) {
+      const table = lut(name);
+      for (const rgba of [colorize(codes, table), colorize(codes, table, odd)]) {
+        for (let c = 0; c < 256; c++) {
+          const got = Array.from(rgba.slice(c * 4, c * 4 + 4));
+          expect(got).toEqual([table[c * 3], table[c * 3 + 1], table[c * 3 + 2], 255]);
+        }
+      }
+    }
+  });
   it("refuses a table that is not 256 RGB entries", () => {
     expect(() => colorize(new Uint8Array(1), new Uint8Array(10))).toThrow(/768 bytes/);
   });
