@@ -1,7 +1,9 @@
 // Codecs: what the kernel sends (bytes traits, header dicts) -> typed arrays.
 // A `bytes` trait arrives as a DataView; frames are uint8 codes, one per cell,
-// with {shape, vmin, vmax, scale} in a separate header (attnwidget/wire.py).
+// with {shape, vmin, vmax, scale} in a separate header (attnwidget/wire.py), sent as
+// their zlib stream where that is smaller (wire.deflate_codes; inflated here).
 import { NAN_CODE, TOP } from "./colormaps.js";
+import { inflate, isZlib } from "./inflate.js";
 
 /** Same floor as attnwidget/wire.py LOG_FLOOR. */
 export const LOG_FLOOR = 1e-6;
@@ -19,19 +21,32 @@ export function toBytes(buf) {
   throw new TypeError(`expected binary data (DataView, ArrayBuffer or Uint8Array), got ${typeof buf}`);
 }
 
+// the codes inflated from each stream received (a frame is read more than once: held, then drawn)
+const INFLATED = new WeakMap();
+
 /**
- * Check a frame's codes against its header and return them as [h, w] codes.
- * @param {DataView|ArrayBuffer|Uint8Array} buf uint8 codes, row-major
+ * Check a frame's codes against its header and return them as [h, w] codes. Bytes
+ * fewer than rows x columns that begin as a zlib stream are the codes' stream (the kernel deflates a
+ * frame where that pays): they are inflated, once per buffer received.
+ * @param {DataView|ArrayBuffer|Uint8Array} buf uint8 codes, row-major, or their zlib stream
  * @param {{shape: number[], dtype?: string}} meta
  * @returns {{codes: Uint8Array, rows: number, cols: number}}
  */
 export function decodeFrame(buf, meta) {
-  const codes = toBytes(buf);
+  let codes = toBytes(buf);
   if (!meta || !Array.isArray(meta.shape) || meta.shape.length !== 2) {
     throw new Error("frame header has no 2D shape");
   }
   if (meta.dtype && meta.dtype !== "uint8") throw new Error(`frame dtype must be uint8, not ${meta.dtype}`);
   const [rows, cols] = meta.shape;
+  if (codes.length < rows * cols && isZlib(codes)) {
+    const known = buf !== null && typeof buf === "object" ? INFLATED.get(buf) : undefined;
+    if (known && known.length === rows * cols) codes = known;
+    else {
+      codes = inflate(codes, rows * cols);
+      if (buf !== null && typeof buf === "object") INFLATED.set(buf, codes);
+    }
+  }
   if (codes.length !== rows * cols) {
     throw new Error(`frame has ${codes.length} bytes but its shape ${rows}x${cols} needs ${rows * cols}`);
   }

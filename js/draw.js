@@ -426,7 +426,9 @@ export function colorbarTicks(vmin, vmax, scale, count = 5, options = {}) {
 
 /**
  * An end of a colour range as text: 3 significant digits (trailing zeros dropped), and at
- * least the decimals of `resolution` (0.110 next to ticks 0.001 apart, not 0.11).
+ * least the decimals of `resolution` (0.110 next to ticks 0.001 apart, not 0.11). An end
+ * under half the resolution is zero at it: a softmax's smallest weight, 1.3e-44 under
+ * ticks 0.2 apart, is written 0.0, not as a number no tick beside it can place.
  * @param {number} v
  * @param {number} [resolution] 0: none
  * @returns {string}
@@ -434,10 +436,11 @@ export function colorbarTicks(vmin, vmax, scale, count = 5, options = {}) {
 export function formatEnd(v, resolution = 0) {
   if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
+  const want = resolution > 0 ? Math.max(0, Math.min(10, Math.ceil(-Math.log10(resolution) - 1e-9) - 1)) : 0;
+  if (resolution > 0 && a < resolution / 2) return (0).toFixed(want);
   if (a !== 0 && (a < 1e-4 || a >= 1e5)) return v.toExponential(2).replace(/\.?0+e/, "e");
   const short = v.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
   if (!(resolution > 0) || v === 0) return short;
-  const want = Math.min(10, Math.ceil(-Math.log10(resolution) - 1e-9) - 1);
   const has = short.includes(".") ? short.split(".")[1].length : 0;
   return want > has ? v.toFixed(want) : short;
 }

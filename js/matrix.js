@@ -25,7 +25,7 @@
 // that found, or did not find, their frame held), `heldFrames`, `heldBytes`, `kernelKey` (the key
 // of the kernel's last frame).
 
-import { decodeFrame, toBytes, toFloats, valueLine } from "./codecs.js";
+import { decodeFrame, toFloats, valueLine } from "./codecs.js";
 import { NAN_CODE, lut } from "./colormaps.js";
 import {
   barPosition, cellAt, cellToIndex, cellsToRegion, clip, colorbarCodes, colorbarTicks, colorize, fitMatrix,
@@ -168,9 +168,12 @@ export function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = 
   /** A frame the kernel sent ahead ({type: "held"} and its codes). */
   function holdSent(msg, buffers) {
     if (!Array.isArray(msg.key) || !buffers || !buffers.length || !msg.meta) return;
-    const codes = toBytes(buffers[0]);
-    const shape = msg.meta.shape || [0, 0];
-    if (codes.length !== shape[0] * shape[1]) return; // not a frame this view can draw: not held
+    let codes;
+    try {
+      codes = decodeFrame(buffers[0], msg.meta).codes;
+    } catch (e) {
+      return; // not a frame this view can draw: not held (asked for, the kernel's answer says why)
+    }
     store.put(msg.key, codes, msg.meta, msg.labels_key, msg.labels);
     showHeld();
     // a change made in the page that missed may be waiting for just this frame

@@ -9,6 +9,321 @@ function lut(name) {
   return Uint8Array.from(t);
 }
 
+// js/inflate.js
+var LENGTH_BASE = new Uint16Array([
+  3,
+  4,
+  5,
+  6,
+  7,
+  8,
+  9,
+  10,
+  11,
+  13,
+  15,
+  17,
+  19,
+  23,
+  27,
+  31,
+  35,
+  43,
+  51,
+  59,
+  67,
+  83,
+  99,
+  115,
+  131,
+  163,
+  195,
+  227,
+  258
+]);
+var LENGTH_EXTRA = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]);
+var DIST_BASE = new Uint16Array([
+  1,
+  2,
+  3,
+  4,
+  5,
+  7,
+  9,
+  13,
+  17,
+  25,
+  33,
+  49,
+  65,
+  97,
+  129,
+  193,
+  257,
+  385,
+  513,
+  769,
+  1025,
+  1537,
+  2049,
+  3073,
+  4097,
+  6145,
+  8193,
+  12289,
+  16385,
+  24577
+]);
+var DIST_EXTRA = new Uint8Array([0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]);
+var CLEN_ORDER = new Uint8Array([16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]);
+function huffmanTable(lengths) {
+  let bits = 0;
+  const count = new Uint16Array(16);
+  for (const len of lengths) {
+    if (len > 15) throw new Error(`a Huffman code length of ${len} (at most 15)`);
+    if (len) {
+      count[len] += 1;
+      if (len > bits) bits = len;
+    }
+  }
+  if (bits === 0) return { table: new Uint32Array(1), bits: 1 };
+  const next = new Uint16Array(16);
+  let code = 0;
+  for (let len = 1; len <= 15; len += 1) {
+    code = code + count[len - 1] << 1;
+    next[len] = code;
+  }
+  let left = 1;
+  for (let len = 1; len <= 15; len += 1) {
+    left = (left << 1) - count[len];
+    if (left < 0) throw new Error("the stream's Huffman code is over-subscribed (damaged data)");
+  }
+  const table = new Uint32Array(1 << bits);
+  for (let symbol = 0; symbol < lengths.length; symbol += 1) {
+    const len = lengths[symbol];
+    if (!len) continue;
+    const c = next[len];
+    next[len] += 1;
+    let reversed = 0;
+    for (let i = 0; i < len; i += 1) reversed |= (c >> i & 1) << len - 1 - i;
+    const entry = symbol << 4 | len;
+    for (let i = reversed; i < table.length; i += 1 << len) table[i] = entry;
+  }
+  return { table, bits };
+}
+var FIXED = null;
+function fixedTables() {
+  if (!FIXED) {
+    const lit = new Uint8Array(288);
+    lit.fill(8, 0, 144);
+    lit.fill(9, 144, 256);
+    lit.fill(7, 256, 280);
+    lit.fill(8, 280, 288);
+    FIXED = { lit: huffmanTable(lit), dist: huffmanTable(new Uint8Array(30).fill(5)) };
+  }
+  return FIXED;
+}
+function adler32(data) {
+  let a = 1, b = 0;
+  const n = data.length;
+  for (let i = 0; i < n; ) {
+    const end = Math.min(i + (1 << 20), n);
+    const quads = i + (end - i & ~3);
+    for (; i < quads; i += 4) {
+      const d0 = data[i], d1 = data[i + 1], d2 = data[i + 2], d3 = data[i + 3];
+      b += 4 * a + 4 * d0 + 3 * d1 + 2 * d2 + d3;
+      a += d0 + d1 + d2 + d3;
+    }
+    for (; i < end; i += 1) {
+      a += data[i];
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return b * 65536 + a >>> 0;
+}
+function isZlib(input) {
+  if (input.length < 6) return false;
+  const cmf = input[0], flg = input[1];
+  return (cmf & 15) === 8 && cmf >> 4 <= 7 && (cmf << 8 | flg) % 31 === 0 && !(flg & 32);
+}
+var damaged = (why) => new Error(`the frame's zlib stream is damaged: ${why}`);
+var Bits = class {
+  constructor(input, pos) {
+    this.input = input;
+    this.pos = pos;
+    this.buf = 0;
+    this.cnt = 0;
+  }
+  /** At least n (<= 24) bits in buf; past the end, zeros (more than the check's 4 bytes: damage). */
+  need(n) {
+    while (this.cnt < n) {
+      if (this.pos < this.input.length) this.buf |= this.input[this.pos] << this.cnt;
+      else if (this.pos > this.input.length + 4) throw damaged("it ends in the middle of a block");
+      this.pos += 1;
+      this.cnt += 8;
+    }
+  }
+  take(n) {
+    this.need(n);
+    const v = this.buf & (1 << n) - 1;
+    this.buf >>>= n;
+    this.cnt -= n;
+    return v;
+  }
+  decode(h) {
+    this.need(h.bits);
+    const entry = h.table[this.buf & (1 << h.bits) - 1];
+    const len = entry & 15;
+    if (!len) throw damaged("a code that names no symbol");
+    this.buf >>>= len;
+    this.cnt -= len;
+    return entry >>> 4;
+  }
+  /** To the next byte boundary: drop what is left of this byte, give back whole bytes read ahead. */
+  align() {
+    this.pos -= this.cnt - (this.cnt & 7) >> 3;
+    this.buf = 0;
+    this.cnt = 0;
+  }
+};
+function dynamicTables(bits) {
+  const nlit = bits.take(5) + 257, ndist = bits.take(5) + 1, nclen = bits.take(4) + 4;
+  if (nlit > 286 || ndist > 30) throw damaged("a block lists too many codes");
+  const clen = new Uint8Array(19);
+  for (let i = 0; i < nclen; i += 1) clen[CLEN_ORDER[i]] = bits.take(3);
+  const ch = huffmanTable(clen);
+  const lengths = new Uint8Array(nlit + ndist);
+  for (let i = 0; i < lengths.length; ) {
+    const sym = bits.decode(ch);
+    if (sym < 16) {
+      lengths[i] = sym;
+      i += 1;
+      continue;
+    }
+    let repeat, value = 0;
+    if (sym === 16) {
+      if (i === 0) throw damaged("a length repeats before any length");
+      value = lengths[i - 1];
+      repeat = 3 + bits.take(2);
+    } else if (sym === 17) repeat = 3 + bits.take(3);
+    else repeat = 11 + bits.take(7);
+    if (i + repeat > lengths.length) throw damaged("code lengths run past their count");
+    lengths.fill(value, i, i + repeat);
+    i += repeat;
+  }
+  if (!lengths[256]) throw damaged("a block without an end code");
+  return { lit: huffmanTable(lengths.subarray(0, nlit)), dist: huffmanTable(lengths.subarray(nlit)) };
+}
+function codes(bits, lit, dist, out, o) {
+  const input = bits.input, n = input.length, length = out.length;
+  const lt = lit.table, lmask = (1 << lit.bits) - 1, dt = dist.table, dmask = (1 << dist.bits) - 1;
+  let pos = bits.pos, buf = bits.buf, cnt = bits.cnt;
+  for (; ; ) {
+    while (cnt < 15) {
+      if (pos < n) buf |= input[pos] << cnt;
+      else if (pos > n + 4) throw damaged("it ends in the middle of a block");
+      pos += 1;
+      cnt += 8;
+    }
+    let entry = lt[buf & lmask];
+    let len = entry & 15;
+    if (!len) throw damaged("a code that names no symbol");
+    buf >>>= len;
+    cnt -= len;
+    const sym = entry >>> 4;
+    if (sym < 256) {
+      if (o >= length) throw damaged(`it holds more than the frame's ${length} bytes`);
+      out[o] = sym;
+      o += 1;
+      continue;
+    }
+    if (sym === 256) break;
+    const li = sym - 257;
+    if (li >= 29) throw damaged("a length code past 285");
+    while (cnt < 20) {
+      if (pos < n) buf |= input[pos] << cnt;
+      else if (pos > n + 4) throw damaged("it ends in the middle of a block");
+      pos += 1;
+      cnt += 8;
+    }
+    const lx = LENGTH_EXTRA[li];
+    const count = LENGTH_BASE[li] + (buf & (1 << lx) - 1);
+    buf >>>= lx;
+    cnt -= lx;
+    entry = dt[buf & dmask];
+    len = entry & 15;
+    if (!len) throw damaged("a code that names no symbol");
+    buf >>>= len;
+    cnt -= len;
+    const di = entry >>> 4;
+    if (di >= 30) throw damaged("a distance code past 29");
+    const dx = DIST_EXTRA[di];
+    while (cnt < dx) {
+      if (pos < n) buf |= input[pos] << cnt;
+      else if (pos > n + 4) throw damaged("it ends in the middle of a block");
+      pos += 1;
+      cnt += 8;
+    }
+    const d = DIST_BASE[di] + (buf & (1 << dx) - 1);
+    buf >>>= dx;
+    cnt -= dx;
+    if (d > o) throw damaged("a distance before the start");
+    if (o + count > length) throw damaged(`it holds more than the frame's ${length} bytes`);
+    if (d === 1) {
+      out.fill(out[o - 1], o, o + count);
+      o += count;
+    } else {
+      for (const end = o + count; o < end; o += 1) out[o] = out[o - d];
+    }
+  }
+  bits.pos = pos;
+  bits.buf = buf;
+  bits.cnt = cnt;
+  return o;
+}
+function inflate(input, length) {
+  if (!isZlib(input)) throw new Error("the frame's bytes are not a zlib stream (bad header)");
+  const out = new Uint8Array(length);
+  const bits = new Bits(input, 2);
+  let o = 0;
+  let last = 0;
+  while (!last) {
+    last = bits.take(1);
+    const type = bits.take(2);
+    if (type === 0) {
+      bits.align();
+      const at2 = bits.pos;
+      if (at2 + 4 > input.length) throw damaged("a stored block's header is cut off");
+      const size = input[at2] | input[at2 + 1] << 8;
+      if ((size ^ 65535) !== (input[at2 + 2] | input[at2 + 3] << 8)) {
+        throw damaged("a stored block's length does not match its check");
+      }
+      if (at2 + 4 + size > input.length) throw damaged("a stored block is cut off");
+      if (o + size > length) throw damaged(`it holds more than the frame's ${length} bytes`);
+      out.set(input.subarray(at2 + 4, at2 + 4 + size), o);
+      bits.pos = at2 + 4 + size;
+      o += size;
+    } else if (type === 1) {
+      const { lit, dist } = fixedTables();
+      o = codes(bits, lit, dist, out, o);
+    } else if (type === 2) {
+      const { lit, dist } = dynamicTables(bits);
+      o = codes(bits, lit, dist, out, o);
+    } else {
+      throw damaged("a block of the reserved type 3");
+    }
+  }
+  if (o !== length) throw damaged(`it holds ${o} bytes, not the frame's ${length}`);
+  bits.align();
+  const at = bits.pos;
+  if (at + 4 > input.length) throw damaged("its check is cut off");
+  const want = (input[at] << 24 | input[at + 1] << 16 | input[at + 2] << 8 | input[at + 3]) >>> 0;
+  if (adler32(out) !== want) throw damaged("its Adler-32 check does not match");
+  return out;
+}
+
 // js/codecs.js
 var LOG_FLOOR = 1e-6;
 function toBytes(buf) {
@@ -18,17 +333,26 @@ function toBytes(buf) {
   if (ArrayBuffer.isView(buf)) return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   throw new TypeError(`expected binary data (DataView, ArrayBuffer or Uint8Array), got ${typeof buf}`);
 }
+var INFLATED = /* @__PURE__ */ new WeakMap();
 function decodeFrame(buf, meta) {
-  const codes = toBytes(buf);
+  let codes2 = toBytes(buf);
   if (!meta || !Array.isArray(meta.shape) || meta.shape.length !== 2) {
     throw new Error("frame header has no 2D shape");
   }
   if (meta.dtype && meta.dtype !== "uint8") throw new Error(`frame dtype must be uint8, not ${meta.dtype}`);
   const [rows, cols] = meta.shape;
-  if (codes.length !== rows * cols) {
-    throw new Error(`frame has ${codes.length} bytes but its shape ${rows}x${cols} needs ${rows * cols}`);
+  if (codes2.length < rows * cols && isZlib(codes2)) {
+    const known = buf !== null && typeof buf === "object" ? INFLATED.get(buf) : void 0;
+    if (known && known.length === rows * cols) codes2 = known;
+    else {
+      codes2 = inflate(codes2, rows * cols);
+      if (buf !== null && typeof buf === "object") INFLATED.set(buf, codes2);
+    }
   }
-  return { codes, rows, cols };
+  if (codes2.length !== rows * cols) {
+    throw new Error(`frame has ${codes2.length} bytes but its shape ${rows}x${cols} needs ${rows * cols}`);
+  }
+  return { codes: codes2, rows, cols };
 }
 function dequantize(code, vmin, vmax, scale = "linear") {
   if (code === NAN_CODE) return NaN;
@@ -69,7 +393,7 @@ function toFloats(buf) {
   if (bytes.length % 4 !== 0) throw new Error(`float32 values need a multiple of 4 bytes, not ${bytes.length}`);
   return new Float32Array(bytes.slice().buffer);
 }
-function valueLine(cell, codes, cols, meta) {
+function valueLine(cell, codes2, cols, meta) {
   if (cell.status === "exact") {
     return Number.isNaN(cell.value) ? "value NaN" : `value ${formatExact(
       /** @type {number} */
@@ -77,7 +401,7 @@ function valueLine(cell, codes, cols, meta) {
     )}`;
   }
   if (cell.status === "approximate") {
-    const v = dequantize(codes[cell.row * cols + cell.col], meta.vmin, meta.vmax, meta.scale);
+    const v = dequantize(codes2[cell.row * cols + cell.col], meta.vmin, meta.vmax, meta.scale);
     return Number.isNaN(v) ? "value NaN" : `value \u2248 ${formatValue(v)} (colour code)`;
   }
   return "value \u2026";
@@ -395,14 +719,14 @@ function heldFrames(budget = PAGE_BUDGET, labelSets = LABELS_HELD) {
      * @param {string} labelsKey
      * @param {{rows: string[], cols: string[]} | null | undefined} given its labels, when sent with it
      */
-    put(key, codes, meta, labelsKey, given) {
+    put(key, codes2, meta, labelsKey, given) {
       const text = keyText(key);
       const old = frames.get(text);
       if (old) {
         bytes -= old.bytes;
         frames.delete(text);
       }
-      const entry = { key: text, codes, meta, labels: putLabels(labelsKey, given), bytes: codes.length };
+      const entry = { key: text, codes: codes2, meta, labels: putLabels(labelsKey, given), bytes: codes2.length };
       frames.set(text, entry);
       bytes += entry.bytes;
       this.trim();
@@ -699,18 +1023,18 @@ function palette(lut2) {
   }
   return new Uint32Array(bytes.buffer);
 }
-function colorize(codes, lut2, out) {
+function colorize(codes2, lut2, out) {
   if (lut2.length !== 768) throw new Error(`a colour table has 768 bytes (256 RGB), not ${lut2.length}`);
-  const n = codes.length;
+  const n = codes2.length;
   const rgba = out && out.length === n * 4 ? out : new Uint8ClampedArray(n * 4);
   if (LITTLE_ENDIAN && rgba.byteOffset % 4 === 0) {
     const words = new Uint32Array(rgba.buffer, rgba.byteOffset, n);
     const pal = palette(lut2);
-    for (let i = 0; i < n; i++) words[i] = pal[codes[i]];
+    for (let i = 0; i < n; i++) words[i] = pal[codes2[i]];
     return rgba;
   }
   for (let i = 0, j = 0; i < n; i++, j += 4) {
-    const k = codes[i] * 3;
+    const k = codes2[i] * 3;
     rgba[j] = lut2[k];
     rgba[j + 1] = lut2[k + 1];
     rgba[j + 2] = lut2[k + 2];
@@ -892,10 +1216,11 @@ function colorbarTicks(vmin, vmax, scale, count = 5, options = {}) {
 function formatEnd(v, resolution = 0) {
   if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
+  const want = resolution > 0 ? Math.max(0, Math.min(10, Math.ceil(-Math.log10(resolution) - 1e-9) - 1)) : 0;
+  if (resolution > 0 && a < resolution / 2) return 0 .toFixed(want);
   if (a !== 0 && (a < 1e-4 || a >= 1e5)) return v.toExponential(2).replace(/\.?0+e/, "e");
   const short = v.toPrecision(3).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
   if (!(resolution > 0) || v === 0) return short;
-  const want = Math.min(10, Math.ceil(-Math.log10(resolution) - 1e-9) - 1);
   const has = short.includes(".") ? short.split(".")[1].length : 0;
   return want > has ? v.toFixed(want) : short;
 }
@@ -1070,10 +1395,13 @@ function renderMatrix({ model, el }, { viewClass, zoom, save: withSave = true })
   }
   function holdSent(msg, buffers) {
     if (!Array.isArray(msg.key) || !buffers || !buffers.length || !msg.meta) return;
-    const codes = toBytes(buffers[0]);
-    const shape = msg.meta.shape || [0, 0];
-    if (codes.length !== shape[0] * shape[1]) return;
-    store.put(msg.key, codes, msg.meta, msg.labels_key, msg.labels);
+    let codes2;
+    try {
+      codes2 = decodeFrame(buffers[0], msg.meta).codes;
+    } catch (e) {
+      return;
+    }
+    store.put(msg.key, codes2, msg.meta, msg.labels_key, msg.labels);
     showHeld();
     const k = model.get("_frame_key");
     const view = model.get("_held");

@@ -18,7 +18,8 @@ were made with is, through the epoch: anything that changes a shared range start
 new one. The synced ``_frame_key`` carries the key of the frame shown and its labels key.
 
 A frame sent ahead is one custom message, ``{type: "held", key, meta, labels_key,
-labels?}``, with its uint8 codes as the one buffer: a custom message rather than a
+labels?}``, with its uint8 codes as the one buffer (deflated where that pays, as the
+frame shown is: :func:`attnwidget.wire.deflate_codes`): a custom message rather than a
 synced bytes trait, because it is no part of the widget's state (a saved notebook, a
 ``get_state()``, a standalone page never carry it), it changes no trait the page
 redraws on, and each can be sent on its own, after the frame shown, and dropped when the
@@ -56,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from .._view_state import SELECTION
+from ..wire import deflate_codes
 
 __all__ = [
     "REDUCED_HEADS",
@@ -403,7 +405,7 @@ class Prefetcher:
             if not self.ledger.holds_labels(lk):
                 content["labels"] = labels
             self.ledger.put(held, labels)
-            view.send(content, [payload])
+            view.send(content, [deflate_codes(payload)])
             self.sent += 1
             self.sent_bytes += len(payload)
             return True

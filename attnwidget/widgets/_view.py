@@ -7,8 +7,9 @@ selection change the picture (``_redraw_on``) and what it draws apart from
 the selection (``view_spec()``, a :class:`~attnwidget._view_state.ViewSpec`).
 What it sends for a selection is :func:`attnwidget._view_state.view_state`,
 the function a standalone page calls too: ``_frame`` (uint8 codes, one byte
-per cell), ``_frame_meta`` (shape, value range, axes, region: a small header)
-and ``_labels`` (row and column labels, assigned only when they differ from
+per cell; deflated on the wire where that pays, :func:`attnwidget.wire.deflate_codes`,
+the trait itself keeps the codes), ``_frame_meta`` (shape, value range, axes, region: a
+small header) and ``_labels`` (row and column labels, assigned only when they differ from
 what was sent last). This class keeps them in step with the traits, answers
 custom messages and describes the view for figures (``describe()``).
 
@@ -56,6 +57,7 @@ import traitlets as t
 from .._frame import Frame
 from .._view_state import ViewDescription, ViewSpec, forget_ranges, frame_args, view_frame, view_state
 from ..colormaps import DIVERGING
+from ..wire import deflate_codes
 from ._prefetch import Prefetcher
 from ._save import Savable
 from ._traits import KEEP, Selection, check_capture, check_kwargs, color_range_trait, recorder_of, take_site
@@ -90,7 +92,9 @@ class View(Savable, Selection, anywidget.AnyWidget):
         sync=True
     )
 
-    _frame = t.Bytes(b"", help="uint8 colour codes of the shown frame, row-major, h*w bytes").tag(sync=True)
+    _frame = t.Bytes(b"", help="uint8 colour codes of the shown frame, row-major, h*w bytes").tag(
+        sync=True, to_json=lambda codes, view: view._wire_codes(codes)
+    )
     _frame_meta = t.Dict(help="shape, vmin, vmax, scale, axes, region, block, title, error").tag(sync=True)
     _labels = t.Dict(
         default_value={"rows": [], "cols": []},
@@ -269,6 +273,7 @@ class View(Savable, Selection, anywidget.AnyWidget):
             "_frame_key",
         )
         state = {k: v for k, v in self.get_state().items() if k not in skip}
+        state["_frame"] = self._frame  # the codes themselves, not as they cross to a live page
         return ViewDescription(
             kind=self.view_spec().kind,
             name=type(self).__name__.lstrip("_"),
@@ -280,6 +285,16 @@ class View(Savable, Selection, anywidget.AnyWidget):
             esm=BUNDLE,
             restore=dict(self.__dict__.get("_before_difference") or {}),
         )
+
+    def _wire_codes(self, codes: bytes) -> bytes:
+        """``_frame`` as it crosses to the page (deflated where that pays); the last one is kept,
+        so the state sent again (a page that asks for it, a second browser) costs nothing."""
+        memo = self.__dict__.get("_wire_memo")
+        if memo is not None and memo[0] is codes:
+            return memo[1]
+        wire = deflate_codes(codes)
+        self.__dict__["_wire_memo"] = (codes, wire)
+        return wire
 
     def _cache_key(self, selection: dict | None = None) -> Any:
         """Everything ``frame()`` depends on: the selection (default: the view's), the frame

@@ -373,3 +373,86 @@ def test_a_head_picked_in_the_dropdown_is_drawn_from_the_frames_held(lab_server,
         assert page.errors == [], "\n\n".join(page.errors)
     finally:
         ctx.close()
+
+
+DEFLATED_SETUP = """
+import json
+import numpy as np
+import torch
+import ipywidgets as widgets
+import attnwidget as aw
+from attnwidget import colormaps, wire
+from attnwidget.store import Capture
+
+# real attention, sharp enough to be peaky (most keys near zero per query), at 96 tokens: frames of
+# 9,216 codes that cross deflated
+torch.manual_seed(0)
+x = torch.randn(1, 96, 32) * 4
+mha = torch.nn.MultiheadAttention(32, 4, batch_first=True)
+with torch.no_grad():
+    _, w = mha(x, x, x, need_weights=True, average_attn_weights=False)
+cap = Capture()
+cap.add("encoder.layer.0.attention", 0, w.numpy(), kind="self")
+grid = aw.HeadGrid(cap, head=0)
+hm = aw.Heatmap(cap, head=0)
+link = widgets.jslink((grid, "head"), (hm, "head"))
+
+def expected(view):
+    f = view.frame()
+    lo, hi = wire.value_range(f.values, view.scale)
+    print(json.dumps(colormaps.apply(wire.quantize(f.values, lo, hi, view.scale), view.colormap).tolist()))
+"""
+
+
+def test_frames_sent_deflated_are_drawn_exactly_shown_and_held(lab_server, browser):
+    """The kernel deflates a peaky frame's codes (attnwidget/wire.py deflate_codes) and the page
+    inflates them (js/inflate.js): the frame shown and a frame held are drawn cell for cell as the
+    kernel's codes say."""
+    write_notebook(lab_server.root, "deflated.ipynb", [DEFLATED_SETUP, SHOW])
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx.set_default_timeout(60_000)
+    page = ctx.new_page()
+    watch_errors(page)
+    n = 96
+    try:
+        open_notebook(page, lab_server, "deflated.ipynb")
+        run_all(page)
+        page.wait_for_selector(f"{HEATMAP} canvas.aw-canvas[data-plot]", timeout=60_000)
+        page.wait_for_function(f"(sel) => ({STATE})(sel).held >= 4", arg=HEATMAP, timeout=30_000)
+        sizes = json.loads(
+            run_cell(
+                page,
+                "print(json.dumps([[len(wire.deflate_codes(hm._frame)), len(hm._frame)]]"
+                " + [[len(wire.deflate_codes(aw.Heatmap(cap, head=h)._frame)), 96 * 96] for h in range(4)]))",
+            )
+        )
+        assert all(sent < 0.5 * codes for sent, codes in sizes), f"frames not deflated: {sizes}"
+
+        # the frame shown, as the kernel sent it (deflated)
+        cells = np.array(page.evaluate(READ_CELLS, [HEATMAP, n, n]), dtype=np.uint8)
+        want = np.array(json.loads(run_cell(page, "expected(hm)")), dtype=np.uint8)
+        bad = np.argwhere((cells != want).any(axis=-1))
+        assert bad.size == 0, f"{len(bad)} of {n * n} cells of the frame shown differ from the kernel's codes"
+
+        # a frame held (sent ahead, deflated), drawn while the kernel sleeps
+        before = page.evaluate(STATE, HEATMAP)
+        kernel_busy_for(page, 10)
+        page.evaluate("() => document.querySelector('.aw-headgrid .aw-thumb[data-head=\"3\"]').click()")
+        page.wait_for_function(
+            f"([sel, v]) => {{ const s = ({STATE})(sel); return s.version > v && s.drawn === 'held'; }}",
+            arg=[HEATMAP, before["version"]],
+            timeout=5_000,
+        )
+        assert not page.evaluate(AWAKE), "the kernel answered first: the held frame was not what was drawn"
+        cells = np.array(page.evaluate(READ_CELLS, [HEATMAP, n, n]), dtype=np.uint8)
+        screenshot(page.locator(".widget-hbox").first, "prefetch-deflated-held")
+        page.evaluate("() => window.__sleep")
+        page.wait_for_function(
+            f"(sel) => ({STATE})(sel).kernelKey.split(',')[2] === '3'", arg=HEATMAP, timeout=20_000
+        )
+        want = np.array(json.loads(run_cell(page, "expected(hm)")), dtype=np.uint8)
+        bad = np.argwhere((cells != want).any(axis=-1))
+        assert bad.size == 0, f"{len(bad)} of {n * n} cells of the held frame differ from the kernel's codes"
+        assert page.errors == [], "\n\n".join(page.errors)
+    finally:
+        ctx.close()

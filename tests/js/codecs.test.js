@@ -82,3 +82,22 @@ describe("formatValue", () => {
     expect(formatValue(2e-5)).toBe("2.00e-5");
   });
 });
+
+describe("decodeFrame of deflated codes", () => {
+  it("inflates codes sent as their zlib stream, once per buffer, and keeps codes sent as they are", async () => {
+    const { deflateSync } = await import("node:zlib");
+    const codes = Uint8Array.from({ length: 64 * 80 }, (_, i) => (i % 97 === 0 ? 200 : i % 5));
+    const stream = new Uint8Array(deflateSync(codes, { level: 1 }));
+    expect(stream.length).toBeLessThan(codes.length);
+    const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+    const first = decodeFrame(view, { shape: [64, 80] });
+    expect(first.codes).toEqual(codes);
+    expect(decodeFrame(view, { shape: [64, 80] }).codes).toBe(first.codes); // read again: not inflated again
+    expect(decodeFrame(codes, { shape: [64, 80] }).codes).toBe(codes);
+    // a stream of another frame's length is refused, not drawn cut or padded
+    expect(() => decodeFrame(new Uint8Array(stream), { shape: [64, 81] })).toThrow(/not the frame's/);
+    const bad = new Uint8Array(stream);
+    bad[bad.length - 1] ^= 1;
+    expect(() => decodeFrame(bad, { shape: [64, 80] })).toThrow(/Adler-32/);
+  });
+});

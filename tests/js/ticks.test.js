@@ -103,4 +103,13 @@ describe("formatTick and formatEnd", () => {
     expect(formatEnd(0.11, 0.0001)).toBe("0.110");
     expect(formatEnd(1e-6)).toBe("1e-6");
   });
+  it("write an end that is zero at the ticks' resolution as zero, not as a tiny number", () => {
+    // a peaky softmax's smallest weight under ticks 0.2 apart
+    expect(formatEnd(1.26e-44, 0.02)).toBe("0.0");
+    expect(formatEnd(-3e-9, 0.002)).toBe("0.00");
+    expect(formatEnd(1e-6, 1e-7)).toBe("1e-6"); // a range that small keeps its value
+    expect(formatEnd(0.011, 0.02)).toBe("0.011"); // over half the resolution: the value
+    const ticks = colorbarTicks(1.26e-44, 1, "linear", 5, { height: 440, minGap: 13 });
+    expect(ticks.map((t) => t.label)).toEqual(["1.0", "0.8", "0.6", "0.4", "0.2", "0.0"]);
+  });
 });

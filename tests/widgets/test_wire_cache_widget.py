@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import zlib
 
 import numpy as np
 import pytest
 
 import attnwidget as aw
+from attnwidget import wire as _wire
 from attnwidget._frame import frame
 from attnwidget.store import Capture
 from attnwidget.widgets import _view
+from attnwidget.wire import quantize
 
 
 class Wire:
@@ -240,3 +243,70 @@ def test_a_change_in_python_is_still_one_message_and_a_hold_still_sends_once(cap
         hm.layer, hm.head = 0, 3
     msgs = wire.take()
     assert len(msgs) == 1 and {"layer", "head", "_frame_meta"} <= set(msgs[0][0]["state"])
+
+
+def peaky_capture(n: int = 128) -> Capture:
+    """Real attention of two nn.MultiheadAttention layers over n tokens, sharp enough to be peaky
+    (most keys near zero for each query), as trained and pretrained heads mostly are."""
+    import torch
+
+    torch.manual_seed(0)
+    c = Capture()
+    x = torch.randn(1, n, 32) * 4
+    with torch.no_grad():
+        for i in range(2):
+            mha = torch.nn.MultiheadAttention(32, 4, batch_first=True)
+            x, w = mha(x, x, x, need_weights=True, average_attn_weights=False)
+            c.add(f"blocks.{i}.attn", 0, w.numpy(), kind="self")
+            x = x * 8
+    return c
+
+
+def test_peaky_codes_cross_deflated_noise_and_small_frames_as_they_are():
+    codes = bytes(aw.Heatmap(peaky_capture(), layer=0, head=0)._frame)
+    wire = _wire.deflate_codes(codes)
+    assert len(wire) < 0.5 * len(codes) and zlib.decompress(wire) == codes
+    noise = np.random.default_rng(0).integers(0, 255, 128 * 128, dtype=np.uint8).tobytes()
+    assert _wire.deflate_codes(noise) is noise  # judged on its first eighth: not deflated at all
+    small = bytes(60 * 60)  # under DEFLATE_FROM: as it is, however well it would deflate
+    assert _wire.deflate_codes(small) is small
+
+
+def test_a_view_sends_its_frame_deflated_and_keeps_the_codes_themselves():
+    hm = aw.Heatmap(peaky_capture(), layer=0, head=0)
+    wire = Wire(hm)
+    for layer, head in ((1, 0), (1, 3), (0, 2)):
+        hm.layer, hm.head = layer, head
+        *_, (msg, buffers) = [m for m in wire.take() if ["_frame"] in m[0].get("buffer_paths", [])]
+        at = msg["buffer_paths"].index(["_frame"])
+        sent = buffers[at]
+        assert len(sent) < 0.5 * 128 * 128  # a stream, shorter than the frame: the page inflates it
+        assert zlib.decompress(sent) == hm._frame  # the trait holds the codes, row-major
+        assert len(hm._frame) == 128 * 128
+        assert np.array_equal(
+            np.frombuffer(hm._frame, np.uint8).reshape(128, 128),
+            quantize(hm.frame().values, hm._frame_meta["vmin"], hm._frame_meta["vmax"]),
+        )
+    # what figures and standalone pages read is the codes, not their stream
+    assert hm.describe().state["_frame"] == hm._frame
+    # the state asked for again (a second page) is the stream sent, not deflated again
+    assert hm.get_state("_frame")["_frame"] is hm.get_state("_frame")["_frame"]
+
+
+def test_frames_sent_ahead_are_deflated_too_and_inflate_to_what_the_view_shows():
+    hm = aw.Heatmap(peaky_capture(), layer=0, head=0)
+    wire = Wire(hm)
+    hm._on_message(hm, {"type": "held", "what": "reset", "id": 1}, [])  # the page opens: a new store
+    assert hm._prefetch.run() > 3
+    held = [
+        (msg["content"], buffers[0])
+        for msg, buffers in wire.take()
+        if msg.get("method") == "custom" and msg["content"]["type"] == "held"
+    ]
+    assert len(held) > 3
+    for content, stream in held:
+        assert len(stream) < 128 * 128
+        hm.head = content["key"][2]
+        assert zlib.decompress(stream) == hm._frame
+    # the ledger and the page's budget count the codes, not their streams: both sides agree
+    assert hm._prefetch.sent_bytes == len(held) * 128 * 128
