@@ -48,7 +48,7 @@ COLOR_RANGES = ("frame", "fixed", "shared")
 #: codes shorter than this cross to a live page as they are
 DEFLATE_FROM = 4096
 #: a stream is sent only where it takes at most this share of the codes: deflating and inflating
-#: cost the kernel and the page about 1.5 and 2.5 ms per 512 x 512 frame here, which a tenth saved
+#: cost the kernel and the page about 2 and 2.5 ms per 512 x 512 frame here, which a tenth saved
 #: on a local connection does not pay back (half of a peaky frame's 262 KB does, and far more)
 DEFLATE_WORTH = 0.5
 #: a frame whose max - min is under this fraction of its largest magnitude is "nearly uniform"

@@ -25,9 +25,9 @@ export function toBytes(buf) {
 const INFLATED = new WeakMap();
 
 /**
- * Check a frame's codes against its header and return them as [h, w] codes. Bytes
- * fewer than rows x columns that begin as a zlib stream are the codes' stream (the kernel deflates a
- * frame where that pays): they are inflated, once per buffer received.
+ * Check a frame's codes against its header and return them as [h, w] codes. Fewer
+ * bytes than rows x columns that begin as a zlib stream are the codes' stream (the
+ * kernel deflates a frame where that pays): they are inflated, once per buffer received.
  * @param {DataView|ArrayBuffer|Uint8Array} buf uint8 codes, row-major, or their zlib stream
  * @param {{shape: number[], dtype?: string}} meta
  * @returns {{codes: Uint8Array, rows: number, cols: number}}
