@@ -32,8 +32,16 @@ from aw_browser import open_notebook, run_all, run_cell, screenshot, watch_error
 
 pytestmark = pytest.mark.browser
 
+# what the canvas must show for a view's selection, from the kernel's frame (run in the kernel)
+EXPECTED = """
+def expected(view):
+    f = view.frame()
+    lo, hi = wire.value_range(f.values, view.scale)
+    print(json.dumps(colormaps.apply(wire.quantize(f.values, lo, hi, view.scale), view.colormap).tolist()))
+"""
 TOKENS = ["[CLS]", "the", "cat", "sat", "on", "a", "warm", "mat"]
-SETUP = f"""
+SETUP = (
+    f"""
 import json, time
 import numpy as np
 import ipywidgets as widgets
@@ -53,11 +61,9 @@ rows_asked = []   # the row messages the heatmap answers, as the page sent them
 _answer = hm._msg_row
 hm._msg_row = lambda content: rows_asked.append(content) or _answer(content)
 
-def expected(view):
-    f = view.frame()
-    lo, hi = wire.value_range(f.values, view.scale)
-    print(json.dumps(colormaps.apply(wire.quantize(f.values, lo, hi, view.scale), view.colormap).tolist()))
 """
+    + EXPECTED
+)
 SHOW = "widgets.HBox([grid, hm])"
 HEATMAP = ".aw-heatmap"
 ROW, COL = 5, 2
@@ -375,7 +381,8 @@ def test_a_head_picked_in_the_dropdown_is_drawn_from_the_frames_held(lab_server,
         ctx.close()
 
 
-DEFLATED_SETUP = """
+DEFLATED_SETUP = (
+    """
 import json
 import numpy as np
 import torch
@@ -397,11 +404,9 @@ grid = aw.HeadGrid(cap, head=0)
 hm = aw.Heatmap(cap, head=0)
 link = widgets.jslink((grid, "head"), (hm, "head"))
 
-def expected(view):
-    f = view.frame()
-    lo, hi = wire.value_range(f.values, view.scale)
-    print(json.dumps(colormaps.apply(wire.quantize(f.values, lo, hi, view.scale), view.colormap).tolist()))
 """
+    + EXPECTED
+)
 
 
 def test_frames_sent_deflated_are_drawn_exactly_shown_and_held(lab_server, browser):
