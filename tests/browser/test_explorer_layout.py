@@ -1,8 +1,8 @@
-"""The explorer's layout in every lesson, in JupyterLab at 1400 x 1000: one calm screen each.
+"""The explorer's layout in every lesson, in JupyterLab and Notebook 7 at 1400 x 1000: one calm screen each.
 
 Each lesson notebook (``notebooks/0*.ipynb``) is copied with its helper
-modules into the server's root, opened in JupyterLab in a 1400 x 1000 window
-and run. Then, for every explorer it shows:
+modules into the server's root, opened in a 1400 x 1000 window in JupyterLab
+and in Notebook 7 (whose cells are wider) and run. Then, for every explorer it shows:
 
 - it is at most 900 px tall (one screen in a standard cell);
 - no error text is shown (``.aw-error``, red messages, Python tracebacks);
@@ -21,8 +21,9 @@ and run. Then, for every explorer it shows:
 - the controls stay one row with "mean" pressed;
 - the row and column labels drawn on each matrix (``canvas.dataset.rowLabels``,
   ``colLabels``: their boxes along the axis) never overlap;
-- a screenshot goes to ``artifacts/screenshots/layout-<notebook>-explorer-<i>.png``,
-  and for two lessons a second one in JupyterLab's dark theme (``-dark-``).
+- a screenshot goes to ``artifacts/screenshots/layout-<notebook>-explorer-<i>.png``
+  (``layout-nb7-...`` in Notebook 7), and for two lessons a second one in the dark
+  theme (``-dark-``).
 """
 
 from __future__ import annotations
@@ -143,23 +144,24 @@ def _check_drawing(name: str, i: int, e: dict) -> None:
             assert gap <= MOST_GAP, f"{name} explorer {i}: {gap:.0f} px blank beside the matrix"
 
 
+@pytest.mark.parametrize("server", ["lab_server", "nb7_server"])
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_every_explorer_fits_one_screen(name, request):
-    lab_server = request.getfixturevalue("lab_server")
+def test_every_explorer_fits_one_screen(name, server, request):
+    jupyter = request.getfixturevalue(server)
     page = request.getfixturevalue("page")
-    folder = lab_server.root / "layout_lessons"
+    folder = jupyter.root / "layout_lessons"
     if not folder.exists():
         shutil.copytree(
             ROOT / "notebooks", folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
         )
-    open_notebook(page, lab_server, f"layout_lessons/{name}")
+    open_notebook(page, jupyter, f"layout_lessons/{name}")
     run_all(page, timeout_ms=420_000)
     page.wait_for_selector(".aw-explorer", timeout=60_000)
     page.wait_for_function(
         f"() => ({MEASURE})().every(e => e.views > 0 && e.painted === e.views)", timeout=60_000
     )
     page.wait_for_timeout(1500)  # bqplot draws after the canvases
-    stem = name.removesuffix(".ipynb")
+    stem = ("" if server == "lab_server" else "nb7-") + name.removesuffix(".ipynb")
     explorers = page.evaluate(MEASURE)
     assert explorers, f"{name} shows no explorer"
     for i, e in enumerate(explorers):
